@@ -1,0 +1,488 @@
+/**
+ * DlmsClient: a COSEM client (logical name referencing, no ciphering) over TCP with the wrapper or HDLC.
+ *
+ *   const c = new DlmsClient({host: '127.0.0.1', port: 4061, framing: 'hdlc', auth: {mechanism: 'low', password}})
+ *   await c.open()                       // TCP + SNRM/UA (HDLC) + AARQ/AARE
+ *   await c.readRegister('1.0.1.8.0.255') // → {value, scaler, unit, raw, …}
+ *   await c.close()                      // RLRQ/RLRE if associated, DISC/UA, socket end; never throws
+ *
+ * Requests are serialised (one in flight). Every error is a DlmsError; none escapes as anything else.
+ */
+import {dataToNumber, parseData, toPlain, type DlmsData, type PlainValue} from './codec/axdr.js'
+import {concatBytes, Reader, run, unwrap} from './codec/bytes.js'
+import {dateTimeFromDate, dateTimeFromIso, dateTimeToDate, dateTimeToIso, clockStatusNames, type CosemDateTime} from './codec/datetime.js'
+import {serverAddress, type HdlcParams} from './codec/hdlc.js'
+import {formatObis, parseObis} from './codec/obis.js'
+import {applyScaler, unitSymbol} from './codec/units.js'
+import {
+  associationResultName,
+  buildAarq,
+  DATA_ACCESS_EXPLANATIONS,
+  dataAccessResultName,
+  decodeApdu,
+  DEFAULT_INVOKE_ID,
+  describeException,
+  describeServiceError,
+  diagnosticName,
+  encodeAarq,
+  encodeGetRequest,
+  encodeRlrq,
+  encodeSetRequest,
+  conformanceNames,
+  hasConformance,
+  readGetDataResultList,
+  type AccessSelection,
+  type Apdu,
+  type AttributeDescriptor,
+  type GetDataResult,
+  type GetItem,
+  type ConformanceName,
+} from './codec/apdu/index.js'
+import {Attr, ClassId, dataToDateTime, isClockColumn, parseCaptureObjects, parseScalerUnit, rangeDescriptor, rowValue, type CaptureObject, type ScalerUnit} from './cosem.js'
+import {DlmsError} from './errors.js'
+import {HdlcClientLink} from './link/hdlc.js'
+import type {DlmsFrameEvent, Framing} from './link/types.js'
+import {WrapperClientLink} from './link/wrapper.js'
+import {ClientTransport} from './transport.js'
+
+export type DlmsAuth = {mechanism: 'none'} | {mechanism: 'low'; password: string | Uint8Array}
+
+export interface DlmsClientOptions {
+  host: string
+  port: number
+  framing?: Framing
+  /** Client SAP: 16 = public client (no authentication), 17 = LLS in the vectors and the simulator. Default 16. */
+  clientAddress?: number
+  /** Server logical device (upper HDLC address / destination wPort). Default 1. */
+  serverAddress?: number
+  /** HDLC only: physical device address (lower HDLC address). */
+  physicalAddress?: number
+  /** HDLC only: server address size on the wire (default: 1 without physical address, else 2 or 4 as needed). */
+  addressSize?: 1 | 2 | 4
+  auth?: DlmsAuth
+  /** Per-response timeout. Default 5000 ms. */
+  timeoutMs?: number
+  /** TCP connect timeout. Default: timeoutMs. */
+  connectTimeoutMs?: number
+  /** client-max-receive-pdu-size proposed in the AARQ. Default 0xFFFF (as Gurux). */
+  maxPduSize?: number
+  /** Proposed conformance block (24-bit). Default 0x401E5D (as Gurux). */
+  conformance?: number
+  /** HDLC parameters proposed in SNRM; none → plain SNRM, the meter's defaults apply. */
+  hdlc?: HdlcParams
+  /** Invoke-Id-And-Priority byte. Default 0xC1 (id 1, confirmed, high priority — what Gurux sends). */
+  invokeIdAndPriority?: number
+  /** Upper bound for a reassembled response (block transfer / HDLC segments). Default 16 MiB. */
+  maxResponseBytes?: number
+  /** Called for every frame sent and received (counters). Exceptions from it are ignored. */
+  onFrame?: (ev: DlmsFrameEvent) => void
+}
+
+export interface AssociationInfo {
+  maxPduSize: number
+  conformance: number
+  conformanceNames: ConformanceName[]
+  dlmsVersion: number
+}
+
+export interface RegisterReading {
+  obis: string
+  classId: number
+  /** raw × 10^scaler; null when the value is not numeric. */
+  value: number | null
+  scaler: number
+  unitCode: number
+  /** Unit symbol from the DLMS unit table ("Wh", "V"…); empty for a count. */
+  unit: string
+  /** The raw attribute-2 value as a plain JS value. */
+  rawValue: PlainValue
+  raw: DlmsData
+  /** Extended register (class 4): status and capture time. */
+  status?: PlainValue
+  captureTime?: string | null
+}
+
+export interface ClockReading {
+  obis: string
+  iso: string | null
+  date: Date | null
+  dateTime: CosemDateTime
+  /** Deviation on the wire in minutes (UTC+01:00 → -60). */
+  deviation: number | null
+  clockStatus: number | null
+  clockStatusNames: string[]
+  raw: DlmsData
+}
+
+export interface ProfileReading {
+  obis: string
+  captureObjects: CaptureObject[]
+  /** One label per column: "<obis>:<attribute>". */
+  columns: string[]
+  rows: PlainValue[][]
+  raw: DlmsData
+}
+
+export interface ProfileOptions {
+  /** Only rows from this time (range_descriptor on the first capture object, normally the clock). */
+  from?: Date | string
+  to?: Date | string
+  /** UTC offset (minutes) used to write from/to when given as Date. Default 0. */
+  offsetMinutes?: number
+}
+
+type State = 'closed' | 'connected' | 'associated'
+
+export class DlmsClient {
+  private transport: ClientTransport | undefined
+  private queue: Promise<unknown> = Promise.resolve()
+  private _state: State = 'closed'
+  private readonly scalerCache = new Map<string, ScalerUnit>()
+  readonly options: Required<Pick<DlmsClientOptions, 'framing' | 'clientAddress' | 'serverAddress' | 'timeoutMs' | 'connectTimeoutMs' | 'maxPduSize' | 'conformance' | 'invokeIdAndPriority' | 'maxResponseBytes'>> & DlmsClientOptions
+  association: AssociationInfo | undefined
+
+  constructor(opts: DlmsClientOptions) {
+    const timeoutMs = opts.timeoutMs ?? 5000
+    this.options = {
+      ...opts,
+      framing: opts.framing ?? 'wrapper',
+      clientAddress: opts.clientAddress ?? 16,
+      serverAddress: opts.serverAddress ?? 1,
+      timeoutMs,
+      connectTimeoutMs: opts.connectTimeoutMs ?? timeoutMs,
+      maxPduSize: opts.maxPduSize ?? 0xffff,
+      conformance: opts.conformance ?? 0x401e5d,
+      invokeIdAndPriority: opts.invokeIdAndPriority ?? DEFAULT_INVOKE_ID,
+      maxResponseBytes: opts.maxResponseBytes ?? 16 << 20,
+    }
+  }
+
+  get state(): State {
+    if (this._state !== 'closed' && !this.transport?.isOpen) this._state = 'closed'
+    return this._state
+  }
+
+  get endpoint(): string {
+    return `${this.options.host}:${this.options.port}`
+  }
+
+  /** Runs operations one at a time, in call order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn)
+    this.queue = p.catch(() => undefined)
+    return p
+  }
+
+  /** TCP connect and, for HDLC, SNRM/UA. */
+  connect(): Promise<void> {
+    return this.serial(async () => {
+      if (this.state !== 'closed') return
+      const o = this.options
+      const link =
+        o.framing === 'hdlc'
+          ? new HdlcClientLink({clientAddress: o.clientAddress, server: serverAddress(o.serverAddress, o.physicalAddress, o.addressSize), propose: o.hdlc, maxApduSize: o.maxResponseBytes})
+          : new WrapperClientLink({clientAddress: o.clientAddress, serverAddress: o.serverAddress})
+      const t = new ClientTransport(link, {host: o.host, port: o.port, connectTimeoutMs: o.connectTimeoutMs, onFrame: o.onFrame})
+      this.transport = t
+      this.scalerCache.clear()
+      await t.open(o.timeoutMs)
+      this._state = 'connected'
+    })
+  }
+
+  /** AARQ → AARE. Throws ASSOCIATION_REJECTED with the meter's diagnostic. */
+  associate(): Promise<AssociationInfo> {
+    return this.serial(async () => {
+      if (this.state === 'associated') return this.association!
+      const o = this.options
+      const auth = o.auth ?? {mechanism: 'none'}
+      const password = auth.mechanism === 'low' ? (typeof auth.password === 'string' ? new Uint8Array(Buffer.from(auth.password, 'latin1')) : auth.password) : undefined
+      const aarq = encodeAarq(buildAarq({mechanism: auth.mechanism, password, conformance: o.conformance, maxReceivePduSize: o.maxPduSize}))
+      const apdu = await this.exchange(aarq, 'AARE (answer to AARQ)')
+      if (apdu.kind !== 'aare') throw unexpected(apdu, 'AARE')
+      const aare = apdu.apdu
+      if (aare.result !== 0 || aare.initiateError) {
+        const resultName = associationResultName(aare.result)
+        const diag = aare.initiateError ? aare.initiateError.name : diagnosticName(aare.diagnostic)
+        const accepted = aare.result === 0
+        const reason = diag === 'null' || diag === 'no-reason-given' ? resultName : diag.replace(/-/g, ' ')
+        throw new DlmsError('ASSOCIATION_REJECTED', `association rejected: ${accepted ? `xDLMS initiate error: ${diag}` : reason}`, {
+          result: aare.result,
+          resultName,
+          diagnostic: aare.diagnostic.value,
+          diagnosticName: diag,
+          hint:
+            aare.diagnostic.value === 13
+              ? 'wrong password: check it, and that the client address matches the authentication (16 = none, 17 = LLS on most meters)'
+              : aare.diagnostic.value === 12 || aare.diagnostic.value === 14
+                ? 'this client address needs authentication: use --auth low with a password'
+                : undefined,
+        })
+      }
+      const ir = aare.initiateResponse
+      if (!ir) throw new DlmsError('MALFORMED_FRAME', 'AARE accepted the association but carries no xDLMS InitiateResponse')
+      this.association = {maxPduSize: ir.maxReceivePduSize, conformance: ir.conformance, conformanceNames: conformanceNames(ir.conformance), dlmsVersion: ir.dlmsVersion}
+      this._state = 'associated'
+      return this.association
+    })
+  }
+
+  /** connect() + associate(). */
+  async open(): Promise<AssociationInfo> {
+    await this.connect()
+    return this.associate()
+  }
+
+  /** Sends one APDU, waits for the answer, decodes it. */
+  private async exchange(apdu: Uint8Array, what: string): Promise<Apdu> {
+    if (!this.transport) throw new DlmsError('NOT_CONNECTED', `cannot send ${what.replace(/ \(.*/, '')}: not connected`, {hint: 'call connect() first'})
+    const bytes = await this.transport.request(apdu, this.options.timeoutMs, what)
+    const res = decodeApdu(bytes)
+    if (res.status !== 'ok') {
+      const err = res.status === 'need-more' ? new DlmsError('MALFORMED_FRAME', `truncated APDU from the meter (${what})`) : new DlmsError('MALFORMED_FRAME', `malformed APDU from the meter at byte ${res.offset}: ${res.reason}`, {offset: res.offset})
+      throw err
+    }
+    const a = res.value
+    if (a.kind === 'exception-response') throw new DlmsError('EXCEPTION_RESPONSE', `meter answered with an exception: ${describeException(a.apdu)}`)
+    if (a.kind === 'confirmed-service-error') throw new DlmsError('SERVICE_ERROR', `meter answered with a service error: ${describeServiceError(a.apdu)}`)
+    if (a.kind === 'unsupported')
+      throw new DlmsError('UNSUPPORTED', a.ciphered ? `meter answered with a ciphered APDU (tag 0x${a.tag.toString(16)}); ciphering is not supported` : `meter answered with unsupported APDU tag 0x${a.tag.toString(16)}`)
+    return a
+  }
+
+  private requireAssociated(what: string): void {
+    if (this.state !== 'associated') throw new DlmsError('NOT_CONNECTED', `cannot ${what}: no association with ${this.endpoint}`, {hint: 'call open() (connect + associate) first'})
+  }
+
+  private checkInvokeId(got: number): void {
+    if ((got & 0x0f) !== (this.options.invokeIdAndPriority & 0x0f))
+      throw new DlmsError('MALFORMED_FRAME', `response invoke-id ${got & 0x0f} does not match the request's ${this.options.invokeIdAndPriority & 0x0f}`)
+  }
+
+  /**
+   * GET one attribute; follows block transfer (Get-Request-Next until last-block) and returns the Data.
+   * A data-access-result becomes ACCESS_DENIED (read-write-denied, scope-of-access-violated) or DATA_ACCESS.
+   */
+  get(descriptor: AttributeDescriptor, access?: AccessSelection): Promise<DlmsData> {
+    return this.serial(async () => {
+      const what = describe(descriptor)
+      this.requireAssociated(`read ${what}`)
+      const iid = this.options.invokeIdAndPriority
+      const first = await this.exchange(encodeGetRequest(access ? {type: 'normal', invokeId: iid, descriptor, access} : {type: 'normal', invokeId: iid, descriptor}), `GET response for ${what}`)
+      const raw = await this.collect(first, what)
+      if (raw.kind === 'data') return raw.data
+      if (raw.kind !== 'result') throw new DlmsError('MALFORMED_FRAME', `unexpected raw block data for ${what}`)
+      if (!raw.result.ok) throw dataAccessError(raw.result.error, `cannot read ${what}`)
+      return raw.result.data
+    })
+  }
+
+  /**
+   * Reassembles a Get-Response (normal or with-datablock). Returns the Data for normal/list-less responses,
+   * or the raw block bytes when `list` is set.
+   */
+  private async collect(first: Apdu, what: string, list = false): Promise<{kind: 'data'; data: DlmsData} | {kind: 'result'; result: GetDataResult} | {kind: 'raw'; raw: Uint8Array}> {
+    if (first.kind !== 'get-response') throw unexpected(first, 'GET response')
+    let resp = first.apdu
+    this.checkInvokeId(resp.invokeId)
+    if (resp.type === 'normal') return {kind: 'result', result: resp.result}
+    if (resp.type === 'with-list') throw new DlmsError('MALFORMED_FRAME', 'meter answered a single GET with a list response')
+    const parts: Uint8Array[] = []
+    let size = 0
+    let expected = 1
+    for (;;) {
+      if (resp.type !== 'with-datablock') throw new DlmsError('MALFORMED_FRAME', `expected a data block of ${what}, got a ${resp.type} GET response`)
+      if (!resp.result.ok) throw dataAccessError(resp.result.error, `cannot read ${what} (block ${resp.blockNumber})`)
+      if (resp.blockNumber !== expected) throw new DlmsError('MALFORMED_FRAME', `block transfer of ${what}: expected block ${expected}, got ${resp.blockNumber}`)
+      size += resp.result.raw.length
+      if (size > this.options.maxResponseBytes) throw new DlmsError('MALFORMED_FRAME', `block transfer of ${what} exceeds ${this.options.maxResponseBytes} bytes`)
+      parts.push(resp.result.raw)
+      if (resp.lastBlock) break
+      const next = await this.exchange(encodeGetRequest({type: 'next', invokeId: this.options.invokeIdAndPriority, blockNumber: resp.blockNumber}), `block ${expected + 1} of ${what}`)
+      if (next.kind !== 'get-response') throw unexpected(next, 'GET response')
+      this.checkInvokeId(next.apdu.invokeId)
+      resp = next.apdu
+      expected++
+    }
+    const all = concatBytes(parts)
+    if (list) return {kind: 'raw', raw: all}
+    return {kind: 'data', data: parseData(all)}
+  }
+
+  /**
+   * GET several attributes: one Get-Request-With-List when the meter negotiated multiple-references,
+   * otherwise one GET each. Results keep the order; failures are per item ({ok:false, error}).
+   */
+  getMany(items: GetItem[]): Promise<GetDataResult[]> {
+    return this.serial(async () => {
+      this.requireAssociated('read a list of attributes')
+      if (items.length === 0) return []
+      const iid = this.options.invokeIdAndPriority
+      if (items.length > 1 && this.association && hasConformance(this.association.conformance, 'multiple-references')) {
+        const what = `${items.length} attributes`
+        const first = await this.exchange(encodeGetRequest({type: 'with-list', invokeId: iid, items}), `GET response for ${what}`)
+        if (first.kind === 'get-response' && first.apdu.type === 'with-list') {
+          this.checkInvokeId(first.apdu.invokeId)
+          if (first.apdu.results.length !== items.length) throw new DlmsError('MALFORMED_FRAME', `meter returned ${first.apdu.results.length} results for ${items.length} attributes`)
+          return first.apdu.results
+        }
+        const raw = await this.collect(first, what, true)
+        if (raw.kind !== 'raw') throw new DlmsError('MALFORMED_FRAME', 'meter answered a list GET with a single result')
+        const results = unwrap(
+          run(new Reader(raw.raw), (r) => {
+            const list = readGetDataResultList(r)
+            if (r.remaining) r.fail('bytes after the result list')
+            return list
+          }),
+          'GET list result',
+        )
+        if (results.length !== items.length) throw new DlmsError('MALFORMED_FRAME', `meter returned ${results.length} results for ${items.length} attributes`)
+        return results
+      }
+      const out: GetDataResult[] = []
+      for (const it of items) {
+        const what = describe(it.descriptor)
+        const first = await this.exchange(encodeGetRequest({type: 'normal', invokeId: iid, ...it}), `GET response for ${what}`)
+        const raw = await this.collect(first, what)
+        out.push(raw.kind === 'data' ? {ok: true, data: raw.data} : raw.kind === 'result' ? raw.result : {ok: false, error: 250})
+      }
+      return out
+    })
+  }
+
+  /** GET attribute `attribute` of object `obis` (class `classId`). */
+  read(obis: string | Uint8Array, classId: number, attribute: number, access?: AccessSelection): Promise<DlmsData> {
+    return this.get({classId, obis: parseObis(obis), attribute}, access)
+  }
+
+  /** SET (normal) one attribute. */
+  write(obis: string | Uint8Array, classId: number, attribute: number, value: DlmsData): Promise<void> {
+    return this.serial(async () => {
+      const descriptor = {classId, obis: parseObis(obis), attribute}
+      const what = describe(descriptor)
+      this.requireAssociated(`write ${what}`)
+      const a = await this.exchange(encodeSetRequest({type: 'normal', invokeId: this.options.invokeIdAndPriority, descriptor, value}), `SET response for ${what}`)
+      if (a.kind !== 'set-response') throw unexpected(a, 'SET response')
+      this.checkInvokeId(a.apdu.invokeId)
+      if (a.apdu.result !== 0) throw dataAccessError(a.apdu.result, `cannot write ${what}`)
+    })
+  }
+
+  /**
+   * A register (class 3) or extended register (class 4): scaler_unit (attribute 3, cached per association)
+   * then value (attribute 2); class 4 also reads status (4) and capture_time (5).
+   */
+  async readRegister(obis: string | Uint8Array, opts: {classId?: number; refreshScaler?: boolean} = {}): Promise<RegisterReading> {
+    const ln = parseObis(obis)
+    const key = formatObis(ln)
+    const classId = opts.classId ?? ClassId.REGISTER
+    let su = opts.refreshScaler ? undefined : this.scalerCache.get(`${classId}:${key}`)
+    if (!su) {
+      su = parseScalerUnit(await this.read(ln, classId, Attr.REGISTER_SCALER_UNIT))
+      this.scalerCache.set(`${classId}:${key}`, su)
+    }
+    const raw = await this.read(ln, classId, Attr.REGISTER_VALUE)
+    const n = dataToNumber(raw)
+    const reading: RegisterReading = {
+      obis: key,
+      classId,
+      value: n === undefined || raw.type === 'boolean' ? null : applyScaler(raw.type === 'int64' || raw.type === 'uint64' ? raw.value : n, su.scaler),
+      scaler: su.scaler,
+      unitCode: su.unit,
+      unit: unitSymbol(su.unit),
+      rawValue: toPlain(raw),
+      raw,
+    }
+    if (classId === ClassId.EXTENDED_REGISTER) {
+      reading.status = toPlain(await this.read(ln, classId, Attr.EXT_REGISTER_STATUS))
+      const ct = dataToDateTime(await this.read(ln, classId, Attr.EXT_REGISTER_CAPTURE_TIME))
+      reading.captureTime = ct ? dateTimeToIso(ct) : null
+    }
+    return reading
+  }
+
+  /** Class 8 clock, attribute 2 (time). */
+  async readClock(obis: string | Uint8Array = '0.0.1.0.0.255'): Promise<ClockReading> {
+    const ln = parseObis(obis)
+    const raw = await this.read(ln, ClassId.CLOCK, Attr.CLOCK_TIME)
+    const dt = dataToDateTime(raw)
+    if (!dt) throw new DlmsError('MALFORMED_FRAME', `clock ${formatObis(ln)} time is not a 12-byte date-time (got ${raw.type})`)
+    return {obis: formatObis(ln), iso: dateTimeToIso(dt), date: dateTimeToDate(dt), dateTime: dt, deviation: dt.deviation, clockStatus: dt.clockStatus, clockStatusNames: clockStatusNames(dt.clockStatus), raw}
+  }
+
+  /** Class 7 profile generic: capture_objects (3) then buffer (2), optionally restricted to [from, to] by range_descriptor. */
+  async readProfile(obis: string | Uint8Array, opts: ProfileOptions = {}): Promise<ProfileReading> {
+    const ln = parseObis(obis)
+    const captureObjects = parseCaptureObjects(await this.read(ln, ClassId.PROFILE_GENERIC, Attr.PROFILE_CAPTURE_OBJECTS))
+    let access: AccessSelection | undefined
+    if (opts.from !== undefined || opts.to !== undefined) {
+      const restricting = captureObjects[0]
+      if (!restricting || !isClockColumn(restricting)) throw new DlmsError('UNSUPPORTED', `profile ${formatObis(ln)} is not sorted by a clock column: cannot select by time`)
+      const toDt = (v: Date | string | undefined, dflt: Date): CosemDateTime => {
+        if (typeof v === 'string') {
+          const dt = dateTimeFromIso(v)
+          if (!dt) throw new DlmsError('ENCODE', `invalid date-time "${v}" (expected ISO 8601, e.g. 2024-01-01T00:00:00+01:00)`)
+          return dt
+        }
+        return dateTimeFromDate(v ?? dflt, {offsetMinutes: opts.offsetMinutes ?? 0})
+      }
+      access = {selector: 1, parameters: rangeDescriptor(restricting, toDt(opts.from, new Date(0)), toDt(opts.to, new Date(Date.UTC(2099, 11, 31))))}
+    }
+    const raw = await this.read(ln, ClassId.PROFILE_GENERIC, Attr.PROFILE_BUFFER, access)
+    if (raw.type !== 'array') throw new DlmsError('MALFORMED_FRAME', `profile ${formatObis(ln)} buffer is not an array`)
+    const rows = raw.value.map((row, i) => {
+      if (row.type !== 'structure') throw new DlmsError('MALFORMED_FRAME', `profile ${formatObis(ln)} row ${i} is not a structure`)
+      return row.value.map((v, j) => rowValue(v, captureObjects[j]))
+    })
+    return {obis: formatObis(ln), captureObjects, columns: captureObjects.map((c) => `${c.obis}:${c.attribute}`), rows, raw}
+  }
+
+  /** RLRQ → RLRE. The link (and socket) stay open; associate() may be called again. */
+  release(): Promise<void> {
+    return this.serial(async () => {
+      if (this.state !== 'associated') return
+      this._state = 'connected'
+      this.association = undefined
+      const a = await this.exchange(encodeRlrq({reason: 0}), 'RLRE (answer to RLRQ)')
+      if (a.kind !== 'rlre') throw unexpected(a, 'RLRE')
+    })
+  }
+
+  /** Releases the association if any (best effort), disconnects the link, closes the socket. Never throws. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      const t = this.transport
+      if (!t) return
+      if (this._state === 'associated' && t.isOpen) {
+        try {
+          const a = await t.request(encodeRlrq({reason: 0}), Math.min(this.options.timeoutMs, 2000), 'RLRE (answer to RLRQ)')
+          void a
+        } catch {
+          // closing anyway
+        }
+      }
+      this._state = 'closed'
+      this.association = undefined
+      await t.close(Math.min(this.options.timeoutMs, 2000))
+      this.transport = undefined
+    })
+  }
+}
+
+function describe(d: AttributeDescriptor): string {
+  return `${formatObis(d.obis)} attribute ${d.attribute} (class ${d.classId})`
+}
+
+function unexpected(a: Apdu, wanted: string): DlmsError {
+  return new DlmsError('MALFORMED_FRAME', `expected ${wanted}, meter sent ${a.kind}`)
+}
+
+export function dataAccessError(code: number, what: string): DlmsError {
+  const name = dataAccessResultName(code)
+  const why = DATA_ACCESS_EXPLANATIONS[code]
+  return new DlmsError(code === 3 || code === 13 ? 'ACCESS_DENIED' : 'DATA_ACCESS', `${what}: ${name}${why ? ` (${why})` : ''}`, {
+    dataAccessResult: code,
+    dataAccessResultName: name,
+    hint: code === 3 ? 'this client address / authentication may not read it: try the LLS client (17) with a password' : code === 4 ? 'check the OBIS code and class id' : undefined,
+  })
+}
