@@ -20,3 +20,10 @@ export {decodeApdu, encodeApdu, encodeGetResponse, encodeGetRequest} from './cod
 export type {Apdu} from './codec/apdu/index.js'
 export {ClassId, Attr, WELL_KNOWN_OBIS, obisName} from './cosem.js'
 export type {CaptureObject, ScalerUnit} from './cosem.js'
+
+export {startSimulator} from './simulator/server.js'
+export type {Simulator, SimulatorOptions, SimulatorEvent, SimulatorStats} from './simulator/server.js'
+export {parseFault, formatFault, FAULT_TYPES} from './simulator/faults.js'
+export type {Fault} from './simulator/faults.js'
+export {MeterModel} from './simulator/objects.js'
+export {CosemServerSession, SERVER_CONFORMANCE} from './simulator/session.js'

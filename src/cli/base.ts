@@ -1,0 +1,100 @@
+/**
+ * oclif glue shared by every command (core knows nothing of oclif):
+ * - `--json` on every command (oclif's JSON flag): stdout then carries only the result.
+ * - One mapping from errors to exit codes: NetmonError kinds (input/usage → 2, else 1), oclif's
+ *   own parse errors → 2. An error is one line on stderr (and `{"error":{code,message}}` on
+ *   stdout under --json); a stack only when DEBUG is set. Secrets are scrubbed from all of it.
+ * - The store: opened lazily from `--db`/env/default and closed when the command ends.
+ */
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import type {z} from 'zod'
+import {NetmonError, isNetmonError} from '../core/errors.js'
+import {redact, redactDeep} from '../core/secrets.js'
+import type {Store} from '../core/store/index.js'
+import {validate} from '../core/validate.js'
+
+export const dbFlag = Flags.string({
+  description: 'Store to use: a file path, file:PATH, or libsql:// / https:// URL (default: $NETMON_DB_URL, else ~/.local/share/netmon/netmon.db)',
+  helpValue: 'URL|PATH',
+})
+
+export abstract class NetmonCommand extends Command {
+  static override enableJsonFlag = true
+
+  private storeHandle?: Store
+
+  /** Opens (and migrates) the store selected by --db / NETMON_DB_URL / the default path. */
+  protected async openStore(db: string | undefined): Promise<Store> {
+    if (this.storeHandle) return this.storeHandle
+    const {openStore} = await import('../core/store/index.js')
+    this.storeHandle = await openStore({db})
+    return this.storeHandle
+  }
+
+  /** zod validation of already-parsed flags/args; failures exit 2 with the path named. */
+  protected check<S extends z.ZodType>(schema: S, value: unknown, what = ''): z.infer<S> {
+    return validate(schema, value, what)
+  }
+
+  /** Human output goes through here: suppressed under --json. */
+  protected out(text: string): void {
+    if (!this.jsonEnabled()) process.stdout.write(text.endsWith('\n') ? text : text + '\n')
+  }
+
+  /** Diagnostics for humans: always stderr. */
+  protected note(text: string): void {
+    process.stderr.write(redact(text) + '\n')
+  }
+
+  protected override logJson(json: unknown): void {
+    process.stdout.write(JSON.stringify(json, null, 2) + '\n')
+  }
+
+  protected override toSuccessJson(result: unknown): unknown {
+    return redactDeep(result)
+  }
+
+  protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
+    // this.exit() is not an error to report.
+    if (err instanceof Errors.ExitError) throw err
+    const e = toNetmonError(err)
+    const message = redact(e.message)
+    const hint = e.hint ? redact(e.hint) : undefined
+    if (this.jsonEnabled()) {
+      process.stdout.write(JSON.stringify({error: {code: e.code, message, ...(hint ? {hint} : {})}}, null, 2) + '\n')
+    }
+    process.stderr.write(`Error: ${message}${hint ? ` (${hint})` : ''}\n`)
+    if (process.env.DEBUG) {
+      const stack = (err as Error)?.stack ?? String(err)
+      process.stderr.write(redact(stack) + '\n')
+      const cause = (err as {cause?: Error}).cause
+      if (cause?.stack) process.stderr.write('caused by: ' + redact(cause.stack) + '\n')
+    }
+    process.exitCode = e.exitCode
+    return undefined
+  }
+
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    try {
+      await this.storeHandle?.close()
+    } catch {
+      /* closing must not mask the command's own result */
+    }
+    return super.finally(err)
+  }
+}
+
+export function toNetmonError(err: unknown): NetmonError {
+  if (isNetmonError(err)) return err
+  const any = err as {oclif?: {exit?: number}; message?: string; name?: string}
+  // oclif parse/validation errors (missing/unknown flags, bad option values) are usage errors.
+  if (err instanceof Errors.CLIError || any?.oclif?.exit === 2) {
+    const first = String(any?.message ?? err)
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('See more help'))
+    return new NetmonError('usage', first.join(' ').replace(/\s+/g, ' '), {hint: 'see --help'})
+  }
+  const msg = String(any?.message ?? err).split('\n')[0]
+  return new NetmonError('internal', msg || 'unexpected error', {hint: 'run with DEBUG=1 for details', cause: err})
+}
