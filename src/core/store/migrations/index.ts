@@ -1,10 +1,14 @@
 /**
- * Ordered, numbered schema migrations (docs/STORE.md). Each capability owns one file here and one
- * entry below; versions are reserved per capability so parallel work does not collide:
- *   1 core (meta, devices, events) · 2 bandwidth · 3 inventory/scan · 4 latency · 5 bridge/meters
- * A migration is never edited after a release; add a new version instead.
+ * Ordered, numbered schema migrations (docs/STORE.md). Each capability owns one file here;
+ * versions are reserved per capability:
+ *   1 core (devices, events) · 2 bandwidth · 3 inventory/scan · 4 latency · 5 bridge/meters
+ * Once released, a migration is never edited: a change is a new version appended below.
  */
 import type {Migration} from '../migrate.js'
 import {core} from './001-core.js'
+import {bandwidth} from './002-bandwidth.js'
+import {inventory} from './003-inventory.js'
+import {latency} from './004-latency.js'
+import {bridge} from './005-bridge.js'
 
-export const MIGRATIONS: readonly Migration[] = [core].sort((a, b) => a.version - b.version)
+export const MIGRATIONS: readonly Migration[] = [core, bandwidth, inventory, latency, bridge].sort((a, b) => a.version - b.version)

@@ -1,0 +1,69 @@
+/**
+ * Runs the built CLI as a user would (`node bin/run.js ...`), with a temp store unless told
+ * otherwise, and returns what it printed and its exit code.
+ */
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+export const ROOT = join(import.meta.dirname, '..', '..')
+export const BIN = join(ROOT, 'bin', 'run.js')
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+  /** stdout parsed as JSON (undefined when it is not JSON). */
+  json: any
+}
+
+export interface CliOptions {
+  /** Passed as --db unless `noDb`. */
+  db?: string
+  noDb?: boolean
+  env?: Record<string, string | undefined>
+  input?: string | Buffer
+  timeoutMs?: number
+  cwd?: string
+}
+
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const argv = [BIN, ...args]
+  if (opts.db && !opts.noDb) argv.push('--db', opts.db)
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries({...process.env, NETMON_NO_PROGRESS: '1', ...opts.env})) if (v !== undefined) env[k] = v
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, {cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`netmon ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`))
+    }, opts.timeoutMs ?? 30_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      let json: any
+      try {
+        json = JSON.parse(stdout)
+      } catch {
+        json = undefined
+      }
+      resolve({code: code ?? -1, stdout, stderr, json})
+    })
+    if (opts.input !== undefined) child.stdin.end(opts.input)
+    else child.stdin.end()
+  })
+}
+
+/** A fresh temp dir with a store path inside; `cleanup()` removes it. */
+export function tempStore(prefix = 'netmon-test-'): {dir: string; db: string; cleanup: () => void} {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  return {dir, db: join(dir, 'netmon.db'), cleanup: () => rmSync(dir, {recursive: true, force: true})}
+}
+
+/** True when running as root (network namespaces, raw sockets). */
+export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
