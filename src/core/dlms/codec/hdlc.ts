@@ -15,7 +15,7 @@
  */
 import {encodeError} from '../errors.js'
 import {crc16x25} from './crc.js'
-import {Reader, run, Writer, type DecodeResult} from './bytes.js'
+import {NeedMore, Reader, run, Writer, type DecodeResult} from './bytes.js'
 
 export const HDLC_FLAG = 0x7e
 /** The longest frame the 11-bit length field can describe, plus both flags. Bounds every buffer. */
@@ -190,11 +190,20 @@ export function decodeHdlcFrame(buf: Uint8Array, offset = 0): DecodeResult<Decod
     r.need(frameEnd + 1 - r.pos)
     if (buf[frameEnd] !== HDLC_FLAG) r.fail('HDLC frame does not end with a flag where its length says', frameEnd)
     const body = new Reader(buf, r.pos, frameEnd - 2)
-    const dest = readAddress(body, 'destination')
-    const src = readAddress(body, 'source')
+    // the whole frame is present: running out inside it means the header is malformed, not that more bytes will help
+    const inFrame = <T>(fn: () => T): T => {
+      try {
+        return fn()
+      } catch (e) {
+        if (e instanceof NeedMore) body.fail('HDLC header runs past the end of the frame', e.offset)
+        throw e
+      }
+    }
+    const dest = inFrame(() => readAddress(body, 'destination'))
+    const src = inFrame(() => readAddress(body, 'source'))
     if (src.size !== 1 && dest.size !== 1) body.fail('neither address is a 1-byte client address', offset + 3)
     const ctlAt = body.pos
-    const control = decodeControl(body.u8())
+    const control = decodeControl(inFrame(() => body.u8()))
     if (control === undefined) body.fail(`unsupported HDLC control field 0x${buf[ctlAt]!.toString(16).padStart(2, '0')}`, ctlAt)
     const headerEnd = body.pos
     let hcs: number | undefined
