@@ -1,0 +1,145 @@
+import {Flags} from '@oclif/core'
+import {z} from 'zod'
+import {NetmonCommand} from '../../cli/base.js'
+import {startSimulator, type Simulator, type SimulatorEvent} from '../../core/dlms/simulator/server.js'
+import {faultsFromConfig, loadSimulatorConfig, type SimulatorConfig} from '../../core/dlms/simulator/config.js'
+import {formatFault, parseFault, type Fault} from '../../core/dlms/simulator/faults.js'
+import {NetmonError} from '../../core/errors.js'
+import {parseDuration} from '../../core/format/time.js'
+import {registerSecret} from '../../core/secrets.js'
+
+const schema = z.object({
+  port: z.number().int().min(0).max(65535),
+  framing: z.enum(['wrapper', 'hdlc']),
+  meters: z.number().int().min(1).max(1000),
+  maxPdu: z.number().int().min(64).max(65535),
+  hdlcMaxInfo: z.number().int().min(32).max(2030),
+  profileRows: z.number().int().min(0).max(100_000),
+  preset: z.enum(['default', 'gurux']),
+})
+
+const describeEvent = (e: SimulatorEvent): string => {
+  switch (e.type) {
+    case 'listening':
+      return `meter ${e.meter} listening on port ${e.port}`
+    case 'connection':
+      return `meter ${e.meter}: connection from ${e.remote}`
+    case 'disconnect':
+      return `meter ${e.meter}: disconnected`
+    case 'associated':
+      return `meter ${e.meter}: client ${e.clientAddress} associated (${e.mechanism === 'low' ? 'LLS' : 'no authentication'})`
+    case 'rejected':
+      return `meter ${e.meter}: client ${e.clientAddress} rejected (diagnostic ${e.diagnostic})`
+    case 'fault':
+      return `meter ${e.meter}: fault ${e.fault}`
+    case 'error':
+      return `meter ${e.meter}: ${e.message}`
+  }
+}
+
+export default class MetersSimulate extends NetmonCommand {
+  static override summary = 'Run simulated DLMS/COSEM meters on loopback (for tests, demos and users without a meter)'
+  static override description = `Each meter is a COSEM server on 127.0.0.1 (consecutive ports from --port; --port 0 lets the OS pick) answering association with no authentication (client 16) or LLS (client 17, password 12345678 unless --password-env), GET normal, with-list and block transfer, SET of the clock.
+Objects: clock 0.0.1.0.0.255, energy 1.0.1.8.0.255, voltage 1.0.32.7.0.255, current 1.0.31.7.0.255, power 1.0.1.7.0.255, frequency 1.0.14.7.0.255, max demand 1.0.1.6.0.255 (class 4), serial 0.0.96.1.0.255, load profile 1.0.99.1.0.255, and more (docs/DLMS.md).
+Faults: --fault [METER=]SPEC with SPEC one of drop, delay:<ms>, corrupt, reject-password, silent, truncate (append :once to fire once). With --config FILE, SIGHUP re-reads the file's faults.
+Runs until interrupted (or for --duration). With --json, prints NDJSON events: first {"event":"listening",…}.`
+  static override examples = [
+    '<%= config.bin %> meters simulate --port 4061',
+    '<%= config.bin %> meters simulate --framing hdlc --meters 3 --port 4061 --fault 1=delay:2000',
+    '<%= config.bin %> meters simulate --config sim.yaml --json',
+  ]
+  static override flags = {
+    port: Flags.integer({description: 'First TCP port (meter i listens on port + i); 0 = any free port', default: 4061}),
+    framing: Flags.string({description: 'Framing over TCP', options: ['wrapper', 'hdlc']}),
+    meters: Flags.integer({description: 'Number of meters'}),
+    config: Flags.string({description: 'YAML/JSON config file (flags override it)', helpValue: 'FILE'}),
+    'password-env': Flags.string({description: 'Environment variable holding the LLS password of client 17 (default password 12345678)', helpValue: 'VAR'}),
+    fault: Flags.string({description: 'Inject a fault: [METER=]SPEC, repeatable (no METER = every meter)', multiple: true}),
+    'max-pdu': Flags.integer({description: 'Server max PDU size (block transfer beyond it)'}),
+    'hdlc-max-info': Flags.integer({description: 'HDLC max information field length (segmentation beyond it)'}),
+    'profile-rows': Flags.integer({description: 'Rows in the load profile'}),
+    preset: Flags.string({description: 'default (changing values) or gurux (the fixed values of the recorded Gurux meter)', options: ['default', 'gurux']}),
+    duration: Flags.string({description: 'Stop after this long (e.g. 30s); default: run until interrupted'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(MetersSimulate)
+    const config: SimulatorConfig = flags.config ? await loadSimulatorConfig(flags.config) : {}
+    const opts = this.check(
+      schema,
+      {
+        port: flags.port !== 4061 || config.port === undefined ? flags.port : config.port,
+        framing: flags.framing ?? config.framing ?? 'wrapper',
+        meters: flags.meters ?? config.meters ?? 1,
+        maxPdu: flags['max-pdu'] ?? config.max_pdu ?? 512,
+        hdlcMaxInfo: flags['hdlc-max-info'] ?? config.hdlc_max_info ?? 128,
+        profileRows: flags['profile-rows'] ?? config.profile_rows ?? 96,
+        preset: flags.preset ?? config.preset ?? 'default',
+      },
+      'meters simulate',
+    )
+    const passwordEnv = flags['password-env'] ?? config.password_env
+    let password: string | undefined
+    if (passwordEnv) {
+      password = process.env[passwordEnv]
+      if (!password) throw new NetmonError('usage', `environment variable ${passwordEnv} is not set`, {hint: 'export it with the password meters should accept'})
+      registerSecret(password)
+    }
+    const faults: Array<Fault | null> = faultsFromConfig(config.faults, opts.meters) ?? Array.from({length: opts.meters}, () => null)
+    for (const spec of flags.fault ?? []) {
+      const m = /^(\d+)=(.*)$/.exec(spec)
+      const f = parseFault(m ? m[2]! : spec)
+      if (!m) faults.fill(f)
+      else if (Number(m[1]) >= opts.meters) throw new NetmonError('usage', `--fault ${spec}: no meter ${m[1]} (0..${opts.meters - 1})`)
+      else faults[Number(m[1])] = f
+    }
+    const json = this.jsonEnabled()
+    const emit = (obj: Record<string, unknown>, text: string): void => {
+      if (json) process.stdout.write(JSON.stringify(obj) + '\n')
+      else this.note(text)
+    }
+    const sim: Simulator = await startSimulator({
+      host: '127.0.0.1',
+      port: opts.port,
+      framing: opts.framing,
+      meters: opts.meters,
+      password,
+      maxPduSize: opts.maxPdu,
+      hdlcMaxInfo: opts.hdlcMaxInfo,
+      profileRows: opts.profileRows,
+      preset: opts.preset,
+      faults,
+      onEvent: (e) => {
+        if (e.type !== 'listening') emit({event: e.type, ...e, type: undefined, ts: new Date().toISOString()}, describeEvent(e))
+      },
+    })
+    const summary = {event: 'listening', host: sim.host, ports: sim.ports, framing: sim.framing, meters: opts.meters, server_address: 1, clients: {16: 'none', 17: 'low'}, faults: faults.map(formatFault)}
+    if (json) process.stdout.write(JSON.stringify(summary) + '\n')
+    else
+      this.out(
+        sim.ports
+          .map((p, i) => `meter ${i}: ${sim.host}:${p} (${sim.framing}, server address 1, client 16 = no auth, 17 = LLS${faults[i] ? `, fault ${formatFault(faults[i]!)}` : ''})`)
+          .join('\n'),
+      )
+
+    await new Promise<void>((resolve) => {
+      const stop = (): void => resolve()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      if (flags.duration) setTimeout(stop, parseDuration(flags.duration, '--duration')).unref()
+      if (flags.config) {
+        const file = flags.config
+        process.on('SIGHUP', () => {
+          loadSimulatorConfig(file)
+            .then((c) => {
+              const next = faultsFromConfig(c.faults ?? {}, opts.meters) ?? []
+              for (let i = 0; i < opts.meters; i++) sim.setFault(i, next[i] ?? null)
+            })
+            .catch((e: Error) => this.note(`Error: cannot reload ${file}: ${e.message}`))
+        })
+      }
+    })
+    await sim.close()
+    emit({event: 'stopped', ts: new Date().toISOString()}, 'simulator stopped')
+  }
+}
