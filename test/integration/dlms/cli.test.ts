@@ -1,0 +1,126 @@
+/**
+ * `netmon meters simulate` and `netmon meters read` as separate processes (the built CLI), both framings.
+ * Acceptance: read prints energy with scaler and unit, the clock and the voltage.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {createInterface} from 'node:readline'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {BIN, ROOT, runCli} from '../../support/cli.js'
+
+interface Sim {
+  child: ChildProcess
+  port: number
+  stop(): Promise<void>
+}
+
+async function startSim(args: string[], env: Record<string, string> = {}): Promise<Sim> {
+  const child = spawn(process.execPath, [BIN, 'meters', 'simulate', '--port', '0', '--json', ...args], {cwd: ROOT, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+  let stderr = ''
+  child.stderr!.on('data', (d) => (stderr += d))
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`simulator did not start: ${stderr}`)), 20_000)
+    const rl = createInterface({input: child.stdout!})
+    rl.on('line', (line) => {
+      try {
+        const ev = JSON.parse(line)
+        if (ev.event === 'listening') {
+          clearTimeout(timer)
+          resolve(ev.ports[0])
+        }
+      } catch {
+        // not JSON: ignore
+      }
+    })
+    child.on('exit', (code) => reject(new Error(`simulator exited with ${code}: ${stderr}`)))
+  })
+  return {
+    child,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+for (const framing of ['wrapper', 'hdlc'] as const) {
+  describe(`meters read ↔ meters simulate (${framing})`, () => {
+    let sim: Sim
+    beforeAll(async () => {
+      sim = await startSim(['--framing', framing, '--password-env', 'SIM_PW'], {SIM_PW: 's3cret-pw'})
+    })
+    afterAll(async () => sim?.stop())
+
+    it('prints energy with scaler and unit, the clock and the voltage (human)', async () => {
+      const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing], {noDb: true})
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+      expect(r.stdout).toMatch(/1\.0\.1\.8\.0\.255.*active energy import.*│ \d+\s+│ Wh\s+│ 0 /)
+      expect(r.stdout).toMatch(/1\.0\.32\.7\.0\.255.*voltage L1.*│ 2\d\d(\.\d)?\s+│ V\s+│ -1 /)
+      expect(r.stdout).toMatch(/0\.0\.1\.0\.0\.255.*clock.*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d\d)?\+01:00/)
+    })
+
+    it('--json shape', async () => {
+      const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing, '--json', '1-0:1.8.0*255', '0.0.1.0.0.255', '1.0.32.7.0.255', '1.0.1.6.0.255:4'], {noDb: true})
+      expect(r.code).toBe(0)
+      const j = r.json
+      expect(j.meter).toEqual({host: '127.0.0.1', port: sim.port, framing, client_address: 16, server_address: 1, auth: 'none'})
+      expect(j.association.max_pdu_size).toBe(512)
+      const [energy, clock, voltage, demand] = j.readings
+      expect(energy).toMatchObject({obis: '1.0.1.8.0.255', class_id: 3, kind: 'register', ok: true, unit: 'Wh', unit_code: 30, scaler: 0})
+      expect(energy.value).toBe(energy.raw)
+      expect(clock).toMatchObject({obis: '0.0.1.0.0.255', class_id: 8, kind: 'clock', ok: true, deviation: -60, clock_status: 0})
+      expect(Math.abs(Date.parse(clock.utc) - Date.now())).toBeLessThan(10_000)
+      expect(voltage).toMatchObject({kind: 'register', unit: 'V', scaler: -1})
+      expect(voltage.value).toBeCloseTo(voltage.raw / 10, 6)
+      expect(demand).toMatchObject({class_id: 4, kind: 'extended-register', unit: 'W', status: 0})
+      expect(typeof j.read_at_ms).toBe('number')
+    })
+
+    it('LLS with the password from an env var; a wrong one is rejected without ever being printed', async () => {
+      const ok = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing, '--auth', 'low', '--password-env', 'PW', '--json', '0.0.96.1.1.255'], {noDb: true, env: {PW: 's3cret-pw'}})
+      expect(ok.code).toBe(0)
+      expect(ok.json.meter.client_address).toBe(17)
+      expect(ok.json.readings[0].ok).toBe(true)
+      expect(ok.stdout + ok.stderr).not.toContain('s3cret-pw')
+      const bad = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing, '--auth', 'low', '--password-env', 'PW'], {noDb: true, env: {PW: 'wrong-pw-123'}})
+      expect(bad.code).toBe(1)
+      expect(bad.stderr.trim()).toMatch(/^Error: association rejected: authentication failure \(wrong password/)
+      expect(bad.stdout + bad.stderr).not.toContain('wrong-pw-123')
+    })
+
+    it('unknown OBIS → data-access-result line, exit 1', async () => {
+      const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing, '0.0.96.99.99.255'], {noDb: true})
+      expect(r.code).toBe(1)
+      expect(r.stderr.trim()).toBe('Error: cannot read 0.0.96.99.99.255 attribute 2 (class 1): object-undefined (the meter has no such object)')
+    })
+  })
+}
+
+describe('meters read errors', () => {
+  it('connection refused → one clear line, exit 1', async () => {
+    const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', '1', '--timeout', '2s'], {noDb: true})
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/^Error: cannot connect to 127\.0\.0\.1:1: connection refused/)
+  })
+
+  it('bad OBIS → exit 2', async () => {
+    const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', '4059', '1.2.3'], {noDb: true})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/invalid OBIS code "1.2.3"/)
+  })
+
+  it('simulate with a fault: the reader times out with a clear line', async () => {
+    const sim = await startSim(['--fault', 'silent'])
+    try {
+      const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--timeout', '500ms'], {noDb: true})
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(/^Error: timeout: no answer from 127\.0\.0\.1:\d+ within 500 ms \(waiting for AARE/)
+    } finally {
+      await sim.stop()
+    }
+  })
+})
