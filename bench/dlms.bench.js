@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// DLMS benchmark: decode throughput of GET responses (frames/s) and client ↔ simulator requests/s on
+// loopback, for both framings. Imports the built code (dist/); prints one JSON object on stdout.
+// NETMON_DLMS_DIST may point at another build of src/core/dlms (default: ../dist/core/dlms).
+// NETMON_BENCH_SECONDS scales the time spent per measurement (default 1).
+import {pathToFileURL} from 'node:url'
+import {join, dirname} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const distDir = process.env.NETMON_DLMS_DIST ?? join(here, '..', 'dist', 'core', 'dlms')
+const dlms = await import(pathToFileURL(join(distDir, 'index.js')).href)
+const {D, encodeData, encodeGetResponse, encodeWrapperFrame, encodeHdlcFrame, WrapperStreamDecoder, HdlcStreamDecoder, decodeApdu, parseData, startSimulator, DlmsClient} = dlms
+
+const SECONDS = Number(process.env.NETMON_BENCH_SECONDS ?? 1)
+
+/** Runs fn in batches for ~SECONDS, returns operations per second. */
+function rate(fn, batch = 1000) {
+  for (let i = 0; i < batch; i++) fn() // warm-up
+  let n = 0
+  const t0 = performance.now()
+  let t = t0
+  while (t - t0 < SECONDS * 1000) {
+    for (let i = 0; i < batch; i++) fn()
+    n += batch
+    t = performance.now()
+  }
+  return Math.round((n * 1000) / (t - t0))
+}
+
+// --- decode throughput: a register value GET response, and a 500-byte profile data block ---
+const registerApdu = encodeGetResponse({type: 'normal', invokeId: 0xc1, result: {ok: true, data: D.uint32(12345678)}})
+const rows = D.array(Array.from({length: 24}, (_, i) => D.struct(D.octets(new Uint8Array(12).fill(i)), D.uint32(12000000 + i))))
+const blockRaw = encodeData(rows).subarray(0, 500)
+const blockApdu = encodeGetResponse({type: 'with-datablock', invokeId: 0xc1, lastBlock: false, blockNumber: 1, result: {ok: true, raw: blockRaw}})
+const llc = (apdu) => Uint8Array.from([0xe6, 0xe7, 0x00, ...apdu])
+const hdlcRegister = encodeHdlcFrame({segmented: false, dest: {logical: 16, size: 1}, src: {logical: 1, size: 1}, control: {type: 'I', ns: 0, nr: 1, pf: true}, info: llc(registerApdu)})
+const wrapperRegister = encodeWrapperFrame({src: 1, dst: 16, apdu: registerApdu})
+const wrapperBlock = encodeWrapperFrame({src: 1, dst: 16, apdu: blockApdu})
+
+function decodeFrames(decoder, frame) {
+  const evs = decoder.push(frame)
+  const f = evs[0]
+  if (!f || f.type !== 'frame') throw new Error('bench frame did not decode')
+  const apdu = f.frame.apdu ?? f.frame.info.subarray(3)
+  const a = decodeApdu(apdu)
+  if (a.status !== 'ok') throw new Error('bench APDU did not decode')
+  return a
+}
+
+const wd = new WrapperStreamDecoder()
+const hd = new HdlcStreamDecoder()
+const decode = {
+  wrapper_get_response_register_frames_per_s: rate(() => decodeFrames(wd, wrapperRegister)),
+  hdlc_get_response_register_frames_per_s: rate(() => decodeFrames(hd, hdlcRegister)),
+  wrapper_get_response_500b_block_frames_per_s: rate(() => decodeFrames(wd, wrapperBlock), 200),
+  axdr_profile_24_rows_decodes_per_s: rate(() => parseData(encodeData(rows)), 100),
+}
+
+// --- client ↔ simulator on loopback ---
+async function roundTrips(framing) {
+  const sim = await startSimulator({host: '127.0.0.1', port: 0, framing})
+  const client = new DlmsClient({host: '127.0.0.1', port: sim.ports[0], framing, timeoutMs: 5000})
+  try {
+    await client.open()
+    for (let i = 0; i < 200; i++) await client.read('1.0.1.8.0.255', 3, 2) // warm-up
+    let n = 0
+    const t0 = performance.now()
+    while (performance.now() - t0 < SECONDS * 1000) {
+      await client.read('1.0.1.8.0.255', 3, 2)
+      n++
+    }
+    const getPerS = Math.round((n * 1000) / (performance.now() - t0))
+    const p0 = performance.now()
+    const profile = await client.readProfile('1.0.99.1.0.255')
+    const profileMs = performance.now() - p0
+    const s0 = performance.now()
+    let sessions = 0
+    while (performance.now() - s0 < SECONDS * 500) {
+      const c = new DlmsClient({host: '127.0.0.1', port: sim.ports[0], framing, timeoutMs: 5000})
+      await c.open()
+      await c.readRegister('1.0.1.8.0.255')
+      await c.close()
+      sessions++
+    }
+    return {
+      get_requests_per_s: getPerS,
+      profile_96_rows_ms: Math.round(profileMs * 100) / 100,
+      profile_rows: profile.rows.length,
+      sessions_per_s: Math.round((sessions * 1000) / (performance.now() - s0)),
+    }
+  } finally {
+    await client.close()
+    await sim.close()
+  }
+}
+
+const loopback = {wrapper: await roundTrips('wrapper'), hdlc: await roundTrips('hdlc')}
+
+process.stdout.write(JSON.stringify({benchmark: 'dlms', node: process.version, seconds_per_measure: SECONDS, decode, loopback}, null, 2) + '\n')
