@@ -108,6 +108,7 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
       hdlcMaxInfo: opts.hdlcMaxInfo,
       profileRows: opts.profileRows,
       preset: opts.preset,
+      seed: Math.floor(Math.random() * 0x7fffffff),
       faults,
       onEvent: (e) => {
         if (e.type !== 'listening') emit({event: e.type, ...e, type: undefined, ts: new Date().toISOString()}, describeEvent(e))

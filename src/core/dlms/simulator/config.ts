@@ -58,7 +58,9 @@ export async function loadSimulatorConfig(file: string): Promise<SimulatorConfig
 export function faultsFromConfig(faults: Record<string, string | null> | undefined, meters: number): Array<Fault | null> | undefined {
   if (!faults) return undefined
   const out: Array<Fault | null> = Array.from({length: meters}, () => null)
-  for (const [key, spec] of Object.entries(faults)) {
+  // "all" first, so that per-meter entries override it whatever the key order
+  const entries = Object.entries(faults).sort(([a], [b]) => Number(!(a === 'all' || a === '*')) - Number(!(b === 'all' || b === '*')))
+  for (const [key, spec] of entries) {
     const f = spec === null ? null : parseFault(spec)
     if (key === 'all' || key === '*') out.fill(f)
     else {
