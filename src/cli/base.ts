@@ -58,6 +58,8 @@ export abstract class NetmonCommand extends Command {
     // this.exit() is not an error to report.
     if (err instanceof Errors.ExitError) throw err
     const e = toNetmonError(err)
+    // A parse failure is reported here; don't let oclif add its "did not parse" dev warning.
+    this.parsed = true
     const message = redact(e.message)
     const hint = e.hint ? redact(e.hint) : undefined
     if (this.jsonEnabled()) {
