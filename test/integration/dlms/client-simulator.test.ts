@@ -226,6 +226,32 @@ for (const framing of ['wrapper', 'hdlc'] as const) {
   })
 }
 
+describe('HDLC negotiation and segmentation both ways', () => {
+  it('SNRM parameters are negotiated down to what both sides support', async () => {
+    const s = await sim({framing: 'hdlc', hdlcMaxInfo: 512, profileRows: 500})
+    const c = client(s, {hdlc: {maxInfoTx: 256, maxInfoRx: 256, windowTx: 1, windowRx: 1}})
+    const frames: number[] = []
+    const c2 = client(s, {hdlc: {maxInfoTx: 256, maxInfoRx: 256}, onFrame: (e) => e.direction === 'received' && frames.push(e.bytes)})
+    await c2.open()
+    expect((await c2.readProfile('1.0.99.1.0.255')).rows.length).toBe(500)
+    expect(Math.max(...frames)).toBeLessThanOrEqual(256 + 12)
+    await c.open()
+  })
+
+  it('a long request is segmented by the client and reassembled by the meter (max info 32)', async () => {
+    const s = await sim({framing: 'hdlc', hdlcMaxInfo: 32})
+    const sent: DlmsFrameEvent[] = []
+    const c = client(s, {onFrame: (e) => e.direction === 'sent' && sent.push(e)})
+    await c.open()
+    const items = Array.from({length: 12}, () => ({descriptor: {classId: 3, obis: Uint8Array.of(1, 0, 32, 7, 0, 255), attribute: 3}}))
+    const res = await c.getMany(items)
+    expect(res).toHaveLength(12)
+    expect(res.every((r) => r.ok)).toBe(true)
+    const segments = sent.filter((e) => e.kind === 'request' && !e.apduComplete)
+    expect(segments.length).toBeGreaterThan(2)
+  })
+})
+
 describe('connection errors', () => {
   it('connection refused → one clear line', async () => {
     const srv = net.createServer()

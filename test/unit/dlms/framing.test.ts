@@ -97,6 +97,16 @@ describe('HDLC frame vectors (codec-hdlc-frames.json)', () => {
     expect(toHex(encodeHdlcParams({maxInfoTx: 128, maxInfoRx: 128, windowTx: 1, windowRx: 1}))).toBe(toHex(ua.value.info))
   })
 
+  it("every HDLC session's UA parameters decode to the recorded ua values", () => {
+    for (const s of sessionVectors().filter((x) => x.framing === 'hdlc' && x.decoded.ua)) {
+      const ua = decodeHdlcFrame(hex(s.steps[1]!.hex))
+      expect(ua.status === 'ok' && ua.value.control.type).toBe('UA')
+      if (ua.status !== 'ok') continue
+      const p = decodeHdlcParams(ua.value.info)
+      expect(p.status === 'ok' && p.value, s.name).toEqual({maxInfoTx: s.decoded.ua.max_info_tx, maxInfoRx: s.decoded.ua.max_info_rx, windowTx: s.decoded.ua.window_tx, windowRx: s.decoded.ua.window_rx})
+    }
+  })
+
   it('every frame of every HDLC session decodes and re-encodes byte-exact', () => {
     let n = 0
     for (const s of sessionVectors().filter((x) => x.framing === 'hdlc'))
