@@ -1,0 +1,470 @@
+/**
+ * The bridge config (docs/BRIDGE.md, issue 8): YAML or JSON, validated with zod, every error naming
+ * its path (`meters[3].port: expected 1-65535`). Secrets are never in the file: it names the
+ * environment variables that hold them (`password_env`, `token_env`), and their values are
+ * registered with src/core/secrets.ts as soon as they are read, so they are scrubbed from every log
+ * line, error and status output.
+ */
+import {existsSync, readFileSync, statSync} from 'node:fs'
+import {hostname} from 'node:os'
+import {dirname, extname, resolve} from 'node:path'
+import YAML from 'yaml'
+import {z} from 'zod'
+import {formatObis, tryParseObis} from '../dlms/codec/obis.js'
+import {invalidInput, NetmonError} from '../errors.js'
+import {parseDuration} from '../format/time.js'
+import {registerSecret} from '../secrets.js'
+import {formatPath, validate} from '../validate.js'
+
+export const FORMATS = ['thingsboard-gateway', 'thingsboard-device', 'plain'] as const
+export type PublishFormat = (typeof FORMATS)[number]
+
+// ---------- schema pieces ----------
+
+/** A duration: "500ms", "3s", "1h30m", or a number of seconds. */
+const duration = (min: number, max: number) =>
+  z.unknown().transform((v, ctx) => {
+    let ms: number
+    if (typeof v === 'number') ms = Math.round(v * 1000)
+    else if (typeof v !== 'string') {
+      ctx.addIssue({code: 'custom', message: `expected a duration such as 3s or 500ms, got ${v === null ? 'null' : typeof v}`})
+      return z.NEVER
+    } else {
+      try {
+        ms = parseDuration(v)
+      } catch {
+        ctx.addIssue({code: 'custom', message: `invalid duration "${v}" (use e.g. 500ms, 3s, 10m, 1h)`})
+        return z.NEVER
+      }
+    }
+    if (!Number.isFinite(ms) || ms < min || ms > max) {
+      ctx.addIssue({code: 'custom', message: `expected a duration from ${fmtMs(min)} to ${fmtMs(max)}, got ${typeof v === 'number' ? `${v} s` : v}`})
+      return z.NEVER
+    }
+    return ms
+  })
+
+function fmtMs(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms >= 86_400_000) return `${ms / 86_400_000}d`
+  if (ms % 3_600_000 === 0 && ms >= 3_600_000) return `${ms / 3_600_000}h`
+  if (ms % 60_000 === 0 && ms >= 60_000) return `${ms / 60_000}m`
+  if (ms % 1000 === 0 && ms >= 1000) return `${ms / 1000}s`
+  return `${ms}ms`
+}
+
+const int = (min: number, max: number, what = `${min}-${max}`) =>
+  z.number({message: `expected an integer ${what}`}).int({message: `expected an integer ${what}`}).min(min, {message: `expected ${what}`}).max(max, {message: `expected ${what}`})
+
+const port = int(1, 65535)
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {message: 'expected the NAME of an environment variable (letters, digits, _)'})
+const idText = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {message: 'expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'})
+const obisText = z.string().refine((s) => tryParseObis(s) !== undefined, {message: 'expected an OBIS code like 1.0.1.8.0.255 or 1-0:1.8.0*255'})
+const telemetryKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, {message: 'expected a telemetry key: letters, digits, "_", ".", "-", starting with a letter or "_"'})
+
+/** Units the bridge can convert a register's value to (from the meter's unit with a k/M prefix). */
+export const CONVERTIBLE = ['Wh', 'kWh', 'MWh', 'W', 'kW', 'MW', 'varh', 'kvarh', 'Mvarh', 'var', 'kvar', 'Mvar', 'VAh', 'kVAh', 'VA', 'kVA', 'V', 'kV', 'A', 'Hz'] as const
+
+const obisItem = z.strictObject({
+  obis: obisText,
+  key: telemetryKey,
+  /** COSEM class: 1 data, 3 register (default), 4 extended register, 8 clock. */
+  class: z.union([z.literal(1), z.literal(3), z.literal(4), z.literal(8)], {message: 'expected class 1 (data), 3 (register), 4 (extended register) or 8 (clock)'}).optional(),
+  /** Convert the register's value to this unit (e.g. Wh on the wire → kWh). */
+  unit: z.enum(CONVERTIBLE, {message: `expected one of ${CONVERTIBLE.join(', ')}`}).optional(),
+})
+
+/** Either a map `{OBIS: key}` (turned into the list form, in order) or a list of `{obis, key, class?, unit?}`. */
+const obisList = z.preprocess(
+  (v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).map(([obis, key]) => ({obis, key})) : v),
+  z.array(obisItem, {message: 'expected a map {OBIS: telemetry_key} or a list of {obis, key}'}).min(1, {message: 'expected at least one OBIS code'}),
+)
+
+const auth = z.strictObject({
+  mechanism: z.enum(['none', 'low'], {message: 'expected none or low (LLS password)'}),
+  password_env: envName.optional(),
+})
+
+const backoff = z.strictObject({
+  min: duration(10, 3_600_000).optional(),
+  max: duration(10, 86_400_000).optional(),
+})
+
+const meterCommon = {
+  port: port.optional(),
+  framing: z.enum(['wrapper', 'hdlc'], {message: 'expected wrapper or hdlc'}).optional(),
+  client_address: int(0, 0x7f).optional(),
+  server_address: int(0, 0x3fff).optional(),
+  physical_address: int(0, 0x3fff).optional(),
+  auth: auth.optional(),
+  poll_interval: duration(100, 86_400_000).optional(),
+  timeout: duration(50, 600_000).optional(),
+  obis: obisList.optional(),
+  reconnect: backoff.optional(),
+}
+
+const meterSchema = z.strictObject({
+  id: idText,
+  name: z.string().min(1, {message: 'expected a non-empty name'}).max(200).optional(),
+  host: z.string().min(1, {message: 'expected a host name or address'}),
+  token_env: envName.optional(),
+  enabled: z.boolean().optional(),
+  ...meterCommon,
+})
+
+const schema = z.strictObject({
+  mqtt: z.strictObject({
+    url: z
+      .string()
+      .refine((u) => /^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/i.test(u), {message: 'expected mqtt://, mqtts://, ws:// or wss:// URL'})
+      .refine((u) => !/\/\/[^/@]*:[^/@]*@/.test(u), {message: 'must not contain a password: put it in an environment variable and name it in mqtt.password_env'}),
+    client_id: z.string().min(1).max(200).optional(),
+    username: z.string().min(1).optional(),
+    password_env: envName.optional(),
+    token_env: envName.optional(),
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    reject_unauthorized: z.boolean().optional(),
+    keepalive: duration(0, 65_535_000).optional(),
+    max_inflight: int(1, 65_000).optional(),
+    connect_timeout: duration(100, 600_000).optional(),
+    reconnect: backoff.optional(),
+  }),
+  publish: z
+    .strictObject({
+      format: z.enum(FORMATS, {message: `expected one of ${FORMATS.join(', ')}`}),
+      topic: z.string().min(1).optional(),
+    })
+    .optional(),
+  defaults: z.strictObject(meterCommon).optional(),
+  meters: z.array(meterSchema, {message: 'expected a list of meters'}).max(10_000),
+  outbox: z
+    .strictObject({
+      max_rows: int(100, 100_000_000).optional(),
+      max_age: duration(60_000, 366 * 86_400_000).optional(),
+    })
+    .optional(),
+  store: z
+    .strictObject({
+      db: z.string().min(1).optional(),
+      /** 0 keeps readings forever. */
+      readings_retention: duration(0, 3650 * 86_400_000).optional(),
+    })
+    .optional(),
+  metrics: z
+    .strictObject({
+      interval: duration(200, 86_400_000).optional(),
+      heartbeat: duration(100, 600_000).optional(),
+      sample_interval: duration(100, 60_000).optional(),
+      interfaces: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
+  shutdown_timeout: duration(0, 600_000).optional(),
+})
+
+type RawConfig = z.infer<typeof schema>
+
+// ---------- resolved config ----------
+
+export interface ObisSpec {
+  obis: string
+  key: string
+  classId: 1 | 3 | 4 | 8
+  unit?: string
+}
+
+export interface MeterConfig {
+  id: string
+  name: string
+  host: string
+  port: number
+  framing: 'wrapper' | 'hdlc'
+  clientAddress: number
+  serverAddress: number
+  physicalAddress?: number
+  auth: {mechanism: 'none'} | {mechanism: 'low'; password: string; passwordEnv: string}
+  pollIntervalMs: number
+  timeoutMs: number
+  obis: ObisSpec[]
+  reconnect: {minMs: number; maxMs: number}
+  /** thingsboard-device: the device access token (from token_env). */
+  token?: string
+}
+
+export interface MqttConfig {
+  url: string
+  clientId: string
+  username?: string
+  password?: string
+  ca?: Buffer
+  cert?: Buffer
+  key?: Buffer
+  caPath?: string
+  certPath?: string
+  keyPath?: string
+  rejectUnauthorized: boolean
+  keepaliveSeconds: number
+  maxInflight: number
+  connectTimeoutMs: number
+  reconnect: {minMs: number; maxMs: number}
+}
+
+export interface BridgeConfig {
+  path?: string
+  mqtt: MqttConfig
+  format: PublishFormat
+  /** plain: topic template with {id} and {name}. */
+  topic: string
+  meters: MeterConfig[]
+  outbox: {maxRows: number; maxAgeMs: number}
+  store: {db?: string; readingsRetentionMs: number}
+  metrics: {intervalMs: number; heartbeatMs: number; sampleIntervalMs: number; interfaces?: string[]}
+  shutdownTimeoutMs: number
+}
+
+export const DEFAULTS = {
+  port: 4059,
+  framing: 'wrapper' as const,
+  pollIntervalMs: 3000,
+  timeoutMs: 5000,
+  reconnectMinMs: 1000,
+  reconnectMaxMs: 60_000,
+  mqttReconnectMinMs: 1000,
+  mqttReconnectMaxMs: 30_000,
+  maxInflight: 100,
+  outboxMaxRows: 1_000_000,
+  outboxMaxAgeMs: 7 * 86_400_000,
+  readingsRetentionMs: 90 * 86_400_000,
+  metricsIntervalMs: 60_000,
+  heartbeatMs: 5000,
+  sampleIntervalMs: 1000,
+  shutdownTimeoutMs: 10_000,
+  topic: 'netmon/meters/{name}',
+}
+
+/** Reads and parses the file (YAML or JSON); syntax errors name the line. */
+export function readConfigFile(path: string): unknown {
+  const abs = resolve(path)
+  let text: string
+  try {
+    if (statSync(abs).isDirectory()) throw invalidInput(`config ${path} is a directory`, 'give the path of a YAML or JSON file')
+    text = readFileSync(abs, 'utf8')
+  } catch (e) {
+    if (e instanceof NetmonError) throw e
+    const code = (e as NodeJS.ErrnoException).code
+    throw invalidInput(`cannot read the config ${path}${code === 'ENOENT' ? ': no such file' : code ? ` (${code})` : ''}`, 'check the --config path')
+  }
+  return parseConfigText(text, extname(abs).toLowerCase() === '.json' ? 'json' : 'yaml', path)
+}
+
+export function parseConfigText(text: string, kind: 'json' | 'yaml', what = 'config'): unknown {
+  if (kind === 'json') {
+    try {
+      return JSON.parse(text)
+    } catch (e) {
+      throw invalidInput(`${what}: not valid JSON: ${(e as Error).message}`, 'fix the syntax (or use YAML)')
+    }
+  }
+  // YAML is a superset of JSON: one parser for both when the extension is not .json.
+  const doc = YAML.parseDocument(text, {prettyErrors: true, uniqueKeys: true})
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!
+    const line = e.linePos?.[0]
+    throw invalidInput(`${what}: invalid YAML${line ? ` at line ${line.line}, column ${line.col}` : ''}: ${e.message.split('\n')[0]}`, 'fix the syntax')
+  }
+  return doc.toJS()
+}
+
+export interface ResolveOptions {
+  env?: NodeJS.ProcessEnv
+  /** Directory relative paths (TLS files, store.db) are resolved against. */
+  baseDir?: string
+  path?: string
+}
+
+/** Validates a parsed config and resolves defaults, env secrets and files. Throws NetmonError(input) naming the path. */
+export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeConfig {
+  const env = opts.env ?? process.env
+  const baseDir = opts.baseDir ?? process.cwd()
+  if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) throw invalidInput('config: expected a mapping with mqtt, publish and meters', 'see docs/examples/bridge.yaml')
+  const c: RawConfig = validate(schema, raw)
+  const fail = (path: PropertyKey[], message: string, hint?: string): never => {
+    throw invalidInput(`${formatPath(path)}: ${message}`, hint)
+  }
+  const secret = (path: PropertyKey[], name: string): string => {
+    const v = env[name]
+    if (v === undefined || v === '') fail(path, `environment variable ${name} is not set`, `export ${name}=… before starting the bridge`)
+    registerSecret(v)
+    return v!
+  }
+  const file = (path: PropertyKey[], p: string): {abs: string; data: Buffer} => {
+    const abs = resolve(baseDir, p)
+    if (!existsSync(abs)) fail(path, `file ${p} does not exist`)
+    try {
+      return {abs, data: readFileSync(abs)}
+    } catch (e) {
+      return fail(path, `cannot read ${p} (${(e as NodeJS.ErrnoException).code ?? e})`)
+    }
+  }
+
+  const format: PublishFormat = c.publish?.format ?? 'thingsboard-gateway'
+  const topic = c.publish?.topic ?? DEFAULTS.topic
+  if (c.publish?.topic !== undefined && format !== 'plain') fail(['publish', 'topic'], `a topic template is only used by the plain format (${format} uses fixed ThingsBoard topics)`, 'remove it or set format: plain')
+  if (format === 'plain') {
+    if (/[#+]/.test(topic)) fail(['publish', 'topic'], 'a topic to publish to must not contain the wildcards + or #')
+    const unknown = topic.match(/\{([^}]*)\}/g)?.find((t) => t !== '{id}' && t !== '{name}')
+    if (unknown) fail(['publish', 'topic'], `unknown placeholder ${unknown} (use {id} or {name})`)
+    if (!/\{(id|name)\}/.test(topic)) fail(['publish', 'topic'], 'the topic template must contain {id} or {name} so meters publish to distinct topics')
+  }
+
+  // MQTT
+  const m = c.mqtt
+  if (m.token_env && (m.username || m.password_env)) fail(['mqtt', 'token_env'], 'a ThingsBoard access token replaces username/password: give one or the other')
+  if (format === 'thingsboard-device' && (m.token_env || m.username)) fail(['mqtt'], 'thingsboard-device connects once per meter with that meter\'s token: set meters[i].token_env, not mqtt.token_env/username')
+  if (m.password_env && !m.username) fail(['mqtt', 'password_env'], 'a password needs mqtt.username')
+  if (/^(mqtt|tcp|ws):/i.test(m.url) && (m.ca || m.cert || m.key)) fail(['mqtt', 'url'], 'TLS files are set but the URL is not mqtts:// or wss://')
+  if (Boolean(m.cert) !== Boolean(m.key)) fail(['mqtt', m.cert ? 'key' : 'cert'], 'a client certificate needs both cert and key')
+  let url: URL
+  try {
+    url = new URL(m.url)
+  } catch {
+    return fail(['mqtt', 'url'], 'not a valid URL')
+  }
+  if (!url.hostname) fail(['mqtt', 'url'], 'the URL names no host')
+  const rmin = m.reconnect?.min ?? DEFAULTS.mqttReconnectMinMs
+  const rmax = m.reconnect?.max ?? DEFAULTS.mqttReconnectMaxMs
+  if (rmax < rmin) fail(['mqtt', 'reconnect', 'max'], `must be at least reconnect.min (${fmtMs(rmin)})`)
+  const ca = m.ca ? file(['mqtt', 'ca'], m.ca) : undefined
+  const cert = m.cert ? file(['mqtt', 'cert'], m.cert) : undefined
+  const key = m.key ? file(['mqtt', 'key'], m.key) : undefined
+  const mqtt: MqttConfig = {
+    url: m.url,
+    clientId: m.client_id ?? `netmon-bridge-${hostname()}`.slice(0, 200),
+    username: m.token_env ? secret(['mqtt', 'token_env'], m.token_env) : m.username,
+    password: m.password_env ? secret(['mqtt', 'password_env'], m.password_env) : undefined,
+    ca: ca?.data,
+    cert: cert?.data,
+    key: key?.data,
+    caPath: ca?.abs,
+    certPath: cert?.abs,
+    keyPath: key?.abs,
+    rejectUnauthorized: m.reject_unauthorized ?? true,
+    keepaliveSeconds: Math.round((m.keepalive ?? 30_000) / 1000),
+    maxInflight: m.max_inflight ?? DEFAULTS.maxInflight,
+    connectTimeoutMs: m.connect_timeout ?? 10_000,
+    reconnect: {minMs: rmin, maxMs: rmax},
+  }
+
+  // Meters
+  const d = c.defaults ?? {}
+  const ids = new Map<string, number>()
+  const names = new Map<string, number>()
+  const tokens = new Map<string, number>()
+  const endpoints = new Map<string, number>()
+  const meters: MeterConfig[] = []
+  c.meters.forEach((mc, i) => {
+    const at = (...p: PropertyKey[]): PropertyKey[] => ['meters', i, ...p]
+    if (ids.has(mc.id)) fail(at('id'), `duplicate id "${mc.id}" (also meters[${ids.get(mc.id)}])`)
+    ids.set(mc.id, i)
+    const name = mc.name ?? mc.id
+    if (names.has(name)) fail(at('name'), `duplicate name "${name}" (also meters[${names.get(name)}]); names are the device names at the broker`)
+    names.set(name, i)
+    if (mc.enabled === false) return
+    const port = mc.port ?? d.port ?? DEFAULTS.port
+    const framing = mc.framing ?? d.framing ?? DEFAULTS.framing
+    const physical = mc.physical_address ?? d.physical_address
+    const serverAddress = mc.server_address ?? d.server_address ?? 1
+    const ep = `${mc.host.toLowerCase()}:${port}:${serverAddress}:${physical ?? ''}`
+    if (endpoints.has(ep)) fail(at('port'), `meters[${endpoints.get(ep)}] already polls ${mc.host}:${port} (same address)`, 'each meter needs its own host/port or server address')
+    endpoints.set(ep, i)
+    const a = mc.auth ?? d.auth ?? {mechanism: 'none' as const}
+    const authPath = mc.auth ? at('auth') : ['defaults', 'auth']
+    let meterAuth: MeterConfig['auth']
+    if (a.mechanism === 'low') {
+      if (!a.password_env) return fail([...authPath, 'password_env'], 'LLS (mechanism low) needs password_env naming the variable that holds the meter password')
+      meterAuth = {mechanism: 'low', password: secret([...authPath, 'password_env'], a.password_env), passwordEnv: a.password_env}
+    } else {
+      if (a.password_env) fail([...authPath, 'password_env'], 'a password is only used with mechanism: low')
+      meterAuth = {mechanism: 'none'}
+    }
+    const rawObis = mc.obis ?? d.obis
+    if (!rawObis) return fail(at('obis'), 'no OBIS codes to read: give meters[i].obis or defaults.obis')
+    const obisPath = mc.obis ? at('obis') : ['defaults', 'obis']
+    const list: ObisSpec[] = rawObis.map((o) => ({obis: formatObis(tryParseObis(o.obis)!), key: o.key, classId: o.class ?? 3, ...(o.unit ? {unit: o.unit} : {})}))
+    const keys = new Set<string>()
+    const codes = new Set<string>()
+    list.forEach((o, j) => {
+      const p = [...obisPath, j]
+      if (keys.has(o.key)) fail([...p, 'key'], `duplicate telemetry key "${o.key}"`)
+      keys.add(o.key)
+      if (codes.has(`${o.obis}/${o.classId}`)) fail([...p, 'obis'], `OBIS ${o.obis} is listed twice`)
+      codes.add(`${o.obis}/${o.classId}`)
+      if (o.unit && o.classId !== 3 && o.classId !== 4) fail([...p, 'unit'], 'unit conversion applies to registers (class 3 or 4) only')
+    })
+    const pollIntervalMs = mc.poll_interval ?? d.poll_interval ?? DEFAULTS.pollIntervalMs
+    const timeoutMs = mc.timeout ?? d.timeout ?? Math.min(DEFAULTS.timeoutMs, Math.max(pollIntervalMs, 1000))
+    const rb = mc.reconnect ?? d.reconnect
+    const minMs = rb?.min ?? DEFAULTS.reconnectMinMs
+    const maxMs = rb?.max ?? DEFAULTS.reconnectMaxMs
+    if (maxMs < minMs) fail([...(mc.reconnect ? at('reconnect') : ['defaults', 'reconnect']), 'max'], `must be at least reconnect.min (${fmtMs(minMs)})`)
+    let token: string | undefined
+    if (format === 'thingsboard-device') {
+      if (!mc.token_env) fail(at('token_env'), 'thingsboard-device needs each meter\'s device access token: name its environment variable in token_env')
+      token = secret(at('token_env'), mc.token_env!)
+      if (tokens.has(token)) fail(at('token_env'), `meters[${tokens.get(token)}] uses the same access token`)
+      tokens.set(token, i)
+    } else if (mc.token_env) fail(at('token_env'), `token_env is only used with format thingsboard-device (format is ${format})`)
+    meters.push({
+      id: mc.id,
+      name,
+      host: mc.host,
+      port,
+      framing,
+      clientAddress: mc.client_address ?? d.client_address ?? (meterAuth.mechanism === 'low' ? 17 : 16),
+      serverAddress,
+      ...(physical !== undefined ? {physicalAddress: physical} : {}),
+      auth: meterAuth,
+      pollIntervalMs,
+      timeoutMs,
+      obis: list,
+      reconnect: {minMs, maxMs},
+      ...(token ? {token} : {}),
+    })
+  })
+
+  const ret = c.store?.readings_retention
+  if (ret !== undefined && ret !== 0 && ret < 3_600_000) fail(['store', 'readings_retention'], 'expected 0 (keep forever) or at least 1h')
+  const metricsIntervalMs = c.metrics?.interval ?? DEFAULTS.metricsIntervalMs
+  const sampleIntervalMs = c.metrics?.sample_interval ?? DEFAULTS.sampleIntervalMs
+  if (sampleIntervalMs > metricsIntervalMs) fail(['metrics', 'sample_interval'], `must not exceed metrics.interval (${fmtMs(metricsIntervalMs)})`)
+  return {
+    ...(opts.path ? {path: resolve(opts.path)} : {}),
+    mqtt,
+    format,
+    topic,
+    meters,
+    outbox: {maxRows: c.outbox?.max_rows ?? DEFAULTS.outboxMaxRows, maxAgeMs: c.outbox?.max_age ?? DEFAULTS.outboxMaxAgeMs},
+    store: {
+      ...(c.store?.db ? {db: /^[a-z][a-z0-9+.-]*:/i.test(c.store.db) ? c.store.db : resolve(baseDir, c.store.db)} : {}),
+      readingsRetentionMs: ret ?? DEFAULTS.readingsRetentionMs,
+    },
+    metrics: {
+      intervalMs: metricsIntervalMs,
+      heartbeatMs: c.metrics?.heartbeat ?? DEFAULTS.heartbeatMs,
+      sampleIntervalMs,
+      ...(c.metrics?.interfaces ? {interfaces: c.metrics.interfaces} : {}),
+    },
+    shutdownTimeoutMs: c.shutdown_timeout ?? DEFAULTS.shutdownTimeoutMs,
+  }
+}
+
+/** Reads, validates and resolves a config file. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  const raw = readConfigFile(path)
+  return resolveConfig(raw, {env, baseDir: dirname(resolve(path)), path})
+}
+
+/** The broker URL as printed (no credentials: they are never in it, see the url refinement). */
+export function brokerDisplay(c: BridgeConfig): string {
+  return c.mqtt.url
+}

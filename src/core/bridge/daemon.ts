@@ -1,0 +1,439 @@
+/**
+ * The bridge daemon (issue 8): meter workers → store (readings + outbox) → MQTT, plus self-metrics,
+ * heartbeat and status rows that short CLI commands read from the same store while it runs.
+ *
+ *   const b = await startBridge(config, {store, log})
+ *   await b.reload(newConfig)   // SIGHUP: meters added / removed / changed without a restart
+ *   await b.stop()              // SIGTERM: stop polling, flush, final metrics row, wait for PUBACKs (bounded)
+ *
+ * Signals are wired by the command (src/commands/bridge/run.ts); this module never touches process.
+ */
+import {hostname} from 'node:os'
+import {NetmonError} from '../errors.js'
+import type {Logger} from '../log.js'
+import {MqttConnection} from '../mqtt/connection.js'
+import {gatewayConnectMessage, gatewayDisconnectMessage, telemetryMessage, type MeterRef} from '../mqtt/formats.js'
+import {publishPacketSize} from '../mqtt/packet.js'
+import {NetSampler, type CounterSource} from '../netstats/sampler.js'
+import {redact} from '../secrets.js'
+import type {Store} from '../store/index.js'
+import type {BridgeConfig, MeterConfig, MqttConfig} from './config.js'
+import {avgPayload, diffCounters, LatencyWindow, MeterCounters, zeroCounters, type CounterSnapshot} from './counters.js'
+import {Delivery, type OutboxEntry} from './outbox.js'
+import {insertMetricsStmt, meterNames, pruneOld, syncMeters, upsertBridgeStatusStmt, upsertMeterStatusStmt, type MetricsRow} from './repo.js'
+import {MeterWorker, type PollResult} from './worker.js'
+
+export interface BridgeOptions {
+  store: Store
+  log: Logger
+  /** For tests: interface counter source of the sampler. */
+  counterSource?: CounterSource
+  /** Refuse to start when another live bridge heartbeats in this store (default true). */
+  singleInstance?: boolean
+  /** Outbox write grouping (ms). */
+  flushMs?: number
+}
+
+export interface Bridge {
+  readonly config: BridgeConfig
+  reload(next: BridgeConfig): Promise<{added: string[]; removed: string[]; changed: string[]}>
+  stop(): Promise<{inflightLeft: number}>
+  /** Resolves when stop() has completed. */
+  readonly stopped: Promise<void>
+  snapshot(): BridgeSnapshot
+}
+
+export interface BridgeSnapshot {
+  brokerConnected: boolean
+  published: number
+  stored: number
+  dropped: number
+  outboxDepth: number
+  inflight: number
+  latency: ReturnType<LatencyWindow['summary']>
+  meters: Record<string, {state: string; polls: number; failures: number; overruns: number; consecutiveFailures: number; lastError: string | null; published: number; counters: CounterSnapshot}>
+}
+
+const sameMeter = (a: MeterConfig, b: MeterConfig): boolean => JSON.stringify(a) === JSON.stringify(b)
+
+interface MeterRuntime {
+  cfg: MeterConfig
+  worker: MeterWorker
+  published: number
+  dropped: number
+}
+
+/** Another bridge that heartbeats into this store (and whose process is alive when it is on this host). */
+async function checkSingleInstance(store: Store): Promise<void> {
+  const row = await store.get<{pid: number; hostname: string; heartbeat_at: number; heartbeat_interval_ms: number; stopped_at: number | null}>(
+    'SELECT pid, hostname, heartbeat_at, heartbeat_interval_ms, stopped_at FROM bridge_status WHERE id = 1',
+  )
+  if (!row || row.stopped_at !== null) return
+  const fresh = Date.now() - Number(row.heartbeat_at) < Math.max(3 * Number(row.heartbeat_interval_ms), 5000)
+  if (!fresh) return
+  if (row.hostname === hostname()) {
+    if (Number(row.pid) === process.pid) return
+    try {
+      process.kill(Number(row.pid), 0)
+    } catch {
+      return // that process is gone (killed): its heartbeat is stale in spirit
+    }
+  }
+  throw new NetmonError('internal', `another bridge (pid ${row.pid} on ${row.hostname}) is running on this store`, {
+    hint: 'stop it first (systemctl stop netmon-bridge / kill -TERM PID), or use another --db',
+    code: 'BRIDGE_RUNNING',
+  })
+}
+
+export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Promise<Bridge> {
+  const {store, log} = opts
+  if (opts.singleInstance !== false) await checkSingleInstance(store)
+  let cfg = config
+  const startedAt = Date.now()
+  const counters = new Map<string, MeterCounters>()
+  const countersFor = (id: string): MeterCounters => {
+    let c = counters.get(id)
+    if (!c) counters.set(id, (c = new MeterCounters()))
+    return c
+  }
+  const latency = new LatencyWindow(5000)
+  const meters = new Map<string, MeterRuntime>()
+  const refs = new Map<string, MeterRef>()
+  for (const [id, name] of await meterNames(store)) refs.set(id, {id, name})
+
+  // ---------- MQTT ----------
+  const shared = cfg.format !== 'thingsboard-device'
+  const connections = new Map<string, MqttConnection>() // key: '' (shared) or meter id
+  const mqttCfg: MqttConfig = cfg.mqtt
+  const newConnection = (label: string, username: string | undefined, password: string | undefined, clientId: string): MqttConnection =>
+    new MqttConnection({
+      url: mqttCfg.url,
+      clientId,
+      username,
+      password,
+      ca: mqttCfg.ca,
+      cert: mqttCfg.cert,
+      key: mqttCfg.key,
+      rejectUnauthorized: mqttCfg.rejectUnauthorized,
+      keepaliveSeconds: mqttCfg.keepaliveSeconds,
+      connectTimeoutMs: mqttCfg.connectTimeoutMs,
+      reconnect: mqttCfg.reconnect,
+      label,
+      log,
+    })
+  const connFor = (meterId: string): MqttConnection | undefined => (shared ? connections.get('') : connections.get(meterId))
+  const announce = (names: string[], disconnect = false): void => {
+    const c = connections.get('')
+    if (cfg.format !== 'thingsboard-gateway' || !c?.connected) return
+    for (const name of names) {
+      const m = disconnect ? gatewayDisconnectMessage(name) : gatewayConnectMessage(name)
+      const meterId = [...refs.values()].find((r) => r.name === name)?.id
+      if (meterId) countersFor(meterId).mqttSent(publishPacketSize(m.topic, Buffer.byteLength(m.payload), 1))
+      c.publish(m.topic, m.payload).then(
+        () => {
+          if (meterId) countersFor(meterId).mqttAcked()
+        },
+        () => undefined,
+      )
+    }
+  }
+
+  const delivery = new Delivery(store, {
+    maxInflight: mqttCfg.maxInflight,
+    maxRows: cfg.outbox.maxRows,
+    maxAgeMs: cfg.outbox.maxAgeMs,
+    flushMs: opts.flushMs ?? 50,
+    log,
+    canSend: (meterId) => {
+      const c = connFor(meterId)
+      return Boolean(c?.connected) && refs.has(meterId)
+    },
+    send: (e: OutboxEntry) => {
+      const c = connFor(e.meterId)
+      const ref = refs.get(e.meterId)
+      if (!c || !ref) return Promise.reject(new Error('no connection for this meter'))
+      const msg = telemetryMessage(cfg.format, cfg.topic, ref, e.ts, e.values)
+      const mc = countersFor(e.meterId)
+      mc.mqttSent(publishPacketSize(msg.topic, Buffer.byteLength(msg.payload, 'utf8'), 1))
+      return c.publish(msg.topic, msg.payload).then(() => mc.mqttAcked())
+    },
+    onAcked: (e) => {
+      latency.add(Date.now() - e.ts)
+      const m = meters.get(e.meterId)
+      if (m) m.published++
+    },
+    onDropped: (meterId, n) => {
+      const m = meters.get(meterId)
+      if (m) m.dropped += n
+    },
+    onStoreError: (e) => log.error(`store: ${redact(String((e as Error)?.message ?? e))}`),
+  })
+  const init = await delivery.init()
+  if (init.backlog > 0) log.info(`outbox: resuming ${init.backlog} unpublished reading(s) from the last run`, {by_meter: init.byMeter})
+
+  const wireConnection = (key: string, c: MqttConnection): void => {
+    connections.set(key, c)
+    c.on('connect', () => {
+      if (key === '') announce([...meters.values()].map((m) => m.cfg.name))
+      delivery.resume(key === '' ? undefined : [key])
+    })
+    c.start()
+  }
+  if (shared) wireConnection('', newConnection('broker', mqttCfg.username, mqttCfg.password, mqttCfg.clientId))
+
+  // ---------- meters ----------
+  const onReading = (r: PollResult): void => {
+    delivery.submit({meterId: r.meterId, ts: r.ts, values: JSON.stringify(r.values), pollMs: r.pollMs})
+  }
+  const startMeter = (m: MeterConfig): void => {
+    refs.set(m.id, {id: m.id, name: m.name})
+    const worker = new MeterWorker(m, {counters: countersFor(m.id), log, onReading})
+    meters.set(m.id, {cfg: m, worker, published: 0, dropped: 0})
+    if (!shared) wireConnection(m.id, newConnection(`meter ${m.id}`, m.token, undefined, `${mqttCfg.clientId}-${m.id}`.slice(0, 200)))
+    worker.start()
+  }
+  const stopMeter = async (id: string): Promise<void> => {
+    const m = meters.get(id)
+    if (!m) return
+    await m.worker.stop()
+    meters.delete(id)
+    if (!shared) {
+      const c = connections.get(id)
+      connections.delete(id)
+      await c?.stop(1000)
+    }
+  }
+
+  await syncMeters(store, cfg.meters)
+  for (const m of cfg.meters) startMeter(m)
+  log.info(`bridge started: ${cfg.meters.length} meter(s), format ${cfg.format}, broker ${redact(mqttCfg.url)}`, {pid: process.pid, store: store.location.display})
+
+  // ---------- self-metrics ----------
+  const sampler = new NetSampler({intervalMs: cfg.metrics.sampleIntervalMs, interfaces: cfg.metrics.interfaces, source: opts.counterSource, onError: (e) => log.debug(`netstats: ${(e as Error).message}`)})
+  await sampler.start()
+  let lastMetricsAt = Date.now()
+  const lastCounters = new Map<string, CounterSnapshot>()
+  const metricsRows = (now: number): MetricsRow[] => {
+    const bw = sampler.ring.average(lastMetricsAt, now)
+    const ids = new Set([...meters.keys(), ...counters.keys()])
+    const rows: MetricsRow[] = []
+    for (const id of ids) {
+      const snap = countersFor(id).snapshot()
+      const d = diffCounters(snap, lastCounters.get(id) ?? zeroCounters())
+      lastCounters.set(id, snap)
+      if (!meters.has(id) && Object.values(d).every((v) => v === 0)) continue
+      rows.push({
+        meter_id: id,
+        timestamp: now,
+        dlms_requests_sent: d.dlmsRequestsSent,
+        dlms_responses_recv: d.dlmsResponsesRecv,
+        dlms_bytes_sent: d.dlmsBytesSent,
+        dlms_bytes_recv: d.dlmsBytesRecv,
+        dlms_avg_payload_size: avgPayload(d),
+        mqtt_messages_sent: d.mqttMessagesSent,
+        mqtt_bytes_sent: d.mqttBytesSent,
+        bandwidth_tx_bps: Math.round(bw.txBps),
+        bandwidth_rx_bps: Math.round(bw.rxBps),
+        packets_tx_ps: Math.round(bw.txPps * 100) / 100,
+        packets_rx_ps: Math.round(bw.rxPps * 100) / 100,
+        interval_ms: now - lastMetricsAt,
+        mqtt_messages_acked: d.mqttMessagesAcked,
+      })
+    }
+    lastMetricsAt = now
+    return rows
+  }
+
+  // ---------- heartbeat / status ----------
+  let stopping = false
+  let stoppedAt: number | null = null
+  const brokerConnected = (): boolean => {
+    if (shared) return Boolean(connections.get('')?.connected)
+    const cs = [...connections.values()]
+    return cs.length > 0 && cs.every((c) => c.connected)
+  }
+  const snapshot = (): BridgeSnapshot => ({
+    brokerConnected: brokerConnected(),
+    published: delivery.stats.published,
+    stored: delivery.stats.stored,
+    dropped: delivery.stats.dropped,
+    outboxDepth: delivery.depth,
+    inflight: delivery.inflight,
+    latency: latency.summary(),
+    meters: Object.fromEntries(
+      [...meters.values()].map((m) => [
+        m.cfg.id,
+        {
+          state: m.worker.status.state,
+          polls: m.worker.status.polls,
+          failures: m.worker.status.failures,
+          overruns: m.worker.status.overruns,
+          consecutiveFailures: m.worker.status.consecutiveFailures,
+          lastError: m.worker.status.lastError,
+          published: m.published,
+          counters: countersFor(m.cfg.id).snapshot(),
+        },
+      ]),
+    ),
+  })
+  const heartbeat = async (extra: ReturnType<typeof insertMetricsStmt>[] = []): Promise<void> => {
+    const now = Date.now()
+    const cur = sampler.ring.latest()
+    const s = snapshot()
+    const statusRows = [...meters.values()].map((m) => {
+      const w = m.worker.status
+      return {
+        meter_id: m.cfg.id,
+        state: stopping ? 'stopped' : w.state,
+        last_success_at: w.lastSuccessAt,
+        last_error_at: w.lastErrorAt,
+        last_error: w.lastError ? redact(w.lastError) : null,
+        consecutive_failures: w.consecutiveFailures,
+        polls: w.polls,
+        failures: w.failures,
+        overruns: w.overruns,
+        published: m.published,
+        dropped: m.dropped,
+        broker_connected: connFor(m.cfg.id)?.connected ? 1 : 0,
+        updated_at: now,
+      }
+    })
+    const detail = {
+      version: 1,
+      stored: s.stored,
+      published: s.published,
+      dropped: s.dropped,
+      outbox_depth: s.outboxDepth,
+      inflight: s.inflight,
+      latency_ms: s.latency,
+      store_busy_retries: store.stats.busyRetries,
+      mqtt: [...connections.entries()].map(([k, c]) => ({
+        connection: k === '' ? 'broker' : `meter ${k}`,
+        connected: c.connected,
+        messages_sent: c.stats.messagesSent,
+        messages_acked: c.stats.messagesAcked,
+        bytes_sent: c.stats.bytesSent,
+        connects: c.stats.connects,
+        disconnects: c.stats.disconnects,
+        error: c.error ? redact(c.error) : null,
+      })),
+      network: cur ? {ts: cur.ts, tx_bps: cur.txBps, rx_bps: cur.rxBps, packets_tx_ps: Math.round(cur.txPps * 100) / 100, packets_rx_ps: Math.round(cur.rxPps * 100) / 100} : null,
+      interfaces: cfg.metrics.interfaces ?? null,
+      metrics_interval_ms: cfg.metrics.intervalMs,
+    }
+    await store.batch([
+      upsertBridgeStatusStmt({
+        pid: process.pid,
+        hostname: hostname(),
+        started_at: startedAt,
+        heartbeat_at: now,
+        heartbeat_interval_ms: cfg.metrics.heartbeatMs,
+        stopped_at: stoppedAt,
+        config_path: cfg.path ?? null,
+        broker_url: redact(mqttCfg.url),
+        broker_connected: s.brokerConnected ? 1 : 0,
+        format: cfg.format,
+        detail: JSON.stringify(detail),
+      }),
+      ...(statusRows.length ? [upsertMeterStatusStmt(statusRows)] : []),
+      ...extra,
+    ])
+  }
+  const safe = (what: string, p: () => Promise<unknown>) => (): void => {
+    if (stopping) return
+    p().catch((e: unknown) => log.error(`${what}: ${redact(String((e as Error)?.message ?? e))}`))
+  }
+  await heartbeat()
+  const hbTimer = setInterval(safe('heartbeat', () => heartbeat()), cfg.metrics.heartbeatMs)
+  const metricsTimer = setInterval(
+    safe('metrics', async () => {
+      const rows = metricsRows(Date.now())
+      if (rows.length) await store.batch([insertMetricsStmt(rows)])
+    }),
+    cfg.metrics.intervalMs,
+  )
+  const prune = safe('retention', async () => {
+    if (cfg.store.readingsRetentionMs > 0) {
+      const n = await pruneOld(store, Date.now() - cfg.store.readingsRetentionMs)
+      if (n > 0) log.info(`retention: deleted ${n} reading/metrics row(s) older than ${Math.round(cfg.store.readingsRetentionMs / 86_400_000)} d`)
+    }
+  })
+  const pruneTimer = setInterval(prune, 3_600_000)
+  pruneTimer.unref()
+  setTimeout(prune, 60_000).unref()
+
+  // ---------- reload / stop ----------
+  let resolveStopped!: () => void
+  const stoppedP = new Promise<void>((r) => (resolveStopped = r))
+  let stopP: Promise<{inflightLeft: number}> | undefined
+
+  const reload = async (next: BridgeConfig) => {
+    const added: string[] = []
+    const removed: string[] = []
+    const changed: string[] = []
+    if (JSON.stringify({...next.mqtt, ca: undefined, cert: undefined, key: undefined}) !== JSON.stringify({...cfg.mqtt, ca: undefined, cert: undefined, key: undefined}) || next.format !== cfg.format || next.topic !== cfg.topic) {
+      log.warn('config reload: mqtt/publish settings changed; they take effect after a restart (meters are reloaded now)')
+      next = {...next, mqtt: cfg.mqtt, format: cfg.format, topic: cfg.topic}
+    }
+    const want = new Map(next.meters.map((m) => [m.id, m]))
+    for (const id of [...meters.keys()]) {
+      const w = want.get(id)
+      if (!w) removed.push(id)
+      else if (!sameMeter(w, meters.get(id)!.cfg)) changed.push(id)
+    }
+    for (const id of want.keys()) if (!meters.has(id)) added.push(id)
+    const removedNames = removed.map((id) => meters.get(id)!.cfg.name)
+    await Promise.all([...removed, ...changed].map((id) => stopMeter(id)))
+    cfg = {...next, mqtt: cfg.mqtt, format: cfg.format, topic: cfg.topic}
+    await syncMeters(store, cfg.meters)
+    for (const id of [...added, ...changed]) startMeter(want.get(id)!)
+    sampler.interfaces = cfg.metrics.interfaces
+    announce(removedNames, true)
+    announce(added.map((id) => want.get(id)!.name))
+    delivery.resume()
+    log.info(`config reloaded: ${added.length} added, ${removed.length} removed, ${changed.length} changed`, {added, removed, changed})
+    return {added, removed, changed}
+  }
+
+  const stop = (): Promise<{inflightLeft: number}> => {
+    stopP ??= (async () => {
+      stopping = true
+      const deadline = Date.now() + cfg.shutdownTimeoutMs
+      log.info('stopping: polling stops, pending readings are written, in-flight publishes get until the deadline', {timeout_ms: cfg.shutdownTimeoutMs})
+      clearInterval(hbTimer)
+      clearInterval(metricsTimer)
+      clearInterval(pruneTimer)
+      // Workers: a poll in progress finishes or times out (bounded by the meter timeout) — bounded again here.
+      await Promise.race([Promise.all([...meters.keys()].map((id) => meters.get(id)!.worker.stop())), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))])
+      const {inflightLeft} = await delivery.drain(Math.max(0, deadline - Date.now()))
+      sampler.stop()
+      await delivery.close()
+      const rows = metricsRows(Date.now())
+      stoppedAt = Date.now()
+      try {
+        await heartbeat(rows.length ? [insertMetricsStmt(rows)] : [])
+      } catch (e) {
+        log.error(`final status/metrics write failed: ${redact(String((e as Error)?.message ?? e))}`)
+      }
+      await Promise.all([...connections.values()].map((c) => c.stop(0)))
+      const s = snapshot()
+      log.info(`stopped: ${s.published} published, ${delivery.depth} left in the outbox for the next start${inflightLeft ? ` (${inflightLeft} without PUBACK at the deadline)` : ''}`)
+      resolveStopped()
+      return {inflightLeft}
+    })()
+    return stopP
+  }
+
+  return {
+    get config() {
+      return cfg
+    },
+    reload: (next) => {
+      if (stopping) return Promise.resolve({added: [], removed: [], changed: []})
+      return reload(next)
+    },
+    stop,
+    stopped: stoppedP,
+    snapshot,
+  }
+}

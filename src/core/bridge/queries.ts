@@ -1,0 +1,305 @@
+/**
+ * What the short CLI commands read while the daemon runs (another process, same store):
+ * `bridge status`, `meters list`, `meters readings`, `meters stats` (the seed's network_stats shape).
+ * Reads only; one consistent snapshot each (readBatch).
+ */
+import {notFound} from '../errors.js'
+import {isoOf} from '../format/time.js'
+import type {Store} from '../store/index.js'
+
+// ---------- meters ----------
+
+export interface MeterRow {
+  id: string
+  name: string
+  host: string
+  port: number
+  framing: string
+  poll_interval_ms: number
+  obis: {obis: string; key: string; class: number; unit?: string}[]
+  active: boolean
+}
+
+function toMeter(r: Record<string, unknown>): MeterRow {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    host: String(r.host),
+    port: Number(r.port),
+    framing: String(r.framing),
+    poll_interval_ms: Number(r.poll_interval_ms),
+    obis: JSON.parse(String(r.obis)),
+    active: Number(r.active) === 1,
+  }
+}
+
+/** Finds a meter by id, else by name. */
+export async function requireMeter(store: Store, ref: string): Promise<MeterRow> {
+  const rows = await store.query('SELECT * FROM meters WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1', [ref, ref, ref])
+  if (rows.length === 0) throw notFound(`no meter "${ref}" in this store`, 'see `netmon meters list`; meters are registered when `netmon bridge run` starts with them')
+  return toMeter(rows[0]!)
+}
+
+export interface MeterListItem extends MeterRow {
+  state: string | null
+  last_success_at: string | null
+  last_success_at_ms: number | null
+  last_error: string | null
+  consecutive_failures: number
+  readings: number
+  last_reading_at: string | null
+  last_reading_at_ms: number | null
+  pending: number
+}
+
+export async function listMeters(store: Store, opts: {all?: boolean} = {}): Promise<MeterListItem[]> {
+  const [meters, status, pending] = await store.readBatch([
+    `SELECT m.*, (SELECT count(*) FROM readings r WHERE r.meter_id = m.id) AS readings, (SELECT max(ts) FROM readings r WHERE r.meter_id = m.id) AS last_ts
+       FROM meters m ${opts.all ? '' : 'WHERE active = 1'} ORDER BY id`,
+    'SELECT * FROM meter_status',
+    'SELECT meter_id, count(*) AS n FROM outbox GROUP BY meter_id',
+  ])
+  const st = new Map(status!.map((s) => [String(s.meter_id), s]))
+  const pend = new Map(pending!.map((p) => [String(p.meter_id), Number(p.n)]))
+  return meters!.map((r) => {
+    const m = toMeter(r)
+    const s = st.get(m.id)
+    const lastTs = r.last_ts === null || r.last_ts === undefined ? null : Number(r.last_ts)
+    const ok = s?.last_success_at === null || s?.last_success_at === undefined ? null : Number(s.last_success_at)
+    return {
+      ...m,
+      state: s ? String(s.state) : null,
+      last_success_at: ok === null ? null : isoOf(ok),
+      last_success_at_ms: ok,
+      last_error: s?.last_error ? String(s.last_error) : null,
+      consecutive_failures: Number(s?.consecutive_failures ?? 0),
+      readings: Number(r.readings),
+      last_reading_at: lastTs === null ? null : isoOf(lastTs),
+      last_reading_at_ms: lastTs,
+      pending: pend.get(m.id) ?? 0,
+    }
+  })
+}
+
+// ---------- readings ----------
+
+export interface ReadingsResult {
+  meter_id: string
+  meter_name: string
+  keys: string[]
+  readings: {ts: string; ts_ms: number; values: Record<string, unknown>; poll_ms: number}[]
+}
+
+export async function meterReadings(store: Store, ref: string, opts: {sinceMs?: number; untilMs?: number; limit?: number} = {}): Promise<ReadingsResult> {
+  const m = await requireMeter(store, ref)
+  const limit = opts.limit ?? 100
+  // Newest `limit` rows in the range, returned oldest first.
+  const rows = await store.query<{ts: number; values: string; poll_ms: number}>(
+    `SELECT * FROM (SELECT ts, "values", poll_ms FROM readings WHERE meter_id = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?) ORDER BY ts`,
+    [m.id, opts.sinceMs ?? 0, opts.untilMs ?? Number.MAX_SAFE_INTEGER, limit],
+  )
+  const keys = new Set(m.obis.map((o) => o.key))
+  const readings = rows.map((r) => {
+    const values = JSON.parse(String(r.values)) as Record<string, unknown>
+    for (const k of Object.keys(values)) keys.add(k)
+    return {ts: isoOf(Number(r.ts)), ts_ms: Number(r.ts), values, poll_ms: Number(r.poll_ms)}
+  })
+  return {meter_id: m.id, meter_name: m.name, keys: [...keys], readings}
+}
+
+// ---------- network stats (the seed's network_stats shape) ----------
+
+export interface NetworkStats {
+  meter_id: string
+  meter_name: string
+  timestamp: string | null
+  timestamp_ms: number | null
+  current: {bandwidth_tx_kbps: number; bandwidth_rx_kbps: number; bandwidth_total_kbps: number; packets_tx_ps: number; packets_rx_ps: number}
+  application: {
+    dlms_requests_sent: number
+    dlms_responses_recv: number
+    dlms_avg_payload_size: number
+    dlms_total_bytes_sent: number
+    dlms_total_bytes_recv: number
+    mqtt_messages_sent: number
+    mqtt_total_bytes_sent: number
+  }
+  averages: {bandwidth_tx_mbps: number; bandwidth_rx_mbps: number}
+  peaks: {bandwidth_tx_mbps: number; bandwidth_rx_mbps: number; packets_tx_ps: number; packets_rx_ps: number}
+  history: {timestamp: string[]; timestamp_ms: number[]; bandwidth_tx_mbps: number[]; bandwidth_rx_mbps: number[]; packets_tx_ps: number[]; packets_rx_ps: number[]}
+  rows: number
+}
+
+const r3 = (n: number): number => Math.round(n * 1000) / 1000
+const r2 = (n: number): number => Math.round(n * 100) / 100
+/** Conventions: Kbps = 10^3 bit/s, Mbps = 10^6 bit/s (SI). */
+const kbps = (bps: number): number => r3(bps / 1e3)
+const mbps = (bps: number): number => Math.round((bps / 1e6) * 1e6) / 1e6
+
+/**
+ * The last `limit` (default 100) network_metrics rows of a meter since `sinceMs`: `current` is the
+ * newest row, `application` the totals over the rows (average payload weighted by APDU count),
+ * `averages`/`peaks` over the rows, `history` oldest first.
+ */
+export async function meterNetworkStats(store: Store, ref: string, opts: {sinceMs?: number; limit?: number} = {}): Promise<NetworkStats> {
+  const m = await requireMeter(store, ref)
+  const limit = opts.limit ?? 100
+  const rows = await store.query<Record<string, number>>(
+    `SELECT * FROM (SELECT * FROM network_metrics WHERE meter_id = ? AND timestamp >= ? ORDER BY timestamp DESC LIMIT ?) ORDER BY timestamp`,
+    [m.id, opts.sinceMs ?? 0, limit],
+  )
+  const n = (r: Record<string, number>, k: string): number => Number(r[k] ?? 0)
+  const last = rows[rows.length - 1]
+  const sum = (k: string): number => rows.reduce((a, r) => a + n(r, k), 0)
+  const apdus = sum('dlms_requests_sent') + sum('dlms_responses_recv')
+  const payload = rows.reduce((a, r) => a + n(r, 'dlms_avg_payload_size') * (n(r, 'dlms_requests_sent') + n(r, 'dlms_responses_recv')), 0)
+  const avg = (k: string): number => (rows.length ? sum(k) / rows.length : 0)
+  const peak = (k: string): number => rows.reduce((a, r) => Math.max(a, n(r, k)), 0)
+  return {
+    meter_id: m.id,
+    meter_name: m.name,
+    timestamp: last ? isoOf(n(last, 'timestamp')) : null,
+    timestamp_ms: last ? n(last, 'timestamp') : null,
+    current: {
+      bandwidth_tx_kbps: last ? kbps(n(last, 'bandwidth_tx_bps')) : 0,
+      bandwidth_rx_kbps: last ? kbps(n(last, 'bandwidth_rx_bps')) : 0,
+      bandwidth_total_kbps: last ? kbps(n(last, 'bandwidth_tx_bps') + n(last, 'bandwidth_rx_bps')) : 0,
+      packets_tx_ps: last ? r2(n(last, 'packets_tx_ps')) : 0,
+      packets_rx_ps: last ? r2(n(last, 'packets_rx_ps')) : 0,
+    },
+    application: {
+      dlms_requests_sent: sum('dlms_requests_sent'),
+      dlms_responses_recv: sum('dlms_responses_recv'),
+      dlms_avg_payload_size: apdus ? r2(payload / apdus) : 0,
+      dlms_total_bytes_sent: sum('dlms_bytes_sent'),
+      dlms_total_bytes_recv: sum('dlms_bytes_recv'),
+      mqtt_messages_sent: sum('mqtt_messages_sent'),
+      mqtt_total_bytes_sent: sum('mqtt_bytes_sent'),
+    },
+    averages: {bandwidth_tx_mbps: mbps(avg('bandwidth_tx_bps')), bandwidth_rx_mbps: mbps(avg('bandwidth_rx_bps'))},
+    peaks: {
+      bandwidth_tx_mbps: mbps(peak('bandwidth_tx_bps')),
+      bandwidth_rx_mbps: mbps(peak('bandwidth_rx_bps')),
+      packets_tx_ps: r2(peak('packets_tx_ps')),
+      packets_rx_ps: r2(peak('packets_rx_ps')),
+    },
+    history: {
+      timestamp: rows.map((r) => isoOf(n(r, 'timestamp'))),
+      timestamp_ms: rows.map((r) => n(r, 'timestamp')),
+      bandwidth_tx_mbps: rows.map((r) => mbps(n(r, 'bandwidth_tx_bps'))),
+      bandwidth_rx_mbps: rows.map((r) => mbps(n(r, 'bandwidth_rx_bps'))),
+      packets_tx_ps: rows.map((r) => r2(n(r, 'packets_tx_ps'))),
+      packets_rx_ps: rows.map((r) => r2(n(r, 'packets_rx_ps'))),
+    },
+    rows: rows.length,
+  }
+}
+
+// ---------- bridge status ----------
+
+export interface BridgeStatus {
+  running: boolean
+  state: 'running' | 'stopped' | 'stale' | 'never-started'
+  pid: number | null
+  hostname: string | null
+  started_at: string | null
+  started_at_ms: number | null
+  uptime_seconds: number | null
+  heartbeat_at: string | null
+  heartbeat_at_ms: number | null
+  heartbeat_age_ms: number | null
+  stopped_at: string | null
+  config_path: string | null
+  broker: {url: string | null; connected: boolean; format: string | null}
+  outbox: {depth: number; dropped: number}
+  published: number
+  pending: number
+  delivery_latency_ms: {count: number; p50_ms: number | null; p99_ms: number | null; max_ms: number | null} | null
+  network: {tx_bps: number; rx_bps: number; packets_tx_ps: number; packets_rx_ps: number} | null
+  meters: {
+    id: string
+    name: string
+    endpoint: string
+    state: string | null
+    last_success_at: string | null
+    last_success_at_ms: number | null
+    last_error: string | null
+    last_error_at: string | null
+    last_error_at_ms: number | null
+    consecutive_failures: number
+    polls: number
+    failures: number
+    overruns: number
+    published: number
+    pending: number
+    dropped: number
+  }[]
+}
+
+export async function bridgeStatus(store: Store, now = Date.now()): Promise<BridgeStatus> {
+  const [head, meters, status, pending] = await store.readBatch([
+    'SELECT * FROM bridge_status WHERE id = 1',
+    'SELECT id, name, host, port FROM meters WHERE active = 1 ORDER BY id',
+    'SELECT * FROM meter_status',
+    'SELECT meter_id, count(*) AS n FROM outbox GROUP BY meter_id',
+  ])
+  const h = head![0]
+  const st = new Map(status!.map((s) => [String(s.meter_id), s]))
+  const pend = new Map(pending!.map((p) => [String(p.meter_id), Number(p.n)]))
+  const depth = [...pend.values()].reduce((a, b) => a + b, 0)
+  const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
+  const hbAt = num(h?.heartbeat_at)
+  const interval = Number(h?.heartbeat_interval_ms ?? 5000)
+  const stoppedAt = num(h?.stopped_at)
+  // Alive: a heartbeat within three intervals (at least 5 s, so a busy machine does not flap).
+  const fresh = hbAt !== null && now - hbAt <= Math.max(3 * interval, 5000)
+  const state: BridgeStatus['state'] = !h ? 'never-started' : stoppedAt !== null ? 'stopped' : fresh ? 'running' : 'stale'
+  const running = state === 'running'
+  const detail = h ? (JSON.parse(String(h.detail)) as Record<string, any>) : undefined
+  const startedAt = num(h?.started_at)
+  const metersOut = meters!.map((m) => {
+    const s = st.get(String(m.id))
+    const ok = num(s?.last_success_at)
+    const errAt = num(s?.last_error_at)
+    return {
+      id: String(m.id),
+      name: String(m.name),
+      endpoint: `${m.host}:${m.port}`,
+      state: s ? (running ? String(s.state) : 'stopped') : null,
+      last_success_at: ok === null ? null : isoOf(ok),
+      last_success_at_ms: ok,
+      last_error: s?.last_error ? String(s.last_error) : null,
+      last_error_at: errAt === null ? null : isoOf(errAt),
+      last_error_at_ms: errAt,
+      consecutive_failures: Number(s?.consecutive_failures ?? 0),
+      polls: Number(s?.polls ?? 0),
+      failures: Number(s?.failures ?? 0),
+      overruns: Number(s?.overruns ?? 0),
+      published: Number(s?.published ?? 0),
+      pending: pend.get(String(m.id)) ?? 0,
+      dropped: Number(s?.dropped ?? 0),
+    }
+  })
+  const net = detail?.network
+  return {
+    running,
+    state,
+    pid: num(h?.pid),
+    hostname: h ? String(h.hostname) : null,
+    started_at: startedAt === null ? null : isoOf(startedAt),
+    started_at_ms: startedAt,
+    uptime_seconds: running && startedAt !== null ? Math.round((now - startedAt) / 1000) : null,
+    heartbeat_at: hbAt === null ? null : isoOf(hbAt),
+    heartbeat_at_ms: hbAt,
+    heartbeat_age_ms: hbAt === null ? null : now - hbAt,
+    stopped_at: stoppedAt === null ? null : isoOf(stoppedAt),
+    config_path: h?.config_path ? String(h.config_path) : null,
+    broker: {url: h ? String(h.broker_url) : null, connected: running && Number(h?.broker_connected) === 1, format: h ? String(h.format) : null},
+    outbox: {depth, dropped: Number(detail?.dropped ?? 0)},
+    published: Number(detail?.published ?? 0),
+    pending: depth,
+    delivery_latency_ms: detail?.latency_ms ?? null,
+    network: net ? {tx_bps: Number(net.tx_bps), rx_bps: Number(net.rx_bps), packets_tx_ps: Number(net.packets_tx_ps), packets_rx_ps: Number(net.packets_rx_ps)} : null,
+    meters: metersOut,
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * One worker per meter, all on the daemon's event loop (issue 8 "Polling"):
+ * - keeps its association open between polls (one AARQ per connection, not per poll);
+ * - polls at a fixed rate; a poll still running when the next one is due is not queued: the missed
+ *   slots are counted as overruns and the next poll happens at the next slot;
+ * - on a connection-level error (timeout, connection closed, malformed frame, rejected association)
+ *   it closes the client and re-associates after capped exponential backoff with jitter;
+ * - every wait is its own timer and every request has a timeout, so a slow or dead meter never delays
+ *   another worker.
+ * Scalers (attribute 3) are read once per association; each poll is one GET (with-list when the
+ * meter negotiated multiple-references) for every configured OBIS.
+ */
+import {dataToNumber, toPlain, type DlmsData} from '../dlms/codec/axdr.js'
+import {dateTimeToIso} from '../dlms/codec/datetime.js'
+import {unitSymbol, applyScaler} from '../dlms/codec/units.js'
+import type {GetDataResult} from '../dlms/codec/apdu/index.js'
+import {dataAccessResultName} from '../dlms/codec/apdu/index.js'
+import {parseObis} from '../dlms/codec/obis.js'
+import {DlmsClient, type DlmsClientOptions} from '../dlms/client.js'
+import {dataToDateTime, parseScalerUnit, type ScalerUnit} from '../dlms/cosem.js'
+import {isDlmsError} from '../dlms/errors.js'
+import type {Logger} from '../log.js'
+import {redact} from '../secrets.js'
+import {backoffDelay} from './backoff.js'
+import type {MeterConfig, ObisSpec} from './config.js'
+import type {MeterCounters} from './counters.js'
+
+export type WorkerState = 'connecting' | 'polling' | 'backoff' | 'stopped'
+
+export interface WorkerStatus {
+  state: WorkerState
+  lastSuccessAt: number | null
+  lastErrorAt: number | null
+  lastError: string | null
+  consecutiveFailures: number
+  polls: number
+  failures: number
+  overruns: number
+}
+
+export interface PollResult {
+  meterId: string
+  ts: number
+  values: Record<string, number | string | boolean | null>
+  pollMs: number
+}
+
+export interface WorkerDeps {
+  counters: MeterCounters
+  log: Logger
+  onReading: (r: PollResult) => void
+  random?: () => number
+  /** For tests: client factory. */
+  makeClient?: (o: DlmsClientOptions) => DlmsClient
+}
+
+/** Prefix conversions for `unit:` in the config (value in the meter's unit → wanted unit). */
+const PREFIX: Record<string, number> = {'': 1, k: 1e3, M: 1e6}
+export function convertUnit(value: number, from: string, to: string): number | undefined {
+  if (from === to) return value
+  for (const [pf, ff] of Object.entries(PREFIX)) {
+    if (!from.startsWith(pf)) continue
+    const base = from.slice(pf.length)
+    for (const [pt, ft] of Object.entries(PREFIX)) {
+      if (to === pt + base && base !== '') return (value * ff) / ft
+    }
+  }
+  return undefined
+}
+
+/** Rounds away binary noise from scaling (0.1 * 3 → 0.30000000000000004). */
+const tidy = (n: number): number => (Number.isInteger(n) ? n : Number(n.toPrecision(12)))
+
+export class MeterWorker {
+  readonly status: WorkerStatus = {state: 'connecting', lastSuccessAt: null, lastErrorAt: null, lastError: null, consecutiveFailures: 0, polls: 0, failures: 0, overruns: 0}
+  private client: DlmsClient | undefined
+  private scalers = new Map<string, ScalerUnit>()
+  private stopped = false
+  private loop: Promise<void> | undefined
+  private wake: (() => void) | undefined
+  private sleepTimer: NodeJS.Timeout | undefined
+  private warnedKeys = new Set<string>()
+
+  constructor(
+    readonly cfg: MeterConfig,
+    private readonly deps: WorkerDeps,
+  ) {}
+
+  get id(): string {
+    return this.cfg.id
+  }
+
+  start(): void {
+    this.stopped = false
+    this.loop = this.run().catch((e: unknown) => {
+      // run() handles its own errors; this is a last resort so one meter can never take the daemon down.
+      this.deps.log.error(`meter ${this.cfg.id}: worker crashed: ${(e as Error)?.message ?? e}`)
+      this.status.state = 'stopped'
+    })
+  }
+
+  /** Stops polling (a poll in progress finishes or times out), releases the association. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.wake?.()
+    await this.loop
+    this.status.state = 'stopped'
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped || ms <= 0) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      this.wake = () => {
+        if (this.sleepTimer) clearTimeout(this.sleepTimer)
+        this.sleepTimer = undefined
+        this.wake = undefined
+        resolve()
+      }
+      this.sleepTimer = setTimeout(() => this.wake?.(), ms)
+    })
+  }
+
+  private newClient(): DlmsClient {
+    const c = this.cfg
+    const opts: DlmsClientOptions = {
+      host: c.host,
+      port: c.port,
+      framing: c.framing,
+      clientAddress: c.clientAddress,
+      serverAddress: c.serverAddress,
+      ...(c.physicalAddress !== undefined ? {physicalAddress: c.physicalAddress} : {}),
+      auth: c.auth.mechanism === 'low' ? {mechanism: 'low', password: c.auth.password} : {mechanism: 'none'},
+      timeoutMs: c.timeoutMs,
+      onFrame: this.deps.counters.onFrame,
+    }
+    return this.deps.makeClient ? this.deps.makeClient(opts) : new DlmsClient(opts)
+  }
+
+  private async closeClient(): Promise<void> {
+    const c = this.client
+    this.client = undefined
+    if (c) await c.close()
+  }
+
+  private fail(e: unknown, during: string): void {
+    const msg = redact(String((e as Error)?.message ?? e))
+    const s = this.status
+    s.failures++
+    s.consecutiveFailures++
+    s.lastErrorAt = Date.now()
+    const changed = s.lastError !== msg
+    s.lastError = msg
+    // One line per event, but not one per retry of the same error: first failure, a new error, and then every 10th.
+    if (changed || s.consecutiveFailures === 1 || s.consecutiveFailures % 10 === 0) {
+      this.deps.log.warn(`meter ${this.cfg.id}: ${during} failed: ${msg}`, {meter: this.cfg.id, consecutive_failures: s.consecutiveFailures})
+    }
+  }
+
+  private async run(): Promise<void> {
+    const c = this.cfg
+    let next = 0
+    while (!this.stopped) {
+      if (!this.client || this.client.state !== 'associated') {
+        await this.closeClient()
+        this.status.state = 'connecting'
+        const client = this.newClient()
+        this.client = client
+        try {
+          await client.open()
+          await this.readScalers(client)
+          if (this.status.consecutiveFailures > 0) this.deps.log.info(`meter ${c.id}: associated again after ${this.status.consecutiveFailures} failure(s)`, {meter: c.id})
+          else this.deps.log.info(`meter ${c.id}: associated`, {meter: c.id, endpoint: `${c.host}:${c.port}`, framing: c.framing})
+          this.status.state = 'polling'
+          next = Date.now()
+        } catch (e) {
+          this.fail(e, 'association')
+          await this.closeClient()
+          if (this.stopped) break
+          this.status.state = 'backoff'
+          await this.sleep(backoffDelay(this.status.consecutiveFailures, {minMs: c.reconnect.minMs, maxMs: c.reconnect.maxMs}, this.deps.random))
+          continue
+        }
+      }
+      const wait = next - Date.now()
+      if (wait > 0) await this.sleep(wait)
+      if (this.stopped) break
+      const start = Date.now()
+      try {
+        const values = await this.poll(this.client!)
+        const pollMs = Date.now() - start
+        this.status.polls++
+        this.status.lastSuccessAt = Date.now()
+        if (this.status.consecutiveFailures > 0) this.deps.log.info(`meter ${c.id}: polling again`, {meter: c.id})
+        this.status.consecutiveFailures = 0
+        this.deps.onReading({meterId: c.id, ts: start, values, pollMs})
+      } catch (e) {
+        this.fail(e, 'poll')
+        // Anything but a per-object access problem means the link or association is broken: start over.
+        await this.closeClient()
+        if (this.stopped) break
+        this.status.state = 'backoff'
+        await this.sleep(backoffDelay(this.status.consecutiveFailures, {minMs: c.reconnect.minMs, maxMs: c.reconnect.maxMs}, this.deps.random))
+        continue
+      }
+      next += c.pollIntervalMs
+      const now = Date.now()
+      if (next <= now) {
+        // Overrun: the slots that passed while this poll ran are skipped, not queued.
+        const missed = Math.floor((now - next) / c.pollIntervalMs) + 1
+        this.status.overruns += missed
+        next += missed * c.pollIntervalMs
+      }
+    }
+    await this.closeClient()
+  }
+
+  private async readScalers(client: DlmsClient): Promise<void> {
+    this.scalers.clear()
+    const regs = this.cfg.obis.filter((o) => o.classId === 3 || o.classId === 4)
+    if (regs.length === 0) return
+    const res = await client.getMany(regs.map((o) => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 3}})))
+    res.forEach((r, i) => {
+      const o = regs[i]!
+      if (r.ok) {
+        try {
+          this.scalers.set(o.key, parseScalerUnit(r.data))
+        } catch {
+          this.warnOnce(o, 'scaler_unit is malformed; using the raw value')
+        }
+      } else this.warnOnce(o, `cannot read scaler_unit: ${dataAccessResultName(r.error)}`)
+    })
+  }
+
+  private warnOnce(o: ObisSpec, what: string): void {
+    const k = `${o.key}:${what}`
+    if (this.warnedKeys.has(k)) return
+    this.warnedKeys.add(k)
+    this.deps.log.warn(`meter ${this.cfg.id}: ${o.obis} (${o.key}): ${what}`, {meter: this.cfg.id})
+  }
+
+  private async poll(client: DlmsClient): Promise<PollResult['values']> {
+    const list = this.cfg.obis
+    const results: GetDataResult[] = await client.getMany(list.map((o) => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 2}})))
+    const values: PollResult['values'] = {}
+    let ok = 0
+    results.forEach((r, i) => {
+      const o = list[i]!
+      if (!r.ok) {
+        values[o.key] = null
+        this.warnOnce(o, `cannot read the value: ${dataAccessResultName(r.error)}`)
+        return
+      }
+      ok++
+      values[o.key] = this.convert(o, r.data)
+    })
+    if (ok === 0 && list.length > 0) throw new Error(`no configured OBIS could be read (${dataAccessResultName((results[0] as {error: number}).error)})`)
+    return values
+  }
+
+  private convert(o: ObisSpec, d: DlmsData): number | string | boolean | null {
+    if (o.classId === 8) {
+      const dt = dataToDateTime(d)
+      return dt ? dateTimeToIso(dt) : null
+    }
+    if (o.classId === 3 || o.classId === 4) {
+      const n = dataToNumber(d)
+      if (n === undefined || d.type === 'boolean') return plain(d)
+      const su = this.scalers.get(o.key)
+      let v = su ? applyScaler(d.type === 'int64' || d.type === 'uint64' ? d.value : n, su.scaler) : n
+      if (o.unit) {
+        const from = su ? unitSymbol(su.unit) : ''
+        const conv = convertUnit(v, from, o.unit)
+        if (conv === undefined) this.warnOnce(o, `cannot convert ${from || 'a unitless value'} to ${o.unit}; publishing it unconverted`)
+        else v = conv
+      }
+      return tidy(v)
+    }
+    return plain(d)
+  }
+}
+
+function plain(d: DlmsData): number | string | boolean | null {
+  const v = toPlain(d)
+  if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v
+  if (typeof v === 'bigint') return Number(v)
+  return JSON.stringify(v)
+}
+
+export const isConnectionError = (e: unknown): boolean => isDlmsError(e) && ['TIMEOUT', 'CONNECTION_FAILED', 'CONNECTION_CLOSED', 'NOT_CONNECTED', 'MALFORMED_FRAME'].includes(e.dlmsCode)
