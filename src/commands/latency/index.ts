@@ -1,0 +1,221 @@
+import {Args, Flags} from '@oclif/core'
+import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {renderTable} from '../../cli/table.js'
+import {parseDuration} from '../../core/format/time.js'
+import {measureLatency, type HostResult, type LatencyResult, type RoundResult} from '../../core/latency/measure.js'
+import {latencyOptionsSchema} from '../../core/latency/options.js'
+import type {Probe} from '../../core/latency/probe.js'
+import {gradeTableText, type LatencyStats} from '../../core/latency/stats.js'
+import type {Target} from '../../core/latency/targets.js'
+
+const ms = (v: number | null): string => (v === null ? '-' : v < 10 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(1))
+const pct = (v: number): string => `${Number.isInteger(v) ? v : v.toFixed(2)}%`
+
+export default class Latency extends NetmonCommand {
+  static override summary = 'Measure RTT, loss and jitter to several hosts at once, with a quality grade'
+  static override description = `Probes every HOST concurrently: ICMP echo through the system ping (iputils), or the time of a TCP connect to --port (no privileges needed; a refused connection still counts as a reply). Without --method, ICMP is used when ping works, else TCP.
+
+Per host: sent, received, loss %, RTT min/avg/max/median/stddev (population), jitter (mean |RTT(i) − RTT(i−1)| over consecutive replies, RFC 3550 style) and a grade. A host that never answers shows 100 % loss; that is a result, not an error (exit 0; exit 1 with --fail-on-loss).
+
+Every run is stored (each probe and the summary) and linked to the inventory device with that address; see \`netmon latency history\`.
+
+--watch keeps probing until Ctrl-C: a live table on a terminal, or NDJSON with --json (one object per probe and per round of --count probes); each round is stored as a run.
+
+${gradeTableText()}`
+
+  static override examples = [
+    '<%= config.bin %> latency 192.0.2.1 192.0.2.10',
+    '<%= config.bin %> latency router.lan --count 20 --interval 200ms',
+    '<%= config.bin %> latency 192.0.2.10 --method tcp --port 22 --json',
+    '<%= config.bin %> latency 192.0.2.1 192.0.2.10 --watch',
+    '<%= config.bin %> latency 192.0.2.1 --watch --json | jq -c \'select(.type=="summary")\'',
+  ]
+
+  static override strict = false
+  static override args = {host: Args.string({description: 'IP address or host name (several allowed)', required: true})}
+
+  static override flags = {
+    count: Flags.integer({char: 'c', description: 'Probes per host (with --watch: per stored round)', default: 10}),
+    interval: Flags.string({char: 'i', description: 'Time between probes to one host (500ms, 1s, …)', default: '1s'}),
+    timeout: Flags.string({char: 't', description: 'A probe without an answer within this time is lost', default: '1s'}),
+    method: Flags.string({char: 'm', description: 'icmp (system ping) or tcp (connect time); default: icmp when ping works, else tcp', options: ['icmp', 'tcp']}),
+    port: Flags.integer({char: 'p', description: 'TCP port for --method tcp', default: 443}),
+    watch: Flags.boolean({char: 'w', description: 'Keep probing until Ctrl-C (live table, or NDJSON with --json)', default: false}),
+    'fail-on-loss': Flags.boolean({description: 'Exit 1 when any host did not answer at all', default: false}),
+    db: dbFlag,
+  }
+
+  async run(): Promise<LatencyResult | undefined> {
+    const {argv, flags} = await this.parse(Latency)
+    const opts = this.check(latencyOptionsSchema, {
+      hosts: argv as string[],
+      method: flags.method ?? 'auto',
+      count: flags.count,
+      interval: parseDuration(flags.interval, '--interval'),
+      timeout: parseDuration(flags.timeout, '--timeout'),
+      port: flags.port,
+      watch: flags.watch,
+    })
+    const store = await this.openStore(flags.db)
+    const json = this.jsonEnabled()
+    const ac = new AbortController()
+    let interrupts = 0
+    const onSignal = () => {
+      // A second Ctrl-C while the last round is being stored: leave now.
+      if (++interrupts > 1) process.exit(130)
+      ac.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    const emit = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n')
+    const live = opts.watch && !json ? new LiveView(process.stdout.isTTY === true) : null
+
+    let result: LatencyResult
+    try {
+      result = await measureLatency(store, opts, {
+        signal: ac.signal,
+        onNote: (t) => this.note(`netmon: ${t}`),
+        onStart: ({method, targets, devices}) => {
+          if (opts.watch && json) emit({type: 'start', method, port: method === 'tcp' ? opts.port : null, interval_ms: opts.interval, timeout_ms: opts.timeout, count: opts.count, hosts: targets.map((t) => ({host: t.host, ip: t.ip, device_id: devices.get(t.ip)?.id ?? null}))})
+          live?.start(method, targets, opts)
+        },
+        onProbe: opts.watch
+          ? (target, probe, stats) => {
+              if (json) emit(probeLine(target, probe))
+              else live?.update(target, stats)
+            }
+          : undefined,
+        onRound: opts.watch
+          ? (round) => {
+              if (json) emit({type: 'summary', scope: 'round', ...round})
+              else live?.round(round)
+            }
+          : undefined,
+      })
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+
+    if (result.unreachable.length > 0 && flags['fail-on-loss']) {
+      this.note(`netmon: no reply at all from ${result.unreachable.join(', ')}`)
+      process.exitCode = 1
+    }
+    if (opts.watch) {
+      if (json) {
+        for (const h of result.hosts) emit({type: 'summary', scope: 'session', ...h})
+        return undefined
+      }
+      live?.finish(result)
+      return result
+    }
+    this.out(heading(result))
+    this.out(resultTable(result.hosts))
+    return result
+  }
+}
+
+function probeLine(target: Target, p: Probe) {
+  return {type: 'probe', host: target.host, ip: target.ip, seq: p.seq, ts: new Date(p.ts).toISOString(), ts_ms: p.ts, rtt_ms: p.rtt_ms, status: p.status, ...(p.detail ? {detail: p.detail} : {})}
+}
+
+function heading(r: LatencyResult): string {
+  const how = r.method === 'icmp' ? 'ICMP echo (ping)' : `TCP connect to port ${r.port}`
+  return `${how}: ${r.count} probe${r.count === 1 ? '' : 's'} per host every ${r.interval_ms} ms, timeout ${r.timeout_ms} ms`
+}
+
+function deviceLabel(h: HostResult): string {
+  return h.device ? (h.device.name ?? h.device.hostname ?? h.device.mac ?? `#${h.device.id}`) : ''
+}
+
+function resultTable(hosts: HostResult[]): string {
+  return renderTable(
+    ['host', 'address', 'device', 'sent', 'recv', 'loss', 'min ms', 'avg ms', 'max ms', 'median ms', 'stddev ms', 'jitter ms', 'grade'],
+    hosts.map((h) => [
+      h.host,
+      h.host === h.ip ? '' : h.ip,
+      deviceLabel(h),
+      h.sent,
+      h.received,
+      pct(h.loss_pct),
+      ms(h.min_ms),
+      ms(h.avg_ms),
+      ms(h.max_ms),
+      ms(h.median_ms),
+      ms(h.stddev_ms),
+      ms(h.jitter_ms),
+      (h.grade ?? '-') + (h.error ? ` (${h.error})` : ''),
+    ]),
+  )
+}
+
+/**
+ * --watch without --json. On a terminal: one table redrawn in place (at most 5 times a second,
+ * cursor moved up over the previous drawing). Elsewhere (pipe, log file): one line per stored
+ * round, since redrawing makes no sense there.
+ */
+class LiveView {
+  private readonly rows = new Map<string, LatencyStats & {last_ms: number | null; ip: string}>()
+  private targets: Target[] = []
+  private header = ''
+  private drawn = 0
+  private timer: NodeJS.Timeout | null = null
+  private dirty = false
+
+  constructor(private readonly tty: boolean) {}
+
+  start(method: string, targets: Target[], opts: {interval: number; timeout: number; count: number; port: number}): void {
+    this.targets = targets
+    this.header = `${method === 'icmp' ? 'ICMP echo (ping)' : `TCP connect to port ${opts.port}`} every ${opts.interval} ms, timeout ${opts.timeout} ms; a run is stored every ${opts.count} probes. Ctrl-C stops.`
+    if (!this.tty) process.stdout.write(this.header + '\n')
+    else this.draw()
+  }
+
+  update(target: Target, stats: LatencyStats & {last_ms: number | null}): void {
+    this.rows.set(target.host, {...stats, ip: target.ip})
+    if (!this.tty) return
+    this.dirty = true
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null
+        if (this.dirty) this.draw()
+      }, 200)
+    }
+  }
+
+  round(r: RoundResult): void {
+    if (this.tty) return
+    process.stdout.write(
+      `${r.ended?.iso ?? ''} ${r.host}${r.host === r.ip ? '' : ` (${r.ip})`} round ${r.round}: ${r.received}/${r.sent} received, loss ${pct(r.loss_pct)}, avg ${ms(r.avg_ms)} ms, median ${ms(r.median_ms)} ms, jitter ${ms(r.jitter_ms)} ms, ${r.grade ?? '-'}\n`,
+    )
+  }
+
+  private table(): string {
+    return renderTable(
+      ['host', 'sent', 'recv', 'loss', 'last ms', 'min ms', 'avg ms', 'max ms', 'median ms', 'jitter ms', 'grade'],
+      this.targets.map((t) => {
+        const s = this.rows.get(t.host)
+        if (!s) return [t.host, 0, 0, '-', '-', '-', '-', '-', '-', '-', '-']
+        return [t.host, s.sent, s.received, pct(s.loss_pct), s.last_ms === null ? 'lost' : ms(s.last_ms), ms(s.min_ms), ms(s.avg_ms), ms(s.max_ms), ms(s.median_ms), ms(s.jitter_ms), s.grade ?? '-']
+      }),
+    )
+  }
+
+  private draw(): void {
+    this.dirty = false
+    const text = `${this.header}\n${this.table()}\n`
+    const up = this.drawn > 0 ? `\x1b[${this.drawn}A\x1b[J` : ''
+    process.stdout.write(up + text)
+    this.drawn = text.split('\n').length - 1
+  }
+
+  finish(result: LatencyResult): void {
+    if (this.timer) clearTimeout(this.timer)
+    const stored = result.hosts.reduce((a, h) => a + h.runs, 0)
+    if (this.tty) {
+      const up = this.drawn > 0 ? `\x1b[${this.drawn}A\x1b[J` : ''
+      process.stdout.write(up)
+    }
+    process.stdout.write(`Session totals (${stored} run${stored === 1 ? '' : 's'} stored):\n${resultTable(result.hosts)}\n`)
+  }
+}
