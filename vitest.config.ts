@@ -9,5 +9,8 @@ export default defineConfig({
     // 2-core machines: spawned CLIs and servers do the real work; keep workers few.
     maxWorkers: 2,
     pool: 'forks',
+    // The JSON report gives .ci/run its "N passed, N failed" summary line.
+    reporters: ['default', 'json'],
+    outputFile: {json: 'test-artifacts/vitest-report.json'},
   },
 })
