@@ -142,7 +142,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     maxInflight: mqttCfg.maxInflight,
     maxRows: cfg.outbox.maxRows,
     maxAgeMs: cfg.outbox.maxAgeMs,
-    flushMs: opts.flushMs ?? 50,
+    flushMs: opts.flushMs ?? 25,
     log,
     canSend: (meterId) => {
       const c = connFor(meterId)

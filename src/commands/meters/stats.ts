@@ -1,0 +1,50 @@
+import {Args, Flags} from '@oclif/core'
+import {z} from 'zod'
+import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {renderPairs} from '../../cli/table.js'
+import {renderBandwidthChart} from '../../core/bridge/chart.js'
+import {meterNetworkStats, type NetworkStats} from '../../core/bridge/queries.js'
+import {humanBytes} from '../../core/format/units.js'
+import {parseTime} from '../../core/format/time.js'
+
+export default class MetersStats extends NetmonCommand {
+  static override summary = "Show a meter's network self-metrics: bandwidth, DLMS and MQTT traffic (the bridge's network_stats)"
+  static override description = `Reads the network_metrics rows the bridge writes every metrics interval (default 60 s) for METER (id or name): the last --limit rows (default 100) since --since.
+JSON shape (docs/BRIDGE.md): {meter_id, meter_name, timestamp, current:{bandwidth_tx_kbps, bandwidth_rx_kbps, bandwidth_total_kbps, packets_tx_ps, packets_rx_ps}, application:{dlms_requests_sent, dlms_responses_recv, dlms_avg_payload_size, dlms_total_bytes_sent, dlms_total_bytes_recv, mqtt_messages_sent, mqtt_total_bytes_sent}, averages:{bandwidth_tx_mbps, bandwidth_rx_mbps}, peaks:{…}, history:{timestamp:[], bandwidth_tx_mbps:[], bandwidth_rx_mbps:[], packets_tx_ps:[], packets_rx_ps:[]}}.
+current is the newest row; application sums the rows; Kbps/Mbps are SI (10^3/10^6 bit/s). Bandwidth is the host's interface rate (the same for every meter of one bridge), the DLMS/MQTT counts are the meter's own.`
+  static override examples = ['<%= config.bin %> meters stats m1', '<%= config.bin %> meters stats "Meter 1" --since 1h', '<%= config.bin %> meters stats m1 --limit 500 --json']
+  static override args = {meter: Args.string({description: 'Meter id or name', required: true})}
+  static override flags = {
+    since: Flags.string({description: 'Only rows from this time: ISO-8601, epoch ms, or a duration back from now (24h)'}),
+    limit: Flags.integer({description: 'At most this many (newest) rows', default: 100}),
+    db: dbFlag,
+  }
+
+  async run(): Promise<NetworkStats> {
+    const {args, flags} = await this.parse(MetersStats)
+    const limit = this.check(z.number().int().min(1, {message: 'expected 1-100000'}).max(100_000, {message: 'expected 1-100000'}), flags.limit, '--limit')
+    const sinceMs = flags.since === undefined ? undefined : parseTime(flags.since, Date.now(), '--since')
+    const store = await this.openStore(flags.db)
+    const s = await meterNetworkStats(store, args.meter, {sinceMs, limit})
+    if (s.rows === 0) {
+      this.out(`No network metrics for meter ${s.meter_id} yet (the bridge writes a row per metrics interval).`)
+      return s
+    }
+    const a = s.application
+    this.out(`Meter ${s.meter_id} (${s.meter_name}), ${s.rows} row(s), latest ${s.timestamp}`)
+    this.out(
+      renderPairs([
+        ['current TX / RX', `${s.current.bandwidth_tx_kbps} / ${s.current.bandwidth_rx_kbps} Kbps (total ${s.current.bandwidth_total_kbps} Kbps)`],
+        ['current packets TX / RX', `${s.current.packets_tx_ps} / ${s.current.packets_rx_ps} per s`],
+        ['average TX / RX', `${s.averages.bandwidth_tx_mbps} / ${s.averages.bandwidth_rx_mbps} Mbps`],
+        ['peak TX / RX', `${s.peaks.bandwidth_tx_mbps} / ${s.peaks.bandwidth_rx_mbps} Mbps; ${s.peaks.packets_tx_ps} / ${s.peaks.packets_rx_ps} packets/s`],
+        ['DLMS requests / responses', `${a.dlms_requests_sent} / ${a.dlms_responses_recv} (avg APDU ${a.dlms_avg_payload_size} B)`],
+        ['DLMS bytes sent / received', `${humanBytes(a.dlms_total_bytes_sent)} / ${humanBytes(a.dlms_total_bytes_recv)}`],
+        ['MQTT messages / bytes sent', `${a.mqtt_messages_sent} / ${humanBytes(a.mqtt_total_bytes_sent)}`],
+      ]),
+    )
+    const chart = renderBandwidthChart(s, {width: process.stdout.columns || 100})
+    if (chart) this.out(chart)
+    return s
+  }
+}
