@@ -119,7 +119,7 @@ The LLS password is read from the environment variable named by --password-env, 
 
   private render(r: MeterReadResult): void {
     const value = (x: MeterReading): string => {
-      if (!x.ok) return `error: ${x.error!.code}`
+      if (!x.ok) return `error: ${x.error!.message.replace(/^.*?: /, '')}`
       if (x.kind === 'profile') return `${x.value} rows`
       if (x.value === null || x.value === undefined) return ''
       return typeof x.value === 'object' ? JSON.stringify(x.value) : String(x.value)
@@ -127,7 +127,7 @@ The LLS password is read from the environment variable named by --password-env, 
     this.out(
       renderTable(
         ['obis', 'name', 'class', 'value', 'unit', 'scaler', 'raw'],
-        r.readings.map((x) => [x.obis, x.name ?? '', x.class_id, value(x), x.unit ?? '', x.scaler ?? '', x.kind === 'register' || x.kind === 'extended-register' ? String(x.raw) : '']),
+        r.readings.map((x) => [x.obis, x.name ?? '', x.class_id, value(x), x.unit ?? '', x.scaler ?? '', x.ok && (x.kind === 'register' || x.kind === 'extended-register') ? String(x.raw) : '']),
       ),
     )
     for (const p of r.readings.filter((x) => x.kind === 'profile' && x.ok && x.rows && x.rows.length > 0))
