@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderTable} from '../../cli/table.js'
 import {parseDuration} from '../../core/format/time.js'
-import {measureLatency, type HostResult, type LatencyResult, type RoundResult} from '../../core/latency/measure.js'
+import {measureLatency, planLatency, type HostResult, type LatencyResult, type RoundResult} from '../../core/latency/measure.js'
 import {latencyOptionsSchema} from '../../core/latency/options.js'
 import type {Probe} from '../../core/latency/probe.js'
 import {gradeTableText, type LatencyStats} from '../../core/latency/stats.js'
@@ -56,6 +56,8 @@ ${gradeTableText()}`
       port: flags.port,
       watch: flags.watch,
     })
+    // Hosts, names and ping are checked before the store is opened: bad input writes nothing.
+    const plan = await planLatency(opts)
     const store = await this.openStore(flags.db)
     const json = this.jsonEnabled()
     const ac = new AbortController()
@@ -72,7 +74,7 @@ ${gradeTableText()}`
 
     let result: LatencyResult
     try {
-      result = await measureLatency(store, opts, {
+      result = await measureLatency(store, plan, {
         signal: ac.signal,
         onNote: (t) => this.note(`netmon: ${t}`),
         onStart: ({method, targets, devices}) => {

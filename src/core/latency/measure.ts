@@ -19,7 +19,7 @@ import {latencyOptionsSchema, type LatencyOptions} from './options.js'
 import type {Method, Probe, Session} from './probe.js'
 import {RunningStats, summarize, type LatencyStats} from './stats.js'
 import {devicesByIp, saveRuns, type DeviceRef, type RunRecord} from './store.js'
-import {resolveTargets, type Resolver, type Target} from './targets.js'
+import {checkHosts, resolveTargets, type Resolver, type Target} from './targets.js'
 import {startTcpSession} from './tcp.js'
 
 export interface HostResult extends LatencyStats {
@@ -123,15 +123,34 @@ interface HostState {
   runId: number | null
 }
 
-export async function measureLatency(store: Store, input: LatencyOptions, hooks: LatencyHooks = {}, menv: MeasureEnv = {}): Promise<LatencyResult> {
+export interface LatencyPlan {
+  opts: LatencyOptions
+  targets: Target[]
+  method: Method
+  methodNote: string | null
+  pingPath: string | null
+  env: NodeJS.ProcessEnv
+}
+
+/**
+ * Everything that can fail on bad input, before the store is opened: options, host syntax,
+ * name resolution (once), and whether ping works (in parallel with resolution).
+ */
+export async function planLatency(input: LatencyOptions, menv: MeasureEnv = {}): Promise<LatencyPlan> {
   const opts = validate(latencyOptionsSchema, input)
+  checkHosts(opts.hosts)
   const env = menv.env ?? process.env
   const [targets, chosen] = await Promise.all([resolveTargets(opts.hosts, menv.resolver), chooseMethod(opts.method, opts.interval, env)])
+  return {opts, targets, method: chosen.method, methodNote: chosen.note, pingPath: chosen.pingPath, env}
+}
+
+export async function measureLatency(store: Store, plan: LatencyPlan, hooks: LatencyHooks = {}): Promise<LatencyResult> {
+  const {opts, targets, method, env} = plan
+  const chosen = {note: plan.methodNote, pingPath: plan.pingPath}
   const devices = await devicesByIp(
     store,
     targets.map((t) => t.ip),
   )
-  const method = chosen.method
   const port = method === 'tcp' ? opts.port : null
   if (chosen.note) hooks.onNote?.(chosen.note)
   hooks.onStart?.({method, methodNote: chosen.note, targets, devices})

@@ -40,7 +40,12 @@ export function startTcpSession(opts: SessionOptions & {port: number}): Session 
       over = true
       clearTimeout(entry.timer)
       inflight.delete(entry)
-      if (!socket.destroyed) socket.resetAndDestroy()
+      // resetAndDestroy() on a socket still connecting waits for the connect (Node 20), which
+      // never comes for a silent host and keeps the process alive: plain destroy() then.
+      if (!socket.destroyed) {
+        if (socket.connecting) socket.destroy()
+        else socket.resetAndDestroy()
+      }
       const p: Probe = {seq, ts, rtt_ms: rtt, status}
       if (detail) p.detail = detail
       onProbe(p)
