@@ -1,0 +1,128 @@
+import {Args, Flags} from '@oclif/core'
+import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {renderTable} from '../../cli/table.js'
+import {startProgress, type Progress} from '../../core/progress.js'
+import {scan, type ReportedHost, type ScanReport} from '../../core/scan/index.js'
+import {buildScanRequest} from '../../core/scan/options.js'
+import {vendorLabel} from '../../core/scan/vendor.js'
+
+function portsText(h: {ports?: {port: number; service: string | null}[]}): string {
+  if (!h.ports) return ''
+  return h.ports.map((p) => (p.service ? `${p.port}/${p.service}` : String(p.port))).join(', ')
+}
+
+export default class Scan extends NetmonCommand {
+  static override summary = 'Discover devices on the LAN and remember them in the inventory'
+  static override description = `Targets are CIDRs (192.168.1.0/24), ranges (192.168.1.1-50 or 192.168.1.1-192.168.1.50), addresses and host names, space or comma separated. Without targets, the subnets of this machine's up, non-loopback interfaces are scanned (each at most a /22 unless --force). Public address space is refused unless --allow-public.
+
+Each address is probed by every method at once: the kernel neighbor table after a UDP nudge (finds hosts that answer nothing but ARP), TCP connects to a few common ports (a refusal proves the host is up) and ICMP echo through fping/ping. Each host is reported with the methods that found it, its MAC and vendor (locally administered MACs are reported as such), reverse-DNS name and, with --ports, its open TCP ports.
+
+The inventory is updated in one transaction at the end: new devices, devices back online, devices not found at an address the scan covered (offline), IP and hostname changes and port changes become events (netmon devices timeline). While the scan runs, \`netmon scan status\` in another shell shows its progress. A progress bar is drawn on stderr when it is a terminal. Ctrl-C stops the scan, keeps what was found, and exits 130.`
+
+  static override examples = [
+    '<%= config.bin %> scan 192.168.1.0/24',
+    '<%= config.bin %> scan 192.168.1.1-50 192.168.1.200 --ports top100 --banners',
+    '<%= config.bin %> scan 10.0.0.0/24 --method neighbor --json',
+    '<%= config.bin %> scan 10.0.0.0/24 --json --stream | jq -c \'select(.type=="host") | .ip\'',
+    '<%= config.bin %> scan 127.0.0.1 --ports all',
+    '<%= config.bin %> scan --register',
+  ]
+
+  static override strict = false
+  static override args = {
+    targets: Args.string({description: 'CIDR, range, address or host name (repeatable); default: the local subnets', required: false}),
+  }
+
+  static override flags = {
+    db: dbFlag,
+    method: Flags.string({description: 'Discovery methods: neighbor, tcp, icmp, comma separated, or all', default: 'all', helpValue: 'LIST'}),
+    timeout: Flags.string({description: 'How long each address is given to answer (all methods, all retries)', default: '1s', helpValue: 'DURATION'}),
+    retries: Flags.integer({description: 'Extra probe rounds within --timeout for addresses that have not answered (and for timed-out ports)', default: 1}),
+    concurrency: Flags.integer({description: 'Addresses probed at once', default: 256}),
+    ports: Flags.string({description: 'TCP connect scan of live hosts: a list (22,80,8000-8100), top100, top1000 or all', helpValue: 'LIST|top100|top1000|all'}),
+    'port-timeout': Flags.string({description: 'Per-port connect timeout', default: '1s', helpValue: 'DURATION'}),
+    'max-sockets': Flags.integer({description: 'TCP connections in flight at most', default: 4096}),
+    banners: Flags.boolean({description: 'Read the first line each open port says (HTTP ports get one HEAD request)', default: false}),
+    'banner-timeout': Flags.string({description: 'How long to wait for a banner', default: '1s', helpValue: 'DURATION'}),
+    rdns: Flags.boolean({description: 'Reverse DNS for found hosts (hosts file first; --no-rdns to skip DNS)', default: true, allowNo: true}),
+    'dns-server': Flags.string({description: 'DNS server for reverse lookups instead of the system ones (repeatable)', multiple: true, helpValue: 'ADDR[:PORT]'}),
+    'dns-timeout': Flags.string({description: 'Reverse DNS timeout', default: '500ms', helpValue: 'DURATION'}),
+    register: Flags.boolean({description: 'Also register every found device (with a MAC) for bandwidth accounting', default: false}),
+    'allow-public': Flags.boolean({description: 'Allow public address space (only networks you are authorised to scan)', default: false}),
+    force: Flags.boolean({description: 'Allow more than a /22 (1024 addresses), up to a /16', default: false}),
+    stream: Flags.boolean({description: 'Print each host as it answers: NDJSON with --json ({"type":"host"} lines, then {"type":"summary"}), else one line per host', default: false}),
+  }
+
+  async run(): Promise<ScanReport | undefined> {
+    const {argv, flags} = await this.parse(Scan)
+    const req = buildScanRequest(argv as string[], flags)
+    const json = this.jsonEnabled()
+    const ui: {bar: Promise<Progress> | null} = {bar: null}
+    const ac = new AbortController()
+    const onSigint = () => ac.abort()
+    process.once('SIGINT', onSigint)
+    try {
+      const report = await scan(req, {
+        openStore: () => this.openStore(flags.db),
+        signal: ac.signal,
+        onNote: (t) => this.note(`note: ${t}`),
+        onHost: (h) => {
+          if (!flags.stream) return
+          const {seen_ms, ...rest} = h
+          if (json) process.stdout.write(JSON.stringify({type: 'host', ...rest, seen: new Date(seen_ms).toISOString(), seen_ms}) + '\n')
+          else {
+            const line = [h.ip.padEnd(15), (h.mac ?? '-').padEnd(17), h.found_by.join(',').padEnd(18), vendorLabel(h, h.mac), h.hostname ?? '', portsText(h)]
+            this.out(line.filter((x, i) => i < 3 || x).join('  '))
+          }
+        },
+        onProgress: (p) => {
+          ui.bar ??= startProgress('scan', p.hosts_total)
+          void ui.bar.then((b) => b.update(p.hosts_done, {found: p.found, ...(p.ports_total ? {ports: `${p.ports_done}/${p.ports_total}`} : {})}))
+        },
+      })
+      ;(await ui.bar)?.stop()
+      if (report.scan.status === 'interrupted') process.exitCode = 130
+      if (json && flags.stream) {
+        process.stdout.write(JSON.stringify({type: 'summary', scan: report.scan, summary: report.summary}) + '\n')
+        return undefined
+      }
+      if (!flags.stream) this.out(renderHosts(report.hosts))
+      this.out(summaryLine(report))
+      return report
+    } finally {
+      ;(await ui.bar)?.stop()
+      process.removeListener('SIGINT', onSigint)
+    }
+  }
+}
+
+function renderHosts(hosts: ReportedHost[]): string {
+  const withPorts = hosts.some((h) => h.ports)
+  const head = ['IP', 'MAC', 'Vendor', 'Hostname', 'Found by', 'RTT ms', ...(withPorts ? ['Open ports'] : []), '']
+  return renderTable(
+    head,
+    hosts.map((h) => [
+      h.ip,
+      h.mac ?? '',
+      vendorLabel(h, h.mac),
+      h.hostname ?? '',
+      h.found_by.join(','),
+      h.rtt_ms === null ? '' : h.rtt_ms.toFixed(2),
+      ...(withPorts ? [portsText(h)] : []),
+      [h.new ? 'new' : '', h.self ? 'this machine' : ''].filter(Boolean).join(', '),
+    ]),
+  )
+}
+
+function summaryLine(r: ScanReport): string {
+  const s = r.summary
+  const parts = [`${s.found} up`, `${s.new} new`]
+  if (s.online) parts.push(`${s.online} back online`)
+  if (s.offline) parts.push(`${s.offline} went offline`)
+  if (s.ip_changed) parts.push(`${s.ip_changed} changed IP`)
+  if (s.hostname_changed) parts.push(`${s.hostname_changed} changed hostname`)
+  if (s.ports_changed) parts.push(`${s.ports_changed} changed ports`)
+  if (s.registered) parts.push(`${s.registered} registered for bandwidth`)
+  const what = r.scan.status === 'interrupted' ? 'interrupted' : 'done'
+  return `Scan #${r.scan.id} ${what}: ${r.scan.addresses} addresses (${r.scan.targets.join(' ')}) in ${(r.scan.duration_ms / 1000).toFixed(1)} s: ${parts.join(', ')}.`
+}
