@@ -29,10 +29,10 @@ Logs: one line per event on stderr; --log-format json for journald/Loki. Secrets
   static override flags = {
     config: Flags.string({char: 'c', description: 'Bridge config (YAML or JSON), see docs/examples/bridge.yaml', helpValue: 'FILE', exclusive: ['demo']}),
     demo: Flags.boolean({description: 'Simulated meters + an in-process MQTT broker on 127.0.0.1: the whole pipeline with no hardware'}),
-    meters: Flags.integer({description: 'Demo: number of simulated meters', default: 3, dependsOn: ['demo']}),
-    'mqtt-port': Flags.integer({description: 'Demo: port of the in-process broker (0 = any free port)', default: 0, dependsOn: ['demo']}),
-    interval: Flags.string({description: 'Demo: poll interval', default: '3s', dependsOn: ['demo']}),
-    'metrics-interval': Flags.string({description: 'Demo: network_metrics row interval', default: '10s', dependsOn: ['demo']}),
+    meters: Flags.integer({description: 'Demo: number of simulated meters [default: 3]', dependsOn: ['demo']}),
+    'mqtt-port': Flags.integer({description: 'Demo: port of the in-process broker (0 = any free port) [default: 0]', dependsOn: ['demo']}),
+    interval: Flags.string({description: 'Demo: poll interval [default: 3s]', dependsOn: ['demo']}),
+    'metrics-interval': Flags.string({description: 'Demo: network_metrics row interval [default: 10s]', dependsOn: ['demo']}),
     'log-format': Flags.string({description: 'Log line format on stderr', options: ['text', 'json'], default: 'text'}),
     'log-level': Flags.string({description: 'Minimum level logged', options: ['debug', 'info', 'warn', 'error'], default: 'info'}),
     db: dbFlag,
@@ -43,9 +43,9 @@ Logs: one line per event on stderr; --log-format json for journald/Loki. Secrets
     if (!flags.config && !flags.demo) throw usageError('give --config FILE (or --demo to try it without hardware)', 'see netmon bridge run --help')
     const demo = flags.demo
       ? {
-          ...this.check(demoSchema, {meters: flags.meters, mqttPort: flags['mqtt-port']}, 'bridge run'),
-          pollIntervalMs: parseDuration(flags.interval, '--interval'),
-          metricsIntervalMs: parseDuration(flags['metrics-interval'], '--metrics-interval'),
+          ...this.check(demoSchema, {meters: flags.meters ?? 3, mqttPort: flags['mqtt-port'] ?? 0}, 'bridge run'),
+          pollIntervalMs: this.check(z.number().min(100, {message: 'expected at least 100ms'}), parseDuration(flags.interval ?? '3s', '--interval'), '--interval'),
+          metricsIntervalMs: this.check(z.number().min(500, {message: 'expected at least 500ms'}), parseDuration(flags['metrics-interval'] ?? '10s', '--metrics-interval'), '--metrics-interval'),
         }
       : undefined
     return runBridgeProcess({
