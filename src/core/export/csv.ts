@@ -16,6 +16,9 @@ export type Cell = string | number | null
 
 export const CSV_OPTIONS: Options = {
   record_delimiter: 'windows',
+  // With an explicit record_delimiter, csv-stringify 6.9 quotes only fields containing that
+  // delimiter (CRLF) unless told otherwise: a lone LF or CR would break the record for readers.
+  quote_record_delimiter: true,
   eof: true,
   // Quote exactly the empty string (not NULL): csv-stringify tests quoted_match on '' fields.
   quoted_match: /^$/,

@@ -18,7 +18,7 @@
 import {findDevice} from '../devices/repo.js'
 import {tryNormalizeMac} from '../devices/mac.js'
 import {ipVersion, normalizeIp} from '../devices/ip.js'
-import {invalidInput, notFound} from '../errors.js'
+import {NetmonError, invalidInput, notFound} from '../errors.js'
 import {parseTime, stamp, type Stamp} from '../format/time.js'
 import {startProgress} from '../progress.js'
 import type {Store} from '../store/index.js'
@@ -232,7 +232,9 @@ export function pageQuery(src: SqlSource, f: FilterValues, after: readonly unkno
   const keys = keyExprs(src)
   if (after) {
     const params = keys.map((_, i) => `:k${i}`)
-    conds.push(keys.length === 1 ? `${keys[0]} > ${params[0]}` : `(${keys.join(', ')}) > (${params.join(', ')})`)
+    if (src.keyset === 'partitioned') {
+      conds.push(`${keys[0]} >= :k0`, `${keys[1]} > CASE WHEN ${keys[0]} = :k0 THEN :k1 ELSE ${FAR_PAST} END`)
+    } else conds.push(keys.length === 1 ? `${keys[0]} > ${params[0]}` : `(${keys.join(', ')}) > (${params.join(', ')})`)
     after.forEach((v, i) => (args[`k${i}`] = v as string | number))
   }
   args.limit = limit
@@ -310,6 +312,12 @@ export function readPages(store: Store, src: SqlSource, f: FilterValues, pageSiz
           fallbacks++
           rows = await asRows()
         }
+      }
+      // A key that is not unique, or SQL that ignores it, would loop forever: refuse instead.
+      if (rows.length > 0 && after && !keysAscending(rows.slice(0, 1), keyIdx, after)) {
+        throw new NetmonError('internal', `export of ${src.from}: the page key did not advance past ${JSON.stringify(after)}`, {
+          hint: 'the dataset definition needs a unique key',
+        })
       }
       if (rows.length < pageSize) done = true
       if (rows.length === 0) return null

@@ -76,6 +76,12 @@ export function checkDataset(d: Dataset): void {
       if (!c) throw new Error(`${d.name}: key ${k} is not a column`)
       if (!['integer', 'time', 'text'].includes(c.type)) throw new Error(`${d.name}: key ${k} must be integer, time or text`)
     }
+    if (s.keyset === 'partitioned') {
+      if (s.key.length !== 2) throw new Error(`${d.name}: a partitioned keyset has exactly two key columns`)
+      if (!/\bCROSS JOIN\b/i.test(s.from)) throw new Error(`${d.name}: a partitioned keyset needs parent CROSS JOIN child`)
+      const series = s.columns.find((x) => x.name === s.key[1])!
+      if (series.type === 'text') throw new Error(`${d.name}: the series key of a partitioned keyset must be numeric`)
+    }
     if (JSON.stringify(outputColumns(s.columns).map((c) => [c.name, c.type])) !== shape) {
       throw new Error(`${d.name}: every resolution must have the same columns`)
     }

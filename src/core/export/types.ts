@@ -67,6 +67,15 @@ export interface SqlSource {
    * Key columns must be integer, time or text (compared by value in SQL).
    */
   key: string[]
+  /**
+   * How a page continues after the previous page's last key:
+   * - `row` (default): `(k1, k2) > (:k0, :k1)`, for a key that is one index.
+   * - `partitioned`: key = [partition, series] over `parent CROSS JOIN child` (e.g. devices ×
+   *   bw_samples keyed (device_id, ts)): `part >= :k0 AND series > CASE WHEN part = :k0 THEN :k1
+   *   ELSE <−∞> END`. The loop runs over partitions and SEEKS into each one's series, time filter
+   *   included, instead of walking every row of every partition past the window.
+   */
+  keyset?: 'row' | 'partitioned'
   filters: FilterMap
 }
 
