@@ -1,0 +1,168 @@
+/**
+ * GET /metrics: Prometheus text exposition format 0.0.4 (issue 10): per-device byte totals as
+ * counters and current rates as gauges (from the same networkStats() as `bandwidth stats`, so the
+ * numbers are equal), latency summaries of each address's latest run, the bridge's counters and
+ * outbox depth (bridgeStatus(), as `bridge status`), inventory counts, and the server's own
+ * request counters. Units follow Prometheus conventions: bytes, seconds, and bits per second
+ * for the rate gauges (netmon's rates are bps everywhere).
+ *
+ * A capability whose read fails (say, its tables are missing in an old store) does not take the
+ * whole scrape down: its section is skipped and `netmon_scrape_error{section}` says so.
+ */
+import {networkStats} from '../bandwidth/query.js'
+import {bridgeStatus} from '../bridge/queries.js'
+import type {Store} from '../store/index.js'
+import type {RequestStats} from './app.js'
+import {latencyTargets} from './queries.js'
+
+type Labels = Record<string, string | number | null | undefined>
+
+/** Label values escape backslash, double quote and newline (exposition format spec). */
+export function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
+
+function fmtValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN'
+  if (v === Infinity) return '+Inf'
+  if (v === -Infinity) return '-Inf'
+  return String(v)
+}
+
+class Exposition {
+  private readonly lines: string[] = []
+  private readonly declared = new Set<string>()
+
+  family(name: string, type: 'counter' | 'gauge' | 'summary' | 'untyped', help: string): void {
+    if (this.declared.has(name)) return
+    this.declared.add(name)
+    this.lines.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${type}`)
+  }
+
+  sample(name: string, labels: Labels, value: number): void {
+    const parts = Object.entries(labels)
+      .filter(([, v]) => v !== null && v !== undefined && v !== '')
+      .map(([k, v]) => `${k}="${escapeLabel(String(v))}"`)
+    this.lines.push(`${name}${parts.length ? `{${parts.join(',')}}` : ''} ${fmtValue(value)}`)
+  }
+
+  /** A family with its samples; nothing at all when there are no samples. */
+  add(name: string, type: 'counter' | 'gauge', help: string, samples: [Labels, number][]): void {
+    if (samples.length === 0) return
+    this.family(name, type, help)
+    for (const [l, v] of samples) this.sample(name, l, v)
+  }
+
+  text(): string {
+    return this.lines.join('\n') + '\n'
+  }
+}
+
+export interface MetricsContext {
+  stats: RequestStats
+  startedAt: number
+}
+
+export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<string> {
+  const x = new Exposition()
+  const errors: string[] = []
+  const section = async (name: string, fn: () => Promise<void>) => {
+    try {
+      await fn()
+    } catch {
+      errors.push(name)
+    }
+  }
+
+  await section('bandwidth', async () => {
+    const s = await networkStats(store)
+    const dev = (d: (typeof s.devices)[number]): Labels => ({mac: d.mac, ip: d.ip, hostname: d.hostname})
+    x.add('netmon_bandwidth_devices', 'gauge', 'Devices with bandwidth accounting (bandwidth stats devices_count)', [[{}, s.devices_count]])
+    x.add('netmon_network_sent_bytes_total', 'counter', 'Bytes sent by all devices since their accounting started', [[{}, s.network.bytes_sent]])
+    x.add('netmon_network_received_bytes_total', 'counter', 'Bytes received by all devices since their accounting started', [[{}, s.network.bytes_received]])
+    x.add('netmon_network_upload_bits_per_second', 'gauge', 'Sum of every device\'s current (latest-sample) upload rate', [[{}, s.network.upload_bps]])
+    x.add('netmon_network_download_bits_per_second', 'gauge', 'Sum of every device\'s current (latest-sample) download rate', [[{}, s.network.download_bps]])
+    x.add('netmon_network_total_bits_per_second', 'gauge', 'Sum of every device\'s current (latest-sample) rate', [[{}, s.network.total_bps]])
+    x.add('netmon_device_sent_bytes_total', 'counter', 'Bytes sent by the device since its accounting started (reset by bandwidth reset)', s.devices.map((d) => [dev(d), d.bytes_sent]))
+    x.add('netmon_device_received_bytes_total', 'counter', 'Bytes received by the device since its accounting started (reset by bandwidth reset)', s.devices.map((d) => [dev(d), d.bytes_received]))
+    x.add('netmon_device_current_bits_per_second', 'gauge', 'The device\'s current rate: its latest sample\'s bytes × 8 / interval', s.devices.map((d) => [dev(d), d.current_bps]))
+    x.add(
+      'netmon_device_last_update_timestamp_seconds',
+      'gauge',
+      'Time of the device\'s latest counted sample',
+      s.devices.filter((d) => d.last_update_ms !== null).map((d) => [dev(d), d.last_update_ms! / 1000]),
+    )
+  })
+
+  await section('inventory', async () => {
+    const rows = await store.query<{online: number | null; known: number; n: number}>('SELECT online, known, count(*) AS n FROM devices GROUP BY online, known')
+    const by = (pred: (r: {online: number | null; known: number}) => boolean) => rows.filter(pred).reduce((a, r) => a + Number(r.n), 0)
+    x.add('netmon_devices', 'gauge', 'Devices in the store by state (online/offline from the last scan covering them; unchecked = never scanned)', [
+      [{state: 'online'}, by((r) => r.online === 1)],
+      [{state: 'offline'}, by((r) => r.online === 0)],
+      [{state: 'unchecked'}, by((r) => r.online === null)],
+    ])
+    x.add('netmon_devices_known', 'gauge', 'Devices promoted to known', [[{}, by((r) => Number(r.known) === 1)]])
+  })
+
+  await section('latency', async () => {
+    const targets = await latencyTargets(store, {sinceMs: Date.now() - 86_400_000})
+    if (targets.length === 0) return
+    x.family('netmon_latency_rtt_seconds', 'summary', 'RTT of the latest latency run per address (quantile 0 = min, 0.5 = median, 1 = max)')
+    for (const t of targets) {
+      const l: Labels = {ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method}
+      const r = t.last
+      for (const [q, v] of [['0', r.min_ms], ['0.5', r.median_ms], ['1', r.max_ms]] as const) x.sample('netmon_latency_rtt_seconds', {...l, quantile: q}, v === null ? NaN : v / 1000)
+      x.sample('netmon_latency_rtt_seconds_sum', l, r.avg_ms === null ? 0 : (r.avg_ms * r.received) / 1000)
+      x.sample('netmon_latency_rtt_seconds_count', l, r.received)
+    }
+    const lab = (t: (typeof targets)[number]): Labels => ({ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method})
+    x.add('netmon_latency_loss_ratio', 'gauge', 'Loss of the latest run (0-1)', targets.map((t) => [lab(t), t.last.loss_pct / 100]))
+    x.add('netmon_latency_jitter_seconds', 'gauge', 'Jitter of the latest run: mean |RTT(i) − RTT(i−1)|', targets.filter((t) => t.last.jitter_ms !== null).map((t) => [lab(t), t.last.jitter_ms! / 1000]))
+    x.add('netmon_latency_grade', 'gauge', 'Quality grade of the latest run (1 for the grade it got)', targets.filter((t) => t.last.grade !== null).map((t) => [{...lab(t), grade: t.last.grade}, 1]))
+    x.add('netmon_latency_last_run_timestamp_seconds', 'gauge', 'When the latest run ended', targets.map((t) => [lab(t), t.last.ended_at_ms / 1000]))
+  })
+
+  await section('bridge', async () => {
+    const s = await bridgeStatus(store)
+    if (s.state === 'never-started' && s.meters.length === 0) return
+    x.add('netmon_bridge_up', 'gauge', 'The bridge daemon is running (fresh heartbeat)', [[{}, s.running ? 1 : 0]])
+    x.add('netmon_bridge_broker_connected', 'gauge', 'The bridge is connected to its MQTT broker', [[{}, s.broker.connected ? 1 : 0]])
+    x.add('netmon_bridge_outbox_depth', 'gauge', 'Readings stored but not yet acknowledged by the broker', [[{}, s.outbox.depth]])
+    x.add('netmon_bridge_outbox_dropped_total', 'counter', 'Readings dropped from the outbox by its size/age bound', [[{}, s.outbox.dropped]])
+    x.add('netmon_bridge_published_total', 'counter', 'Readings published and acknowledged (this daemon run)', [[{}, s.published]])
+    if (s.network) {
+      x.add('netmon_bridge_network_transmit_bits_per_second', 'gauge', 'The bridge host\'s interface transmit rate', [[{}, s.network.tx_bps]])
+      x.add('netmon_bridge_network_receive_bits_per_second', 'gauge', 'The bridge host\'s interface receive rate', [[{}, s.network.rx_bps]])
+    }
+    const m = (f: (mm: (typeof s.meters)[number]) => number): [Labels, number][] => s.meters.map((mm) => [{meter: mm.id, name: mm.name}, f(mm)])
+    x.add('netmon_meter_polls_total', 'counter', 'Polls of the meter', m((mm) => mm.polls))
+    x.add('netmon_meter_poll_failures_total', 'counter', 'Failed polls of the meter', m((mm) => mm.failures))
+    x.add('netmon_meter_poll_overruns_total', 'counter', 'Polls skipped because the previous one was still running', m((mm) => mm.overruns))
+    x.add('netmon_meter_published_total', 'counter', 'Readings of the meter acknowledged by the broker', m((mm) => mm.published))
+    x.add('netmon_meter_outbox_pending', 'gauge', 'Readings of the meter waiting in the outbox', m((mm) => mm.pending))
+    x.add('netmon_meter_consecutive_failures', 'gauge', 'Failed polls in a row', m((mm) => mm.consecutive_failures))
+    const names = new Map(s.meters.map((mm) => [mm.id, mm.name]))
+    const totals = await store.query<Record<string, number | string>>(
+      `SELECT meter_id, sum(dlms_requests_sent) AS rq, sum(dlms_responses_recv) AS rs, sum(dlms_bytes_sent) AS bs, sum(dlms_bytes_recv) AS br,
+              sum(mqtt_messages_sent) AS mm, sum(mqtt_bytes_sent) AS mb FROM network_metrics GROUP BY meter_id ORDER BY meter_id`,
+    )
+    const t = (k: string): [Labels, number][] => totals.map((r) => [{meter: String(r.meter_id), name: names.get(String(r.meter_id))}, Number(r[k] ?? 0)])
+    x.add('netmon_meter_dlms_requests_total', 'counter', 'DLMS requests sent to the meter (sum of network_metrics rows)', t('rq'))
+    x.add('netmon_meter_dlms_responses_total', 'counter', 'DLMS responses received from the meter', t('rs'))
+    x.add('netmon_meter_dlms_sent_bytes_total', 'counter', 'DLMS bytes sent to the meter', t('bs'))
+    x.add('netmon_meter_dlms_received_bytes_total', 'counter', 'DLMS bytes received from the meter', t('br'))
+    x.add('netmon_meter_mqtt_messages_total', 'counter', 'MQTT messages published for the meter', t('mm'))
+    x.add('netmon_meter_mqtt_sent_bytes_total', 'counter', 'MQTT bytes published for the meter (serialized packets)', t('mb'))
+  })
+
+  // The server itself.
+  const routes = [...ctx.stats.byRoute.values()].sort((a, b) => (a.route + a.method + a.status).localeCompare(b.route + b.method + b.status))
+  x.add('netmon_http_requests_total', 'counter', 'HTTP requests answered by netmon serve', routes.map((r) => [{method: r.method, route: r.route, status: r.status}, r.count]))
+  x.add('netmon_http_request_duration_seconds_total', 'counter', 'Time spent answering HTTP requests', routes.map((r) => [{method: r.method, route: r.route, status: r.status}, Math.round(r.seconds * 1e6) / 1e6]))
+  x.add('netmon_http_requests_in_flight', 'gauge', 'HTTP requests being answered (this scrape included)', [[{}, ctx.stats.inflight]])
+  x.add('process_start_time_seconds', 'gauge', 'Start time of the server process', [[{}, Math.round(ctx.startedAt / 1000)]])
+  x.add('process_resident_memory_bytes', 'gauge', 'Resident memory of the server process', [[{}, process.memoryUsage.rss()]])
+  x.add('netmon_scrape_error', 'gauge', 'A section of this scrape failed (1) and was left out', errors.map((s) => [{section: s}, 1]))
+  return x.text()
+}

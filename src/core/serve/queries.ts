@@ -1,0 +1,72 @@
+/**
+ * Reads that only the server needs (no command prints them): the list of measured latency
+ * targets with their latest run (dashboard latency panel, /metrics latency summaries).
+ * Everything a command also shows is read through that command's core function instead.
+ */
+import {isoOf} from '../format/time.js'
+import type {Store} from '../store/index.js'
+
+export interface LatencyTarget {
+  ip: string
+  host: string
+  method: 'icmp' | 'tcp'
+  port: number | null
+  device: {id: number; mac: string | null; name: string | null; hostname: string | null} | null
+  /** Runs of this address (any method) in the window. */
+  runs: number
+  last: {
+    run_id: number
+    ended_at: string
+    ended_at_ms: number
+    sent: number
+    received: number
+    loss_pct: number
+    min_ms: number | null
+    avg_ms: number | null
+    max_ms: number | null
+    median_ms: number | null
+    stddev_ms: number | null
+    jitter_ms: number | null
+    grade: string | null
+  }
+}
+
+const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
+
+/** The latest run per address that ended in [since, now], newest first. */
+export async function latencyTargets(store: Store, opts: {sinceMs: number; limit?: number}): Promise<LatencyTarget[]> {
+  const rows = await store.query(
+    `WITH w AS (SELECT * FROM latency_runs WHERE ended_at >= ?),
+          latest AS (SELECT ip, max(ended_at) AS ended_at, count(*) AS runs FROM w GROUP BY ip)
+     SELECT r.*, latest.runs AS runs_in_window, d.mac AS d_mac, d.name AS d_name, d.hostname AS d_hostname
+       FROM latest JOIN w r ON r.ip = latest.ip AND r.ended_at = latest.ended_at
+       LEFT JOIN devices d ON d.id = r.device_id
+      GROUP BY r.ip
+      ORDER BY r.ended_at DESC, r.ip
+      LIMIT ?`,
+    [opts.sinceMs, opts.limit ?? 500],
+  )
+  return rows.map((r) => ({
+    ip: String(r.ip),
+    host: String(r.host),
+    method: String(r.method) as 'icmp' | 'tcp',
+    port: n(r.port),
+    device: r.device_id === null || r.device_id === undefined ? null : {id: Number(r.device_id), mac: (r.d_mac as string) ?? null, name: (r.d_name as string) ?? null, hostname: (r.d_hostname as string) ?? null},
+    runs: Number(r.runs_in_window),
+    last: {
+      run_id: Number(r.id),
+      ended_at: isoOf(Number(r.ended_at)),
+      ended_at_ms: Number(r.ended_at),
+      sent: Number(r.sent),
+      received: Number(r.received),
+      loss_pct: Number(r.loss_pct),
+      min_ms: n(r.min_ms),
+      avg_ms: n(r.avg_ms),
+      max_ms: n(r.max_ms),
+      median_ms: n(r.median_ms),
+      stddev_ms: n(r.stddev_ms),
+      jitter_ms: n(r.jitter_ms),
+      grade: (r.grade as string | null) ?? null,
+    },
+  }))
+}
