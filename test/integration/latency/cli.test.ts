@@ -2,7 +2,7 @@
  * `netmon latency` and `netmon latency history` through the built CLI, on loopback only
  * (127.0.0.0/8) plus a replaying fake ping (sends nothing). The netns LAN is in live-netns.test.ts.
  */
-import {spawn} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
@@ -330,5 +330,55 @@ describe('--watch', () => {
     expect(r.stdout).toMatch(/Z 127\.0\.0\.1 round 1: 2\/2 received, loss 0%, avg [\d.]+ ms, median [\d.]+ ms, jitter [\d.]+ ms, excellent\n/)
     expect(r.stdout).toMatch(/Session totals \(\d+ runs stored\):/)
     expect(r.stdout).not.toContain('\x1b[') // no cursor movement outside a terminal
+  })
+  it('a ping that dies (no route) is restarted: one lost probe with the reason per attempt', async () => {
+    const wrapper = join(tmp.dir, 'dying-ping.sh')
+    writeFileSync(wrapper, `#!/bin/sh\ncase " $* " in *" -c 1 "*) exit 0;; esac\necho "ping: connect: Network is unreachable" >&2\nexit 2\n`, {mode: 0o755})
+    const db = freshDb()
+    const child = spawn(process.execPath, [BIN, 'latency', '127.0.0.9', '--method', 'icmp', '-c', '2', '-i', '20ms', '--watch', '--json', '--db', db], {
+      cwd: ROOT,
+      env: {...process.env, NETMON_PING: wrapper},
+    })
+    let out = ''
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+      if ((out.match(/"type":"probe"/g) ?? []).length >= 2 && !child.killed) child.kill('SIGINT')
+    })
+    expect(await closed).toBe(0)
+    clearTimeout(timer)
+    const probes = out.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'probe')
+    expect(probes.slice(0, 2)).toMatchObject([
+      {seq: 1, rtt_ms: null, status: 'error', detail: 'connect: Network is unreachable'},
+      {seq: 2, rtt_ms: null, status: 'error'},
+    ])
+    // Restarted after max(interval, 1 s), not in a tight loop.
+    expect(probes[1].ts_ms - probes[0].ts_ms).toBeGreaterThanOrEqual(900)
+  })
+
+  const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0
+  it.skipIf(!hasScript)('on a terminal (script(1) pty): the table is redrawn in place; Ctrl-C prints the session totals', async () => {
+    const db = freshDb()
+    const cmd = `${process.execPath} ${BIN} latency 127.0.0.1 127.0.0.2 --watch -c 2 -i 20ms --db ${db}`
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe']})
+    let out = ''
+    let sent = false
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+      // After three redraws, type Ctrl-C into the terminal, as a user would.
+      if (!sent && (out.match(/\x1b\[\d+A\x1b\[J/g) ?? []).length >= 3) {
+        sent = true
+        child.stdin.write('\x03')
+      }
+    })
+    expect(await closed).toBe(0)
+    clearTimeout(timer)
+    expect(out).toContain('Ctrl-C stops.')
+    expect(out).toMatch(/│ 127\.0\.0\.2 │ \d+ +│ \d+ +│ 0% +│/)
+    expect(out).toMatch(/Session totals \(\d+ runs stored\):/)
+    expect(await count(db, 'SELECT count(*) AS n FROM latency_probes WHERE rtt_ms IS NOT NULL')).toBeGreaterThanOrEqual(4)
   })
 })
