@@ -1,0 +1,145 @@
+/**
+ * applyScan on a real libSQL file: one transaction writes devices, events, IP history, ports,
+ * scan_hosts and the scan row; a second scan turns into ip_changed/offline/ports_changed.
+ */
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {applyScan} from '../../../src/core/inventory/apply.js'
+import {deviceHistory, inventoryStats, listDevices, promoteDevice, scanStatus, showDevice, timeline} from '../../../src/core/inventory/queries.js'
+import type {HostResult} from '../../../src/core/scan/types.js'
+import {openStore, type Store} from '../../../src/core/store/index.js'
+import {tempStore} from '../../support/cli.js'
+
+const t = tempStore('netmon-apply-')
+let store: Store
+const T1 = Date.now() - 60_000
+const T2 = T1 + 30_000
+
+function host(ip: string, mac: string | null, extra: Partial<HostResult> = {}): HostResult {
+  return {ip, mac, mac_kind: mac ? 'universal' : null, vendor: null, hostname: null, found_by: ['neighbor', 'tcp'], rtt_ms: 0.5, interface: 'br0', self: false, seen_ms: T1, ...extra}
+}
+
+async function newScan(at: number, total: number): Promise<number> {
+  const r = await store.batch([
+    {
+      sql: `INSERT INTO scans(started_at, updated_at, status, targets, methods, hosts_total, pid, hostname) VALUES (?, ?, 'running', '["10.9.0.0/29"]', '["tcp"]', ?, ?, 'x')`,
+      args: [at, at, total, process.pid],
+    },
+  ])
+  return Number(r[0]!.lastInsertRowid)
+}
+
+beforeAll(async () => {
+  store = await openStore({db: t.db})
+})
+afterAll(async () => {
+  await store.close()
+  t.cleanup()
+})
+
+describe('applyScan + inventory queries (real store)', () => {
+  it('first scan: devices, new events, IP history, ports, scan row finished', async () => {
+    const id = await newScan(T1, 6)
+    const covered = ['10.9.0.1', '10.9.0.2', '10.9.0.3', '10.9.0.4', '10.9.0.5', '10.9.0.6']
+    const r = await applyScan(store, {
+      scanId: id,
+      hosts: [
+        host('10.9.0.1', 'AA:00:00:00:00:01', {vendor: 'Acme', hostname: 'a.lan', ports: [{port: 22, proto: 'tcp', service: 'ssh', banner: 'SSH-2.0-x'}]}),
+        host('10.9.0.2', 'AA:00:00:00:00:02', {ports: []}),
+        host('10.9.0.3', null, {ports: [{port: 80, proto: 'tcp', service: 'http'}]}),
+      ],
+      covered,
+      scannedPorts: [22, 80],
+      now: T1,
+      register: false,
+      status: 'done',
+      warnings: [],
+      progress: {hosts_done: 6, found: 3, ports_total: 6, ports_done: 6},
+    })
+    expect(r.counts).toMatchObject({seen: 3, new: 3, offline: 0, registered: 0})
+    const list = await listDevices(store)
+    expect(list.map((d) => [d.ip, d.mac, d.status, d.open_ports])).toEqual([
+      ['10.9.0.1', 'AA:00:00:00:00:01', 'online', [22]],
+      ['10.9.0.2', 'AA:00:00:00:00:02', 'online', []],
+      ['10.9.0.3', null, 'online', [80]],
+    ])
+    const st = await scanStatus(store, {hosts: true})
+    expect(st.scan).toMatchObject({id, status: 'done', hosts_done: 6, found: 3, percent: 100, summary: expect.objectContaining({new: 3})})
+    expect(st.hosts!.map((h) => [h.ip, h.found_by])).toEqual([
+      ['10.9.0.1', ['neighbor', 'tcp']],
+      ['10.9.0.2', ['neighbor', 'tcp']],
+      ['10.9.0.3', ['neighbor', 'tcp']],
+    ])
+    const show = await showDevice(store, 'aa:00:00:00:00:01')
+    expect(show.ports).toEqual([expect.objectContaining({port: 22, service: 'ssh', banner: 'SSH-2.0-x'})])
+    expect(show.last_scan).toMatchObject({scan_id: id, found_by: ['neighbor', 'tcp']})
+    expect(show.latency).toBeNull()
+    expect(show.bandwidth).toBeNull()
+  })
+
+  it('second scan: ip_changed, offline, ports_changed; history keeps the old IP; --register opens accounting', async () => {
+    const id = await newScan(T2, 6)
+    const r = await applyScan(store, {
+      scanId: id,
+      hosts: [
+        host('10.9.0.5', 'AA:00:00:00:00:01', {seen_ms: T2, hostname: 'a.lan', ports: [{port: 80, proto: 'tcp', service: 'http'}]}),
+        host('10.9.0.3', null, {seen_ms: T2, ports: [{port: 80, proto: 'tcp', service: 'http'}]}),
+      ],
+      covered: ['10.9.0.1', '10.9.0.2', '10.9.0.3', '10.9.0.4', '10.9.0.5', '10.9.0.6'],
+      scannedPorts: [22, 80],
+      now: T2,
+      register: true,
+      status: 'done',
+      warnings: [],
+      progress: {hosts_done: 6, found: 2, ports_total: 4, ports_done: 4},
+    })
+    expect(r.counts).toMatchObject({new: 0, ip_changed: 1, offline: 1, ports_changed: 1, registered: 1})
+    const h = await deviceHistory(store, 'AA-00-00-00-00-01')
+    expect(h.ips.map((i) => [i.ip, i.current])).toEqual([
+      ['10.9.0.1', false],
+      ['10.9.0.5', true],
+    ])
+    expect(h.events.map((e) => e.type)).toEqual(['new', 'ip_changed', 'ports_changed'])
+    expect(h.events[2]!.detail).toMatchObject({opened: [80], closed: [22]})
+    const offline = await listDevices(store, {offline: true})
+    expect(offline.map((d) => d.mac)).toEqual(['AA:00:00:00:00:02'])
+    const tl = await timeline(store, {since: T1, types: ['offline', 'ip_changed'], limit: 100})
+    expect(tl.events.map((e) => [e.type, e.mac])).toEqual([
+      ['ip_changed', 'AA:00:00:00:00:01'],
+      ['offline', 'AA:00:00:00:00:02'],
+    ])
+    expect((await store.query(`SELECT device_id FROM bw_totals`)).length).toBe(1)
+    const show = await showDevice(store, '10.9.0.5')
+    expect(show.bandwidth).toMatchObject({mac: 'AA:00:00:00:00:01', total: {total_bytes: 0}})
+  })
+
+  it('promote + stats', async () => {
+    const p = await promoteDevice(store, 'AA:00:00:00:00:02', 'printer')
+    expect(p).toMatchObject({changed: true, device: {known: true, name: 'printer'}})
+    await expect(promoteDevice(store, 'AA:00:00:00:00:99')).rejects.toThrow(/no device AA:00:00:00:00:99/)
+    await expect(promoteDevice(store, 'not-a-mac')).rejects.toMatchObject({exitCode: 2})
+    const s = await inventoryStats(store)
+    expect(s.devices).toEqual({total: 3, online: 2, offline: 1, unknown_status: 0, known: 1, unknown: 2, new_24h: 3})
+    expect(s.events_24h).toMatchObject({new: 3, ip_changed: 1, offline: 1, ports_changed: 1, promoted: 1})
+    expect(s.last_scan).toMatchObject({status: 'done', found: 2})
+  })
+
+  it('timeline limits to the newest N and says so; bad ranges are input errors', async () => {
+    const tl = await timeline(store, {limit: 2})
+    expect(tl.count).toBe(2)
+    expect(tl.truncated).toBe(true)
+    expect(tl.events.at(-1)!.type).toBe('promoted')
+    await expect(timeline(store, {since: 10, until: 5, limit: 5})).rejects.toMatchObject({exitCode: 2})
+  })
+
+  it('scan status reports a running scan whose process is gone as interrupted', async () => {
+    await store.batch([
+      {
+        sql: `INSERT INTO scans(started_at, updated_at, status, targets, methods, hosts_total, hosts_done, pid, hostname) VALUES (?, ?, 'running', '["10.9.0.0/24"]', '["tcp"]', 254, 10, 2147483646, ?)`,
+        args: [Date.now() - 5000, Date.now() - 4000, (await import('node:os')).hostname()],
+      },
+    ])
+    const st = await scanStatus(store)
+    expect(st.running).toEqual([])
+    expect(st.scan).toMatchObject({status: 'interrupted', stale: true, hosts_done: 10, hosts_total: 254})
+  })
+})
