@@ -103,16 +103,19 @@ const meterCommon = {
 }
 
 const meterSchema = z.strictObject({
-  id: idText,
+  id: z.string({error: (iss) => (iss.input === undefined ? 'missing: a unique id for the meter' : 'expected text')}).pipe(idText),
   name: z.string().min(1, {message: 'expected a non-empty name'}).max(200).optional(),
-  host: z.string().min(1, {message: 'expected a host name or address'}),
+  host: z.string({error: (iss) => (iss.input === undefined ? 'missing: the meter\'s host name or address' : 'expected a host name or address')}).min(1, {message: 'expected a host name or address'}),
   token_env: envName.optional(),
   enabled: z.boolean().optional(),
   ...meterCommon,
 })
 
+const required = (what: string) => (iss: {input?: unknown}) => (iss.input === undefined ? `missing: ${what}` : undefined)
+
 const schema = z.strictObject({
-  mqtt: z.strictObject({
+  mqtt: z.strictObject(
+    {
     url: z
       .string()
       .refine((u) => /^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/i.test(u), {message: 'expected mqtt://, mqtts://, ws:// or wss:// URL'})
@@ -129,7 +132,9 @@ const schema = z.strictObject({
     max_inflight: int(1, 65_000).optional(),
     connect_timeout: duration(100, 600_000).optional(),
     reconnect: backoff.optional(),
-  }),
+    },
+    {error: required('the broker section, e.g. mqtt: {url: mqtt://broker:1883}')},
+  ),
   publish: z
     .strictObject({
       format: z.enum(FORMATS, {message: `expected one of ${FORMATS.join(', ')}`}),
@@ -137,7 +142,7 @@ const schema = z.strictObject({
     })
     .optional(),
   defaults: z.strictObject(meterCommon).optional(),
-  meters: z.array(meterSchema, {message: 'expected a list of meters'}).max(10_000),
+  meters: z.array(meterSchema, {error: (iss) => (iss.input === undefined ? 'missing: the list of meters to poll' : 'expected a list of meters')}).max(10_000),
   outbox: z
     .strictObject({
       max_rows: int(100, 100_000_000).optional(),

@@ -1,0 +1,93 @@
+import {describe, expect, it} from 'vitest'
+import {parseConfigText, resolveConfig} from '../../../src/core/bridge/config.js'
+import {redact} from '../../../src/core/secrets.js'
+
+const env = {TB: 'gateway-token-AAAA-1111', PW: 'meter-password-BBBB', MQ: 'mqtt-password-CCCC', T1: 'device-token-1-DDDD', T2: 'device-token-2-EEEE'}
+
+const yaml = `
+mqtt:
+  url: mqtts://tb.example.test:8883
+  token_env: TB
+  keepalive: 45s
+  max_inflight: 50
+publish:
+  format: thingsboard-gateway
+defaults:
+  port: 4059
+  poll_interval: 2s
+  obis:
+    1.0.1.8.0.255: energy_import_kwh
+    1-0:32.7.0*255: voltage_v
+meters:
+  - id: a
+    host: 10.0.0.5
+  - id: b
+    name: Basement meter
+    host: 10.0.0.6
+    framing: hdlc
+    physical_address: 17
+    auth: {mechanism: low, password_env: PW}
+    poll_interval: 500ms
+    obis:
+      - {obis: 1.0.1.8.0.255, key: e_kwh, unit: kWh}
+      - {obis: 0.0.1.0.0.255, key: clock, class: 8}
+  - id: c
+    host: 10.0.0.7
+    enabled: false
+outbox: {max_rows: 5000, max_age: 2d}
+metrics: {interval: 30s, interfaces: [eth0]}
+`
+
+describe('bridge config', () => {
+  it('resolves defaults, OBIS map and list forms, durations, secrets from env', () => {
+    const c = resolveConfig(parseConfigText(yaml, 'yaml'), {env})
+    expect(c.format).toBe('thingsboard-gateway')
+    expect(c.mqtt).toMatchObject({url: 'mqtts://tb.example.test:8883', username: env.TB, keepaliveSeconds: 45, maxInflight: 50})
+    expect(c.meters.map((m) => m.id)).toEqual(['a', 'b']) // c is disabled
+    const [a, b] = c.meters
+    expect(a).toMatchObject({name: 'a', port: 4059, framing: 'wrapper', clientAddress: 16, pollIntervalMs: 2000, auth: {mechanism: 'none'}})
+    expect(a!.obis).toEqual([
+      {obis: '1.0.1.8.0.255', key: 'energy_import_kwh', classId: 3},
+      {obis: '1.0.32.7.0.255', key: 'voltage_v', classId: 3},
+    ])
+    expect(b).toMatchObject({name: 'Basement meter', framing: 'hdlc', physicalAddress: 17, clientAddress: 17, pollIntervalMs: 500, timeoutMs: 1000})
+    expect(b!.auth).toEqual({mechanism: 'low', password: env.PW, passwordEnv: 'PW'})
+    expect(b!.obis).toEqual([
+      {obis: '1.0.1.8.0.255', key: 'e_kwh', classId: 3, unit: 'kWh'},
+      {obis: '0.0.1.0.0.255', key: 'clock', classId: 8},
+    ])
+    expect(c.outbox).toEqual({maxRows: 5000, maxAgeMs: 2 * 86_400_000})
+    expect(c.metrics).toMatchObject({intervalMs: 30_000, heartbeatMs: 5000, sampleIntervalMs: 1000, interfaces: ['eth0']})
+    // Every secret read is registered: redact() scrubs it from any text.
+    expect(redact(`token ${env.TB} and ${env.PW}`)).toBe('token *** and ***')
+  })
+
+  it('JSON configs parse the same way', () => {
+    const c = resolveConfig(parseConfigText(JSON.stringify({mqtt: {url: 'mqtt://127.0.0.1'}, meters: [{id: 'x', host: 'h', obis: {'1.0.1.8.0.255': 'e'}}]}), 'json'), {env})
+    expect(c.format).toBe('thingsboard-gateway')
+    expect(c.meters[0]!.pollIntervalMs).toBe(3000) // the issue's default poll interval
+    expect(c.mqtt.username).toBeUndefined()
+  })
+
+  it('thingsboard-device takes one token per meter; plain takes a topic template', () => {
+    const dev = resolveConfig(
+      {mqtt: {url: 'mqtt://127.0.0.1'}, publish: {format: 'thingsboard-device'}, defaults: {obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a', host: 'h', token_env: 'T1'}, {id: 'b', host: 'h2', token_env: 'T2'}]},
+      {env},
+    )
+    expect(dev.meters.map((m) => m.token)).toEqual([env.T1, env.T2])
+    const plain = resolveConfig({mqtt: {url: 'ws://127.0.0.1:8080/mqtt'}, publish: {format: 'plain', topic: 'site/{id}/reading'}, meters: []}, {env})
+    expect(plain.topic).toBe('site/{id}/reading')
+  })
+
+  it('numbers are seconds; readings retention 0 keeps forever', () => {
+    const c = resolveConfig({mqtt: {url: 'mqtt://h'}, defaults: {poll_interval: 1.5, obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a', host: 'h'}], store: {readings_retention: 0}}, {env})
+    expect(c.meters[0]!.pollIntervalMs).toBe(1500)
+    expect(c.store.readingsRetentionMs).toBe(0)
+  })
+
+  it('errors name the path', () => {
+    const bad = (raw: unknown) => () => resolveConfig(raw, {env})
+    expect(bad({mqtt: {url: 'mqtt://h'}, meters: [{id: 'a', host: 'h', port: 0, obis: {'1.0.1.8.0.255': 'e'}}]})).toThrow(/^meters\[0\]\.port: expected 1-65535$/)
+    expect(bad({mqtt: {url: 'mqtt://h', keepalive: true}, meters: []})).toThrow(/mqtt\.keepalive: expected a duration/)
+  })
+})
