@@ -1,0 +1,111 @@
+/**
+ * Issue 9 errors and CLI contract: unknown dataset/format and bad time → exit 2; an unwritable
+ * --out → exit 1 with nothing left behind; --json needs --out; --list; a reader that closes the
+ * pipe early; the summary printed for a file export.
+ */
+import {spawn} from 'node:child_process'
+import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {BIN, ROOT, runCli} from '../../support/cli.js'
+import {seedManyEvents, testStore, type TestStore} from '../../unit/export/fixtures.js'
+import {DATASETS} from '../../../src/core/export/registry.js'
+
+let t: TestStore
+beforeAll(async () => {
+  t = await testStore()
+  await seedManyEvents(t.store, 30_000)
+  await t.store.close()
+})
+afterAll(() => t.cleanup())
+
+const oneLine = (s: string) => expect(s.trim().split('\n'), s).toHaveLength(1)
+
+describe('bad input: exit 2, one line, nothing written', () => {
+  it.each([
+    [['--what', 'nope'], /unknown dataset "nope" \(choose one of: devices, events/],
+    [['--what', 'events', '--format', 'xlsx'], /unknown format "xlsx" \(use one of: csv, json, ndjson\)/],
+    [['--what', 'events', '--since', 'last tuesday'], /invalid --since time "last tuesday"/],
+    [['--what', 'events', '--until', '2026-02-30T99:00'], /invalid --until time/],
+    [['--what', 'events', '--since', '1d', '--until', '2d'], /--since .* must be before --until/],
+    [['--what', 'events', '--meter', 'm1'], /--meter does not apply to dataset "events"/],
+    [['--format', 'csv'], /missing --what DATASET/],
+    [['--what', 'events', '--bogus'], /Nonexistent flag: --bogus/],
+  ])('%j', async (args, msg) => {
+    const dir = join(t.dir, `bad-${Math.random().toString(16).slice(2)}`)
+    mkdirSync(dir)
+    const r = await runCli(['metrics', 'export', ...args, '--out', join(dir, 'x.csv')], {db: t.db})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(msg)
+    oneLine(r.stderr)
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('--json without --out is refused (stdout would carry the data), with a JSON error', async () => {
+    const r = await runCli(['metrics', 'export', '--what', 'events', '--json'], {db: t.db})
+    expect(r.code).toBe(2)
+    expect(r.json.error.message).toMatch(/--json prints a summary on stdout/)
+  })
+})
+
+describe('unwritable --out: exit 1, nothing left behind', () => {
+  it.each([
+    ['a missing folder', (d: string) => join(d, 'missing', 'x.csv'), /its folder does not exist/],
+    ['a path under a file', (d: string) => join(d, 'file', 'x.csv'), /a part of the path is not a folder/],
+    ['a folder', (d: string) => join(d, 'sub'), /it is a folder/],
+  ])('%s', async (_name, target, msg) => {
+    const dir = join(t.dir, `unwritable-${Math.random().toString(16).slice(2)}`)
+    mkdirSync(join(dir, 'sub'), {recursive: true})
+    writeFileSync(join(dir, 'file'), 'x')
+    const r = await runCli(['metrics', 'export', '--what', 'events', '--out', target(dir)], {db: t.db})
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(msg)
+    oneLine(r.stderr)
+    expect(readdirSync(dir).sort()).toEqual(['file', 'sub'])
+    expect(readdirSync(join(dir, 'sub'))).toEqual([])
+  })
+})
+
+describe('output', () => {
+  it('--list names every dataset with its columns (human and --json)', async () => {
+    const human = await runCli(['metrics', 'export', '--list'], {db: t.db})
+    expect(human.code).toBe(0)
+    for (const d of DATASETS) expect(human.stdout).toContain(d.name)
+    expect(human.stdout).toContain('first_seen_ms')
+    const json = await runCli(['metrics', 'export', '--list', '--json'], {db: t.db})
+    const events = json.json.datasets.find((d: {name: string}) => d.name === 'events')
+    expect(events.columns.map((c: {name: string}) => c.name)).toEqual(['ts', 'ts_ms', 'id', 'type', 'device_id', 'mac', 'detail'])
+    expect(events.columns[0]).toEqual({name: 'ts', type: 'time_iso', description: expect.any(String)})
+  })
+
+  it('a file export prints a one-line summary; --json prints the summary object', async () => {
+    const out = join(t.dir, 'summary.ndjson')
+    const human = await runCli(['metrics', 'export', '--what', 'events', '--out', out, '--since', '1700000000000', '--until', '1700000001000'], {db: t.db})
+    expect(human.code).toBe(0)
+    expect(human.stdout).toMatch(/^Exported 3 events rows as NDJSON to .*summary\.ndjson \(/)
+    const json = await runCli(['metrics', 'export', '--what', 'events', '--out', out, '--until', '1700000001000', '--json'], {db: t.db})
+    expect(json.json).toMatchObject({
+      dataset: 'events',
+      format: 'ndjson',
+      rows: 3,
+      out,
+      excel_safe: false,
+      filters: {since: null, until: {iso: '2023-11-14T22:13:21.000Z', ms: 1_700_000_001_000}, device: null, meter: null},
+    })
+    expect(json.json.bytes).toBe(readFileSync(out).length)
+  })
+
+  it('a reader that closes the pipe early (| head) ends the export quietly with exit 0', async () => {
+    const child = spawn(process.execPath, [BIN, 'metrics', 'export', '--what', 'events', '--page-size', '50', '--db', t.db], {
+      cwd: ROOT,
+      env: {...process.env, NETMON_NO_PROGRESS: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+    child.stdout.once('data', () => child.stdout.destroy())
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)))
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+  })
+})
