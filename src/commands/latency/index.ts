@@ -206,9 +206,14 @@ class LiveView {
   private draw(): void {
     this.dirty = false
     const text = `${this.header}\n${this.table()}\n`
-    const up = this.drawn > 0 ? `\x1b[${this.drawn}A\x1b[J` : ''
+    // Moving the cursor up cannot go above the screen: a table taller than the terminal is
+    // redrawn from the top of a cleared screen instead.
+    const lines = text.split('\n').length - 1
+    const rows = process.stdout.rows ?? 0 // 0: a pty without a size (script(1), some CI)
+    const tooTall = rows > 0 && rows <= lines
+    const up = tooTall ? '\x1b[H\x1b[2J' : this.drawn > 0 ? `\x1b[${this.drawn}A\x1b[J` : ''
     process.stdout.write(up + text)
-    this.drawn = text.split('\n').length - 1
+    this.drawn = lines
   }
 
   finish(result: LatencyResult): void {

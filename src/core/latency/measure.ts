@@ -277,6 +277,7 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
   // interface down) is restarted after a pause, its seqs continuing where the last one stopped.
   const runHost = async (s: HostState): Promise<void> => {
     for (;;) {
+      if (stopping) return // interrupted before this host started
       s.session = startSession(s)
       const end = await s.session.done
       if (end.error) s.error = end.error
