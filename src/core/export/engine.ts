@@ -24,7 +24,7 @@ import {startProgress} from '../progress.js'
 import type {Store} from '../store/index.js'
 import {findDataset, datasetNames} from './registry.js'
 import {fileSink, stdoutSink, type Sink} from './sink.js'
-import {FORMATS, RESOLUTIONS, type Dataset, type ExportFormat, type FilterValues, type Resolution, type SqlSource} from './types.js'
+import {FORMATS, RESOLUTIONS, type ColumnDef, type Dataset, type ExportFormat, type FilterValues, type Resolution, type SqlSource} from './types.js'
 import {createWriter, outputColumns} from './writers.js'
 
 export const DEFAULT_PAGE_SIZE = 5000
@@ -217,8 +217,14 @@ function conditions(src: SqlSource, f: FilterValues, args: BuiltQuery['args']): 
   return conds
 }
 
+/** The columns SQL selects: the output columns, or what a derived source reads. */
+export function selectedColumns(src: SqlSource): ColumnDef[] {
+  return src.derive ? src.derive.read : src.keyOnly ? [...src.columns, ...src.keyOnly] : src.columns
+}
+
 function keyExprs(src: SqlSource): string[] {
-  return src.key.map((k) => src.columns.find((c) => c.name === k)!.sql)
+  const cols = selectedColumns(src)
+  return src.key.map((k) => cols.find((c) => c.name === k)!.sql)
 }
 
 /**
@@ -233,19 +239,23 @@ export function pageQuery(src: SqlSource, f: FilterValues, after: readonly unkno
   if (after) {
     const params = keys.map((_, i) => `:k${i}`)
     if (src.keyset === 'partitioned') {
-      conds.push(`${keys[0]} >= :k0`, `${keys[1]} > CASE WHEN ${keys[0]} = :k0 THEN :k1 ELSE ${FAR_PAST} END`)
+      const n = keys.length - 1
+      const part = n === 1 ? keys[0]! : `(${keys.slice(0, n).join(', ')})`
+      const at = n === 1 ? params[0]! : `(${params.slice(0, n).join(', ')})`
+      conds.push(`${part} >= ${at}`, `${keys[n]} > CASE WHEN ${part} = ${at} THEN ${params[n]} ELSE ${FAR_PAST} END`)
     } else conds.push(keys.length === 1 ? `${keys[0]} > ${params[0]}` : `(${keys.join(', ')}) > (${params.join(', ')})`)
     after.forEach((v, i) => (args[`k${i}`] = v as string | number))
   }
   args.limit = limit
-  const select = src.columns.map((c, i) => `${selectExpr(c.sql, c.type)} AS c${i}`).join(', ')
+  const cols = selectedColumns(src)
+  const select = cols.map((c, i) => `${selectExpr(c.sql, c.type)} AS c${i}`).join(', ')
   const inner =
     `SELECT ${select} FROM ${src.from}` +
     (conds.length ? ` WHERE ${conds.join(' AND ')}` : '') +
     (src.groupBy ? ` GROUP BY ${src.groupBy}` : '') +
     ` ORDER BY ${keys.join(', ')} LIMIT :limit`
   if (mode === 'rows') return {sql: inner, args}
-  const arr = src.columns.map((_, i) => `c${i}`).join(', ')
+  const arr = cols.map((_, i) => `c${i}`).join(', ')
   return {sql: `SELECT json_group_array(json_array(${arr})) AS page FROM (${inner})`, args}
 }
 
@@ -287,15 +297,29 @@ export interface PageReader {
 
 /** Reads a source page by page; each page is an array of raw rows in column order. */
 export function readPages(store: Store, src: SqlSource, f: FilterValues, pageSize: number, opts: {forceRows?: boolean} = {}): PageReader {
-  const keyIdx = src.key.map((k) => src.columns.findIndex((c) => c.name === k))
+  const cols = selectedColumns(src)
+  const keyIdx = src.key.map((k) => cols.findIndex((c) => c.name === k))
   let after: unknown[] | null = null
   let done = false
   let fallbacks = 0
   const asRows = async (): Promise<unknown[][]> => {
     const q = pageQuery(src, f, after, pageSize, 'rows')
     const rows = await store.query<Record<string, unknown>>(q.sql, q.args)
-    return rows.map((r) => src.columns.map((_, i) => r[`c${i}`]))
+    return rows.map((r) => cols.map((_, i) => r[`c${i}`]))
   }
+  const derive = src.derive
+  const names = cols.map((c) => c.name)
+  const width = src.columns.length
+  const derived = (rows: unknown[][]): unknown[][] =>
+    derive
+      ? rows.map((r) => {
+          const o: Record<string, unknown> = {}
+          for (let i = 0; i < names.length; i++) o[names[i]!] = r[i]
+          return derive.compute(o)
+        })
+      : src.keyOnly
+        ? rows.map((r) => r.slice(0, width))
+        : rows
   return {
     get fallbacks() {
       return fallbacks
@@ -323,7 +347,7 @@ export function readPages(store: Store, src: SqlSource, f: FilterValues, pageSiz
       if (rows.length === 0) return null
       const last = rows[rows.length - 1]!
       after = keyIdx.map((k) => last[k])
-      return rows
+      return derived(rows)
     },
   }
 }

@@ -2,12 +2,27 @@
  * Every exportable dataset, in `--list` order. Adding one = a Dataset in datasets/ and a line
  * here; test/unit/export/registry.test.ts checks each definition (keys, filters, index use).
  */
+import {bandwidth, bandwidthTotals} from './datasets/bandwidth.js'
+import {networkMetrics, readings} from './datasets/bridge.js'
 import {devices, events} from './datasets/core.js'
+import {scanHosts, scans} from './datasets/inventory.js'
+import {latency, latencyProbes} from './datasets/latency.js'
 import type {Dataset, OutputColumn, Resolution} from './types.js'
 import {RESOLUTIONS} from './types.js'
 import {outputColumns} from './writers.js'
 
-export const DATASETS: readonly Dataset[] = [devices, events]
+export const DATASETS: readonly Dataset[] = [
+  devices,
+  events,
+  bandwidth,
+  bandwidthTotals,
+  latency,
+  latencyProbes,
+  scans,
+  scanHosts,
+  readings,
+  networkMetrics,
+]
 
 export function findDataset(name: string): Dataset | undefined {
   const n = name.trim().toLowerCase()
@@ -71,15 +86,17 @@ export function checkDataset(d: Dataset): void {
       if (o.type === 'time_ms' && names.has(o.name)) throw new Error(`${d.name}: column ${o.name} collides with a time column's _ms`)
     }
     if (s.key.length === 0) throw new Error(`${d.name}: no key`)
+    const selected = s.derive ? s.derive.read : [...s.columns, ...(s.keyOnly ?? [])]
+    for (const c of selected) if (!c.sql) throw new Error(`${d.name}: column ${c.name} has no SQL`)
     for (const k of s.key) {
-      const c = s.columns.find((x) => x.name === k)
+      const c = selected.find((x) => x.name === k)
       if (!c) throw new Error(`${d.name}: key ${k} is not a column`)
       if (!['integer', 'time', 'text'].includes(c.type)) throw new Error(`${d.name}: key ${k} must be integer, time or text`)
     }
     if (s.keyset === 'partitioned') {
-      if (s.key.length !== 2) throw new Error(`${d.name}: a partitioned keyset has exactly two key columns`)
+      if (s.key.length < 2) throw new Error(`${d.name}: a partitioned keyset has partition column(s) and a series column`)
       if (!/\bCROSS JOIN\b/i.test(s.from)) throw new Error(`${d.name}: a partitioned keyset needs parent CROSS JOIN child`)
-      const series = s.columns.find((x) => x.name === s.key[1])!
+      const series = selected.find((x) => x.name === s.key[s.key.length - 1])!
       if (series.type === 'text') throw new Error(`${d.name}: the series key of a partitioned keyset must be numeric`)
     }
     if (JSON.stringify(outputColumns(s.columns).map((c) => [c.name, c.type])) !== shape) {

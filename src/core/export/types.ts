@@ -20,9 +20,20 @@ export interface ColumnDef {
   /** Output name (for `time`: the ISO column; `<name>_ms` follows it). */
   name: string
   type: ColumnType
-  /** SQL expression over the source's FROM clause. */
+  /** SQL expression over the source's FROM clause (unused when the source has `derive`). */
   sql: string
   description: string
+}
+
+/**
+ * A source whose output is computed in code from what SQL reads, to reuse a capability's own
+ * shaping (e.g. bandwidth's deviceStatsShape for `bandwidth-totals`) instead of copying its math.
+ * The key then names `read` columns.
+ */
+export interface Derive {
+  read: ColumnDef[]
+  /** One read row (by `read` names) → the values of `columns`, in order (`time` as epoch ms). */
+  compute(row: Record<string, unknown>): unknown[]
 }
 
 /** A filter given on the command line, resolved to values (device → its id). */
@@ -61,6 +72,9 @@ export interface SqlSource {
   /** GROUP BY expressions for aggregated datasets (the key must be among them). */
   groupBy?: string
   columns: ColumnDef[]
+  /** Columns read only to complete the key (not written), e.g. a parent's rowid. */
+  keyOnly?: ColumnDef[]
+  derive?: Derive
   /**
    * The keyset: names of `columns` that are NOT NULL, unique together, and the order of an
    * index, so each page is an index range scan (never OFFSET, never a sort of the table).
@@ -70,10 +84,11 @@ export interface SqlSource {
   /**
    * How a page continues after the previous page's last key:
    * - `row` (default): `(k1, k2) > (:k0, :k1)`, for a key that is one index.
-   * - `partitioned`: key = [partition, series] over `parent CROSS JOIN child` (e.g. devices ×
-   *   bw_samples keyed (device_id, ts)): `part >= :k0 AND series > CASE WHEN part = :k0 THEN :k1
-   *   ELSE <−∞> END`. The loop runs over partitions and SEEKS into each one's series, time filter
-   *   included, instead of walking every row of every partition past the window.
+   * - `partitioned`: key = [...partition, series] over `parent CROSS JOIN child` (e.g. devices ×
+   *   bw_samples keyed (device_id, ts)): `(part) >= (:k0) AND series > CASE WHEN (part) = (:k0)
+   *   THEN :k1 ELSE <−∞> END`. The loop runs over partitions and SEEKS into each one's series,
+   *   time filter included, instead of walking every row of every partition past the window.
+   *   The partition columns must be unique and NOT NULL in the parent's index order.
    */
   keyset?: 'row' | 'partitioned'
   filters: FilterMap

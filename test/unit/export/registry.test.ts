@@ -30,7 +30,7 @@ function filterCombos(s: SqlSource): FilterValues[] {
 
 const sampleKey = (s: SqlSource) =>
   s.key.map((k) => {
-    const c = s.columns.find((x) => x.name === k)!
+    const c = [...s.columns, ...(s.keyOnly ?? []), ...(s.derive?.read ?? [])].find((x) => x.name === k)!
     return c.type === 'text' ? 'k' : 5
   })
 
@@ -52,7 +52,7 @@ describe('dataset registry', () => {
     expect(() => checkDataset(broken({key: ['nope']}))).toThrow(/not a column/)
     expect(() => checkDataset(broken({key: []}))).toThrow(/no key/)
     expect(() => checkDataset(broken({filters: {device: 'd.id = ?'}}))).toThrow(/:device/)
-    expect(() => checkDataset(broken({keyset: 'partitioned'}))).toThrow(/exactly two/)
+    expect(() => checkDataset(broken({keyset: 'partitioned'}))).toThrow(/partition column/)
     expect(() => checkDataset({...base, resolutions: {'1h': {...base.source, columns: base.source.columns.slice(0, -1)}}})).toThrow(/same columns/)
   })
 
@@ -75,6 +75,11 @@ describe('dataset registry', () => {
               const p = await plan(q.sql, q.args)
               const where = `${d.name}/${res} ${JSON.stringify(f)} after=${JSON.stringify(after)}\n${p}`
               expect(p, where).not.toMatch(/TEMP B-TREE/)
+              // A partitioned source seeks each partition's series by the time window.
+              const series = s.columns.find((c) => c.name === s.key[s.key.length - 1])
+              if (s.keyset === 'partitioned' && s.filters.time === series?.sql && f.since !== undefined && f.until !== undefined) {
+                expect(p, where).toMatch(/SEARCH \w+ USING (PRIMARY KEY|INDEX \w+) \([^)]*=\? AND \w+>\? AND \w+<\?\)/)
+              }
               // It runs, too (on an empty store), in both read modes and for the count.
               await t.store.query(q.sql, q.args)
               const j = pageQuery(s, f, after, 100, 'json')
