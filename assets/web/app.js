@@ -209,7 +209,8 @@
             metric('Download now', fmtRate(n.download_bps)),
             metric('Total now', fmtRate(n.total_bps)),
             metric('Traffic counted', fmtBytes(n.total_bytes), `${fmtBytes(n.bytes_sent)} up · ${fmtBytes(n.bytes_received)} down`),
-            metric('Devices', String(stats.devices_count), inv ? `${inv.online ?? '?'} online` : null),
+            metric('Devices', String(inv ? inv.devices.total : stats.devices_count), inv ? `${inv.devices.online} online · ${inv.devices.new_24h} new in 24 h` : 'with bandwidth accounting'),
+            inv && inv.last_scan ? metric('Last scan', inv.last_scan.status === 'running' ? `${inv.last_scan.percent}%` : `${inv.last_scan.found} found`, `${ago(inv.last_scan.started_ms)} · ${inv.last_scan.targets.join(' ')}`) : null,
             bridge ? metric('Bridge', bridge.state, `outbox ${bridge.outbox.depth}`) : null,
           ),
         )
@@ -275,36 +276,38 @@
       if (ready('inventory')) {
         const r = await api('/api/network/devices')
         inventory = true
-        rows = (r.devices ?? []).map((d) => ({...d}))
+        rows = r.devices
       } else {
         const r = await api('/api/network/bandwidth/stats')
-        rows = r.devices.map((d) => ({...d, online: null}))
+        rows = r.devices.map((d) => ({...d, status: 'unknown', last_seen_ms: d.last_update_ms}))
       }
       const bw = ready('bandwidth') && inventory ? await api('/api/network/bandwidth/stats').catch(() => null) : null
       const rate = new Map((bw?.devices ?? []).map((d) => [d.mac, d]))
+      const online = rows.filter((d) => d.status === 'online').length
       render(
         h('h1', {}, 'Devices'),
-        inventory ? null : notice('The device inventory is not available in this build; showing the devices with bandwidth accounting.'),
+        inventory ? h('p', {class: 'muted'}, `${rows.length} devices, ${online} online at their last scan`) : notice('The device inventory is not available in this build; showing the devices with bandwidth accounting.'),
         card(
           null,
           table(
-            ['', 'name', 'IP', 'MAC', 'vendor', 'known', 'last seen', {label: 'now', num: true}, {label: 'total', num: true}],
+            ['status', 'name', 'IP', 'MAC', 'vendor', 'known', 'open ports', 'last seen', {label: 'now', num: true}, {label: 'total', num: true}],
             rows.map((d) => {
               const b = rate.get(d.mac) ?? d
-              const on = d.online === true || d.online === 1 ? 'on' : d.online === false || d.online === 0 ? 'off' : ''
+              const on = d.status === 'online' ? 'on' : d.status === 'offline' ? 'off' : ''
               return [
-                h('span', {}, h('span', {class: `dot ${on}`, title: on === 'on' ? 'online' : on === 'off' ? 'offline' : 'not scanned'}), on === 'on' ? 'online' : on === 'off' ? 'offline' : '–'),
+                h('span', {}, h('span', {class: `dot ${on}`}), d.status === 'unknown' ? 'not scanned' : d.status),
                 devName(d),
                 d.ip || '–',
                 d.mac || '–',
-                d.vendor || (d.mac_kind === 'local' ? 'locally administered' : '–'),
+                d.vendor || (d.mac_kind === 'local' ? 'locally administered (random)' : '–'),
                 d.known ? 'yes' : '',
-                d.last_seen ? ago(Date.parse(d.last_seen)) : d.last_update_ms ? ago(d.last_update_ms) : '–',
+                (d.open_ports ?? []).join(', '),
+                ago(d.last_seen_ms),
                 b.current_bps !== undefined ? fmtRate(b.current_bps) : '–',
                 b.total_bytes !== undefined ? fmtBytes(b.total_bytes) : '–',
               ]
             }),
-            (i) => rows[i].mac && go(`#/device/${encodeURIComponent(rows[i].mac)}`),
+            (i) => go(`#/device/${encodeURIComponent(rows[i].mac || rows[i].ip)}`),
           ),
         ),
       )
@@ -315,15 +318,25 @@
       const [stats, hist, events, lat] = await Promise.all([
         ready('bandwidth') ? api(`/api/network/bandwidth/stats?mac=${encodeURIComponent(mac)}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : null,
         ready('bandwidth') ? api(`/api/network/bandwidth/history/${encodeURIComponent(mac)}?since=${state.range}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : null,
-        ready('inventory') ? api(`/api/network/history/${encodeURIComponent(mac)}`).catch(() => null) : null,
+        ready('inventory') ? api(`/api/network/devices/${encodeURIComponent(mac)}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : null,
         ready('latency') ? api(`/api/network/latency/${encodeURIComponent(mac)}?since=${state.range}`).catch(() => null) : null,
       ])
       const d = stats?.device
+      const inv = events?.device
       const chartEl = h('div', {class: 'chart', id: 'chart-device'})
       const latEl = h('div', {class: 'chart', id: 'chart-device-latency'})
       render(
-        h('h1', {}, d ? `${d.hostname || d.mac} (${d.ip || '–'})` : mac),
-        d
+        h('h1', {}, inv ? `${devName(inv)} (${inv.ip || '–'})` : d ? `${d.hostname || d.mac} (${d.ip || '–'})` : mac),
+        inv
+          ? h(
+              'p',
+              {class: 'muted'},
+              h('span', {class: `dot ${inv.status === 'online' ? 'on' : inv.status === 'offline' ? 'off' : ''}`}),
+              `${inv.status === 'unknown' ? 'not scanned' : inv.status} · ${inv.vendor || (inv.mac_kind === 'local' ? 'locally administered MAC' : 'vendor unknown')} · ${inv.known ? 'known' : 'not promoted'} · first seen ${fmtTime(inv.first_seen)} · last seen ${ago(inv.last_seen_ms)}`,
+              events.ports.length ? ` · open ports ${events.ports.map((p) => p.port + (p.service ? ` (${p.service})` : '')).join(', ')}` : '',
+            )
+          : null,
+        d && d.sample_count > 0
           ? h(
               'div',
               {class: 'grid'},
@@ -333,8 +346,8 @@
               metric('Total', fmtBytes(d.total.total_bytes), `${fmtBytes(d.total.bytes_sent)} up · ${fmtBytes(d.total.bytes_received)} down`),
               metric('Samples', String(d.sample_count), `since ${fmtTime(d.first_seen)}`),
             )
-          : notice('No bandwidth accounting for this device.'),
-        card(
+          : notice('No bandwidth samples for this device (register it with `netmon bandwidth register` and feed `bandwidth sample`).'),
+        d && d.sample_count > 0 && card(
           `Bandwidth history (${hist ? hist.resolution : '–'} resolution)`,
           h(
             'div',
@@ -344,7 +357,8 @@
           chartEl,
         ),
         lat && lat.summary.sent > 0 ? card(`Latency (${lat.ip ?? ''})`, h('p', {}, `avg ${fmtMs(lat.summary.avg_ms)} ms · jitter ${fmtMs(lat.summary.jitter_ms)} ms · loss ${lat.summary.loss_pct}% `, gradeBadge(lat.summary.grade)), latEl) : null,
-        events ? card('History', eventsTable(events.events ?? [])) : null,
+        events && events.ips.length > 1 ? card('Addresses', table(['IP', 'first seen', 'last seen', ''], events.ips.map((i) => [i.ip, fmtTime(i.first_seen), fmtTime(i.last_seen), i.current ? 'current' : '']))) : null,
+        events ? card('Events', eventsTable(events.events, false)) : null,
       )
       if (hist) {
         const pts = hist.points
@@ -363,7 +377,7 @@
     async timeline() {
       if (!ready('inventory')) return render(h('h1', {}, 'Timeline'), notice('The device inventory is not available in this build.'))
       const r = await api('/api/network/timeline')
-      render(h('h1', {}, 'Timeline'), card(null, eventsTable(r.events ?? [])))
+      render(h('h1', {}, 'Timeline'), h('p', {class: 'muted'}, `${r.count} events since ${fmtTime(r.since)}${r.truncated ? ' (the newest shown)' : ''}, newest first`), card(null, eventsTable(r.events)))
     },
 
     async latency() {
@@ -537,10 +551,15 @@
     },
   }
 
-  function eventsTable(events) {
+  function eventsTable(events, withDevice = true) {
+    const rows = [...events].reverse()
     return table(
-      ['time', 'event', 'device', 'detail'],
-      events.map((e) => [fmtTime(e.ts), e.type, e.device ? devName(e.device) : (e.mac ?? e.ip ?? ''), e.detail ? (typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)) : '']),
+      withDevice ? ['time', 'event', 'device', 'IP', 'detail'] : ['time', 'event', 'detail'],
+      rows.map((e) => [fmtTime(e.ts), e.type, ...(withDevice ? [e.name || e.mac || '', e.ip || ''] : []), e.detail ? JSON.stringify(e.detail) : '']),
+      withDevice && ((i) => {
+        const e = rows[i]
+        if (e.mac || e.ip) go(`#/device/${encodeURIComponent(e.mac || e.ip)}`)
+      }),
     )
   }
 

@@ -11,9 +11,13 @@
  */
 import {networkStats} from '../bandwidth/query.js'
 import {bridgeStatus} from '../bridge/queries.js'
+import {inventoryStats} from '../inventory/queries.js'
 import type {Store} from '../store/index.js'
 import type {RequestStats} from './app.js'
 import {latencyTargets} from './queries.js'
+
+/** Milliseconds (µs resolution, as stored) → seconds without binary-float noise (0.0403, not 0.040299999999999996). */
+const seconds = (ms: number): number => Math.round(ms * 1000) / 1e6
 
 type Labels = Record<string, string | number | null | undefined>
 
@@ -95,14 +99,18 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
   })
 
   await section('inventory', async () => {
-    const rows = await store.query<{online: number | null; known: number; n: number}>('SELECT online, known, count(*) AS n FROM devices GROUP BY online, known')
-    const by = (pred: (r: {online: number | null; known: number}) => boolean) => rows.filter(pred).reduce((a, r) => a + Number(r.n), 0)
-    x.add('netmon_devices', 'gauge', 'Devices in the store by state (online/offline from the last scan covering them; unchecked = never scanned)', [
-      [{state: 'online'}, by((r) => r.online === 1)],
-      [{state: 'offline'}, by((r) => r.online === 0)],
-      [{state: 'unchecked'}, by((r) => r.online === null)],
+    const s = await inventoryStats(store)
+    x.add('netmon_devices', 'gauge', 'Devices in the inventory by state at their last scan (netmon stats; unknown = never scanned)', [
+      [{state: 'online'}, s.devices.online],
+      [{state: 'offline'}, s.devices.offline],
+      [{state: 'unknown'}, s.devices.unknown_status],
     ])
-    x.add('netmon_devices_known', 'gauge', 'Devices promoted to known', [[{}, by((r) => Number(r.known) === 1)]])
+    x.add('netmon_devices_known', 'gauge', 'Devices promoted to known', [[{}, s.devices.known]])
+    x.add('netmon_devices_new_24h', 'gauge', 'Devices first seen in the last 24 hours', [[{}, s.devices.new_24h]])
+    if (s.last_scan) {
+      x.add('netmon_scan_last_timestamp_seconds', 'gauge', 'Start of the last scan', [[{status: s.last_scan.status}, s.last_scan.started_ms / 1000]])
+      x.add('netmon_scan_last_found', 'gauge', 'Hosts found by the last scan', [[{}, s.last_scan.found]])
+    }
   })
 
   await section('latency', async () => {
@@ -112,13 +120,13 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
     for (const t of targets) {
       const l: Labels = {ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method}
       const r = t.last
-      for (const [q, v] of [['0', r.min_ms], ['0.5', r.median_ms], ['1', r.max_ms]] as const) x.sample('netmon_latency_rtt_seconds', {...l, quantile: q}, v === null ? NaN : v / 1000)
-      x.sample('netmon_latency_rtt_seconds_sum', l, r.avg_ms === null ? 0 : (r.avg_ms * r.received) / 1000)
+      for (const [q, v] of [['0', r.min_ms], ['0.5', r.median_ms], ['1', r.max_ms]] as const) x.sample('netmon_latency_rtt_seconds', {...l, quantile: q}, v === null ? NaN : seconds(v))
+      x.sample('netmon_latency_rtt_seconds_sum', l, r.avg_ms === null ? 0 : seconds(r.avg_ms * r.received))
       x.sample('netmon_latency_rtt_seconds_count', l, r.received)
     }
     const lab = (t: (typeof targets)[number]): Labels => ({ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method})
     x.add('netmon_latency_loss_ratio', 'gauge', 'Loss of the latest run (0-1)', targets.map((t) => [lab(t), t.last.loss_pct / 100]))
-    x.add('netmon_latency_jitter_seconds', 'gauge', 'Jitter of the latest run: mean |RTT(i) − RTT(i−1)|', targets.filter((t) => t.last.jitter_ms !== null).map((t) => [lab(t), t.last.jitter_ms! / 1000]))
+    x.add('netmon_latency_jitter_seconds', 'gauge', 'Jitter of the latest run: mean |RTT(i) − RTT(i−1)|', targets.filter((t) => t.last.jitter_ms !== null).map((t) => [lab(t), seconds(t.last.jitter_ms!)]))
     x.add('netmon_latency_grade', 'gauge', 'Quality grade of the latest run (1 for the grade it got)', targets.filter((t) => t.last.grade !== null).map((t) => [{...lab(t), grade: t.last.grade}, 1]))
     x.add('netmon_latency_last_run_timestamp_seconds', 'gauge', 'When the latest run ended', targets.map((t) => [lab(t), t.last.ended_at_ms / 1000]))
   })

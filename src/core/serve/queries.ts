@@ -20,6 +20,7 @@ export interface LatencyTarget {
     ended_at_ms: number
     sent: number
     received: number
+    lost: number
     loss_pct: number
     min_ms: number | null
     avg_ms: number | null
@@ -59,6 +60,7 @@ export async function latencyTargets(store: Store, opts: {sinceMs: number; limit
       ended_at_ms: Number(r.ended_at),
       sent: Number(r.sent),
       received: Number(r.received),
+      lost: Number(r.sent) - Number(r.received),
       loss_pct: Number(r.loss_pct),
       min_ms: n(r.min_ms),
       avg_ms: n(r.avg_ms),

@@ -9,6 +9,10 @@ import type {MeterConfig} from '../../../src/core/bridge/config.js'
 import {insertMetricsStmt, syncMeters, upsertBridgeStatusStmt, upsertMeterStatusStmt, type MetricsRow} from '../../../src/core/bridge/repo.js'
 import {summarize} from '../../../src/core/latency/stats.js'
 import {saveRuns, type RunRecord} from '../../../src/core/latency/store.js'
+import {promoteDevice} from '../../../src/core/inventory/queries.js'
+import {scan} from '../../../src/core/scan/index.js'
+import {buildScanRequest} from '../../../src/core/scan/options.js'
+import {SCAN_DEFAULTS} from '../../../src/core/serve/routes/inventory.js'
 import {openStore} from '../../../src/core/store/index.js'
 
 export const DEVICES = [
@@ -50,6 +54,10 @@ export async function seedStore(db: string, opts: SeedOptions = {}): Promise<{no
       })
     }
     await runSample(store, {source: {kind: 'ndjson', input: chunk(lines.join('\n'))}, mode: 'delta', autoRegister: false, maxRateBps: 10e9})
+
+    // Inventory: a real (TCP-only, loopback) scan, and the found device promoted.
+    await scan(buildScanRequest(['127.0.0.1'], {...SCAN_DEFAULTS, method: 'tcp', rdns: false}), {openStore: async () => store})
+    await promoteDevice(store, '127.0.0.1', 'this machine')
 
     // Latency: three runs to 127.0.0.1 and one to 127.0.0.2 in the last day.
     const runs: RunRecord[] = []

@@ -185,9 +185,16 @@ export function bandwidthRoutes(): RouteDef[] {
         limit: queryInt(1, 50, 'How many devices (1-50, default 10)').optional(),
         sort_by: z.enum(['total', 'upload', 'download', 'current']).optional().meta({description: 'Ranking (default total)'}),
         since: queryTime('Rank by traffic since this time (rollups + raw samples)').optional(),
+        until: queryTime('Window end (exclusive; default now), with since').optional(),
       }),
       response: topSchema,
-      run: async ({store}, {query}) => topTalkers(store, {limit: query.limit ?? 10, sort: query.sort_by ?? 'total', since: query.since}),
+      run: async ({store}, {query}) => {
+        const now = Date.now()
+        // The command's own checks (src/commands/bandwidth/top.ts), in the API's words.
+        if (query.until !== undefined && query.since === undefined) throw invalidInput('query until: needs since')
+        if (query.since !== undefined && query.since >= (query.until ?? now)) throw invalidInput('query since: must be before until (and before now)')
+        return topTalkers(store, {limit: query.limit ?? 10, sort: query.sort_by ?? 'total', since: query.since, until: query.until, now})
+      },
     }),
     route({
       method: 'GET',
