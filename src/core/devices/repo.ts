@@ -55,7 +55,9 @@ export interface RegisterInput {
  * Upserts a device by MAC (the seed's register): updates ip/hostname, keeps everything else
  * (totals live in other tables keyed by device id). Returns the row and whether it was new.
  */
-export async function registerDevice(tx: Tx, input: RegisterInput): Promise<{device: DeviceRow; created: boolean}> {
+export async function registerDevice(tx: Tx, raw: RegisterInput): Promise<{device: DeviceRow; created: boolean}> {
+  // Callers normalise already; doing it here too keeps the devices table canonical whatever the caller.
+  const input = {...raw, mac: normalizeMac(raw.mac), ip: normalizeIp(raw.ip)}
   const now = input.now ?? Date.now()
   const existing = await findDeviceByMac(tx, input.mac)
   if (existing) {
