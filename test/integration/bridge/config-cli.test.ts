@@ -122,6 +122,13 @@ describe('bridge check: invalid configs exit 2 naming the path', () => {
     })
   })
 
+  it('docs/examples/bridge.yaml is a valid config', async () => {
+    const r = await runCli(['bridge', 'check', '--config', 'docs/examples/bridge.yaml', '--json'], {noDb: true, env: {TB_GATEWAY_TOKEN: 'example-token-1', METER_M2_PASSWORD: 'example-pw-22'}})
+    expect(r.stderr).toBe('')
+    expect(r.json.meters.map((m: any) => m.id)).toEqual(['m1', 'm2'])
+    expect(r.json.disabled).toEqual(['m3'])
+  })
+
   it('bridge run refuses an invalid config with exit 2 before creating the store', async () => {
     const file = join(tmp.dir, 'bad-run.yaml')
     const c = valid()
