@@ -3,7 +3,8 @@
 // from the network (host names, vendors, meter names) is inserted as text, never as HTML.
 'use strict'
 ;(() => {
-  const REFRESH_MS = 5000
+  // ?refresh=MS changes the auto-refresh period (default 5 s; at least 1 s).
+  const REFRESH_MS = Math.max(1000, Number(new URLSearchParams(location.search).get('refresh')) || 5000)
   const main = document.getElementById('main')
   const charts = new Map() // id → uPlot instance (reused across refreshes)
   const state = {server: null, page: null, token: sessionStorage.getItem('netmon-token'), timer: null, range: '24h', sort: 'total', latencyTarget: null, live: []}
@@ -62,7 +63,7 @@
       {class: 'table-wrap'},
       h(
         'table',
-        {},
+        {class: 'data'},
         h('thead', {}, h('tr', {}, headers.map((x) => h('th', {class: x.num ? 'num' : ''}, x.label ?? x)))),
         h(
           'tbody',

@@ -64,12 +64,16 @@ export async function startServer(opts: ServeOptions & {store: Store; log: Logge
     close(graceMs = 10_000) {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        // A keep-alive connection whose request finishes during the drain would otherwise stay
+        // open until the client drops it: close connections as soon as they fall idle.
         server.closeIdleConnections()
+        const sweep = setInterval(() => server.closeIdleConnections(), 50)
         await s.shutdown(graceMs)
         const timer = setTimeout(() => server.closeAllConnections(), graceMs)
         timer.unref()
         await closed
         clearTimeout(timer)
+        clearInterval(sweep)
       })()
       return closing
     },

@@ -1,0 +1,211 @@
+/**
+ * Issue 10, acceptance 3: the dashboard in a real headless Chromium (Debian's /usr/bin/chromium
+ * driven by playwright-core) against a real `netmon serve` over a seeded store: every page loads
+ * with no console errors, its charts are drawn from the store's data, auto-refresh picks up new
+ * samples, host names from the network are shown as text (never HTML), and a server with a token
+ * asks for it. Screenshots go to test-artifacts/serve/ (gitignored, kept by CI as artifacts).
+ */
+import {existsSync, mkdirSync, mkdtempSync, rmSync, statSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {chromium, type BrowserContext, type Page} from 'playwright-core'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {ROOT, tempStore} from '../../support/cli.js'
+import {http, startServe, type ServeProc} from './harness.js'
+import {seedStore} from './seed.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'serve')
+const TOKEN = 'dashboard-token-0123456789'
+const haveChromium = existsSync(CHROMIUM)
+
+const tmp = tempStore('netmon-serve-ui-')
+let srv: ServeProc
+let browser: BrowserContext
+let profile: string
+
+beforeAll(async () => {
+  if (!haveChromium) return
+  mkdirSync(ARTIFACTS, {recursive: true})
+  await seedStore(tmp.db)
+  srv = await startServe(tmp.db)
+  profile = mkdtempSync(join(tmpdir(), 'netmon-chromium-'))
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: {width: 1280, height: 900},
+  })
+}, 120_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await srv?.stop()
+  if (profile) rmSync(profile, {recursive: true, force: true})
+  tmp.cleanup()
+})
+
+interface Watched {
+  page: Page
+  problems: string[]
+}
+
+async function openPage(opts: {allow?: RegExp} = {}): Promise<Watched> {
+  const page = await browser.newPage()
+  const problems: string[] = []
+  page.on('console', (m) => {
+    if ((m.type() === 'error' || m.type() === 'warning') && !(opts.allow && opts.allow.test(m.text()))) problems.push(`console ${m.type()}: ${m.text()}`)
+  })
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`))
+  // Offline for real: any request off this server is a failure (no CDN).
+  await page.route('**/*', (route) => (route.request().url().startsWith(srv.url) ? route.continue() : route.abort()))
+  return {page, problems}
+}
+
+async function visit(w: Watched, hash: string, page: string): Promise<void> {
+  await w.page.evaluate(() => delete document.body.dataset.ready).catch(() => undefined)
+  await w.page.goto(`${srv.url}/${hash}`)
+  await w.page.waitForFunction((p) => document.body.dataset.ready === p || document.body.dataset.ready === 'error', page, {timeout: 15_000})
+  expect(await w.page.evaluate(() => document.body.dataset.ready), `${hash}: ${await w.page.locator('main').innerText()}`).toBe(page)
+}
+
+/** For each uPlot chart on the page: its data points and how many canvas pixels were painted. */
+async function charts(w: Watched): Promise<Record<string, {points: number; painted: number}>> {
+  return w.page.evaluate(() => {
+    const out: Record<string, {points: number; painted: number}> = {}
+    for (const [id, u] of (window as any).netmonDashboard.charts as Map<string, any>) {
+      const canvas = u.ctx.canvas as HTMLCanvasElement
+      const px = u.ctx.getImageData(0, 0, canvas.width, canvas.height).data as Uint8ClampedArray
+      let painted = 0
+      for (let i = 3; i < px.length; i += 4) if (px[i]! > 0) painted++
+      out[id] = {points: u.data[0].length, painted}
+    }
+    return out
+  })
+}
+
+async function shot(w: Watched, name: string): Promise<void> {
+  const file = join(ARTIFACTS, `${name}.png`)
+  await w.page.screenshot({path: file, fullPage: true})
+  expect(statSync(file).size).toBeGreaterThan(10_000)
+}
+
+describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
+  it('every page renders the seeded store with no console errors; charts drawn; screenshots saved', async () => {
+    const w = await openPage()
+    try {
+      await visit(w, '#/', 'overview')
+      const main = async () => (await w.page.locator('main').textContent()) ?? ''
+      expect(await main()).toContain('Top talkers')
+      // Top talkers in the seed's order, in the table.
+      const rows = await w.page.locator('main table.data tbody tr td:nth-child(2)').allInnerTexts()
+      expect(rows.slice(0, 3)).toEqual(['desktop', 'laptop', 'phone'])
+      let c = await charts(w)
+      expect(c.top).toMatchObject({points: 3})
+      expect(c.top!.painted).toBeGreaterThan(500)
+      expect(c.live!.points).toBeGreaterThanOrEqual(1)
+      await shot(w, 'overview')
+
+      await visit(w, '#/devices', 'devices')
+      const text = await main()
+      expect(text).toContain('this machine')
+      expect(text).toMatch(/online/)
+      expect(text).toContain('locally administered')
+      await shot(w, 'devices')
+
+      await visit(w, '#/device/AA:BB:CC:DD:EE:02', 'device')
+      c = await charts(w)
+      // 24 h of 10-minute samples in 5-minute buckets (seed.ts): well over 100 points.
+      expect(c.device!.points).toBeGreaterThan(100)
+      expect(c.device!.painted).toBeGreaterThan(2000)
+      await shot(w, 'device-24h')
+      await w.page.getByRole('button', {name: '7d'}).click()
+      await w.page.waitForFunction(() => (window as any).netmonDashboard.charts.get('device')?.data[0].length < 100)
+      expect((await main())).toContain('1h resolution')
+      await shot(w, 'device-7d')
+
+      await visit(w, '#/timeline', 'timeline')
+      expect(await main()).toContain('promoted')
+
+      await visit(w, '#/latency', 'latency')
+      expect(await w.page.locator('.badge.grade-fair, .badge.grade-poor, .badge.grade-bad, .badge.grade-good, .badge.grade-excellent').count()).toBeGreaterThan(0)
+      c = await charts(w)
+      expect(c.latency!.points).toBeGreaterThan(0)
+      await shot(w, 'latency')
+
+      await visit(w, '#/meters', 'meters')
+      expect(await main()).toContain('Meter 1')
+      expect(await main()).toContain('timeout after 3000 ms')
+      await shot(w, 'meters')
+
+      await visit(w, '#/meter/m1', 'meter')
+      const m = await main()
+      for (const label of ['Real-time TX', 'DLMS requests sent', 'MQTT messages sent', 'Data consumption', 'peak TX', 'Bandwidth history', 'Packet rate history']) expect(m).toContain(label)
+      expect(m).toContain('1800') // 30 rows × 60 DLMS requests
+      c = await charts(w)
+      expect(c['meter-bw']).toMatchObject({points: 30})
+      expect(c['meter-pk']).toMatchObject({points: 30})
+      expect(c['meter-bw']!.painted).toBeGreaterThan(2000)
+      expect(c['meter-reading-energy_import_kwh']!.points).toBe(40)
+      await shot(w, 'meter')
+
+      expect(w.problems).toEqual([])
+    } finally {
+      await w.page.close()
+    }
+  }, 120_000)
+
+  it('auto-refresh shows new samples without a reload', async () => {
+    const w = await openPage()
+    try {
+      await w.page.goto(`${srv.url}/?refresh=1000#/`)
+      await w.page.waitForFunction(() => document.body.dataset.ready === 'overview')
+      const before = await w.page.locator('main table.data tbody tr').first().innerText()
+      // The phone suddenly moves 50 GiB: it must take the first row by itself.
+      const r = await http(`${srv.url}/api/network/bandwidth/sample`, {method: 'POST', json: {mac: 'AA:BB:CC:DD:EE:03', bytes_sent: 50 * 2 ** 30, bytes_received: 0}})
+      expect(r.status).toBe(200)
+      await w.page.waitForFunction(() => document.querySelector('main table.data tbody tr td:nth-child(2)')?.textContent === 'phone', null, {timeout: 15_000})
+      expect(before).toContain('desktop')
+      expect(w.problems).toEqual([])
+    } finally {
+      await w.page.close()
+    }
+  }, 60_000)
+
+  it('names from the network are text, never markup', async () => {
+    const evil = '<img src=x onerror="window.__pwned=1">'
+    const r = await http(`${srv.url}/api/network/bandwidth/register`, {method: 'POST', json: {ip: '10.66.0.1', mac: 'aa:bb:cc:66:00:01', hostname: evil}})
+    expect(r.status).toBe(200)
+    const w = await openPage()
+    try {
+      await visit(w, '#/devices', 'devices')
+      expect(await w.page.locator('main').innerText()).toContain(evil)
+      expect(await w.page.evaluate(() => (window as any).__pwned)).toBeUndefined()
+      expect(await w.page.locator('main img').count()).toBe(0)
+    } finally {
+      await w.page.close()
+    }
+  }, 60_000)
+
+  it('a server with a token: the page asks for it, then shows the data', async () => {
+    const secured = await startServe(tmp.db, ['--token-env', 'NETMON_UI_TOKEN'], {NETMON_UI_TOKEN: TOKEN})
+    // The first API call is refused (401) by design; that one console line is expected.
+    const w = await openPage({allow: /status of 401/})
+    await w.page.route('**/*', (route) => (route.request().url().startsWith(secured.url) ? route.continue() : route.abort()))
+    try {
+      await w.page.goto(`${secured.url}/#/meters`)
+      const dialog = w.page.locator('dialog#login')
+      await dialog.waitFor({state: 'visible'})
+      await w.page.fill('#token', TOKEN)
+      await w.page.click('#login-form button[type=submit]')
+      await w.page.waitForFunction(() => document.body.dataset.ready === 'meters', null, {timeout: 15_000})
+      expect(await w.page.locator('main').innerText()).toContain('Meter 1')
+      await shot(w, 'token-meters')
+      expect(w.problems).toEqual([])
+    } finally {
+      await w.page.close()
+      await secured.stop()
+    }
+  }, 60_000)
+})
