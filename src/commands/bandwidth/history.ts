@@ -1,0 +1,36 @@
+import {Flags} from '@oclif/core'
+import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {renderHistoryChart} from '../../core/bandwidth/chart.js'
+import {history, type HistoryResolution, type HistoryResult} from '../../core/bandwidth/query.js'
+import {parseTime} from '../../core/format/time.js'
+import {invalidInput} from '../../core/errors.js'
+
+export default class BandwidthHistory extends NetmonCommand {
+  static override summary = "A device's traffic over time: bytes and rates per sample or per 5m/1h/1d bucket, charted"
+  static override description = `raw = the stored samples (rate = bytes × 8 / seconds since the previous sample); 5m/1h/1d = rollups (rate = the bucket's average; peak_bps = its fastest sample). auto (default) picks the finest level that is still kept for the window and gives a readable number of points. Buckets are whole: since/until are widened to bucket edges.
+JSON: {device:{ip, mac, hostname}, resolution, since, since_ms, until, until_ms, widened, points:[{ts, ts_ms, bytes_sent, bytes_received, total_bytes, upload_bps, download_bps, total_bps, total_mbps, samples, peak_bps, interval_ms}], totals:{…}}. Without --json: a terminal chart of the total rate.`
+  static override examples = [
+    '<%= config.bin %> bandwidth history --mac AA:BB:CC:DD:EE:01',
+    '<%= config.bin %> bandwidth history --mac AA:BB:CC:DD:EE:01 --since 7d --resolution 1h',
+    '<%= config.bin %> bandwidth history --mac 192.168.1.100 --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z --json',
+  ]
+  static override flags = {
+    mac: Flags.string({description: 'The device, by MAC or IP', required: true}),
+    since: Flags.string({description: 'Start: ISO-8601, epoch ms, or a duration back from now', default: '24h'}),
+    until: Flags.string({description: 'End (exclusive; default now)'}),
+    resolution: Flags.string({description: 'raw, 5m, 1h, 1d, or auto', options: ['raw', '5m', '1h', '1d', 'auto'], default: 'auto'}),
+    db: dbFlag,
+  }
+
+  async run(): Promise<HistoryResult> {
+    const {flags} = await this.parse(BandwidthHistory)
+    const now = Date.now()
+    const since = parseTime(flags.since, now, '--since')
+    const until = flags.until === undefined ? now : parseTime(flags.until, now, '--until')
+    if (since >= until) throw invalidInput('--since must be before --until')
+    const store = await this.openStore(flags.db)
+    const r = await history(store, flags.mac, {since, until, resolution: flags.resolution as HistoryResolution})
+    if (!this.jsonEnabled()) this.out(await renderHistoryChart(r))
+    return r
+  }
+}

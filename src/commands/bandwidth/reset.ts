@@ -1,0 +1,39 @@
+import {Flags} from '@oclif/core'
+import {createInterface} from 'node:readline/promises'
+import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {resetStats, type ResetResult} from '../../core/bandwidth/admin.js'
+import {normalizeMac} from '../../core/devices/mac.js'
+import {ipVersion} from '../../core/devices/ip.js'
+
+export default class BandwidthReset extends NetmonCommand {
+  static override summary = 'Reset bandwidth totals and peaks (one device or all); history is kept unless --purge'
+  static override description = `Zeroes bytes, sample counts and peaks, and restarts the accounting now (the seed's reset_stats). Raw samples and rollups are kept (history, top --since still see them) unless --purge deletes them too. On a terminal it asks first unless --yes.
+JSON: {success, message:"Statistics reset", devices_reset, macs, purged:{raw_samples, rollup_rows}|null}.`
+  static override examples = ['<%= config.bin %> bandwidth reset --mac AA:BB:CC:DD:EE:01 --yes', '<%= config.bin %> bandwidth reset --yes --purge --json']
+  static override flags = {
+    mac: Flags.string({description: 'Only this device (MAC or IP); default all devices'}),
+    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation'}),
+    purge: Flags.boolean({description: 'Also delete the raw samples and rollups'}),
+    db: dbFlag,
+  }
+
+  async run(): Promise<ResetResult | undefined> {
+    const {flags} = await this.parse(BandwidthReset)
+    // Validate before asking (a typo should not need a confirmation to be reported).
+    if (flags.mac !== undefined && !ipVersion(flags.mac)) normalizeMac(flags.mac)
+    if (!flags.yes && process.stdin.isTTY && process.stderr.isTTY) {
+      const rl = createInterface({input: process.stdin, output: process.stderr})
+      const what = flags.mac ? `device ${flags.mac}` : 'ALL devices'
+      const answer = await rl.question(`Reset bandwidth totals of ${what}${flags.purge ? ' and DELETE their history' : ''}? [y/N] `)
+      rl.close()
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        this.note('Nothing was reset.')
+        return undefined
+      }
+    }
+    const store = await this.openStore(flags.db)
+    const r = await resetStats(store, {mac: flags.mac, purge: flags.purge})
+    this.out(`${r.message}: ${r.devices_reset} device(s)${r.purged ? `; deleted ${r.purged.raw_samples} samples and ${r.purged.rollup_rows} rollup rows` : '; history kept'}`)
+    return r
+  }
+}

@@ -1,0 +1,144 @@
+import {Flags} from '@oclif/core'
+import {z} from 'zod'
+import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {renderTable} from '../../cli/table.js'
+import {DEFAULT_MAX_RATE_BPS, parseRate, type CounterBits} from '../../core/bandwidth/counters.js'
+import {runSample, type SampleResult, type SampleSource} from '../../core/bandwidth/sample.js'
+import {usageError, invalidInput} from '../../core/errors.js'
+import {humanBytes, humanRate} from '../../core/format/units.js'
+import {parseDuration, parseTime} from '../../core/format/time.js'
+
+export default class BandwidthSample extends NetmonCommand {
+  static override summary = 'Record traffic samples: from flags, NDJSON on stdin, or this machine\'s interfaces'
+  static override description = `Every way of feeding samples writes one atomic batch (all or nothing); bad input exits 2 and writes nothing.
+- Delta mode (default): --sent/--received are bytes since the device's previous sample (the seed's add_sample).
+- Counter mode (--mode counter): they are cumulative counters; netmon stores the difference from the previous counter. A counter that goes down is a 32- or 64-bit wrap when the implied rate is at most --max-rate, else a reset (zero traffic for that interval + a counter_reset event). See docs/BANDWIDTH.md for every rule.
+- --from - reads NDJSON lines {"mac","sent","received","ts"?} (or bytes_sent/bytes_received; optional "ip", "hostname") from stdin; a bad line exits 2 naming its line number.
+- --from iface[:NAME] reads this machine's interface counters (counter mode, keyed by the interface's MAC — loopback and MAC-less interfaces get a synthetic locally-administered MAC — auto-registered with the interface name as hostname). Without NAME: every interface except loopback. --every 5s --count N repeats; without them one reading is taken, and the previous counter is in the store, so cron runs give correct deltas.
+Samples may come out of order (--at / "ts"); each is placed by time. Two samples with the same device and time are added together.`
+  static override examples = [
+    '<%= config.bin %> bandwidth sample --mac AA:BB:CC:DD:EE:01 --sent 10485760 --received 52428800',
+    '<%= config.bin %> bandwidth sample --mac AA:BB:CC:DD:EE:01 --mode counter --sent 123456789 --received 987654321',
+    'cat samples.ndjson | <%= config.bin %> bandwidth sample --from - --auto-register --json',
+    '<%= config.bin %> bandwidth sample --from iface:eth0',
+    '<%= config.bin %> bandwidth sample --from iface --every 5s --count 12',
+  ]
+  static override flags = {
+    mac: Flags.string({description: 'Device MAC (with --sent/--received)'}),
+    sent: Flags.string({description: 'Bytes sent (delta) or the sent counter (counter mode)'}),
+    received: Flags.string({description: 'Bytes received (delta) or the received counter (counter mode)'}),
+    mode: Flags.string({description: 'delta: bytes since the previous sample; counter: cumulative counters', options: ['delta', 'counter'], default: 'delta'}),
+    from: Flags.string({description: '"-" for NDJSON on stdin, or iface[:NAME] for interface counters', helpValue: '-|iface[:NAME]'}),
+    at: Flags.string({description: 'Sample time: ISO-8601, epoch ms, or a duration back from now (default now)'}),
+    'auto-register': Flags.boolean({description: 'Register unknown MACs instead of rejecting them'}),
+    ip: Flags.string({description: 'With --mac: the device\'s address (used by --auto-register)'}),
+    hostname: Flags.string({description: 'With --mac: the device\'s name (used by --auto-register)'}),
+    'max-rate': Flags.string({description: 'Counter mode: highest plausible rate (SI), e.g. 10G, 1000M', default: '10G'}),
+    'counter-bits': Flags.string({description: 'Counter mode: counter width (auto decides per wrap; interfaces default to 64 on 64-bit systems)', options: ['32', '64', 'auto']}),
+    every: Flags.string({description: 'With --from iface: repeat every DURATION (e.g. 5s)'}),
+    count: Flags.integer({description: 'With --every: number of readings (default: until interrupted)'}),
+    db: dbFlag,
+  }
+
+  async run(): Promise<SampleResult | undefined> {
+    const {flags} = await this.parse(BandwidthSample)
+    const source = this.source(flags)
+    const maxRate = parseRate(flags['max-rate'])
+    if (maxRate === null) throw invalidInput(`--max-rate "${flags['max-rate']}" is not a rate`, 'e.g. 10G, 2.5G, 100M or 1000000000')
+    const everyMs = flags.every === undefined ? undefined : parseDuration(flags.every, '--every')
+    if (everyMs !== undefined && source.kind !== 'iface') throw usageError('--every only applies to --from iface')
+    if (everyMs !== undefined && everyMs < 100) throw invalidInput('--every must be at least 100ms')
+    if (flags.count !== undefined) {
+      this.check(z.number().int().min(1, {message: 'expected a positive integer'}), flags.count, '--count')
+      if (everyMs === undefined && flags.count > 1) throw usageError('--count needs --every', 'e.g. --every 5s --count 12')
+    }
+    const bits = flags['counter-bits'] === undefined ? undefined : ((flags['counter-bits'] === 'auto' ? 'auto' : Number(flags['counter-bits'])) as CounterBits)
+    const store = await this.openStore(flags.db)
+    const repeating = everyMs !== undefined && flags.count !== 1
+    const abort = new AbortController()
+    const stop = () => abort.abort()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    try {
+      const last = await runSample(
+        store,
+        {
+          source,
+          mode: source.kind === 'iface' ? 'counter' : (flags.mode as 'delta' | 'counter'),
+          autoRegister: flags['auto-register'],
+          maxRateBps: maxRate ?? DEFAULT_MAX_RATE_BPS,
+          bits,
+          everyMs,
+          count: flags.count,
+          signal: abort.signal,
+        },
+        (r) => {
+          if (repeating && this.jsonEnabled()) process.stdout.write(JSON.stringify(r) + '\n')
+          else this.render(r)
+        },
+      )
+      // Repeated readings were streamed as NDJSON, one object per reading.
+      return repeating ? undefined : last
+    } finally {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    }
+  }
+
+  private source(flags: {mac?: string; sent?: string; received?: string; from?: string; at?: string; ip?: string; hostname?: string}): SampleSource {
+    if (flags.from !== undefined) {
+      if (flags.mac !== undefined || flags.sent !== undefined || flags.received !== undefined) {
+        throw usageError('--from cannot be combined with --mac/--sent/--received')
+      }
+      if (flags.at !== undefined) throw usageError('--at applies to --mac samples; NDJSON lines carry their own "ts"')
+      if (flags.from === '-') return {kind: 'ndjson', input: process.stdin}
+      const m = /^iface(?::(.+))?$/.exec(flags.from)
+      if (m) return {kind: 'iface', name: m[1]}
+      throw invalidInput(`--from "${flags.from}" is not a source`, 'use --from - (NDJSON on stdin) or --from iface[:NAME]')
+    }
+    if (flags.mac === undefined || flags.sent === undefined || flags.received === undefined) {
+      throw usageError('give --mac, --sent and --received, or --from', 'see `netmon bandwidth sample --help`')
+    }
+    return {
+      kind: 'flags',
+      mac: flags.mac,
+      sent: flags.sent,
+      received: flags.received,
+      at: flags.at === undefined ? undefined : parseTime(flags.at, Date.now(), '--at'),
+      ip: flags.ip,
+      hostname: flags.hostname,
+    }
+  }
+
+  private render(r: SampleResult): void {
+    const stamp = r.interfaces?.[0]?.read_at ?? ''
+    this.out(
+      `${stamp ? stamp + ' ' : ''}${r.message}: ${humanBytes(r.bytes_sent)} sent, ${humanBytes(r.bytes_received)} received, ${r.devices} device(s)` +
+        (r.samples_late ? `, ${r.samples_late} placed out of order` : '') +
+        (r.registered.length ? `, registered ${r.registered.length} new` : ''),
+    )
+    if (r.counter_outcomes) {
+      this.out('counter readings: ' + Object.entries(r.counter_outcomes).map(([k, v]) => `${k} ${v}`).join(', '))
+    }
+    for (const e of r.events) this.note(`event: ${e.type} for ${e.mac} at ${e.ts}`)
+    if (r.interfaces && r.counters) {
+      const byMac = new Map(r.counters.map((c) => [c.mac, c]))
+      this.out(
+        renderTable(
+          ['interface', 'mac', 'tx counter', 'rx counter', 'outcome', 'sent', 'received'],
+          r.interfaces.map((i) => {
+            const c = byMac.get(i.mac)
+            return [i.name, i.mac + (i.synthetic_mac ? ' (synthetic)' : ''), i.counter_sent, i.counter_received, c?.outcome, c?.bytes_sent == null ? '' : humanBytes(c.bytes_sent), c?.bytes_received == null ? '' : humanBytes(c.bytes_received)]
+          }),
+        ),
+      )
+    } else if (r.samples && r.samples.length <= 20) {
+      this.out(
+        renderTable(
+          ['mac', 'time', 'sent', 'received', 'rate'],
+          r.samples.map((s) => [s.mac, s.ts, humanBytes(s.bytes_sent), humanBytes(s.bytes_received), s.total_bps === null ? '—' : humanRate(s.total_bps)]),
+        ),
+      )
+    }
+  }
+}

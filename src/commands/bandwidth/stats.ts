@@ -1,0 +1,55 @@
+import {Flags} from '@oclif/core'
+import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {renderPairs, renderTable} from '../../cli/table.js'
+import {deviceStats, networkStats, type DeviceStats, type NetworkStats} from '../../core/bandwidth/query.js'
+import {humanBytes, humanDuration, humanRate} from '../../core/format/units.js'
+
+export default class BandwidthStats extends NetmonCommand {
+  static override summary = 'Show bandwidth statistics: one device, or the whole network'
+  static override description = `Reads the running totals (never the raw samples), so it costs the same after a year as after a minute.
+One device (--mac MAC or IP): {device:{ip, mac, hostname, current:{upload_mbps, download_mbps, total_mbps, *_bps}, total:{bytes_sent, bytes_received, total_bytes, total_mb}, average:{…}, peak:{mbps, bps, timestamp, timestamp_ms, upload:{…}, download:{…}}, uptime_seconds, sample_count, first_seen, last_update, reset_at}}.
+All devices: {network:{upload_bps, download_bps, total_bps, upload_mbps, download_mbps, total_mbps, …}, devices_count, devices:[{ip, mac, hostname, current_mbps, total_mb, …}]}.
+current = the latest sample's rate; average = total bytes × 8 / uptime; peak = the fastest sample. Mbps = 10^6 bit/s; MB = 2^20 bytes.`
+  static override examples = ['<%= config.bin %> bandwidth stats', '<%= config.bin %> bandwidth stats --mac AA:BB:CC:DD:EE:01 --json']
+  static override flags = {
+    mac: Flags.string({description: 'One device, by MAC or IP'}),
+    db: dbFlag,
+  }
+
+  async run(): Promise<{device: DeviceStats} | NetworkStats> {
+    const {flags} = await this.parse(BandwidthStats)
+    const store = await this.openStore(flags.db)
+    if (flags.mac !== undefined) {
+      const r = await deviceStats(store, flags.mac)
+      const d = r.device
+      this.out(
+        renderPairs([
+          ['device', `${d.hostname ?? ''} ${d.mac} ${d.ip ?? ''}`.trim()],
+          ['current', `${humanRate(d.current.total_bps)} (up ${humanRate(d.current.upload_bps)}, down ${humanRate(d.current.download_bps)})`],
+          ['total', `${humanBytes(d.total.total_bytes)} (${d.total.total_mb} MB; sent ${humanBytes(d.total.bytes_sent)}, received ${humanBytes(d.total.bytes_received)})`],
+          ['average', `${humanRate(d.average.total_bps)} (up ${humanRate(d.average.upload_bps)}, down ${humanRate(d.average.download_bps)})`],
+          ['peak', d.peak.timestamp ? `${humanRate(d.peak.bps)} at ${d.peak.timestamp}` : '—'],
+          ['peak up / down', `${humanRate(d.peak.upload.bps)} / ${humanRate(d.peak.download.bps)}`],
+          ['uptime', humanDuration(d.uptime_seconds * 1000)],
+          ['samples', d.sample_count],
+          ['last update', d.last_update ?? '—'],
+        ]),
+      )
+      return r
+    }
+    const r = await networkStats(store)
+    this.out(
+      `Network: ${humanRate(r.network.total_bps)} now (up ${humanRate(r.network.upload_bps)}, down ${humanRate(r.network.download_bps)}), ` +
+        `${humanBytes(r.network.total_bytes)} in total, ${r.devices_count} device(s)`,
+    )
+    if (r.devices.length) {
+      this.out(
+        renderTable(
+          ['hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', 'last update'],
+          r.devices.map((d) => [d.hostname, d.ip, d.mac, humanRate(d.current_bps), `${d.total_mb} MB`, humanBytes(d.bytes_sent), humanBytes(d.bytes_received), d.last_update]),
+        ),
+      )
+    }
+    return r
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * Sample input: every way of feeding `bandwidth sample` (flags, NDJSON on stdin, interface
+ * counters) becomes one SampleBatch — MACs by index plus a spool of numeric records — validated
+ * completely before anything is written (docs/CONVENTIONS.md: bad input writes nothing).
+ *
+ * NDJSON lines: {"mac", "sent"|"bytes_sent", "received"|"bytes_received", "ts"?, "ip"?, "hostname"?}.
+ * `ts` is epoch ms or an ISO-8601 string (default: when the line was read). Unknown keys are
+ * ignored; blank lines are skipped (but counted for line numbers).
+ */
+import {invalidInput, NetmonError} from '../errors.js'
+import {normalizeIp} from '../devices/ip.js'
+import {tryNormalizeMac} from '../devices/mac.js'
+import {parseTime} from '../format/time.js'
+import {parseCounter, type CounterBits} from './counters.js'
+import {Spool} from './spool.js'
+
+export type SampleMode = 'delta' | 'counter'
+
+export interface DeviceHint {
+  ip?: string
+  hostname?: string
+  /** Hostname for a device created by --auto-register only (interface names). */
+  label?: string
+}
+
+export interface SampleBatch {
+  mode: SampleMode
+  /** Normalised MACs; a record's first field is an index into this list. */
+  macs: string[]
+  /** Where each MAC first appeared (NDJSON line number), for error messages. */
+  firstLine: number[]
+  /** ip/hostname given with the samples (used by --auto-register, and to refresh the device). */
+  hints: (DeviceHint | undefined)[]
+  /**
+   * delta: width 4 [k, ts, sent, received];
+   * counter: width 6 [k, ts, sentHi, sentLo, receivedHi, receivedLo] (32-bit halves: exact to 2^64).
+   */
+  spool: Spool
+  /** Source label for counter state (e.g. iface:eth0), by MAC index. */
+  sources?: (string | undefined)[]
+}
+
+/** Samples may not be stamped in the future: one would turn every later sample into a late one. */
+export const MAX_FUTURE_MS = 5 * 60_000
+/** Epoch ms below this (2000-01-01) are almost certainly seconds. */
+const MIN_TS = 946_684_800_000
+
+export function checkTs(ts: number, now: number, what: string): string | null {
+  if (!Number.isInteger(ts)) return `${what} must be whole epoch milliseconds`
+  if (ts < MIN_TS) return `${what} ${ts} is before 2000-01-01; epoch seconds? (use epoch milliseconds or ISO-8601)`
+  if (ts > now + MAX_FUTURE_MS) return `${what} ${new Date(ts).toISOString()} is in the future`
+  return null
+}
+
+const HI = 4294967296
+export const splitBig = (v: bigint): [number, number] => [Number(v >> 32n), Number(v & 0xffffffffn)]
+export const joinBig = (hi: number, lo: number): bigint => (BigInt(hi) << 32n) | BigInt(lo)
+export const joinBigNumber = (hi: number, lo: number): number => hi * HI + lo
+
+export class BatchBuilder {
+  readonly batch: SampleBatch
+  private readonly byMac = new Map<string, number>()
+
+  constructor(mode: SampleMode, spoolMemoryBytes?: number) {
+    this.batch = {mode, macs: [], firstLine: [], hints: [], spool: new Spool(mode === 'delta' ? 4 : 6, {memoryLimitBytes: spoolMemoryBytes})}
+  }
+
+  /** Index of a normalised MAC, added on first use. */
+  index(mac: string, line: number): number {
+    let k = this.byMac.get(mac)
+    if (k === undefined) {
+      k = this.batch.macs.length
+      this.byMac.set(mac, k)
+      this.batch.macs.push(mac)
+      this.batch.firstLine.push(line)
+      this.batch.hints.push(undefined)
+    }
+    return k
+  }
+
+  hint(k: number, h: DeviceHint): void {
+    if (h.ip === undefined && h.hostname === undefined && h.label === undefined) return
+    this.batch.hints[k] = {...this.batch.hints[k], ...h}
+  }
+
+  addDelta(k: number, ts: number, sent: number, received: number): void {
+    this.batch.spool.push(k, ts, sent, received)
+  }
+
+  addCounter(k: number, ts: number, sent: bigint, received: bigint): void {
+    const [sh, sl] = splitBig(sent)
+    const [rh, rl] = splitBig(received)
+    this.batch.spool.push(k, ts, sh, sl, rh, rl)
+  }
+
+  finish(): SampleBatch {
+    this.batch.spool.finish()
+    return this.batch
+  }
+}
+
+export interface NdjsonOptions {
+  mode: SampleMode
+  bits: CounterBits
+  now?: () => number
+  /** Records kept in memory before spilling to a temp file (default 16 MiB). */
+  spoolMemoryBytes?: number
+}
+
+const lineError = (line: number, what: string): NetmonError =>
+  invalidInput(`NDJSON line ${line}: ${what}`, 'each line must be {"mac","sent","received","ts"?} with non-negative integer bytes; nothing was written')
+
+// The exact compact shape most producers write; anything else goes through JSON.parse. Only
+// valid JSON matches (no leading zeros, no escapes), so both paths accept the same lines.
+const FAST = /^\{"mac":"([0-9A-Fa-f:.-]{12,17})","(?:bytes_)?sent":(0|[1-9]\d{0,15}),"(?:bytes_)?received":(0|[1-9]\d{0,15})(?:,"ts":([1-9]\d{11,14}))?\}$/
+
+/**
+ * Reads NDJSON samples from a stream (stdin), validating each line; the first bad line throws
+ * (exit 2) naming its line number. Memory stays flat: records go to a spool.
+ */
+export async function readNdjson(input: AsyncIterable<string | Buffer>, opts: NdjsonOptions): Promise<SampleBatch> {
+  const now = opts.now ?? Date.now
+  const b = new BatchBuilder(opts.mode, opts.spoolMemoryBytes)
+  const macCache = new Map<string, number>()
+  let lineNo = 0
+  let rest = ''
+  let lastTsText = ''
+  let lastTsValue = 0
+  let clock = now()
+  const decoder = new TextDecoder('utf-8', {fatal: false})
+
+  const macIndex = (raw: unknown): number => {
+    if (typeof raw !== 'string') throw lineError(lineNo, '"mac" must be a string')
+    let k = macCache.get(raw)
+    if (k === undefined) {
+      const mac = tryNormalizeMac(raw)
+      if (mac === null) throw lineError(lineNo, `malformed MAC address "${raw}" (use AA:BB:CC:DD:EE:01, aa-bb-cc-dd-ee-01, aabb.ccdd.ee01 or aabbccddee01)`)
+      k = b.index(mac, lineNo)
+      macCache.set(raw, k)
+    }
+    return k
+  }
+
+  const tsOf = (raw: unknown): number => {
+    if (raw === undefined || raw === null) return clock
+    let ts: number
+    if (typeof raw === 'number') ts = raw
+    else if (typeof raw === 'string') {
+      if (raw === lastTsText) return lastTsValue
+      try {
+        ts = parseTime(raw, clock, 'ts')
+      } catch (e) {
+        throw lineError(lineNo, `invalid "ts" ${JSON.stringify(raw)} (ISO-8601 or epoch milliseconds)`)
+      }
+      const bad = checkTs(ts, clock, '"ts"')
+      if (bad) throw lineError(lineNo, bad)
+      lastTsText = raw
+      lastTsValue = ts
+      return ts
+    } else throw lineError(lineNo, '"ts" must be epoch milliseconds or an ISO-8601 string')
+    const bad = checkTs(ts, clock, '"ts"')
+    if (bad) throw lineError(lineNo, bad)
+    return ts
+  }
+
+  const bytesOf = (o: Record<string, unknown>, short: string, long: string): unknown => {
+    const a = o[short]
+    const c = o[long]
+    if (a !== undefined && c !== undefined) throw lineError(lineNo, `give "${short}" or "${long}", not both`)
+    const v = a !== undefined ? a : c
+    if (v === undefined) throw lineError(lineNo, `"${short}" is missing`)
+    return v
+  }
+
+  const deltaOf = (v: unknown, name: string): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw lineError(lineNo, `"${name}" must be a non-negative integer (bytes), got ${JSON.stringify(v)}`)
+    return v
+  }
+
+  const handle = (line: string): void => {
+    lineNo++
+    if (opts.mode === 'delta') {
+      const m = FAST.exec(line)
+      if (m) {
+        const k = macIndex(m[1])
+        const sent = Number(m[2])
+        const received = Number(m[3])
+        if (!Number.isSafeInteger(sent) || !Number.isSafeInteger(received)) throw lineError(lineNo, 'byte counts must be below 2^53')
+        const ts = m[4] === undefined ? clock : tsOf(Number(m[4]))
+        b.addDelta(k, ts, sent, received)
+        return
+      }
+    }
+    if (line.trim() === '') return
+    let o: unknown
+    try {
+      o = JSON.parse(line)
+    } catch (e) {
+      throw lineError(lineNo, `not valid JSON (${(e as Error).message.split('\n')[0]})`)
+    }
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw lineError(lineNo, 'expected a JSON object')
+    const rec = o as Record<string, unknown>
+    const k = macIndex(rec.mac)
+    const sentRaw = bytesOf(rec, 'sent', 'bytes_sent')
+    const receivedRaw = bytesOf(rec, 'received', 'bytes_received')
+    const ts = tsOf(rec.ts)
+    if (rec.ip !== undefined || rec.hostname !== undefined) {
+      const hint: DeviceHint = {}
+      if (rec.ip !== undefined && rec.ip !== null) {
+        if (typeof rec.ip !== 'string') throw lineError(lineNo, '"ip" must be a string')
+        try {
+          hint.ip = normalizeIp(rec.ip)
+        } catch {
+          throw lineError(lineNo, `malformed IP address "${rec.ip}"`)
+        }
+      }
+      if (rec.hostname !== undefined && rec.hostname !== null) {
+        const h = checkHostname(rec.hostname)
+        if (typeof h !== 'string') throw lineError(lineNo, h.error)
+        hint.hostname = h
+      }
+      b.hint(k, hint)
+    }
+    if (opts.mode === 'delta') {
+      b.addDelta(k, ts, deltaOf(sentRaw, 'sent'), deltaOf(receivedRaw, 'received'))
+    } else {
+      const s = parseCounter(sentRaw, opts.bits)
+      if (typeof s === 'string') throw lineError(lineNo, `counter "sent" ${s}`)
+      const r = parseCounter(receivedRaw, opts.bits)
+      if (typeof r === 'string') throw lineError(lineNo, `counter "received" ${r}`)
+      b.addCounter(k, ts, s, r)
+    }
+  }
+
+  try {
+    for await (const chunk of input) {
+      clock = now()
+      const text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, {stream: true}))
+      let start = 0
+      let nl: number
+      while ((nl = text.indexOf('\n', start)) !== -1) {
+        let end = nl
+        if (end > start && text.charCodeAt(end - 1) === 13) end-- // CRLF
+        handle(text.slice(start, end))
+        start = nl + 1
+      }
+      rest = text.slice(start)
+    }
+    rest += decoder.decode()
+    if (rest.length > 0) handle(rest.endsWith('\r') ? rest.slice(0, -1) : rest)
+  } catch (e) {
+    b.batch.spool.close()
+    throw e
+  }
+  return b.finish()
+}
+
+/** Hostnames are labels for humans: 1–253 printable characters. */
+export function checkHostname(v: unknown): string | {error: string} {
+  if (typeof v !== 'string') return {error: '"hostname" must be a string'}
+  const h = v.trim()
+  if (h.length === 0 || h.length > 253) return {error: 'hostname must be 1-253 characters'}
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(h)) return {error: 'hostname contains control characters'}
+  return h
+}

@@ -1,0 +1,424 @@
+/**
+ * Reads: `bandwidth stats`, `top` and `history` (issue 4). stats/top read the running totals
+ * (one row per device, never raw samples); `top --since` and `history` read rollups for whole
+ * buckets and raw samples only at the edges (windows.ts). Every query drives from bw_totals and
+ * seeks each device's key range (CROSS JOIN pins that order), so it does not depend on ANALYZE.
+ *
+ * Shapes follow the seed (docs/BANDWIDTH.md), with `_bps` integers and ISO + epoch-ms timestamps.
+ */
+import {notFound} from '../errors.js'
+import {findDevice} from '../devices/repo.js'
+import {bpsToMbps, bytesToMb} from '../format/units.js'
+import {isoOf} from '../format/time.js'
+import type {Store} from '../store/index.js'
+import {peakShape, rateBps, rateTriple, type PeakShape, type RateTriple} from './rates.js'
+import {getRetention, LEVEL_MS, type Level} from './retention.js'
+import {planWindow, type Segment} from './windows.js'
+
+interface TotalsJoin {
+  device_id: number
+  mac: string | null
+  ip: string | null
+  hostname: string | null
+  since_ts: number | null
+  reset_ts: number | null
+  first_ts: number | null
+  last_ts: number | null
+  bytes_sent: number | null
+  bytes_received: number | null
+  sample_count: number | null
+  cur_ts: number | null
+  cur_sent: number | null
+  cur_received: number | null
+  cur_interval_ms: number | null
+  peak_bps: number | null
+  peak_ts: number | null
+  peak_up_bps: number | null
+  peak_up_ts: number | null
+  peak_down_bps: number | null
+  peak_down_ts: number | null
+}
+
+const TOTALS_SELECT = `SELECT d.id AS device_id, d.mac, d.ip, d.hostname, t.since_ts, t.reset_ts, t.first_ts, t.last_ts,
+  t.bytes_sent, t.bytes_received, t.sample_count, t.cur_ts, t.cur_sent, t.cur_received, t.cur_interval_ms,
+  t.peak_bps, t.peak_ts, t.peak_up_bps, t.peak_up_ts, t.peak_down_bps, t.peak_down_ts`
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v))
+const opt = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
+
+function current(t: TotalsJoin): {up: number | null; down: number | null} {
+  return {up: rateBps(num(t.cur_sent), opt(t.cur_interval_ms)), down: rateBps(num(t.cur_received), opt(t.cur_interval_ms))}
+}
+
+export interface DeviceStats {
+  ip: string | null
+  mac: string | null
+  hostname: string | null
+  current: RateTriple & {sample_ts: string | null; sample_ts_ms: number | null}
+  total: {bytes_sent: number; bytes_received: number; total_bytes: number; total_mb: number}
+  average: RateTriple
+  peak: PeakShape & {upload: PeakShape; download: PeakShape}
+  uptime_seconds: number
+  sample_count: number
+  first_seen: string | null
+  first_seen_ms: number | null
+  last_update: string | null
+  last_update_ms: number | null
+  reset_at: string | null
+  reset_at_ms: number | null
+}
+
+export function deviceStatsShape(t: TotalsJoin): DeviceStats {
+  const cur = current(t)
+  const sent = num(t.bytes_sent)
+  const received = num(t.bytes_received)
+  // Uptime: first seen (the accounting start or the first sample, whichever is earlier) → last update.
+  const starts = [opt(t.since_ts), opt(t.first_ts)].filter((x): x is number => x !== null)
+  const first = starts.length ? Math.min(...starts) : null
+  const last = opt(t.last_ts)
+  const uptimeMs = first !== null && last !== null && last > first ? last - first : 0
+  return {
+    ip: t.ip,
+    mac: t.mac,
+    hostname: t.hostname,
+    current: {...rateTriple(cur.up, cur.down), sample_ts: t.cur_ts === null ? null : isoOf(Number(t.cur_ts)), sample_ts_ms: opt(t.cur_ts)},
+    total: {bytes_sent: sent, bytes_received: received, total_bytes: sent + received, total_mb: bytesToMb(sent + received)},
+    average: rateTriple(rateBps(sent, uptimeMs), rateBps(received, uptimeMs)),
+    peak: {
+      ...peakShape(opt(t.peak_bps), opt(t.peak_ts)),
+      upload: peakShape(opt(t.peak_up_bps), opt(t.peak_up_ts)),
+      download: peakShape(opt(t.peak_down_bps), opt(t.peak_down_ts)),
+    },
+    uptime_seconds: uptimeMs / 1000,
+    sample_count: num(t.sample_count),
+    first_seen: first === null ? null : isoOf(first),
+    first_seen_ms: first,
+    last_update: last === null ? null : isoOf(last),
+    last_update_ms: last,
+    reset_at: t.reset_ts === null ? null : isoOf(Number(t.reset_ts)),
+    reset_at_ms: opt(t.reset_ts),
+  }
+}
+
+async function requireBandwidthDevice(store: Store, macOrIp: string): Promise<TotalsJoin> {
+  const d = await findDevice(store, macOrIp)
+  if (!d) {
+    throw notFound(`no device ${macOrIp} in the store`, 'register it with `netmon bandwidth register --ip IP --mac MAC`')
+  }
+  const row = await store.get<TotalsJoin>(`${TOTALS_SELECT} FROM devices d LEFT JOIN bw_totals t ON t.device_id = d.id WHERE d.id = ?`, [d.id])
+  return row!
+}
+
+export async function deviceStats(store: Store, macOrIp: string): Promise<{device: DeviceStats}> {
+  return {device: deviceStatsShape(await requireBandwidthDevice(store, macOrIp))}
+}
+
+export interface NetworkDevice {
+  ip: string | null
+  mac: string | null
+  hostname: string | null
+  current_mbps: number
+  current_bps: number
+  total_mb: number
+  bytes_sent: number
+  bytes_received: number
+  total_bytes: number
+  last_update: string | null
+  last_update_ms: number | null
+}
+
+export interface NetworkStats {
+  network: RateTriple & {bytes_sent: number; bytes_received: number; total_bytes: number; total_mb: number}
+  devices_count: number
+  devices: NetworkDevice[]
+}
+
+async function allTotals(store: Store): Promise<TotalsJoin[]> {
+  return store.query<TotalsJoin>(`${TOTALS_SELECT} FROM bw_totals t JOIN devices d ON d.id = t.device_id ORDER BY d.mac`)
+}
+
+/** All devices: network current rates are the sum of each device's current (latest-sample) rate. */
+export async function networkStats(store: Store): Promise<NetworkStats> {
+  const rows = await allTotals(store)
+  let up = 0
+  let down = 0
+  let sent = 0
+  let received = 0
+  const devices: NetworkDevice[] = rows.map((t) => {
+    const c = current(t)
+    up += c.up ?? 0
+    down += c.down ?? 0
+    const s = num(t.bytes_sent)
+    const r = num(t.bytes_received)
+    sent += s
+    received += r
+    const bps = (c.up ?? 0) + (c.down ?? 0)
+    return {
+      ip: t.ip,
+      mac: t.mac,
+      hostname: t.hostname,
+      current_mbps: bpsToMbps(bps),
+      current_bps: Math.round(bps),
+      total_mb: bytesToMb(s + r),
+      bytes_sent: s,
+      bytes_received: r,
+      total_bytes: s + r,
+      last_update: t.last_ts === null ? null : isoOf(Number(t.last_ts)),
+      last_update_ms: opt(t.last_ts),
+    }
+  })
+  return {
+    network: {...rateTriple(up, down), bytes_sent: sent, bytes_received: received, total_bytes: sent + received, total_mb: bytesToMb(sent + received)},
+    devices_count: devices.length,
+    devices,
+  }
+}
+
+export type TopSort = 'total' | 'upload' | 'download' | 'current'
+
+export interface TopTalker {
+  rank: number
+  ip: string | null
+  mac: string | null
+  hostname: string | null
+  current_mbps: number
+  current_bps: number
+  total_mb: number
+  total_bytes_sent: number
+  total_bytes_received: number
+  total_bytes: number
+  peak_mbps: number
+  peak_bps: number
+}
+
+export interface TopResult {
+  sort_by: TopSort
+  count: number
+  /** Present with --since: the window the totals cover (widened to bucket edges where raw data was pruned). */
+  window?: {since: string; since_ms: number; until: string; until_ms: number; requested_since_ms: number; requested_until_ms: number; widened: boolean}
+  top_talkers: TopTalker[]
+}
+
+interface WindowRow {
+  device_id: number
+  sent: number
+  received: number
+  peak: number | null
+}
+
+/** Per-device bytes and peak rate inside a planned window: rollups for whole buckets, raw for edges. */
+function segmentSql(seg: Segment, deviceFilter: string): {sql: string; args: number[]} {
+  if (seg.level === 'raw') {
+    return {
+      sql: `SELECT s.device_id, s.sent, s.received,
+              CASE WHEN s.interval_ms > 0 THEN CAST(round((s.sent + s.received) * 8000.0 / s.interval_ms) AS INTEGER) END AS peak
+            FROM bw_totals t CROSS JOIN bw_samples s ON s.device_id = t.device_id AND s.ts >= ? AND s.ts < ?${deviceFilter}`,
+      args: [seg.from, seg.to],
+    }
+  }
+  return {
+    sql: `SELECT r.device_id, r.sent, r.received, r.peak_bps AS peak
+          FROM bw_totals t CROSS JOIN bw_rollup_${seg.level} r ON r.device_id = t.device_id AND r.bucket >= ? AND r.bucket < ?${deviceFilter}`,
+    args: [seg.from, seg.to],
+  }
+}
+
+async function windowTraffic(store: Store, segments: Segment[]): Promise<Map<number, WindowRow>> {
+  const out = new Map<number, WindowRow>()
+  if (segments.length === 0) return out
+  const parts = segments.map((s) => segmentSql(s, ''))
+  const rows = await store.query<WindowRow>(
+    `SELECT device_id, sum(sent) AS sent, sum(received) AS received, max(peak) AS peak FROM (${parts.map((p) => p.sql).join(' UNION ALL ')}) GROUP BY device_id`,
+    parts.flatMap((p) => p.args),
+  )
+  for (const r of rows) out.set(Number(r.device_id), {device_id: Number(r.device_id), sent: num(r.sent), received: num(r.received), peak: opt(r.peak)})
+  return out
+}
+
+export interface TopOptions {
+  limit: number
+  sort: TopSort
+  since?: number
+  until?: number
+  now?: number
+}
+
+export async function topTalkers(store: Store, opts: TopOptions): Promise<TopResult> {
+  const rows = await allTotals(store)
+  let window: TopResult['window']
+  let traffic: Map<number, WindowRow> | null = null
+  if (opts.since !== undefined) {
+    const until = opts.until ?? opts.now ?? Date.now()
+    const {watermarks} = await getRetention(store)
+    const plan = planWindow(opts.since, until, watermarks)
+    traffic = await windowTraffic(store, plan.segments)
+    window = {
+      since: isoOf(plan.since),
+      since_ms: plan.since,
+      until: isoOf(plan.until),
+      until_ms: plan.until,
+      requested_since_ms: opts.since,
+      requested_until_ms: until,
+      widened: plan.widened,
+    }
+  }
+  const items = rows.map((t) => {
+    const c = current(t)
+    const w = traffic?.get(Number(t.device_id))
+    const sent = traffic ? (w?.sent ?? 0) : num(t.bytes_sent)
+    const received = traffic ? (w?.received ?? 0) : num(t.bytes_received)
+    const peak = traffic ? (w?.peak ?? 0) : num(t.peak_bps)
+    const curBps = (c.up ?? 0) + (c.down ?? 0)
+    return {t, sent, received, peak, curBps}
+  })
+  const key = (x: (typeof items)[number]): number =>
+    opts.sort === 'upload' ? x.sent : opts.sort === 'download' ? x.received : opts.sort === 'current' ? x.curBps : x.sent + x.received
+  // Within a window, devices with no traffic in it are not talkers.
+  const ranked = items
+    .filter((x) => !traffic || x.sent + x.received > 0)
+    .sort((a, b) => key(b) - key(a) || String(a.t.mac).localeCompare(String(b.t.mac)))
+    .slice(0, opts.limit)
+  const top_talkers: TopTalker[] = ranked.map((x, i) => ({
+    rank: i + 1,
+    ip: x.t.ip,
+    mac: x.t.mac,
+    hostname: x.t.hostname,
+    current_mbps: bpsToMbps(x.curBps),
+    current_bps: Math.round(x.curBps),
+    total_mb: bytesToMb(x.sent + x.received),
+    total_bytes_sent: x.sent,
+    total_bytes_received: x.received,
+    total_bytes: x.sent + x.received,
+    peak_mbps: bpsToMbps(x.peak),
+    peak_bps: x.peak,
+  }))
+  return {sort_by: opts.sort, count: top_talkers.length, ...(window ? {window} : {}), top_talkers}
+}
+
+export type HistoryResolution = Level | 'auto'
+
+export interface HistoryPoint {
+  ts: string
+  ts_ms: number
+  bytes_sent: number
+  bytes_received: number
+  total_bytes: number
+  /** raw: the sample's rate; rollups: the bucket's average rate (bytes × 8 / bucket length). */
+  upload_bps: number | null
+  download_bps: number | null
+  total_bps: number | null
+  total_mbps: number | null
+  samples: number
+  /** Highest per-sample total rate in the point (raw: the sample's own rate). */
+  peak_bps: number | null
+  interval_ms: number | null
+}
+
+export interface HistoryResult {
+  device: {ip: string | null; mac: string | null; hostname: string | null}
+  resolution: Level
+  since: string
+  since_ms: number
+  until: string
+  until_ms: number
+  widened: boolean
+  points: HistoryPoint[]
+  totals: {bytes_sent: number; bytes_received: number; total_bytes: number; total_mb: number; samples: number}
+}
+
+export interface HistoryOptions {
+  since: number
+  until: number
+  resolution: HistoryResolution
+}
+
+/** auto: the finest level giving at most ~600 points over the window. */
+export function autoResolution(spanMs: number): Level {
+  if (spanMs <= 6 * 3_600_000) return 'raw'
+  if (spanMs <= 2 * 86_400_000) return '5m'
+  if (spanMs <= 25 * 86_400_000) return '1h'
+  return '1d'
+}
+
+export async function history(store: Store, macOrIp: string, opts: HistoryOptions): Promise<HistoryResult> {
+  const d = await requireBandwidthDevice(store, macOrIp)
+  const {watermarks} = await getRetention(store)
+  let level: Level = opts.resolution === 'auto' ? autoResolution(opts.until - opts.since) : opts.resolution
+  // Raw rows are gone before the raw watermark: auto falls back to the finest complete level.
+  if (opts.resolution === 'auto') {
+    const order: Level[] = ['raw', '5m', '1h', '1d']
+    while (level !== '1d' && opts.since < watermarks[level]) level = order[order.indexOf(level) + 1]!
+  }
+  const size = LEVEL_MS[level]
+  const since = level === 'raw' ? opts.since : Math.floor(opts.since / size) * size
+  const until = level === 'raw' ? opts.until : Math.ceil(opts.until / size) * size
+  let points: HistoryPoint[]
+  if (level === 'raw') {
+    const rows = await store.query<{ts: number; sent: number; received: number; interval_ms: number | null}>(
+      `SELECT ts, sent, received, interval_ms FROM bw_samples WHERE device_id = ? AND ts >= ? AND ts < ? ORDER BY ts`,
+      [d.device_id, since, until],
+    )
+    points = rows.map((r) => {
+      const iv = opt(r.interval_ms)
+      const s = num(r.sent)
+      const rc = num(r.received)
+      const up = rateBps(s, iv)
+      const down = rateBps(rc, iv)
+      const total = up === null || down === null ? null : up + down
+      return {
+        ts: isoOf(Number(r.ts)),
+        ts_ms: Number(r.ts),
+        bytes_sent: s,
+        bytes_received: rc,
+        total_bytes: s + rc,
+        upload_bps: up === null ? null : Math.round(up),
+        download_bps: down === null ? null : Math.round(down),
+        total_bps: total === null ? null : Math.round(total),
+        total_mbps: total === null ? null : bpsToMbps(total),
+        samples: 1,
+        peak_bps: total === null ? null : Math.round(total),
+        interval_ms: iv,
+      }
+    })
+  } else {
+    const rows = await store.query<{bucket: number; sent: number; received: number; samples: number; peak_bps: number | null}>(
+      `SELECT bucket, sent, received, samples, peak_bps FROM bw_rollup_${level} WHERE device_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
+      [d.device_id, since, until],
+    )
+    points = rows.map((r) => {
+      const s = num(r.sent)
+      const rc = num(r.received)
+      const up = (s * 8000) / size
+      const down = (rc * 8000) / size
+      return {
+        ts: isoOf(Number(r.bucket)),
+        ts_ms: Number(r.bucket),
+        bytes_sent: s,
+        bytes_received: rc,
+        total_bytes: s + rc,
+        upload_bps: Math.round(up),
+        download_bps: Math.round(down),
+        total_bps: Math.round(up + down),
+        total_mbps: bpsToMbps(up + down),
+        samples: num(r.samples),
+        peak_bps: opt(r.peak_bps),
+        interval_ms: size,
+      }
+    })
+  }
+  const totals = points.reduce(
+    (a, p) => ({bytes_sent: a.bytes_sent + p.bytes_sent, bytes_received: a.bytes_received + p.bytes_received, samples: a.samples + p.samples}),
+    {bytes_sent: 0, bytes_received: 0, samples: 0},
+  )
+  return {
+    device: {ip: d.ip, mac: d.mac, hostname: d.hostname},
+    resolution: level,
+    since: isoOf(since),
+    since_ms: since,
+    until: isoOf(until),
+    until_ms: until,
+    widened: since !== opts.since || until !== opts.until,
+    points,
+    totals: {...totals, total_bytes: totals.bytes_sent + totals.bytes_received, total_mb: bytesToMb(totals.bytes_sent + totals.bytes_received)},
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Counter mode edge cases (issue 4 acceptance 3, the pure part): every wrap/reset rule with the
+ * bytes it must record. The CLI test (test/integration/bandwidth/counter.test.ts) checks that the
+ * same outcomes land in the store with their events.
+ */
+import {describe, expect, it} from 'vitest'
+import {parseCounter, parseRate, stepCounter, TWO_32, TWO_64, type CounterBits, type CounterReading, type Outcome} from '../../../src/core/bandwidth/counters.js'
+
+const T = 1_790_000_000_000
+const r = (dtSec: number, sent: bigint, received: bigint): CounterReading => ({ts: T + dtSec * 1000, sent, received})
+
+interface Case {
+  name: string
+  prev: CounterReading | null
+  cur: CounterReading
+  bits?: CounterBits
+  maxRate?: number
+  outcome: Outcome
+  record: {sent: number; received: number} | null
+  event: string | null
+}
+
+const cases: Case[] = [
+  {name: 'first sample is a baseline only', prev: null, cur: r(0, 1000n, 2000n), outcome: 'baseline', record: null, event: null},
+  {name: 'plain increase', prev: r(0, 1000n, 2000n), cur: r(60, 1500n, 2600n), outcome: 'delta', record: {sent: 500, received: 600}, event: null},
+  {name: 'no traffic', prev: r(0, 1000n, 2000n), cur: r(60, 1000n, 2000n), outcome: 'delta', record: {sent: 0, received: 0}, event: null},
+  {
+    name: 'exact 2^32 wrap (2^32−100 → 50 is 150 bytes)',
+    prev: r(0, TWO_32 - 100n, 5000n),
+    cur: r(60, 50n, 6000n),
+    outcome: 'wrap',
+    record: {sent: 150, received: 1000},
+    event: 'counter_wrap',
+  },
+  {name: 'wrap to exactly 0', prev: r(0, TWO_32 - 1n, 0n), cur: r(1, 0n, 0n), outcome: 'wrap', record: {sent: 1, received: 0}, event: 'counter_wrap'},
+  {
+    name: '2^64 wrap (2^64−100 → 50 is 150 bytes)',
+    prev: r(0, 5n, TWO_64 - 100n),
+    cur: r(60, 5n, 50n),
+    outcome: 'wrap',
+    record: {sent: 0, received: 150},
+    event: 'counter_wrap',
+  },
+  {
+    name: 'reset to a small value (previous above 2^32: only a 64-bit wrap, implausible)',
+    prev: r(0, 5_000_000_000n, 7_000_000_000n),
+    cur: r(60, 1234n, 5678n),
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'a 32-bit wrap that would exceed the max rate is a reset (3e9 → 1000 in 1 s = 10.4 Gbit/s)',
+    prev: r(0, 3_000_000_000n, 0n),
+    cur: r(1, 1000n, 0n),
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'the same drop over 60 s is a plausible 32-bit wrap (172 Mbit/s)',
+    prev: r(0, 3_000_000_000n, 0n),
+    cur: r(60, 1000n, 0n),
+    outcome: 'wrap',
+    record: {sent: Number(TWO_32 - 3_000_000_000n + 1000n), received: 0},
+    event: 'counter_wrap',
+  },
+  {
+    name: '--max-rate 100M turns that wrap into a reset',
+    prev: r(0, 3_000_000_000n, 0n),
+    cur: r(60, 1000n, 0n),
+    maxRate: 100e6,
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: '64-bit counters never wrap at 2^32',
+    prev: r(0, TWO_32 - 100n, 0n),
+    cur: r(60, 50n, 0n),
+    bits: 64,
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {name: '32-bit counters wrap at 2^32', prev: r(0, TWO_32 - 10n, 0n), cur: r(5, 5n, 0n), bits: 32, outcome: 'wrap', record: {sent: 15, received: 0}, event: 'counter_wrap'},
+  {
+    name: 'a reset in one direction zeroes both',
+    prev: r(0, 5_000_000_000n, 100n),
+    cur: r(60, 10n, 900n),
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'an increase above the max rate is a spike, recorded as zero',
+    prev: r(0, 0n, 0n),
+    cur: r(1, 2_000_000_000n, 0n),
+    outcome: 'spike',
+    record: {sent: 0, received: 0},
+    event: 'counter_spike',
+  },
+  {name: 'duplicate timestamp, same counters: nothing', prev: r(10, 500n, 600n), cur: r(10, 500n, 600n), outcome: 'duplicate', record: null, event: null},
+  {name: 'duplicate timestamp, counters up: the increase is kept', prev: r(10, 500n, 600n), cur: r(10, 700n, 600n), outcome: 'delta', record: {sent: 200, received: 0}, event: null},
+  {name: 'duplicate timestamp, counter down: a reset (a wrap needs time)', prev: r(10, 500n, 600n), cur: r(10, 100n, 600n), outcome: 'reset', record: null, event: 'counter_reset'},
+  {name: 'clock went backwards: nothing recorded, event', prev: r(60, 1000n, 1000n), cur: r(30, 1500n, 1200n), outcome: 'clock_backwards', record: null, event: 'clock_backwards'},
+]
+
+describe('stepCounter', () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const s = stepCounter(c.prev, c.cur, {maxRateBps: c.maxRate ?? 10e9, bits: c.bits ?? 'auto'})
+      expect(s.outcome).toBe(c.outcome)
+      expect(s.record).toEqual(c.record)
+      expect(s.event?.type ?? null).toBe(c.event)
+      // The next interval starts from this reading, except for an exact duplicate.
+      expect(s.next).toEqual(c.outcome === 'duplicate' ? c.prev : c.cur)
+    })
+  }
+
+  it('never records a negative amount or more than the max rate allows, over many random readings', () => {
+    let seed = 42
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    let prev: CounterReading | null = null
+    for (let i = 0; i < 5000; i++) {
+      const big = (x: number) => BigInt(Math.floor(x))
+      const cur: CounterReading = {
+        ts: T + Math.floor(rnd() * 1e7),
+        sent: rnd() < 0.5 ? big(rnd() * 2 ** 32) : big(rnd() * 2 ** 52) * 4096n,
+        received: big(rnd() * 2 ** 40),
+      }
+      const s = stepCounter(prev, cur, {maxRateBps: 1e9, bits: 'auto'})
+      if (s.record && prev && cur.ts > prev.ts) {
+        expect(s.record.sent).toBeGreaterThanOrEqual(0)
+        expect(s.record.received).toBeGreaterThanOrEqual(0)
+        expect(((s.record.sent + s.record.received) * 8000) / (cur.ts - prev.ts)).toBeLessThanOrEqual(2e9 + 1)
+      }
+      prev = s.next
+    }
+  })
+
+  it('event details carry the counters as exact decimal strings', () => {
+    const s = stepCounter(r(0, 0n, TWO_64 - 1n), r(1, 0n, 0n), {maxRateBps: 10e9, bits: 'auto'})
+    expect(s.event?.detail).toMatchObject({previous: {received: '18446744073709551615'}, received: 'wrap64', bytes_received: '1'})
+  })
+})
+
+describe('parseCounter / parseRate', () => {
+  it('accepts decimal strings up to 2^64 − 1 and safe JSON numbers', () => {
+    expect(parseCounter('18446744073709551615', 'auto')).toBe(TWO_64 - 1n)
+    expect(parseCounter(123, 'auto')).toBe(123n)
+    expect(parseCounter('18446744073709551616', 'auto')).toMatch(/2\^64/)
+    expect(parseCounter(2 ** 60, 'auto')).toMatch(/precision/)
+    expect(parseCounter(-1, 'auto')).toMatch(/non-negative/)
+    expect(parseCounter('12a', 'auto')).toMatch(/non-negative/)
+    expect(parseCounter('4294967296', 32)).toMatch(/2\^32/)
+  })
+  it('parses SI rates', () => {
+    expect(parseRate('10G')).toBe(10e9)
+    expect(parseRate('2.5Gbit/s')).toBe(2.5e9)
+    expect(parseRate('100M')).toBe(100e6)
+    expect(parseRate('1000000')).toBe(1e6)
+    expect(parseRate('fast')).toBeNull()
+    expect(parseRate('0')).toBeNull()
+  })
+})
