@@ -6,14 +6,14 @@ import {afterAll, describe, expect, it} from 'vitest'
 import {runCli, tempStore} from '../../support/cli.js'
 import {spawnCli, subscribe, waitFor} from './helpers.js'
 
-describe('bridge run --demo', {timeout: 120_000}, () => {
+describe('bridge run --demo', {timeout: 240_000}, () => {
   const tmp = tempStore('netmon-bridge-demo-')
   afterAll(() => tmp.cleanup())
 
   it('runs simulated meters and an in-process broker; other shells see live data', async () => {
     const demo = spawnCli(['bridge', 'run', '--demo', '--meters', '2', '--interval', '500ms', '--metrics-interval', '1s', '--db', tmp.db])
     try {
-      const port = await waitFor('the demo banner', () => Number(/MQTT broker on 127\.0\.0\.1:(\d+)/.exec(demo.stdout())?.[1]) || undefined, 30_000)
+      const port = await waitFor('the demo banner', () => Number(/MQTT broker on 127\.0\.0\.1:(\d+)/.exec(demo.stdout())?.[1]) || undefined, 90_000)
       expect(demo.stdout()).toContain('netmon bridge status')
       const sub = await subscribe(port, 'netmon/meters/#')
       try {

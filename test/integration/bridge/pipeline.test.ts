@@ -118,6 +118,12 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     expect(human.stdout).toContain('m3')
   })
 
+  it('a second bridge on the same store refuses to start (one outbox, one writer)', async () => {
+    const r = await runCli(['bridge', 'run', '--config', cfgPath], {db: tmp.db, env, timeoutMs: 60_000})
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/another bridge \(pid \d+ on .*\) is running on this store/)
+  })
+
   const FAULTS: [string, RegExp][] = [
     ['drop', /clos|reset|ended/i],
     ['delay:2000', /time/i],
