@@ -240,7 +240,7 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
         const atBroker = broker.messages.filter(
           (m) => m.clientId === 'bridge-under-test' && ((m.topic === 'v1/gateway/telemetry' && name in JSON.parse(m.payload)) || (m.topic === 'v1/gateway/connect' && JSON.parse(m.payload).device === name)),
         ).length
-        expect(r.msgs).toBe(atBroker)
+        expect(r.msgs, `MQTT messages of ${r.meter_id} (rows: ${JSON.stringify(rows)})`).toBe(atBroker)
         expect(r.mb).toBeGreaterThan(atBroker * 20)
       }
       const st = await store.get<{stopped_at: number}>('SELECT stopped_at FROM bridge_status')
