@@ -46,7 +46,7 @@ current = the latest sample's rate; average = total bytes × 8 / uptime; peak = 
       this.out(
         renderTable(
           ['hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', 'last update'],
-          r.devices.map((d) => [d.hostname, d.ip, d.mac, humanRate(d.current_bps), `${d.total_mb} MB`, humanBytes(d.bytes_sent), humanBytes(d.bytes_received), d.last_update]),
+          r.devices.map((d) => [d.hostname, d.ip, d.mac, humanRate(d.current_bps), `${d.total_mb.toFixed(1)} MB`, humanBytes(d.bytes_sent), humanBytes(d.bytes_received), d.last_update]),
         ),
       )
     }

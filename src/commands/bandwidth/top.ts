@@ -38,7 +38,7 @@ JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …},
     this.out(
       renderTable(
         ['#', 'hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', 'peak'],
-        r.top_talkers.map((t) => [t.rank, t.hostname, t.ip, t.mac, humanRate(t.current_bps), `${t.total_mb} MB`, humanBytes(t.total_bytes_sent), humanBytes(t.total_bytes_received), humanRate(t.peak_bps)]),
+        r.top_talkers.map((t) => [t.rank, t.hostname, t.ip, t.mac, humanRate(t.current_bps), `${t.total_mb.toFixed(1)} MB`, humanBytes(t.total_bytes_sent), humanBytes(t.total_bytes_received), humanRate(t.peak_bps)]),
       ),
     )
     return r

@@ -4,7 +4,8 @@
  * this is where vnStat and node_exporter shipped wrap/reset bugs for years.
  *
  * Rules (docs/BANDWIDTH.md has the same table):
- *  - no previous reading            → baseline: nothing recorded, the reading is stored.
+ *  - no previous reading            → baseline: a zero-byte sample (the start of the first interval,
+ *                                     so the next reading's rate has a denominator); the reading is stored.
  *  - same timestamp, same counters  → duplicate: nothing recorded (a retried cron run).
  *  - same timestamp, counter up     → the increase is recorded at that time (no rate check:
  *                                     there is no elapsed time to judge it by).
@@ -93,7 +94,7 @@ function direction(prev: bigint, cur: bigint, ms: number, opts: CounterOptions):
 const str = (r: CounterReading) => ({ts: r.ts, sent: r.sent.toString(), received: r.received.toString()})
 
 export function stepCounter(prev: CounterReading | null, cur: CounterReading, opts: CounterOptions): CounterStep {
-  if (prev === null) return {outcome: 'baseline', record: null, event: null, next: cur}
+  if (prev === null) return {outcome: 'baseline', record: {sent: 0, received: 0}, event: null, next: cur}
 
   if (cur.ts < prev.ts) {
     const skipped = (p: bigint, c: bigint) => (c >= p ? (c - p).toString() : null)

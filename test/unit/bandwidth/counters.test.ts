@@ -21,7 +21,7 @@ interface Case {
 }
 
 const cases: Case[] = [
-  {name: 'first sample is a baseline only', prev: null, cur: r(0, 1000n, 2000n), outcome: 'baseline', record: null, event: null},
+  {name: 'first sample is a baseline only (zero bytes)', prev: null, cur: r(0, 1000n, 2000n), outcome: 'baseline', record: {sent: 0, received: 0}, event: null},
   {name: 'plain increase', prev: r(0, 1000n, 2000n), cur: r(60, 1500n, 2600n), outcome: 'delta', record: {sent: 500, received: 600}, event: null},
   {name: 'no traffic', prev: r(0, 1000n, 2000n), cur: r(60, 1000n, 2000n), outcome: 'delta', record: {sent: 0, received: 0}, event: null},
   {
