@@ -58,6 +58,18 @@ describe('retention: db prune', () => {
     rawBefore = (await sql(t.db, 'SELECT count(*) AS n FROM bw_samples'))[0]!.n
   }, 180_000)
 
+  it('top --since equals a brute-force sum over the raw samples in the window', async () => {
+    const top = pre[4] as any
+    const want = await sql(
+      t.db,
+      `SELECT d.mac, sum(s.sent) AS sent, sum(s.received) AS received FROM bw_samples s JOIN devices d ON d.id = s.device_id
+       WHERE s.ts >= ? AND s.ts < ? GROUP BY d.mac ORDER BY sum(s.sent + s.received) DESC`,
+      [Date.parse(since5m), Date.parse(until)],
+    )
+    expect(top.window).toMatchObject({since: since5m, until, widened: false})
+    expect(top.top_talkers.map((x: any) => ({mac: x.mac, sent: x.total_bytes_sent, received: x.total_bytes_received}))).toEqual(want)
+  })
+
   it('--dry-run counts without deleting', async () => {
     const d = await q(['db', 'prune', '--keep-raw', '1d', '--dry-run'])
     expect(d.dry_run).toBe(true)
