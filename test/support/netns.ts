@@ -205,7 +205,7 @@ async function acquireSubnet(subnet: string, timeoutMs: number): Promise<void> {
 
 // ---------------------------------------------------------------- registry + exit handlers
 
-const live = new Set<Lan>()
+const live = new Set<{destroy(): void}>()
 let handlersInstalled = false
 
 function installHandlers(): void {
@@ -317,38 +317,7 @@ export async function createLan(opts: LanOptions): Promise<Lan> {
     },
 
     listen(host, listeners) {
-      const specs: Listener[] = listeners.map((l) => (typeof l === 'number' ? {port: l} : l))
-      const script = `
-const net = require('node:net');
-const specs = ${JSON.stringify(specs)};
-let pending = specs.length;
-for (const s of specs) {
-  const srv = net.createServer((c) => { c.on('error', () => {}); if (s.banner) c.write(s.banner); });
-  srv.on('error', (e) => { console.error('listen ' + s.port + ': ' + e.message); process.exit(1); });
-  srv.listen(s.port, '0.0.0.0', () => { if (--pending === 0) console.log('ready'); });
-}
-process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
-`
-      const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, '-e', script], {stdio: ['pipe', 'pipe', 'pipe']})
-      children.add(child)
-      child.on('exit', () => children.delete(child))
-      return new Promise((resolve, reject) => {
-        let out = ''
-        let err = ''
-        const timer = setTimeout(() => reject(new Error(`listeners in ${host.ns} did not start: ${err}`)), 10_000)
-        child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-          out += d
-          if (out.includes('ready')) {
-            clearTimeout(timer)
-            resolve(child)
-          }
-        })
-        child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-        child.on('exit', (code) => {
-          clearTimeout(timer)
-          reject(new Error(`listeners in ${host.ns} exited (${code}): ${err}`))
-        })
-      })
+      return startListeners(host.ns, listeners, '0.0.0.0', children)
     },
 
     exec(host, argv) {
@@ -382,6 +351,89 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
     throw e
   }
   return lan
+}
+
+export interface IsolatedNs {
+  /** The namespace name: `ip netns exec NS …`. */
+  readonly ns: string
+  /** Starts TCP listeners on the namespace's own loopback; resolves once they listen. */
+  listen(listeners: (number | Listener)[]): Promise<ChildProcess>
+  /** argv prefix that runs a command inside the namespace: [...nsExec, 'node', 'x.js']. */
+  readonly nsExec: string[]
+  destroy(): void
+}
+
+/**
+ * A namespace with nothing but its own loopback (no bridge, no subnet, no lock): for tests
+ * that must know every listening socket, e.g. a full port scan of 127.0.0.1 that other
+ * processes on the machine would otherwise disturb.
+ */
+export function createIsolatedNs(): IsolatedNs {
+  if (NETNS_SKIP) throw new Error(`netns unavailable: ${NETNS_SKIP}`)
+  installHandlers()
+  reapOrphans()
+  const ns = `${PREFIX}${PID36}-${(lanCounter++).toString(36)}solo`
+  sh(['ip', 'netns', 'add', ns])
+  sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up'])
+  const children = new Set<ChildProcess>()
+  let destroyed = false
+  const iso: IsolatedNs = {
+    ns,
+    nsExec: ['ip', 'netns', 'exec', ns],
+    listen(listeners) {
+      return startListeners(ns, listeners, '127.0.0.1', children)
+    },
+    destroy() {
+      if (destroyed) return
+      destroyed = true
+      live.delete(iso)
+      for (const c of children) {
+        try {
+          c.kill('SIGKILL')
+        } catch {
+          /* gone */
+        }
+      }
+      killAndDeleteNs(ns)
+    },
+  }
+  live.add(iso)
+  return iso
+}
+
+function startListeners(ns: string, listeners: (number | Listener)[], bind: string, children: Set<ChildProcess>): Promise<ChildProcess> {
+  const specs: Listener[] = listeners.map((l) => (typeof l === 'number' ? {port: l} : l))
+  const script = `
+const net = require('node:net');
+const specs = ${JSON.stringify(specs)};
+let pending = specs.length;
+for (const s of specs) {
+  const srv = net.createServer((c) => { c.on('error', () => {}); if (s.banner) c.write(s.banner); });
+  srv.on('error', (e) => { console.error('listen ' + s.port + ': ' + e.message); process.exit(1); });
+  srv.listen(s.port, ${JSON.stringify(bind)}, () => { if (--pending === 0) console.log('ready'); });
+}
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
+`
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], {stdio: ['pipe', 'pipe', 'pipe']})
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  return new Promise((resolve, reject) => {
+    let out = ''
+    let err = ''
+    const timer = setTimeout(() => reject(new Error(`listeners in ${ns} did not start: ${err}`)), 10_000)
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+      if (out.includes('ready')) {
+        clearTimeout(timer)
+        resolve(child)
+      }
+    })
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`listeners in ${ns} exited (${code}): ${err}`))
+    })
+  })
 }
 
 /** A MAC in the locally administered range for tests: `02:4e:4d:xx:yy:zz` ('NM'). */

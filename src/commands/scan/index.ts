@@ -36,7 +36,7 @@ The inventory is updated in one transaction at the end: new devices, devices bac
   static override flags = {
     db: dbFlag,
     method: Flags.string({description: 'Discovery methods: neighbor, tcp, icmp, comma separated, or all', default: 'all', helpValue: 'LIST'}),
-    timeout: Flags.string({description: 'How long each address is given to answer (all methods, all retries)', default: '1s', helpValue: 'DURATION'}),
+    timeout: Flags.string({description: 'How long each address is given to answer (all methods, all retries)', default: '800ms', helpValue: 'DURATION'}),
     retries: Flags.integer({description: 'Extra probe rounds within --timeout for addresses that have not answered (and for timed-out ports)', default: 1}),
     concurrency: Flags.integer({description: 'Addresses probed at once', default: 256}),
     ports: Flags.string({description: 'TCP connect scan of live hosts: a list (22,80,8000-8100), top100, top1000 or all', helpValue: 'LIST|top100|top1000|all'}),

@@ -8,18 +8,20 @@
  *   neighbor entry that appears is proof of life, even for a host that drops all IP traffic;
  * - tcp: connects to a few common ports; an accept or a refusal (RST) proves the host is up;
  * - icmp: echo through fping/ping (icmp.ts).
- * An address is done when every method has concluded, or GRACE_MS after the first proof (late
- * methods are not waited for), or at the end of its window.
+ * An address is done when every method has concluded; one that has answered is given until the
+ * end of its window (at least GRACE_MS) for the other methods to answer too; one that has not
+ * answered is done (down) at the end of its window.
  */
 import dgram from 'node:dgram'
 import {networkInterfaces} from 'node:os'
 import {tryNormalizeMac} from '../devices/mac.js'
 import {grabBanner} from './banner.js'
+import {scanPortsOnThreads, workerCount} from './port-pool.js'
 import {detectIcmpTool, IcmpPinger} from './icmp.js'
 import {flushNeighbors, isComplete, isConfirmed, readNeighbors, readNeighbors6, readProcArp, type NeighborEntry} from './neighbor.js'
 import {ReverseResolver, type RdnsOptions} from './rdns.js'
 import {DISCOVERY_PORTS, serviceName} from './services.js'
-import {compareIp, isLoopback} from './targets.js'
+import {compareIp, ipToBig, isLoopback} from './targets.js'
 import {TcpProber} from './tcp.js'
 import {METHODS, type HostResult, type Method, type PortResult, type ScanProgress} from './types.js'
 import {lookupVendor} from './vendor.js'
@@ -60,7 +62,7 @@ export interface EngineResult {
   progress: ScanProgress
 }
 
-/** How long to wait for other methods once one has proved the host is up. */
+/** Least time given to the other methods once one has proved the host is up. */
 const GRACE_MS = 150
 
 interface Evidence {
@@ -74,7 +76,7 @@ interface Evidence {
 
 /** Watches the neighbor table for the addresses being discovered. */
 class NeighborWatch {
-  private readonly watchers = new Map<string, (e: NeighborEntry) => void>()
+  private readonly watchers = new Map<string, (e: NeighborEntry, fresh: boolean) => void>()
   private readonly latest = new Map<string, NeighborEntry>()
   private timer: NodeJS.Timeout | null = null
   private busy = false
@@ -85,7 +87,7 @@ class NeighborWatch {
     readonly intervalMs: number,
   ) {}
 
-  watch(ip: string, cb: (e: NeighborEntry) => void): void {
+  watch(ip: string, cb: (e: NeighborEntry, fresh: boolean) => void): void {
     this.watchers.set(ip, cb)
     if (!this.timer) this.timer = setInterval(() => void this.tick(), this.intervalMs)
   }
@@ -123,8 +125,11 @@ class NeighborWatch {
       for (const e of entries) {
         const cb = this.watchers.get(e.ip)
         if (!cb || !isComplete(e)) continue
-        if (this.preexisting && this.preexisting.has(e.ip) && !isConfirmed(e)) continue
-        cb(e)
+        // Proof of life: an entry resolved during this scan. A static entry proves nothing, and
+        // without a flush an entry already there before the scan counts only when REACHABLE.
+        const fixed = e.state.some((x) => x === 'PERMANENT' || x === 'NOARP')
+        const fresh = !fixed && (!this.preexisting || !this.preexisting.has(e.ip) || isConfirmed(e))
+        cb(e, fresh)
       }
     } finally {
       this.busy = false
@@ -136,6 +141,24 @@ class NeighborWatch {
     this.timer = null
     this.watchers.clear()
   }
+}
+
+/** The interface whose subnet contains `ip` (the host is on-link there), from the interface table. */
+function onLinkTable(ifaces: ReturnType<typeof networkInterfaces>): {version: 4 | 6; first: bigint; last: bigint; iface: string}[] {
+  const out: {version: 4 | 6; first: bigint; last: bigint; iface: string}[] = []
+  for (const [name, list] of Object.entries(ifaces)) {
+    for (const a of list ?? []) {
+      if (a.internal || !a.cidr) continue
+      const len = Number(a.cidr.split('/')[1])
+      const {version, value} = ipToBig(a.address.split('%')[0]!)
+      const bits = version === 4 ? 32 : 128
+      if (!(len > 0 && len < bits)) continue
+      const size = 1n << BigInt(bits - len)
+      const first = (value / size) * size
+      out.push({version, first, last: first + size - 1n, iface: name})
+    }
+  }
+  return out
 }
 
 function localAddresses(ifaces: ReturnType<typeof networkInterfaces>): Map<string, {mac: string | null; iface: string}> {
@@ -162,14 +185,21 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const prober = new TcpProber({maxSockets: opts.maxSockets ?? 4096})
   const pinger = icmpTool ? new IcmpPinger(icmpTool, opts.timeoutMs, opts.retries) : null
   const rdns = new ReverseResolver(opts.rdns ?? {enabled: false, timeoutMs: 500})
-  const self = localAddresses(opts.interfaces ?? networkInterfaces())
+  const ifaces = opts.interfaces ?? networkInterfaces()
+  const self = localAddresses(ifaces)
+  const links = onLinkTable(ifaces)
+  const linkOf = (ip: string): string | null => {
+    const {version, value} = ipToBig(ip)
+    return links.find((l) => l.version === version && value >= l.first && value <= l.last)?.iface ?? null
+  }
   const targetSet = new Set(opts.targets.map((t) => t.ip))
 
   // Neighbor freshness: delete the targets' stale entries first when allowed (root).
   let flushed = -1
   let preexisting: Set<string> | null = null
   if (process.platform === 'linux') {
-    const before = await readNeighbors()
+    // IPv4 only: /proc/net/arp has what the flush needs (address, device) without spawning iproute2.
+    const before = opts.targets.some((t) => t.ip.includes(':')) ? await readNeighbors() : readProcArp()
     if (useNeighbor) flushed = await flushNeighbors(before, targetSet)
     if (flushed < 0) preexisting = new Set(before.filter((e) => targetSet.has(e.ip) && isComplete(e)).map((e) => e.ip))
   }
@@ -177,9 +207,31 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const udp4 = useNeighbor ? dgram.createSocket('udp4') : null
   const udp6 = useNeighbor && opts.targets.some((t) => t.ip.includes(':')) ? dgram.createSocket('udp6') : null
   for (const s of [udp4, udp6]) s?.on('error', () => {})
+  let socketsOpen = true
   const nudge = (ip: string) => {
     const s = ip.includes(':') ? udp6 : udp4
-    s?.send(Buffer.from([0]), 9, ip, () => {})
+    if (!s || !socketsOpen) return
+    try {
+      s.send(Buffer.from([0]), 9, ip, () => {})
+    } catch {
+      /* a send after the scan ended */
+    }
+  }
+  let reArpQueue: {ip: string; dev: string}[] = []
+  const reArp = (ip: string, dev: string) => {
+    if (flushed < 0) return nudge(ip) // not root: the kernel's own retry schedule applies
+    reArpQueue.push({ip, dev})
+    if (reArpQueue.length > 1) return
+    setImmediate(() => {
+      const batch = reArpQueue
+      reArpQueue = []
+      void flushNeighbors(
+        batch.map((b) => ({ip: b.ip, dev: b.dev, mac: null, state: ['INCOMPLETE']})),
+        new Set(batch.map((b) => b.ip)),
+      ).then(() => {
+        for (const b of batch) nudge(b.ip)
+      })
+    })
   }
 
   const progress: ScanProgress = {hosts_total: opts.targets.length, hosts_done: 0, found: 0, ports_total: 0, ports_done: 0}
@@ -188,10 +240,13 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const covered: string[] = []
   const pipelines: Promise<void>[] = []
   let aborted = false
+  const abortCtl = new AbortController()
+  const abortSignal = abortCtl.signal
   let abortWake: () => void = () => {}
   const abortPromise = new Promise<void>((r) => (abortWake = r))
   const onAbort = () => {
     aborted = true
+    abortCtl.abort()
     abortWake()
     prober.close()
     pinger?.close()
@@ -205,11 +260,18 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     new Promise((resolve) => {
       const ip = target.ip
       const ev: Evidence = {ip, hostname: target.hostname, found: new Map(), entry: null, complete: false}
+      const startedAt = performance.now()
       // Loopback and this machine's own addresses never get neighbor entries: do not wait for one.
-      const onLink = !self.has(ip) && !isLoopback(ip)
-      const pending = new Set<Method>(active.filter((m) => m !== 'neighbor' || onLink))
+      const link = self.has(ip) || isLoopback(ip) ? null : linkOf(ip)
+      const watched = useNeighbor && link !== null
+      // On-link IPv4/IPv6 hosts cannot answer anything before ARP/NDP resolves them, so TCP and
+      // ICMP probes wait for the neighbor entry ("gated"): a /24 sweep then opens sockets only to
+      // the few live hosts instead of 254 × 9 connects that would sit in the ARP queue.
+      const gated = watched
+      const pending = new Set<Method>(active.filter((m) => m !== 'neighbor' || watched))
       const timers: NodeJS.Timeout[] = []
       let finished = false
+      let opened = false
       let tcpOutstanding = 0
       let tcpRounds = 0
       const finish = (complete: boolean) => {
@@ -224,7 +286,9 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
         if (finished) return
         if (!ev.found.has(m)) ev.found.set(m, rtt)
         pending.delete(m)
-        if (ev.found.size === 1) timers.push(setTimeout(() => finish(true), GRACE_MS))
+        // The other methods may still answer (fping takes a moment to start): wait for them until
+        // the address's window ends, or GRACE_MS when the proof came late in the window.
+        if (ev.found.size === 1) timers.push(setTimeout(() => finish(true), Math.max(GRACE_MS, startedAt + opts.timeoutMs - performance.now())))
         if (pending.size === 0) finish(true)
       }
       const fail = (m: Method) => {
@@ -234,29 +298,47 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       }
       if (aborted || active.length === 0) return finish(false)
 
-      const round = () => {
-        if (finished || aborted) return
+      const tcpRound = () => {
+        if (finished || aborted || ev.found.has('tcp')) return
         tcpRounds++
-        if (useNeighbor) nudge(ip)
-        if (active.includes('tcp') && !ev.found.has('tcp')) {
-          tcpOutstanding += DISCOVERY_PORTS.length
-          prober.probePorts(ip, DISCOVERY_PORTS, slotMs, (_port, r) => {
-            tcpOutstanding--
-            if (r.outcome === 'open' || r.outcome === 'closed') mark('tcp', r.rttMs)
-            else if (tcpOutstanding === 0 && tcpRounds > opts.retries) fail('tcp')
-          })
-        }
-        if (tcpRounds <= opts.retries) timers.push(setTimeout(round, slotMs))
-      }
-      if (useNeighbor && onLink) {
-        watch.watch(ip, (e) => {
-          ev.entry = e
-          mark('neighbor', null)
+        tcpOutstanding += DISCOVERY_PORTS.length
+        prober.probePorts(ip, DISCOVERY_PORTS, slotMs, (_port, r) => {
+          tcpOutstanding--
+          if (r.outcome === 'open' || r.outcome === 'closed') mark('tcp', r.rttMs)
+          else if (tcpOutstanding === 0 && tcpRounds > opts.retries) fail('tcp')
         })
+        if (tcpRounds <= opts.retries) timers.push(setTimeout(tcpRound, slotMs))
       }
-      if (pinger) void pinger.ping(ip).then((r) => (r.alive ? mark('icmp', r.rttMs) : fail('icmp')))
-      round()
-      timers.push(setTimeout(() => finish(true), opts.timeoutMs + 20))
+      const open = () => {
+        if (opened || finished) return
+        opened = true
+        if (active.includes('tcp')) tcpRound()
+        if (pinger) void pinger.ping(ip).then((r) => (r.alive ? mark('icmp', r.rttMs) : fail('icmp')))
+      }
+      if (watched) {
+        watch.watch(ip, (e, fresh) => {
+          ev.entry = e
+          if (fresh) mark('neighbor', null)
+          open()
+        })
+        nudge(ip)
+        // Retries for the neighbor method: the kernel re-ARPs an unresolved address only once a
+        // second; as root, drop the incomplete entry and nudge again so each round sends a request.
+        for (let k = 1; k <= opts.retries; k++) {
+          timers.push(
+            setTimeout(() => {
+              if (!ev.found.has('neighbor') && !finished) reArp(ip, link!)
+            }, k * slotMs),
+          )
+        }
+      }
+      if (!gated) open()
+      // The window closes for addresses that have not answered; a host that has is given GRACE_MS.
+      timers.push(
+        setTimeout(() => {
+          if (ev.found.size === 0) finish(true)
+        }, opts.timeoutMs),
+      )
     })
 
   const enrich = async (ev: Evidence): Promise<void> => {
@@ -291,23 +373,37 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
 
   const scanPorts = async (host: HostResult, ports: number[]): Promise<void> => {
     const timeout = opts.portTimeoutMs ?? opts.timeoutMs
-    const open: number[] = []
+    let open: number[] = []
     progress.ports_total += ports.length
-    let todo: number[] = ports
-    for (let attempt = 0; attempt <= opts.retries && todo.length && !aborted; attempt++) {
-      const timedOut: number[] = []
-      const last = attempt === opts.retries
-      await new Promise<void>((resolve) => {
-        void abortPromise.then(resolve)
-        let left = todo.length
-        prober.probePorts(host.ip, todo, timeout, (port, r) => {
-          if (r.outcome === 'open') open.push(port)
-          else if (r.outcome === 'timeout' && !last) timedOut.push(port)
-          if (r.outcome !== 'timeout' || last) progress.ports_done++
-          if (--left === 0) resolve()
-        })
+    const threads = workerCount(ports.length)
+    if (threads) {
+      const base = progress.ports_done
+      open = await scanPortsOnThreads(host.ip, ports, {
+        timeoutMs: timeout,
+        retries: opts.retries,
+        maxSockets: opts.maxSockets ?? 4096,
+        threads,
+        signal: abortSignal,
+        onProgress: (done) => (progress.ports_done = base + done),
       })
-      todo = timedOut
+      progress.ports_done = base + ports.length
+    } else {
+      let todo: number[] = ports
+      for (let attempt = 0; attempt <= opts.retries && todo.length && !aborted; attempt++) {
+        const timedOut: number[] = []
+        const last = attempt === opts.retries
+        await new Promise<void>((resolve) => {
+          void abortPromise.then(resolve)
+          let left = todo.length
+          prober.probePorts(host.ip, todo, timeout, (port, r) => {
+            if (r.outcome === 'open') open.push(port)
+            else if (r.outcome === 'timeout' && !last) timedOut.push(port)
+            if (r.outcome !== 'timeout' || last) progress.ports_done++
+            if (--left === 0) resolve()
+          })
+        })
+        todo = timedOut
+      }
     }
     // An interrupted port scan says nothing about closed ports: report none rather than a partial list.
     if (aborted) return
@@ -352,6 +448,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     prober.close()
     pinger?.close()
     rdns.close()
+    socketsOpen = false
     udp4?.close()
     udp6?.close()
     opts.signal?.removeEventListener('abort', onAbort)

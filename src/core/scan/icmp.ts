@@ -67,6 +67,7 @@ export class IcmpPinger {
   private closed = false
   /** Set when the tool itself failed (bad option, no permission for raw sockets): the scan warns. */
   failure: string | null = null
+  private readonly stdbuf = findExecutable('stdbuf')
 
   constructor(
     readonly tool: {tool: IcmpTool; path: string},
@@ -112,9 +113,21 @@ export class IcmpPinger {
     this.batch = []
     if (ips.length === 0 || this.closed) return
     // The window is split into retries+1 equal attempts (-B 1: no backoff), -i 1 paces sends 1 ms apart.
+    // Without stdbuf, one process per address, so each answer arrives when it happens.
+    if (!this.stdbuf && ips.length > 1) {
+      for (const ip of ips) {
+        this.batch.push(ip)
+        this.flushFping()
+      }
+      return
+    }
     const per = Math.max(50, Math.floor(this.timeoutMs / (this.retries + 1)))
     const args = ['-e', '-i', '1', '-B', '1', '-t', String(per), '-r', String(this.retries), ...ips]
-    const child = spawn(this.tool.path, args, {stdio: ['ignore', 'pipe', 'pipe']})
+    // fping block-buffers its stdout into a pipe: without stdbuf, a live host's line would wait
+    // for the slowest (dead) address of its batch. `stdbuf -oL` makes it line-buffered.
+    const child = this.stdbuf
+      ? spawn(this.stdbuf, ['-oL', this.tool.path, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
+      : spawn(this.tool.path, args, {stdio: ['ignore', 'pipe', 'pipe']})
     this.children.add(child)
     let err = ''
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
@@ -149,7 +162,9 @@ export class IcmpPinger {
       const secs = Math.max(0.05, this.timeoutMs / 1000 / (this.retries + 1))
       const args = ['-n', '-c', String(this.retries + 1), '-i', String(Math.max(0.05, secs)), '-W', secs.toFixed(3), ip]
       if (ip.includes(':')) args.unshift('-6')
-      const child = spawn(this.tool.path, args, {stdio: ['ignore', 'pipe', 'ignore']})
+      const child = this.stdbuf
+        ? spawn(this.stdbuf, ['-oL', this.tool.path, ...args], {stdio: ['ignore', 'pipe', 'ignore']})
+        : spawn(this.tool.path, args, {stdio: ['ignore', 'pipe', 'ignore']})
       this.children.add(child)
       let out = ''
       const timer = setTimeout(() => child.kill('SIGKILL'), this.timeoutMs + 500)

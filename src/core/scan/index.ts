@@ -179,18 +179,31 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
   if (req.methods.length === 0) throw invalidInput('--method names no method', 'use neighbor, tcp, icmp or a comma list of them')
   const addresses = expandRanges(ranges)
 
-  // 2. Record the scan.
-  const store = await hooks.openStore()
+  // 2. Record the scan, while the probing already starts: opening the store (loading the client,
+  //    checking migrations) costs ~100 ms of CPU that overlaps the probes' waiting instead of
+  //    preceding it. The engine is stopped if the store cannot be opened.
   const startedMs = Date.now()
-  const ins = await store.batch([
-    {
-      sql: `INSERT INTO scans(started_at, updated_at, status, targets, methods, ports, hosts_total, pid, hostname)
-            VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
-      args: [startedMs, startedMs, JSON.stringify(targetSpecs), JSON.stringify(req.methods), req.ports, count, process.pid, machineName()],
-    },
-  ])
-  const scanId = Number(ins[0]!.lastInsertRowid)
-  const writer = new ProgressWriter(store, scanId)
+  const ac = new AbortController()
+  const onOuterAbort = () => ac.abort()
+  hooks.signal?.addEventListener('abort', onOuterAbort, {once: true})
+  if (hooks.signal?.aborted) ac.abort()
+  let latest: ScanProgress | null = null
+  let writer: ProgressWriter | null = null
+  const opened = (async () => {
+    const store = await hooks.openStore()
+    const ins = await store.batch([
+      {
+        sql: `INSERT INTO scans(started_at, updated_at, status, targets, methods, ports, hosts_total, pid, hostname)
+              VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+        args: [startedMs, Date.now(), JSON.stringify(targetSpecs), JSON.stringify(req.methods), req.ports, count, process.pid, machineName()],
+      },
+    ])
+    const scanId = Number(ins[0]!.lastInsertRowid)
+    writer = new ProgressWriter(store, scanId)
+    if (latest) writer.update(latest)
+    return {store, scanId}
+  })()
+  opened.catch(() => ac.abort())
 
   // 3. Run.
   let engine
@@ -207,21 +220,28 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
       banners: req.banners,
       bannerTimeoutMs: req.bannerTimeoutMs,
       rdns: {enabled: req.rdns, servers: dnsServers, timeoutMs: req.rdnsTimeoutMs},
-      signal: hooks.signal,
+      signal: ac.signal,
       onHost: hooks.onHost,
       onProgress: (p) => {
-        writer.update(p)
+        latest = p
+        writer?.update(p)
         hooks.onProgress?.(p)
       },
     })
   } catch (e) {
-    await writer.stop()
-    await store
-      .batch([{sql: `UPDATE scans SET status = 'failed', finished_at = ?, updated_at = ?, error = ? WHERE id = ?`, args: [Date.now(), Date.now(), String((e as Error)?.message ?? e), scanId]}])
+    const w = writer as ProgressWriter | null
+    await w?.stop()
+    const rec = await opened.catch(() => null)
+    await rec?.store
+      .batch([{sql: `UPDATE scans SET status = 'failed', finished_at = ?, updated_at = ?, error = ? WHERE id = ?`, args: [Date.now(), Date.now(), String((e as Error)?.message ?? e), rec.scanId]}])
       .catch(() => undefined)
     throw e
+  } finally {
+    hooks.signal?.removeEventListener('abort', onOuterAbort)
   }
-  await writer.stop()
+  // A store that failed to open stopped the engine: report that failure, not a partial scan.
+  const {store, scanId} = await opened
+  await (writer as ProgressWriter | null)?.stop()
   for (const w of engine.warnings) hooks.onNote?.(w)
 
   // 4. Inventory + final scan row, atomically.

@@ -37,6 +37,12 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
   let bridgeMac: string
   const dnsFlags = () => ['--dns-server', `127.0.0.1:${dns.port}`]
   const byIp = (json: any) => new Map<string, any>(json.hosts.map((h: any) => [h.ip, h]))
+  /** Runs the CLI and insists on success, showing its stderr when it fails. */
+  const ok = async (args: string[]) => {
+    const r = await runCli(args, {db: t.db})
+    expect(r.code, `netmon ${args.join(' ')}: ${r.stderr}`).toBe(0)
+    return r
+  }
 
   beforeAll(async () => {
     dns = await startFakeDns({'10.77.0.10': 'pi.test.lan', '10.77.0.11': 'broker.test.lan'})
@@ -61,7 +67,7 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
 
   it('finds every host with its MAC and vendor flag, the silent one through the neighbor table, and invents none; open ports are exactly the listeners, named', async () => {
     const r = await runCli(
-      ['scan', SUBNET, '--ports', 'top100,31337', '--port-timeout', '300ms', '--banners', '--banner-timeout', '400ms', ...dnsFlags(), '--json'],
+      ['scan', SUBNET, '--ports', 'top100,31337', '--port-timeout', '1s', '--banners', '--banner-timeout', '3s', ...dnsFlags(), '--json'],
       {db: t.db},
     )
     expect(r.stderr).toBe('')
@@ -98,7 +104,7 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
   })
 
   it('the neighbor method alone finds the silent host; tcp alone does not', async () => {
-    const n = await runCli(['scan', '10.77.0.10-16', '--method', 'neighbor', '--no-rdns', '--json'], {db: t.db})
+    const n = await ok(['scan', '10.77.0.10-16', '--method', 'neighbor', '--no-rdns', '--json'])
     expect(n.code).toBe(0)
     expect(n.json.hosts.map((x: any) => [x.ip, x.found_by.join()])).toEqual([
       ['10.77.0.10', 'neighbor'],
@@ -107,13 +113,13 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
       ['10.77.0.14', 'neighbor'],
       ['10.77.0.15', 'neighbor'],
     ])
-    const tcp = await runCli(['scan', '10.77.0.10-16', '--method', 'tcp', '--no-rdns', '--json'], {db: t.db})
+    const tcp = await ok(['scan', '10.77.0.10-16', '--method', 'tcp', '--no-rdns', '--json'])
     expect(tcp.code).toBe(0)
     expect(tcp.json.hosts.map((x: any) => x.ip)).toEqual(['10.77.0.10', '10.77.0.11', '10.77.0.12', '10.77.0.14'])
     // MACs still come from the neighbor table (enrichment), even when it is not a discovery method.
     expect(tcp.json.hosts.map((x: any) => x.mac)).toEqual([MAC.h1, MAC.h2, MAC.h3, MAC.h4])
     // A tcp-only scan that covered .15 without finding it marks the silent host offline.
-    const list = await runCli(['devices', 'list', '--offline', '--json'], {db: t.db})
+    const list = await ok(['devices', 'list', '--offline', '--json'])
     expect(list.json.devices.map((d: any) => d.mac)).toEqual([MAC.h5])
   })
 
@@ -125,7 +131,7 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     await new Promise((r) => h2Mqtt.once('exit', r))
     await lan.listen(hosts.h2, [1884])
 
-    const r = await runCli(['scan', SUBNET, '--ports', 'top100,31337,1884', '--port-timeout', '300ms', ...dnsFlags(), '--json'], {db: t.db})
+    const r = await ok(['scan', SUBNET, '--ports', 'top100,31337,1884', '--port-timeout', '1s', ...dnsFlags(), '--json'])
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.json.hosts.map((x: any) => x.ip).sort()).toEqual(['10.77.0.1', '10.77.0.10', '10.77.0.11', '10.77.0.13', '10.77.0.15'])
@@ -134,7 +140,7 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     expect(r.json.summary).toMatchObject({new: 0, offline: 1, ip_changed: 1, hostname_changed: 1, online: 1})
 
     const scanId = r.json.scan.id
-    const tl = await runCli(['devices', 'timeline', '--since', '1h', '--json'], {db: t.db})
+    const tl = await ok(['devices', 'timeline', '--since', '1h', '--json'])
     const mine = tl.json.events.filter((e: any) => e.detail?.scan_id === scanId && e.mac !== bridgeMac)
     const ev = (type: string) => mine.filter((e: any) => e.type === type)
     expect(ev('offline').map((e: any) => [e.mac, e.detail.ip])).toEqual([[MAC.h4, '10.77.0.14']])
@@ -144,38 +150,38 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     expect(ev('online').map((e: any) => e.mac)).toEqual([MAC.h5])
     expect(ev('new')).toEqual([])
 
-    const hist = await runCli(['devices', 'history', MAC.h3.toLowerCase().replace(/:/g, '-'), '--json'], {db: t.db})
+    const hist = await ok(['devices', 'history', MAC.h3.toLowerCase().replace(/:/g, '-'), '--json'])
     expect(hist.code).toBe(0)
     expect(hist.json.ips.map((i: any) => [i.ip, i.current])).toEqual([
       ['10.77.0.12', false],
       ['10.77.0.13', true],
     ])
     expect(hist.json.events.map((e: any) => e.type)).toEqual(['new', 'ip_changed'])
-    const human = await runCli(['devices', 'history', MAC.h3], {db: t.db})
+    const human = await ok(['devices', 'history', MAC.h3])
     expect(human.stdout).toContain('10.77.0.12')
     expect(human.stdout).toContain('ip_changed')
 
-    const show = await runCli(['devices', 'show', MAC.h2, '--json'], {db: t.db})
+    const show = await ok(['devices', 'show', MAC.h2, '--json'])
     expect(show.json.ports.map((p: any) => p.port)).toEqual([1884, 31337])
     expect(show.json.device).toMatchObject({hostname: 'mqtt.test.lan', status: 'online'})
   })
 
   it('promote persists (name, known, event) and stats counts match the device list', async () => {
-    const p = await runCli(['devices', 'promote', MAC.h1, '--name', 'Kitchen Pi', '--json'], {db: t.db})
+    const p = await ok(['devices', 'promote', MAC.h1, '--name', 'Kitchen Pi', '--json'])
     expect(p.code).toBe(0)
     expect(p.json).toMatchObject({changed: true, device: {mac: MAC.h1, name: 'Kitchen Pi', known: true}})
-    const again = await runCli(['devices', 'promote', MAC.h1, '--name', 'Kitchen Pi', '--json'], {db: t.db})
+    const again = await ok(['devices', 'promote', MAC.h1, '--name', 'Kitchen Pi', '--json'])
     expect(again.json.changed).toBe(false)
 
     // A fresh process reads it back.
-    const show = await runCli(['devices', 'show', MAC.h1, '--json'], {db: t.db})
+    const show = await ok(['devices', 'show', MAC.h1, '--json'])
     expect(show.json.device).toMatchObject({name: 'Kitchen Pi', known: true, vendor: 'Raspberry Pi Foundation'})
     expect(show.json.events.map((e: any) => e.type)).toContain('promoted')
-    const known = await runCli(['devices', 'list', '--known', '--json'], {db: t.db})
+    const known = await ok(['devices', 'list', '--known', '--json'])
     expect(known.json.devices.map((d: any) => d.mac)).toEqual([MAC.h1])
 
-    const all = (await runCli(['devices', 'list', '--json'], {db: t.db})).json.devices
-    const s = await runCli(['stats', '--json'], {db: t.db})
+    const all = (await ok(['devices', 'list', '--json'])).json.devices
+    const s = await ok(['stats', '--json'])
     expect(s.code).toBe(0)
     expect(s.json.devices).toEqual({
       total: all.length,
@@ -188,7 +194,7 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     })
     expect(s.json.devices).toMatchObject({total: 6, online: 5, offline: 1, known: 1})
     expect(s.json.last_scan).toMatchObject({status: 'done'})
-    const vendor = await runCli(['devices', 'list', '--vendor', 'raspberry', '--json'], {db: t.db})
+    const vendor = await ok(['devices', 'list', '--vendor', 'raspberry', '--json'])
     expect(vendor.json.devices.map((d: any) => d.mac)).toEqual([MAC.h1, MAC.h4])
   })
 
@@ -199,7 +205,7 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     const seen: {status: string; done: number; total: number}[] = []
     const deadline = Date.now() + 20_000
     while (Date.now() < deadline) {
-      const st = await runCli(['scan', 'status', '--json'], {db: t.db})
+      const st = await ok(['scan', 'status', '--json'])
       const s = st.json?.scan
       if (s && s.targets[0] === '10.77.0.100-123') {
         seen.push({status: s.status, done: s.hosts_done, total: s.hosts_total})
@@ -215,14 +221,14 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     // Progress moved while it ran, and partial progress was visible.
     expect(running.some((x) => x.done > 0 && x.done < 24)).toBe(true)
     expect(running[running.length - 1]!.done).toBeGreaterThan(running[0]!.done)
-    const fin = await runCli(['scan', 'status', '--json'], {db: t.db})
+    const fin = await ok(['scan', 'status', '--json'])
     expect(fin.json.scan).toMatchObject({status: 'done', hosts_done: 24, hosts_total: 24, found: 0, percent: 100})
-    const human = await runCli(['scan', 'status'], {db: t.db})
+    const human = await ok(['scan', 'status'])
     expect(human.stdout).toMatch(/24\/24 probed/)
   })
 
   it('--register opens bandwidth accounting for every found device with a MAC, in the same write', async () => {
-    const r = await runCli(['scan', '10.77.0.10-11', '--method', 'neighbor', '--register', '--no-rdns', '--json'], {db: t.db})
+    const r = await ok(['scan', '10.77.0.10-11', '--method', 'neighbor', '--register', '--no-rdns', '--json'])
     expect(r.code).toBe(0)
     expect(r.json.summary.registered).toBe(2)
     const store = await openStore({db: t.db})

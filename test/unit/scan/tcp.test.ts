@@ -55,12 +55,11 @@ describe.each(['auto', 'net'] as const)('TcpProber (%s engine)', (engine) => {
     )
     expect(calls).toBe(ports.length)
     expect(p.inFlight).toBe(0)
-    // Other processes on this machine may listen in that range too: ours must all be there,
-    // and each extra one must really accept connections.
+    // Other processes on this machine may listen in that range too (and come and go), so only
+    // our own listeners and our closed port are asserted here; exactness is tested in a private
+    // namespace (test/integration/scan/loopback.test.ts).
     for (const o of open) expect(found).toContain(o)
-    for (const extra of found.filter((x) => !open.includes(x))) {
-      expect((await new TcpProber({engine: 'net'}).probeAsync('127.0.0.1', extra, 2000)).outcome).toBe('open')
-    }
+    if (closedPort >= lo && closedPort <= lo + ports.length) expect(found).not.toContain(closedPort)
   })
 
   it('IPv6 loopback', async () => {
