@@ -27,7 +27,12 @@ import {fileSink, stdoutSink, type Sink} from './sink.js'
 import {FORMATS, RESOLUTIONS, type ColumnDef, type Dataset, type ExportFormat, type FilterValues, type Resolution, type SqlSource} from './types.js'
 import {createWriter, outputColumns} from './writers.js'
 
-export const DEFAULT_PAGE_SIZE = 5000
+/**
+ * Rows per page. Measured on 1.44M samples: 1000 is as fast as 5000 and keeps peak RSS lower
+ * (a page's JSON text and CSV chunk stay near V8's 128 KB large-object threshold, so they die
+ * young instead of piling up in old space until a full GC).
+ */
+export const DEFAULT_PAGE_SIZE = 1000
 const FAR_PAST = -8.64e15
 const FAR_FUTURE = 8.64e15
 

@@ -58,7 +58,8 @@ export function describeDataset(d: Dataset): DatasetInfo {
     filters,
     filter_notes: f.notes ?? null,
     resolutions: d.resolutions ? RESOLUTIONS.filter((r) => r === 'raw' || d.resolutions![r as Exclude<Resolution, 'raw'>]) : [],
-    key: d.source.key,
+    // The row order; key-only helper columns (not written) are left out.
+    key: d.source.key.filter((k) => d.source.columns.some((c) => c.name === k)),
     columns: outputColumns(d.source.columns),
   }
 }

@@ -159,6 +159,7 @@ export async function fileSink(path: string): Promise<Sink> {
     throw describeFsError(e, path)
   }
   let bytes = 0
+  let buffer = Buffer.allocUnsafe(256 * 1024)
   let state: 'open' | 'committed' | 'aborted' = 'open'
 
   // Synchronous cleanup: runs from signal handlers and on process exit, when nothing async will.
@@ -215,17 +216,21 @@ export async function fileSink(path: string): Promise<Sink> {
     tempPath,
     async write(chunk) {
       if (state !== 'open') throw outputError(`the export to ${path} was aborted`)
-      const buf = Buffer.from(chunk, 'utf8')
+      // One reused buffer: a fresh Buffer per page is ~100 KB of malloc'd memory each time,
+      // and 1440 of them fragment the native heap (RSS grew with the row count).
+      const need = Buffer.byteLength(chunk, 'utf8')
+      if (need > buffer.length) buffer = Buffer.allocUnsafe(Math.max(need, buffer.length * 2))
+      const len = buffer.write(chunk, 0, 'utf8')
       let off = 0
       try {
-        while (off < buf.length) {
-          const {bytesWritten} = await fh.write(buf, off, buf.length - off)
+        while (off < len) {
+          const {bytesWritten} = await fh.write(buffer, off, len - off)
           off += bytesWritten
         }
       } catch (e) {
         throw describeFsError(e, path)
       }
-      bytes += buf.length
+      bytes += len
     },
     async commit() {
       if (state !== 'open') throw outputError(`the export to ${path} was aborted`)

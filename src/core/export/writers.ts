@@ -4,7 +4,7 @@
  * writes before reading the next page, so memory holds one page at a time.
  */
 import {isoOf} from '../format/time.js'
-import {csvHeader, csvRecords, type Cell} from './csv.js'
+import {CsvBuilder, csvHeader, type Cell} from './csv.js'
 import {excelSafe} from './excel.js'
 import type {ColumnDef, ExportFormat, OutputColumn} from './types.js'
 
@@ -76,13 +76,13 @@ function csvWriter(columns: readonly ColumnDef[], opts: WriterOptions): Writer {
   const width = names.length
   const iso = new IsoCache()
   const safe = opts.excelSafe ? excelSafe : (s: string) => s
+  const builder = new CsvBuilder()
   return {
     start: () => (opts.bom ? '\uFEFF' : '') + csvHeader(names),
     rows(raw) {
-      const cells: Cell[][] = new Array(raw.length)
+      const row: Cell[] = new Array(width)
       for (let r = 0; r < raw.length; r++) {
         const src = raw[r]!
-        const row: Cell[] = new Array(width)
         let o = 0
         for (let c = 0; c < types.length; c++) {
           const v = src[c]
@@ -113,9 +113,9 @@ function csvWriter(columns: readonly ColumnDef[], opts: WriterOptions): Writer {
             }
           }
         }
-        cells[r] = row
+        builder.add(row)
       }
-      return csvRecords(cells)
+      return builder.take()
     },
     end: () => '',
   }
