@@ -16,6 +16,7 @@
  * the first prototype).
  */
 import net from 'node:net'
+import {constants as osConstants} from 'node:os'
 import {getSystemErrorName} from 'node:util'
 
 export type TcpOutcome = 'open' | 'closed' | 'timeout' | 'unreachable' | 'error'
@@ -67,14 +68,19 @@ export function classifyError(code: string): TcpOutcome {
   }
 }
 
+interface WrapHandle {
+  connect(req: unknown, ip: string, port: number): number
+  connect6(req: unknown, ip: string, port: number): number
+  getsockname(out: Record<string, unknown>): number
+  getpeername(out: Record<string, unknown>): number
+  close(cb?: () => void): void
+}
+
+/** libuv's error number for ECONNABORTED (negated errno on Unix). */
+const UV_ECONNABORTED = -(osConstants.errno.ECONNABORTED ?? 103)
+
 interface WrapBinding {
-  TCP: new (type: number) => {
-    connect(req: unknown, ip: string, port: number): number
-    connect6(req: unknown, ip: string, port: number): number
-    getsockname(out: Record<string, unknown>): number
-    getpeername(out: Record<string, unknown>): number
-    close(cb?: () => void): void
-  }
+  TCP: new (type: number) => WrapHandle
   TCPConnectWrap: new () => {oncomplete?: (status: number) => void}
   constants: {SOCKET: number}
 }
@@ -113,6 +119,9 @@ export class TcpProber {
   private timerAt = Infinity
   private closed = false
   private readonly wrap: WrapBinding | null
+  private readonly spare4: WrapHandle[] = []
+  private readonly spare6: WrapHandle[] = []
+  private noReuse = false
 
   constructor(opts: ProberOptions = {}) {
     this.maxSockets = Math.max(1, opts.maxSockets ?? 1024)
@@ -172,12 +181,13 @@ export class TcpProber {
     }
   }
 
-  private finish(probe: Probe, outcome: TcpOutcome, code?: string): void {
+  private finish(probe: Probe, outcome: TcpOutcome, code?: string, reusable = false): void {
     if (probe.done) return
     probe.done = true
     const h = probe.handle
     if (h) {
       if (h instanceof net.Socket) h.destroy()
+      else if (reusable && !this.closed && !this.noReuse) (probe.job.v6 ? this.spare6 : this.spare4).push(h as WrapHandle)
       else h.close()
     }
     this.active--
@@ -192,7 +202,9 @@ export class TcpProber {
   }
 
   private startWrap(probe: Probe, b: WrapBinding): void {
-    const handle = new b.TCP(b.constants.SOCKET)
+    const spare = probe.job.v6 ? this.spare6 : this.spare4
+    const reused = spare.length > 0
+    const handle = reused ? spare.pop()! : new b.TCP(b.constants.SOCKET)
     probe.handle = handle
     const req = new b.TCPConnectWrap()
     req.oncomplete = (status: number) => {
@@ -205,10 +217,25 @@ export class TcpProber {
         else this.finish(probe, 'open')
       } else {
         const code = getSystemErrorName(status)
-        if (code !== 'ECANCELED') this.finish(probe, classifyError(code), code)
+        // A refused (or unreachable) socket is closed again inside the kernel: keep it for the next probe.
+        if (code !== 'ECANCELED') this.finish(probe, classifyError(code), code, true)
       }
     }
-    const err = probe.job.v6 ? handle.connect6(req, probe.job.ip, probe.port) : handle.connect(req, probe.job.ip, probe.port)
+    const connect = () => (probe.job.v6 ? handle.connect6(req, probe.job.ip, probe.port) : handle.connect(req, probe.job.ip, probe.port))
+    let err = connect()
+    // Socket reuse (Linux): the first connect() on a socket whose previous attempt failed returns
+    // ECONNABORTED and resets it; the second one starts the new attempt. That saves socket(),
+    // close() and the epoll registration per port: about a third of a full scan's CPU.
+    if (err === UV_ECONNABORTED && reused) err = connect()
+    if (err && reused) {
+      // Not reusable on this platform after all: a fresh socket, and no more reuse.
+      handle.close()
+      this.noReuse = true
+      this.spare4.length = 0
+      this.spare6.length = 0
+      probe.handle = null
+      return this.startWrap(probe, b)
+    }
     if (err) {
       const code = getSystemErrorName(err)
       queueMicrotask(() => this.finish(probe, classifyError(code), code))
@@ -227,6 +254,8 @@ export class TcpProber {
 
   /** Nothing in flight: forget finished probes' deadlines so no timer outlives the work. */
   private idle(): void {
+    for (const h of this.spare4.splice(0)) h.close()
+    for (const h of this.spare6.splice(0)) h.close()
     this.expiries.clear()
     if (this.timer) clearTimeout(this.timer)
     this.timer = null

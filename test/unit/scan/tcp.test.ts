@@ -76,6 +76,19 @@ describe.each(['auto', 'net'] as const)('TcpProber (%s engine)', (engine) => {
     expect((await p.probeAsync('::1', port, 2000)).outcome).toBe('closed')
   })
 
+  it('one socket probing closed, closed, open, closed in turn (socket reuse after refusals) gets each right', async () => {
+    const p = new TcpProber({engine, maxSockets: 1})
+    const seq = [closedPort, closedPort, open[1]!, closedPort, open[2]!]
+    const results: [number, string][] = []
+    await new Promise<void>((resolve) =>
+      p.probePorts('127.0.0.1', seq, 2000, (port, r) => {
+        results.push([port, r.outcome])
+        if (results.length === seq.length) resolve()
+      }),
+    )
+    expect(results).toEqual(seq.map((port) => [port, open.includes(port) ? 'open' : 'closed']))
+  })
+
   it('close() drops queued work without calling back', async () => {
     const p = new TcpProber({engine, maxSockets: 1})
     let calls = 0
