@@ -126,12 +126,16 @@ export async function countingProxy(targetPort: number): Promise<CountingProxy> 
     sockets.add(upstream)
     const fc = framer(c2s)
     const fs = framer(s2c)
+    // Bytes count once delivered to the other side: nothing after that side has ended.
+    let clientEnded = false
+    client.on('end', () => (clientEnded = true))
     client.on('data', (d) => {
       c2s.bytes += d.length
       fc(d)
       upstream.write(d)
     })
     upstream.on('data', (d) => {
+      if (clientEnded || client.destroyed) return
       s2c.bytes += d.length
       fs(d)
       client.write(d)
