@@ -19,10 +19,9 @@ beforeAll(async () => {
 })
 afterAll(() => t.cleanup())
 
-const oneLine = (s: string) => expect(s.trim().split('\n'), s).toHaveLength(1)
-
-describe('bad input: exit 2, one line, nothing written', () => {
-  it.each([
+// Each case is its own CLI process: run them side by side (assertions via the test's own expect).
+describe.concurrent('bad input: exit 2, one line, nothing written', () => {
+  it.for<[string[], RegExp]>([
     [['--what', 'nope'], /unknown dataset "nope" \(choose one of: devices, events/],
     [['--what', 'events', '--format', 'xlsx'], /unknown format "xlsx" \(use one of: csv, json, ndjson\)/],
     [['--what', 'events', '--since', 'last tuesday'], /invalid --since time "last tuesday"/],
@@ -31,36 +30,36 @@ describe('bad input: exit 2, one line, nothing written', () => {
     [['--what', 'events', '--meter', 'm1'], /--meter does not apply to dataset "events"/],
     [['--format', 'csv'], /missing --what DATASET/],
     [['--what', 'events', '--bogus'], /Nonexistent flag: --bogus/],
-  ])('%j', async (args, msg) => {
+  ])('%j', async ([args, msg], {expect}) => {
     const dir = join(t.dir, `bad-${Math.random().toString(16).slice(2)}`)
     mkdirSync(dir)
     const r = await runCli(['metrics', 'export', ...args, '--out', join(dir, 'x.csv')], {db: t.db})
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(msg)
-    oneLine(r.stderr)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(readdirSync(dir)).toEqual([])
   })
 
-  it('--json without --out is refused (stdout would carry the data), with a JSON error', async () => {
+  it('--json without --out is refused (stdout would carry the data), with a JSON error', async ({expect}) => {
     const r = await runCli(['metrics', 'export', '--what', 'events', '--json'], {db: t.db})
     expect(r.code).toBe(2)
     expect(r.json.error.message).toMatch(/--json prints a summary on stdout/)
   })
 })
 
-describe('unwritable --out: exit 1, nothing left behind', () => {
-  it.each([
+describe.concurrent('unwritable --out: exit 1, nothing left behind', () => {
+  it.for<[string, (d: string) => string, RegExp]>([
     ['a missing folder', (d: string) => join(d, 'missing', 'x.csv'), /its folder does not exist/],
     ['a path under a file', (d: string) => join(d, 'file', 'x.csv'), /a part of the path is not a folder/],
     ['a folder', (d: string) => join(d, 'sub'), /it is a folder/],
-  ])('%s', async (_name, target, msg) => {
+  ])('%s', async ([, target, msg], {expect}) => {
     const dir = join(t.dir, `unwritable-${Math.random().toString(16).slice(2)}`)
     mkdirSync(join(dir, 'sub'), {recursive: true})
     writeFileSync(join(dir, 'file'), 'x')
     const r = await runCli(['metrics', 'export', '--what', 'events', '--out', target(dir)], {db: t.db})
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(msg)
-    oneLine(r.stderr)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(readdirSync(dir).sort()).toEqual(['file', 'sub'])
     expect(readdirSync(join(dir, 'sub'))).toEqual([])
   })

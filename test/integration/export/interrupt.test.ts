@@ -13,7 +13,7 @@ import {TEMP_SUFFIX} from '../../../src/core/export/sink.js'
 import {BIN, ROOT, isRoot, runCli} from '../../support/cli.js'
 import {seedManyEvents, testStore, type TestStore} from '../../unit/export/fixtures.js'
 
-const ROWS = 200_000
+const ROWS = 120_000
 let t: TestStore
 beforeAll(async () => {
   t = await testStore()
