@@ -186,6 +186,18 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     expect(list.json.meters.map((m: any) => m.id)).toEqual(['m1', 'm2', 'm3', 'm4'])
   })
 
+  it('SIGHUP with an invalid config keeps the running one', async () => {
+    const {readFileSync} = await import('node:fs')
+    const good = readFileSync(cfgPath, 'utf8')
+    writeFileSync(cfgPath, good.replace('"poll_interval":"300ms"', '"poll_interval":"often"'))
+    const n4 = telemetry('Meter Four').length
+    bridge.child.kill('SIGHUP')
+    await waitFor('the reload error in the log', () => logLines(bridge.stderr()).some((l) => /SIGHUP: config not reloaded/.test(l.msg) && /poll_interval/.test(l.msg)), 15_000)
+    writeFileSync(cfgPath, good)
+    await waitFor('readings still flowing', () => telemetry('Meter Four').length > n4 + 2, 15_000)
+    expect((await status()).meters).toHaveLength(4)
+  })
+
   it('meters stats and meters readings read the running daemon\'s rows', async () => {
     await waitFor('2 metrics rows', async () => (await runCli(['meters', 'stats', 'm1', '--json'], {db: tmp.db})).json?.rows >= 2, 15_000, 200)
     const r = await runCli(['meters', 'stats', 'Meter One', '--json'], {db: tmp.db})
