@@ -197,6 +197,20 @@ describe('scan on loopback', () => {
     expect(s.stdout.split('\n').filter((l) => /^127\.0\.0\.[12] /.test(l))).toHaveLength(2)
   })
 
+  it.skipIf(!existsSync('/usr/bin/script'))('on a terminal the progress bar (hosts done/total, found) is drawn', async () => {
+    // util-linux `script` gives the CLI a pseudo-terminal; stdout and stderr then share it.
+    const cmd = `${process.execPath} ${BIN} scan 127.0.0.1-20 --method tcp --no-rdns --db ${t.db}`
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn('/usr/bin/script', ['-qec', cmd, '/dev/null'], {cwd: ROOT, env: {...process.env, NETMON_NO_PROGRESS: ''}})
+      let text = ''
+      child.stdout.setEncoding('utf8').on('data', (d) => (text += d))
+      child.on('error', reject)
+      child.on('close', () => resolve(text))
+    })
+    expect(out).toMatch(/scan \[.*\] \d+\/20 /)
+    expect(out).toMatch(/20\/20 100% found: 20/)
+  })
+
   it('devices commands: not found is exit 1, malformed input exit 2, JSON shapes', async () => {
     const nf = await runCli(['devices', 'show', 'AA:BB:CC:DD:EE:99', '--json'], {db: t.db})
     expect(nf.code).toBe(1)

@@ -112,6 +112,20 @@ describe('applyScan + inventory queries (real store)', () => {
     expect(show.bandwidth).toMatchObject({mac: 'AA:00:00:00:00:01', total: {total_bytes: 0}})
   })
 
+  it('devices show includes the last latency run of the device (latency capability\'s table)', async () => {
+    const d = await showDevice(store, 'AA:00:00:00:00:01')
+    const t = Date.now()
+    await store.batch([
+      {
+        sql: `INSERT INTO latency_runs(host, ip, device_id, method, interval_ms, timeout_ms, started_at, ended_at, sent, received, loss_pct, min_ms, avg_ms, max_ms, median_ms, jitter_ms, grade)
+              VALUES ('10.9.0.5', '10.9.0.5', ?, 'icmp', 1000, 1000, ?, ?, 10, 9, 10, 0.2, 0.3, 0.5, 0.3, 0.05, 'good')`,
+        args: [d.device.id, t - 10_000, t - 1000],
+      },
+    ])
+    const again = await showDevice(store, 'AA:00:00:00:00:01')
+    expect(again.latency).toMatchObject({method: 'icmp', avg_ms: 0.3, loss_pct: 10, grade: 'good', at_ms: t - 1000})
+  })
+
   it('promote + stats', async () => {
     const p = await promoteDevice(store, 'AA:00:00:00:00:02', 'printer')
     expect(p).toMatchObject({changed: true, device: {known: true, name: 'printer'}})
