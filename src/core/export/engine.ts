@@ -15,6 +15,7 @@
  * rows in the subquery's order (it does in practice), so the engine checks the key order of
  * every page and re-reads a page as plain rows if it ever is not.
  */
+import {resolve} from 'node:path'
 import {findDevice} from '../devices/repo.js'
 import {tryNormalizeMac} from '../devices/mac.js'
 import {ipVersion, normalizeIp} from '../devices/ip.js'
@@ -397,6 +398,13 @@ export async function runExport(store: Store, plan: ExportPlan, opts: RunOptions
     total = Number((await store.get<{n: number}>(q.sql, q.args))?.n ?? 0)
   }
 
+  // A typo must not replace the store itself (or its WAL) with an export.
+  if (plan.out !== null && store.location.path) {
+    const target = resolve(plan.out)
+    if ([store.location.path, `${store.location.path}-wal`, `${store.location.path}-shm`].includes(target)) {
+      throw invalidInput(`--out ${plan.out} is the store itself`, 'choose another file name')
+    }
+  }
   // Open the output only now: bad input and a missing device leave no file behind.
   const sink = plan.out === null ? stdoutSink(stdout) : await fileSink(plan.out)
   opts.onSink?.(sink)

@@ -40,6 +40,14 @@ describe.concurrent('bad input: exit 2, one line, nothing written', () => {
     expect(readdirSync(dir)).toEqual([])
   })
 
+  it('--out naming the store itself is refused, and the store is untouched', async ({expect}) => {
+    const before = readFileSync(t.db)
+    const r = await runCli(['metrics', 'export', '--what', 'events', '--out', t.db], {db: t.db})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/is the store itself/)
+    expect(readFileSync(t.db).equals(before)).toBe(true)
+  })
+
   it('--json without --out is refused (stdout would carry the data), with a JSON error', async ({expect}) => {
     const r = await runCli(['metrics', 'export', '--what', 'events', '--json'], {db: t.db})
     expect(r.code).toBe(2)
