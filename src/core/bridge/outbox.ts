@@ -107,6 +107,7 @@ export class Delivery {
   private readonly flushMs: number
   private readonly now: () => number
   private flushWaiters: (() => void)[] = []
+  private enforceRuns = 0
 
   constructor(
     private readonly store: Store,
@@ -364,6 +365,12 @@ export class Delivery {
     if (this.closed) return 0
     const {maxRows, maxAgeMs} = this.opts
     const cutoff = this.now() - maxAgeMs
+    // Cheap check first (ids follow creation order, so the oldest row is the first by id): no write
+    // transaction while within bounds. The exact count is re-read every 10th time to correct drift.
+    if (++this.enforceRuns % 10 !== 1 && this.approxDepth <= maxRows) {
+      const oldest = await this.store.get<{c: number}>('SELECT created_at AS c FROM outbox ORDER BY id LIMIT 1')
+      if (!oldest || Number(oldest.c) >= cutoff) return 0
+    }
     const dropped = await this.store.writeTx(async (tx) => {
       const n = Number((await tx.get<{n: number}>('SELECT count(*) AS n FROM outbox'))?.n ?? 0)
       const excess = Math.max(0, n - maxRows)
