@@ -283,14 +283,14 @@ function compareKey(a: unknown, b: unknown): number {
 
 /** True when every row's key is strictly greater than the previous one's (and than `after`). */
 export function keysAscending(rows: readonly unknown[][], keyIdx: readonly number[], after: readonly unknown[] | null): boolean {
-  let prev: readonly unknown[] | null = after
-  for (const row of rows) {
-    if (prev) {
-      let cmp = 0
-      for (let i = 0; i < keyIdx.length && cmp === 0; i++) cmp = compareKey(row[keyIdx[i]!], prev[i])
-      if (cmp <= 0) return false
-    }
-    prev = keyIdx.map((k) => row[k])
+  // No allocation per row: this runs over every exported row.
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!
+    const prev = r > 0 ? rows[r - 1]! : null
+    if (!prev && !after) continue
+    let cmp = 0
+    for (let i = 0; i < keyIdx.length && cmp === 0; i++) cmp = compareKey(row[keyIdx[i]!], prev ? prev[keyIdx[i]!] : after![i])
+    if (cmp <= 0) return false
   }
   return true
 }
