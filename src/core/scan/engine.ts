@@ -74,6 +74,17 @@ interface Evidence {
 }
 
 
+class Mutex {
+  private tail: Promise<void> = Promise.resolve()
+  acquire(): Promise<() => void> {
+    let release!: () => void
+    const next = new Promise<void>((r) => (release = r))
+    const ready = this.tail.then(() => release)
+    this.tail = this.tail.then(() => next)
+    return ready
+  }
+}
+
 /** Watches the neighbor table for the addresses being discovered. */
 class NeighborWatch {
   private readonly watchers = new Map<string, (e: NeighborEntry, fresh: boolean) => void>()
@@ -254,6 +265,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   opts.signal?.addEventListener('abort', onAbort, {once: true})
   if (opts.signal?.aborted) onAbort()
 
+  const threadLock = new Mutex()
   const slotMs = Math.max(20, Math.floor(opts.timeoutMs / (opts.retries + 1)))
 
   const discover = (target: {ip: string; hostname?: string}): Promise<Evidence> =>
@@ -377,6 +389,8 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     progress.ports_total += ports.length
     const threads = workerCount(ports.length)
     if (threads) {
+      // Threaded scans already use every core: one host at a time.
+      const release = await threadLock.acquire()
       const base = progress.ports_done
       open = await scanPortsOnThreads(host.ip, ports, {
         timeoutMs: timeout,
@@ -385,7 +399,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
         threads,
         signal: abortSignal,
         onProgress: (done) => (progress.ports_done = base + done),
-      })
+      }).finally(release)
       progress.ports_done = base + ports.length
     } else {
       let todo: number[] = ports

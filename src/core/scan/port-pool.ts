@@ -10,6 +10,7 @@ import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
+import {socketBudget} from './tcp.js'
 
 /** Below this many ports per host, threads cost more than they save. */
 export const PARALLEL_MIN_PORTS = 8192
@@ -48,7 +49,7 @@ export function scanPortsOnThreads(ip: string, ports: readonly number[], o: Pool
     (share, i) =>
       new Promise<number[]>((resolve, reject) => {
         const w = new Worker(WORKER_URL, {
-          workerData: {ip, ports: share, timeoutMs: o.timeoutMs, retries: o.retries, maxSockets: Math.max(16, Math.floor(o.maxSockets / o.threads))},
+          workerData: {ip, ports: share, timeoutMs: o.timeoutMs, retries: o.retries, maxSockets: Math.max(16, Math.floor(Math.min(o.maxSockets, socketBudget()) / o.threads))},
         })
         workers.push(w)
         w.on('message', (m: {type: string; done: number; open?: number[]}) => {

@@ -15,6 +15,7 @@
  * That is not a listener; such results are reported closed (seen as false "open" ports in
  * the first prototype).
  */
+import {readFileSync} from 'node:fs'
 import net from 'node:net'
 import {constants as osConstants} from 'node:os'
 import {getSystemErrorName} from 'node:util'
@@ -100,6 +101,26 @@ function loadWrap(): WrapBinding | null {
   return wrapBinding
 }
 
+let fdLimit: number | null | undefined
+
+/**
+ * Sockets this process may hold: the open-files limit minus headroom for everything else
+ * (modules still loading, the store, child processes' pipes). Linux: /proc/self/limits (Node
+ * has raised the soft limit to the hard one at start-up); elsewhere no cap is known.
+ */
+export function socketBudget(): number {
+  if (fdLimit === undefined) {
+    fdLimit = null
+    try {
+      const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+      if (m) fdLimit = Number(m[1])
+    } catch {
+      /* not Linux */
+    }
+  }
+  return fdLimit === null ? Infinity : Math.max(16, fdLimit - 256)
+}
+
 export interface ProberOptions {
   /** Sockets in flight at most (default 1024). */
   maxSockets?: number
@@ -108,7 +129,7 @@ export interface ProberOptions {
 
 export class TcpProber {
   readonly engine: 'wrap' | 'net'
-  private readonly maxSockets: number
+  private maxSockets: number
   private readonly jobs: Job[] = []
   private jobHead = 0
   private active = 0
@@ -124,7 +145,7 @@ export class TcpProber {
   private noReuse = false
 
   constructor(opts: ProberOptions = {}) {
-    this.maxSockets = Math.max(1, opts.maxSockets ?? 1024)
+    this.maxSockets = Math.max(1, Math.min(opts.maxSockets ?? 1024, socketBudget()))
     this.wrap = opts.engine === 'net' ? null : loadWrap()
     this.engine = this.wrap ? 'wrap' : 'net'
   }
@@ -238,6 +259,7 @@ export class TcpProber {
     }
     if (err) {
       const code = getSystemErrorName(err)
+      if (code === 'EMFILE' || code === 'ENFILE') return this.outOfFiles(probe)
       queueMicrotask(() => this.finish(probe, classifyError(code), code))
     }
   }
@@ -249,7 +271,30 @@ export class TcpProber {
       if (s.localPort === s.remotePort && s.localAddress === s.remoteAddress) this.finish(probe, 'closed', 'SELF_CONNECT')
       else this.finish(probe, 'open')
     })
-    s.once('error', (e: NodeJS.ErrnoException) => this.finish(probe, classifyError(e.code ?? ''), e.code))
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EMFILE' || e.code === 'ENFILE') this.outOfFiles(probe)
+      else this.finish(probe, classifyError(e.code ?? ''), e.code)
+    })
+  }
+
+  /**
+   * The process ran out of file descriptors: that says nothing about the port. Put the probe
+   * back at the head of the queue and lower the socket cap below what is in flight now.
+   */
+  private outOfFiles(probe: Probe): void {
+    if (probe.done) return
+    probe.done = true
+    const h = probe.handle
+    if (h) {
+      if (h instanceof net.Socket) h.destroy()
+      else h.close()
+    }
+    this.active--
+    this.maxSockets = Math.max(16, Math.min(this.maxSockets, this.active) - 16)
+    this.jobs.splice(this.jobHead, 0, {...probe.job, ports: [probe.port], next: 0})
+    this.queued++
+    // Retry once sockets have been released (another probe finishing pumps), or soon.
+    setTimeout(() => this.pump(), 20).unref()
   }
 
   /** Nothing in flight: forget finished probes' deadlines so no timer outlives the work. */

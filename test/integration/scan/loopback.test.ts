@@ -180,6 +180,23 @@ describe('scan on loopback', () => {
     expect(r.json.scan.ports_per_host).toBe(hi - lo + 1)
   })
 
+  it.skipIf(!existsSync('/usr/bin/prlimit'))('a low open-files limit shrinks the socket budget instead of failing or losing ports', async () => {
+    const lo = Math.max(1, mine[0]! - 1500)
+    const hi = Math.min(65535, mine.at(-1)! + 1500)
+    const r = await new Promise<CliResult>((resolve, reject) => {
+      const child = spawn('/usr/bin/prlimit', ['--nofile=300:300', process.execPath, BIN, 'scan', '127.0.0.1', '--method', 'tcp', '--ports', `${lo}-${hi}`, '--max-sockets', '4096', '--no-rdns', '--json', '--db', t.db], {cwd: ROOT, env: {...process.env, NETMON_NO_PROGRESS: '1'}})
+      let stdout = ''
+      let stderr = ''
+      child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
+      child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+      child.on('error', reject)
+      child.on('close', (code) => resolve({code: code ?? -1, stdout, stderr, json: JSON.parse(stdout || 'null')}))
+    })
+    expect(r.code, r.stderr).toBe(0)
+    const found: number[] = r.json.hosts[0].ports.map((p: {port: number}) => p.port)
+    for (const p of mine) expect(found).toContain(p)
+  })
+
   it('host names resolve (localhost) and the hosts file names loopback addresses; no DNS query for loopback', async () => {
     const r = await runCli(['scan', 'localhost', '--method', 'tcp', '--json'], {db: t.db})
     expect(r.code).toBe(0)
