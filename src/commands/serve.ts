@@ -45,6 +45,7 @@ Binds to loopback (127.0.0.1) by default. Any other --host requires a token: --t
     const opts = resolveServeOptions({host: flags.host, port: flags.port, tokenEnv: flags['token-env']})
     const store = await this.openStore(flags.db)
     const log = createLogger({format: flags['log-format'] as 'text' | 'json', name: 'serve'})
+    store.onRetry = (attempt, e) => log.warn('store busy, retrying', {attempt, error: String((e as Error)?.message ?? e).split('\n')[0]})
     const {startServer} = await import('../core/serve/server.js')
     const server = await startServer({...opts, store, log, accessLog: flags['access-log'], version: this.config.version})
     const auth = opts.token ? `bearer token from ${opts.tokenSource} required` : 'no token (loopback only)'

@@ -69,8 +69,9 @@ export function createServeApp(opts: AppOptions): ServeApp {
   const background = new Set<Promise<void>>()
   const tokenHash = opts.token === null ? null : sha256(opts.token)
 
+  let localWrites = 0
   const ctx: RouteContext = {
-    store,
+    store: trackWrites(store, () => localWrites++),
     signal: abort.signal,
     log,
     background: (name, fn) => {
@@ -158,7 +159,19 @@ export function createServeApp(opts: AppOptions): ServeApp {
   })
 
   // ---- REST routes ----
+  // Freshness stamp of the store as this server sees it: SQLite's data_version changes whenever
+  // another connection (a `bandwidth sample` process, the bridge) commits; this server's own
+  // writes are counted by `tracked`; a reconnect (after BUSY) starts a new connection whose
+  // data_version is not comparable, so the retry count is part of the stamp. Taken after the
+  // request arrived and before anything is computed, so an answer is never older than its request.
+  const stamp = async (): Promise<string> => {
+    const r = await store.get<{data_version: number}>('PRAGMA data_version')
+    return `${r?.data_version}/${store.stats.busyRetries}/${localWrites}`
+  }
   const flight = new Map<string, Promise<unknown>>()
+  const gates = new Map<string, Promise<void>>()
+  const answers = new Map<string, {stamp: string; body: string}>()
+  const MAX_ANSWERS = 256
   const postLimit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {
@@ -173,21 +186,47 @@ export function createServeApp(opts: AppOptions): ServeApp {
       const query = validate(def.query ?? emptyQuery, flatQuery(c), 'query')
       const body = def.method === 'POST' ? validate(def.body ?? emptyBody, await readJson(c), 'body') : undefined
       const input = {params, query, body}
-      let result: unknown
-      if (def.method === 'GET') {
-        // Identical concurrent GETs share one store read (single flight): under a burst of
-        // dashboards/scrapers the answer is computed once, and never older than the request.
-        const key = `${def.path} ${c.req.url.slice(c.req.url.indexOf(c.req.path))}`
-        let p = flight.get(key)
-        if (!p) {
-          p = def.run(ctx, input).finally(() => flight.delete(key))
-          flight.set(key, p)
+      if (def.method !== 'GET') return c.json(redactDeep(await def.run(ctx, input)) as object, (def.status ?? 200) as 200)
+
+      const key = `${def.path} ${c.req.url.slice(c.req.url.indexOf(c.req.path))}`
+      // Requests for one key take their stamp one after another, each after the previous one
+      // registered its computation, so identical concurrent GETs on the same store state
+      // reliably share one computation (single flight) whatever the promise scheduling.
+      let registered!: () => void
+      const mine = new Promise<void>((r) => (registered = r))
+      const previous = gates.get(key)
+      gates.set(key, mine)
+      let now: string
+      let p: Promise<unknown> | undefined
+      let hit: {stamp: string; body: string} | undefined
+      const cacheable = def.cacheable?.(input) === true
+      try {
+        await previous
+        now = await stamp()
+        hit = cacheable ? answers.get(key) : undefined
+        if (!(hit && hit.stamp === now)) {
+          const fkey = `${key} @${now}`
+          p = flight.get(fkey)
+          if (!p) {
+            p = def.run(ctx, input).finally(() => flight.delete(fkey))
+            flight.set(fkey, p)
+          }
         }
-        result = await p
-      } else {
-        result = await def.run(ctx, input)
+      } finally {
+        registered()
+        if (gates.get(key) === mine) gates.delete(key)
       }
-      return c.json(redactDeep(result) as object, (def.status ?? 200) as 200)
+      if (!p) {
+        answers.delete(key) // keep the map in least-recently-used order
+        answers.set(key, hit!)
+        return c.body(hit!.body, 200, {'Content-Type': 'application/json'})
+      }
+      const text = JSON.stringify(redactDeep(await p))
+      if (cacheable) {
+        answers.set(key, {stamp: now, body: text})
+        if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!)
+      }
+      return c.body(text, 200, {'Content-Type': 'application/json'})
     }
     if (def.method === 'GET') app.get(honoPath, handler)
     else app.post(honoPath, postLimit, handler)
@@ -277,6 +316,25 @@ function hostnameOf(hostHeader: string): string {
   if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1)
   const i = hostHeader.lastIndexOf(':')
   return i > 0 ? hostHeader.slice(0, i) : hostHeader
+}
+
+/** The store as routes see it: every write through it bumps `onWrite` when it ends (the cache's stamp). */
+function trackWrites(store: Store, onWrite: () => void): Store {
+  const writes = new Set<PropertyKey>(['batch', 'writeTx', 'script'])
+  return new Proxy(store, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target)
+      if (typeof v !== 'function') return v
+      if (!writes.has(prop)) return v.bind(target)
+      return async (...args: unknown[]) => {
+        try {
+          return await v.apply(target, args)
+        } finally {
+          onWrite()
+        }
+      }
+    },
+  })
 }
 
 function sha256(s: string): Buffer {

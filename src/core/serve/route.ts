@@ -47,6 +47,11 @@ export interface RouteDef<P = any, Q = any, B = any> {
   response: z.ZodType
   /** false: the capability is not wired in this build; the route answers 501 (dashboard skips it). */
   ready?: boolean
+  /**
+   * GET only: true when the answer depends on nothing but the store's content and the input
+   * (no clock: no relative time, no ages). Such answers are reused until the store changes.
+   */
+  cacheable?: (input: RouteInput<P, Q, B>) => boolean
   /** Success status (default 200). */
   status?: 200 | 201 | 202
   run: (ctx: RouteContext, input: RouteInput<P, Q, B>) => Promise<unknown>

@@ -200,7 +200,15 @@ describe('browser attacks on a token-less loopback server', () => {
 describe('single flight', () => {
   it('identical concurrent GETs run the core function once', async () => {
     let calls = 0
-    let a!: ServeApp
+    let stamps = 0
+    // Count the freshness stamps the server takes (one per request, after the request arrived).
+    const counting = new Proxy(store, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target)
+        if (prop === 'get') return (sql: string, args?: unknown[]) => ((sql.includes('data_version') && stamps++), v.call(target, sql, args))
+        return typeof v === 'function' ? v.bind(target) : v
+      },
+    })
     const routes = [
       route({
         method: 'GET',
@@ -212,16 +220,45 @@ describe('single flight', () => {
         response: z.object({n: z.number()}),
         run: async () => {
           calls++
-          // Hold the answer until all 20 requests are inside the server.
-          while (a.stats.inflight < 20) await new Promise((r) => setImmediate(r))
+          // Hold the answer until all 20 requests have arrived and taken their stamp.
+          while (stamps < 20) await new Promise((r) => setImmediate(r))
           return {n: calls}
         },
       }),
     ]
-    a = app({routes})
+    const a = createServeApp({store: counting, token: null, log, routes})
     const answers = await Promise.all(Array.from({length: 20}, () => a.app.request('/slow').then((r) => r.json())))
+    expect(stamps).toBe(20)
     expect(calls).toBe(1)
     expect(answers.every((x) => x.n === 1)).toBe(true)
+  })
+})
+
+describe('answers reused only while the store is unchanged', () => {
+  it('a cacheable GET is computed again after a commit by another connection or through the server', async () => {
+    let calls = 0
+    const routes = [
+      route({method: 'GET', path: '/count', operationId: 'count', summary: 'x', capability: 'bandwidth', cli: 'none', response: z.object({}), cacheable: () => true, run: async ({store: s}) => ({calls: ++calls, devices: Number((await s.get<{n: number}>('SELECT count(*) AS n FROM devices'))!.n)})}),
+      route({method: 'POST', path: '/touch', operationId: 'touch', summary: 'x', capability: 'bandwidth', cli: 'none', response: z.object({}), run: async ({store: s}) => (await s.batch([{sql: "INSERT INTO bw_settings(key, value) VALUES ('serve-test', '1') ON CONFLICT(key) DO UPDATE SET value = value + 1", args: []}]), {})}),
+    ]
+    const a = app({routes})
+    const get = async () => (await a.app.request('/count')).json()
+    const first = await get()
+    expect(await get()).toEqual(first) // unchanged store: the same answer, not recomputed
+    expect(calls).toBe(1)
+    // Another connection to the same file (as a `bandwidth sample` process would be) commits.
+    const other = await openStore({db: join(dir, 'netmon.db')})
+    try {
+      await other.batch([{sql: 'INSERT INTO devices(mac, ip, first_seen, last_seen) VALUES (?, ?, 1, 1)', args: ['AA:BB:CC:00:00:99', '10.0.0.99']}])
+    } finally {
+      await other.close()
+    }
+    const second = await get()
+    expect(second).toEqual({calls: 2, devices: first.devices + 1})
+    // A write through this server (same connection: data_version does not move) also counts.
+    expect((await a.app.request('/touch', post({}))).status).toBe(200)
+    expect((await get()).calls).toBe(3)
+    expect((await get()).calls).toBe(3)
   })
 })
 

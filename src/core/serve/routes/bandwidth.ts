@@ -172,6 +172,7 @@ export function bandwidthRoutes(): RouteDef[] {
       cli: 'netmon bandwidth stats [--mac MAC]',
       query: query({mac: z.string().trim().min(1).max(64).optional().meta({description: 'One device by MAC (or IP): the seed\'s device shape', example: 'AA:BB:CC:DD:EE:01'})}),
       response: z.union([networkStatsSchema, deviceStatsSchema]),
+      cacheable: () => true,
       run: async ({store}, {query}) => (query.mac === undefined ? networkStats(store) : deviceStats(store, query.mac)),
     }),
     route({
@@ -188,6 +189,7 @@ export function bandwidthRoutes(): RouteDef[] {
         until: queryTime('Window end (exclusive; default now), with since').optional(),
       }),
       response: topSchema,
+      cacheable: ({query}) => query.since === undefined && query.until === undefined,
       run: async ({store}, {query}) => {
         const now = Date.now()
         // The command's own checks (src/commands/bandwidth/top.ts), in the API's words.

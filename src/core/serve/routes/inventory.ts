@@ -234,6 +234,7 @@ export function inventoryRoutes(): RouteDef[] {
         vendor: z.string().trim().min(1).max(200).optional().meta({description: 'Vendor contains this text (case-insensitive)'}),
       }),
       response: z.object({count: int, devices: z.array(deviceViewSchema)}),
+      cacheable: () => true,
       run: async ({store}, {query}) => {
         // The command declares these pairs exclusive; say so the same way.
         if (query.online && query.offline) throw invalidInput('query: online and offline cannot both be given')
@@ -262,6 +263,7 @@ export function inventoryRoutes(): RouteDef[] {
       cli: 'netmon devices history MAC|IP',
       params: deviceRef,
       response: deviceHistorySchema,
+      cacheable: () => true,
       run: async ({store}, {params}) => deviceHistory(store, params.mac),
     }),
     route({

@@ -110,6 +110,7 @@ export function meterRoutes(): RouteDef[] {
       cli: 'netmon meters list [--all]',
       query: query({all: queryBool('Include meters no longer in the bridge config').optional()}),
       response: z.object({meters: z.array(meterListItem)}),
+      cacheable: () => true,
       run: async ({store}, {query}) => ({meters: await listMeters(store, {all: query.all ?? false})}),
     }),
     route({
@@ -125,6 +126,7 @@ export function meterRoutes(): RouteDef[] {
         limit: queryInt(1, 100_000, 'At most this many (newest) rows; default 100').optional(),
       }),
       response: networkStatsSchema,
+      cacheable: ({query}) => query.since === undefined,
       run: async ({store}, {params, query}) => meterNetworkStats(store, params.id, {sinceMs: query.since, limit: query.limit ?? 100}),
     }),
     route({
@@ -141,6 +143,7 @@ export function meterRoutes(): RouteDef[] {
         limit: queryInt(1, 1_000_000, 'At most this many (newest) readings; default 50').optional(),
       }),
       response: readingsSchema,
+      cacheable: ({query}) => query.since === undefined && query.until === undefined,
       run: async ({store}, {params, query}) => meterReadings(store, params.id, {sinceMs: query.since, untilMs: query.until, limit: query.limit ?? 50}),
     }),
     route({
