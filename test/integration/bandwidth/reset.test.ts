@@ -1,6 +1,7 @@
 /** `bandwidth reset` (the seed's reset_stats) and automatic pruning on write. */
+import {spawnSync} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {runCli, tempStore} from '../../support/cli.js'
+import {BIN, runCli, tempStore} from '../../support/cli.js'
 import {counts, hourAgo, sql} from './helpers.js'
 
 const T = hourAgo(48)
@@ -46,6 +47,20 @@ describe('bandwidth reset', () => {
     const s = (await json(['bandwidth', 'stats', '--mac', A])).device
     expect(s.total).toMatchObject({bytes_sent: 500, bytes_received: 5})
     expect(s.sample_count).toBe(1)
+  })
+
+  // util-linux `script` gives the command a real terminal, so the confirmation prompt appears.
+  const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0
+  it.skipIf(!hasScript)('on a terminal it asks first: "n" resets nothing', async () => {
+    const before = await counts(t.db)
+    const r = spawnSync('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} bandwidth reset --db ${JSON.stringify(t.db)}`, '/dev/null'], {
+      input: 'n\n',
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    expect(r.stdout).toMatch(/Reset bandwidth totals of ALL devices\? \[y\/N\]/)
+    expect(r.stdout).toMatch(/Nothing was reset/)
+    expect(await counts(t.db)).toEqual(before)
   })
 
   it('all devices with --purge: history deleted too', async () => {
