@@ -17,8 +17,11 @@ import {basename, dirname, join, resolve} from 'node:path'
 import {NetmonError} from '../errors.js'
 
 export interface Sink {
-  /** Writes a chunk, waiting while the reader is slower (backpressure). */
-  write(chunk: string): Promise<void>
+  /**
+   * Writes a chunk, waiting while the reader is slower (backpressure). A byte chunk may be
+   * reused by the caller once the promise resolves.
+   */
+  write(chunk: string | Uint8Array): Promise<void>
   /** Completes the output (file: rename to the final name). */
   commit(): Promise<void>
   /** Abandons the output (file: removes the temp file). Safe to call more than once. */
@@ -60,8 +63,10 @@ export function stdoutSink(stream: NodeJS.WriteStream = process.stdout): Sink {
     async write(chunk) {
       if (gone) return
       if (failure) throw outputError(`cannot write to stdout: ${failure.message}`)
-      bytes += Buffer.byteLength(chunk)
-      if (!stream.write(chunk)) {
+      // The stream may hold on to a buffer after write() returns: give it its own copy.
+      const data = typeof chunk === 'string' ? chunk : Buffer.from(chunk)
+      bytes += Buffer.byteLength(data)
+      if (!stream.write(data)) {
         // Wait for drain, but not forever: a closed pipe emits error/close instead.
         await new Promise<void>((res) => {
           const done = () => {
@@ -216,15 +221,22 @@ export async function fileSink(path: string): Promise<Sink> {
     tempPath,
     async write(chunk) {
       if (state !== 'open') throw outputError(`the export to ${path} was aborted`)
-      // One reused buffer: a fresh Buffer per page is ~100 KB of malloc'd memory each time,
-      // and 1440 of them fragment the native heap (RSS grew with the row count).
-      const need = Buffer.byteLength(chunk, 'utf8')
-      if (need > buffer.length) buffer = Buffer.allocUnsafe(Math.max(need, buffer.length * 2))
-      const len = buffer.write(chunk, 0, 'utf8')
+      let data: Uint8Array
+      let len: number
+      if (typeof chunk === 'string') {
+        // One reused buffer: a fresh Buffer per page is ~100 KB of malloc'd memory each time.
+        const need = Buffer.byteLength(chunk, 'utf8')
+        if (need > buffer.length) buffer = Buffer.allocUnsafe(Math.max(need, buffer.length * 2))
+        len = buffer.write(chunk, 0, 'utf8')
+        data = buffer
+      } else {
+        data = chunk
+        len = chunk.length
+      }
       let off = 0
       try {
         while (off < len) {
-          const {bytesWritten} = await fh.write(buffer, off, len - off)
+          const {bytesWritten} = await fh.write(data, off, len - off)
           off += bytesWritten
         }
       } catch (e) {

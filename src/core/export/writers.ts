@@ -11,7 +11,8 @@ import type {ColumnDef, ExportFormat, OutputColumn} from './types.js'
 export interface Writer {
   /** Text before the first row (CSV header, `[`). */
   start(): string
-  rows(raw: unknown[][]): string
+  /** A chunk for the sink: text, or (CSV) bytes valid until the next call. */
+  rows(raw: unknown[][]): string | Uint8Array
   /** Text after the last row. */
   end(): string
 }

@@ -47,6 +47,18 @@ describe('csvRecords', () => {
     expect(rows.some((row) => row.every((c) => typeof c !== 'string' || !/[",\r\n]/.test(c)))).toBe(true)
   })
 
+  it('writes numbers exactly as csv-stringify does (integers digit by digit, the rest as String(n))', () => {
+    const nums = [0, -0, 7, -7, 10, 99, 100, 1_700_000_000_000, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 2 ** 64, 1e21, -1e-7, 0.1 + 0.2, 1 / 3, 5e-324, Number.MAX_VALUE]
+    const rows: Cell[][] = nums.map((n) => [n, 'x', n])
+    expect(csvRecords(rows)).toBe(stringifyRows(rows))
+    expect(csvRecords([[2 ** 53 - 1, -0, 1e21]])).toBe('9007199254740991,0,1e+21\r\n')
+  })
+
+  it('keeps the order when plain rows and rows that need quoting alternate', () => {
+    const rows: Cell[][] = [['a'], ['b,c'], ['d'], ['e"f'], ['g\nh'], ['i'], ['j']]
+    expect(csvRecords(rows)).toBe('a\r\n"b,c"\r\nd\r\n"e""f"\r\n"g\nh"\r\ni\r\nj\r\n')
+  })
+
   it('is RFC 4180: CRLF records, quotes doubled, fields with comma/quote/line break quoted', () => {
     const out = csvRecords([['a,b', 'say "hi"', 'x\ny', 'plain', 7]])
     expect(out).toBe('"a,b","say ""hi""","x\ny",plain,7\r\n')
