@@ -424,7 +424,8 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     open.sort((a, b) => a - b)
     const results: PortResult[] = open.map((port) => ({port, proto: 'tcp', service: serviceName(port)}))
     if (opts.banners) {
-      const limit = 8
+      // Silent services make each banner wait its full timeout: many at once per host.
+      const limit = 32
       let i = 0
       const worker = async () => {
         while (i < results.length) {

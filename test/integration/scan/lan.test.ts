@@ -65,13 +65,9 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     t.cleanup()
   })
 
-  it('finds every host with its MAC and vendor flag, the silent one through the neighbor table, and invents none; open ports are exactly the listeners, named', async () => {
-    const r = await runCli(
-      ['scan', SUBNET, '--ports', 'top100,31337', '--port-timeout', '1s', '--banners', '--banner-timeout', '3s', ...dnsFlags(), '--json'],
-      {db: t.db},
-    )
+  it('a /24 sweep finds every host with its MAC and vendor flag, the silent one through the neighbor table, and invents none', async () => {
+    const r = await ok(['scan', SUBNET, ...dnsFlags(), '--json'])
     expect(r.stderr).toBe('')
-    expect(r.code).toBe(0)
     const found = byIp(r.json)
     expect([...found.keys()].sort()).toEqual(['10.77.0.1', '10.77.0.10', '10.77.0.11', '10.77.0.12', '10.77.0.14', '10.77.0.15'])
     expect(r.json.scan.addresses).toBe(254)
@@ -87,9 +83,20 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     // How each was found: the silent host only through the neighbor table; the others by all three.
     expect(h('10.77.0.15').found_by).toEqual(['neighbor'])
     for (const ip of ['10.77.0.10', '10.77.0.11', '10.77.0.12', '10.77.0.14']) expect(h(ip).found_by, ip).toEqual(['neighbor', 'tcp', 'icmp'])
+    expect(r.json.summary).toMatchObject({found: 6, new: 6, offline: 0})
+    expect(r.json.hosts.every((x: any) => x.ports === undefined)).toBe(true)
+    // Reverse lookups went to the test's DNS server (and only for addresses that answered).
+    expect(dns.queries).toContain('10.0.77.10.in-addr.arpa')
+    expect(dns.queries.some((q) => q.startsWith('100.0.77.10'))).toBe(false)
+  })
 
-    // Ports: the listeners the test opened, no others, with service names and the SSH banner.
+  it('ports: exactly the listeners the test opened, with service names and banners', async () => {
+    // The LAN hosts only: .1 is this machine, whose listeners belong to other processes.
+    const r = await ok(['scan', '10.77.0.10-15', '--ports', 'top100,31337', '--port-timeout', '1s', '--banners', '--banner-timeout', '3s', ...dnsFlags(), '--json'])
+    const found = byIp(r.json)
+    const h = (ip: string) => found.get(ip)
     const ports = (ip: string) => h(ip).ports.map((p: any) => p.port)
+    expect([...found.keys()]).toEqual(['10.77.0.10', '10.77.0.11', '10.77.0.12', '10.77.0.14', '10.77.0.15'])
     expect(ports('10.77.0.10')).toEqual([22, 8080])
     expect(ports('10.77.0.11')).toEqual([1883, 31337])
     for (const ip of ['10.77.0.12', '10.77.0.14', '10.77.0.15']) expect(ports(ip), ip).toEqual([])
@@ -98,9 +105,13 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
       {port: 8080, proto: 'tcp', service: 'http-alt', banner: null},
     ])
     expect(h('10.77.0.11').ports[0]).toMatchObject({port: 1883, service: 'mqtt'})
-    expect(r.json.summary).toMatchObject({found: 6, new: 6, offline: 0})
-    // Reverse lookups went to the test's DNS server (and only for addresses that answered).
-    expect(dns.queries).toContain('10.0.77.10.in-addr.arpa')
+    expect(r.json.scan.ports_per_host).toBe(101)
+    // Stored: devices show lists them.
+    const show = await ok(['devices', 'show', MAC.h1, '--json'])
+    expect(show.json.ports.map((p: any) => [p.port, p.service, p.banner])).toEqual([
+      [22, 'ssh', 'SSH-2.0-netmon-test'],
+      [8080, 'http-alt', null],
+    ])
   })
 
   it('the neighbor method alone finds the silent host; tcp alone does not', async () => {
@@ -131,17 +142,16 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     await new Promise((r) => h2Mqtt.once('exit', r))
     await lan.listen(hosts.h2, [1884])
 
-    const r = await ok(['scan', SUBNET, '--ports', 'top100,31337,1884', '--port-timeout', '1s', ...dnsFlags(), '--json'])
+    const r = await ok(['scan', '10.77.0.2-254', '--ports', 'top100,31337,1884', '--port-timeout', '1s', ...dnsFlags(), '--json'])
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
-    expect(r.json.hosts.map((x: any) => x.ip).sort()).toEqual(['10.77.0.1', '10.77.0.10', '10.77.0.11', '10.77.0.13', '10.77.0.15'])
+    expect(r.json.hosts.map((x: any) => x.ip).sort()).toEqual(['10.77.0.10', '10.77.0.11', '10.77.0.13', '10.77.0.15'])
     // .15 was offline after the tcp-only scan and is back: online.
-    // (ports_changed is not counted here: the bridge side, .1, is this machine, whose listeners other processes change.)
-    expect(r.json.summary).toMatchObject({new: 0, offline: 1, ip_changed: 1, hostname_changed: 1, online: 1})
+    expect(r.json.summary).toMatchObject({new: 0, offline: 1, ip_changed: 1, hostname_changed: 1, ports_changed: 1, online: 1})
 
     const scanId = r.json.scan.id
     const tl = await ok(['devices', 'timeline', '--since', '1h', '--json'])
-    const mine = tl.json.events.filter((e: any) => e.detail?.scan_id === scanId && e.mac !== bridgeMac)
+    const mine = tl.json.events.filter((e: any) => e.detail?.scan_id === scanId)
     const ev = (type: string) => mine.filter((e: any) => e.type === type)
     expect(ev('offline').map((e: any) => [e.mac, e.detail.ip])).toEqual([[MAC.h4, '10.77.0.14']])
     expect(ev('ip_changed').map((e: any) => [e.mac, e.detail.from, e.detail.to])).toEqual([[MAC.h3, '10.77.0.12', '10.77.0.13']])

@@ -65,18 +65,31 @@ describe('scan on loopback', () => {
   const mine: number[] = []
   let bannerPort = 0
 
+  /** Listens on 127.0.0.1:port, or resolves false when the port is taken. */
+  const listenOn = (server: net.Server, port: number) =>
+    new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+
   beforeAll(async () => {
-    for (let i = 0; i < 3; i++) {
-      const s = net.createServer((c) => {
-        c.on('error', () => {})
-        if (i === 0) c.end('220 netmon test ftp ready\r\n')
-      })
-      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-      servers.push(s)
-      mine.push((s.address() as net.AddressInfo).port)
-      if (i === 0) bannerPort = mine[0]!
+    // Three listeners a few ports apart (so a port-range scan stays small), at a random base.
+    for (let attempt = 0; attempt < 50 && mine.length < 3; attempt++) {
+      for (const s of servers.splice(0)) await new Promise((r) => s.close(r))
+      mine.length = 0
+      const base = 20000 + Math.floor(Math.random() * 10000)
+      for (let i = 0; i < 3; i++) {
+        const s = net.createServer((c) => {
+          c.on('error', () => {})
+          if (i === 0) c.end('220 netmon test ftp ready\r\n')
+        })
+        if (!(await listenOn(s, base + i * 7))) break
+        servers.push(s)
+        mine.push(base + i * 7)
+      }
     }
-    mine.sort((a, b) => a - b)
+    expect(mine).toHaveLength(3)
+    bannerPort = mine[0]!
   })
 
   afterAll(async () => {
@@ -165,8 +178,8 @@ describe('scan on loopback', () => {
   })
 
   it('--ports over a range on the shared loopback: every listener, nothing that does not listen', async () => {
-    const lo = Math.max(1, mine[0]! - 300)
-    const hi = Math.min(65535, mine.at(-1)! + 300)
+    const lo = mine[0]! - 100
+    const hi = mine.at(-1)! + 100
     const before = listeningOnLoopback()
     const r = await runCli(['scan', '127.0.0.1', '--ports', `${lo}-${hi}`, '--banners', '--banner-timeout', '3s', '--json'], {db: t.db})
     const after = listeningOnLoopback()
@@ -181,8 +194,8 @@ describe('scan on loopback', () => {
   })
 
   it.skipIf(!existsSync('/usr/bin/prlimit'))('a low open-files limit shrinks the socket budget instead of failing or losing ports', async () => {
-    const lo = Math.max(1, mine[0]! - 1500)
-    const hi = Math.min(65535, mine.at(-1)! + 1500)
+    const lo = mine[0]! - 1500
+    const hi = mine.at(-1)! + 1500
     const r = await new Promise<CliResult>((resolve, reject) => {
       const child = spawn('/usr/bin/prlimit', ['--nofile=300:300', process.execPath, BIN, 'scan', '127.0.0.1', '--method', 'tcp', '--ports', `${lo}-${hi}`, '--max-sockets', '4096', '--no-rdns', '--json', '--db', t.db], {cwd: ROOT, env: {...process.env, NETMON_NO_PROGRESS: '1'}})
       let stdout = ''
@@ -216,7 +229,7 @@ describe('scan on loopback', () => {
 
   it.skipIf(!existsSync('/usr/bin/script'))('on a terminal the progress bar (hosts done/total, found) is drawn', async () => {
     // util-linux `script` gives the CLI a pseudo-terminal; stdout and stderr then share it.
-    const cmd = `${process.execPath} ${BIN} scan 127.0.0.1-20 --method tcp --no-rdns --db ${t.db}`
+    const cmd = `${process.execPath} ${BIN} scan 127.0.0.1-20 --method tcp --no-rdns --db ${t.dir}/tty.db`
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn('/usr/bin/script', ['-qec', cmd, '/dev/null'], {cwd: ROOT, env: {...process.env, NETMON_NO_PROGRESS: ''}})
       let text = ''
