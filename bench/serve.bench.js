@@ -112,7 +112,9 @@ try {
     }
   }
   const before = JSON.parse((await run(['bandwidth', 'stats', '--json'])).out)
-  const beforeSamples = (await Promise.all(before.devices.map((d) => run(['bandwidth', 'stats', '--mac', d.mac, '--json'])))).reduce((a, r) => a + JSON.parse(r.out).device.sample_count, 0)
+  // Every written sample has its own (device, ts), so each is one raw row.
+  const rawRows = async () => JSON.parse((await run(['db', 'info', '--json'])).out).tables.find((t) => t.name === 'bw_samples').rows
+  const beforeSamples = await rawRows()
 
   // The same writers run through both phases, so netmon and the peer share the CPU alike.
   const writers = Array.from({length: WRITERS}, writer)
@@ -132,7 +134,7 @@ try {
 
   // No lost samples: the totals grew by exactly what the writers committed.
   const after = JSON.parse((await run(['bandwidth', 'stats', '--json'])).out)
-  const afterSamples = (await Promise.all(after.devices.map((d) => run(['bandwidth', 'stats', '--mac', d.mac, '--json'])))).reduce((a, r) => a + JSON.parse(r.out).device.sample_count, 0)
+  const afterSamples = await rawRows()
   const lostBytes = before.network.bytes_sent + written.sent - after.network.bytes_sent + (before.network.bytes_received + written.received - after.network.bytes_received)
   const lostSamples = beforeSamples + written.samples - afterSamples
 

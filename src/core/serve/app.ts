@@ -159,17 +159,39 @@ export function createServeApp(opts: AppOptions): ServeApp {
   })
 
   // ---- REST routes ----
-  // Freshness stamp of the store as this server sees it: SQLite's data_version changes whenever
+  // Freshness stamp of the store as this server sees it. SQLite's data_version changes whenever
   // another connection (a `bandwidth sample` process, the bridge) commits; this server's own
-  // writes are counted by `tracked`; a reconnect (after BUSY) starts a new connection whose
-  // data_version is not comparable, so the retry count is part of the stamp. Taken after the
-  // request arrived and before anything is computed, so an answer is never older than its request.
-  const stamp = async (): Promise<string> => {
+  // writes are counted by trackWrites; a reconnect (after BUSY) starts a new connection whose
+  // data_version is not comparable, so the retry count is part of the stamp. Remote stores may
+  // answer each statement on another connection: there every stamp is unique (no reuse).
+  //
+  // A stamp is taken after the request arrived and before anything is computed, so an answer is
+  // never older than its request. Requests that arrive while a stamp query is pending (not yet
+  // started: it waits for the next event-loop turn) share it, which keeps the cost at about one
+  // tiny query per burst of requests, not one per request.
+  let stampSeq = 0
+  const readStamp = async (): Promise<string> => {
+    if (!store.isLocal) return `remote ${++stampSeq}`
     const r = await store.get<{data_version: number}>('PRAGMA data_version')
     return `${r?.data_version}/${store.stats.busyRetries}/${localWrites}`
   }
+  let pendingStamp: Promise<string> | null = null
+  let lastStamp: Promise<unknown> = Promise.resolve()
+  const stamp = (): Promise<string> => {
+    if (pendingStamp) return pendingStamp
+    // Start on the next turn of the event loop, so the requests parsed in this I/O phase join.
+    const p = lastStamp
+      .then(() => new Promise<void>((r) => setImmediate(r)))
+      .then(() => {
+        // From here on newcomers need a newer stamp: this query runs after all who joined it arrived.
+        pendingStamp = null
+        return readStamp()
+      })
+    pendingStamp = p
+    lastStamp = p.catch(() => undefined)
+    return p
+  }
   const flight = new Map<string, Promise<unknown>>()
-  const gates = new Map<string, Promise<void>>()
   const answers = new Map<string, {stamp: string; body: string}>()
   const MAX_ANSWERS = 256
   const postLimit = bodyLimit({
@@ -189,37 +211,20 @@ export function createServeApp(opts: AppOptions): ServeApp {
       if (def.method !== 'GET') return c.json(redactDeep(await def.run(ctx, input)) as object, (def.status ?? 200) as 200)
 
       const key = `${def.path} ${c.req.url.slice(c.req.url.indexOf(c.req.path))}`
-      // Requests for one key take their stamp one after another, each after the previous one
-      // registered its computation, so identical concurrent GETs on the same store state
-      // reliably share one computation (single flight) whatever the promise scheduling.
-      let registered!: () => void
-      const mine = new Promise<void>((r) => (registered = r))
-      const previous = gates.get(key)
-      gates.set(key, mine)
-      let now: string
-      let p: Promise<unknown> | undefined
-      let hit: {stamp: string; body: string} | undefined
+      const now = await stamp()
       const cacheable = def.cacheable?.(input) === true
-      try {
-        await previous
-        now = await stamp()
-        hit = cacheable ? answers.get(key) : undefined
-        if (!(hit && hit.stamp === now)) {
-          const fkey = `${key} @${now}`
-          p = flight.get(fkey)
-          if (!p) {
-            p = def.run(ctx, input).finally(() => flight.delete(fkey))
-            flight.set(fkey, p)
-          }
-        }
-      } finally {
-        registered()
-        if (gates.get(key) === mine) gates.delete(key)
-      }
-      if (!p) {
+      const hit = cacheable ? answers.get(key) : undefined
+      if (hit && hit.stamp === now) {
         answers.delete(key) // keep the map in least-recently-used order
-        answers.set(key, hit!)
-        return c.body(hit!.body, 200, {'Content-Type': 'application/json'})
+        answers.set(key, hit)
+        return c.body(hit.body, 200, {'Content-Type': 'application/json'})
+      }
+      // Identical GETs on the same store state share one computation (single flight).
+      const fkey = `${key} @${now}`
+      let p = flight.get(fkey)
+      if (!p) {
+        p = def.run(ctx, input).finally(() => flight.delete(fkey))
+        flight.set(fkey, p)
       }
       const text = JSON.stringify(redactDeep(await p))
       if (cacheable) {
