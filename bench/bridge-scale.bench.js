@@ -82,7 +82,7 @@ async function main() {
       publish: {format: 'thingsboard-gateway'},
       defaults: {poll_interval: '1s', timeout: '2s', obis: {'1.0.1.8.0.255': 'energy_import_wh', '1.0.1.7.0.255': 'power_w', '1.0.32.7.0.255': 'voltage_v', '1.0.31.7.0.255': 'current_a'}},
       meters: ports.map((port, i) => ({id: `b${String(i + 1).padStart(3, '0')}`, host: '127.0.0.1', port})),
-      metrics: {interval: '10s', heartbeat: '1s', interfaces: ['lo']},
+      metrics: {interval: '60s', interfaces: ['lo']}, // defaults but the measured interface
       shutdown_timeout: '5s',
     }),
   )
@@ -98,7 +98,12 @@ async function main() {
     }
   }, 120_000)
   await sleep(5000)
-  const s0 = status()
+  // Status rows come with each heartbeat (default 5 s): start and end the window on a fresh one.
+  const nextHeartbeat = async (after) => waitFor('a heartbeat', () => {
+    const s = status()
+    return s.heartbeat_at_ms > after ? s : undefined
+  }, 30_000)
+  const s0 = await nextHeartbeat(status().heartbeat_at_ms)
   const c0 = cpuTicks(pid)
   const t0 = Date.now()
   let peakRss = rssMb(pid)
@@ -110,14 +115,14 @@ async function main() {
   await sleep(SECONDS * 1000)
   const c1 = cpuTicks(pid)
   const t1 = Date.now()
-  const s1 = status()
+  const s1 = await nextHeartbeat(s0.heartbeat_at_ms + SECONDS * 1000 - 1)
   clearInterval(rssTimer)
   const cpuPct = ((c1 - c0) / CLK_TCK / ((t1 - t0) / 1000)) * 100
   const sum = (s, k) => s.meters.reduce((a, m) => a + m[k], 0)
   const polls = sum(s1, 'polls') - sum(s0, 'polls')
   const overruns = sum(s1, 'overruns') - sum(s0, 'overruns')
   const failures = sum(s1, 'failures') - sum(s0, 'failures')
-  const expected = Math.floor((METERS * (t1 - t0)) / 1000)
+  const expected = Math.floor((METERS * (s1.heartbeat_at_ms - s0.heartbeat_at_ms)) / 1000)
   const missed = overruns + failures
   const lat = s1.delivery_latency_ms
   bridge.child.kill('SIGTERM')

@@ -54,6 +54,13 @@ export interface BridgeSnapshot {
   meters: Record<string, {state: string; polls: number; failures: number; overruns: number; consecutiveFailures: number; lastError: string | null; published: number; counters: CounterSnapshot}>
 }
 
+/** The daemon's own footprint, for `bridge status` (RSS, heap, CPU seconds since start). */
+function processStats(): {rss_bytes: number; heap_used_bytes: number; heap_total_bytes: number; external_bytes: number; cpu_seconds: number} {
+  const m = process.memoryUsage()
+  const c = process.cpuUsage()
+  return {rss_bytes: m.rss, heap_used_bytes: m.heapUsed, heap_total_bytes: m.heapTotal, external_bytes: m.external + m.arrayBuffers, cpu_seconds: Math.round((c.user + c.system) / 1e4) / 100}
+}
+
 const sameMeter = (a: MeterConfig, b: MeterConfig): boolean => JSON.stringify(a) === JSON.stringify(b)
 
 interface MeterRuntime {
@@ -320,6 +327,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       network: cur ? {ts: cur.ts, tx_bps: cur.txBps, rx_bps: cur.rxBps, packets_tx_ps: Math.round(cur.txPps * 100) / 100, packets_rx_ps: Math.round(cur.rxPps * 100) / 100} : null,
       interfaces: cfg.metrics.interfaces ?? null,
       metrics_interval_ms: cfg.metrics.intervalMs,
+      process: processStats(),
     }
     await store.batch([
       upsertBridgeStatusStmt({

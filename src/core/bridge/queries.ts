@@ -216,6 +216,8 @@ export interface BridgeStatus {
   pending: number
   delivery_latency_ms: {count: number; p50_ms: number | null; p99_ms: number | null; max_ms: number | null} | null
   network: {tx_bps: number; rx_bps: number; packets_tx_ps: number; packets_rx_ps: number} | null
+  /** The daemon process: memory (bytes) and CPU seconds used since it started. */
+  process: {rss_bytes: number; heap_used_bytes: number; heap_total_bytes: number; external_bytes: number; cpu_seconds: number} | null
   meters: {
     id: string
     name: string
@@ -300,6 +302,7 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
     pending: depth,
     delivery_latency_ms: detail?.latency_ms ?? null,
     network: net ? {tx_bps: Number(net.tx_bps), rx_bps: Number(net.rx_bps), packets_tx_ps: Number(net.packets_tx_ps), packets_rx_ps: Number(net.packets_rx_ps)} : null,
+    process: detail?.process ?? null,
     meters: metersOut,
   }
 }
