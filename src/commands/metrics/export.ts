@@ -40,7 +40,7 @@ With --json the command prints a summary of what it wrote (needs --out FILE, sin
     'excel-safe': Flags.boolean({allowNo: true, summary: 'Protect text fields against formula injection (default: on for CSV, off otherwise)'}),
     bom: Flags.boolean({summary: 'Start a CSV with a UTF-8 byte order mark (helps Excel read non-ASCII text)'}),
     list: Flags.boolean({summary: 'List the datasets with their columns and filters, and exit'}),
-    'page-size': Flags.integer({summary: 'Rows read from the store per page (default 1000)', helpValue: 'N'}),
+    'page-size': Flags.integer({summary: 'Rows read from the store per page (default 500)', helpValue: 'N'}),
     db: dbFlag,
   }
 
