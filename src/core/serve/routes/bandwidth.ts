@@ -159,6 +159,10 @@ const sampleBody = body({
   max_rate_bps: z.number().positive().optional().meta({description: 'Counter mode: the highest plausible rate, to tell a wrap from a reset (default 10 Gbit/s)'}),
 })
 
+/** `bandwidth top` defaults (--limit 10, --sort total) and `bandwidth history` (--since 24h, --resolution auto). */
+export const TOP_DEFAULTS = {limit: 10, sort: 'total'} as const
+export const HISTORY_DEFAULTS = {sinceMs: 86_400_000, resolution: 'auto'} as const
+
 const SINGLE_KEYS = ['mac', 'sent', 'received', 'bytes_sent', 'bytes_received', 'ts', 'ip', 'hostname'] as const
 
 export function bandwidthRoutes(): RouteDef[] {
@@ -195,7 +199,7 @@ export function bandwidthRoutes(): RouteDef[] {
         // The command's own checks (src/commands/bandwidth/top.ts), in the API's words.
         if (query.until !== undefined && query.since === undefined) throw invalidInput('query until: needs since')
         if (query.since !== undefined && query.since >= (query.until ?? now)) throw invalidInput('query since: must be before until (and before now)')
-        return topTalkers(store, {limit: query.limit ?? 10, sort: query.sort_by ?? 'total', since: query.since, until: query.until, now})
+        return topTalkers(store, {limit: query.limit ?? TOP_DEFAULTS.limit, sort: query.sort_by ?? TOP_DEFAULTS.sort, since: query.since, until: query.until, now})
       },
     }),
     route({
@@ -214,10 +218,10 @@ export function bandwidthRoutes(): RouteDef[] {
       response: historySchema,
       run: async ({store}, {params, query}) => {
         const now = Date.now()
-        const since = query.since ?? now - 86_400_000
+        const since = query.since ?? now - HISTORY_DEFAULTS.sinceMs
         const until = query.until ?? now
         if (!(until > since)) throw invalidInput('query until: must be later than since', 'e.g. ?since=24h&until=now')
-        return history(store, params.mac, {since, until, resolution: query.resolution ?? 'auto'})
+        return history(store, params.mac, {since, until, resolution: query.resolution ?? HISTORY_DEFAULTS.resolution})
       },
     }),
     route({

@@ -18,7 +18,7 @@ import {body, isoTime, nullableIso, query, queryBool, queryInt, queryTime, route
  */
 export const SCAN_DEFAULTS: ScanFlags = {
   method: 'all',
-  timeout: '1s',
+  timeout: '800ms',
   retries: 1,
   concurrency: 256,
   'port-timeout': '1s',
@@ -31,6 +31,9 @@ export const SCAN_DEFAULTS: ScanFlags = {
   'allow-public': false,
   force: false,
 }
+
+/** `devices timeline` defaults: --since 7d, --limit 1000. */
+export const TIMELINE_DEFAULTS = {sinceMs: 7 * 86_400_000, limit: 1000} as const
 
 const int = z.number().int()
 const deviceRef = z.strictObject({mac: z.string().trim().min(1).max(64).meta({description: 'MAC (any common form) or IP address', example: 'AA:BB:CC:DD:EE:01'})})
@@ -282,7 +285,7 @@ export function inventoryRoutes(): RouteDef[] {
       }),
       response: timelineSchema,
       run: async ({store}, {query}) =>
-        timeline(store, {since: query.since ?? Date.now() - 7 * 86_400_000, until: query.until, types: query.type?.split(','), device: query.device, limit: query.limit ?? 1000}),
+        timeline(store, {since: query.since ?? Date.now() - TIMELINE_DEFAULTS.sinceMs, until: query.until, types: query.type?.split(','), device: query.device, limit: query.limit ?? TIMELINE_DEFAULTS.limit}),
     }),
     route({
       method: 'GET',

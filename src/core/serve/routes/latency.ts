@@ -13,6 +13,10 @@ import {body, bodyDuration, isoTime, query, queryInt, queryTime, route, stampSch
 /** An HTTP request should end: longer measurements belong to `netmon latency --watch`. */
 export const MAX_MEASURE_MS = 300_000
 
+/** `netmon latency` defaults (--count 10 --interval 1s --timeout 1s --port 443, method auto); `latency history --since 24h`. */
+export const MEASURE_DEFAULTS = {count: 10, intervalMs: 1000, timeoutMs: 1000, port: 443, method: 'auto'} as const
+export const LATENCY_HISTORY_SINCE_MS = 86_400_000
+
 const num = z.number()
 const int = z.number().int()
 const grade = z.enum(['excellent', 'good', 'fair', 'poor', 'bad']).nullable()
@@ -152,7 +156,7 @@ export function latencyRoutes(): RouteDef[] {
       response: latencyHistorySchema,
       run: async ({store}, {params, query}) => {
         const now = Date.now()
-        return latencyHistory(store, {target: params.ip, since: query.since ?? now - 86_400_000, until: query.until ?? now, resolution: query.resolution ?? 'auto', method: query.method})
+        return latencyHistory(store, {target: params.ip, since: query.since ?? now - LATENCY_HISTORY_SINCE_MS, until: query.until ?? now, resolution: query.resolution ?? 'auto', method: query.method})
       },
     }),
     route({
@@ -170,11 +174,11 @@ export function latencyRoutes(): RouteDef[] {
         if (hosts.length === 0) throw invalidInput('body: give "hosts" (an array), "ip" or "host"', 'e.g. {"hosts": ["192.0.2.10"], "count": 5}')
         const opts = {
           hosts,
-          method: body.method ?? 'auto',
-          count: body.count ?? 10,
-          interval: body.interval ?? 1000,
-          timeout: body.timeout ?? 1000,
-          port: body.port ?? 443,
+          method: body.method ?? MEASURE_DEFAULTS.method,
+          count: body.count ?? MEASURE_DEFAULTS.count,
+          interval: body.interval ?? MEASURE_DEFAULTS.intervalMs,
+          timeout: body.timeout ?? MEASURE_DEFAULTS.timeoutMs,
+          port: body.port ?? MEASURE_DEFAULTS.port,
           watch: false,
         }
         if (opts.count * opts.interval > MAX_MEASURE_MS) {

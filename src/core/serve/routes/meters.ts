@@ -7,6 +7,9 @@ import {z} from 'zod'
 import {bridgeStatus, listMeters, meterNetworkStats, meterReadings} from '../../bridge/queries.js'
 import {isoTime, nullableIso, query, queryBool, queryInt, queryTime, route, type RouteDef} from '../route.js'
 
+/** `meters stats --limit 100`, `meters readings --limit 50`. */
+export const METER_DEFAULTS = {statsLimit: 100, readingsLimit: 50} as const
+
 const meterId = z.strictObject({id: z.string().trim().min(1, {message: 'empty meter id'}).max(200).meta({description: 'Meter id or name', example: 'm1'})})
 
 const num = z.number()
@@ -127,7 +130,7 @@ export function meterRoutes(): RouteDef[] {
       }),
       response: networkStatsSchema,
       cacheable: ({query}) => query.since === undefined,
-      run: async ({store}, {params, query}) => meterNetworkStats(store, params.id, {sinceMs: query.since, limit: query.limit ?? 100}),
+      run: async ({store}, {params, query}) => meterNetworkStats(store, params.id, {sinceMs: query.since, limit: query.limit ?? METER_DEFAULTS.statsLimit}),
     }),
     route({
       method: 'GET',
@@ -144,7 +147,7 @@ export function meterRoutes(): RouteDef[] {
       }),
       response: readingsSchema,
       cacheable: ({query}) => query.since === undefined && query.until === undefined,
-      run: async ({store}, {params, query}) => meterReadings(store, params.id, {sinceMs: query.since, untilMs: query.until, limit: query.limit ?? 50}),
+      run: async ({store}, {params, query}) => meterReadings(store, params.id, {sinceMs: query.since, untilMs: query.until, limit: query.limit ?? METER_DEFAULTS.readingsLimit}),
     }),
     route({
       method: 'GET',
