@@ -3,7 +3,7 @@
  * same object the CLI prints under `--json`, with a status derived from the NetmonError kind, so
  * a route reports exactly what the equivalent command would have said.
  */
-import {NetmonError, isNetmonError} from '../errors.js'
+import {isNetmonError} from '../errors.js'
 import {redact} from '../secrets.js'
 
 export type HttpStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 501 | 503
@@ -60,4 +60,3 @@ export const methodNotAllowed = (method: string, path: string, allow: string[]):
 /** A route whose capability has not been built into this version of netmon yet. */
 export const notImplemented = (what: string, detail: string): HttpError => new HttpError(501, 'NOT_IMPLEMENTED', `${what} is not available in this build of netmon`, detail)
 
-export {NetmonError}
