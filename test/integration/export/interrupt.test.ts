@@ -6,7 +6,7 @@
  * and leaves an older file at --out as it was.
  */
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {TEMP_SUFFIX} from '../../../src/core/export/sink.js'
@@ -117,6 +117,7 @@ describe('a disk that fills up mid-way', () => {
   })
   afterAll(() => {
     if (mounted) spawnSync('umount', [mnt])
+    rmSync(mnt, {recursive: true, force: true})
   })
 
   it('exit 1 with one clear line, the temp file removed, an older --out untouched', async (ctx) => {
