@@ -167,7 +167,7 @@ try {
       notes:
         `Load average before/after: ${loadStart} / ${loadavg().map((x) => x.toFixed(1)).join(' ')} (a shared machine: other work competes for the 2 cores). ` +
         `${n.total} requests answered by netmon (${n.s2xx} 2xx) in ${DURATION_S} s; the JSON document is ${doc.length} bytes (${DEVICES} devices). ` +
-        'autocannon, the server and the writer processes share the 2 cores; the writers run through both phases (netmon, then the peer). Answers are reused while the store is unchanged (SQLite data_version, checked on every request) and identical concurrent GETs share one computation, so every answer reflects every commit made before its request arrived. ' +
+        'autocannon, the server and the writer processes share the 2 cores; the writers run through both phases (netmon, then the peer). Answers are reused while the store is unchanged (SQLite data_version, read after each request arrived; requests arriving in the same event-loop turn share one read) and identical concurrent GETs share one computation, so every answer reflects every commit made before its request arrived. ' +
         `Lost samples: bytes ${lostBytes}, samples ${lostSamples}${written.errors.length ? `; writer errors: ${written.errors.slice(0, 3).join(' | ')}` : ''}.`,
     }),
   )
