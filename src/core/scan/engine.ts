@@ -66,6 +66,8 @@ export interface EngineResult {
 const GRACE_MS = 150
 
 interface Evidence {
+  /** The port scan, started as soon as the host proved alive. */
+  ports?: Promise<PortResult[] | undefined>
   ip: string
   hostname?: string
   found: Map<Method, number | null>
@@ -266,6 +268,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   if (opts.signal?.aborted) onAbort()
 
   const threadLock = new Mutex()
+  const wantPorts = !!opts.ports && opts.ports.length > 0
   const slotMs = Math.max(20, Math.floor(opts.timeoutMs / (opts.retries + 1)))
 
   const discover = (target: {ip: string; hostname?: string}): Promise<Evidence> =>
@@ -300,7 +303,11 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
         pending.delete(m)
         // The other methods may still answer (fping takes a moment to start): wait for them until
         // the address's window ends, or GRACE_MS when the proof came late in the window.
-        if (ev.found.size === 1) timers.push(setTimeout(() => finish(true), Math.max(GRACE_MS, startedAt + opts.timeoutMs - performance.now())))
+        if (ev.found.size === 1) {
+          timers.push(setTimeout(() => finish(true), Math.max(GRACE_MS, startedAt + opts.timeoutMs - performance.now())))
+          // Alive: its port scan need not wait for the slower methods.
+          if (wantPorts) ev.ports = scanPorts(ip, opts.ports!)
+        }
         if (pending.size === 0) finish(true)
       }
       const fail = (m: Method) => {
@@ -371,7 +378,14 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       seen_ms: Date.now(),
     }
     const tasks: Promise<unknown>[] = []
-    if (opts.ports && opts.ports.length) tasks.push(scanPorts(host, opts.ports))
+    const portScan = ev.ports ?? (wantPorts ? scanPorts(ev.ip, opts.ports!) : undefined)
+    if (portScan) {
+      tasks.push(
+        portScan.then((r) => {
+          if (r) host.ports = r
+        }),
+      )
+    }
     tasks.push(
       rdns.reverse(ev.ip).then((name) => {
         host.hostname = name ?? ev.hostname ?? null
@@ -383,25 +397,37 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     opts.onHost?.(host)
   }
 
-  const scanPorts = async (host: HostResult, ports: number[]): Promise<void> => {
+  /** Open ports of a live host (undefined when the scan was interrupted: a partial list says nothing). */
+  const scanPorts = async (ip: string, ports: number[]): Promise<PortResult[] | undefined> => {
     const timeout = opts.portTimeoutMs ?? opts.timeoutMs
     let open: number[] = []
     progress.ports_total += ports.length
-    const threads = workerCount(ports.length)
+    let threads = workerCount(ports.length)
     if (threads) {
       // Threaded scans already use every core: one host at a time.
       const release = await threadLock.acquire()
       const base = progress.ports_done
-      open = await scanPortsOnThreads(host.ip, ports, {
-        timeoutMs: timeout,
-        retries: opts.retries,
-        maxSockets: opts.maxSockets ?? 4096,
-        threads,
-        signal: abortSignal,
-        onProgress: (done) => (progress.ports_done = base + done),
-      }).finally(release)
-      progress.ports_done = base + ports.length
-    } else {
+      try {
+        open = await scanPortsOnThreads(ip, ports, {
+          timeoutMs: timeout,
+          retries: opts.retries,
+          maxSockets: opts.maxSockets ?? 4096,
+          threads,
+          signal: abortSignal,
+          onProgress: (done) => (progress.ports_done = base + done),
+        })
+        progress.ports_done = base + ports.length
+      } catch (e) {
+        // A thread that cannot start (or dies) must not cost the scan: redo it on this thread.
+        warnings.push(`port scan threads failed (${(e as Error).message}); scanned ${ip} on the main thread`)
+        progress.ports_done = base
+        open = []
+        threads = 0
+      } finally {
+        release()
+      }
+    }
+    if (!threads) {
       let todo: number[] = ports
       for (let attempt = 0; attempt <= opts.retries && todo.length && !aborted; attempt++) {
         const timedOut: number[] = []
@@ -409,7 +435,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
         await new Promise<void>((resolve) => {
           void abortPromise.then(resolve)
           let left = todo.length
-          prober.probePorts(host.ip, todo, timeout, (port, r) => {
+          prober.probePorts(ip, todo, timeout, (port, r) => {
             if (r.outcome === 'open') open.push(port)
             else if (r.outcome === 'timeout' && !last) timedOut.push(port)
             if (r.outcome !== 'timeout' || last) progress.ports_done++
@@ -420,7 +446,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       }
     }
     // An interrupted port scan says nothing about closed ports: report none rather than a partial list.
-    if (aborted) return
+    if (aborted) return undefined
     open.sort((a, b) => a - b)
     const results: PortResult[] = open.map((port) => ({port, proto: 'tcp', service: serviceName(port)}))
     if (opts.banners) {
@@ -430,12 +456,12 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       const worker = async () => {
         while (i < results.length) {
           const p = results[i++]!
-          p.banner = await grabBanner(host.ip, p.port, opts.bannerTimeoutMs ?? 1000, p.service)
+          p.banner = await grabBanner(ip, p.port, opts.bannerTimeoutMs ?? 1000, p.service)
         }
       }
       await Promise.all(Array.from({length: Math.min(limit, results.length)}, worker))
     }
-    host.ports = results
+    return results
   }
 
   // Progress is reported at most every 100 ms (the store writer batches further).

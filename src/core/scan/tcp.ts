@@ -294,7 +294,7 @@ export class TcpProber {
     this.jobs.splice(this.jobHead, 0, {...probe.job, ports: [probe.port], next: 0})
     this.queued++
     // Retry once sockets have been released (another probe finishing pumps), or soon.
-    setTimeout(() => this.pump(), 20).unref()
+    setTimeout(() => this.pump(), 20)
   }
 
   /** Nothing in flight: forget finished probes' deadlines so no timer outlives the work. */
@@ -346,6 +346,7 @@ export class TcpProber {
       }
       next = Math.min(next, d.items[d.head]!.deadline)
     }
-    if (next < Infinity && !this.closed) this.arm(next)
+    // Probes started by callbacks during this sweep may already have armed an earlier timer.
+    if (next < this.timerAt && !this.closed) this.arm(next)
   }
 }

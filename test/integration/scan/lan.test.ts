@@ -39,7 +39,7 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
   const byIp = (json: any) => new Map<string, any>(json.hosts.map((h: any) => [h.ip, h]))
   /** Runs the CLI and insists on success, showing its stderr when it fails. */
   const ok = async (args: string[]) => {
-    const r = await runCli(args, {db: t.db})
+    const r = await runCli(args, {db: t.db, timeoutMs: 90_000})
     expect(r.code, `netmon ${args.join(' ')}: ${r.stderr}`).toBe(0)
     return r
   }
