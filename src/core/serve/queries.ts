@@ -34,17 +34,27 @@ export interface LatencyTarget {
 
 const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
 
-/** The latest run per address that ended in [since, now], newest first. */
+/**
+ * The latest run per address that ended in [since, now], newest first. Walks the distinct
+ * addresses through the (ip, ended_at) index (a skip-scan: one seek per address) and takes each
+ * address's newest run by the same index, so a scrape costs O(addresses), not O(runs): `latency
+ * --watch` stores a run every round, and /metrics is read every 15 s.
+ */
 export async function latencyTargets(store: Store, opts: {sinceMs: number; limit?: number}): Promise<LatencyTarget[]> {
   const rows = await store.query(
-    `WITH w AS (SELECT * FROM latency_runs WHERE ended_at >= ?),
-          latest AS (SELECT ip, max(ended_at) AS ended_at, count(*) AS runs FROM w GROUP BY ip)
-     SELECT r.*, latest.runs AS runs_in_window, d.mac AS d_mac, d.name AS d_name, d.hostname AS d_hostname
-       FROM latest JOIN w r ON r.ip = latest.ip AND r.ended_at = latest.ended_at
+    `WITH RECURSIVE ips(ip) AS (
+       SELECT (SELECT min(ip) FROM latency_runs)
+       UNION ALL
+       SELECT (SELECT min(ip) FROM latency_runs WHERE ip > ips.ip) FROM ips WHERE ips.ip IS NOT NULL
+     )
+     SELECT r.*, (SELECT count(*) FROM latency_runs x WHERE x.ip = r.ip AND x.ended_at >= ?1) AS runs_in_window,
+            d.mac AS d_mac, d.name AS d_name, d.hostname AS d_hostname
+       FROM ips
+       JOIN latency_runs r ON r.id = (SELECT id FROM latency_runs l WHERE l.ip = ips.ip ORDER BY l.ended_at DESC, l.id DESC LIMIT 1)
        LEFT JOIN devices d ON d.id = r.device_id
-      GROUP BY r.ip
+      WHERE ips.ip IS NOT NULL AND r.ended_at >= ?1
       ORDER BY r.ended_at DESC, r.ip
-      LIMIT ?`,
+      LIMIT ?2`,
     [opts.sinceMs, opts.limit ?? 500],
   )
   return rows.map((r) => ({
