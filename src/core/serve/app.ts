@@ -20,7 +20,7 @@ import type {Store} from '../store/index.js'
 import {validate} from '../validate.js'
 import {isLoopbackHost} from './options.js'
 import {HttpError, methodNotAllowed, routeNotFound, toHttpError, unauthorized, type HttpStatus} from './http.js'
-import {renderMetrics} from './metrics.js'
+import {MeterTotals, renderMetrics} from './metrics.js'
 import {buildOpenApi} from './openapi.js'
 import {body, query, type RouteContext, type RouteDef} from './route.js'
 import {allRoutes} from './routes/index.js'
@@ -70,6 +70,7 @@ export function createServeApp(opts: AppOptions): ServeApp {
   const tokenHash = opts.token === null ? null : sha256(opts.token)
 
   let localWrites = 0
+  const meterTotals = new MeterTotals()
   const ctx: RouteContext = {
     store: trackWrites(store, () => localWrites++),
     signal: abort.signal,
@@ -154,7 +155,7 @@ export function createServeApp(opts: AppOptions): ServeApp {
 
   app.get('/metrics', async (c) => {
     c.set('routePattern', '/metrics')
-    const text = await renderMetrics(store, {stats, startedAt})
+    const text = await renderMetrics(store, {stats, startedAt, meterTotals})
     return c.body(text, 200, {'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store'})
   })
 

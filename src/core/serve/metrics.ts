@@ -65,6 +65,53 @@ class Exposition {
 export interface MetricsContext {
   stats: RequestStats
   startedAt: number
+  meterTotals: MeterTotals
+}
+
+interface MeterSums {
+  rq: number
+  rs: number
+  bs: number
+  br: number
+  mm: number
+  mb: number
+  /** The newest network_metrics timestamp already counted. */
+  after: number
+}
+
+/**
+ * The bridge's DLMS/MQTT counters are the sums of its network_metrics rows (one per meter per
+ * minute, kept 90 days: tens of millions of rows with 200 meters). Summing them on every scrape
+ * would block the server for seconds (the SQLite client is synchronous), so this server keeps
+ * running sums: the first scrape reads each meter's rows once, later scrapes only the rows newer
+ * than the last one counted, one index range per meter. Rows pruned by the bridge stay counted,
+ * as a counter should; a restart of the server sums what is left (Prometheus sees a reset).
+ */
+export class MeterTotals {
+  private readonly sums = new Map<string, MeterSums>()
+
+  async read(store: Store, meterIds: readonly string[]): Promise<Map<string, MeterSums>> {
+    for (const id of meterIds) {
+      const cur = this.sums.get(id) ?? {rq: 0, rs: 0, bs: 0, br: 0, mm: 0, mb: 0, after: -1}
+      const r = await store.get<Record<string, number | null>>(
+        `SELECT count(*) AS n, sum(dlms_requests_sent) AS rq, sum(dlms_responses_recv) AS rs, sum(dlms_bytes_sent) AS bs, sum(dlms_bytes_recv) AS br,
+                sum(mqtt_messages_sent) AS mm, sum(mqtt_bytes_sent) AS mb, max(timestamp) AS last
+           FROM network_metrics WHERE meter_id = ? AND timestamp > ?`,
+        [id, cur.after],
+      )
+      if (r && Number(r.n) > 0) {
+        cur.rq += Number(r.rq ?? 0)
+        cur.rs += Number(r.rs ?? 0)
+        cur.bs += Number(r.bs ?? 0)
+        cur.br += Number(r.br ?? 0)
+        cur.mm += Number(r.mm ?? 0)
+        cur.mb += Number(r.mb ?? 0)
+        cur.after = Number(r.last)
+      }
+      if (cur.after >= 0) this.sums.set(id, cur)
+    }
+    return this.sums
+  }
 }
 
 export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<string> {
@@ -150,12 +197,8 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
     x.add('netmon_meter_published_total', 'counter', 'Readings of the meter acknowledged by the broker', m((mm) => mm.published))
     x.add('netmon_meter_outbox_pending', 'gauge', 'Readings of the meter waiting in the outbox', m((mm) => mm.pending))
     x.add('netmon_meter_consecutive_failures', 'gauge', 'Failed polls in a row', m((mm) => mm.consecutive_failures))
-    const names = new Map(s.meters.map((mm) => [mm.id, mm.name]))
-    const totals = await store.query<Record<string, number | string>>(
-      `SELECT meter_id, sum(dlms_requests_sent) AS rq, sum(dlms_responses_recv) AS rs, sum(dlms_bytes_sent) AS bs, sum(dlms_bytes_recv) AS br,
-              sum(mqtt_messages_sent) AS mm, sum(mqtt_bytes_sent) AS mb FROM network_metrics GROUP BY meter_id ORDER BY meter_id`,
-    )
-    const t = (k: string): [Labels, number][] => totals.map((r) => [{meter: String(r.meter_id), name: names.get(String(r.meter_id))}, Number(r[k] ?? 0)])
+    const totals = await ctx.meterTotals.read(store, s.meters.map((mm) => mm.id))
+    const t = (k: keyof MeterSums): [Labels, number][] => s.meters.filter((mm) => totals.has(mm.id)).map((mm) => [{meter: mm.id, name: mm.name}, totals.get(mm.id)![k]])
     x.add('netmon_meter_dlms_requests_total', 'counter', 'DLMS requests sent to the meter (sum of network_metrics rows)', t('rq'))
     x.add('netmon_meter_dlms_responses_total', 'counter', 'DLMS responses received from the meter', t('rs'))
     x.add('netmon_meter_dlms_sent_bytes_total', 'counter', 'DLMS bytes sent to the meter', t('bs'))
