@@ -299,7 +299,8 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       }
       const mark = (m: Method, rtt: number | null) => {
         if (finished) return
-        if (!ev.found.has(m)) ev.found.set(m, rtt)
+        if (ev.found.has(m)) return // e.g. several discovery ports answering
+        ev.found.set(m, rtt)
         pending.delete(m)
         // The other methods may still answer (fping takes a moment to start): wait for them until
         // the address's window ends, or GRACE_MS when the proof came late in the window.
