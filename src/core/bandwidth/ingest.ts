@@ -5,8 +5,8 @@
  * concurrent writers (read-then-write inside BEGIN IMMEDIATE).
  *
  * How it stays fast on a million-line stream (bench/bandwidth-ingest.bench.js):
- *  - the client re-prepares every statement (shared/FACTS.md §2), so rows go in as JSON arrays
- *    through `json_each(?)`, thousands per statement;
+ *  - the client re-prepares every statement (shared/FACTS.md §2), so rows go in 50,000 per
+ *    statement, as one blob of fixed-width decimal fields (FixedWidthRows), grouped by device;
  *  - per-device state (previous sample, current rate, peaks, the open 5m/1h/1d buckets, totals)
  *    lives in JS for the batch, so each raw row is written once with its interval already known
  *    and rollups get one upsert per bucket, not per sample;
@@ -214,7 +214,6 @@ export class FixedWidthRows {
   private readonly cols: Float64Array
   private readonly start: Int32Array
   private readonly order: Int32Array
-  private buf = Buffer.allocUnsafe(1 << 20)
 
   /**
    * @param head `INSERT INTO t(a, b, …)`; @param tail e.g. `ON CONFLICT … DO UPDATE …`.
@@ -275,9 +274,8 @@ export class FixedWidthRows {
     // log10 can be off by one at exact powers of ten; one spare column is cheaper than a check.
     for (let c = 0; c < width; c++) w[c]! += 1
     const rowWidth = w.reduce((a, x) => a + x, 0)
-    const bytes = rowWidth * n
-    if (this.buf.length < bytes) this.buf = Buffer.allocUnsafe(Math.max(bytes, this.buf.length * 2))
-    const buf = this.buf
+    // A fresh buffer each flush, on purpose: see releaseNativeMemory().
+    const buf = Buffer.allocUnsafe(rowWidth * n)
     let pos = 0
     for (let j = 0; j < n; j++) {
       const o = this.order[j]! * width
@@ -313,7 +311,21 @@ export class FixedWidthRows {
        ${this.head} SELECT ${fields.join(', ')} FROM r WHERE true ${this.tail}`,
       [buf.subarray(0, pos), n],
     )
+    await releaseNativeMemory()
   }
+}
+
+/**
+ * Keeps RSS flat during a long write (issue 4: "RSS must stay flat"). Measured with libsql 0.5.29
+ * (the driver under @libsql/client): every execute prepares a new native statement, which keeps a
+ * copy of its bound arguments until a napi finalizer frees it — and those finalizers only run after
+ * a V8 garbage collection *and* a turn of the event loop. A transaction that runs statement after
+ * statement never yields, so a 1M-row import grew RSS by the size of everything it sent (~100 MB
+ * per million rows). Two things fix it: each flush's blob is a fresh Buffer (V8 counts it as
+ * external memory, which triggers collections), and we yield here so the finalizers run.
+ */
+function releaseNativeMemory(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 const RAW_HEAD = 'INSERT INTO bw_samples(device_id, ts, sent, received, interval_ms)'
@@ -495,8 +507,8 @@ export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions
   const big = batch.spool.count > 50_000
   if (big && opts.local) {
     // The raw table is clustered by device; a long stream interleaves 1000s of devices, so keep
-    // their insertion pages in cache (bounded: 64 MiB) instead of re-reading them per row.
-    await tx.execute('PRAGMA cache_size = -65536')
+    // their insertion pages in cache (bounded: 16 MiB) instead of re-reading them per row.
+    await tx.execute('PRAGMA cache_size = -16384')
   }
 
   // Flushed after each spool chunk once past the threshold, so a chunk always fits (a record
