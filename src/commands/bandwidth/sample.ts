@@ -111,6 +111,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
   }
 
   private render(r: SampleResult): void {
+    if (this.jsonEnabled()) return
     const stamp = r.interfaces?.[0]?.read_at ?? ''
     this.out(
       `${stamp ? stamp + ' ' : ''}${r.message}: ${humanBytes(r.bytes_sent)} sent, ${humanBytes(r.bytes_received)} received, ${r.devices} device(s)` +

@@ -21,6 +21,7 @@ current = the latest sample's rate; average = total bytes × 8 / uptime; peak = 
     const store = await this.openStore(flags.db)
     if (flags.mac !== undefined) {
       const r = await deviceStats(store, flags.mac)
+      if (this.jsonEnabled()) return r
       const d = r.device
       this.out(
         renderPairs([
@@ -38,6 +39,8 @@ current = the latest sample's rate; average = total bytes × 8 / uptime; peak = 
       return r
     }
     const r = await networkStats(store)
+    // Rendering a 1000-row table costs more than the query: only for humans.
+    if (this.jsonEnabled()) return r
     this.out(
       `Network: ${humanRate(r.network.total_bps)} now (up ${humanRate(r.network.upload_bps)}, down ${humanRate(r.network.download_bps)}), ` +
         `${humanBytes(r.network.total_bytes)} in total, ${r.devices_count} device(s)`,

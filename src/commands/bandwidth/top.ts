@@ -34,6 +34,7 @@ JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …},
     if (since !== undefined && since >= (until ?? now)) throw invalidInput('--since must be before --until (and before now)')
     const store = await this.openStore(flags.db)
     const r = await topTalkers(store, {limit, sort: flags.sort as TopSort, since, until, now})
+    if (this.jsonEnabled()) return r
     if (r.window) this.out(`Traffic ${r.window.since} → ${r.window.until}${r.window.widened ? ' (widened to whole buckets: raw samples there were pruned)' : ''}`)
     this.out(
       renderTable(

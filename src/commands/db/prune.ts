@@ -41,6 +41,7 @@ JSON: {success, dry_run, saved, retention:{raw|5m|1h|1d:{keep_ms, keep}}, pruned
     const store = await this.openStore(flags.db)
     const result = await prune(store, {retention, save: flags.save, dryRun: flags['dry-run']})
     if (flags['auto-prune'] !== undefined && !flags['dry-run']) await setAutoPrune(store, flags['auto-prune'] === 'on')
+    if (this.jsonEnabled()) return result
     this.out(
       renderTable(
         ['level', 'keep', flags['dry-run'] ? 'would delete' : 'deleted', 'older than'],
