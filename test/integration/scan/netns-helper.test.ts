@@ -37,32 +37,33 @@ function neighMac(ip: string): string | undefined {
 describe.skipIf(NETNS_SKIP)('netns test LAN helper', () => {
   let lan: Lan
   beforeAll(async () => {
-    lan = await createLan({subnet: '10.77.0.0/24'})
+    // Its own subnet (still netmon's 10.77 test space) so it does not wait for lan.test.ts's lock.
+    lan = await createLan({subnet: '10.77.1.0/24'})
   })
   afterAll(() => lan?.destroy())
 
   it('hosts get their MAC and IP, listeners accept, closed ports refuse', async () => {
-    const a = lan.addHost({ip: '10.77.0.10', mac: testMac(1)})
+    const a = lan.addHost({ip: '10.77.1.10', mac: testMac(1)})
     await lan.listen(a, [{port: 2222, banner: 'hello\n'}])
-    expect(await tcp('10.77.0.10', 2222)).toBe('open')
-    expect(await tcp('10.77.0.10', 2223)).toBe('refused')
-    expect(neighMac('10.77.0.10')).toBe(testMac(1))
+    expect(await tcp('10.77.1.10', 2222)).toBe('open')
+    expect(await tcp('10.77.1.10', 2223)).toBe('refused')
+    expect(neighMac('10.77.1.10')).toBe(testMac(1))
   })
 
   it('dropAll silences TCP but ARP still resolves', async () => {
-    const b = lan.addHost({ip: '10.77.0.11', mac: testMac(2)})
+    const b = lan.addHost({ip: '10.77.1.11', mac: testMac(2)})
     lan.dropAll(b)
-    expect(await tcp('10.77.0.11', 80, 500)).toBe('timeout')
-    expect(neighMac('10.77.0.11')).toBe(testMac(2))
+    expect(await tcp('10.77.1.11', 80, 500)).toBe('timeout')
+    expect(neighMac('10.77.1.11')).toBe(testMac(2))
   })
 
   it('changeIp and removeHost take effect', async () => {
-    const c = lan.addHost({ip: '10.77.0.12', mac: testMac(3)})
-    expect(await tcp('10.77.0.12', 1)).toBe('refused')
-    lan.changeIp(c, '10.77.0.13')
-    expect(await tcp('10.77.0.13', 1)).toBe('refused')
+    const c = lan.addHost({ip: '10.77.1.12', mac: testMac(3)})
+    expect(await tcp('10.77.1.12', 1)).toBe('refused')
+    lan.changeIp(c, '10.77.1.13')
+    expect(await tcp('10.77.1.13', 1)).toBe('refused')
     lan.removeHost(c)
-    expect(await tcp('10.77.0.13', 1, 500)).not.toBe('refused')
+    expect(await tcp('10.77.1.13', 1, 500)).not.toBe('refused')
   })
 
   it('destroy removes every namespace and link of this process', () => {
