@@ -95,6 +95,15 @@ describe('retention: db prune', () => {
     expect(r).toEqual({...(pre[4] as object), window: {...(pre[4] as any).window, requested_since_ms: Date.parse(odd), widened: true}})
   })
 
+  it('history --resolution auto falls back from raw to 5-minute buckets where raw samples were pruned', async () => {
+    const args = ['bandwidth', 'history', '--mac', MACS[3]!, '--since', new Date(END - 2 * DAY - 2 * H).toISOString(), '--until', new Date(END - 2 * DAY - H).toISOString()]
+    const h = await q(args)
+    expect(h.resolution).toBe('5m')
+    expect(h.points).toHaveLength(12)
+    const fresh = await q(['bandwidth', 'history', '--mac', MACS[3]!, '--since', new Date(END - 2 * H).toISOString(), '--until', new Date(END - H).toISOString()])
+    expect(fresh.resolution).toBe('raw')
+  })
+
   it('pruning 5-minute rollups too: hourly and daily answers unchanged, totals unchanged', async () => {
     await q(['db', 'prune', '--keep-raw', '1d', '--keep-5m', '2d'])
     for (const i of [0, 1, 2, 3, 5, 7, 8]) expect(await q(queries[i]!), queries[i]!.join(' ')).toEqual(pre[i])
