@@ -36,9 +36,14 @@ export abstract class NetmonCommand extends Command {
     return validate(schema, value, what)
   }
 
-  /** Human output goes through here: suppressed under --json. */
-  protected out(text: string): void {
-    if (!this.jsonEnabled()) process.stdout.write(text.endsWith('\n') ? text : text + '\n')
+  /**
+   * Human output goes through here: suppressed under --json. Pass a function to skip building
+   * tables at all under --json (rendering costs start-up time: cli-table3 loads cold).
+   */
+  protected out(text: string | (() => string)): void {
+    if (this.jsonEnabled()) return
+    const t = typeof text === 'function' ? text() : text
+    process.stdout.write(t.endsWith('\n') ? t : t + '\n')
   }
 
   /** Diagnostics for humans: always stderr. */

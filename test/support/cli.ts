@@ -54,6 +54,8 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
       }
       resolve({code: code ?? -1, stdout, stderr, json})
     })
+    // The CLI may exit before reading all of its input (e.g. at a bad NDJSON line): not an error here.
+    child.stdin.on('error', () => {})
     if (opts.input !== undefined) child.stdin.end(opts.input)
     else child.stdin.end()
   })

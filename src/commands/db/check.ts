@@ -10,7 +10,7 @@ export default class DbCheck extends NetmonCommand {
   async run(): Promise<StoreCheck> {
     const {flags} = await this.parse(DbCheck)
     const result = await checkStore(await this.openStore(flags.db))
-    this.out(
+    this.out(() =>
       renderPairs([
         ['result', result.ok ? 'ok' : 'FAILED'],
         ['location', result.location],

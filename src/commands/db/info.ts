@@ -14,7 +14,7 @@ export default class DbInfo extends NetmonCommand {
     const {flags} = await this.parse(DbInfo)
     const store = await this.openStore(flags.db)
     const info = await storeInfo(store)
-    this.out(
+    this.out(() =>
       renderPairs([
         ['location', info.location],
         ['kind', info.kind],
@@ -25,7 +25,7 @@ export default class DbInfo extends NetmonCommand {
           : []),
       ]),
     )
-    this.out(renderTable(['table', 'rows'], info.tables.map((t) => [t.name, t.rows])))
+    this.out(() => renderTable(['table', 'rows'], info.tables.map((t) => [t.name, t.rows])))
     return info
   }
 }

@@ -1,5 +1,4 @@
 import {Flags} from '@oclif/core'
-import Table from 'cli-table3'
 import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {usageError} from '../../core/errors.js'
 import {describeDatasets, planExport, runExport, type DatasetInfo, type ExportSummary} from '../../core/export/index.js'
@@ -48,7 +47,7 @@ With --json the command prints a summary of what it wrote (needs --out FILE, sin
     const {flags} = await this.parse(MetricsExport)
     if (flags.list) {
       const datasets = describeDatasets()
-      this.out(renderList(datasets))
+      this.out(await renderList(datasets))
       return {datasets}
     }
     if (!flags.what) throw usageError('missing --what DATASET', 'name the dataset to export; `netmon metrics export --list` shows them')
@@ -76,7 +75,9 @@ With --json the command prints a summary of what it wrote (needs --out FILE, sin
   }
 }
 
-function renderList(datasets: DatasetInfo[]): string {
+async function renderList(datasets: DatasetInfo[]): Promise<string> {
+  // cli-table3 only for --list: a top-level import would slow every export's start-up.
+  const {default: Table} = await import('cli-table3')
   const t = new Table({
     head: ['dataset', 'filters', 'columns'],
     style: {head: [], border: []},

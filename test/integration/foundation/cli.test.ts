@@ -143,3 +143,21 @@ describe('oclif manifest', () => {
     for (const id of ids) expect(Object.keys(manifest.commands), `command ${id} missing from oclif.manifest.json: run npm run build`).toContain(id)
   })
 })
+
+describe('start-up path (bundled oclif + V8 code cache, issue 3 benchmark)', () => {
+  it('the build made a code cache and bin/run.js uses it', async () => {
+    const r = await runCli(['--version'], {env: {NETMON_CODE_CACHE: 'debug'}})
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/code cache: used/)
+  })
+
+  it('prints the same as the plain @oclif/core package for --version, --help and db info --json', async () => {
+    for (const args of [['--version'], ['--help'], ['db', 'info', '--json', '--db', t.db]]) {
+      const fast = await runCli(args)
+      const plain = await runCli(args, {env: {NETMON_STARTUP: 'plain'}})
+      expect(fast.code).toBe(0)
+      expect(fast.stdout).toBe(plain.stdout)
+      expect(fast.stderr).toBe(plain.stderr)
+    }
+  })
+})
