@@ -77,12 +77,33 @@ interface WrapHandle {
   close(cb?: () => void): void
 }
 
+interface ConnectReq {
+  oncomplete?: (this: ConnectReq, status: number) => void
+  probe?: Probe
+  prober?: TcpProber
+}
+
+function onConnect(this: ConnectReq, status: number): void {
+  this.prober!.completeWrap(this.probe!, status)
+}
+
+const errNames = new Map<number, string>()
+/** util.getSystemErrorName, memoised (called once per refused port). */
+function errName(n: number): string {
+  let name = errNames.get(n)
+  if (name === undefined) {
+    name = getSystemErrorName(n)
+    errNames.set(n, name)
+  }
+  return name
+}
+
 /** libuv's error number for ECONNABORTED (negated errno on Unix). */
 const UV_ECONNABORTED = -(osConstants.errno.ECONNABORTED ?? 103)
 
 interface WrapBinding {
   TCP: new (type: number) => WrapHandle
-  TCPConnectWrap: new () => {oncomplete?: (status: number) => void}
+  TCPConnectWrap: new () => object
   constants: {SOCKET: number}
 }
 
@@ -227,40 +248,50 @@ export class TcpProber {
     const reused = spare.length > 0
     const handle = reused ? spare.pop()! : new b.TCP(b.constants.SOCKET)
     probe.handle = handle
-    const req = new b.TCPConnectWrap()
-    req.oncomplete = (status: number) => {
-      if (status === 0) {
-        const local: Record<string, unknown> = {}
-        const peer: Record<string, unknown> = {}
-        handle.getsockname(local)
-        handle.getpeername(peer)
-        if (local.port === peer.port && local.address === peer.address) this.finish(probe, 'closed', 'SELF_CONNECT')
-        else this.finish(probe, 'open')
-      } else {
-        const code = getSystemErrorName(status)
-        // A refused (or unreachable) socket is closed again inside the kernel: keep it for the next probe.
-        if (code !== 'ECANCELED') this.finish(probe, classifyError(code), code, true)
-      }
-    }
-    const connect = () => (probe.job.v6 ? handle.connect6(req, probe.job.ip, probe.port) : handle.connect(req, probe.job.ip, probe.port))
-    let err = connect()
+    // One shared completion function (libuv calls it as a method of the request): no closure per port.
+    const req = new b.TCPConnectWrap() as ConnectReq
+    req.probe = probe
+    req.prober = this
+    req.oncomplete = onConnect
+    const {ip, v6} = probe.job
+    let err = v6 ? handle.connect6(req, ip, probe.port) : handle.connect(req, ip, probe.port)
     // Socket reuse (Linux): the first connect() on a socket whose previous attempt failed returns
     // ECONNABORTED and resets it; the second one starts the new attempt. That saves socket(),
     // close() and the epoll registration per port: about a third of a full scan's CPU.
-    if (err === UV_ECONNABORTED && reused) err = connect()
+    if (err === UV_ECONNABORTED && reused) err = v6 ? handle.connect6(req, ip, probe.port) : handle.connect(req, ip, probe.port)
     if (err && reused) {
-      // Not reusable on this platform after all: a fresh socket, and no more reuse.
+      // Redo it on a fresh socket; when the platform does not allow reconnecting, stop reusing.
+      const code = errName(err)
+      if (code === 'EINVAL' || code === 'EISCONN' || code === 'EALREADY' || code === 'ECONNABORTED') {
+        this.noReuse = true
+        for (const h of this.spare4.splice(0)) h.close()
+        for (const h of this.spare6.splice(0)) h.close()
+      }
       handle.close()
-      this.noReuse = true
-      this.spare4.length = 0
-      this.spare6.length = 0
       probe.handle = null
       return this.startWrap(probe, b)
     }
     if (err) {
-      const code = getSystemErrorName(err)
+      const code = errName(err)
       if (code === 'EMFILE' || code === 'ENFILE') return this.outOfFiles(probe)
       queueMicrotask(() => this.finish(probe, classifyError(code), code))
+    }
+  }
+
+  /** Completion of a libuv connect (see onConnect). */
+  completeWrap(probe: Probe, status: number): void {
+    const handle = probe.handle as WrapHandle
+    if (status === 0) {
+      const local: Record<string, unknown> = {}
+      const peer: Record<string, unknown> = {}
+      handle.getsockname(local)
+      handle.getpeername(peer)
+      if (local.port === peer.port && local.address === peer.address) this.finish(probe, 'closed', 'SELF_CONNECT')
+      else this.finish(probe, 'open')
+    } else {
+      const code = errName(status)
+      // A refused (or unreachable) socket is closed again inside the kernel: keep it for the next probe.
+      if (code !== 'ECANCELED') this.finish(probe, classifyError(code), code, true)
     }
   }
 
