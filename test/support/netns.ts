@@ -8,6 +8,8 @@
  *
  * The CLI under test runs in the root namespace and reaches every host through the bridge, so
  * ARP, the kernel neighbor table, TCP and ICMP all behave as on a real Ethernet segment.
+ * `createIsolatedNs()` is the other shape: one namespace with only its own loopback, to run a
+ * command whose 127.0.0.1 must carry nothing but the test's listeners (`nsExec` prefix).
  *
  * Safety and hygiene (docs/CONVENTIONS.md, the network-safety rules of every issue):
  * - Names carry the test process id (`nmt<pid36>-…`), so parallel test files never collide, and
