@@ -97,4 +97,32 @@ async function roundTrips(framing) {
 
 const loopback = {wrapper: await roundTrips('wrapper'), hdlc: await roundTrips('hdlc')}
 
-process.stdout.write(JSON.stringify({benchmark: 'dlms', node: process.version, seconds_per_measure: SECONDS, decode, loopback}, null, 2) + '\n')
+// One line in the harness's format (bench/run-all.js). No DLMS peer runs here: Gurux is Python
+// and PyPI is not reachable from these machines, so Gurux's simulator rate measured before on a
+// machine like this one (shared/FACTS.md: ≈ 11k GET/s on one loopback connection) is quoted as a
+// reference, not as a same-run peer.
+const GURUX_GET_PER_S = 11000
+const row = (metric, value, unit, extra = {}) => ({metric, netmon: value, unit, ...extra})
+process.stdout.write(
+  JSON.stringify({
+    name: 'dlms',
+    title: 'DLMS/COSEM codec and client (issue 7)',
+    command: 'npm run bench -- dlms (node bench/dlms.bench.js)',
+    results: [
+      row('decode GET-response (register), wrapper frames', decode.wrapper_get_response_register_frames_per_s, 'frames/s'),
+      row('decode GET-response (register), HDLC frames', decode.hdlc_get_response_register_frames_per_s, 'frames/s'),
+      row('decode GET-response with-data-block (500 B), wrapper', decode.wrapper_get_response_500b_block_frames_per_s, 'frames/s'),
+      row('decode A-XDR profile buffer, 24 rows', decode.axdr_profile_24_rows_decodes_per_s, 'decodes/s'),
+      ...['wrapper', 'hdlc'].flatMap((f) => [
+        row(`client ↔ simulator GET requests/s (${f}, one connection)`, loopback[f].get_requests_per_s, 'req/s', {
+          peer: GURUX_GET_PER_S,
+          peer_name: 'Gurux Python simulator (reference, earlier run)',
+          ratio: Math.round((loopback[f].get_requests_per_s / GURUX_GET_PER_S) * 100) / 100,
+        }),
+        row(`read a 96-row load profile (${f}, block transfer)`, loopback[f].profile_96_rows_ms, 'ms'),
+        row(`associate + release sessions/s (${f})`, loopback[f].sessions_per_s, 'sessions/s'),
+      ]),
+    ],
+    notes: 'Decode rates are single-threaded, in-process. Loopback rates are one client and one simulator in the same Node process over 127.0.0.1. Raw figures: ' + JSON.stringify({seconds_per_measure: SECONDS, decode, loopback}),
+  }) + '\n',
+)

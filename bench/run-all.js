@@ -37,7 +37,11 @@ for (const f of selected) {
   let result
   try {
     const lines = r.stdout.trim().split('\n')
-    result = JSON.parse(lines[lines.length - 1])
+    try {
+      result = JSON.parse(lines[lines.length - 1])
+    } catch {
+      result = JSON.parse(r.stdout) // a pretty-printed object
+    }
   } catch {
     process.stderr.write(`   ${name}: no JSON result (exit ${r.status}${r.signal ? ', ' + r.signal : ''})\n`)
     failed++
