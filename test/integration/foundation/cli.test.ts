@@ -161,3 +161,12 @@ describe('start-up path (bundled oclif + V8 code cache, issue 3 benchmark)', () 
     }
   })
 })
+
+describe('bin/dev.js', () => {
+  it('runs a command from the TypeScript sources', async () => {
+    const {spawnSync} = await import('node:child_process')
+    const r = spawnSync(join(ROOT, 'bin', 'dev.js'), ['db', 'info', '--json', '--db', join(t.dir, 'dev.db')], {encoding: 'utf8', timeout: 60_000})
+    expect(r.status).toBe(0)
+    expect(JSON.parse(r.stdout).schema_version).toBe(LATEST_VERSION)
+  })
+})
