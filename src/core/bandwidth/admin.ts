@@ -3,7 +3,7 @@
  */
 import {addEvent, findDevice, registerDevice} from '../devices/repo.js'
 import {notFound} from '../errors.js'
-import type {Store} from '../store/index.js'
+import type {Store, Tx} from '../store/index.js'
 
 export interface RegisterResult {
   success: true
@@ -12,6 +12,18 @@ export interface RegisterResult {
   created: boolean
   first_seen: string
   first_seen_ms: number
+}
+
+/**
+ * Opens bandwidth accounting (a bw_totals row) for devices that have none, inside the caller's
+ * transaction; the one place this is done (`bandwidth register`, `scan --register`).
+ */
+export async function openAccounting(tx: Pick<Tx, 'execute'>, deviceIds: readonly number[], now: number): Promise<void> {
+  if (deviceIds.length === 0) return
+  await tx.execute(`INSERT INTO bw_totals(device_id, since_ts) SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT(device_id) DO NOTHING`, [
+    now,
+    JSON.stringify(deviceIds),
+  ])
 }
 
 /**
@@ -26,7 +38,7 @@ export async function registerBandwidthDevice(
   const now = input.now ?? Date.now()
   return store.writeTx(async (tx) => {
     const {device, created} = await registerDevice(tx, {mac: input.mac, ip: input.ip, hostname: input.hostname ?? null, now})
-    await tx.execute(`INSERT INTO bw_totals(device_id, since_ts) VALUES (?, ?) ON CONFLICT(device_id) DO NOTHING`, [device.id, now])
+    await openAccounting(tx, [device.id], now)
     return {
       success: true as const,
       message: 'Device registered',

@@ -6,6 +6,7 @@
  * finishing at once cannot both create the same device.
  */
 import {registerDevice} from '../devices/repo.js'
+import {openAccounting} from '../bandwidth/admin.js'
 import type {Stmt, Store, Tx} from '../store/index.js'
 import type {HostResult} from '../scan/types.js'
 import {planInventory, type ExistingDevice, type ExistingPort, type Plan, type Ref} from './plan.js'
@@ -152,10 +153,8 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
 
     let registered = 0
     if (input.register) {
-      // Same as `bandwidth register` (src/core/bandwidth/admin.ts registerBandwidthDevice): the
-      // shared upsert, then the device's accounting row, opened now if it has none. Done here,
-      // inside this transaction, so a scan registers all or nothing.
-      const accounting = !!(await tx.get(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'bw_totals'`))
+      // Same as `bandwidth register`: the shared upsert, then the device's accounting row, opened
+      // now if it has none. Done here, inside this transaction, so a scan registers all or nothing.
       const ids: number[] = []
       for (const h of input.hosts) {
         if (!h.mac) continue
@@ -163,12 +162,7 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
         ids.push(device.id)
         registered++
       }
-      if (accounting && ids.length) {
-        await tx.execute(`INSERT INTO bw_totals(device_id, since_ts) SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT(device_id) DO NOTHING`, [
-          now,
-          JSON.stringify(ids),
-        ])
-      }
+      await openAccounting(tx, ids, now)
     }
     const counts = {...plan.counts, registered}
     await tx.execute(
