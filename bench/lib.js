@@ -63,3 +63,28 @@ export function ensureCommand(command, pkg = command) {
   spawnSync('sh', ['-c', `(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkg}) >/dev/null 2>&1`])
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
 }
+
+/**
+ * Runs netmon and its peer one after the other for `rounds` rounds (after one warm-up each), so
+ * machine noise hits both alike, and checks that both found the same set every round.
+ * `run*()` return {ms, set: string[] | number[]}; `describe(set)` words a round's set for the notes.
+ */
+export function interleavedComparison({rounds, runNetmon, runPeer, describe}) {
+  runNetmon()
+  runPeer()
+  const n = []
+  const p = []
+  let same = true
+  let detail = ''
+  for (let i = 0; i < rounds; i++) {
+    const a = runNetmon()
+    const b = runPeer()
+    n.push(a.ms)
+    p.push(b.ms)
+    if (a.set.join() !== b.set.join()) {
+      same = false
+      detail = `round ${i + 1}: netmon ${a.set.join(' ')} | peer ${b.set.join(' ')}`
+    } else if (same) detail = describe(a.set)
+  }
+  return {n, p, same, detail, ratio: median(n) / median(p)}
+}

@@ -9,7 +9,7 @@ import {execFileSync, spawn} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {ensureCommand, machine, median, timeRun} from './lib.js'
+import {ensureCommand, interleavedComparison, machine, median, timeRun} from './lib.js'
 
 const root = process.cwd()
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -76,23 +76,18 @@ async function main() {
     return {ms: r.ms, open}
   }
   try {
-    netmon()
-    nmap()
-    const n = []
-    const p = []
-    let same = true
-    let detail = ''
-    for (let i = 0; i < ROUNDS; i++) {
-      const a = netmon()
-      const b = nmap()
-      n.push(a.ms)
-      p.push(b.ms)
-      if (a.open.join() !== b.open.join()) {
-        same = false
-        detail = `round ${i + 1}: netmon ${a.open.join(',')} | nmap ${b.open.join(',')}`
-      } else if (same) detail = `open ports ${a.open.join(',')}`
-    }
-    const ratio = median(n) / median(p)
+    const {n, p, same, detail, ratio} = interleavedComparison({
+      rounds: ROUNDS,
+      runNetmon: () => {
+        const r = netmon()
+        return {ms: r.ms, set: r.open}
+      },
+      runPeer: () => {
+        const r = nmap()
+        return {ms: r.ms, set: r.open}
+      },
+      describe: (s) => `open ports ${s.join(',')}`,
+    })
     result.results.push({
       metric: '--ports all on 127.0.0.1, wall time (median)',
       netmon: Math.round(median(n)),

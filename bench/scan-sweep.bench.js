@@ -8,7 +8,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {ensureCommand, machine, median, timeRun} from './lib.js'
+import {ensureCommand, interleavedComparison, machine, median, timeRun} from './lib.js'
 
 const root = process.cwd()
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -101,23 +101,19 @@ function main() {
     return {ms: r.ms, hosts}
   }
   try {
-    netmon() // warm-up: creates the store, fills ARP caches the way a real LAN has them
-    nmap()
-    const n = []
-    const p = []
-    let same = true
-    let detail = ''
-    for (let i = 0; i < ROUNDS; i++) {
-      const a = netmon()
-      const b = nmap()
-      n.push(a.ms)
-      p.push(b.ms)
-      if (a.hosts.join() !== b.hosts.join()) {
-        same = false
-        detail = `round ${i + 1}: netmon ${a.hosts.join(' ')} | nmap ${b.hosts.join(' ')}`
-      } else detail = `${a.hosts.length} hosts: ${a.hosts.join(' ')}`
-    }
-    const ratio = median(n) / median(p)
+    // The warm-up round creates the store and fills ARP caches the way a real LAN has them.
+    const {n, p, same, detail, ratio} = interleavedComparison({
+      rounds: ROUNDS,
+      runNetmon: () => {
+        const r = netmon()
+        return {ms: r.ms, set: r.hosts}
+      },
+      runPeer: () => {
+        const r = nmap()
+        return {ms: r.ms, set: r.hosts}
+      },
+      describe: (s) => `${s.length} hosts: ${s.join(' ')}`,
+    })
     result.results.push({
       metric: '/24 sweep wall time (median)',
       netmon: Math.round(median(n)),
