@@ -2,7 +2,7 @@
  * Runs the built CLI as a user would (`node bin/run.js ...`), with a temp store unless told
  * otherwise, and returns what it printed and its exit code.
  */
-import {spawn} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -69,3 +69,30 @@ export function tempStore(prefix = 'netmon-test-'): {dir: string; db: string; cl
 
 /** True when running as root (network namespaces, raw sockets). */
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+
+/**
+ * `script(1)` arguments that run the built CLI on a pseudo-terminal, as a user at a shell would.
+ * script runs the command through $SHELL (or /bin/sh); `exec` makes the CLI replace that shell, so
+ * a Ctrl-C typed into the terminal reaches the CLI alone and the exit status is the CLI's own. Without
+ * it dash stays in between and dies of the SIGINT (130) even when the CLI handled it and exited 0.
+ * Use with `ptyEnv()` so the result does not depend on the caller's $SHELL.
+ */
+export function ptyArgs(args: string[], opts: {flush?: boolean} = {}): string[] {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
+  const cmd = ['exec', quote(process.execPath), quote(BIN), ...args.map(quote)].join(' ')
+  return [opts.flush ? '-qfec' : '-qec', cmd, '/dev/null']
+}
+
+/** The environment for `ptyArgs`: /bin/sh as the shell on every machine (CI may not set $SHELL). */
+export function ptyEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {...process.env, SHELL: '/bin/sh', ...extra}
+}
+
+/** util-linux `script` is installed (it gives a command a real terminal). */
+export const hasScript = (() => {
+  try {
+    return execFileSync('sh', ['-c', 'command -v script'], {stdio: 'ignore'}) !== undefined
+  } catch {
+    return false
+  }
+})()

@@ -1,7 +1,7 @@
 /** `bandwidth reset` (the seed's reset_stats) and automatic pruning on write. */
 import {spawnSync} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {BIN, runCli, tempStore} from '../../support/cli.js'
+import {hasScript, ptyArgs, ptyEnv, runCli, tempStore} from '../../support/cli.js'
 import {counts, hourAgo, sql} from './helpers.js'
 
 const T = hourAgo(48)
@@ -50,10 +50,10 @@ describe('bandwidth reset', () => {
   })
 
   // util-linux `script` gives the command a real terminal, so the confirmation prompt appears.
-  const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0
   it.skipIf(!hasScript)('on a terminal it asks first: "n" resets nothing', async () => {
     const before = await counts(t.db)
-    const r = spawnSync('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} bandwidth reset --db ${JSON.stringify(t.db)}`, '/dev/null'], {
+    const r = spawnSync('script', ptyArgs(['bandwidth', 'reset', '--db', t.db]), {
+      env: ptyEnv(),
       input: 'n\n',
       encoding: 'utf8',
       timeout: 60_000,

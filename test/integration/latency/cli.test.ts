@@ -2,7 +2,7 @@
  * `netmon latency` and `netmon latency history` through the built CLI, on loopback only
  * (127.0.0.0/8) plus a replaying fake ping (sends nothing). The netns LAN is in live-netns.test.ts.
  */
-import {spawn, spawnSync} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
@@ -10,7 +10,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {normalizeMac} from '../../../src/core/devices/mac.js'
 import {registerDevice} from '../../../src/core/devices/repo.js'
 import {openStore} from '../../../src/core/store/index.js'
-import {BIN, ROOT, runCli, tempStore} from '../../support/cli.js'
+import {BIN, hasScript, ptyArgs, ptyEnv, ROOT, runCli, tempStore} from '../../support/cli.js'
 
 const FAKE = join(import.meta.dirname, 'fake-ping.sh')
 const tmp = tempStore('netmon-latency-cli-')
@@ -357,11 +357,10 @@ describe('--watch', () => {
     expect(probes[1].ts_ms - probes[0].ts_ms).toBeGreaterThanOrEqual(900)
   })
 
-  const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0
   it.skipIf(!hasScript)('on a terminal (script(1) pty): the table is redrawn in place; Ctrl-C prints the session totals', async () => {
     const db = freshDb()
-    const cmd = `${process.execPath} ${BIN} latency 127.0.0.1 127.0.0.2 --watch -c 2 -i 20ms --db ${db}`
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe']})
+    const args = ['latency', '127.0.0.1', '127.0.0.2', '--watch', '-c', '2', '-i', '20ms', '--db', db]
+    const child = spawn('script', ptyArgs(args, {flush: true}), {cwd: ROOT, env: ptyEnv(), stdio: ['pipe', 'pipe', 'pipe']})
     let out = ''
     let sent = false
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
