@@ -178,12 +178,17 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   const init = await delivery.init()
   if (init.backlog > 0) log.info(`outbox: resuming ${init.backlog} unpublished reading(s) from the last run`, {by_meter: init.byMeter})
 
+  // Set once the heartbeat exists: a connection going up or down is written at once, so `bridge
+  // status` does not report the old state for up to a heartbeat interval.
+  let onConnectionChange = (): void => {}
   const wireConnection = (key: string, c: MqttConnection): void => {
     connections.set(key, c)
     c.on('connect', () => {
       if (key === '') announce([...meters.values()].map((m) => m.cfg.name))
       delivery.resume(key === '' ? undefined : [key])
+      onConnectionChange()
     })
+    c.on('disconnect', () => onConnectionChange())
     c.start()
   }
   if (shared) wireConnection('', newConnection('broker', mqttCfg.username, mqttCfg.password, mqttCfg.clientId))
@@ -353,6 +358,16 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   }
   await heartbeat()
   const hbTimer = setInterval(safe('heartbeat', () => heartbeat()), cfg.metrics.heartbeatMs)
+  // Many connections changing together (one per meter token) make one write, not one each.
+  let changeQueued = false
+  onConnectionChange = () => {
+    if (changeQueued) return
+    changeQueued = true
+    setTimeout(() => {
+      changeQueued = false
+      safe('heartbeat', () => heartbeat())()
+    }, 20)
+  }
   const metricsTimer = setInterval(
     safe('metrics', async () => {
       const rows = metricsRows(Date.now())

@@ -1,6 +1,7 @@
 /**
  * Issue 3: the CLI skeleton and its conventions, through the built CLI spawned as a user runs it.
  */
+import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync} from 'node:fs'
 import {join, relative} from 'node:path'
@@ -141,6 +142,18 @@ describe('oclif manifest', () => {
     walk(join(ROOT, 'src', 'commands'))
     expect(ids.length).toBeGreaterThan(1)
     for (const id of ids) expect(Object.keys(manifest.commands), `command ${id} missing from oclif.manifest.json: run npm run build`).toContain(id)
+  })
+
+  // The build has just rewritten the manifest from the sources; in a checkout whose sources are
+  // committed (a fresh clone in CI), the committed manifest must be exactly that file.
+  const git = (...args: string[]) => spawnSync('git', args, {cwd: ROOT, encoding: 'utf8'})
+  const committed = git('rev-parse', '--is-inside-work-tree').stdout?.trim() === 'true' && git('status', '--porcelain', '--', 'src', 'package.json').stdout === ''
+  it.skipIf(!committed)('the committed manifest is the one the build writes (skipped outside git or with uncommitted sources)', () => {
+    const head = git('show', 'HEAD:oclif.manifest.json')
+    expect(head.status, head.stderr).toBe(0)
+    const built = readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')
+    expect(JSON.parse(built), 'oclif.manifest.json is stale: run npm run build and commit it').toEqual(JSON.parse(head.stdout))
+    expect(built, 'oclif.manifest.json differs from the committed one only in layout: commit the built file').toBe(head.stdout)
   })
 })
 
