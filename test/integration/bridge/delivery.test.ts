@@ -114,7 +114,7 @@ describe.skipIf(!MOSQUITTO)('bridge → mosquitto: outage and kill -9 (skipped w
     await resubscribe()
     await waitFor('outbox drained', async () => (await outboxDepth(tmp.db)) === 0, 60_000, 300)
     const s = (await runCli(['bridge', 'status', '--json'], {db: tmp.db})).json
-    expect(s.broker.connected).toBe(true)
+    expect(s.broker.connected, JSON.stringify(s)).toBe(true)
     expect(s.outbox.dropped).toBe(0)
   })
 
