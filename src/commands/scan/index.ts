@@ -122,6 +122,7 @@ function summaryLine(r: ScanReport): string {
   if (s.ip_changed) parts.push(`${s.ip_changed} changed IP`)
   if (s.hostname_changed) parts.push(`${s.hostname_changed} changed hostname`)
   if (s.ports_changed) parts.push(`${s.ports_changed} changed ports`)
+  if (s.merged) parts.push(`${s.merged} IP-only merged into their MAC device`)
   if (s.registered) parts.push(`${s.registered} registered for bandwidth`)
   const what = r.scan.status === 'interrupted' ? 'interrupted' : 'done'
   return `Scan #${r.scan.id} ${what}: ${r.scan.addresses} addresses (${r.scan.targets.join(' ')}) in ${(r.scan.duration_ms / 1000).toFixed(1)} s: ${parts.join(', ')}.`

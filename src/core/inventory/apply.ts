@@ -5,7 +5,7 @@
  * registerDevice). Reads happen inside the same BEGIN IMMEDIATE transaction, so two scans
  * finishing at once cannot both create the same device.
  */
-import {registerDevice} from '../devices/repo.js'
+import {mergeDevice, registerDevice} from '../devices/repo.js'
 import {openAccounting} from '../bandwidth/admin.js'
 import type {Stmt, Store, Tx} from '../store/index.js'
 import type {HostResult} from '../scan/types.js'
@@ -64,6 +64,7 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
       scanId: input.scanId,
     })
     const now = input.now
+    for (const m of plan.merges) await mergeDevice(tx, m.from, m.into, now, m.ip)
     const ids = new Map<Ref, number>()
     for (const d of devices) ids.set(d.id, d.id)
     const created = new Set<number>()

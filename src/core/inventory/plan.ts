@@ -2,7 +2,8 @@
  * What a scan changes in the inventory (issue 5), as a pure function of the devices already
  * known and the scan's results, so every rule is unit-tested without a network:
  * - a device is keyed by MAC when known, else by IP; a MAC seen at an address held by an
- *   IP-only device takes that device over (its history stays);
+ *   IP-only device takes that device over (its history stays), or, when that MAC already has a
+ *   device, the IP-only one is merged into it (`merged` event);
  * - found → last_seen now, online; was offline → `online` event; never seen → `new` event;
  * - a MAC at another address → `ip_changed` (from, to) and a new IP-history row;
  * - a different reverse-DNS name than before → `hostname_changed`;
@@ -26,8 +27,8 @@ export interface ExistingPort {
   banner: string | null
 }
 
-export type EventType = 'new' | 'online' | 'offline' | 'ip_changed' | 'hostname_changed' | 'ports_changed' | 'promoted'
-export const EVENT_TYPES: readonly EventType[] = ['new', 'online', 'offline', 'ip_changed', 'hostname_changed', 'ports_changed', 'promoted']
+export type EventType = 'new' | 'online' | 'offline' | 'ip_changed' | 'hostname_changed' | 'ports_changed' | 'promoted' | 'merged'
+export const EVENT_TYPES: readonly EventType[] = ['new', 'online', 'offline', 'ip_changed', 'hostname_changed', 'ports_changed', 'promoted', 'merged']
 
 /** Devices are referred to by id, or by a negative placeholder for rows the plan creates. */
 export type Ref = number
@@ -62,7 +63,9 @@ export interface Plan {
   ports: {ref: Ref; open: {port: number; service: string | null; banner: string | null}[]; closed: number[]}[]
   /** scan result ip → device ref */
   links: Map<string, Ref>
-  counts: {seen: number; new: number; online: number; offline: number; ip_changed: number; hostname_changed: number; ports_changed: number}
+  /** IP-only devices to fold into the MAC device now seen at their address (devices/repo mergeDevice). */
+  merges: {from: number; into: number; ip: string}[]
+  counts: {seen: number; new: number; online: number; offline: number; ip_changed: number; hostname_changed: number; ports_changed: number; merged: number}
 }
 
 export interface PlanInput {
@@ -105,8 +108,10 @@ export function planInventory(input: PlanInput): Plan {
     ips: [],
     ports: [],
     links: new Map(),
-    counts: {seen: 0, new: 0, online: 0, offline: 0, ip_changed: 0, hostname_changed: 0, ports_changed: 0},
+    merges: [],
+    counts: {seen: 0, new: 0, online: 0, offline: 0, ip_changed: 0, hostname_changed: 0, ports_changed: 0, merged: 0},
   }
+  const mergedAway = new Set<number>()
   const matched = new Map<Ref, DeviceChange>()
   const created = new Map<string, Ref>() // key (mac or ip) → placeholder, for duplicates within one scan
   let nextTemp = -1
@@ -119,13 +124,23 @@ export function planInventory(input: PlanInput): Plan {
   for (const h of input.hosts) {
     plan.counts.seen++
     let d: ExistingDevice | undefined
-    if (h.mac) d = byMac.get(h.mac) ?? ipOnly.get(h.ip)
-    else {
+    if (h.mac) {
+      d = byMac.get(h.mac)
+      const stray = ipOnly.get(h.ip)
+      if (d && stray) {
+        // A known MAC at an address an IP-only device holds (seen earlier without its MAC): one host.
+        plan.merges.push({from: stray.id, into: d.id, ip: h.ip})
+        plan.counts.merged++
+        mergedAway.add(stray.id)
+        ipOnly.delete(h.ip)
+      }
+      d ??= stray
+    } else {
       d = ipOnly.get(h.ip)
       if (!d) {
         // No MAC this time (off-link, or the neighbor method was off): the MAC device that holds
         // this address now, the most recently seen first, unless another result already claimed it.
-        const candidates = (byIp.get(h.ip) ?? []).filter((x) => !matched.has(x.id)).sort((a, b) => b.last_seen - a.last_seen)
+        const candidates = (byIp.get(h.ip) ?? []).filter((x) => !matched.has(x.id) && !mergedAway.has(x.id)).sort((a, b) => b.last_seen - a.last_seen)
         d = candidates[0]
       }
     }
@@ -192,7 +207,7 @@ export function planInventory(input: PlanInput): Plan {
 
   const covered = new Set(input.covered)
   for (const d of input.devices) {
-    if (matched.has(d.id) || !d.ip || !covered.has(d.ip)) continue
+    if (matched.has(d.id) || mergedAway.has(d.id) || !d.ip || !covered.has(d.ip)) continue
     if (d.online === 0) continue
     plan.offline.push(d.id)
     if (d.online === 1) {

@@ -145,6 +145,60 @@ describe('applyScan + inventory queries (real store)', () => {
     await expect(timeline(store, {since: 10, until: 5, limit: 5})).rejects.toMatchObject({exitCode: 2})
   })
 
+  it('an IP-only device later seen with a known MAC is merged into it: one device, the whole history', async () => {
+    // 10.9.0.3 has been IP-only since the first scan (new event, ports, scan rows); give it a name
+    // and a latency run too, then find AA:..:02 (known, promoted as "printer") at that address.
+    const ipOnly = (await showDevice(store, '10.9.0.3')).device
+    expect(ipOnly.mac).toBeNull()
+    await store.batch([
+      {
+        sql: `INSERT INTO latency_runs(host, ip, device_id, method, interval_ms, timeout_ms, started_at, ended_at, sent, received, loss_pct, min_ms, avg_ms, max_ms, median_ms, jitter_ms, grade)
+              VALUES ('10.9.0.3', '10.9.0.3', ?, 'tcp', 1000, 1000, ?, ?, 4, 4, 0, 0.2, 0.3, 0.5, 0.3, 0.05, 'excellent')`,
+        args: [ipOnly.id, T2, T2 + 1000],
+      },
+    ])
+    const before = (await store.query<{n: number}>('SELECT count(*) AS n FROM events WHERE device_id = ?', [ipOnly.id]))[0]!.n
+    expect(before).toBeGreaterThan(0)
+    const T3 = T2 + 10_000
+    const id = await newScan(T3, 1)
+    const r = await applyScan(store, {
+      scanId: id,
+      hosts: [host('10.9.0.3', 'AA:00:00:00:00:02', {seen_ms: T3, ports: [{port: 80, proto: 'tcp', service: 'http'}]})],
+      covered: ['10.9.0.3'],
+      scannedPorts: [80],
+      now: T3,
+      register: false,
+      status: 'done',
+      warnings: [],
+      progress: {hosts_done: 1, found: 1, ports_total: 1, ports_done: 1},
+    })
+    expect(r.counts).toMatchObject({new: 0, merged: 1, ip_changed: 1, offline: 0})
+    expect(await store.get('SELECT id FROM devices WHERE id = ?', [ipOnly.id])).toBeUndefined()
+    expect((await listDevices(store)).filter((d) => d.ip === '10.9.0.3').map((d) => d.mac)).toEqual(['AA:00:00:00:00:02'])
+    const h = await deviceHistory(store, '10.9.0.3')
+    expect(h.device.mac).toBe('AA:00:00:00:00:02')
+    expect(h.device.known).toBe(true)
+    expect(h.events.map((e) => e.type)).toEqual(expect.arrayContaining(['new', 'offline', 'promoted', 'merged', 'ip_changed']))
+    expect(h.events.filter((e) => e.type === 'new')).toHaveLength(2) // both devices' first sightings
+    expect(h.events.find((e) => e.type === 'merged')!.detail).toMatchObject({from_device_id: ipOnly.id, ip: '10.9.0.3'})
+    const show = await showDevice(store, 'AA:00:00:00:00:02')
+    expect(show.latency).toMatchObject({method: 'tcp', grade: 'excellent'})
+    expect((await store.query('SELECT 1 FROM scan_hosts WHERE device_id = ?', [ipOnly.id])).length).toBe(0)
+    expect((await store.query('SELECT ip FROM device_ips WHERE device_id = ?', [show.device.id])).map((x: any) => x.ip)).toContain('10.9.0.3')
+  })
+
+  it('bandwidth register of a MAC that has a device, at an IP-only device\'s address, merges the two too', async () => {
+    await store.batch([{sql: `INSERT INTO devices(mac, ip, first_seen, last_seen) VALUES (NULL, '10.9.0.6', ?, ?)`, args: [T1 - 5000, T1 - 5000]}])
+    const stray = (await showDevice(store, '10.9.0.6')).device
+    const {registerDevice} = await import('../../../src/core/devices/repo.js')
+    const d = await store.writeTx((tx) => registerDevice(tx, {mac: 'aa-00-00-00-00-01', ip: '10.9.0.6', now: T2 + 20_000}))
+    expect(d.created).toBe(false)
+    expect(d.device.first_seen).toBe(T1 - 5000) // the earlier sighting of the IP-only device
+    expect(await store.get('SELECT id FROM devices WHERE id = ?', [stray.id])).toBeUndefined()
+    const tl = await timeline(store, {types: ['merged'], limit: 10})
+    expect(tl.events.map((e) => [e.mac, (e.detail as any).ip])).toContainEqual(['AA:00:00:00:00:01', '10.9.0.6'])
+  })
+
   it('scan status reports a running scan whose process is gone as interrupted', async () => {
     await store.batch([
       {

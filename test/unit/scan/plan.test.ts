@@ -70,6 +70,21 @@ describe('planInventory', () => {
     expect(p.updates).toEqual([expect.objectContaining({ref: 5, mac: 'AA:00:00:00:00:05'})])
   })
 
+  it('a known MAC at an IP-only device\'s address: the IP-only device is merged into the MAC device, not left offline', () => {
+    const p = plan({
+      devices: [dev(1, 'AA:00:00:00:00:01', '10.0.0.1'), dev(5, null, '10.0.0.5')],
+      hosts: [host('10.0.0.5', 'AA:00:00:00:00:01')],
+      covered: ['10.0.0.1', '10.0.0.5'],
+    })
+    expect(p.merges).toEqual([{from: 5, into: 1, ip: '10.0.0.5'}])
+    expect(p.counts.merged).toBe(1)
+    expect(p.creates).toEqual([])
+    expect(p.updates.map((u) => [u.ref, u.ip])).toEqual([[1, '10.0.0.5']])
+    expect(p.offline).toEqual([])
+    expect(types(p)).toEqual([[1, 'ip_changed']])
+    expect(p.links.get('10.0.0.5')).toBe(1)
+  })
+
   it('no MAC in the result (off-link, or neighbor off): matches the device currently at that address', () => {
     const p = plan({
       devices: [dev(1, 'AA:00:00:00:00:01', '10.0.0.1', {last_seen: T0}), dev(2, 'AA:00:00:00:00:02', '10.0.0.1', {last_seen: T0 + 5})],
