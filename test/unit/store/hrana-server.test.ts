@@ -195,7 +195,8 @@ describe('hrana test server via @libsql/client', () => {
     await sleep(50)
     const r0 = Date.now()
     expect(await count(client(s))).toBe(0)
-    expect(Date.now() - r0).toBeLessThan(200)
+    // Blocked, it would wait for the commit (~350 ms from here); 300 ms leaves room for a loaded machine.
+    expect(Date.now() - r0).toBeLessThan(300)
     const took = await mine
     expect(took).toBeGreaterThanOrEqual(350)
     expect(took).toBeLessThan(1500)
