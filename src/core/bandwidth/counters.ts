@@ -10,8 +10,16 @@
  *  - same timestamp, counter up     → the increase is recorded at that time (no rate check:
  *                                     there is no elapsed time to judge it by).
  *  - same timestamp, counter down   → reset (a wrap needs time).
- *  - earlier timestamp              → the clock went backwards: nothing recorded for that interval
- *                                     (its bytes cannot be placed in time), event with the bytes.
+ *  - earlier timestamp, counters not above the previous reading
+ *                                   → late: a reading taken before the previous one that arrived after
+ *                                     it (overlapping cron runs, a buffering collector). Its bytes are
+ *                                     already inside the recorded interval: nothing recorded, and the
+ *                                     previous reading stays the reference (else the next interval
+ *                                     would count the same bytes again).
+ *  - earlier timestamp, a counter above the previous reading
+ *                                   → the clock went backwards: nothing recorded for that interval
+ *                                     (its bytes cannot be placed in time), event with the bytes;
+ *                                     the reading becomes the reference.
  *  - counter up                     → delta; if it implies more than --max-rate → spike: treated
  *                                     like a reset (a replaced interface / counter), zero + event.
  *  - counter down                   → a 32-bit wrap if the previous value fits 32 bits and the
@@ -51,7 +59,7 @@ export interface DirectionResult {
   bytes: bigint
 }
 
-export type Outcome = 'baseline' | 'duplicate' | 'delta' | 'wrap' | 'reset' | 'spike' | 'clock_backwards'
+export type Outcome = 'baseline' | 'duplicate' | 'late' | 'delta' | 'wrap' | 'reset' | 'spike' | 'clock_backwards'
 
 export interface CounterEvent {
   type: 'counter_wrap' | 'counter_reset' | 'counter_spike' | 'clock_backwards'
@@ -96,6 +104,9 @@ const str = (r: CounterReading) => ({ts: r.ts, sent: r.sent.toString(), received
 export function stepCounter(prev: CounterReading | null, cur: CounterReading, opts: CounterOptions): CounterStep {
   if (prev === null) return {outcome: 'baseline', record: {sent: 0, received: 0}, event: null, next: cur}
 
+  if (cur.ts < prev.ts && cur.sent <= prev.sent && cur.received <= prev.received) {
+    return {outcome: 'late', record: null, event: null, next: prev}
+  }
   if (cur.ts < prev.ts) {
     const skipped = (p: bigint, c: bigint) => (c >= p ? (c - p).toString() : null)
     return {

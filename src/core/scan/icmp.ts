@@ -9,6 +9,8 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {accessSync, constants} from 'node:fs'
 import {delimiter, join} from 'node:path'
+import {pingCommand} from '../latency/icmp.js'
+import {parsePingLine} from '../latency/ping-parse.js'
 
 export type IcmpTool = 'fping' | 'ping'
 
@@ -32,12 +34,30 @@ export function findExecutable(name: string, path = process.env.PATH ?? ''): str
   return null
 }
 
-export function detectIcmpTool(): {tool: IcmpTool; path: string} | null {
-  const fping = findExecutable('fping')
+/**
+ * fping when installed, else ping. `NETMON_SCAN_ICMP_TOOL=ping|fping` forces one (null when it is
+ * missing); `NETMON_PING` names the ping binary, as for `netmon latency`.
+ */
+export function detectIcmpTool(env: NodeJS.ProcessEnv = process.env): {tool: IcmpTool; path: string} | null {
+  const forced = env.NETMON_SCAN_ICMP_TOOL?.trim()
+  const ping = (): {tool: IcmpTool; path: string} | null => {
+    const cmd = pingCommand(env)
+    const path = cmd.includes('/') ? (isExecutable(cmd) ? cmd : null) : findExecutable(cmd, env.PATH ?? '')
+    return path ? {tool: 'ping', path} : null
+  }
+  if (forced === 'ping') return ping()
+  const fping = findExecutable('fping', env.PATH ?? '')
   if (fping) return {tool: 'fping', path: fping}
-  const ping = findExecutable('ping')
-  if (ping) return {tool: 'ping', path: ping}
-  return null
+  return forced === 'fping' ? null : ping()
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** One fping output line: `10.0.0.1 is alive (0.05 ms)` → [ip, rtt]; anything else → null. */
@@ -47,10 +67,19 @@ export function parseFpingLine(line: string): {ip: string; alive: boolean; rttMs
   return {ip: m[1]!, alive: m[2] === 'alive', rttMs: m[3] !== undefined ? Number(m[3]) : null}
 }
 
-/** iputils ping reply line: `64 bytes from 10.0.0.1: icmp_seq=1 ttl=64 time=0.045 ms`. */
+/**
+ * The RTT of the first echo reply in ping's output so far (`64 bytes from 10.0.0.1: icmp_seq=1
+ * ttl=64 time=0.045 ms`, also `time<1 ms` and a decimal comma), through the parser `netmon
+ * latency` uses; null before a reply. Complete lines only.
+ */
 export function parsePingReply(text: string): number | null {
-  const m = /bytes from .*time[=<]([\d.]+) ?ms/.exec(text)
-  return m ? Number(m[1]) : null
+  const lines = text.split('\n')
+  if (!text.endsWith('\n')) lines.pop()
+  for (const line of lines) {
+    const r = parsePingLine(line)
+    if (r?.kind === 'reply') return r.rtt_ms
+  }
+  return null
 }
 
 interface Waiter {
@@ -159,32 +188,49 @@ export class IcmpPinger {
     while (this.pingRunning < 32 && this.pingQueue.length > 0 && !this.closed) {
       const ip = this.pingQueue.shift()!
       this.pingRunning++
+      // Each attempt gets an equal share of the window. The interval between attempts is at least
+      // 0.2 s (the oldest iputils' minimum for users without privileges), so ping never refuses it.
       const secs = Math.max(0.05, this.timeoutMs / 1000 / (this.retries + 1))
-      const args = ['-n', '-c', String(this.retries + 1), '-i', String(Math.max(0.05, secs)), '-W', secs.toFixed(3), ip]
+      const args = ['-n', '-c', String(this.retries + 1), '-i', Math.max(0.2, secs).toFixed(3), '-W', secs.toFixed(3), ip]
       if (ip.includes(':')) args.unshift('-6')
+      // LC_ALL=C: iputils reads `-i 0.2` with strtod, which a decimal-comma locale would reject.
+      const env = {...process.env, LC_ALL: 'C'}
       const child = this.stdbuf
-        ? spawn(this.stdbuf, ['-oL', this.tool.path, ...args], {stdio: ['ignore', 'pipe', 'ignore']})
-        : spawn(this.tool.path, args, {stdio: ['ignore', 'pipe', 'ignore']})
+        ? spawn(this.stdbuf, ['-oL', this.tool.path, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env})
+        : spawn(this.tool.path, args, {stdio: ['ignore', 'pipe', 'pipe'], env})
       this.children.add(child)
       let out = ''
-      const timer = setTimeout(() => child.kill('SIGKILL'), this.timeoutMs + 500)
+      let err = ''
+      let answered = false
+      const timer = setTimeout(() => child.kill('SIGKILL'), this.timeoutMs + Math.max(0.2, secs) * 1000 * this.retries + 500)
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
       child.stdout!.setEncoding('utf8').on('data', (d: string) => {
         out += d
         const rtt = parsePingReply(out)
         if (rtt !== null) {
+          answered = true
           this.settle(ip, {alive: true, rttMs: rtt})
           child.kill('SIGTERM')
         }
       })
-      const done = () => {
+      let finished = false
+      const done = (code: number | null, e?: Error) => {
+        if (finished) return
+        finished = true
         clearTimeout(timer)
         this.children.delete(child)
         this.pingRunning--
+        // ping exits 1 when nothing answered; 2 (or a spawn error) is ping itself failing: say so
+        // once, instead of reporting every address as silent.
+        if (!answered && !this.closed && this.failure === null && (e || (code !== null && code >= 2))) {
+          const why = e ? e.message : (err.trim().split('\n')[0] ?? '') || 'no message'
+          this.failure = `ping failed (${e ? 'could not start' : `exit ${code}`}): ${why}`
+        }
         this.settle(ip, {alive: false, rttMs: null})
         this.pumpPing()
       }
-      child.on('close', done)
-      child.on('error', done)
+      child.on('close', (code) => done(code))
+      child.on('error', (e) => done(null, e))
     }
   }
 }

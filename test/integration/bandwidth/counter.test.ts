@@ -17,6 +17,7 @@ const RST = 'C0:00:00:00:00:0E'
 const FIRST = 'C0:00:00:00:00:01'
 const DUP = 'C0:00:00:00:00:0D'
 const BACK = 'C0:00:00:00:00:0B'
+const LATE = 'C0:00:00:00:00:1A'
 
 describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
   const t = tempStore('netmon-bw-counter-')
@@ -39,6 +40,10 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
       line(BACK, 60, 1000, 1000),
       line(BACK, 0, 5000, 5000), // clock went backwards: nothing + event
       line(BACK, 120, 5500, 5100),
+      line(LATE, 0, 1000, 100),
+      line(LATE, 120, 3000, 300),
+      line(LATE, 60, 2000, 200), // taken before the previous line, arrived after it: already counted
+      line(LATE, 180, 4000, 400),
     ].join('\n')
     first = await runCli(['bandwidth', 'sample', '--from', '-', '--mode', 'counter', '--auto-register', '--json'], {db: t.db, input})
     expect(first.code, first.stderr).toBe(0)
@@ -50,8 +55,8 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
     sql(t.db, `SELECT e.type, e.ts - ? AS t, e.detail FROM events e JOIN devices d ON d.id = e.device_id WHERE d.mac = ? ORDER BY e.id`, [T, mac])
 
   it('reports every outcome', () => {
-    expect(first.json.counter_outcomes).toEqual({baseline: 6, wrap: 2, reset: 1, delta: 3, duplicate: 1, clock_backwards: 1})
-    expect(first.json.samples_in).toBe(14)
+    expect(first.json.counter_outcomes).toEqual({baseline: 7, wrap: 2, reset: 1, delta: 5, duplicate: 1, clock_backwards: 1, late: 1})
+    expect(first.json.samples_in).toBe(18)
   })
 
   it('exact 2^32 wrap stores 150 bytes, with a counter_wrap event', async () => {
@@ -104,6 +109,30 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
     const ev = await events(BACK)
     expect(ev.map((e) => e.type)).toEqual(['clock_backwards'])
     expect(JSON.parse(ev[0]!.detail)).toMatchObject({unrecorded_bytes_sent: '4000', unrecorded_bytes_received: '4000'})
+  })
+
+  it('a late reading (earlier time, counters not above the previous one) records nothing and leaves the reference: no byte counted twice', async () => {
+    expect(await raw(LATE)).toEqual([
+      {t: 0, sent: 0, received: 0},
+      {t: 120_000, sent: 2000, received: 200},
+      {t: 180_000, sent: 1000, received: 100},
+    ])
+    expect(await events(LATE)).toEqual([])
+  })
+
+  it('separate invocations that land out of order (overlapping cron runs) count the counter movement exactly once', async () => {
+    const mac = 'C0:00:00:00:00:1B'
+    // Readings k = 1…6 minutes with counters 1000·k / 10·k, arriving in the order 1, 3, 2, 5, 4, 6.
+    for (const k of [1, 3, 2, 5, 4, 6]) {
+      const r = await runCli(['bandwidth', 'sample', '--mac', mac, '--mode', 'counter', '--auto-register', '--sent', String(1000 * k), '--received', String(10 * k), '--at', String(T + k * 60_000), '--json'], {db: t.db})
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.json.counters[0].outcome).toBe(k === 1 ? 'baseline' : k === 2 || k === 4 ? 'late' : 'delta')
+    }
+    const rows = await raw(mac)
+    expect(rows.reduce((a, x) => a + x.sent, 0)).toBe(5000) // 6000 − 1000, not more
+    expect(rows.reduce((a, x) => a + x.received, 0)).toBe(50)
+    const tot = await sql(t.db, `SELECT b.bytes_sent, b.bytes_received FROM bw_totals b JOIN devices d ON d.id = b.device_id WHERE d.mac = ?`, [mac])
+    expect(tot).toEqual([{bytes_sent: 5000, bytes_received: 50}])
   })
 
   it('separate invocations continue from the stored counter (cron)', async () => {

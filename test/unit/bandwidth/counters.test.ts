@@ -104,6 +104,9 @@ const cases: Case[] = [
   {name: 'duplicate timestamp, counters up: the increase is kept', prev: r(10, 500n, 600n), cur: r(10, 700n, 600n), outcome: 'delta', record: {sent: 200, received: 0}, event: null},
   {name: 'duplicate timestamp, counter down: a reset (a wrap needs time)', prev: r(10, 500n, 600n), cur: r(10, 100n, 600n), outcome: 'reset', record: null, event: 'counter_reset'},
   {name: 'clock went backwards: nothing recorded, event', prev: r(60, 1000n, 1000n), cur: r(30, 1500n, 1200n), outcome: 'clock_backwards', record: null, event: 'clock_backwards'},
+  {name: 'clock went backwards with one counter up: still the clock', prev: r(60, 1000n, 1000n), cur: r(30, 900n, 1200n), outcome: 'clock_backwards', record: null, event: 'clock_backwards'},
+  {name: 'a late reading (earlier, counters not above): nothing, the reference stays', prev: r(60, 1000n, 1000n), cur: r(30, 900n, 1000n), outcome: 'late', record: null, event: null},
+  {name: 'a late reading with equal counters: late too', prev: r(60, 1000n, 1000n), cur: r(30, 1000n, 1000n), outcome: 'late', record: null, event: null},
 ]
 
 describe('stepCounter', () => {
@@ -113,8 +116,8 @@ describe('stepCounter', () => {
       expect(s.outcome).toBe(c.outcome)
       expect(s.record).toEqual(c.record)
       expect(s.event?.type ?? null).toBe(c.event)
-      // The next interval starts from this reading, except for an exact duplicate.
-      expect(s.next).toEqual(c.outcome === 'duplicate' ? c.prev : c.cur)
+      // The next interval starts from this reading, except for an exact duplicate or a late reading.
+      expect(s.next).toEqual(c.outcome === 'duplicate' || c.outcome === 'late' ? c.prev : c.cur)
     })
   }
 
