@@ -1,6 +1,6 @@
 import {statSync} from 'node:fs'
 import {LATEST_VERSION, schemaVersion} from './migrate.js'
-import type {Store} from './store.js'
+import {isCorruption, type Store} from './store.js'
 
 export interface StoreInfo {
   location: string
@@ -53,21 +53,35 @@ export interface StoreCheck {
   ok: boolean
   location: string
   integrity: string[]
-  foreign_key_violations: number
+  foreign_key_violations: number | null
   schema_version: number
   latest_schema_version: number
 }
 
 /** `PRAGMA integrity_check` + foreign keys + schema version; ok only when all pass. */
 export async function checkStore(store: Store): Promise<StoreCheck> {
-  const integrity = (await store.query<Record<string, string>>('PRAGMA integrity_check')).map((r) => String(Object.values(r)[0]))
-  const fk = await store.query('PRAGMA foreign_key_check')
+  // A damage bad enough makes SQLite stop the check with SQLITE_CORRUPT instead of listing it:
+  // that is the answer, not a failure of `db check`.
+  const damaged = (e: unknown): string[] => {
+    if (!isCorruption(e)) throw e
+    return ['integrity_check stopped: database disk image is malformed']
+  }
+  const integrity = await store
+    .query<Record<string, string>>('PRAGMA integrity_check')
+    .then((rows) => rows.map((r) => String(Object.values(r)[0])), damaged)
+  let fkViolations: number | null
+  try {
+    fkViolations = (await store.query('PRAGMA foreign_key_check')).length
+  } catch (e) {
+    integrity.push(...damaged(e).map((m) => m.replace('integrity_check', 'foreign_key_check')))
+    fkViolations = null
+  }
   const version = await schemaVersion(store)
   return {
-    ok: integrity.length === 1 && integrity[0] === 'ok' && fk.length === 0 && version === LATEST_VERSION,
+    ok: integrity.length === 1 && integrity[0] === 'ok' && fkViolations === 0 && version === LATEST_VERSION,
     location: store.location.display,
     integrity,
-    foreign_key_violations: fk.length,
+    foreign_key_violations: fkViolations,
     schema_version: version,
     latest_schema_version: LATEST_VERSION,
   }

@@ -105,5 +105,12 @@ function mkdirp(dir: string): void {
     if (parent === d) break
     d = parent
   }
-  for (const m of missing.reverse()) mkdirSync(m)
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m)
+    } catch (e) {
+      // Another process (a cron job starting with the daemon) made it in between: fine if it is a folder.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(m).isDirectory()) throw e
+    }
+  }
 }

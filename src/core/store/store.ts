@@ -238,6 +238,13 @@ export class Store {
   }
 }
 
+/** SQLITE_CORRUPT from the client, or a NetmonError made from one. */
+export function isCorruption(e: unknown): boolean {
+  const any = e as {code?: string; message?: string; cause?: unknown}
+  if (e instanceof NetmonError) return any.cause !== undefined && isCorruption(any.cause)
+  return /SQLITE_CORRUPT|disk image is malformed/i.test(`${any?.code ?? ''} ${any?.message ?? ''}`)
+}
+
 /** Maps a client error to one clear NetmonError line; never includes the auth token. */
 export function storeError(e: unknown, location: StoreLocation, what: string): NetmonError {
   if (e instanceof NetmonError) return e
@@ -260,9 +267,12 @@ export function storeError(e: unknown, location: StoreLocation, what: string): N
   } else if (/SQLITE_READONLY|readonly|read-only/i.test(`${code} ${raw}`)) {
     message = `the store ${where} is read-only`
     hint = 'choose a writable --db'
-  } else if (/SQLITE_NOTADB|file is not a database|SQLITE_CORRUPT/i.test(`${code} ${raw}`)) {
-    message = `${where} is not a netmon store (not an SQLite database, or damaged)`
-    hint = 'point --db at a netmon store, or a new path to create one; `netmon db check` reports damage'
+  } else if (isCorruption(e)) {
+    message = `the store ${where} is damaged (${what}: database disk image is malformed)`
+    hint = '`netmon db check` lists the damage; restore a backup, or rebuild it with `sqlite3 FILE .recover`'
+  } else if (/SQLITE_NOTADB|file is not a database/i.test(`${code} ${raw}`)) {
+    message = `${where} is not a netmon store (not an SQLite database)`
+    hint = 'point --db at a netmon store, or a new path to create one'
   } else if (isBusy(e)) {
     message = `the store ${where} stayed locked by other writers (${what} gave up after ${MAX_ATTEMPTS} attempts)`
     hint = 'another process holds a long write; try again'

@@ -66,6 +66,34 @@ describe('CLI skeleton', () => {
     expect(bad.stderr).toMatch(/not a netmon store/)
   })
 
+  it('db check on a store that opens but is damaged inside: the damage is the answer (exit 1, ok false), not an error', async () => {
+    const db = join(t.dir, 'damaged.db')
+    expect((await runCli(['db', 'info'], {db})).code).toBe(0)
+    const c = createClient({url: `file:${db}`})
+    await c.execute(`INSERT INTO events(ts, device_id, type, detail) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) SELECT i, NULL, 'x', 'detail-' || i FROM n`)
+    await c.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+    const pageSize = Number((await c.execute('PRAGMA page_size')).rows[0]![0])
+    // A leaf page of the events_ts index (the first child of its root), its cell area overwritten.
+    const root = Number((await c.execute(`SELECT rootpage FROM sqlite_master WHERE name = 'events_ts'`)).rows[0]![0])
+    c.close()
+    const file = readFileSync(db)
+    const rootAt = (root - 1) * pageSize
+    expect(file[rootAt]).toBe(0x02) // an interior index page: 3000 entries do not fit one page
+    const leftChild = file.readUInt32BE(rootAt + file.readUInt16BE(rootAt + 12)) // first cell starts with its child page number
+    const at = leftChild * pageSize - 300
+    for (let i = 0; i < 300; i++) file[at + i] = (i * 131 + 17) & 0xff
+    writeFileSync(db, file)
+    const r = await runCli(['db', 'check', '--json'], {db})
+    expect(r.code).toBe(1)
+    expect(r.json.error).toBeUndefined()
+    expect(r.json.ok).toBe(false)
+    expect(r.json.integrity.length).toBeGreaterThan(0)
+    expect(r.json.integrity).not.toEqual(['ok'])
+    const human = await runCli(['db', 'check'], {db})
+    expect(human.code).toBe(1)
+    expect(human.stdout).toMatch(/FAILED/)
+  })
+
   it('a store from a newer schema version: exit 1, clear message, file unchanged', async () => {
     const db = join(t.dir, 'newer.db')
     expect((await runCli(['db', 'info'], {db})).code).toBe(0)

@@ -48,6 +48,21 @@ describe('store under concurrent processes', () => {
     c.close()
   })
 
+  it('20 processes whose store folder does not exist yet (a fresh machine): all create it and succeed', async () => {
+    const t = tempStore()
+    cleanup = t.cleanup
+    // Three rounds: creating the same folders from 20 processes races on every level.
+    for (let round = 0; round < 3; round++) {
+      const db = join(t.dir, `r${round}`, 'data', 'netmon', 'netmon.db')
+      const startAt = Date.now() + 1200
+      const results = await Promise.all(Array.from({length: 20}, (_, i) => worker(['open', db, String(i), '0', String(startAt)])))
+      for (const r of results) {
+        expect(r.stderr).toBe('')
+        expect(r.code).toBe(0)
+      }
+    }
+  })
+
   it('20 writers × 200 batches + 1 reader: exact row count, nothing on stderr', async () => {
     const t = tempStore()
     cleanup = t.cleanup
