@@ -53,7 +53,6 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
       if (everyMs === undefined && flags.count > 1) throw usageError('--count needs --every', 'e.g. --every 5s --count 12')
     }
     const bits = flags['counter-bits'] === undefined ? undefined : ((flags['counter-bits'] === 'auto' ? 'auto' : Number(flags['counter-bits'])) as CounterBits)
-    const store = await this.openStore(flags.db)
     const repeating = everyMs !== undefined && flags.count !== 1
     const abort = new AbortController()
     const stop = () => abort.abort()
@@ -61,7 +60,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     process.once('SIGTERM', stop)
     try {
       const last = await runSample(
-        store,
+        () => this.openStore(flags.db),
         {
           source,
           mode: source.kind === 'iface' ? 'counter' : (flags.mode as 'delta' | 'counter'),

@@ -127,18 +127,23 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * Runs `bandwidth sample`. Interfaces may repeat (`everyMs`/`count`): each reading is its own
  * transaction, reported through `onResult`; the last result is returned.
  */
-export async function runSample(store: Store, spec: SampleSpec, onResult?: (r: SampleResult) => void): Promise<SampleResult> {
+export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spec: SampleSpec, onResult?: (r: SampleResult) => void): Promise<SampleResult> {
   const bits: CounterBits = spec.bits ?? (spec.source.kind === 'iface' ? platformCounterBits() : 'auto')
   const counter = {maxRateBps: spec.maxRateBps, bits}
   const src = spec.source
+  // Given an opener, the store is opened only once the input is known to be valid: bad input
+  // writes nothing, not even a new empty store.
+  let opened: Store | undefined = typeof storeOrOpen === 'function' ? undefined : storeOrOpen
+  const storeNow = async (): Promise<Store> => (opened ??= await (storeOrOpen as () => Promise<Store>)())
   if (src.kind === 'flags') {
-    const r = await writeBatch(store, flagBatch(src, spec.mode, bits), {autoRegister: spec.autoRegister, counter})
+    const batch = flagBatch(src, spec.mode, bits)
+    const r = await writeBatch(await storeNow(), batch, {autoRegister: spec.autoRegister, counter})
     onResult?.(r)
     return r
   }
   if (src.kind === 'ndjson') {
     const batch = await readNdjson(src.input, {mode: spec.mode, bits})
-    const r = await writeBatch(store, batch, {autoRegister: spec.autoRegister, counter})
+    const r = await writeBatch(await storeNow(), batch, {autoRegister: spec.autoRegister, counter})
     onResult?.(r)
     return r
   }
@@ -149,7 +154,7 @@ export async function runSample(store: Store, spec: SampleSpec, onResult?: (r: S
     if (i > 0) await sleep(Math.max(0, start + i * spec.everyMs! - Date.now()), spec.signal)
     if (spec.signal?.aborted) break
     const readings = await readInterfaces(src.name)
-    const r = await writeBatch(store, ifaceBatch(readings), {autoRegister: true, counter})
+    const r = await writeBatch(await storeNow(), ifaceBatch(readings), {autoRegister: true, counter})
     r.interfaces = readings.map((x) => ({
       name: x.name,
       mac: x.mac,

@@ -31,7 +31,9 @@ export function defaultStorePath(env: NodeJS.ProcessEnv = process.env): string {
 export function resolveStoreLocation(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): StoreLocation {
   const token = env.NETMON_DB_AUTH_TOKEN || undefined
   registerSecret(token)
-  if (flag !== undefined && flag.trim() !== '') return parseLocation(flag.trim(), 'flag', token)
+  // `--db ""` (often `--db "$UNSET"` in a script) is a mistake, not a request for the default store.
+  if (flag !== undefined && flag.trim() === '') throw invalidInput('--db is empty', 'give a file path or URL, or leave --db out to use NETMON_DB_URL or the default store')
+  if (flag !== undefined) return parseLocation(flag.trim(), 'flag', token)
   if (env.NETMON_DB_URL && env.NETMON_DB_URL.trim() !== '') return parseLocation(env.NETMON_DB_URL.trim(), 'env', token)
   const path = defaultStorePath(env)
   return local(path, 'default')

@@ -1,4 +1,5 @@
 /** Issue 4 acceptance 8: limit/sort validation, unknown MAC, malformed MAC/IP → exit 2, one clear line, nothing written. */
+import {existsSync} from 'node:fs'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {runCli, tempStore} from '../../support/cli.js'
 import {counts} from './helpers.js'
@@ -45,6 +46,17 @@ describe('bandwidth input validation', () => {
       expect(lines[0]).toMatch(/^Error: /)
       expect(lines[0]).toMatch(re)
       expect(await counts(t.db)).toEqual(before)
+    })
+  }
+
+  // Bad input on a machine with no store yet: exit 2 and no store file either. (An unknown MAC, and
+  // retention checked against the retention saved in the store, need the store to be judged.)
+  for (const [name, args] of cases.filter(([n, a]) => n !== 'unknown MAC' && a[0] !== 'db')) {
+    it(`${name}, with no store yet: exit 2 and no store created`, async () => {
+      const db = `${t.dir}/never-${name.replace(/\W+/g, '-')}.db`
+      const r = await runCli(args, {db})
+      expect(r.code, r.stderr).toBe(2)
+      expect(existsSync(db)).toBe(false)
     })
   }
 

@@ -128,6 +128,16 @@ describe('CLI skeleton', () => {
     noStack(r.stderr)
   })
 
+  it('an empty --db (a script passing "$UNSET") is exit 2, never the default or NETMON_DB_URL store', async () => {
+    const other = join(t.dir, 'env-store.db')
+    for (const value of ['', '  ', 'file:']) {
+      const r = await runCli(['db', 'info', '--json', '--db', value], {noDb: true, env: {NETMON_DB_URL: `file:${other}`}})
+      expect(r.code).toBe(2)
+      expect(r.json.error.message).toMatch(/--db (is empty|names no file)/)
+    }
+    expect(existsSync(other)).toBe(false)
+  })
+
   it('--json errors go to stdout as {"error":{code,message}} with the same exit code', async () => {
     const r = await runCli(['db', 'info', '--json'], {db: t.dir})
     expect(r.code).toBe(2)
