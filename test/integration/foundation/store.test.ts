@@ -2,7 +2,6 @@
  * Issue 3: the store's guarantees, run twice: on a local libSQL file and on a remote store
  * (our Hrana v2 test server on 127.0.0.1, backed by a real file). Same code path, same tests.
  */
-import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {NetmonError} from '../../../src/core/errors.js'
@@ -150,7 +149,11 @@ describe('remote store through the CLI', () => {
     expect(resolveStoreLocation('https://db.example.invalid', {}).kind).toBe('remote')
     expect(resolveStoreLocation('wss://db.example.invalid', {}).kind).toBe('remote')
     expect(resolveStoreLocation('file:/tmp/a.db', {}).path).toBe('/tmp/a.db')
+    expect(resolveStoreLocation('http://127.0.0.1:8080', {}).kind).toBe('remote')
+    expect(resolveStoreLocation('ws://127.0.0.1:8080', {}).kind).toBe('remote')
     expect(resolveStoreLocation('./a.db', {}).kind).toBe('local')
-    expect(readFileSync).toBeDefined()
+    expect(resolveStoreLocation('./a.db', {}).path).toBe(join(process.cwd(), 'a.db'))
+    expect(resolveStoreLocation(undefined, {NETMON_DB_URL: 'file:/tmp/e.db'})).toMatchObject({path: '/tmp/e.db', source: 'env'})
+    expect(resolveStoreLocation(undefined, {XDG_DATA_HOME: '/tmp/xdg'})).toMatchObject({path: '/tmp/xdg/netmon/netmon.db', source: 'default'})
   })
 })
