@@ -138,6 +138,21 @@ describe('CLI skeleton', () => {
     expect(existsSync(other)).toBe(false)
   })
 
+  it('an unknown command is a usage error like any other: exit 2, one line, JSON under --json, the closest commands as the hint', async () => {
+    const typo = await runCli(['bandwith', 'top'], {db: t.db})
+    expect(typo.code).toBe(2)
+    expect(typo.stdout).toBe('')
+    expect(typo.stderr.trim().split('\n')).toHaveLength(1)
+    expect(typo.stderr).toMatch(/^Error: unknown command "bandwith top" \(did you mean netmon bandwidth top\?/)
+    const topic = await runCli(['db', 'nosuch', '--json'], {db: t.db})
+    expect(topic.code).toBe(2)
+    expect(topic.json.error).toMatchObject({code: 'USAGE', message: 'unknown command "db nosuch"'})
+    expect(topic.json.error.hint).toMatch(/netmon db check, netmon db info, netmon db prune/)
+    const none = await runCli(['zzzzzz'], {db: t.db})
+    expect(none.code).toBe(2)
+    expect(none.stderr).toBe('Error: unknown command "zzzzzz" (`netmon --help` lists the commands)\n')
+  })
+
   it('--json errors go to stdout as {"error":{code,message}} with the same exit code', async () => {
     const r = await runCli(['db', 'info', '--json'], {db: t.dir})
     expect(r.code).toBe(2)

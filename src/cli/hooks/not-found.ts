@@ -1,0 +1,50 @@
+/**
+ * oclif's `command_not_found` hook: an unknown command is a usage error like any other (exit 2,
+ * one line on stderr, the {"error":…} object on stdout under --json), with the closest command
+ * names as the hint, instead of oclif's own multi-line message.
+ */
+interface NotFoundOptions {
+  id: string
+  argv?: string[]
+  config: {commandIDs: string[]; topicSeparator?: string; bin: string}
+}
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const row = Array.from({length: b.length + 1}, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = cur
+    }
+  }
+  return row[b.length]!
+}
+
+export function suggestions(id: string, ids: string[]): string[] {
+  const scored = ids
+    .filter((c) => !c.startsWith('autocomplete') || id.startsWith('auto'))
+    .map((c) => ({c, d: c.startsWith(id + ':') ? 0 : distance(id, c)}))
+    .filter((x) => x.d <= Math.max(2, Math.floor(id.length / 3)))
+    .sort((a, b) => a.d - b.d || a.c.localeCompare(b.c))
+  if (scored.length) return scored.slice(0, 3).map((x) => x.c)
+  // `netmon db nosuch`: the commands of that topic.
+  const topic = id.includes(':') ? id.slice(0, id.lastIndexOf(':') + 1) : null
+  return topic ? ids.filter((c) => c.startsWith(topic)).sort().slice(0, 5) : []
+}
+
+export default async function notFound(opts: NotFoundOptions): Promise<void> {
+  const sep = opts.config.topicSeparator ?? ' '
+  const shown = opts.id.split(':').join(sep)
+  const close = suggestions(opts.id, opts.config.commandIDs).map((c) => `${opts.config.bin} ${c.split(':').join(sep)}`)
+  const message = `unknown command "${shown}"`
+  const hint = close.length ? `did you mean ${close.join(', ')}? \`${opts.config.bin} --help\` lists the commands` : `\`${opts.config.bin} --help\` lists the commands`
+  if ((opts.argv ?? []).includes('--json')) {
+    process.stdout.write(JSON.stringify({error: {code: 'USAGE', message, hint}}, null, 2) + '\n')
+  }
+  process.stderr.write(`Error: ${message} (${hint})\n`)
+  process.exitCode = 2
+}
