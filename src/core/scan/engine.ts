@@ -18,6 +18,7 @@ import {tryNormalizeMac} from '../devices/mac.js'
 import {grabBanner} from './banner.js'
 import {scanPortsOnThreads, workerCount} from './port-pool.js'
 import {detectIcmpTool, IcmpPinger} from './icmp.js'
+import {pingCommand} from '../latency/icmp.js'
 import {flushNeighbors, isComplete, isConfirmed, readNeighbors, readNeighbors6, readProcArp, type NeighborEntry} from './neighbor.js'
 import {ReverseResolver, type RdnsOptions} from './rdns.js'
 import {DISCOVERY_PORTS, serviceName} from './services.js'
@@ -192,7 +193,11 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const useNeighbor = methods.includes('neighbor') && process.platform === 'linux'
   if (methods.includes('neighbor') && !useNeighbor) warnings.push('method neighbor: no kernel neighbor table on this platform; skipped')
   const icmpTool = methods.includes('icmp') ? detectIcmpTool() : null
-  if (methods.includes('icmp') && !icmpTool) warnings.push('method icmp: neither fping nor ping is installed; skipped')
+  if (methods.includes('icmp') && !icmpTool) {
+    const forced = process.env.NETMON_SCAN_ICMP_TOOL?.trim()
+    const which = forced === 'ping' ? pingCommand() : forced
+    warnings.push(which ? `method icmp: ${which} (NETMON_SCAN_ICMP_TOOL=${forced}) is not installed; skipped` : 'method icmp: neither fping nor ping is installed; skipped')
+  }
   const active = methods.filter((m) => (m === 'neighbor' ? useNeighbor : m === 'icmp' ? !!icmpTool : true))
 
   const prober = new TcpProber({maxSockets: opts.maxSockets ?? 4096})

@@ -44,7 +44,12 @@ describe('ICMP tool output', () => {
     expect(parseFpingLine('ICMP Host Unreachable from 10.77.0.1 for ICMP Echo sent to 10.77.0.99')).toBeNull()
   })
   it('iputils ping reply', () => {
-    expect(parsePingReply('64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.045 ms')).toBe(0.045)
+    expect(parsePingReply('64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.045 ms\n')).toBe(0.045)
+    // A line still being written is not read yet (its number could be cut short).
+    expect(parsePingReply('PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.0')).toBeNull()
+    expect(parsePingReply('64 Bytes von 10.0.0.1: icmp_seq=1 ttl=64 Zeit=0,250 ms\n')).toBe(0.25)
+    expect(parsePingReply('64 bytes from 10.0.0.1: icmp_seq=1 ttl=64 time<1 ms\n')).toBe(0.5) // below the clock: half the bound, as netmon latency reads it
+    expect(parsePingReply('From 10.0.0.1 icmp_seq=1 Destination Host Unreachable\n')).toBeNull()
     expect(parsePingReply('PING 10.0.0.9 (10.0.0.9) 56(84) bytes of data.\n')).toBeNull()
   })
 })
