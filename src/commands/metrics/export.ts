@@ -68,6 +68,9 @@ With --json the command prints a summary of what it wrote (needs --out FILE, sin
       throw usageError('--json prints a summary on stdout, where this export would write its data', 'add --out FILE, or use --format json for the data itself')
     }
     const summary = await runExport(await this.openStore(flags.db), plan)
+    if (summary.pruned_before) {
+      this.note(`netmon: ${summary.resolution} ${plan.dataset.name} rows before ${summary.pruned_before.iso} were deleted by retention (db prune); a coarser --resolution covers more`)
+    }
     if (plan.out !== null) {
       this.out(`Exported ${summary.rows} ${plan.dataset.name} rows as ${plan.format.toUpperCase()} to ${summary.out} (${humanBytes(summary.bytes)})`)
     }

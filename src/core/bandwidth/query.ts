@@ -322,6 +322,9 @@ export interface HistoryResult {
   until: string
   until_ms: number
   widened: boolean
+  /** This resolution's rows before this time were deleted by retention (null: the window is complete). */
+  pruned_before: string | null
+  pruned_before_ms: number | null
   points: HistoryPoint[]
   totals: {bytes_sent: number; bytes_received: number; total_bytes: number; total_mb: number; samples: number}
 }
@@ -349,6 +352,9 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
     const order: Level[] = ['raw', '5m', '1h', '1d']
     while (level !== '1d' && opts.since < watermarks[level]) level = order[order.indexOf(level) + 1]!
   }
+  // An explicit resolution over a window that retention has already thinned: say so, rather than
+  // let missing rows read as "no traffic" (auto never gets here: it moved to a kept level).
+  const prunedBefore = watermarks[level] > opts.since ? watermarks[level] : null
   const size = LEVEL_MS[level]
   const since = level === 'raw' ? opts.since : Math.floor(opts.since / size) * size
   const until = level === 'raw' ? opts.until : Math.ceil(opts.until / size) * size
@@ -418,6 +424,8 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
     until: isoOf(until),
     until_ms: until,
     widened: since !== opts.since || until !== opts.until,
+    pruned_before: prunedBefore === null ? null : isoOf(prunedBefore),
+    pruned_before_ms: prunedBefore,
     points,
     totals: {...totals, total_bytes: totals.bytes_sent + totals.bytes_received, total_mb: bytesToMb(totals.bytes_sent + totals.bytes_received)},
   }

@@ -89,6 +89,8 @@ export interface ExportSummary {
     device: {id: number; mac: string | null; ip: string | null} | null
     meter: string | null
   }
+  /** Rows of this resolution before this time were deleted by retention, inside the exported span. */
+  pruned_before: Stamp | null
   elapsed_ms: number
 }
 
@@ -390,6 +392,11 @@ export async function runExport(store: Store, plan: ExportPlan, opts: RunOptions
     if (!found) throw notFound(`no meter "${plan.meter}" in the store`, 'list meters with `netmon metrics export --what readings` or `netmon meters list`')
   }
 
+  let prunedBefore: number | null = null
+  if (plan.dataset.prunedBefore && plan.resolution) {
+    const cut = await plan.dataset.prunedBefore(store, plan.resolution)
+    if (cut !== null && (plan.since === undefined || plan.since < cut)) prunedBefore = cut
+  }
   const columns = plan.source.columns
   const writer = createWriter(plan.format, columns, {excelSafe: plan.excelSafe, bom: plan.bom})
   const wantBar = progressWanted(plan, stdout)
@@ -442,6 +449,7 @@ export async function runExport(store: Store, plan: ExportPlan, opts: RunOptions
       device,
       meter: plan.meter ?? null,
     },
+    pruned_before: prunedBefore === null ? null : stamp(prunedBefore),
     elapsed_ms: Date.now() - started,
   }
 }

@@ -4,6 +4,7 @@
  * SQL. The engine (engine.ts) turns that into paged SQL and the writers (writers.ts) into
  * CSV/JSON/NDJSON, so adding a dataset is a few lines in datasets/.
  */
+import type {Store} from '../store/index.js'
 
 /**
  * Column types decide how a stored value is written:
@@ -106,6 +107,11 @@ export interface Dataset {
   source: SqlSource
   /** Other resolutions (bandwidth rollups); they must have the same columns as `source`. */
   resolutions?: Partial<Record<Exclude<Resolution, 'raw'>, SqlSource>>
+  /**
+   * For data thinned by retention: before what time this resolution's rows were deleted (null:
+   * nothing deleted), so an export over that span is flagged instead of looking like no data.
+   */
+  prunedBefore?: (store: Pick<Store, 'get' | 'query'>, resolution: Resolution) => Promise<number | null>
 }
 
 export type ExportFormat = 'csv' | 'json' | 'ndjson'

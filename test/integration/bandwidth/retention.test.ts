@@ -104,6 +104,27 @@ describe('retention: db prune', () => {
     expect(fresh.resolution).toBe('raw')
   })
 
+  it('an explicit raw resolution over pruned days says the rows were deleted, in history and in export, instead of showing "no traffic"', async () => {
+    const since = new Date(END - 2 * DAY - 2 * H).toISOString()
+    const cutoff = (await sql(t.db, `SELECT value FROM bw_settings WHERE key = 'watermark.raw'`))[0]?.value
+    const h = await runCli(['bandwidth', 'history', '--mac', MACS[3]!, '--since', since, '--resolution', 'raw', '--json'], {db: t.db})
+    expect(h.code, h.stderr).toBe(0)
+    expect(h.json.pruned_before_ms).toBe(Number(cutoff))
+    expect(h.json.points[0].ts_ms).toBeGreaterThanOrEqual(Number(cutoff))
+    const human = await runCli(['bandwidth', 'history', '--mac', MACS[3]!, '--since', since, '--resolution', 'raw'], {db: t.db})
+    expect(human.stderr).toMatch(/raw data before .* was deleted by retention/)
+    // A window after the cut-off is complete: no flag.
+    const recent = await q(['bandwidth', 'history', '--mac', MACS[3]!, '--since', new Date(END - 2 * H).toISOString(), '--resolution', 'raw'])
+    expect(recent.pruned_before).toBeNull()
+    const out = `${t.dir}/old-raw.csv`
+    const e = await runCli(['metrics', 'export', '--what', 'bandwidth', '--since', since, '--out', out, '--json'], {db: t.db})
+    expect(e.code, e.stderr).toBe(0)
+    expect(e.json.pruned_before.ms).toBe(Number(cutoff))
+    expect(e.stderr).toMatch(/raw bandwidth rows before .* were deleted by retention/)
+    const hourly = await runCli(['metrics', 'export', '--what', 'bandwidth', '--resolution', '1h', '--since', since, '--out', out, '--json'], {db: t.db})
+    expect(hourly.json.pruned_before).toBeNull()
+  })
+
   it('pruning 5-minute rollups too: hourly and daily answers unchanged, totals unchanged', async () => {
     await q(['db', 'prune', '--keep-raw', '1d', '--keep-5m', '2d'])
     for (const i of [0, 1, 2, 3, 5, 7, 8]) expect(await q(queries[i]!), queries[i]!.join(' ')).toEqual(pre[i])

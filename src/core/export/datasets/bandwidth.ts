@@ -8,6 +8,7 @@
  * highest sample rate in the bucket). Rows are per device, in time order (the table's key).
  */
 import {deviceStatsShape} from '../../bandwidth/query.js'
+import {getRetention} from '../../bandwidth/retention.js'
 import type {ColumnDef, Dataset, SqlSource} from '../types.js'
 
 // devices CROSS JOIN <table>: the loop runs over devices and seeks each device's (device_id, ts)
@@ -60,6 +61,10 @@ export const bandwidth: Dataset = {
   tables: ['bw_samples', 'bw_rollup_5m', 'bw_rollup_1h', 'bw_rollup_1d', 'devices'],
   source: raw,
   resolutions: {'5m': rollup('bw_rollup_5m', 300_000), '1h': rollup('bw_rollup_1h', 3_600_000), '1d': rollup('bw_rollup_1d', 86_400_000)},
+  prunedBefore: async (store, resolution) => {
+    const {watermarks} = await getRetention(store)
+    return watermarks[resolution] > 0 ? watermarks[resolution] : null
+  },
 }
 
 const T = (name: string, description: string): ColumnDef => ({name, type: 'time', sql: '', description})
