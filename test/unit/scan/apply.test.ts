@@ -133,6 +133,13 @@ describe('applyScan + inventory queries (real store)', () => {
     await expect(promoteDevice(store, 'not-a-mac')).rejects.toMatchObject({exitCode: 2})
     const s = await inventoryStats(store)
     expect(s.devices).toEqual({total: 3, online: 2, offline: 1, unknown_status: 0, known: 1, unknown: 2, new_24h: 3})
+    // The list filters agree with the scans so far: AA:..:01 moved to .5 and 10.9.0.3 (IP only) were
+    // found by the second scan; AA:..:02 (now promoted) was not.
+    const row = (d: {ip: string | null; mac: string | null}) => [d.ip, d.mac]
+    expect((await listDevices(store, {online: true})).map(row)).toEqual([['10.9.0.3', null], ['10.9.0.5', 'AA:00:00:00:00:01']])
+    expect((await listDevices(store, {unknown: true})).map(row)).toEqual([['10.9.0.3', null], ['10.9.0.5', 'AA:00:00:00:00:01']])
+    expect((await listDevices(store, {known: true})).map(row)).toEqual([['10.9.0.2', 'AA:00:00:00:00:02']])
+    expect((await listDevices(store, {online: true, known: true})).map(row)).toEqual([])
     expect(s.events_24h).toMatchObject({new: 3, ip_changed: 1, offline: 1, ports_changed: 1, promoted: 1})
     expect(s.last_scan).toMatchObject({status: 'done', found: 2})
   })
