@@ -427,7 +427,14 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       clearInterval(metricsTimer)
       clearInterval(pruneTimer)
       // Workers: a poll in progress finishes or times out (bounded by the meter timeout) — bounded again here.
-      await Promise.race([Promise.all([...meters.keys()].map((id) => meters.get(id)!.worker.stop())), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))])
+      // The timer is cleared when the workers finish first: a pending one would keep the stopped
+      // process alive until the deadline.
+      let deadlineTimer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all([...meters.keys()].map((id) => meters.get(id)!.worker.stop())),
+        new Promise((r) => (deadlineTimer = setTimeout(r, Math.max(0, deadline - Date.now())))),
+      ])
+      clearTimeout(deadlineTimer)
       const {inflightLeft} = await delivery.drain(Math.max(0, deadline - Date.now()))
       sampler.stop()
       await delivery.close()
