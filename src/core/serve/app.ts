@@ -209,7 +209,10 @@ export function createServeApp(opts: AppOptions): ServeApp {
       const q = validate(def.query ?? emptyQuery, flatQuery(c), 'query')
       const b = def.method === 'POST' ? validate(def.body ?? emptyBody, await readJson(c), 'body') : undefined
       const input = {params, query: q, body: b}
-      if (def.method !== 'GET') return c.json(redactDeep(await def.run(ctx, input)) as object, (def.status ?? 200) as 200)
+      if (def.method !== 'GET') {
+        const result = await def.run(ctx, input)
+        return c.json(redactDeep(result) as object, (def.statusOf?.(result) ?? def.status ?? 200) as 200)
+      }
 
       const key = `${def.path} ${c.req.url.slice(c.req.url.indexOf(c.req.path))}`
       const now = await stamp()

@@ -50,7 +50,8 @@ export function buildOpenApi(routes: readonly RouteDef[], opts: {version: string
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
       ...(r.body ? {requestBody: {required: true, content: {'application/json': {schema: schemaOf(r.body, 'input')}}}} : {}),
       responses: {
-        [String(r.status ?? 200)]: {description: 'Success', content: {'application/json': {schema: schemaOf(r.response, 'output')}}},
+        ...(r.statusOf && (r.status ?? 200) !== 200 ? {'200': {description: 'Success (finished)', content: {'application/json': {schema: schemaOf(r.response, 'output')}}}} : {}),
+        [String(r.status ?? 200)]: {description: r.statusOf ? 'Success (accepted)' : 'Success', content: {'application/json': {schema: schemaOf(r.response, 'output')}}},
         '400': errorResponse('Invalid input (nothing was written)'),
         '401': errorResponse('Missing or wrong bearer token (only when the server has one)'),
         '404': errorResponse('The named device, meter or host is not in the store'),

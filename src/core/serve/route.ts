@@ -54,6 +54,8 @@ export interface RouteDef<P = any, Q = any, B = any> {
   cacheable?: (input: RouteInput<P, Q, B>) => boolean
   /** Success status (default 200). */
   status?: 200 | 201 | 202
+  /** When the status depends on the answer (e.g. 202 accepted vs 200 finished). */
+  statusOf?: (result: unknown) => 200 | 201 | 202
   run: (ctx: RouteContext, input: RouteInput<P, Q, B>) => Promise<unknown>
 }
 

@@ -150,12 +150,14 @@ export function inventoryRoutes(): RouteDef[] {
       method: 'POST',
       path: '/api/network/scan',
       operationId: 'scan',
-      summary: 'Start a discovery scan: 202 at once (follow GET /api/network/scan/status), or with wait=true the full report',
+      summary: 'Start a discovery scan: 202 at once (follow GET /api/network/scan/status), or with wait=true 200 and the full report',
       description: 'Targets and options are validated before anything is written (400). One scan at a time per server (409 while one runs).',
       capability: 'inventory',
       cli: 'netmon scan [TARGET...] [--method] [--ports] [--register]',
       body: scanBody,
       status: 202,
+      // wait=true answers when the scan is over: the finished report is a 200, not "accepted".
+      statusOf: (r) => ((r as {accepted?: boolean}).accepted ? 202 : 200),
       response: z.union([scanAccepted, scanReportSchema]),
       run: async ({store, background, log, signal}, {body}) => {
         const b = body
