@@ -63,12 +63,14 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(MetersSimulate)
+    const {flags, metadata} = await this.parse(MetersSimulate)
+    const portGiven = !(metadata.flags.port?.setFromDefault ?? false)
     const config: SimulatorConfig = flags.config ? await loadSimulatorConfig(flags.config) : {}
     const opts = this.check(
       schema,
       {
-        port: flags.port !== 4061 || config.port === undefined ? flags.port : config.port,
+        // A flag given on the command line wins over the file, even when it equals the default.
+        port: portGiven || config.port === undefined ? flags.port : config.port,
         framing: flags.framing ?? config.framing ?? 'wrapper',
         meters: flags.meters ?? config.meters ?? 1,
         maxPdu: flags['max-pdu'] ?? config.max_pdu ?? 512,

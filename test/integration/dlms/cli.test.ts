@@ -3,6 +3,10 @@
  * Acceptance: read prints energy with scaler and unit, the clock and the voltage.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {createInterface} from 'node:readline'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN, ROOT, runCli} from '../../support/cli.js'
@@ -13,8 +17,8 @@ interface Sim {
   stop(): Promise<void>
 }
 
-async function startSim(args: string[], env: Record<string, string> = {}): Promise<Sim> {
-  const child = spawn(process.execPath, [BIN, 'meters', 'simulate', '--port', '0', '--json', ...args], {cwd: ROOT, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+async function startSim(args: string[], env: Record<string, string> = {}, portFlag: string | null = '0'): Promise<Sim> {
+  const child = spawn(process.execPath, [BIN, 'meters', 'simulate', ...(portFlag === null ? [] : ['--port', portFlag]), '--json', ...args], {cwd: ROOT, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
   const port = await new Promise<number>((resolve, reject) => {
@@ -121,6 +125,32 @@ describe('meters read errors', () => {
       expect(r.stderr).toMatch(/^Error: timeout: no answer from 127\.0\.0\.1:\d+ within 500 ms \(waiting for AARE/)
     } finally {
       await sim.stop()
+    }
+  })
+})
+
+describe('meters simulate --config', () => {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = createServer()
+      srv.once('error', () => resolve(false))
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
+    })
+
+  it('a flag given on the command line wins over the file, even when it equals the default (--port 4061)', async (ctx) => {
+    if (!(await free(4061))) ctx.skip() // another program holds 4061 on this machine
+    const dir = mkdtempSync(join(tmpdir(), 'netmon-sim-cfg-'))
+    try {
+      const cfg = join(dir, 'sim.json')
+      writeFileSync(cfg, JSON.stringify({port: 0, meters: 1}))
+      const fromFile = await startSim(['--config', cfg], {}, null)
+      expect(fromFile.port).not.toBe(4061) // the file's 0: any free port
+      await fromFile.stop()
+      const flag = await startSim(['--config', cfg], {}, '4061')
+      expect(flag.port).toBe(4061)
+      await flag.stop()
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
     }
   })
 })
