@@ -81,6 +81,22 @@ function size(d: DlmsData): number {
   return 1
 }
 
+/**
+ * Bytes a decoded value holds: typed arrays by their own length (a view into the input counts its
+ * view, so sharing the input is fine), strings by length, everything else a few bytes per node.
+ * A decoder that allocated from a length field it did not check would show here.
+ */
+function heldBytes(v: unknown, seen = new Set<object>()): number {
+  if (v === null || typeof v !== 'object') return typeof v === 'string' ? v.length : 8
+  if (seen.has(v)) return 0
+  seen.add(v)
+  if (ArrayBuffer.isView(v)) return v.byteLength
+  if (v instanceof ArrayBuffer) return v.byteLength
+  let n = 8
+  for (const x of Array.isArray(v) ? v : Object.values(v)) n += heldBytes(x, seen)
+  return n
+}
+
 function mustNotThrow(name: string, input: Uint8Array, fn: () => unknown): unknown {
   const t0 = performance.now()
   let out: unknown
@@ -98,7 +114,8 @@ describe('fuzz (seeded)', () => {
   it('12,000 random and mutated inputs through every decoder', () => {
     const r = rng(20240615)
     const stats = {ok: 0, 'need-more': 0, malformed: 0}
-    const heapBefore = process.memoryUsage().heapUsed
+    // heapUsed does not count typed-array backing stores: arrayBuffers does.
+    const memBefore = process.memoryUsage()
     for (let iter = 0; iter < 12_000; iter++) {
       const input = r() < 0.3 ? randomBytes(r) : mutate(r, corpus[Math.floor(r() * corpus.length)]!)
       for (const [name, fn] of [
@@ -114,6 +131,10 @@ describe('fuzz (seeded)', () => {
         expect(['ok', 'need-more', 'malformed']).toContain(res.status)
         stats[res.status]++
         if (name === 'decodeData' && res.status === 'ok') expect(size(res.value as DlmsData)).toBeLessThanOrEqual(input.length * 8 + 256)
+        // Every decoder: what it returns is bounded by what it was given (no buffer sized by an
+        // unchecked length field), whatever the status.
+        const held = heldBytes(res)
+        if (held > input.length * 64 + 4096) throw new Error(`${name} returned ${held} bytes for a ${input.length}-byte input: ${Buffer.from(input).toString('hex').slice(0, 200)}`)
       }
       // the throwing API throws typed errors only
       try {
@@ -126,7 +147,9 @@ describe('fuzz (seeded)', () => {
     expect(stats.malformed).toBeGreaterThan(1000)
     expect(stats['need-more']).toBeGreaterThan(1000)
     // bounded memory: 12k inputs of ≤ a few hundred bytes cannot justify more than a few tens of MB
-    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(200 << 20)
+    const memAfter = process.memoryUsage()
+    expect(memAfter.heapUsed - memBefore.heapUsed).toBeLessThan(200 << 20)
+    expect(memAfter.arrayBuffers - memBefore.arrayBuffers).toBeLessThan(64 << 20)
   })
 
   it('10,000 mutated frames streamed in random chunks into the stream decoders and link machines', () => {
