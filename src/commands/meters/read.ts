@@ -5,7 +5,7 @@ import {z} from 'zod'
 import {NetmonCommand} from '../../cli/base.js'
 import {renderTable} from '../../cli/table.js'
 import {readMeter, parseTarget, DEFAULT_TARGETS, type MeterReadResult, type MeterReading} from '../../core/dlms/read.js'
-import {NetmonError} from '../../core/errors.js'
+import {NetmonError, invalidInput} from '../../core/errors.js'
 import {parseDuration} from '../../core/format/time.js'
 import {registerSecret} from '../../core/secrets.js'
 
@@ -16,6 +16,7 @@ const schema = z.object({
   clientAddress: z.number().int().min(0).max(0xffff),
   serverAddress: z.number().int().min(0).max(0x3fff),
   physicalAddress: z.number().int().min(0).max(0x3fff).optional(),
+  addressSize: z.union([z.literal(1), z.literal(2), z.literal(4)]).optional(),
   auth: z.enum(['none', 'low']),
   timeoutMs: z.number().int().min(1).max(600_000),
 })
@@ -60,6 +61,7 @@ The LLS password is read from the environment variable named by --password-env, 
     'client-address': Flags.integer({description: 'Client SAP (default 16 with --auth none, 17 with --auth low)'}),
     'server-address': Flags.integer({description: 'Server logical device address', default: 1}),
     'physical-address': Flags.integer({description: 'HDLC physical device address (lower HDLC address)'}),
+    'address-size': Flags.string({description: 'HDLC server address size in bytes (default: the smallest that fits; some meters want 4 even for small addresses)', options: ['1', '2', '4']}),
     auth: Flags.string({description: 'Authentication: none, or low (LLS password)', options: ['none', 'low'], default: 'none'}),
     'password-env': Flags.string({description: 'Environment variable holding the LLS password', helpValue: 'VAR'}),
     timeout: Flags.string({description: 'Timeout per answer (e.g. 5s, 1500ms)', default: '5s'}),
@@ -78,11 +80,15 @@ The LLS password is read from the environment variable named by --password-env, 
         clientAddress: flags['client-address'] ?? (flags.auth === 'low' ? 17 : 16),
         serverAddress: flags['server-address'],
         physicalAddress: flags['physical-address'],
+        addressSize: flags['address-size'] === undefined ? undefined : Number(flags['address-size']),
         auth: flags.auth,
         timeoutMs: parseDuration(flags.timeout, '--timeout'),
       },
       'meters read',
     )
+    if (opts.addressSize !== undefined && opts.framing !== 'hdlc') throw invalidInput('--address-size applies to --framing hdlc only')
+    if (opts.addressSize === 1 && opts.physicalAddress !== undefined) throw invalidInput('a 1-byte HDLC address has no physical part', 'use --address-size 2 or 4, or drop --physical-address')
+    if (opts.addressSize === 2 && (opts.serverAddress > 0x7f || (opts.physicalAddress ?? 0) > 0x7f)) throw invalidInput('a 2-byte HDLC address holds addresses up to 127', 'use --address-size 4')
     const targets = argv.length > 0 ? (argv as string[]).map(parseTarget) : DEFAULT_TARGETS
     let password: string | undefined
     if (opts.auth === 'low') {
@@ -101,6 +107,7 @@ The LLS password is read from the environment variable named by --password-env, 
         clientAddress: opts.clientAddress,
         serverAddress: opts.serverAddress,
         physicalAddress: opts.physicalAddress,
+        ...(opts.addressSize !== undefined ? {addressSize: opts.addressSize} : {}),
         auth: opts.auth === 'low' ? {mechanism: 'low', password: password!} : {mechanism: 'none'},
         timeoutMs: opts.timeoutMs,
         profileFrom: flags.from,

@@ -95,6 +95,8 @@ const meterCommon = {
   client_address: int(0, 0x7f).optional(),
   server_address: int(0, 0x3fff).optional(),
   physical_address: int(0, 0x3fff).optional(),
+  // HDLC server address size on the wire; default: the smallest that fits (1 without a physical address).
+  address_size: z.union([z.literal(1), z.literal(2), z.literal(4)], {message: 'expected 1, 2 or 4'}).optional(),
   auth: auth.optional(),
   poll_interval: duration(100, 86_400_000).optional(),
   timeout: duration(50, 600_000).optional(),
@@ -187,6 +189,7 @@ export interface MeterConfig {
   clientAddress: number
   serverAddress: number
   physicalAddress?: number
+  addressSize?: 1 | 2 | 4
   auth: {mechanism: 'none'} | {mechanism: 'low'; password: string; passwordEnv: string}
   pollIntervalMs: number
   timeoutMs: number
@@ -378,6 +381,10 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     const port = mc.port ?? d.port ?? DEFAULTS.port
     const framing = mc.framing ?? d.framing ?? DEFAULTS.framing
     const physical = mc.physical_address ?? d.physical_address
+    const addressSize = mc.address_size ?? d.address_size
+    if (addressSize !== undefined && framing !== 'hdlc') fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'address_size applies to framing: hdlc only')
+    if (addressSize === 1 && physical !== undefined) fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'a 1-byte HDLC address has no physical part: use 2 or 4, or drop physical_address')
+    if (addressSize === 2 && (serverAddressOf(mc, d) > 0x7f || (physical ?? 0) > 0x7f)) fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'a 2-byte HDLC address holds logical and physical addresses up to 127: use 4')
     const serverAddress = mc.server_address ?? d.server_address ?? 1
     const ep = `${mc.host.toLowerCase()}:${port}:${serverAddress}:${physical ?? ''}`
     if (endpoints.has(ep)) fail(at('port'), `meters[${endpoints.get(ep)}] already polls ${mc.host}:${port} (same address)`, 'each meter needs its own host/port or server address')
@@ -428,6 +435,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       clientAddress: mc.client_address ?? d.client_address ?? (meterAuth.mechanism === 'low' ? 17 : 16),
       serverAddress,
       ...(physical !== undefined ? {physicalAddress: physical} : {}),
+      ...(addressSize !== undefined ? {addressSize} : {}),
       auth: meterAuth,
       pollIntervalMs,
       timeoutMs,
@@ -472,4 +480,8 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
 /** The broker URL as printed (no credentials: they are never in it, see the url refinement). */
 export function brokerDisplay(c: BridgeConfig): string {
   return c.mqtt.url
+}
+
+function serverAddressOf(mc: {server_address?: number}, d: {server_address?: number}): number {
+  return mc.server_address ?? d.server_address ?? 1
 }

@@ -129,6 +129,7 @@ export class MeterWorker {
       clientAddress: c.clientAddress,
       serverAddress: c.serverAddress,
       ...(c.physicalAddress !== undefined ? {physicalAddress: c.physicalAddress} : {}),
+      ...(c.addressSize !== undefined ? {addressSize: c.addressSize} : {}),
       auth: c.auth.mechanism === 'low' ? {mechanism: 'low', password: c.auth.password} : {mechanism: 'none'},
       timeoutMs: c.timeoutMs,
       onFrame: this.deps.counters.onFrame,

@@ -154,3 +154,38 @@ describe('meters simulate --config', () => {
     }
   })
 })
+
+describe('meters read --address-size (HDLC)', () => {
+  /** The first frame `meters read` sends to a loopback listener that never answers. */
+  async function firstFrame(args: string[]): Promise<Buffer> {
+    const got: Buffer[] = []
+    const srv = createServer((s) => s.on('data', (d) => got.push(d)))
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+    const port = (srv.address() as {port: number}).port
+    try {
+      await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(port), '--framing', 'hdlc', '--timeout', '300ms', ...args])
+    } finally {
+      srv.close()
+    }
+    return Buffer.concat(got)
+  }
+
+  it('4 bytes for a small address, as the recorded Gurux meter (logical 1, physical 17 → 00 02 00 23)', async () => {
+    const f = await firstFrame(['--physical-address', '17', '--address-size', '4'])
+    expect(f.subarray(0, 2).toString('hex')).toBe('7ea0')
+    expect(f.subarray(3, 8).toString('hex')).toBe('0002002321') // server 4 bytes, then client 16
+    const dflt = await firstFrame(['--physical-address', '17'])
+    expect(dflt.subarray(3, 6).toString('hex')).toBe('022321') // the smallest that fits: 2 bytes
+  })
+
+  it('sizes that cannot hold the address, or without HDLC, are exit 2', async () => {
+    const r1 = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', '9', '--framing', 'hdlc', '--address-size', '1', '--physical-address', '17'])
+    expect(r1.code).toBe(2)
+    expect(r1.stderr).toMatch(/1-byte HDLC address has no physical part/)
+    const r2 = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', '9', '--framing', 'hdlc', '--address-size', '2', '--physical-address', '200'])
+    expect(r2.code).toBe(2)
+    const r3 = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', '9', '--address-size', '4'])
+    expect(r3.code).toBe(2)
+    expect(r3.stderr).toMatch(/--address-size applies to --framing hdlc only/)
+  })
+})

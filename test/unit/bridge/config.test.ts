@@ -85,6 +85,17 @@ describe('bridge config', () => {
     expect(c.store.readingsRetentionMs).toBe(0)
   })
 
+  it('address_size: HDLC meters that want a 4-byte address for small numbers; impossible sizes name their path', () => {
+    const cfg = (m: Record<string, unknown>, d: Record<string, unknown> = {}) => ({mqtt: {url: 'mqtt://h'}, defaults: {obis: {'1.0.1.8.0.255': 'e'}, ...d}, meters: [{id: 'a', host: 'h', ...m}]})
+    expect(resolveConfig(cfg({framing: 'hdlc', physical_address: 17, address_size: 4}), {env}).meters[0]).toMatchObject({physicalAddress: 17, addressSize: 4})
+    expect(resolveConfig(cfg({framing: 'hdlc'}, {address_size: 4}), {env}).meters[0]).toMatchObject({addressSize: 4})
+    expect(resolveConfig(cfg({framing: 'hdlc', physical_address: 17}), {env}).meters[0]!.addressSize).toBeUndefined()
+    expect(() => resolveConfig(cfg({framing: 'hdlc', address_size: 3}), {env})).toThrow(/^meters\[0\]\.address_size: expected 1, 2 or 4/)
+    expect(() => resolveConfig(cfg({address_size: 4}), {env})).toThrow(/^meters\[0\]\.address_size: address_size applies to framing: hdlc only/)
+    expect(() => resolveConfig(cfg({framing: 'hdlc', physical_address: 17, address_size: 1}), {env})).toThrow(/^meters\[0\]\.address_size: a 1-byte HDLC address has no physical part/)
+    expect(() => resolveConfig(cfg({framing: 'hdlc', physical_address: 200}, {address_size: 2}), {env})).toThrow(/^defaults\.address_size: a 2-byte HDLC address/)
+  })
+
   it('errors name the path', () => {
     const bad = (raw: unknown) => () => resolveConfig(raw, {env})
     expect(bad({mqtt: {url: 'mqtt://h'}, meters: [{id: 'a', host: 'h', port: 0, obis: {'1.0.1.8.0.255': 'e'}}]})).toThrow(/^meters\[0\]\.port: expected 1-65535$/)
