@@ -176,3 +176,41 @@ describe('rate math, hand-computed', () => {
     expect(h.stdout).toMatch(/[╭╮╯╰│┤┼]/)
   })
 })
+
+describe('top --sort: each order computed by hand from data where all four differ', () => {
+  const t = tempStore('netmon-bw-sort-')
+  afterAll(() => t.cleanup())
+  const X = 'CC:00:00:00:00:01'
+  const Y = 'CC:00:00:00:00:02'
+  const Z = 'CC:00:00:00:00:03'
+
+  beforeAll(async () => {
+    const t0 = hourAgo(1)
+    // Two samples each, a minute apart. Totals: X 9300↑ 1300↓, Y 1030↑ 12030↓, Z 9000↑ 9000↓.
+    // Current (the second sample over 60 s): X 600 B → 80 bit/s, Y 60 B → 8 bit/s, Z 6000 B → 800 bit/s.
+    const lines = [
+      [X, 9000, 1000, t0], [Y, 1000, 12000, t0], [Z, 6000, 6000, t0],
+      [X, 300, 300, t0 + 60_000], [Y, 30, 30, t0 + 60_000], [Z, 3000, 3000, t0 + 60_000],
+    ].map(([mac, sent, received, ts]) => JSON.stringify({mac, sent, received, ts}))
+    const r = await runCli(['bandwidth', 'sample', '--from', '-', '--auto-register', '--json'], {db: t.db, input: lines.join('\n')})
+    expect(r.code, r.stderr).toBe(0)
+  })
+
+  it.each([
+    ['total', [Z, Y, X]],
+    ['upload', [X, Z, Y]],
+    ['download', [Y, Z, X]],
+    ['current', [Z, X, Y]],
+  ])('--sort %s', async (sort, order) => {
+    const r = await runCli(['bandwidth', 'top', '--sort', sort as string, '--json'], {db: t.db})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.sort_by).toBe(sort)
+    expect(r.json.top_talkers.map((x: any) => x.mac)).toEqual(order)
+    expect(r.json.top_talkers.map((x: any) => x.rank)).toEqual([1, 2, 3])
+  })
+
+  it('--limit cuts the ranked list', async () => {
+    const r = await runCli(['bandwidth', 'top', '--sort', 'download', '--limit', '2', '--json'], {db: t.db})
+    expect(r.json.top_talkers.map((x: any) => x.mac)).toEqual([Y, Z])
+  })
+})
