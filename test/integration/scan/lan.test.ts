@@ -251,22 +251,30 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
   })
 
   it('--json --stream prints one NDJSON line per host as it answers, then a summary line', async () => {
-    const child = spawn(process.execPath, ['bin/run.js', 'scan', '10.77.0.10-15', '--no-rdns', '--json', '--stream', '--db', t.db], {
+    // --timeout 3s: the absent addresses keep the scan going well after the live hosts answered,
+    // so "streamed as they answer" is observable: the first line arrives while the scan still runs.
+    const child = spawn(process.execPath, ['bin/run.js', 'scan', '10.77.0.10-15', '--no-rdns', '--timeout', '3s', '--json', '--stream', '--db', t.db], {
       cwd: new URL('../../..', import.meta.url).pathname,
       env: {...process.env, NETMON_NO_PROGRESS: '1'},
     })
     const lines: {obj: any}[] = []
     let buf = ''
+    let statusAtFirstHost: Promise<any> | undefined
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       buf += d
       let nl
       while ((nl = buf.indexOf('\n')) >= 0) {
         lines.push({obj: JSON.parse(buf.slice(0, nl))})
         buf = buf.slice(nl + 1)
+        statusAtFirstHost ??= runCli(['scan', 'status', '--json'], {db: t.db}).then((r) => r.json)
       }
     })
     const code = await new Promise((r) => child.on('close', r))
     expect(code).toBe(0)
+    // Another shell, asked when the first host line came out, saw the scan still running.
+    const st = await statusAtFirstHost!
+    expect(st.scan).toMatchObject({status: 'running'})
+    expect(st.running.length).toBe(1)
     const types = lines.map((l) => l.obj.type)
     expect(types.slice(0, -1).every((x) => x === 'host')).toBe(true)
     expect(types.at(-1)).toBe('summary')
