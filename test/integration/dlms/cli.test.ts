@@ -189,3 +189,21 @@ describe('meters read --address-size (HDLC)', () => {
     expect(r3.stderr).toMatch(/--address-size applies to --framing hdlc only/)
   })
 })
+
+describe('meters read against a meter that refuses the HDLC link', () => {
+  it('DM to the SNRM: exit 1, one line naming the refusal', async () => {
+    const {encodeHdlcFrame, clientAddress, serverAddress} = await import('../../../src/core/dlms/codec/hdlc.js')
+    // A loopback "meter" that answers every frame with DM (disconnected mode), from server 1 to client 16.
+    const dm = Buffer.from(encodeHdlcFrame({segmented: false, dest: clientAddress(16), src: serverAddress(1), control: {type: 'DM', pf: true}, info: new Uint8Array(0)}))
+    const srv = createServer((s) => s.on('data', () => s.write(dm)))
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+    try {
+      const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String((srv.address() as {port: number}).port), '--framing', 'hdlc', '--timeout', '2s'])
+      expect(r.code).toBe(1)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toMatch(/^Error: .*refused the HDLC connection \(DM\)/)
+    } finally {
+      srv.close()
+    }
+  })
+})
