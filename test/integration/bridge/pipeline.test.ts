@@ -198,6 +198,18 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     expect((await status()).meters).toHaveLength(4)
   })
 
+  it('SIGHUP removes a meter: it stops polling, the gateway is told, status lists the others', async () => {
+    writeConfig(3)
+    bridge.child.kill('SIGHUP')
+    await waitFor('the reload', () => logLines(bridge.stderr()).some((l) => /config reloaded: 0 added, 1 removed/.test(l.msg)), 15_000)
+    await waitFor('v1/gateway/disconnect for Meter Four', () => sub.messages.some((m) => m.topic === 'v1/gateway/disconnect' && JSON.parse(m.payload).device === 'Meter Four'), 10_000)
+    await waitFor('status without m4', async () => (await status()).meters.map((m: any) => m.id).join() === 'm1,m2,m3', 10_000, 200)
+    const n4 = telemetry('Meter Four').length
+    const n1 = telemetry('Meter One').length
+    await waitFor('Meter One polled on', () => telemetry('Meter One').length >= n1 + 3, 10_000)
+    expect(telemetry('Meter Four').length).toBe(n4)
+  })
+
   it('meters stats and meters readings read the running daemon\'s rows', async () => {
     await waitFor('2 metrics rows', async () => (await runCli(['meters', 'stats', 'm1', '--json'], {db: tmp.db})).json?.rows >= 2, 15_000, 200)
     const r = await runCli(['meters', 'stats', 'Meter One', '--json'], {db: tmp.db})
@@ -251,12 +263,12 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
       expect(m1.resp).toBe(proxy.s2c.frames)
       expect(m1.bs).toBe(proxy.c2s.bytes)
       expect(m1.br).toBe(proxy.s2c.bytes)
-      // MQTT: messages per meter as the broker received them (telemetry + gateway connect).
+      // MQTT: messages per meter as the broker received them (telemetry + gateway connect/disconnect).
       const names: Record<string, string> = {m1: 'Meter One', m2: 'Meter Two', m3: 'Meter Three', m4: 'Meter Four'}
       for (const r of rows) {
         const name = names[r.meter_id as unknown as string]!
         const atBroker = broker.messages.filter(
-          (m) => m.clientId === 'bridge-under-test' && ((m.topic === 'v1/gateway/telemetry' && name in JSON.parse(m.payload)) || (m.topic === 'v1/gateway/connect' && JSON.parse(m.payload).device === name)),
+          (m) => m.clientId === 'bridge-under-test' && ((m.topic === 'v1/gateway/telemetry' && name in JSON.parse(m.payload)) || ((m.topic === 'v1/gateway/connect' || m.topic === 'v1/gateway/disconnect') && JSON.parse(m.payload).device === name)),
         ).length
         expect(r.msgs, `MQTT messages of ${r.meter_id} (rows: ${JSON.stringify(rows)})`).toBe(atBroker)
         expect(r.mb).toBeGreaterThan(atBroker * 20)
