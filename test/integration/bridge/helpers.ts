@@ -71,10 +71,10 @@ export interface SimProc extends Proc {
   setFaults(faults: Record<string, string | null>): Promise<void>
 }
 
-export async function startSimulatorProcess(dir: string, name: string, opts: {meters: number; framing?: 'wrapper' | 'hdlc'; password?: string} = {meters: 1}): Promise<SimProc> {
+export async function startSimulatorProcess(dir: string, name: string, opts: {meters: number; framing?: 'wrapper' | 'hdlc'; password?: string; preset?: 'gurux'} = {meters: 1}): Promise<SimProc> {
   const cfg = join(dir, `${name}.yaml`)
   const write = (faults: Record<string, string | null>) =>
-    writeFileSync(cfg, JSON.stringify({framing: opts.framing ?? 'wrapper', meters: opts.meters, ...(opts.password ? {password_env: 'SIM_PW'} : {}), faults}))
+    writeFileSync(cfg, JSON.stringify({framing: opts.framing ?? 'wrapper', meters: opts.meters, ...(opts.password ? {password_env: 'SIM_PW'} : {}), ...(opts.preset ? {preset: opts.preset} : {}), faults}))
   write({})
   const p = spawnCli(['meters', 'simulate', '--port', '0', '--config', cfg, '--json'], opts.password ? {SIM_PW: opts.password} : {})
   const first = await waitFor(`simulator ${name} to listen`, () => {
