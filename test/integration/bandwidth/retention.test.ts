@@ -70,6 +70,19 @@ describe('retention: db prune', () => {
     expect(top.top_talkers.map((x: any) => ({mac: x.mac, sent: x.total_bytes_sent, received: x.total_bytes_received}))).toEqual(want)
   })
 
+  it('the default retention is 7 days raw, 30 days 5-minute, a year hourly, daily forever (issue 4)', async () => {
+    const fresh = `${t.dir}/defaults.db`
+    const r = await runCli(['db', 'prune', '--dry-run', '--json'], {db: fresh})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.retention).toEqual({
+      raw: {keep_ms: 7 * DAY, keep: '7d'},
+      '5m': {keep_ms: 30 * DAY, keep: '30d'},
+      '1h': {keep_ms: 365 * DAY, keep: '365d'},
+      '1d': {keep_ms: 0, keep: 'forever'},
+    })
+    expect(r.json.pruned['1d'].before).toBeNull()
+  })
+
   it('--dry-run counts without deleting', async () => {
     const d = await q(['db', 'prune', '--keep-raw', '1d', '--dry-run'])
     expect(d.dry_run).toBe(true)
