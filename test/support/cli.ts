@@ -77,9 +77,10 @@ export const isRoot = typeof process.getuid === 'function' && process.getuid() =
  * it dash stays in between and dies of the SIGINT (130) even when the CLI handled it and exited 0.
  * Use with `ptyEnv()` so the result does not depend on the caller's $SHELL.
  */
-export function ptyArgs(args: string[], opts: {flush?: boolean} = {}): string[] {
+export function ptyArgs(args: string[], opts: {flush?: boolean; stdoutTo?: string} = {}): string[] {
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
-  const cmd = ['exec', quote(process.execPath), quote(BIN), ...args.map(quote)].join(' ')
+  // stdoutTo: stdout goes to that file, so only stderr is on the terminal.
+  const cmd = ['exec', quote(process.execPath), quote(BIN), ...args.map(quote), ...(opts.stdoutTo ? ['>', quote(opts.stdoutTo)] : [])].join(' ')
   return [opts.flush ? '-qfec' : '-qec', cmd, '/dev/null']
 }
 

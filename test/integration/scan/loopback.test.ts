@@ -5,10 +5,11 @@
  */
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import net from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {openStore} from '../../../src/core/store/index.js'
-import {BIN, ROOT, runCli, tempStore, type CliResult} from '../../support/cli.js'
+import {BIN, hasScript, ptyArgs, ptyEnv, ROOT, runCli, tempStore, type CliResult} from '../../support/cli.js'
 import {NETNS_SKIP, createIsolatedNs, type IsolatedNs} from '../../support/netns.js'
 
 /** The CLI inside a namespace of its own (its 127.0.0.1 has only the test's listeners). */
@@ -227,18 +228,22 @@ describe('scan on loopback', () => {
     expect(s.stdout.split('\n').filter((l) => /^127\.0\.0\.[12] /.test(l))).toHaveLength(2)
   })
 
-  it.skipIf(!existsSync('/usr/bin/script'))('on a terminal the progress bar (hosts done/total, found) is drawn', async () => {
-    // util-linux `script` gives the CLI a pseudo-terminal; stdout and stderr then share it.
-    const cmd = `${process.execPath} ${BIN} scan 127.0.0.1-20 --method tcp --no-rdns --db ${t.dir}/tty.db`
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn('/usr/bin/script', ['-qec', cmd, '/dev/null'], {cwd: ROOT, env: {...process.env, NETMON_NO_PROGRESS: ''}})
+  it.skipIf(!hasScript)('on a terminal the progress bar (hosts done/total, found) is drawn on stderr, never into stdout', async () => {
+    // util-linux `script` gives the CLI a pseudo-terminal for stderr; stdout goes to a file.
+    const outFile = join(t.dir, 'tty-stdout.txt')
+    const term = await new Promise<string>((resolve, reject) => {
+      const args = ['scan', '127.0.0.1-20', '--method', 'tcp', '--no-rdns', '--db', join(t.dir, 'tty.db')]
+      const child = spawn('script', ptyArgs(args, {stdoutTo: outFile}), {cwd: ROOT, env: ptyEnv({NETMON_NO_PROGRESS: ''})})
       let text = ''
       child.stdout.setEncoding('utf8').on('data', (d) => (text += d))
       child.on('error', reject)
       child.on('close', () => resolve(text))
     })
-    expect(out).toMatch(/scan \[.*\] \d+\/20 /)
-    expect(out).toMatch(/20\/20 100% found: 20/)
+    expect(term).toMatch(/scan \[.*\] \d+\/20 /)
+    expect(term).toMatch(/20\/20 100% found: 20/)
+    const stdout = readFileSync(outFile, 'utf8')
+    expect(stdout).toMatch(/Scan #\d+ done: 20 addresses/)
+    expect(stdout).not.toMatch(/\x1b|scan \[/)
   })
 
   it('devices commands: not found is exit 1, malformed input exit 2, JSON shapes', async () => {
