@@ -3,13 +3,13 @@
  * Acceptance: read prints energy with scaler and unit, the clock and the voltage.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {createInterface} from 'node:readline'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {BIN, ROOT, runCli} from '../../support/cli.js'
+import {BIN, hasScript, ptyArgs, ptyEnv, ROOT, runCli} from '../../support/cli.js'
 
 interface Sim {
   child: ChildProcess
@@ -93,6 +93,39 @@ for (const framing of ['wrapper', 'hdlc'] as const) {
       expect(bad.code).toBe(1)
       expect(bad.stderr.trim()).toMatch(/^Error: association rejected: authentication failure \(wrong password/)
       expect(bad.stdout + bad.stderr).not.toContain('wrong-pw-123')
+    })
+
+    // The prompt is framing-independent: checked once, on the wrapper run.
+    if (framing === 'wrapper') it.skipIf(!hasScript)('--auth low on a terminal without --password-env prompts, without echo', async () => {
+      const stdoutFile = join(tmpdir(), `netmon-prompt-${process.pid}-${Date.now()}.json`)
+      // Type the password once the prompt is shown, as a user would.
+      const term = await new Promise<string>((resolve, reject) => {
+        const child = spawn('script', ptyArgs(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--auth', 'low', '--json', '0.0.96.1.1.255'], {flush: true, stdoutTo: stdoutFile}), {env: ptyEnv()})
+        let text = ''
+        let typed = false
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          text += d
+          if (!typed && text.includes('LLS password: ')) {
+            typed = true
+            child.stdin.write('s3cret-pw\r')
+          }
+        })
+        child.on('error', reject)
+        child.on('close', () => {
+          clearTimeout(timer)
+          resolve(text)
+        })
+      })
+      try {
+        expect(term).toContain('LLS password: ')
+        expect(term).not.toContain('s3cret-pw') // typed, not echoed
+        const j = JSON.parse(readFileSync(stdoutFile, 'utf8'))
+        expect(j.meter.auth).toBe('low')
+        expect(j.readings[0].ok).toBe(true)
+      } finally {
+        rmSync(stdoutFile, {force: true})
+      }
     })
 
     it('unknown OBIS → data-access-result line, exit 1', async () => {
