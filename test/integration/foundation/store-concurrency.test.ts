@@ -10,12 +10,13 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {createClient} from '@libsql/client/sqlite3'
 import {LATEST_VERSION} from '../../../src/core/store/migrate.js'
 import {ROOT, tempStore} from '../../support/cli.js'
+import {startHranaServer} from '../../support/hrana-server.js'
 
 const WORKER = join(ROOT, 'test', 'support', 'store-worker.mjs')
 
-function worker(args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
+function worker(args: string[], env: Record<string, string> = {}): Promise<{code: number; stdout: string; stderr: string}> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WORKER, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [WORKER, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, ...env}})
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -84,4 +85,38 @@ describe('store under concurrent processes', () => {
     expect(n).toBe(20 * 200 * 5)
     expect(distinct).toBe(20 * 200 * 5)
   })
+})
+
+describe('store under concurrent processes, remote (the Hrana test server on loopback)', () => {
+  it('20 processes migrating a brand-new remote database at once, then 20 writers: all succeed, schema once, no row lost', async () => {
+    const t = tempStore()
+    cleanup = t.cleanup
+    const server = await startHranaServer({dbPath: join(t.dir, 'remote.db'), token: 'remote-test-token-1234567890'})
+    try {
+      const env = {NETMON_DB_AUTH_TOKEN: server.token}
+      let startAt = Date.now() + 1500
+      const opened = await Promise.all(Array.from({length: 20}, (_, i) => worker(['open', server.url, String(i), '0', String(startAt)], env)))
+      for (const r of opened) {
+        expect(r.stderr).toBe('')
+        expect(r.code).toBe(0)
+      }
+      const c = createClient({url: `file:${join(t.dir, 'remote.db')}`})
+      const versions = (await c.execute('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => Number(r.version))
+      expect(versions).toEqual(Array.from({length: LATEST_VERSION}, (_, i) => i + 1))
+      startAt = Date.now() + 1500
+      const writers = await Promise.all(Array.from({length: 20}, (_, i) => worker(['write', server.url, String(i), '25', String(startAt)], env)))
+      for (const r of writers) {
+        expect(r.stderr).toBe('')
+        expect(r.code).toBe(0)
+      }
+      const n = Number((await c.execute(`SELECT count(DISTINCT detail) AS n FROM events WHERE type='test'`)).rows[0]!.n)
+      c.close()
+      expect(n).toBe(20 * 25 * 5)
+      // The token went over the wire and never into any output.
+      expect(server.requests.length).toBeGreaterThan(0)
+      for (const r of [...opened, ...writers]) expect(r.stdout + r.stderr).not.toContain(server.token)
+    } finally {
+      await server.close()
+    }
+  }, 120_000)
 })
