@@ -60,4 +60,45 @@ describe.skipIf(!OPENSSL)('bridge over TLS (mqtts://, CA from the config) — sk
     }
     expect((await good.exited).code).toBe(0)
   })
+
+  it('mutual TLS: the config\'s client certificate and key are presented; without them the broker refuses', async () => {
+    cert('mserver')
+    cert('client')
+    const {Aedes} = await import('aedes')
+    const broker = await Aedes.createBroker()
+    const received: string[] = []
+    broker.on('publish', (p, client) => {
+      if (client) received.push(p.topic)
+    })
+    // The broker asks every client for a certificate signed by (here: equal to) client.pem.
+    const server = tls.createServer(
+      {key: readFileSync(join(tmp.dir, 'mserver.key')), cert: readFileSync(join(tmp.dir, 'mserver.pem')), ca: readFileSync(join(tmp.dir, 'client.pem')), requestCert: true, rejectUnauthorized: true},
+      broker.handle,
+    )
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    const port = (server.address() as {port: number}).port
+    const sim = await startSimulatorProcess(tmp.dir, 'msim', {meters: 1})
+    const config = (withCert: boolean) => ({
+      mqtt: {url: `mqtts://127.0.0.1:${port}`, ca: 'mserver.pem', ...(withCert ? {cert: 'client.pem', key: 'client.key'} : {}), reconnect: {min: '200ms', max: '1s'}},
+      publish: {format: 'plain', topic: `mtls/${withCert ? 'yes' : 'no'}/{id}`},
+      meters: [{id: 'm', host: '127.0.0.1', port: sim.ports[0], poll_interval: '300ms', obis: {'1.0.1.8.0.255': 'e'}}],
+    })
+    writeFileSync(join(tmp.dir, 'mtls-yes.json'), JSON.stringify(config(true)))
+    writeFileSync(join(tmp.dir, 'mtls-no.json'), JSON.stringify(config(false)))
+    const yes = spawnCli(['bridge', 'run', '--config', join(tmp.dir, 'mtls-yes.json'), '--db', join(tmp.dir, 'mtls-yes.db')])
+    const no = spawnCli(['bridge', 'run', '--config', join(tmp.dir, 'mtls-no.json'), '--db', join(tmp.dir, 'mtls-no.db'), '--log-format', 'json'])
+    try {
+      await waitFor('a reading over mutual TLS', () => received.includes('mtls/yes/m'), 30_000)
+      await waitFor('the refused one keeps a backlog', async () => (await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'mtls-no.db'), timeoutMs: 60_000})).json?.outbox?.depth > 0, 30_000, 300)
+      expect(received).not.toContain('mtls/no/m')
+      expect(no.stderr()).toMatch(/certificate|handshake|alert|ECONNRESET|socket hang up/i)
+    } finally {
+      yes.kill('SIGTERM')
+      no.kill('SIGTERM')
+      await Promise.all([yes.exited, no.exited])
+      sim.kill('SIGKILL')
+      await new Promise<void>((r) => broker.close(() => r()))
+      await new Promise<void>((r) => server.close(() => r()))
+    }
+  })
 })
