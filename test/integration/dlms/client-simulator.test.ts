@@ -331,3 +331,38 @@ describe('simulator', () => {
     await expect(startSimulator({host: '0.0.0.0'})).rejects.toThrow(/only listens on loopback/)
   })
 })
+
+describe('exception-response from the meter', () => {
+  it('an exception-response to a GET → EXCEPTION_RESPONSE, naming the state and service error', async () => {
+    const {encodeExceptionResponse} = await import('../../../src/core/dlms/codec/apdu/errors.js')
+    const {encodeWrapperFrame, WrapperStreamDecoder} = await import('../../../src/core/dlms/index.js')
+    const s = await sim({framing: 'wrapper'})
+    // A loopback proxy: the association goes to the simulator; the first GET is answered with an
+    // exception-response (state-error 2, service-error 3) as a meter in trouble would.
+    let requests = 0
+    const proxy = net.createServer((down) => {
+      const up = net.connect(s.ports[0]!, '127.0.0.1')
+      const frames = new WrapperStreamDecoder()
+      down.on('data', (d) => {
+        for (const ev of frames.push(d)) {
+          if (ev.type !== 'frame') continue
+          const f = ev.frame
+          if (++requests === 2) down.write(encodeWrapperFrame({src: f.dst, dst: f.src, apdu: encodeExceptionResponse({stateError: 2, serviceError: 3})}))
+          else up.write(encodeWrapperFrame(f))
+        }
+      })
+      up.on('data', (d) => down.write(d))
+      down.on('close', () => up.destroy())
+      up.on('error', () => down.destroy())
+    })
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()))
+    cleanups.push(() => new Promise<void>((r) => proxy.close(() => r())))
+    const c = new DlmsClient({host: '127.0.0.1', port: (proxy.address() as net.AddressInfo).port, framing: 'wrapper', timeoutMs: 1500})
+    cleanups.push(() => c.close())
+    await c.open()
+    const e = await failure(c.read('1.0.1.8.0.255', 3, 2))
+    expect(e.dlmsCode).toBe('EXCEPTION_RESPONSE')
+    expect(e.message).toMatch(/^meter answered with an exception: /)
+    expect(e.exitCode).toBe(1)
+  })
+})
