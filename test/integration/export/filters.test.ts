@@ -3,7 +3,10 @@
  * until exclusive (docs/EXPORT.md) — through the built CLI, across page boundaries.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {runCli} from '../../support/cli.js'
+import {spawn} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {hasScript, ptyArgs, ptyEnv, runCli} from '../../support/cli.js'
 import {seedDevices, seedEvents, testStore, type TestStore} from '../../unit/export/fixtures.js'
 
 const S = Date.UTC(2026, 0, 1, 0, 0, 0) // since
@@ -84,5 +87,26 @@ describe('device filter', () => {
     const bad = await runCli(['metrics', 'export', '--what', 'events', '--device', 'router'], {db: t.db})
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/malformed --device "router"/)
+  })
+})
+
+describe('progress on a terminal', () => {
+  it.skipIf(!hasScript)('--out FILE on a terminal: a bar on stderr, the data only in the file; to stdout on a terminal: no bar', async () => {
+    const out = join(t.dir, 'tty-export.ndjson')
+    const run = (args: string[], stdoutTo?: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn('script', ptyArgs(['metrics', 'export', '--db', t.db, ...args], {stdoutTo}), {env: ptyEnv({NETMON_NO_PROGRESS: ''})})
+        let text = ''
+        child.stdout.setEncoding('utf8').on('data', (d) => (text += d))
+        child.on('error', reject)
+        child.on('close', () => resolve(text))
+      })
+    const term = await run(['--what', 'events', '--page-size', '2', '--out', out])
+    expect(term).toMatch(/export events \[/)
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(EDGES.length * 3)
+    // Data to the same terminal: a bar would be torn apart by it, so none is drawn.
+    const mixed = await run(['--what', 'events', '--format', 'ndjson'])
+    expect(mixed).not.toMatch(/export events \[/)
+    expect(mixed).toContain('"type":"at_0"')
   })
 })
