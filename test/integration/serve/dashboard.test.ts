@@ -124,6 +124,13 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       await w.page.waitForFunction(() => (window as any).netmonDashboard.charts.get('device')?.data[0].length < 100)
       expect((await main())).toContain('1h resolution')
       await shot(w, 'device-7d')
+      // 30 days: daily buckets (the seed has one day of data: one or two points).
+      await w.page.getByRole('button', {name: '30d'}).click()
+      await w.page.waitForFunction(() => /1d resolution/.test(document.querySelector('main')?.textContent ?? ''))
+      c = await charts(w)
+      expect(c.device!.points).toBeGreaterThanOrEqual(1)
+      expect(c.device!.points).toBeLessThanOrEqual(31)
+      await shot(w, 'device-30d')
 
       await visit(w, '#/timeline', 'timeline')
       expect(await main()).toContain('promoted')
