@@ -177,11 +177,13 @@ describe('meters simulate --config', () => {
       const cfg = join(dir, 'sim.json')
       writeFileSync(cfg, JSON.stringify({port: 0, meters: 1}))
       const fromFile = await startSim(['--config', cfg], {}, null)
-      expect(fromFile.port).not.toBe(4061) // the file's 0: any free port
+      const fromFilePort = fromFile.port
       await fromFile.stop()
+      expect(fromFilePort).not.toBe(4061) // the file's 0: any free port
       const flag = await startSim(['--config', cfg], {}, '4061')
-      expect(flag.port).toBe(4061)
-      await flag.stop()
+      const flagPort = flag.port
+      await flag.stop() // before asserting: a failed check must not leave a simulator on 4061
+      expect(flagPort).toBe(4061)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
