@@ -133,6 +133,11 @@ export function planInventory(input: PlanInput): Plan {
         plan.counts.merged++
         mergedAway.add(stray.id)
         ipOnly.delete(h.ip)
+        // Plan against the device as it is after mergeDevice (which runs first): what the MAC
+        // device lacked comes from the IP-only one — its name, and its ports when the MAC device
+        // never had a port scan — so this scan's update and port diff do not undo the merge.
+        if (d.ports_scanned_at === null && stray.ports_scanned_at !== null) portsOf.set(d.id, (portsOf.get(stray.id) ?? []).map((p) => ({...p, device_id: d!.id})))
+        d = {...d, hostname: d.hostname ?? stray.hostname, vendor: d.vendor ?? stray.vendor, ports_scanned_at: d.ports_scanned_at ?? stray.ports_scanned_at}
       }
       d ??= stray
     } else {

@@ -194,6 +194,42 @@ describe('applyScan + inventory queries (real store)', () => {
     expect((await store.query('SELECT ip FROM device_ips WHERE device_id = ?', [show.device.id])).map((x: any) => x.ip)).toContain('10.9.0.3')
   })
 
+  it('a merge by a scan keeps what the IP-only device knew (name, ports) and this scan\'s port diff applies to it', async () => {
+    // MAC device (never port-scanned, no name) and an IP-only device with a name and port 22 open.
+    const T4 = T2 + 30_000
+    const seed = await newScan(T4 - 1000, 1)
+    await applyScan(store, {
+      scanId: seed,
+      hosts: [host('10.9.0.40', null, {seen_ms: T4 - 1000, hostname: 'printer.lan', ports: [{port: 22, proto: 'tcp', service: 'ssh'}]})],
+      covered: ['10.9.0.40'],
+      scannedPorts: [22, 80],
+      now: T4 - 1000,
+      register: false,
+      status: 'done',
+      warnings: [],
+      progress: {hosts_done: 1, found: 1, ports_total: 2, ports_done: 2},
+    })
+    await store.batch([{sql: `INSERT INTO devices(mac, ip, first_seen, last_seen, online) VALUES ('AA:00:00:00:00:41', '10.9.0.41', ?, ?, 1)`, args: [T4 - 500, T4 - 500]}])
+    const id = await newScan(T4, 1)
+    const r = await applyScan(store, {
+      scanId: id,
+      hosts: [host('10.9.0.40', 'AA:00:00:00:00:41', {seen_ms: T4, ports: [{port: 80, proto: 'tcp', service: 'http'}]})],
+      covered: ['10.9.0.40'],
+      scannedPorts: [22, 80],
+      now: T4,
+      register: false,
+      status: 'done',
+      warnings: [],
+      progress: {hosts_done: 1, found: 1, ports_total: 2, ports_done: 2},
+    })
+    expect(r.counts).toMatchObject({merged: 1, ports_changed: 1})
+    const show = await showDevice(store, 'AA:00:00:00:00:41')
+    expect(show.device.hostname).toBe('printer.lan')
+    expect(show.ports.map((p) => p.port)).toEqual([80]) // 22 was found closed by this scan
+    const h = await deviceHistory(store, 'AA:00:00:00:00:41')
+    expect(h.events.find((e) => e.type === 'ports_changed')!.detail).toMatchObject({opened: [80], closed: [22]})
+  })
+
   it('bandwidth register of a MAC that has a device, at an IP-only device\'s address, merges the two too', async () => {
     await store.batch([{sql: `INSERT INTO devices(mac, ip, first_seen, last_seen) VALUES (NULL, '10.9.0.6', ?, ?)`, args: [T1 - 5000, T1 - 5000]}])
     const stray = (await showDevice(store, '10.9.0.6')).device
