@@ -10,7 +10,7 @@
  *  - same timestamp, counter up     → the increase is recorded at that time (no rate check:
  *                                     there is no elapsed time to judge it by).
  *  - same timestamp, counter down   → reset (a wrap needs time).
- *  - earlier timestamp, counters not above the previous reading
+ *  - earlier timestamp, counters not above the previous reading (or below it by a plausible wrap)
  *                                   → late: a reading taken before the previous one that arrived after
  *                                     it (overlapping cron runs, a buffering collector). Its bytes are
  *                                     already inside the recorded interval: nothing recorded, and the
@@ -104,8 +104,17 @@ const str = (r: CounterReading) => ({ts: r.ts, sent: r.sent.toString(), received
 export function stepCounter(prev: CounterReading | null, cur: CounterReading, opts: CounterOptions): CounterStep {
   if (prev === null) return {outcome: 'baseline', record: {sent: 0, received: 0}, event: null, next: cur}
 
-  if (cur.ts < prev.ts && cur.sent <= prev.sent && cur.received <= prev.received) {
-    return {outcome: 'late', record: null, event: null, next: prev}
+  if (cur.ts < prev.ts) {
+    // Late: read before `prev`, so going from it to `prev` must be forward movement — the counter
+    // not above prev's, or above it but with a plausible wrap in between that is a smaller movement
+    // than the counter's rise (a late reading from just before a busy 32-bit counter wrapped;
+    // a clock that went back shows the opposite: a small rise, an implausibly long wrap).
+    const before = (c: bigint, p: bigint) => {
+      if (c <= p) return true
+      const w = direction(c, p, prev.ts - cur.ts, opts)
+      return (w.kind === 'wrap32' || w.kind === 'wrap64') && w.bytes < c - p
+    }
+    if (before(cur.sent, prev.sent) && before(cur.received, prev.received)) return {outcome: 'late', record: null, event: null, next: prev}
   }
   if (cur.ts < prev.ts) {
     const skipped = (p: bigint, c: bigint) => (c >= p ? (c - p).toString() : null)

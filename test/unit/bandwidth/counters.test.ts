@@ -107,6 +107,7 @@ const cases: Case[] = [
   {name: 'clock went backwards with one counter up: still the clock', prev: r(60, 1000n, 1000n), cur: r(30, 900n, 1200n), outcome: 'clock_backwards', record: null, event: 'clock_backwards'},
   {name: 'a late reading (earlier, counters not above): nothing, the reference stays', prev: r(60, 1000n, 1000n), cur: r(30, 900n, 1000n), outcome: 'late', record: null, event: null},
   {name: 'a late reading with equal counters: late too', prev: r(60, 1000n, 1000n), cur: r(30, 1000n, 1000n), outcome: 'late', record: null, event: null},
+  {name: 'a late reading from before a 32-bit wrap (counter above, wrap plausible): late', prev: r(200, 100n, 100n), cur: r(100, 4_294_900_000n, 50n), outcome: 'late', record: null, event: null},
 ]
 
 describe('stepCounter', () => {
@@ -120,6 +121,19 @@ describe('stepCounter', () => {
       expect(s.next).toEqual(c.outcome === 'duplicate' || c.outcome === 'late' ? c.prev : c.cur)
     })
   }
+
+  it('readings around a 32-bit wrap arriving out of order count the movement once', () => {
+    const o = {maxRateBps: 10e9, bits: 'auto' as const}
+    let prev: CounterReading | null = null
+    let total = 0n
+    // 4294000000 @0 s → 100 @200 s (wrapped) → 4294900000 @100 s (late) → 200 @300 s
+    for (const x of [r(0, 4_294_000_000n, 0n), r(200, 100n, 0n), r(100, 4_294_900_000n, 0n), r(300, 200n, 0n)]) {
+      const s = stepCounter(prev, x, o)
+      total += BigInt(s.record?.sent ?? 0)
+      prev = s.next
+    }
+    expect(total).toBe(2n ** 32n - 4_294_000_000n + 200n) // 967,496: the real movement, once
+  })
 
   it('never records a negative amount or more than the max rate allows, over many random readings', () => {
     let seed = 42
