@@ -10,6 +10,8 @@
  */
 import ipaddr from 'ipaddr.js'
 import {invalidInput} from '../errors.js'
+import {normalizeIp} from '../devices/ip.js'
+import {isIP} from 'node:net'
 
 export const MAX_ADDRESSES = 1024 // a /22
 export const MAX_ADDRESSES_FORCED = 65_536 // a /16
@@ -76,14 +78,11 @@ export function parseIpLiteral(s: string): {version: 4 | 6; value: bigint; text:
     return {...r, text: bigToIp(r.value, 4)}
   }
   if (isIpv6(s)) {
-    const addr = ipaddr.IPv6.parse(s)
-    // ::ffff:10.0.0.1 is an IPv4 host in disguise: scan it as IPv4.
-    if (addr.isIPv4MappedAddress()) {
-      const v4 = addr.toIPv4Address().toString()
-      const r = ipToBig(v4)
-      return {...r, text: v4}
-    }
-    const r = ipToBig(s)
+    // The same canonical text as everywhere else (devices/ip.ts): ::ffff:10.0.0.1 is an IPv4 host
+    // in disguise and is scanned as IPv4.
+    const canon = normalizeIp(s)
+    if (isIP(canon) === 4) return {...ipToBig(canon), text: canon}
+    const r = ipToBig(canon)
     return {...r, text: bigToIp(r.value, 6)}
   }
   return null

@@ -30,7 +30,10 @@ describe('normalizeIp', () => {
     ['2001:DB8::0:1', '2001:db8::1'],
     ['2001:db8:0:0:0:0:0:1', '2001:db8::1'],
     ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
-    ['::FFFF:192.0.2.1', '::ffff:192.0.2.1'],
+    ['::FFFF:192.0.2.1', '192.0.2.1'], // an IPv4 host, as the scanner sees it
+    ['::ffff:c000:201', '192.0.2.1'],
+    ['::192.0.2.1', '::c000:201'], // IPv4-compatible (deprecated) is not IPv4-mapped
+    ['::c000:201', '::c000:201'],
     ['fe80::1%eth0', 'fe80::1%eth0'],
     ['::1', '::1'],
   ])('%j → %s', (input, out) => {
@@ -40,5 +43,14 @@ describe('normalizeIp', () => {
   it.each(['192.0.2.300', '10.0.0', '2001:db8:::1', 'host.lan', ''])('%j is refused (exit 2)', (bad) => {
     expect(() => normalizeIp(bad)).toThrow(expect.objectContaining({exitCode: 2}))
     expect(ipVersion(bad)).toBe(0)
+  })
+})
+
+describe('one spelling across capabilities', () => {
+  it('the scanner writes an address exactly as bandwidth register and latency store it', async () => {
+    const {parseIpLiteral} = await import('../../../src/core/scan/targets.js')
+    for (const s of ['2001:db8::1', '2001:DB8:0:0:1:0:0:1', '2001:db8:0:1:1:1:1:1', 'fe80::1', '::1', '1:0:0:2:0:0:0:3', '::ffff:10.0.0.5', '::192.0.2.1', '10.0.0.5']) {
+      expect(parseIpLiteral(s)?.text, s).toBe(normalizeIp(s))
+    }
   })
 })
