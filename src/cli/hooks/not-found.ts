@@ -24,7 +24,9 @@ function distance(a: string, b: string): number {
   return row[b.length]!
 }
 
-export function suggestions(id: string, ids: string[]): string[] {
+export function suggestions(id: string, commandIds: string[]): string[] {
+  // Topics too: `netmon bandwith` is closest to the topic `bandwidth`.
+  const ids = [...new Set([...commandIds, ...commandIds.filter((c) => c.includes(':')).map((c) => c.slice(0, c.indexOf(':')))])]
   const scored = ids
     .filter((c) => !c.startsWith('autocomplete') || id.startsWith('auto'))
     .map((c) => ({c, d: c.startsWith(id + ':') ? 0 : distance(id, c)}))
@@ -38,11 +40,16 @@ export function suggestions(id: string, ids: string[]): string[] {
 
 export default async function notFound(opts: NotFoundOptions): Promise<void> {
   const sep = opts.config.topicSeparator ?? ' '
-  const shown = opts.id.split(':').join(sep)
-  const close = suggestions(opts.id, opts.config.commandIDs).map((c) => `${opts.config.bin} ${c.split(':').join(sep)}`)
+  // `netmon --json nosuch`: oclif takes the first word, here the flag, as the command id.
+  const argv = opts.argv ?? []
+  const flagFirst = opts.id.startsWith('-')
+  const id = flagFirst ? (argv.find((a) => !a.startsWith('-')) ?? opts.id) : opts.id
+  const json = opts.id === '--json' || argv.includes('--json')
+  const shown = id.split(':').join(sep)
+  const close = suggestions(id, opts.config.commandIDs).map((c) => `${opts.config.bin} ${c.split(':').join(sep)}`)
   const message = `unknown command "${shown}"`
   const hint = close.length ? `did you mean ${close.join(', ')}? \`${opts.config.bin} --help\` lists the commands` : `\`${opts.config.bin} --help\` lists the commands`
-  if ((opts.argv ?? []).includes('--json')) {
+  if (json) {
     process.stdout.write(JSON.stringify({error: {code: 'USAGE', message, hint}}, null, 2) + '\n')
   }
   process.stderr.write(`Error: ${message} (${hint})\n`)

@@ -87,6 +87,7 @@ The LLS password is read from the environment variable named by --password-env, 
       'meters read',
     )
     if (opts.addressSize !== undefined && opts.framing !== 'hdlc') throw invalidInput('--address-size applies to --framing hdlc only')
+    if (opts.addressSize === 1 && opts.serverAddress > 0x7f) throw invalidInput('a 1-byte HDLC address holds server addresses up to 127', 'use --address-size 2 or 4')
     if (opts.addressSize === 1 && opts.physicalAddress !== undefined) throw invalidInput('a 1-byte HDLC address has no physical part', 'use --address-size 2 or 4, or drop --physical-address')
     if (opts.addressSize === 2 && (opts.serverAddress > 0x7f || (opts.physicalAddress ?? 0) > 0x7f)) throw invalidInput('a 2-byte HDLC address holds addresses up to 127', 'use --address-size 4')
     const targets = argv.length > 0 ? (argv as string[]).map(parseTarget) : DEFAULT_TARGETS

@@ -383,6 +383,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     const physical = mc.physical_address ?? d.physical_address
     const addressSize = mc.address_size ?? d.address_size
     if (addressSize !== undefined && framing !== 'hdlc') fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'address_size applies to framing: hdlc only')
+    if (addressSize === 1 && serverAddressOf(mc, d) > 0x7f) fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'a 1-byte HDLC address holds server addresses up to 127: use 2 or 4')
     if (addressSize === 1 && physical !== undefined) fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'a 1-byte HDLC address has no physical part: use 2 or 4, or drop physical_address')
     if (addressSize === 2 && (serverAddressOf(mc, d) > 0x7f || (physical ?? 0) > 0x7f)) fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'a 2-byte HDLC address holds logical and physical addresses up to 127: use 4')
     const serverAddress = mc.server_address ?? d.server_address ?? 1

@@ -180,7 +180,11 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
 
   // Set once the heartbeat exists: a connection going up or down is written at once, so `bridge
   // status` does not report the old state for up to a heartbeat interval.
-  let onConnectionChange = (): void => {}
+  // A change before then is remembered and written as soon as the heartbeat exists.
+  let changedEarly = false
+  let onConnectionChange = (): void => {
+    changedEarly = true
+  }
   const wireConnection = (key: string, c: MqttConnection): void => {
     connections.set(key, c)
     c.on('connect', () => {
@@ -368,6 +372,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       safe('heartbeat', () => heartbeat())()
     }, 20)
   }
+  if (changedEarly) onConnectionChange()
   const metricsTimer = setInterval(
     safe('metrics', async () => {
       const rows = metricsRows(Date.now())

@@ -222,7 +222,11 @@ export class IcmpPinger {
         this.pingRunning--
         // ping exits 1 when nothing answered; 2 (or a spawn error) is ping itself failing: say so
         // once, instead of reporting every address as silent.
-        if (!answered && !this.closed && this.failure === null && (e || (code !== null && code >= 2))) {
+        // Only failures of the tool itself count: exit 2 also means a per-address refusal (a
+        // broadcast address inside a wider range: "Do you want to ping broadcast?"), which is
+        // just a silent host.
+        const toolBroken = e !== undefined || (code !== null && code >= 2 && /not permitted|permission denied|privilege|cap_net_raw|socket:|invalid|usage|unknown option|illegal option|not found/i.test(err))
+        if (!answered && !this.closed && this.failure === null && toolBroken) {
           const why = e ? e.message : (err.trim().split('\n')[0] ?? '') || 'no message'
           this.failure = `ping failed (${e ? 'could not start' : `exit ${code}`}): ${why}`
         }

@@ -54,3 +54,16 @@ describe.skipIf(!canPing)('scan --method icmp with iputils ping (skipped without
     expect(r.json.scan.warnings).toEqual([`method icmp: ${join(t.dir, 'no-such-ping')} (NETMON_SCAN_ICMP_TOOL=ping) is not installed; skipped`])
   })
 })
+
+describe.skipIf(!canPing)('scan --method icmp with ping: per-address refusals', () => {
+  const t = tempStore('netmon-scan-ping2-')
+  afterAll(() => t.cleanup())
+  it('ping refusing one address (a broadcast address in a wide range) is a silent host, not a broken tool', async () => {
+    const wrapper = join(t.dir, 'ping-broadcast.sh')
+    writeFileSync(wrapper, `#!/bin/sh\necho "Do you want to ping broadcast? Then -b. If not, check your local firewall rules" >&2\nexit 2\n`, {mode: 0o755})
+    const r = await runCli(['scan', '127.0.0.8', '--method', 'icmp', '--no-rdns', '--timeout', '1s', '--json'], {db: t.db, env: {NETMON_SCAN_ICMP_TOOL: 'ping', NETMON_PING: wrapper}})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.hosts).toEqual([])
+    expect(r.json.scan.warnings).toEqual([])
+  })
+})

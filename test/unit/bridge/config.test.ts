@@ -94,6 +94,7 @@ describe('bridge config', () => {
     expect(() => resolveConfig(cfg({address_size: 4}), {env})).toThrow(/^meters\[0\]\.address_size: address_size applies to framing: hdlc only/)
     expect(() => resolveConfig(cfg({framing: 'hdlc', physical_address: 17, address_size: 1}), {env})).toThrow(/^meters\[0\]\.address_size: a 1-byte HDLC address has no physical part/)
     expect(() => resolveConfig(cfg({framing: 'hdlc', physical_address: 200}, {address_size: 2}), {env})).toThrow(/^defaults\.address_size: a 2-byte HDLC address/)
+    expect(() => resolveConfig(cfg({framing: 'hdlc', server_address: 200, address_size: 1}), {env})).toThrow(/^meters\[0\]\.address_size: a 1-byte HDLC address holds server addresses up to 127/)
   })
 
   it('errors name the path', () => {
