@@ -26,7 +26,7 @@ const bin = join(root, 'bin/run.js')
 if (!ensureCommand('sqlite3')) throw new Error('sqlite3 CLI not available')
 
 const END = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000
-const macOf = (d) => '02:00:00:' + [(d >> 16) & 255, (d >> 8) & 255, d & 255].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(':')
+const macOf = d => '02:00:00:' + [(d >> 16) & 255, (d >> 8) & 255, d & 255].map(x => x.toString(16).padStart(2, '0').toUpperCase()).join(':')
 
 async function generate(n, ndjsonPath, csvPath) {
   const minutes = Math.ceil(n / DEVICES)
@@ -43,21 +43,26 @@ async function generate(n, ndjsonPath, csvPath) {
     a += `{"mac":"${macOf(d)}","sent":${sent},"received":${received},"ts":${ts}}\n`
     if (csv) b += `${d + 1},${ts},${sent},${received}\n`
     if (a.length > 1 << 20) {
-      if (!nd.write(a)) await new Promise((r) => nd.once('drain', r))
-      if (csv && !csv.write(b)) await new Promise((r) => csv.once('drain', r))
+      if (!nd.write(a)) await new Promise(r => nd.once('drain', r))
+      if (csv && !csv.write(b)) await new Promise(r => csv.once('drain', r))
       a = b = ''
     }
   }
   nd.end(a)
   csv?.end(b)
-  await Promise.all([new Promise((r) => nd.on('finish', r)), csv && new Promise((r) => csv.on('finish', r))])
+  await Promise.all([new Promise(r => nd.on('finish', r)), csv && new Promise(r => csv.on('finish', r))])
 }
 
 /** Runs a command with stdin from a file under GNU time; returns wall ms and peak RSS (MiB). */
 function timed(cmd, args, stdinPath) {
   const fd = openSync(stdinPath, 'r')
   const t0 = process.hrtime.bigint()
-  const r = spawnSync('/usr/bin/time', ['-f', 'RSSKB=%M', cmd, ...args], {stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 << 20, env: {...process.env, NETMON_NO_PROGRESS: '1'}})
+  const r = spawnSync('/usr/bin/time', ['-f', 'RSSKB=%M', cmd, ...args], {
+    stdio: [fd, 'pipe', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    env: {...process.env, NETMON_NO_PROGRESS: '1'},
+  })
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
   closeSync(fd)
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`)
@@ -65,7 +70,7 @@ function timed(cmd, args, stdinPath) {
   return {ms, rss, stdout: r.stdout}
 }
 
-const fresh = (name) => {
+const fresh = name => {
   const p = join(tmp, name)
   for (const s of ['', '-wal', '-shm']) rmSync(p + s, {force: true})
   return p
@@ -117,7 +122,9 @@ try {
     runs.plain.push(peerImport(csv, 'plain').ms)
     runs.keyed16.push(peerImport(csv, 'keyed', -16384).ms)
     runs.keyed64.push(peerImport(csv, 'keyed', -65536).ms)
-    process.stderr.write(`   round ${i + 1}: netmon ${Math.round(n.ms)} ms, keyed ${Math.round(runs.keyed.at(-1))} ms, plain ${Math.round(runs.plain.at(-1))} ms, keyed+16MiB ${Math.round(runs.keyed16.at(-1))} ms, keyed+64MiB ${Math.round(runs.keyed64.at(-1))} ms\n`)
+    process.stderr.write(
+      `   round ${i + 1}: netmon ${Math.round(n.ms)} ms, keyed ${Math.round(runs.keyed.at(-1))} ms, plain ${Math.round(runs.plain.at(-1))} ms, keyed+16MiB ${Math.round(runs.keyed16.at(-1))} ms, keyed+64MiB ${Math.round(runs.keyed64.at(-1))} ms\n`,
+    )
   }
   await generate(3 * N, large, null)
   const largeRun = netmonIngest(large, 3 * N)
@@ -130,17 +137,17 @@ try {
     sqlite(lastDb, "SELECT name || '|' || sum(pgsize) FROM dbstat GROUP BY name;")
       .trim()
       .split('\n')
-      .map((l) => l.split('|'))
+      .map(l => l.split('|'))
       .map(([k, v]) => [k, Number(v)]),
   )
   const fileBytes = statSync(lastDb).size
   const rawBytes = stat.bw_samples / N
   const allBytes = fileBytes / N
 
-  const rate = (ms) => Math.round(N / (ms / 1000))
+  const rate = ms => Math.round(N / (ms / 1000))
   const nm = rate(median(runs.netmon))
   const peers = {keyed: rate(median(runs.keyed)), plain: rate(median(runs.plain)), keyed16: rate(median(runs.keyed16)), keyed64: rate(median(runs.keyed64))}
-  const r2 = (x) => Math.round(x * 100) / 100
+  const r2 = x => Math.round(x * 100) / 100
   const cmd = `bandwidth sample --from - --auto-register --json < ${N} lines`
   console.log(
     JSON.stringify({
@@ -165,7 +172,7 @@ try {
           metric: 'ingest rows/s vs sqlite3 .import into the same keyed layout with the same 16 MiB page cache',
           netmon: nm,
           peer: peers.keyed16,
-          peer_name: 'sqlite3 CLI .import, PRAGMA cache_size=-16384 (netmon\'s own setting for big batches)',
+          peer_name: "sqlite3 CLI .import, PRAGMA cache_size=-16384 (netmon's own setting for big batches)",
           unit: 'rows/s',
           ratio: r2(nm / peers.keyed16),
           goal: '≥ 0.5×',
@@ -224,12 +231,14 @@ try {
       ],
       notes:
         `netmon: whole process (start-up included) reading ${N.toLocaleString('en-US')} lines from stdin; medians of ${ROUNDS} interleaved rounds. ` +
-        `${(3 * N).toLocaleString('en-US')} rows took ${Math.round(largeRun.ms)} ms (${rate(largeRun.ms * 1 / 3).toLocaleString('en-US')} rows/s). sqlite3's own RSS: a few MiB. ` +
-        `Rounds (ms): netmon ${runs.netmon.map(Math.round).join(', ')}; keyed ${runs.keyed.map(Math.round).join(', ')}; plain ${runs.plain.map(Math.round).join(', ')}; keyed+16MiB ${runs.keyed16.map(Math.round).join(", ")}; keyed+64MiB ${runs.keyed64.map(Math.round).join(', ')}. ` +
+        `${(3 * N).toLocaleString('en-US')} rows took ${Math.round(largeRun.ms)} ms (${rate((largeRun.ms * 1) / 3).toLocaleString('en-US')} rows/s). sqlite3's own RSS: a few MiB. ` +
+        `Rounds (ms): netmon ${runs.netmon.map(Math.round).join(', ')}; keyed ${runs.keyed.map(Math.round).join(', ')}; plain ${runs.plain.map(Math.round).join(', ')}; keyed+16MiB ${runs.keyed16.map(Math.round).join(', ')}; keyed+64MiB ${runs.keyed64.map(Math.round).join(', ')}. ` +
         `Table bytes: ${Object.entries(stat)
           .filter(([k]) => k.startsWith('bw_'))
           .map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(1)} MiB`)
-          .join(', ')}. The peers import pre-numbered device ids; netmon validates, maps MACs, derives intervals and writes rollups and totals in the same transaction.`,
+          .join(
+            ', ',
+          )}. The peers import pre-numbered device ids; netmon validates, maps MACs, derives intervals and writes rollups and totals in the same transaction.`,
     }),
   )
 } finally {

@@ -40,17 +40,20 @@ try {
   for (let m = 0; m < MINUTES; m++) {
     for (let d = 0; d < DEVICES; d++) {
       const i = m * DEVICES + d
-      const mac = '02:00:00:' + [(d >> 16) & 255, (d >> 8) & 255, d & 255].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(':')
+      const mac = '02:00:00:' + [(d >> 16) & 255, (d >> 8) & 255, d & 255].map(x => x.toString(16).padStart(2, '0').toUpperCase()).join(':')
       text += `{"mac":"${mac}","sent":${((i * 7919) % 1_000_003) * ((d % 7) + 1)},"received":${(i * 104729) % 2_000_003},"ts":${start + m * 60_000 + 1}}\n`
     }
-    if (text.length > 1 << 22) (parts.push(text), (text = ''))
+    if (text.length > 1 << 22) parts.push(text), (text = '')
   }
   parts.push(text)
   writeFileSync(file, parts.join(''))
   parts.length = 0
   text = ''
   const t0 = Date.now()
-  run('sh', ['-c', `${JSON.stringify(node)} ${JSON.stringify(bin)} bandwidth sample --from - --auto-register --db ${JSON.stringify(db)} > /dev/null < ${JSON.stringify(file)}`])
+  run('sh', [
+    '-c',
+    `${JSON.stringify(node)} ${JSON.stringify(bin)} bandwidth sample --from - --auto-register --db ${JSON.stringify(db)} > /dev/null < ${JSON.stringify(file)}`,
+  ])
   const buildS = (Date.now() - t0) / 1000
   rmSync(file)
   sqlite(db, 'PRAGMA wal_checkpoint(TRUNCATE);')
@@ -78,16 +81,23 @@ try {
     stats: [node, [bin, 'bandwidth', 'stats', '--json', '--db', db]],
   }
   // Sanity: both sides agree on the top 10.
-  const ours = JSON.parse(run(...netmon.top).stdout).top_talkers.map((x) => x.mac)
-  const theirs = sqlite(peerDb, peerTop.aggregate).trim().split('\n').map((l) => l.split('|')[0])
+  const ours = JSON.parse(run(...netmon.top).stdout).top_talkers.map(x => x.mac)
+  const theirs = sqlite(peerDb, peerTop.aggregate)
+    .trim()
+    .split('\n')
+    .map(l => l.split('|')[0])
   if (ours.join() !== theirs.join()) throw new Error(`top 10 differ: ${ours} vs ${theirs}`)
 
   const times = {top: [], stats: [], peerTop: [], peerStats: [], peerTopWhich: [], peerStatsWhich: []}
   for (let i = 0; i < 2 + RUNS; i++) {
     const a = run(...netmon.top).ms
-    const pa = Object.entries(peerTop).map(([k, q]) => [k, run('sqlite3', [peerDb, q]).ms]).sort((x, y) => x[1] - y[1])[0]
+    const pa = Object.entries(peerTop)
+      .map(([k, q]) => [k, run('sqlite3', [peerDb, q]).ms])
+      .sort((x, y) => x[1] - y[1])[0]
     const b = run(...netmon.stats).ms
-    const pb = Object.entries(peerStats).map(([k, q]) => [k, run('sqlite3', [peerDb, q]).ms]).sort((x, y) => x[1] - y[1])[0]
+    const pb = Object.entries(peerStats)
+      .map(([k, q]) => [k, run('sqlite3', [peerDb, q]).ms])
+      .sort((x, y) => x[1] - y[1])[0]
     if (i < 2) continue
     times.top.push(a)
     times.peerTop.push(pa[1])
@@ -109,10 +119,10 @@ try {
     t = performance.now()
     await networkStats(store)
     const b = performance.now() - t
-    if (i >= 2) (inproc.top.push(a), inproc.stats.push(b))
+    if (i >= 2) inproc.top.push(a), inproc.stats.push(b)
   }
   await store.close()
-  const sqliteTimer = (q) => {
+  const sqliteTimer = q => {
     const out = run('sqlite3', [peerDb], {input: `.timer on\n${q}\n`}).stdout
     return Number(/Run Time: real ([\d.]+)/.exec(out)?.[1] ?? NaN) * 1000
   }
@@ -126,16 +136,16 @@ try {
     sqlite(db, "SELECT name || '|' || sum(pgsize) FROM dbstat GROUP BY name;")
       .trim()
       .split('\n')
-      .map((l) => l.split('|'))
+      .map(l => l.split('|'))
       .map(([k, v]) => [k, Number(v)]),
   )
-  const count = (t) => Number(sqlite(db, `SELECT count(*) FROM ${t};`).trim())
-  const per = Object.fromEntries(['bw_samples', 'bw_rollup_5m', 'bw_rollup_1h', 'bw_rollup_1d'].map((t) => [t, stat[t] / count(t)]))
+  const count = t => Number(sqlite(db, `SELECT count(*) FROM ${t};`).trim())
+  const per = Object.fromEntries(['bw_samples', 'bw_rollup_5m', 'bw_rollup_1h', 'bw_rollup_1d'].map(t => [t, stat[t] / count(t)]))
   const yearRollups = DEVICES * (288 * 30 * per.bw_rollup_5m + 24 * 365 * per.bw_rollup_1h + 365 * per.bw_rollup_1d)
   const steady = yearRollups + DEVICES * 1440 * 7 * per.bw_samples
-  const mib = (b) => Math.round((b / 2 ** 20) * 10) / 10
-  const r2 = (x) => Math.round(x * 100) / 100
-  const most = (xs) => Object.entries(xs.reduce((a, k) => ((a[k] = (a[k] ?? 0) + 1), a), {})).sort((a, b) => b[1] - a[1])[0][0]
+  const mib = b => Math.round((b / 2 ** 20) * 10) / 10
+  const r2 = x => Math.round(x * 100) / 100
+  const most = xs => Object.entries(xs.reduce((a, k) => ((a[k] = (a[k] ?? 0) + 1), a), {})).sort((a, b) => b[1] - a[1])[0][0]
 
   const row = (metric, ours, peer, peerName, which, command, peerCommand) => ({
     metric,
@@ -156,10 +166,40 @@ try {
       machine: machine(),
       command: `npm run bench -- bandwidth-query (${RUNS} interleaved runs after 2 warm-ups, medians)`,
       results: [
-        row('bandwidth top --since 24h (whole process)', times.top, times.peerTop, 'sqlite3 CLI, hand-written SQL over the raw table (ANALYZEd)', most(times.peerTopWhich), 'bandwidth top --since 24h --json', 'sqlite3 DB "<top-10 aggregate over bw_samples>"'),
-        row('bandwidth stats, all devices (whole process)', times.stats, times.peerStats, 'sqlite3 CLI, hand-written SQL over the raw table (ANALYZEd)', most(times.peerStatsWhich), 'bandwidth stats --json', 'sqlite3 DB "<per-device sums, peak, current over bw_samples>"'),
-        {...row('top --since 24h, in-process (no process start)', inproc.top, [peerIn.top], 'sqlite3 .timer (real)', null, 'topTalkers() from dist/', 'same SQL'), goal: '≤ 2× (reference)'},
-        {...row('stats, in-process (no process start)', inproc.stats, [peerIn.stats], 'sqlite3 .timer (real)', null, 'networkStats() from dist/', 'same SQL'), goal: '≤ 2× (reference)'},
+        row(
+          'bandwidth top --since 24h (whole process)',
+          times.top,
+          times.peerTop,
+          'sqlite3 CLI, hand-written SQL over the raw table (ANALYZEd)',
+          most(times.peerTopWhich),
+          'bandwidth top --since 24h --json',
+          'sqlite3 DB "<top-10 aggregate over bw_samples>"',
+        ),
+        row(
+          'bandwidth stats, all devices (whole process)',
+          times.stats,
+          times.peerStats,
+          'sqlite3 CLI, hand-written SQL over the raw table (ANALYZEd)',
+          most(times.peerStatsWhich),
+          'bandwidth stats --json',
+          'sqlite3 DB "<per-device sums, peak, current over bw_samples>"',
+        ),
+        {
+          ...row(
+            'top --since 24h, in-process (no process start)',
+            inproc.top,
+            [peerIn.top],
+            'sqlite3 .timer (real)',
+            null,
+            'topTalkers() from dist/',
+            'same SQL',
+          ),
+          goal: '≤ 2× (reference)',
+        },
+        {
+          ...row('stats, in-process (no process start)', inproc.stats, [peerIn.stats], 'sqlite3 .timer (real)', null, 'networkStats() from dist/', 'same SQL'),
+          goal: '≤ 2× (reference)',
+        },
         {
           metric: 'bytes on disk per raw sample (1.44M rows)',
           netmon: r2(per.bw_samples),

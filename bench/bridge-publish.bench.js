@@ -18,8 +18,8 @@ const N = Number(process.env.BENCH_MESSAGES ?? 20_000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6)
 const INFLIGHT = 100
 const tmp = mkdtempSync(join(tmpdir(), 'netmon-pub-bench-'))
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const dist = (p) => import(join(root, 'dist', p))
+const sleep = ms => new Promise(r => setTimeout(r, ms))
+const dist = p => import(join(root, 'dist', p))
 
 const {connect} = await import('mqtt')
 const {MqttConnection} = await dist('core/mqtt/connection.js')
@@ -28,10 +28,10 @@ const {Delivery} = await dist('core/bridge/outbox.js')
 const {openStore} = await dist('core/store/index.js')
 
 const VALUES = '{"energy_import_kwh":42461.973,"power_w":1718,"voltage_v":229.7,"current_a":7.46,"frequency_hz":49.99}'
-const meterName = (i) => `Meter ${i % 200}`
+const meterName = i => `Meter ${i % 200}`
 
 function freePort() {
-  return new Promise((resolve) => {
+  return new Promise(resolve => {
     const s = net.createServer()
     s.listen(0, '127.0.0.1', () => {
       const p = s.address().port
@@ -47,7 +47,7 @@ async function raw(url) {
   const t0 = process.hrtime.bigint()
   let sent = 0
   let acked = 0
-  await new Promise((resolve) => {
+  await new Promise(resolve => {
     const next = () => {
       while (sent < N && sent - acked < INFLIGHT) {
         const i = sent++
@@ -62,14 +62,14 @@ async function raw(url) {
     next()
   })
   const s = Number(process.hrtime.bigint() - t0) / 1e9
-  await new Promise((r) => c.end(false, {}, r))
+  await new Promise(r => c.end(false, {}, r))
   return N / s
 }
 
 /** netmon's publish path: MqttConnection + formatting + the same in-flight cap. */
 async function netmonPath(url) {
   const c = new MqttConnection({url, clientId: `netmon-${process.pid}`, reconnect: {minMs: 100, maxMs: 1000}})
-  const up = new Promise((r) => c.once('connect', r))
+  const up = new Promise(r => c.once('connect', r))
   c.start()
   await up
   const t0 = process.hrtime.bigint()
@@ -104,7 +104,7 @@ async function outboxDrain(url, round) {
     maxRows: 10_000_000,
     maxAgeMs: 86_400_000,
     canSend: () => up,
-    send: (e) => {
+    send: e => {
       const m = telemetryMessage('thingsboard-gateway', '', {id: e.meterId, name: e.meterId}, e.ts, e.values)
       return c.publish(m.topic, m.payload)
     },
@@ -112,7 +112,7 @@ async function outboxDrain(url, round) {
   await d.init()
   for (let i = 0; i < N; i++) d.submit({meterId: `m${i % 200}`, ts: 1700000000000 + i, values: VALUES, pollMs: 1})
   await d.flush()
-  const connected = new Promise((r) => c.once('connect', r))
+  const connected = new Promise(r => c.once('connect', r))
   c.start()
   await connected
   const t0 = process.hrtime.bigint()
@@ -136,7 +136,9 @@ try {
   const conf = join(tmp, 'mosquitto.conf')
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nlog_dest none\n`)
   const bin = spawnSync('sh', ['-c', 'command -v mosquitto'], {encoding: 'utf8'}).stdout.trim()
-  const version = spawnSync(bin, ['-h'], {encoding: 'utf8'}).stdout.split('\n')[0].replace(/^mosquitto version /, '')
+  const version = spawnSync(bin, ['-h'], {encoding: 'utf8'})
+    .stdout.split('\n')[0]
+    .replace(/^mosquitto version /, '')
   mosq = spawn(bin, ['-c', conf], {stdio: 'ignore'})
   await sleep(300)
   const url = `mqtt://127.0.0.1:${port}`
@@ -155,13 +157,33 @@ try {
     r.drain.push(await outboxDrain(url, i))
   }
   const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(median(v))]))
-  const ratio = (x) => Math.round((x / m.raw) * 100) / 100
+  const ratio = x => Math.round((x / m.raw) * 100) / 100
   const out = {
     name: 'bridge-publish',
     machine: machine(),
     results: [
-      {metric: 'QoS 1 publish path (msg/s, PUBACKed)', netmon: m.path, peer: m.raw, peer_name: `mqtt.js ${(await import('mqtt')).MQTTJS_VERSION ?? ''} raw QoS 1`.trim(), ratio: ratio(m.path), goal: '≥ 0.8×', unit: 'msg/s (median)', pass: ratio(m.path) >= 0.8, command: `MqttConnection.publish + gateway payload, ${N} messages, ≤ ${INFLIGHT} in flight, mosquitto ${version}`},
-      {metric: 'outbox drain from the store (msg/s, PUBACKed + deleted)', netmon: m.drain, peer: m.raw, peer_name: 'mqtt.js raw QoS 1', ratio: ratio(m.drain), goal: '≥ 0.8× (recorded)', unit: 'msg/s (median)', pass: ratio(m.drain) >= 0.8, command: `Delivery: ${N} outbox rows → publish → delete on PUBACK`},
+      {
+        metric: 'QoS 1 publish path (msg/s, PUBACKed)',
+        netmon: m.path,
+        peer: m.raw,
+        peer_name: `mqtt.js ${(await import('mqtt')).MQTTJS_VERSION ?? ''} raw QoS 1`.trim(),
+        ratio: ratio(m.path),
+        goal: '≥ 0.8×',
+        unit: 'msg/s (median)',
+        pass: ratio(m.path) >= 0.8,
+        command: `MqttConnection.publish + gateway payload, ${N} messages, ≤ ${INFLIGHT} in flight, mosquitto ${version}`,
+      },
+      {
+        metric: 'outbox drain from the store (msg/s, PUBACKed + deleted)',
+        netmon: m.drain,
+        peer: m.raw,
+        peer_name: 'mqtt.js raw QoS 1',
+        ratio: ratio(m.drain),
+        goal: '≥ 0.8× (recorded)',
+        unit: 'msg/s (median)',
+        pass: ratio(m.drain) >= 0.8,
+        command: `Delivery: ${N} outbox rows → publish → delete on PUBACK`,
+      },
     ],
     notes: `Same mosquitto, same ${N} messages of ${VALUES.length + 40} bytes, same in-flight cap (${INFLIGHT}), ${ROUNDS} interleaved rounds (order alternated), medians. Raw rounds: ${r.raw.map(Math.round).join(', ')}; publish path: ${r.path.map(Math.round).join(', ')}; outbox drain: ${r.drain.map(Math.round).join(', ')} msg/s.`,
   }

@@ -5,7 +5,7 @@
 // absolute (peer null). The simulator runs in its own process (`netmon meters simulate`), loopback only.
 // BENCH_METERS / BENCH_SECONDS override the size for quick runs.
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -17,12 +17,12 @@ const METERS = Number(process.env.BENCH_METERS ?? 200)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60)
 const tmp = mkdtempSync(join(tmpdir(), 'netmon-bridge-bench-'))
 const db = join(tmp, 'bench.db')
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const sleep = ms => new Promise(r => setTimeout(r, ms))
 const procs = []
-const log = (s) => process.stderr.write(`[bridge-scale] ${s}\n`)
+const log = s => process.stderr.write(`[bridge-scale] ${s}\n`)
 
 function freePort() {
-  return new Promise((resolve) => {
+  return new Promise(resolve => {
     const s = net.createServer()
     s.listen(0, '127.0.0.1', () => {
       const p = s.address().port
@@ -34,8 +34,8 @@ function freePort() {
 function start(cmd, args, env = {}) {
   const child = spawn(cmd, args, {cwd: root, env: {...process.env, NETMON_NO_PROGRESS: '1', ...env}, stdio: ['ignore', 'pipe', 'pipe']})
   const p = {child, out: '', err: ''}
-  child.stdout.on('data', (d) => (p.out += d))
-  child.stderr.on('data', (d) => (p.err += d))
+  child.stdout.on('data', d => (p.out += d))
+  child.stderr.on('data', d => (p.err += d))
   procs.push(p)
   return p
 }
@@ -57,7 +57,7 @@ function cpuTicks(pid) {
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
   return Number(rest[11]) + Number(rest[12]) // utime + stime (fields 14, 15)
 }
-const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
+const rssMb = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
 
 async function main() {
   if (!ensureCommand('mosquitto')) throw new Error('mosquitto is not installed and apt-get could not install it')
@@ -68,10 +68,14 @@ async function main() {
   start(mosqBin, ['-c', conf])
 
   const sim = start(process.execPath, [BIN, 'meters', 'simulate', '--port', '0', '--meters', String(METERS), '--json'])
-  const ports = await waitFor('the simulator', () => {
-    const line = sim.out.split('\n').find((l) => l.includes('"ports"'))
-    return line ? JSON.parse(line).ports : undefined
-  }, 60_000)
+  const ports = await waitFor(
+    'the simulator',
+    () => {
+      const line = sim.out.split('\n').find(l => l.includes('"ports"'))
+      return line ? JSON.parse(line).ports : undefined
+    },
+    60_000,
+  )
   log(`simulator: ${ports.length} meters; mosquitto on ${mport}`)
 
   const cfg = join(tmp, 'bridge.json')
@@ -80,7 +84,11 @@ async function main() {
     JSON.stringify({
       mqtt: {url: `mqtt://127.0.0.1:${mport}`, client_id: 'bench-bridge'},
       publish: {format: 'thingsboard-gateway'},
-      defaults: {poll_interval: '1s', timeout: '2s', obis: {'1.0.1.8.0.255': 'energy_import_wh', '1.0.1.7.0.255': 'power_w', '1.0.32.7.0.255': 'voltage_v', '1.0.31.7.0.255': 'current_a'}},
+      defaults: {
+        poll_interval: '1s',
+        timeout: '2s',
+        obis: {'1.0.1.8.0.255': 'energy_import_wh', '1.0.1.7.0.255': 'power_w', '1.0.32.7.0.255': 'voltage_v', '1.0.31.7.0.255': 'current_a'},
+      },
       meters: ports.map((port, i) => ({id: `b${String(i + 1).padStart(3, '0')}`, host: '127.0.0.1', port})),
       metrics: {interval: '60s', interfaces: ['lo']}, // defaults but the measured interface
       shutdown_timeout: '5s',
@@ -89,20 +97,29 @@ async function main() {
   const bridge = start(process.execPath, [BIN, 'bridge', 'run', '--config', cfg, '--db', db, '--log-level', 'warn'])
   const pid = bridge.child.pid
   // Warm-up: every meter associated and polled, then 5 s more for steady state.
-  await waitFor('all meters polling', () => {
-    try {
-      const s = status()
-      return s.running && s.meters.length === METERS && s.meters.every((m) => m.polls > 0)
-    } catch {
-      return false
-    }
-  }, 120_000)
+  await waitFor(
+    'all meters polling',
+    () => {
+      try {
+        const s = status()
+        return s.running && s.meters.length === METERS && s.meters.every(m => m.polls > 0)
+      } catch {
+        return false
+      }
+    },
+    120_000,
+  )
   await sleep(5000)
   // Status rows come with each heartbeat (default 5 s): start and end the window on a fresh one.
-  const nextHeartbeat = async (after) => waitFor('a heartbeat', () => {
-    const s = status()
-    return s.heartbeat_at_ms > after ? s : undefined
-  }, 30_000)
+  const nextHeartbeat = async after =>
+    waitFor(
+      'a heartbeat',
+      () => {
+        const s = status()
+        return s.heartbeat_at_ms > after ? s : undefined
+      },
+      30_000,
+    )
   const s0 = await nextHeartbeat(status().heartbeat_at_ms)
   const c0 = cpuTicks(pid)
   const t0 = Date.now()
@@ -126,19 +143,68 @@ async function main() {
   const missed = overruns + failures
   const lat = s1.delivery_latency_ms
   bridge.child.kill('SIGTERM')
-  await new Promise((r) => bridge.child.on('exit', r))
+  await new Promise(r => bridge.child.on('exit', r))
 
   const results = [
-    {metric: `daemon CPU, ${METERS} meters at 1 s, ${SECONDS} s`, netmon: Math.round(cpuPct * 10) / 10, peer: null, peer_name: 'absolute goal (no peer tool)', ratio: null, goal: '≤ 25 % of one core', unit: '% of one core', pass: cpuPct <= 25, command: `netmon bridge run --config bridge.json (${METERS} meters, thingsboard-gateway, mosquitto)`},
-    {metric: 'daemon peak RSS', netmon: Math.round(peakRss * 10) / 10, peer: null, peer_name: 'absolute goal', ratio: null, goal: '≤ 150 MB', unit: 'MiB', pass: peakRss <= 150, command: 'same run, /proc/PID/status VmRSS every 0.5 s'},
-    {metric: 'missed polls (overruns + failed polls)', netmon: missed, peer: null, peer_name: 'absolute goal', ratio: null, goal: '0', unit: 'polls', pass: missed === 0, command: `same run: ${polls} polls done of ~${expected} slots`},
-    {metric: 'poll-to-PUBACK latency p99', netmon: lat?.p99_ms ?? null, peer: null, peer_name: 'recorded', ratio: null, goal: 'recorded', unit: 'ms', pass: lat?.p99_ms != null, command: `same run, daemon's window of the last ${lat?.count} PUBACKs (p50 ${lat?.p50_ms} ms, max ${lat?.max_ms} ms)`},
+    {
+      metric: `daemon CPU, ${METERS} meters at 1 s, ${SECONDS} s`,
+      netmon: Math.round(cpuPct * 10) / 10,
+      peer: null,
+      peer_name: 'absolute goal (no peer tool)',
+      ratio: null,
+      goal: '≤ 25 % of one core',
+      unit: '% of one core',
+      pass: cpuPct <= 25,
+      command: `netmon bridge run --config bridge.json (${METERS} meters, thingsboard-gateway, mosquitto)`,
+    },
+    {
+      metric: 'daemon peak RSS',
+      netmon: Math.round(peakRss * 10) / 10,
+      peer: null,
+      peer_name: 'absolute goal',
+      ratio: null,
+      goal: '≤ 150 MB',
+      unit: 'MiB',
+      pass: peakRss <= 150,
+      command: 'same run, /proc/PID/status VmRSS every 0.5 s',
+    },
+    {
+      metric: 'missed polls (overruns + failed polls)',
+      netmon: missed,
+      peer: null,
+      peer_name: 'absolute goal',
+      ratio: null,
+      goal: '0',
+      unit: 'polls',
+      pass: missed === 0,
+      command: `same run: ${polls} polls done of ~${expected} slots`,
+    },
+    {
+      metric: 'poll-to-PUBACK latency p99',
+      netmon: lat?.p99_ms ?? null,
+      peer: null,
+      peer_name: 'recorded',
+      ratio: null,
+      goal: 'recorded',
+      unit: 'ms',
+      pass: lat?.p99_ms != null,
+      command: `same run, daemon's window of the last ${lat?.count} PUBACKs (p50 ${lat?.p50_ms} ms, max ${lat?.max_ms} ms)`,
+    },
   ]
   return {
     name: 'bridge-scale',
     machine: machine(),
     results,
-    notes: `${METERS} simulated meters (one \`netmon meters simulate\` process) polled every 1 s (4 OBIS in one GET-with-list per poll), each reading stored (readings + outbox) then published QoS 1 to mosquitto ${spawnSync(mosqBin, ['-h'], {encoding: 'utf8'}).stdout.split('\n')[0].replace(/^mosquitto version /, '')} on loopback. CPU and RSS are the daemon process only, over ${SECONDS} s after a warm-up; the latency includes the store write (grouped every 25 ms). Polls in the window: ${polls} of ~${expected} slots.`,
+    notes: `${METERS} simulated meters (one \`netmon meters simulate\` process) polled every 1 s (4 OBIS in one GET-with-list per poll), each reading stored (readings + outbox) then published QoS 1 to mosquitto ${spawnSync(
+      mosqBin,
+      ['-h'],
+      {encoding: 'utf8'},
+    )
+      .stdout.split('\n')[0]
+      .replace(
+        /^mosquitto version /,
+        '',
+      )} on loopback. CPU and RSS are the daemon process only, over ${SECONDS} s after a warm-up; the latency includes the store write (grouped every 25 ms). Polls in the window: ${polls} of ~${expected} slots.`,
   }
 }
 

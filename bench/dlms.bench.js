@@ -10,7 +10,19 @@ import {fileURLToPath} from 'node:url'
 const here = dirname(fileURLToPath(import.meta.url))
 const distDir = process.env.NETMON_DLMS_DIST ?? join(here, '..', 'dist', 'core', 'dlms')
 const dlms = await import(pathToFileURL(join(distDir, 'index.js')).href)
-const {D, encodeData, encodeGetResponse, encodeWrapperFrame, encodeHdlcFrame, WrapperStreamDecoder, HdlcStreamDecoder, decodeApdu, parseData, startSimulator, DlmsClient} = dlms
+const {
+  D,
+  encodeData,
+  encodeGetResponse,
+  encodeWrapperFrame,
+  encodeHdlcFrame,
+  WrapperStreamDecoder,
+  HdlcStreamDecoder,
+  decodeApdu,
+  parseData,
+  startSimulator,
+  DlmsClient,
+} = dlms
 
 const SECONDS = Number(process.env.NETMON_BENCH_SECONDS ?? 1)
 
@@ -33,15 +45,21 @@ const registerApdu = encodeGetResponse({type: 'normal', invokeId: 0xc1, result: 
 const rows = D.array(Array.from({length: 24}, (_, i) => D.struct(D.octets(new Uint8Array(12).fill(i)), D.uint32(12000000 + i))))
 const blockRaw = encodeData(rows).subarray(0, 500)
 const blockApdu = encodeGetResponse({type: 'with-datablock', invokeId: 0xc1, lastBlock: false, blockNumber: 1, result: {ok: true, raw: blockRaw}})
-const llc = (apdu) => Uint8Array.from([0xe6, 0xe7, 0x00, ...apdu])
-const hdlcRegister = encodeHdlcFrame({segmented: false, dest: {logical: 16, size: 1}, src: {logical: 1, size: 1}, control: {type: 'I', ns: 0, nr: 1, pf: true}, info: llc(registerApdu)})
+const llc = apdu => Uint8Array.from([0xe6, 0xe7, 0x00, ...apdu])
+const hdlcRegister = encodeHdlcFrame({
+  segmented: false,
+  dest: {logical: 16, size: 1},
+  src: {logical: 1, size: 1},
+  control: {type: 'I', ns: 0, nr: 1, pf: true},
+  info: llc(registerApdu),
+})
 const wrapperRegister = encodeWrapperFrame({src: 1, dst: 16, apdu: registerApdu})
 const wrapperBlock = encodeWrapperFrame({src: 1, dst: 16, apdu: blockApdu})
 
 function decodeFrames(decoder, frame) {
   const evs = decoder.push(frame)
   const f = evs[0]
-  if (!f || f.type !== 'frame') throw new Error('bench frame did not decode')
+  if (f?.type !== 'frame') throw new Error('bench frame did not decode')
   const apdu = f.frame.apdu ?? f.frame.info.subarray(3)
   const a = decodeApdu(apdu)
   if (a.status !== 'ok') throw new Error('bench APDU did not decode')
@@ -113,7 +131,7 @@ process.stdout.write(
       row('decode GET-response (register), HDLC frames', decode.hdlc_get_response_register_frames_per_s, 'frames/s'),
       row('decode GET-response with-data-block (500 B), wrapper', decode.wrapper_get_response_500b_block_frames_per_s, 'frames/s'),
       row('decode A-XDR profile buffer, 24 rows', decode.axdr_profile_24_rows_decodes_per_s, 'decodes/s'),
-      ...['wrapper', 'hdlc'].flatMap((f) => [
+      ...['wrapper', 'hdlc'].flatMap(f => [
         row(`client ↔ simulator GET requests/s (${f}, one connection)`, loopback[f].get_requests_per_s, 'req/s', {
           peer: GURUX_GET_PER_S,
           peer_name: 'Gurux Python simulator (reference, earlier run)',
@@ -123,6 +141,8 @@ process.stdout.write(
         row(`associate + release sessions/s (${f})`, loopback[f].sessions_per_s, 'sessions/s'),
       ]),
     ],
-    notes: 'Decode rates are single-threaded, in-process. Loopback rates are one client and one simulator in the same Node process over 127.0.0.1. Raw figures: ' + JSON.stringify({seconds_per_measure: SECONDS, decode, loopback}),
+    notes:
+      'Decode rates are single-threaded, in-process. Loopback rates are one client and one simulator in the same Node process over 127.0.0.1. Raw figures: ' +
+      JSON.stringify({seconds_per_measure: SECONDS, decode, loopback}),
   }) + '\n',
 )

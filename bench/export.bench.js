@@ -26,7 +26,7 @@ function run(cmd, args, stdoutPath) {
     const t0 = process.hrtime.bigint()
     const child = spawn(cmd, args, {stdio: ['ignore', fd, 'pipe'], env, cwd: root})
     let stderr = ''
-    child.stderr.on('data', (d) => (stderr += d))
+    child.stderr.on('data', d => (stderr += d))
     let peak = 0
     const sample = () => {
       try {
@@ -36,7 +36,7 @@ function run(cmd, args, stdoutPath) {
     }
     const timer = setInterval(sample, 10)
     child.on('error', reject)
-    child.on('exit', (code) => {
+    child.on('exit', code => {
       clearInterval(timer)
       if (typeof fd === 'number') closeSync(fd)
       if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr}`))
@@ -50,7 +50,9 @@ async function buildStore(file, minutes) {
   const {openStore} = await import(join(root, 'dist/core/store/index.js'))
   const store = await openStore({db: file})
   try {
-    const macs = Array.from({length: DEVICES}, (_, i) => `02:00:00:00:${((i + 1) >> 8).toString(16).padStart(2, '0')}:${((i + 1) & 255).toString(16).padStart(2, '0')}`.toUpperCase())
+    const macs = Array.from({length: DEVICES}, (_, i) =>
+      `02:00:00:00:${((i + 1) >> 8).toString(16).padStart(2, '0')}:${((i + 1) & 255).toString(16).padStart(2, '0')}`.toUpperCase(),
+    )
     await store.batch([
       {
         sql: `INSERT INTO devices(id, mac, ip, hostname, first_seen, last_seen)
@@ -79,8 +81,20 @@ const PEER_SQL = `SELECT strftime('%Y-%m-%dT%H:%M:%fZ', s.ts / 1000.0, 'unixepoc
   FROM devices d CROSS JOIN bw_samples s ON s.device_id = d.id ORDER BY d.id, s.ts`
 const DUMP_SQL = 'SELECT * FROM bw_samples'
 
-const netmonArgs = (db, out, format = 'csv') => [join(root, 'bin/run.js'), 'metrics', 'export', '--what', 'bandwidth', '--format', format, '--db', db, '--out', out]
-const lines = (file) => {
+const netmonArgs = (db, out, format = 'csv') => [
+  join(root, 'bin/run.js'),
+  'metrics',
+  'export',
+  '--what',
+  'bandwidth',
+  '--format',
+  format,
+  '--db',
+  db,
+  '--out',
+  out,
+]
+const lines = file => {
   // Count records without loading the file: CRLF (CSV) or LF (NDJSON) terminated.
   const r = spawnSync('sh', ['-c', `wc -l < '${file}'`], {encoding: 'utf8'})
   return Number(r.stdout.trim())
@@ -133,14 +147,14 @@ try {
   t.ndjson.push((await run(process.execPath, netmonArgs(big, join(tmp, 'out.ndjson'), 'ndjson'))).ms)
   t.json.push((await run(process.execPath, netmonArgs(big, join(tmp, 'out.json'), 'json'))).ms)
 
-  const rate = (ms) => Math.round(ROWS / (ms / 1000))
+  const rate = ms => Math.round(ROWS / (ms / 1000))
   const netmonRate = rate(median(t.netmon))
   const peerRate = rate(median(t.peer))
   const dumpRate = rate(median(t.dump))
   const rssBig = Math.max(...t.rssBig)
   const rssSmall = Math.max(...t.rssSmall)
   const rssMid = Math.max(...t.rssMid)
-  const r2 = (x) => Math.round(x * 100) / 100
+  const r2 = x => Math.round(x * 100) / 100
   const cmd = 'netmon metrics export --what bandwidth --format csv --out FILE'
   console.log(
     JSON.stringify({
@@ -238,7 +252,7 @@ try {
         `Store: ${ROWS} samples (1000 devices × 1440 one-minute samples) in bw_samples (WITHOUT ROWID, PRIMARY KEY (device_id, ts)), ` +
         `file ${(statSync(big).size / 2 ** 20).toFixed(1)} MiB; CSV ${(statSync(out).size / 2 ** 20).toFixed(1)} MiB. ` +
         `Times are whole processes (netmon includes its ~0.3 s CLI start-up and an fsync of the output). ` +
-        `netmon medians: ${t.netmon.map((x) => Math.round(x)).join('/')} ms; sqlite3 same columns: ${t.peer.map((x) => Math.round(x)).join('/')} ms; dump: ${t.dump.map((x) => Math.round(x)).join('/')} ms.`,
+        `netmon medians: ${t.netmon.map(x => Math.round(x)).join('/')} ms; sqlite3 same columns: ${t.peer.map(x => Math.round(x)).join('/')} ms; dump: ${t.dump.map(x => Math.round(x)).join('/')} ms.`,
     }),
   )
 } finally {

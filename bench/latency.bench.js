@@ -18,7 +18,7 @@ const COUNT = 100
 const INTERVAL_MS = 10
 const tag = `nmb${process.pid.toString(36)}`
 const bridge = `${tag}br`
-const HOSTS = [11, 12, 13, 14, 15].map((n) => ({ip: `10.79.1.${n}`, ns: `${tag}h${n}`, veth: `${tag}v${n}`, peer: `${tag}p${n}`}))
+const HOSTS = [11, 12, 13, 14, 15].map(n => ({ip: `10.79.1.${n}`, ns: `${tag}h${n}`, veth: `${tag}v${n}`, peer: `${tag}p${n}`}))
 const sh = (...argv) => execFileSync(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8'})
 const quiet = (...argv) => {
   try {
@@ -73,14 +73,27 @@ if (!ensureCommand('fping')) {
 
 const tmp = mkdtempSync(join(tmpdir(), 'netmon-latency-bench-'))
 const db = join(tmp, 'bench.db')
-const ips = HOSTS.map((h) => h.ip)
-const netmonArgs = [join(root, 'bin/run.js'), 'latency', ...ips, '--count', String(COUNT), '--interval', `${INTERVAL_MS}ms`, '--method', 'icmp', '--json', '--db', db]
+const ips = HOSTS.map(h => h.ip)
+const netmonArgs = [
+  join(root, 'bin/run.js'),
+  'latency',
+  ...ips,
+  '--count',
+  String(COUNT),
+  '--interval',
+  `${INTERVAL_MS}ms`,
+  '--method',
+  'icmp',
+  '--json',
+  '--db',
+  db,
+]
 const fpingArgs = ['-C', String(COUNT), '-p', String(INTERVAL_MS), '-q', ...ips]
 
 function runNetmon() {
   const r = timeRun(process.execPath, netmonArgs, {env: {...process.env, NETMON_NO_PROGRESS: '1'}, maxBuffer: 64 << 20})
   const out = JSON.parse(r.stdout)
-  const rtts = out.hosts.flatMap((h) => h.rtts_ms.filter((x) => x !== null))
+  const rtts = out.hosts.flatMap(h => h.rtts_ms.filter(x => x !== null))
   const sent = out.hosts.reduce((a, h) => a + h.sent, 0)
   return {ms: r.ms, rtts, sent, received: rtts.length}
 }
@@ -112,13 +125,13 @@ try {
     n.push(runNetmon())
     f.push(runFping())
   }
-  const wallN = median(n.map((x) => x.ms))
-  const wallF = median(f.map((x) => x.ms))
-  const medN = median(n.flatMap((x) => x.rtts))
-  const medF = median(f.flatMap((x) => x.rtts))
+  const wallN = median(n.map(x => x.ms))
+  const wallF = median(f.map(x => x.ms))
+  const medN = median(n.flatMap(x => x.rtts))
+  const medF = median(f.flatMap(x => x.rtts))
   const lossN = 1 - n.reduce((a, x) => a + x.received, 0) / n.reduce((a, x) => a + x.sent, 0)
   const lossF = 1 - f.reduce((a, x) => a + x.received, 0) / f.reduce((a, x) => a + x.sent, 0)
-  const r3 = (x) => Math.round(x * 1000) / 1000
+  const r3 = x => Math.round(x * 1000) / 1000
   output = result({
     results: [
       {
@@ -149,7 +162,7 @@ try {
       `5 concurrent ping processes, store write). fping sends to all targets from one process with its default 10 ms gap between ` +
       `any two packets, so 500 probes take ≥ 5 s; netmon runs one ping per host in parallel (iputils paces -i 0.01 at ≈ 16 ms ` +
       `on this VM, so its 100 probes take ≈ 1.6 s). Medians: ping's RTT is kernel-timestamped, fping's is measured in user space. Loss: netmon ${r3(lossN * 100)} %, fping ${r3(lossF * 100)} %. ` +
-      `Walls netmon ${n.map((x) => Math.round(x.ms)).join('/')} ms, fping ${f.map((x) => Math.round(x.ms)).join('/')} ms.`,
+      `Walls netmon ${n.map(x => Math.round(x.ms)).join('/')} ms, fping ${f.map(x => Math.round(x.ms)).join('/')} ms.`,
   })
 } catch (e) {
   output = result({results: [], notes: `failed: ${String(e?.message ?? e).split('\n')[0]}`})

@@ -7,7 +7,7 @@ export function machine() {
   return `${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`
 }
 
-export const median = (xs) => {
+export const median = xs => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
@@ -34,8 +34,8 @@ export function runWithRss(cmd, args, opts = {}) {
     let peak = 0
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
+    child.stdout.on('data', d => (stdout += d))
+    child.stderr.on('data', d => (stderr += d))
     const timer = setInterval(() => {
       try {
         const status = require_fs().readFileSync(`/proc/${child.pid}/status`, 'utf8')
@@ -48,7 +48,7 @@ export function runWithRss(cmd, args, opts = {}) {
       else child.stdin.end(opts.input)
     }
     child.on('error', reject)
-    child.on('close', (code) => {
+    child.on('close', code => {
       clearInterval(timer)
       resolve({ms: Number(process.hrtime.bigint() - t0) / 1e6, peakRssMb: peak / 1024, code, stdout, stderr})
     })

@@ -16,7 +16,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const LISTEN = [22, 8080, 31337, 50000]
 const ns = `nmp${process.pid.toString(36)}`
 const isRoot = process.getuid?.() === 0
-const sh = (argv) => execFileSync(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8'})
+const sh = argv => execFileSync(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8'})
 let listener = null
 let cleaned = false
 function cleanup() {
@@ -56,23 +56,25 @@ async function main() {
     sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up'])
   }
   const script = `const net=require('node:net');let n=${ports.length};for(const p of ${JSON.stringify(ports)}){net.createServer(c=>c.destroy()).listen(p,'127.0.0.1',()=>{if(--n===0)console.log('ready')})};process.stdin.resume()`
-  listener = spawn(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), '-e', script], {stdio: ['pipe', 'pipe', 'inherit']})
+  listener = spawn(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), '-e', script], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
   await new Promise((resolve, reject) => {
-    listener.stdout.on('data', (d) => String(d).includes('ready') && resolve())
-    listener.on('exit', (c) => reject(new Error(`listeners exited ${c}`)))
+    listener.stdout.on('data', d => String(d).includes('ready') && resolve())
+    listener.on('exit', c => reject(new Error(`listeners exited ${c}`)))
   })
   const dir = mkdtempSync(join(tmpdir(), 'netmon-bench-ports-'))
   const db = join(dir, 'netmon.db')
   const env = {...process.env, NETMON_NO_PROGRESS: '1'}
-  const run = (argv) => timeRun(prefix[0] ?? argv[0], [...prefix.slice(1), ...(prefix.length ? argv : argv.slice(1))], {cwd: root, env})
+  const run = argv => timeRun(prefix[0] ?? argv[0], [...prefix.slice(1), ...(prefix.length ? argv : argv.slice(1))], {cwd: root, env})
   const netmon = () => {
     const r = run([process.execPath, join(root, 'bin/run.js'), 'scan', '127.0.0.1', '--ports', 'all', '--no-rdns', '--json', '--db', db])
-    return {ms: r.ms, open: JSON.parse(r.stdout).hosts[0].ports.map((p) => p.port)}
+    return {ms: r.ms, open: JSON.parse(r.stdout).hosts[0].ports.map(p => p.port)}
   }
   const nmap = () => {
     const r = run(['nmap', '-sT', '-p-', '-T4', '-n', '127.0.0.1', '-oG', '-'])
-    const line = r.stdout.split('\n').find((l) => l.includes('Ports:')) ?? ''
-    const open = [...line.matchAll(/(\d+)\/open\/tcp/g)].map((m) => Number(m[1])).sort((a, b) => a - b)
+    const line = r.stdout.split('\n').find(l => l.includes('Ports:')) ?? ''
+    const open = [...line.matchAll(/(\d+)\/open\/tcp/g)].map(m => Number(m[1])).sort((a, b) => a - b)
     return {ms: r.ms, open}
   }
   try {
@@ -86,7 +88,7 @@ async function main() {
         const r = nmap()
         return {ms: r.ms, set: r.open}
       },
-      describe: (s) => `open ports ${s.join(',')}`,
+      describe: s => `open ports ${s.join(',')}`,
     })
     result.results.push({
       metric: '--ports all on 127.0.0.1, wall time (median)',
@@ -99,7 +101,15 @@ async function main() {
       pass: ratio <= 1.0 && same,
       command: 'netmon scan 127.0.0.1 --ports all --no-rdns --json',
     })
-    result.results.push({metric: 'same open ports (every round)', netmon: same ? 1 : 0, peer: 1, peer_name: 'nmap -sT -p- -T4', goal: 'identical sets', unit: 'bool', pass: same})
+    result.results.push({
+      metric: 'same open ports (every round)',
+      netmon: same ? 1 : 0,
+      peer: 1,
+      peer_name: 'nmap -sT -p- -T4',
+      goal: 'identical sets',
+      unit: 'bool',
+      pass: same,
+    })
     result.notes = `${ROUNDS} interleaved rounds${isRoot ? ' inside a private network namespace (its loopback carries only the benchmark listeners)' : ' on the shared loopback (not root)'}; netmon times include process start-up and the store write. ${detail}. netmon ms: ${n.map(Math.round).join(', ')}; nmap ms: ${p.map(Math.round).join(', ')}.`
   } finally {
     rmSync(dir, {recursive: true, force: true})

@@ -24,7 +24,7 @@ const HOSTS = [10, 11, 12, 13, 14].map((n, i) => ({
   silent: i === 4,
 }))
 const sh = (argv, input) => execFileSync(argv[0], argv.slice(1), {stdio: ['pipe', 'pipe', 'pipe'], encoding: 'utf8', input})
-const quiet = (argv) => {
+const quiet = argv => {
   try {
     sh(argv)
   } catch {
@@ -49,7 +49,10 @@ function setup() {
     sh(['ip', '-n', h.ns, 'link', 'set', 'lo', 'up'])
     sh(['ip', '-n', h.ns, 'link', 'set', 'eth0', 'up'])
     if (h.silent) {
-      sh(['ip', 'netns', 'exec', h.ns, 'nft', '-f', '-'], 'table inet netmon_bench_silent {\n chain i { type filter hook input priority 0; policy drop; }\n chain o { type filter hook output priority 0; policy drop; }\n}\n')
+      sh(
+        ['ip', 'netns', 'exec', h.ns, 'nft', '-f', '-'],
+        'table inet netmon_bench_silent {\n chain i { type filter hook input priority 0; policy drop; }\n chain o { type filter hook output priority 0; policy drop; }\n}\n',
+      )
     }
   }
 }
@@ -93,11 +96,16 @@ function main() {
   const env = {...process.env, NETMON_NO_PROGRESS: '1'}
   const netmon = () => {
     const r = timeRun(process.execPath, ['bin/run.js', 'scan', SUBNET, '--no-rdns', '--json', '--db', db], {cwd: root, env})
-    return {ms: r.ms, hosts: JSON.parse(r.stdout).hosts.map((h) => h.ip).sort()}
+    return {
+      ms: r.ms,
+      hosts: JSON.parse(r.stdout)
+        .hosts.map(h => h.ip)
+        .sort(),
+    }
   }
   const nmap = () => {
     const r = timeRun('nmap', ['-sn', '-n', SUBNET, '-oG', '-'])
-    const hosts = [...r.stdout.matchAll(/^Host: (\S+) .*Status: Up/gm)].map((m) => m[1]).sort()
+    const hosts = [...r.stdout.matchAll(/^Host: (\S+) .*Status: Up/gm)].map(m => m[1]).sort()
     return {ms: r.ms, hosts}
   }
   try {
@@ -112,7 +120,7 @@ function main() {
         const r = nmap()
         return {ms: r.ms, set: r.hosts}
       },
-      describe: (s) => `${s.length} hosts: ${s.join(' ')}`,
+      describe: s => `${s.length} hosts: ${s.join(' ')}`,
     })
     result.results.push({
       metric: '/24 sweep wall time (median)',
@@ -125,7 +133,15 @@ function main() {
       pass: ratio <= 1.0 && same,
       command: `netmon scan ${SUBNET} --no-rdns --json`,
     })
-    result.results.push({metric: 'same hosts found (every round)', netmon: same ? 1 : 0, peer: 1, peer_name: 'nmap -sn', goal: 'identical sets', unit: 'bool', pass: same})
+    result.results.push({
+      metric: 'same hosts found (every round)',
+      netmon: same ? 1 : 0,
+      peer: 1,
+      peer_name: 'nmap -sn',
+      goal: 'identical sets',
+      unit: 'bool',
+      pass: same,
+    })
     result.notes = `${ROUNDS} interleaved rounds; netmon times include process start-up and the store write. ${detail}. All rounds netmon ms: ${n.map(Math.round).join(', ')}; nmap ms: ${p.map(Math.round).join(', ')}.`
   } finally {
     rmSync(dir, {recursive: true, force: true})

@@ -32,8 +32,10 @@ const env = {...process.env, NETMON_NO_PROGRESS: '1', NETMON_STARTUP: '', NETMON
 try {
   timeRun(cases.dbinfo[0], cases.dbinfo[1], {env}) // create the store once
   // Is V8's code cache for the bundled @oclif/core in place and accepted? (scripts/code-cache.js)
-  const cache = /code cache: (\w+)/.exec(timeRun(node, [join(root, 'bin/run.js'), '--version'], {env: {...env, NETMON_CODE_CACHE: 'debug'}}).stderr)?.[1] ?? 'no bundled @oclif/core'
-  const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]))
+  const cache =
+    /code cache: (\w+)/.exec(timeRun(node, [join(root, 'bin/run.js'), '--version'], {env: {...env, NETMON_CODE_CACHE: 'debug'}}).stderr)?.[1] ??
+    'no bundled @oclif/core'
+  const times = Object.fromEntries(Object.keys(cases).map(k => [k, []]))
   for (let i = 0; i < 3 + RUNS; i++) {
     for (const [k, [cmd, args, extraEnv]] of Object.entries(cases)) {
       const {ms} = timeRun(cmd, args, {env: {...env, ...extraEnv}})
@@ -41,9 +43,9 @@ try {
     }
   }
   const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]))
-  const ratio = (k) => Math.round((med[k] / med.node) * 100) / 100
+  const ratio = k => Math.round((med[k] / med.node) * 100) / 100
   // Median of the per-round ratios: steadier than the ratio of medians on a busy machine.
-  const paired = (k) => Math.round(median(times[k].map((ms, i) => ms / times.node[i])) * 100) / 100
+  const paired = k => Math.round(median(times[k].map((ms, i) => ms / times.node[i])) * 100) / 100
   const row = (metric, k, goal) => ({
     metric,
     netmon: Math.round(med[k]),
@@ -54,7 +56,13 @@ try {
     paired_ratio: paired(k),
     goal: goal ? '≤ 2.5×' : undefined,
     pass: goal ? ratio(k) <= 2.5 : undefined,
-    command: (cases[k][2] ? 'NETMON_STARTUP=plain ' : '') + cases[k][1].join(' ').replace(root + '/', '').replace(bare + '/', '(no manifest) ').replace(db, 'DB'),
+    command:
+      (cases[k][2] ? 'NETMON_STARTUP=plain ' : '') +
+      cases[k][1]
+        .join(' ')
+        .replace(root + '/', '')
+        .replace(bare + '/', '(no manifest) ')
+        .replace(db, 'DB'),
     peer_command: 'node -e 0',
   })
   console.log(

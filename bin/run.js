@@ -14,6 +14,10 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {Script} from 'node:vm'
 
+// Native modules' loaders (libsql's @neon-rs/load) call process.report.getReport(), which by default
+// reverse-resolves every open socket's addresses: blocking DNS queries nobody asked for. Never.
+if (process.report) process.report.excludeNetwork = true
+
 const distUrl = new URL('../dist/', import.meta.url)
 const coreFile = fileURLToPath(new URL('oclif/core.cjs', distUrl))
 // Bundled modules resolve their own import.meta.url against this (scripts/bundle.js).
@@ -40,7 +44,7 @@ function loadBundledCore() {
   const module = {exports: {}, filename: coreFile, id: coreFile}
   // Code compiled by vm.Script cannot use import() on Node 20 without --experimental-vm-modules:
   // the bundle calls this instead (oclif passes file URLs of command modules).
-  const dynamicImport = (specifier) => import(specifier)
+  const dynamicImport = specifier => import(specifier)
   script.runInThisContext().call(module.exports, module.exports, createRequire(coreFile), module, coreFile, dirname(coreFile), dynamicImport)
   if (mode === 'write' && cacheFile) {
     // At exit, so the functions this run compiled are in the cache too.

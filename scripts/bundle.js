@@ -44,7 +44,7 @@ const requireHere = createRequire(join(root, 'package.json'))
  */
 const BUNDLED = new Set(['zod', 'yaml', '@libsql/client', '@libsql/core'])
 
-const pkgOf = (spec) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0])
+const pkgOf = spec => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0])
 
 function tsFiles(dir) {
   const out = []
@@ -105,7 +105,7 @@ async function bundleCommands(build) {
   ].join('\n')
   const commands = tsFiles(join(src, 'commands'))
   const result = await build({
-    entryPoints: commands.map((c) => ({in: c, out: relative(src, c).replace(/\.ts$/, '').split(sep).join('/')})),
+    entryPoints: commands.map(c => ({in: c, out: relative(src, c).replace(/\.ts$/, '').split(sep).join('/')})),
     outdir: dist,
     bundle: true,
     splitting: true,
@@ -134,12 +134,12 @@ async function bundleCommands(build) {
         setup(b) {
           b.onResolve({filter: /^@oclif\/core$/}, () => ({path: 'oclif-core', namespace: 'netmon-shim'}))
           b.onLoad({filter: /.*/, namespace: 'netmon-shim'}, () => ({contents: shim, loader: 'js', resolveDir: root}))
-          b.onResolve({filter: /^[^./]/}, (args) => {
+          b.onResolve({filter: /^[^./]/}, args => {
             if (args.namespace === 'netmon-shim' || args.path.startsWith('node:')) return {external: true}
             return BUNDLED.has(pkgOf(args.path)) ? undefined : {external: true}
           })
           // Our modules: import.meta.url/dirname/filename as in tsc's output (see the header).
-          b.onLoad({filter: /\.ts$/}, (args) => {
+          b.onLoad({filter: /\.ts$/}, args => {
             if (!args.path.startsWith(src + sep)) return undefined
             const rel = relative(src, args.path).replace(/\.ts$/, '.js').split(sep).join('/')
             const url = `new URL(${JSON.stringify(rel)}, __netmonDist).href`
@@ -149,7 +149,8 @@ async function bundleCommands(build) {
               .replace(/\bimport\.meta\.filename\b/g, `__netmonFileURLToPath(${url})`)
               .replace(/\bimport\.meta\.dirname\b/g, `__netmonFileURLToPath(new URL('.', ${url}))`)
             // import.meta.resolve() would resolve from the bundle's place, not the module's.
-            if (/\bimport\.meta\.resolve\b/.test(text)) throw new Error(`${relative(root, args.path)}: use createRequire(import.meta.url).resolve() instead of import.meta.resolve() (bundled code)`)
+            if (/\bimport\.meta\.resolve\b/.test(text))
+              throw new Error(`${relative(root, args.path)}: use createRequire(import.meta.url).resolve() instead of import.meta.resolve() (bundled code)`)
             return {contents: text, loader: 'ts'}
           })
         },

@@ -21,7 +21,7 @@ if (!existsSync(coreFile)) {
 const id = /^\/\/netmon-core ([0-9a-f]+)\n/.exec(readFileSync(coreFile, 'utf8'))?.[1]
 const cacheFile = join(coreDir, `core.${id}.v8cache`)
 const tmp = mkdtempSync(join(tmpdir(), 'netmon-code-cache-'))
-const run = (mode) =>
+const run = mode =>
   spawnSync(process.execPath, [join(root, 'bin', 'run.js'), 'db', 'info', '--json', '--db', join(tmp, 'cache.db')], {
     cwd: root,
     encoding: 'utf8',

@@ -1,13 +1,21 @@
 // netmon dashboard (issue 10). Plain browser JavaScript, no build step, no CDN: it talks only to
 // the netmon serve that delivered it, through the same REST API scripts use. Every value that came
 // from the network (host names, vendors, meter names) is inserted as text, never as HTML.
-'use strict'
 ;(() => {
   // ?refresh=MS changes the auto-refresh period (default 5 s; at least 1 s).
   const REFRESH_MS = Math.max(1000, Number(new URLSearchParams(location.search).get('refresh')) || 5000)
   const main = document.getElementById('main')
   const charts = new Map() // id → uPlot instance (reused across refreshes)
-  const state = {server: null, page: null, token: sessionStorage.getItem('netmon-token'), timer: null, range: '24h', sort: 'total', latencyTarget: null, live: []}
+  const state = {
+    server: null,
+    page: null,
+    token: sessionStorage.getItem('netmon-token'),
+    timer: null,
+    range: '24h',
+    sort: 'total',
+    latencyTarget: null,
+    live: [],
+  }
   // For tests and the curious: what is on screen.
   window.netmonDashboard = {charts, state}
 
@@ -27,14 +35,14 @@
     }
     return el
   }
-  const fmtRate = (bps) => {
+  const fmtRate = bps => {
     if (bps === null || bps === undefined || Number.isNaN(bps)) return '–'
     if (bps >= 1e9) return (bps / 1e9).toFixed(2) + ' Gbit/s'
     if (bps >= 1e6) return (bps / 1e6).toFixed(2) + ' Mbit/s'
     if (bps >= 1e3) return (bps / 1e3).toFixed(1) + ' kbit/s'
     return Math.round(bps) + ' bit/s'
   }
-  const fmtBytes = (b) => {
+  const fmtBytes = b => {
     if (b === null || b === undefined) return '–'
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
     let v = b
@@ -45,9 +53,9 @@
     }
     return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 1 : 2)} ${units[i]}`
   }
-  const fmtMs = (v) => (v === null || v === undefined ? '–' : v < 10 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(1))
-  const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString() : '–')
-  const ago = (ms) => {
+  const fmtMs = v => (v === null || v === undefined ? '–' : v < 10 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(1))
+  const fmtTime = iso => (iso ? new Date(iso).toLocaleString() : '–')
+  const ago = ms => {
     if (ms === null || ms === undefined) return '–'
     const s = Math.round((Date.now() - ms) / 1000)
     if (s < 60) return `${s}s ago`
@@ -55,7 +63,8 @@
     if (s < 86400) return `${Math.round(s / 3600)}h ago`
     return `${Math.round(s / 86400)}d ago`
   }
-  const metric = (label, value, sub) => h('div', {class: 'card metric'}, h('div', {class: 'label'}, label), h('div', {class: 'value'}, value), sub ? h('div', {class: 'sub'}, sub) : null)
+  const metric = (label, value, sub) =>
+    h('div', {class: 'card metric'}, h('div', {class: 'label'}, label), h('div', {class: 'value'}, value), sub ? h('div', {class: 'sub'}, sub) : null)
   const card = (title, ...body) => h('section', {class: 'card'}, title ? h('h2', {}, title) : null, ...body)
   const table = (headers, rows, onRow) =>
     h(
@@ -64,20 +73,34 @@
       h(
         'table',
         {class: 'data'},
-        h('thead', {}, h('tr', {}, headers.map((x) => h('th', {class: x.num ? 'num' : ''}, x.label ?? x)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            headers.map(x => h('th', {class: x.num ? 'num' : ''}, x.label ?? x)),
+          ),
+        ),
         h(
           'tbody',
           {},
           rows.length === 0 ? h('tr', {}, h('td', {colspan: headers.length, class: 'muted'}, 'Nothing yet.')) : null,
-          rows.map((r, i) => h('tr', {class: onRow ? 'link' : '', onclick: onRow ? () => onRow(i) : null}, r.map((c, j) => h('td', {class: headers[j].num ? 'num' : ''}, c)))),
+          rows.map((r, i) =>
+            h(
+              'tr',
+              {class: onRow ? 'link' : '', onclick: onRow ? () => onRow(i) : null},
+              r.map((c, j) => h('td', {class: headers[j].num ? 'num' : ''}, c)),
+            ),
+          ),
         ),
       ),
     )
   /** Replaces the page content; null/false entries (panels not shown) are skipped. */
-  const render = (...nodes) => main.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false))
-  const gradeBadge = (g) => (g ? h('span', {class: `badge grade-${g}`}, g) : h('span', {class: 'muted'}, '–'))
-  const notice = (text) => h('div', {class: 'notice'}, text)
-  const devName = (d) => d.name || d.hostname || d.mac || d.ip || '?'
+  const render = (...nodes) => main.replaceChildren(...nodes.flat().filter(n => n !== null && n !== undefined && n !== false))
+  const gradeBadge = g => (g ? h('span', {class: `badge grade-${g}`}, g) : h('span', {class: 'muted'}, '–'))
+  const notice = text => h('div', {class: 'notice'}, text)
+  const devName = d => d.name || d.hostname || d.mac || d.ip || '?'
 
   class ApiError extends Error {
     constructor(status, body) {
@@ -110,7 +133,7 @@
     if (tokenPrompt) return tokenPrompt
     const dlg = document.getElementById('login')
     document.getElementById('login-error').textContent = message
-    tokenPrompt = new Promise((resolve) => {
+    tokenPrompt = new Promise(resolve => {
       document.getElementById('login-form').onsubmit = () => {
         state.token = document.getElementById('token').value.trim()
         sessionStorage.setItem('netmon-token', state.token)
@@ -123,10 +146,10 @@
   }
 
   /** Routes whose capability is not in this build are skipped instead of failing. */
-  const ready = (cap) => !state.server || state.server.capabilities[cap] !== false
+  const ready = cap => state.server?.capabilities[cap] !== false
 
   // ---------- charts (uPlot) ----------
-  const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
+  const css = name => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
 
   function chart(container, id, {series, data, yFmt, bars, xLabels, height = 240, xRange, points}) {
     const hasData = data[0].length > 0
@@ -144,7 +167,7 @@
       return null
     }
     const width = Math.max(300, container.clientWidth || 600)
-    if (u && u.root.isConnected && u.root.parentElement === container && u.series.length === series.length + 1) {
+    if (u?.root.isConnected && u.root.parentElement === container && u.series.length === series.length + 1) {
       u.setData(data)
       return u
     }
@@ -161,7 +184,7 @@
       cursor: {drag: {x: !bars, y: false}},
       series: [
         bars ? {label: 'device', value: (_u, v) => (v === null ? '–' : (xLabels?.[v] ?? v))} : {},
-        ...series.map((s) => ({
+        ...series.map(s => ({
           label: s.label,
           stroke: s.color,
           fill: bars ? s.color + 'cc' : s.color + '22',
@@ -172,8 +195,8 @@
         })),
       ],
       axes: [
-        bars ? {...axis, values: (_u, vals) => vals.map((v) => (Number.isInteger(v) ? (xLabels?.[v] ?? '') : '')), gap: 4} : axis,
-        {...axis, size: 95, values: (_u, vals) => vals.map((v) => (yFmt ? yFmt(v) : v))},
+        bars ? {...axis, values: (_u, vals) => vals.map(v => (Number.isInteger(v) ? (xLabels?.[v] ?? '') : '')), gap: 4} : axis,
+        {...axis, size: 95, values: (_u, vals) => vals.map(v => (yFmt ? yFmt(v) : v))},
       ],
     }
     if (bars) opts.scales.x.range = (_u, min, max) => [min - 0.5, max + 0.5]
@@ -210,15 +233,25 @@
             metric('Download now', fmtRate(n.download_bps)),
             metric('Total now', fmtRate(n.total_bps)),
             metric('Traffic counted', fmtBytes(n.total_bytes), `${fmtBytes(n.bytes_sent)} up · ${fmtBytes(n.bytes_received)} down`),
-            metric('Devices', String(inv ? inv.devices.total : stats.devices_count), inv ? `${inv.devices.online} online · ${inv.devices.new_24h} new in 24 h` : 'with bandwidth accounting'),
-            inv && inv.last_scan ? metric('Last scan', inv.last_scan.status === 'running' ? `${inv.last_scan.percent}%` : `${inv.last_scan.found} found`, `${ago(inv.last_scan.started_ms)} · ${inv.last_scan.targets.join(' ')}`) : null,
+            metric(
+              'Devices',
+              String(inv ? inv.devices.total : stats.devices_count),
+              inv ? `${inv.devices.online} online · ${inv.devices.new_24h} new in 24 h` : 'with bandwidth accounting',
+            ),
+            inv?.last_scan
+              ? metric(
+                  'Last scan',
+                  inv.last_scan.status === 'running' ? `${inv.last_scan.percent}%` : `${inv.last_scan.found} found`,
+                  `${ago(inv.last_scan.started_ms)} · ${inv.last_scan.targets.join(' ')}`,
+                )
+              : null,
             bridge ? metric('Bridge', bridge.state, `outbox ${bridge.outbox.depth}`) : null,
           ),
         )
         // Live network rate: one point per refresh while the page is open.
         const now = Date.now() / 1000
         state.live.push([now, n.upload_bps, n.download_bps])
-        state.live = state.live.filter((p) => p[0] > now - 900)
+        state.live = state.live.filter(p => p[0] > now - 900)
       } else out.push(notice('Bandwidth accounting is not available in this build.'))
 
       if (top) {
@@ -228,34 +261,56 @@
           'div',
           {class: 'buttons'},
           h('span', {class: 'muted'}, 'sort by'),
-          ['total', 'upload', 'download', 'current'].map((s) =>
+          ['total', 'upload', 'download', 'current'].map(s =>
             h('button', {class: state.sort === s ? 'active' : '', onclick: () => ((state.sort = s), refresh())}, s),
           ),
         )
         out.push(
-          h(
-            'div',
-            {class: 'cols'},
-            card('Top talkers', sortButtons, topEl),
-            card('Network rate (live, this page)', liveEl),
-          ),
+          h('div', {class: 'cols'}, card('Top talkers', sortButtons, topEl), card('Network rate (live, this page)', liveEl)),
           card(
             'Top talkers',
             table(
-              ['#', 'device', 'IP', 'MAC', {label: 'now', num: true}, {label: 'sent', num: true}, {label: 'received', num: true}, {label: 'total', num: true}, {label: 'peak', num: true}],
-              top.top_talkers.map((t) => [t.rank, t.hostname || '–', t.ip || '–', t.mac || '–', fmtRate(t.current_bps), fmtBytes(t.total_bytes_sent), fmtBytes(t.total_bytes_received), fmtBytes(t.total_bytes), fmtRate(t.peak_bps)]),
-              (i) => go(`#/device/${encodeURIComponent(top.top_talkers[i].mac)}`),
+              [
+                '#',
+                'device',
+                'IP',
+                'MAC',
+                {label: 'now', num: true},
+                {label: 'sent', num: true},
+                {label: 'received', num: true},
+                {label: 'total', num: true},
+                {label: 'peak', num: true},
+              ],
+              top.top_talkers.map(t => [
+                t.rank,
+                t.hostname || '–',
+                t.ip || '–',
+                t.mac || '–',
+                fmtRate(t.current_bps),
+                fmtBytes(t.total_bytes_sent),
+                fmtBytes(t.total_bytes_received),
+                fmtBytes(t.total_bytes),
+                fmtRate(t.peak_bps),
+              ]),
+              i => go(`#/device/${encodeURIComponent(top.top_talkers[i].mac)}`),
             ),
           ),
         )
         render(...out)
-        const labels = top.top_talkers.map((t) => t.hostname || t.mac)
-        const key = state.sort === 'upload' ? 'total_bytes_sent' : state.sort === 'download' ? 'total_bytes_received' : state.sort === 'current' ? 'current_bps' : 'total_bytes'
+        const labels = top.top_talkers.map(t => t.hostname || t.mac)
+        const key =
+          state.sort === 'upload'
+            ? 'total_bytes_sent'
+            : state.sort === 'download'
+              ? 'total_bytes_received'
+              : state.sort === 'current'
+                ? 'current_bps'
+                : 'total_bytes'
         chart(topEl, 'top', {
           bars: true,
           xLabels: labels,
           series: [{label: state.sort === 'current' ? 'rate now' : 'bytes', color: '#2563eb'}],
-          data: [top.top_talkers.map((_t, i) => i), top.top_talkers.map((t) => t[key])],
+          data: [top.top_talkers.map((_t, i) => i), top.top_talkers.map(t => t[key])],
           yFmt: state.sort === 'current' ? fmtRate : fmtBytes,
         })
         chart(liveEl, 'live', {
@@ -263,7 +318,7 @@
             {label: 'upload', color: '#d97706'},
             {label: 'download', color: '#2563eb'},
           ],
-          data: [state.live.map((p) => p[0]), state.live.map((p) => p[1]), state.live.map((p) => p[2])],
+          data: [state.live.map(p => p[0]), state.live.map(p => p[1]), state.live.map(p => p[2])],
           yFmt: fmtRate,
           // The last 15 minutes, filling up from the right while the page is open.
           xRange: () => [Date.now() / 1000 - 900, Date.now() / 1000 + 5],
@@ -280,19 +335,21 @@
         rows = r.devices
       } else {
         const r = await api('/api/network/bandwidth/stats')
-        rows = r.devices.map((d) => ({...d, status: 'unknown', last_seen_ms: d.last_update_ms}))
+        rows = r.devices.map(d => ({...d, status: 'unknown', last_seen_ms: d.last_update_ms}))
       }
       const bw = ready('bandwidth') && inventory ? await api('/api/network/bandwidth/stats').catch(() => null) : null
-      const rate = new Map((bw?.devices ?? []).map((d) => [d.mac, d]))
-      const online = rows.filter((d) => d.status === 'online').length
+      const rate = new Map((bw?.devices ?? []).map(d => [d.mac, d]))
+      const online = rows.filter(d => d.status === 'online').length
       render(
         h('h1', {}, 'Devices'),
-        inventory ? h('p', {class: 'muted'}, `${rows.length} devices, ${online} online at their last scan`) : notice('The device inventory is not available in this build; showing the devices with bandwidth accounting.'),
+        inventory
+          ? h('p', {class: 'muted'}, `${rows.length} devices, ${online} online at their last scan`)
+          : notice('The device inventory is not available in this build; showing the devices with bandwidth accounting.'),
         card(
           null,
           table(
             ['status', 'name', 'IP', 'MAC', 'vendor', 'known', 'open ports', 'last seen', {label: 'now', num: true}, {label: 'total', num: true}],
-            rows.map((d) => {
+            rows.map(d => {
               const b = rate.get(d.mac) ?? d
               const on = d.status === 'online' ? 'on' : d.status === 'offline' ? 'off' : ''
               return [
@@ -308,7 +365,7 @@
                 b.total_bytes !== undefined ? fmtBytes(b.total_bytes) : '–',
               ]
             }),
-            (i) => go(`#/device/${encodeURIComponent(rows[i].mac || rows[i].ip)}`),
+            i => go(`#/device/${encodeURIComponent(rows[i].mac || rows[i].ip)}`),
           ),
         ),
       )
@@ -317,9 +374,13 @@
     async device(mac) {
       const ranges = {'24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000}
       const [stats, hist, events, lat] = await Promise.all([
-        ready('bandwidth') ? api(`/api/network/bandwidth/stats?mac=${encodeURIComponent(mac)}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : null,
-        ready('bandwidth') ? api(`/api/network/bandwidth/history/${encodeURIComponent(mac)}?since=${state.range}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : null,
-        ready('inventory') ? api(`/api/network/devices/${encodeURIComponent(mac)}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : null,
+        ready('bandwidth')
+          ? api(`/api/network/bandwidth/stats?mac=${encodeURIComponent(mac)}`).catch(e => (e.status === 404 ? null : Promise.reject(e)))
+          : null,
+        ready('bandwidth')
+          ? api(`/api/network/bandwidth/history/${encodeURIComponent(mac)}?since=${state.range}`).catch(e => (e.status === 404 ? null : Promise.reject(e)))
+          : null,
+        ready('inventory') ? api(`/api/network/devices/${encodeURIComponent(mac)}`).catch(e => (e.status === 404 ? null : Promise.reject(e))) : null,
         ready('latency') ? api(`/api/network/latency/${encodeURIComponent(mac)}?since=${state.range}`).catch(() => null) : null,
       ])
       const d = stats?.device
@@ -334,7 +395,7 @@
               {class: 'muted'},
               h('span', {class: `dot ${inv.status === 'online' ? 'on' : inv.status === 'offline' ? 'off' : ''}`}),
               `${inv.status === 'unknown' ? 'not scanned' : inv.status} · ${inv.vendor || (inv.mac_kind === 'local' ? 'locally administered MAC' : 'vendor unknown')} · ${inv.known ? 'known' : 'not promoted'} · first seen ${fmtTime(inv.first_seen)} · last seen ${ago(inv.last_seen_ms)}`,
-              events.ports.length ? ` · open ports ${events.ports.map((p) => p.port + (p.service ? ` (${p.service})` : '')).join(', ')}` : '',
+              events.ports.length ? ` · open ports ${events.ports.map(p => p.port + (p.service ? ` (${p.service})` : '')).join(', ')}` : '',
             )
           : null,
         d && d.sample_count > 0
@@ -348,17 +409,38 @@
               metric('Samples', String(d.sample_count), `since ${fmtTime(d.first_seen)}`),
             )
           : notice('No bandwidth samples for this device (register it with `netmon bandwidth register` and feed `bandwidth sample`).'),
-        d && d.sample_count > 0 && card(
-          `Bandwidth history (${hist ? hist.resolution : '–'} resolution)`,
-          h(
-            'div',
-            {class: 'buttons'},
-            Object.keys(ranges).map((r) => h('button', {class: state.range === r ? 'active' : '', onclick: () => ((state.range = r), refresh())}, r)),
+        d &&
+          d.sample_count > 0 &&
+          card(
+            `Bandwidth history (${hist ? hist.resolution : '–'} resolution)`,
+            h(
+              'div',
+              {class: 'buttons'},
+              Object.keys(ranges).map(r => h('button', {class: state.range === r ? 'active' : '', onclick: () => ((state.range = r), refresh())}, r)),
+            ),
+            chartEl,
           ),
-          chartEl,
-        ),
-        lat && lat.summary.sent > 0 ? card(`Latency (${lat.ip ?? ''})`, h('p', {}, `avg ${fmtMs(lat.summary.avg_ms)} ms · jitter ${fmtMs(lat.summary.jitter_ms)} ms · loss ${lat.summary.loss_pct}% `, gradeBadge(lat.summary.grade)), latEl) : null,
-        events && events.ips.length > 1 ? card('Addresses', table(['IP', 'first seen', 'last seen', ''], events.ips.map((i) => [i.ip, fmtTime(i.first_seen), fmtTime(i.last_seen), i.current ? 'current' : '']))) : null,
+        lat && lat.summary.sent > 0
+          ? card(
+              `Latency (${lat.ip ?? ''})`,
+              h(
+                'p',
+                {},
+                `avg ${fmtMs(lat.summary.avg_ms)} ms · jitter ${fmtMs(lat.summary.jitter_ms)} ms · loss ${lat.summary.loss_pct}% `,
+                gradeBadge(lat.summary.grade),
+              ),
+              latEl,
+            )
+          : null,
+        events && events.ips.length > 1
+          ? card(
+              'Addresses',
+              table(
+                ['IP', 'first seen', 'last seen', ''],
+                events.ips.map(i => [i.ip, fmtTime(i.first_seen), fmtTime(i.last_seen), i.current ? 'current' : '']),
+              ),
+            )
+          : null,
         events ? card('Events', eventsTable(events.events, false)) : null,
       )
       if (hist) {
@@ -368,7 +450,7 @@
             {label: 'upload', color: '#d97706'},
             {label: 'download', color: '#2563eb'},
           ],
-          data: [pts.map((p) => p.ts_ms / 1000), pts.map((p) => p.upload_bps), pts.map((p) => p.download_bps)],
+          data: [pts.map(p => p.ts_ms / 1000), pts.map(p => p.upload_bps), pts.map(p => p.download_bps)],
           yFmt: fmtRate,
         })
       }
@@ -378,7 +460,11 @@
     async timeline() {
       if (!ready('inventory')) return render(h('h1', {}, 'Timeline'), notice('The device inventory is not available in this build.'))
       const r = await api('/api/network/timeline')
-      render(h('h1', {}, 'Timeline'), h('p', {class: 'muted'}, `${r.count} events since ${fmtTime(r.since)}${r.truncated ? ' (the newest shown)' : ''}, newest first`), card(null, eventsTable(r.events)))
+      render(
+        h('h1', {}, 'Timeline'),
+        h('p', {class: 'muted'}, `${r.count} events since ${fmtTime(r.since)}${r.truncated ? ' (the newest shown)' : ''}, newest first`),
+        card(null, eventsTable(r.events)),
+      )
     },
 
     async latency() {
@@ -386,14 +472,28 @@
       const targets = r.targets
       if (!state.latencyTarget && targets.length) state.latencyTarget = targets[0].ip
       const chartEl = h('div', {class: 'chart', id: 'chart-latency'})
-      const hist = state.latencyTarget ? await api(`/api/network/latency/${encodeURIComponent(state.latencyTarget)}?since=${state.range}`).catch(() => null) : null
+      const hist = state.latencyTarget
+        ? await api(`/api/network/latency/${encodeURIComponent(state.latencyTarget)}?since=${state.range}`).catch(() => null)
+        : null
       render(
         h('h1', {}, 'Latency'),
         card(
           'Measured addresses (latest run)',
           table(
-            ['address', 'host', 'device', 'method', {label: 'sent', num: true}, {label: 'loss', num: true}, {label: 'avg ms', num: true}, {label: 'median ms', num: true}, {label: 'jitter ms', num: true}, 'grade', 'measured'],
-            targets.map((t) => [
+            [
+              'address',
+              'host',
+              'device',
+              'method',
+              {label: 'sent', num: true},
+              {label: 'loss', num: true},
+              {label: 'avg ms', num: true},
+              {label: 'median ms', num: true},
+              {label: 'jitter ms', num: true},
+              'grade',
+              'measured',
+            ],
+            targets.map(t => [
               t.ip,
               t.host === t.ip ? '' : t.host,
               t.device ? devName(t.device) : '',
@@ -406,7 +506,7 @@
               gradeBadge(t.last.grade),
               ago(t.last.ended_at_ms),
             ]),
-            (i) => ((state.latencyTarget = targets[i].ip), refresh()),
+            i => ((state.latencyTarget = targets[i].ip), refresh()),
           ),
         ),
         hist
@@ -416,7 +516,7 @@
               h(
                 'div',
                 {class: 'buttons'},
-                ['24h', '7d', '30d'].map((x) => h('button', {class: state.range === x ? 'active' : '', onclick: () => ((state.range = x), refresh())}, x)),
+                ['24h', '7d', '30d'].map(x => h('button', {class: state.range === x ? 'active' : '', onclick: () => ((state.range = x), refresh())}, x)),
               ),
               chartEl,
             )
@@ -427,7 +527,7 @@
 
     async meters() {
       const [list, bridge] = await Promise.all([api('/meters'), api('/api/bridge/status').catch(() => null)])
-      const st = new Map((bridge?.meters ?? []).map((m) => [m.id, m]))
+      const st = new Map((bridge?.meters ?? []).map(m => [m.id, m]))
       render(
         h('h1', {}, 'Meters'),
         bridge
@@ -444,12 +544,34 @@
         card(
           null,
           table(
-            ['meter', 'name', 'endpoint', 'state', {label: 'polls', num: true}, {label: 'failures', num: true}, {label: 'readings', num: true}, 'last reading', {label: 'pending', num: true}, 'last error'],
-            list.meters.map((m) => {
+            [
+              'meter',
+              'name',
+              'endpoint',
+              'state',
+              {label: 'polls', num: true},
+              {label: 'failures', num: true},
+              {label: 'readings', num: true},
+              'last reading',
+              {label: 'pending', num: true},
+              'last error',
+            ],
+            list.meters.map(m => {
               const s = st.get(m.id)
-              return [m.id, m.name, `${m.host}:${m.port}`, s?.state ?? m.state ?? '–', s?.polls ?? '–', s?.failures ?? '–', m.readings, m.last_reading_at ? ago(m.last_reading_at_ms) : '–', m.pending, m.last_error ?? '']
+              return [
+                m.id,
+                m.name,
+                `${m.host}:${m.port}`,
+                s?.state ?? m.state ?? '–',
+                s?.polls ?? '–',
+                s?.failures ?? '–',
+                m.readings,
+                m.last_reading_at ? ago(m.last_reading_at_ms) : '–',
+                m.pending,
+                m.last_error ?? '',
+              ]
             }),
-            (i) => go(`#/meter/${encodeURIComponent(list.meters[i].id)}`),
+            i => go(`#/meter/${encodeURIComponent(list.meters[i].id)}`),
           ),
         ),
       )
@@ -461,17 +583,25 @@
       const pkEl = h('div', {class: 'chart', id: 'chart-meter-pk'})
       const rdEl = h('div', {class: 'cols', id: 'chart-meter-readings'})
       const a = s.application
-      const numericKeys = r.keys.filter((k) => r.readings.some((x) => typeof x.values[k] === 'number'))
+      const numericKeys = r.keys.filter(k => r.readings.some(x => typeof x.values[k] === 'number'))
       render(
         h('h1', {}, `${s.meter_name} (${s.meter_id})`),
-        h('p', {class: 'muted'}, s.timestamp ? `latest metrics row ${fmtTime(s.timestamp)}, ${s.rows} rows` : 'No network metrics yet (the bridge writes a row per metrics interval).'),
+        h(
+          'p',
+          {class: 'muted'},
+          s.timestamp ? `latest metrics row ${fmtTime(s.timestamp)}, ${s.rows} rows` : 'No network metrics yet (the bridge writes a row per metrics interval).',
+        ),
         h(
           'div',
           {class: 'grid'},
           metric('Real-time TX', `${s.current.bandwidth_tx_kbps} kbit/s`, `${s.current.packets_tx_ps} packets/s`),
           metric('Real-time RX', `${s.current.bandwidth_rx_kbps} kbit/s`, `${s.current.packets_rx_ps} packets/s`),
           metric('Real-time total', `${s.current.bandwidth_total_kbps} kbit/s`),
-          metric('Data consumption', fmtBytes(a.dlms_total_bytes_sent + a.dlms_total_bytes_recv + a.mqtt_total_bytes_sent), `DLMS ${fmtBytes(a.dlms_total_bytes_sent + a.dlms_total_bytes_recv)} · MQTT ${fmtBytes(a.mqtt_total_bytes_sent)}`),
+          metric(
+            'Data consumption',
+            fmtBytes(a.dlms_total_bytes_sent + a.dlms_total_bytes_recv + a.mqtt_total_bytes_sent),
+            `DLMS ${fmtBytes(a.dlms_total_bytes_sent + a.dlms_total_bytes_recv)} · MQTT ${fmtBytes(a.mqtt_total_bytes_sent)}`,
+          ),
         ),
         h(
           'div',
@@ -517,17 +647,17 @@
             r.readings
               .slice(-20)
               .reverse()
-              .map((x) => [fmtTime(x.ts), ...r.keys.map((k) => (x.values[k] === null || x.values[k] === undefined ? '–' : String(x.values[k]))), x.poll_ms]),
+              .map(x => [fmtTime(x.ts), ...r.keys.map(k => (x.values[k] === null || x.values[k] === undefined ? '–' : String(x.values[k]))), x.poll_ms]),
           ),
         ),
       )
-      const t = s.history.timestamp_ms.map((ms) => ms / 1000)
+      const t = s.history.timestamp_ms.map(ms => ms / 1000)
       chart(bwEl, 'meter-bw', {
         series: [
           {label: 'TX', color: '#d97706'},
           {label: 'RX', color: '#2563eb'},
         ],
-        data: [t, s.history.bandwidth_tx_mbps.map((v) => v * 1e6), s.history.bandwidth_rx_mbps.map((v) => v * 1e6)],
+        data: [t, s.history.bandwidth_tx_mbps.map(v => v * 1e6), s.history.bandwidth_rx_mbps.map(v => v * 1e6)],
         yFmt: fmtRate,
       })
       chart(pkEl, 'meter-pk', {
@@ -536,7 +666,7 @@
           {label: 'RX packets/s', color: '#2563eb'},
         ],
         data: [t, s.history.packets_tx_ps, s.history.packets_rx_ps],
-        yFmt: (v) => (v === null || v === undefined ? '–' : `${Math.round(v * 100) / 100}/s`),
+        yFmt: v => (v === null || v === undefined ? '–' : `${Math.round(v * 100) / 100}/s`),
       })
       // One small chart per value: kWh and volts do not share an axis.
       const palette = ['#2563eb', '#d97706', '#16a34a', '#9333ea', '#dc2626', '#0891b2']
@@ -546,7 +676,7 @@
         chart(el, `meter-reading-${k}`, {
           height: 150,
           series: [{label: k, color: palette[i]}],
-          data: [r.readings.map((x) => x.ts_ms / 1000), r.readings.map((x) => (typeof x.values[k] === 'number' ? x.values[k] : null))],
+          data: [r.readings.map(x => x.ts_ms / 1000), r.readings.map(x => (typeof x.values[k] === 'number' ? x.values[k] : null))],
         })
       })
     },
@@ -556,11 +686,12 @@
     const rows = [...events].reverse()
     return table(
       withDevice ? ['time', 'event', 'device', 'IP', 'detail'] : ['time', 'event', 'detail'],
-      rows.map((e) => [fmtTime(e.ts), e.type, ...(withDevice ? [e.name || e.mac || '', e.ip || ''] : []), e.detail ? JSON.stringify(e.detail) : '']),
-      withDevice && ((i) => {
-        const e = rows[i]
-        if (e.mac || e.ip) go(`#/device/${encodeURIComponent(e.mac || e.ip)}`)
-      }),
+      rows.map(e => [fmtTime(e.ts), e.type, ...(withDevice ? [e.name || e.mac || '', e.ip || ''] : []), e.detail ? JSON.stringify(e.detail) : '']),
+      withDevice &&
+        (i => {
+          const e = rows[i]
+          if (e.mac || e.ip) go(`#/device/${encodeURIComponent(e.mac || e.ip)}`)
+        }),
     )
   }
 
@@ -569,8 +700,8 @@
     const pts = hist.points
     chart(el, id, {
       series: [{label: raw ? 'RTT ms' : 'median ms', color: '#16a34a'}],
-      data: [pts.map((p) => p.ts_ms / 1000), pts.map((p) => (raw ? p.rtt_ms : p.median_ms))],
-      yFmt: (v) => (v === null || v === undefined ? '–' : `${fmtMs(v)} ms`),
+      data: [pts.map(p => p.ts_ms / 1000), pts.map(p => (raw ? p.rtt_ms : p.median_ms))],
+      yFmt: v => (v === null || v === undefined ? '–' : `${fmtMs(v)} ms`),
       // The whole requested range: runs are short bursts, the gaps between them are information.
       xRange: () => [hist.since.ms / 1000, hist.until.ms / 1000],
       points: true,

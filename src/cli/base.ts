@@ -98,8 +98,8 @@ export function toNetmonError(err: unknown): NetmonError {
   if (err instanceof Errors.CLIError || any?.oclif?.exit === 2) {
     const first = String(any?.message ?? err)
       .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('See more help'))
+      .map(l => l.trim())
+      .filter(l => l && !l.startsWith('See more help'))
     return new NetmonError('usage', first.join(' ').replace(/\s+/g, ' '), {hint: 'see --help'})
   }
   const msg = String(any?.message ?? err).split('\n')[0]

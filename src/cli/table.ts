@@ -10,7 +10,7 @@ const tableClass = (): typeof Table => (TableClass ??= createRequire(import.meta
 /** Renders rows as a cli-table3 table (human output only). */
 export function renderTable(head: string[], rows: (string | number | null | undefined)[][]): string {
   const t = new (tableClass())({head, style: {head: [], border: []}})
-  for (const r of rows) t.push(r.map((c) => (c === null || c === undefined ? '' : String(c))))
+  for (const r of rows) t.push(r.map(c => (c === null || c === undefined ? '' : String(c))))
   return t.toString()
 }
 

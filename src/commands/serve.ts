@@ -52,7 +52,7 @@ Binds to loopback (127.0.0.1) by default. Any other --host requires a token: --t
     this.note(`netmon serve: listening on ${server.url} (dashboard ${server.url}/, API ${server.url}/api, metrics ${server.url}/metrics; ${auth})`)
 
     const started = Date.now()
-    const signal = await new Promise<string>((resolve) => {
+    const signal = await new Promise<string>(resolve => {
       const stop = (sig: string) => () => resolve(sig)
       process.once('SIGTERM', stop('SIGTERM'))
       process.once('SIGINT', stop('SIGINT'))

@@ -22,7 +22,12 @@ export default class Stats extends NetmonCommand {
         ['Known', s.devices.known],
         ['Unknown', s.devices.unknown],
         ['New in 24 h', s.devices.new_24h],
-        ['Events in 24 h', Object.entries(s.events_24h).map(([k, v]) => `${k} ${v}`).join(', ')],
+        [
+          'Events in 24 h',
+          Object.entries(s.events_24h)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        ],
         ['Last scan', l ? `#${l.id} ${l.status}, ${l.started} (${(l.elapsed_ms / 1000).toFixed(1)} s), ${l.found} found of ${l.hosts_total}` : 'never'],
       ]),
     )

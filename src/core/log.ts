@@ -16,9 +16,7 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void
 }
 
-export function createLogger(
-  opts: {format?: LogFormat; level?: LogLevel; write?: (line: string) => void; name?: string} = {},
-): Logger {
+export function createLogger(opts: {format?: LogFormat; level?: LogLevel; write?: (line: string) => void; name?: string} = {}): Logger {
   const format = opts.format ?? 'text'
   const min = ORDER[opts.level ?? (process.env.DEBUG ? 'debug' : 'info')]
   const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'))

@@ -26,7 +26,13 @@ export async function startProgress(label: string, total: number, stream: NodeJS
   bar.start(total, 0, {extra: ''})
   return {
     update(done, extra) {
-      bar.update(done, {extra: extra ? Object.entries(extra).map(([k, v]) => `${k}: ${v}`).join(' ') : ''})
+      bar.update(done, {
+        extra: extra
+          ? Object.entries(extra)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join(' ')
+          : '',
+      })
     },
     setTotal(t) {
       bar.setTotal(t)

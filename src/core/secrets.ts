@@ -32,7 +32,7 @@ export function redact(text: string): string {
 export function redactDeep<T>(value: T): T {
   if (secrets.size === 0) return value
   if (typeof value === 'string') return redact(value) as T
-  if (Array.isArray(value)) return value.map((v) => redactDeep(v)) as T
+  if (Array.isArray(value)) return value.map(v => redactDeep(v)) as T
   if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v)

@@ -37,14 +37,14 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     const child = spawn(process.execPath, argv, {cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+    child.stdout.setEncoding('utf8').on('data', d => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', d => (stderr += d))
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`netmon ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`))
     }, opts.timeoutMs ?? 30_000)
     child.on('error', reject)
-    child.on('close', (code) => {
+    child.on('close', code => {
       clearTimeout(timer)
       let json: any
       try {

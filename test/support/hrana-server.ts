@@ -50,19 +50,40 @@ export interface HranaServerOptions {
 
 type Conn = InstanceType<typeof Database>
 type Value = {type: 'null'} | {type: 'integer'; value: string} | {type: 'float'; value: number} | {type: 'text'; value: string} | {type: 'blob'; base64: string}
-interface Stmt {sql?: string | null; sql_id?: number | null; args?: Value[]; named_args?: Array<{name: string; value: Value}>; want_rows?: boolean}
+interface Stmt {
+  sql?: string | null
+  sql_id?: number | null
+  args?: Value[]
+  named_args?: Array<{name: string; value: Value}>
+  want_rows?: boolean
+}
 type Cond = {type: 'ok' | 'error'; step: number} | {type: 'not'; cond: Cond} | {type: 'and' | 'or'; conds: Cond[]} | {type: 'is_autocommit'}
-interface StmtResult {cols: Array<{name: string; decltype: string | null}>; rows: Value[][]; affected_row_count: number; last_insert_rowid: string | null}
-interface Stream {db: Conn; sqls: Map<number, string>; holdsLock: boolean; poisoned: boolean; closed: boolean; timer?: NodeJS.Timeout}
+interface StmtResult {
+  cols: Array<{name: string; decltype: string | null}>
+  rows: Value[][]
+  affected_row_count: number
+  last_insert_rowid: string | null
+}
+interface Stream {
+  db: Conn
+  sqls: Map<number, string>
+  holdsLock: boolean
+  poisoned: boolean
+  closed: boolean
+  timer?: NodeJS.Timeout
+}
 
 /** An error that reaches the client as Hrana `{message, code}`. */
 class HranaError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message)
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 const isBusy = (e: unknown) => /^SQLITE_BUSY/.test(String((e as {code?: unknown})?.code ?? ''))
 
 /** FIFO async mutex with an owner (a stream); waiting never blocks the event loop. */
@@ -76,10 +97,18 @@ class WriteLock {
       this.owner = s
     } else {
       await new Promise<void>((resolve, reject) => {
-        const w = {s, resolve, reject, timer: setTimeout(() => {
-          this.waiters.splice(this.waiters.indexOf(w), 1)
-          reject(new HranaError('database is locked (another stream holds a write transaction)', 'SQLITE_BUSY'))
-        }, Math.max(0, deadline - Date.now()))}
+        const w = {
+          s,
+          resolve,
+          reject,
+          timer: setTimeout(
+            () => {
+              this.waiters.splice(this.waiters.indexOf(w), 1)
+              reject(new HranaError('database is locked (another stream holds a write transaction)', 'SQLITE_BUSY'))
+            },
+            Math.max(0, deadline - Date.now()),
+          ),
+        }
         this.waiters.push(w)
       })
     }
@@ -122,7 +151,8 @@ function paramNames(sql: string): Array<string | null> {
   const names: Array<string | null> = []
   const re = /'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|--[^\n]*|\/\*[\s\S]*?\*\/|\?(\d*)|([:@$][A-Za-z0-9_]+)/g
   for (const m of sql.matchAll(re)) {
-    if (m[1] === '') names.push(null) // `?` takes the next index
+    if (m[1] === '')
+      names.push(null) // `?` takes the next index
     else if (m[1] !== undefined) {
       const i = Number(m[1])
       while (names.length < i) names.push(null)
@@ -134,12 +164,18 @@ function paramNames(sql: string): Array<string | null> {
 
 function decodeValue(v: Value): unknown {
   switch (v?.type) {
-    case 'null': return null
-    case 'integer': return BigInt(v.value)
-    case 'float': return Number(v.value) // integral floats stay REAL; INTEGER affinity converts them (as in sqld)
-    case 'text': return v.value
-    case 'blob': return Buffer.from(v.base64, 'base64')
-    default: throw new HranaError(`invalid value ${JSON.stringify(v)}`, 'INVALID_VALUE')
+    case 'null':
+      return null
+    case 'integer':
+      return BigInt(v.value)
+    case 'float':
+      return Number(v.value) // integral floats stay REAL; INTEGER affinity converts them (as in sqld)
+    case 'text':
+      return v.value
+    case 'blob':
+      return Buffer.from(v.base64, 'base64')
+    default:
+      throw new HranaError(`invalid value ${JSON.stringify(v)}`, 'INVALID_VALUE')
   }
 }
 
@@ -234,7 +270,8 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
     const named = stmt.named_args ?? []
     if (named.length > 0 && (stmt.args ?? []).length > 0) throw new HranaError('mixing positional and named arguments is not supported', 'ARGS_INVALID')
     // The binding matches object keys without the sigil (a key ":a" silently binds NULL).
-    const args = named.length > 0 ? Object.fromEntries(named.map((a) => [a.name.replace(/^[:@$]/, ''), decodeValue(a.value)])) : (stmt.args ?? []).map(decodeValue)
+    const args =
+      named.length > 0 ? Object.fromEntries(named.map(a => [a.name.replace(/^[:@$]/, ''), decodeValue(a.value)])) : (stmt.args ?? []).map(decodeValue)
     return guarded(s, mayWrite(sql), () => {
       const st = s.db.prepare(sql)
       const lastRowid = (): string => String((s.db.prepare('SELECT last_insert_rowid()').raw(true).safeIntegers(true).all() as bigint[][])[0][0])
@@ -244,7 +281,7 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
         const rowid = Number.isSafeInteger(info.lastInsertRowid) ? String(info.lastInsertRowid) : lastRowid()
         return {cols: [], rows: [], affected_row_count: info.changes, last_insert_rowid: rowid}
       }
-      const cols = st.columns().map((c) => ({name: c.name, decltype: c.type}))
+      const cols = st.columns().map(c => ({name: c.name, decltype: c.type}))
       const rows = st.raw(true).safeIntegers(true).all(args) as unknown[][]
       let affected = 0
       let rowid: string | null = null
@@ -252,19 +289,26 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
         affected = Number((s.db.prepare('SELECT changes()').raw(true).all() as number[][])[0][0])
         rowid = lastRowid()
       }
-      return {cols, rows: stmt.want_rows === false ? [] : rows.map((r) => r.map(encodeValue)), affected_row_count: affected, last_insert_rowid: rowid}
+      return {cols, rows: stmt.want_rows === false ? [] : rows.map(r => r.map(encodeValue)), affected_row_count: affected, last_insert_rowid: rowid}
     })
   }
 
   function evalCond(c: Cond, s: Stream, results: Array<StmtResult | null>, errors: unknown[]): boolean {
     switch (c.type) {
-      case 'ok': return results[c.step] != null
-      case 'error': return errors[c.step] != null
-      case 'not': return !evalCond(c.cond, s, results, errors)
-      case 'and': return c.conds.every((x) => evalCond(x, s, results, errors))
-      case 'or': return c.conds.some((x) => evalCond(x, s, results, errors))
-      case 'is_autocommit': return !s.db.inTransaction
-      default: throw new HranaError(`unknown condition ${JSON.stringify(c)}`, 'INVALID_CONDITION')
+      case 'ok':
+        return results[c.step] != null
+      case 'error':
+        return errors[c.step] != null
+      case 'not':
+        return !evalCond(c.cond, s, results, errors)
+      case 'and':
+        return c.conds.every(x => evalCond(x, s, results, errors))
+      case 'or':
+        return c.conds.some(x => evalCond(x, s, results, errors))
+      case 'is_autocommit':
+        return !s.db.inTransaction
+      default:
+        throw new HranaError(`unknown condition ${JSON.stringify(c)}`, 'INVALID_CONDITION')
     }
   }
 
@@ -301,12 +345,15 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
         const sql = sqlOf(s, req)
         const st = s.db.prepare(sql) // prepared, never stepped: leaves nothing in progress
         const body = sql.replace(/^(\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)+/, '')
-        return {type: 'describe', result: {
-          params: paramNames(sql).map((name) => ({name})),
-          cols: st.columns().map((c) => ({name: c.name, decltype: c.type})),
-          is_explain: /^EXPLAIN\b/i.test(body),
-          is_readonly: !mayWrite(sql),
-        }}
+        return {
+          type: 'describe',
+          result: {
+            params: paramNames(sql).map(name => ({name})),
+            cols: st.columns().map(c => ({name: c.name, decltype: c.type})),
+            is_explain: /^EXPLAIN\b/i.test(body),
+            is_readonly: !mayWrite(sql),
+          },
+        }
       }
       case 'store_sql':
         if (s.sqls.has(req.sql_id)) throw new HranaError(`SQL text ${req.sql_id} already stored`, 'SQL_EXISTS')
@@ -329,7 +376,12 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
 
   const tokenHash = createHash('sha256').update(`Bearer ${token}`).digest()
   const authorized = (req: IncomingMessage) =>
-    timingSafeEqual(createHash('sha256').update(req.headers.authorization ?? '').digest(), tokenHash)
+    timingSafeEqual(
+      createHash('sha256')
+        .update(req.headers.authorization ?? '')
+        .digest(),
+      tokenHash,
+    )
 
   async function pipeline(body: string, res: ServerResponse): Promise<void> {
     let parsed: {baton?: string | null; requests?: unknown[]}
@@ -382,7 +434,7 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
       if (route !== 'POST /v2/pipeline') return send(res, 404, {message: `not found: ${req.method} ${path}`, code: 'NOT_FOUND'})
       // "Unauthorized" in the message: netmon maps /unauthori[sz]ed/ to a credentials error.
       if (!authorized(req)) return send(res, 401, {message: 'Unauthorized: missing or invalid bearer token', code: 'UNAUTHORIZED'})
-      pipeline(body, res).catch((e) => {
+      pipeline(body, res).catch(e => {
         if (!res.headersSent) send(res, 500, {message: String((e as Error)?.message ?? e), code: 'INTERNAL'})
       })
     })
@@ -403,7 +455,7 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
       for (const s of streams.values()) closeStream(s)
       streams.clear()
       server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await new Promise<void>(resolve => server.close(() => resolve()))
     },
   }
 }

@@ -120,7 +120,7 @@ function reapOrphans(): void {
   try {
     namespaces = sh(['ip', 'netns', 'list'])
       .split('\n')
-      .map((l) => l.split(' ')[0]!)
+      .map(l => l.split(' ')[0]!)
       .filter(Boolean)
   } catch {
     return
@@ -201,7 +201,7 @@ async function acquireSubnet(subnet: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!tryLock(subnet)) {
     if (Date.now() > deadline) throw new Error(`netns test LAN: subnet ${subnet} stayed in use by another test process for ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise(r => setTimeout(r, 100))
   }
 }
 
@@ -404,7 +404,7 @@ export function createIsolatedNs(): IsolatedNs {
 }
 
 function startListeners(ns: string, listeners: (number | Listener)[], bind: string, children: Set<ChildProcess>): Promise<ChildProcess> {
-  const specs: Listener[] = listeners.map((l) => (typeof l === 'number' ? {port: l} : l))
+  const specs: Listener[] = listeners.map(l => (typeof l === 'number' ? {port: l} : l))
   const script = `
 const net = require('node:net');
 const specs = ${JSON.stringify(specs)};
@@ -431,7 +431,7 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
       }
     })
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-    child.on('exit', (code) => {
+    child.on('exit', code => {
       clearTimeout(timer)
       reject(new Error(`listeners in ${ns} exited (${code}): ${err}`))
     })

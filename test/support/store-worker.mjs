@@ -9,7 +9,7 @@ const startAt = Number(startAtText)
 
 // Start together: all workers wait for the same instant.
 const wait = startAt - Date.now()
-if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+if (wait > 0) await new Promise(r => setTimeout(r, wait))
 
 const store = await openStore({db})
 let retries = 0

@@ -7,7 +7,8 @@ import {invalidInput} from '../../core/errors.js'
 
 export default class BandwidthHistory extends NetmonCommand {
   static override summary = "A device's traffic over time: bytes and rates per sample or per 5m/1h/1d bucket, charted"
-  static override description = `raw = the stored samples (rate = bytes × 8 / seconds since the previous sample); 5m/1h/1d = rollups (rate = the bucket's average; peak_bps = its fastest sample). auto (default) picks the finest level that is still kept for the window and gives a readable number of points. Buckets are whole: since/until are widened to bucket edges.
+  static override description =
+    `raw = the stored samples (rate = bytes × 8 / seconds since the previous sample); 5m/1h/1d = rollups (rate = the bucket's average; peak_bps = its fastest sample). auto (default) picks the finest level that is still kept for the window and gives a readable number of points. Buckets are whole: since/until are widened to bucket edges.
 JSON: {device:{ip, mac, hostname}, resolution, since, since_ms, until, until_ms, widened, pruned_before, pruned_before_ms (set when this resolution's rows before it were deleted by retention), points:[{ts, ts_ms, bytes_sent, bytes_received, total_bytes, upload_bps, download_bps, total_bps, total_mbps, samples, peak_bps, interval_ms}], totals:{…}}. Without --json: a terminal chart of the total rate.`
   static override examples = [
     '<%= config.bin %> bandwidth history --mac AA:BB:CC:DD:EE:01',
@@ -31,7 +32,9 @@ JSON: {device:{ip, mac, hostname}, resolution, since, since_ms, until, until_ms,
     const store = await this.openStore(flags.db)
     const r = await history(store, flags.mac, {since, until, resolution: flags.resolution as HistoryResolution})
     if (r.pruned_before) {
-      this.note(`netmon: ${r.resolution} data before ${r.pruned_before} was deleted by retention (db prune); a coarser --resolution, or auto, covers the whole window`)
+      this.note(
+        `netmon: ${r.resolution} data before ${r.pruned_before} was deleted by retention (db prune); a coarser --resolution, or auto, covers the whole window`,
+      )
     }
     if (!this.jsonEnabled()) this.out(await renderHistoryChart(r))
     return r

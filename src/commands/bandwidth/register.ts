@@ -9,7 +9,8 @@ import {invalidInput} from '../../core/errors.js'
 
 export default class BandwidthRegister extends NetmonCommand {
   static override summary = 'Register a device (by MAC) for bandwidth accounting'
-  static override description = `Upserts the device keyed by its MAC, normalised to AA:BB:CC:DD:EE:01 (accepts aa:bb:…, aa-bb-…, aabb.ccdd.eeff and bare hex). Re-registering updates the IP and hostname and keeps the totals. The registration time starts the device's accounting: its first delta sample counts as traffic since then.
+  static override description =
+    `Upserts the device keyed by its MAC, normalised to AA:BB:CC:DD:EE:01 (accepts aa:bb:…, aa-bb-…, aabb.ccdd.eeff and bare hex). Re-registering updates the IP and hostname and keeps the totals. The registration time starts the device's accounting: its first delta sample counts as traffic since then.
 JSON: {success, message:"Device registered", device:{ip, mac, hostname}, created, first_seen, first_seen_ms}.`
   static override examples = [
     '<%= config.bin %> bandwidth register --ip 192.168.1.100 --mac AA:BB:CC:DD:EE:01 --hostname laptop',
@@ -35,7 +36,13 @@ JSON: {success, message:"Device registered", device:{ip, mac, hostname}, created
     const store = await this.openStore(flags.db)
     const r = await registerBandwidthDevice(store, {mac, ip, hostname})
     this.out(`${r.message}${r.created ? '' : ' (updated; totals kept)'}`)
-    this.out(renderPairs([['mac', r.device.mac], ['ip', r.device.ip], ['hostname', r.device.hostname]]))
+    this.out(
+      renderPairs([
+        ['mac', r.device.mac],
+        ['ip', r.device.ip],
+        ['hostname', r.device.hostname],
+      ]),
+    )
     return r
   }
 }

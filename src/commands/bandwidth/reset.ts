@@ -7,7 +7,8 @@ import {ipVersion} from '../../core/devices/ip.js'
 
 export default class BandwidthReset extends NetmonCommand {
   static override summary = 'Reset bandwidth totals and peaks (one device or all); history is kept unless --purge'
-  static override description = `Zeroes bytes, sample counts and peaks, and restarts the accounting now (the seed's reset_stats). Raw samples and rollups are kept (history, top --since still see them) unless --purge deletes them too. On a terminal it asks first unless --yes.
+  static override description =
+    `Zeroes bytes, sample counts and peaks, and restarts the accounting now (the seed's reset_stats). Raw samples and rollups are kept (history, top --since still see them) unless --purge deletes them too. On a terminal it asks first unless --yes.
 JSON: {success, message:"Statistics reset", devices_reset, macs, purged:{raw_samples, rollup_rows}|null}.`
   static override examples = ['<%= config.bin %> bandwidth reset --mac AA:BB:CC:DD:EE:01 --yes', '<%= config.bin %> bandwidth reset --yes --purge --json']
   static override flags = {
@@ -33,7 +34,9 @@ JSON: {success, message:"Statistics reset", devices_reset, macs, purged:{raw_sam
     }
     const store = await this.openStore(flags.db)
     const r = await resetStats(store, {mac: flags.mac, purge: flags.purge})
-    this.out(`${r.message}: ${r.devices_reset} device(s)${r.purged ? `; deleted ${r.purged.raw_samples} samples and ${r.purged.rollup_rows} rollup rows` : '; history kept'}`)
+    this.out(
+      `${r.message}: ${r.devices_reset} device(s)${r.purged ? `; deleted ${r.purged.raw_samples} samples and ${r.purged.rollup_rows} rollup rows` : '; history kept'}`,
+    )
     return r
   }
 }

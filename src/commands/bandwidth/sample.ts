@@ -9,7 +9,7 @@ import {humanBytes, humanRate} from '../../core/format/units.js'
 import {parseDuration, parseTime} from '../../core/format/time.js'
 
 export default class BandwidthSample extends NetmonCommand {
-  static override summary = 'Record traffic samples: from flags, NDJSON on stdin, or this machine\'s interfaces'
+  static override summary = "Record traffic samples: from flags, NDJSON on stdin, or this machine's interfaces"
   static override description = `Every way of feeding samples writes one atomic batch (all or nothing); bad input exits 2 and writes nothing.
 - Delta mode (default): --sent/--received are bytes since the device's previous sample (the seed's add_sample).
 - Counter mode (--mode counter): they are cumulative counters; netmon stores the difference from the previous counter. A counter that goes down is a 32- or 64-bit wrap when the implied rate is at most --max-rate, else a reset (zero traffic for that interval + a counter_reset event). See docs/BANDWIDTH.md for every rule.
@@ -31,10 +31,13 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     from: Flags.string({description: '"-" for NDJSON on stdin, or iface[:NAME] for interface counters', helpValue: '-|iface[:NAME]'}),
     at: Flags.string({description: 'Sample time: ISO-8601, epoch ms, or a duration back from now (default now)'}),
     'auto-register': Flags.boolean({description: 'Register unknown MACs instead of rejecting them'}),
-    ip: Flags.string({description: 'With --mac: the device\'s address (used by --auto-register)'}),
-    hostname: Flags.string({description: 'With --mac: the device\'s name (used by --auto-register)'}),
+    ip: Flags.string({description: "With --mac: the device's address (used by --auto-register)"}),
+    hostname: Flags.string({description: "With --mac: the device's name (used by --auto-register)"}),
     'max-rate': Flags.string({description: 'Counter mode: highest plausible rate (SI), e.g. 10G, 1000M', default: '10G'}),
-    'counter-bits': Flags.string({description: 'Counter mode: counter width (auto decides per wrap; interfaces default to 64 on 64-bit systems)', options: ['32', '64', 'auto']}),
+    'counter-bits': Flags.string({
+      description: 'Counter mode: counter width (auto decides per wrap; interfaces default to 64 on 64-bit systems)',
+      options: ['32', '64', 'auto'],
+    }),
     every: Flags.string({description: 'With --from iface: repeat every DURATION (e.g. 5s)'}),
     count: Flags.integer({description: 'With --every: number of readings (default: until interrupted)'}),
     db: dbFlag,
@@ -71,7 +74,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
           count: flags.count,
           signal: abort.signal,
         },
-        (r) => {
+        r => {
           if (repeating && this.jsonEnabled()) process.stdout.write(JSON.stringify(r) + '\n')
           else this.render(r)
         },
@@ -118,17 +121,30 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
         (r.registered.length ? `, registered ${r.registered.length} new` : ''),
     )
     if (r.counter_outcomes) {
-      this.out('counter readings: ' + Object.entries(r.counter_outcomes).map(([k, v]) => `${k} ${v}`).join(', '))
+      this.out(
+        'counter readings: ' +
+          Object.entries(r.counter_outcomes)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+      )
     }
     for (const e of r.events) this.note(`event: ${e.type} for ${e.mac} at ${e.ts}`)
     if (r.interfaces && r.counters) {
-      const byMac = new Map(r.counters.map((c) => [c.mac, c]))
+      const byMac = new Map(r.counters.map(c => [c.mac, c]))
       this.out(
         renderTable(
           ['interface', 'mac', 'tx counter', 'rx counter', 'outcome', 'sent', 'received'],
-          r.interfaces.map((i) => {
+          r.interfaces.map(i => {
             const c = byMac.get(i.mac)
-            return [i.name, i.mac + (i.synthetic_mac ? ' (synthetic)' : ''), i.counter_sent, i.counter_received, c?.outcome, c?.bytes_sent == null ? '' : humanBytes(c.bytes_sent), c?.bytes_received == null ? '' : humanBytes(c.bytes_received)]
+            return [
+              i.name,
+              i.mac + (i.synthetic_mac ? ' (synthetic)' : ''),
+              i.counter_sent,
+              i.counter_received,
+              c?.outcome,
+              c?.bytes_sent == null ? '' : humanBytes(c.bytes_sent),
+              c?.bytes_received == null ? '' : humanBytes(c.bytes_received),
+            ]
           }),
         ),
       )
@@ -136,7 +152,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
       this.out(
         renderTable(
           ['mac', 'time', 'sent', 'received', 'rate'],
-          r.samples.map((s) => [s.mac, s.ts, humanBytes(s.bytes_sent), humanBytes(s.bytes_received), s.total_bps === null ? '—' : humanRate(s.total_bps)]),
+          r.samples.map(s => [s.mac, s.ts, humanBytes(s.bytes_sent), humanBytes(s.bytes_received), s.total_bps === null ? '—' : humanRate(s.total_bps)]),
         ),
       )
     }

@@ -27,7 +27,10 @@ current = the latest sample's rate; average = total bytes × 8 / uptime; peak = 
         renderPairs([
           ['device', `${d.hostname ?? ''} ${d.mac} ${d.ip ?? ''}`.trim()],
           ['current', `${humanRate(d.current.total_bps)} (up ${humanRate(d.current.upload_bps)}, down ${humanRate(d.current.download_bps)})`],
-          ['total', `${humanBytes(d.total.total_bytes)} (${d.total.total_mb} MB; sent ${humanBytes(d.total.bytes_sent)}, received ${humanBytes(d.total.bytes_received)})`],
+          [
+            'total',
+            `${humanBytes(d.total.total_bytes)} (${d.total.total_mb} MB; sent ${humanBytes(d.total.bytes_sent)}, received ${humanBytes(d.total.bytes_received)})`,
+          ],
           ['average', `${humanRate(d.average.total_bps)} (up ${humanRate(d.average.upload_bps)}, down ${humanRate(d.average.download_bps)})`],
           ['peak', d.peak.timestamp ? `${humanRate(d.peak.bps)} at ${d.peak.timestamp}` : '—'],
           ['peak up / down', `${humanRate(d.peak.upload.bps)} / ${humanRate(d.peak.download.bps)}`],
@@ -49,7 +52,16 @@ current = the latest sample's rate; average = total bytes × 8 / uptime; peak = 
       this.out(
         renderTable(
           ['hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', 'last update'],
-          r.devices.map((d) => [d.hostname, d.ip, d.mac, humanRate(d.current_bps), `${d.total_mb.toFixed(1)} MB`, humanBytes(d.bytes_sent), humanBytes(d.bytes_received), d.last_update]),
+          r.devices.map(d => [
+            d.hostname,
+            d.ip,
+            d.mac,
+            humanRate(d.current_bps),
+            `${d.total_mb.toFixed(1)} MB`,
+            humanBytes(d.bytes_sent),
+            humanBytes(d.bytes_received),
+            d.last_update,
+          ]),
         ),
       )
     }

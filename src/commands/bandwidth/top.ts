@@ -9,7 +9,8 @@ import {invalidInput} from '../../core/errors.js'
 
 export default class BandwidthTop extends NetmonCommand {
   static override summary = 'Rank devices by traffic: all-time totals, or inside a time window'
-  static override description = `Without --since, ranks by the running totals (since registration or the last reset). With --since, ranks by the traffic inside [since, until): whole days/hours/5-minute buckets come from the rollups and only the edges from raw samples. Where raw samples were already pruned, the window is widened to the enclosing bucket and "window" says so.
+  static override description =
+    `Without --since, ranks by the running totals (since registration or the last reset). With --since, ranks by the traffic inside [since, until): whole days/hours/5-minute buckets come from the rollups and only the edges from raw samples. Where raw samples were already pruned, the window is widened to the enclosing bucket and "window" says so.
 JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …}, top_talkers:[{rank, ip, mac, hostname, current_mbps, total_mb, total_bytes_sent, total_bytes_received, peak_mbps, …_bps}]}. With --since, total_* and peak_* are for the window.`
   static override examples = [
     '<%= config.bin %> bandwidth top',
@@ -26,7 +27,11 @@ JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …},
 
   async run(): Promise<TopResult> {
     const {flags} = await this.parse(BandwidthTop)
-    const limit = this.check(z.number().int().min(1, {message: 'must be between 1 and 50'}).max(50, {message: 'must be between 1 and 50'}), flags.limit, '--limit')
+    const limit = this.check(
+      z.number().int().min(1, {message: 'must be between 1 and 50'}).max(50, {message: 'must be between 1 and 50'}),
+      flags.limit,
+      '--limit',
+    )
     const now = Date.now()
     const since = flags.since === undefined ? undefined : parseTime(flags.since, now, '--since')
     if (flags.until !== undefined && since === undefined) throw invalidInput('--until needs --since')
@@ -35,11 +40,22 @@ JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …},
     const store = await this.openStore(flags.db)
     const r = await topTalkers(store, {limit, sort: flags.sort as TopSort, since, until, now})
     if (this.jsonEnabled()) return r
-    if (r.window) this.out(`Traffic ${r.window.since} → ${r.window.until}${r.window.widened ? ' (widened to whole buckets: raw samples there were pruned)' : ''}`)
+    if (r.window)
+      this.out(`Traffic ${r.window.since} → ${r.window.until}${r.window.widened ? ' (widened to whole buckets: raw samples there were pruned)' : ''}`)
     this.out(
       renderTable(
         ['#', 'hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', 'peak'],
-        r.top_talkers.map((t) => [t.rank, t.hostname, t.ip, t.mac, humanRate(t.current_bps), `${t.total_mb.toFixed(1)} MB`, humanBytes(t.total_bytes_sent), humanBytes(t.total_bytes_received), humanRate(t.peak_bps)]),
+        r.top_talkers.map(t => [
+          t.rank,
+          t.hostname,
+          t.ip,
+          t.mac,
+          humanRate(t.current_bps),
+          `${t.total_mb.toFixed(1)} MB`,
+          humanBytes(t.total_bytes_sent),
+          humanBytes(t.total_bytes_received),
+          humanRate(t.peak_bps),
+        ]),
       ),
     )
     return r

@@ -5,7 +5,8 @@ import {checkConfig, type ConfigCheck} from '../../core/bridge/check.js'
 
 export default class BridgeCheck extends NetmonCommand {
   static override summary = 'Validate a bridge config without connecting to anything'
-  static override description = `Parses the YAML/JSON file, validates every field (an error names its path, e.g. meters[3].port: expected 1-65535, and exits 2), checks that the environment variables it names are set and that TLS files exist, and prints what the bridge would do. Nothing is contacted and nothing is written.`
+  static override description =
+    `Parses the YAML/JSON file, validates every field (an error names its path, e.g. meters[3].port: expected 1-65535, and exits 2), checks that the environment variables it names are set and that TLS files exist, and prints what the bridge would do. Nothing is contacted and nothing is written.`
   static override examples = ['<%= config.bin %> bridge check --config bridge.yaml', '<%= config.bin %> bridge check -c bridge.yaml --json']
   static override flags = {
     config: Flags.string({char: 'c', description: 'Bridge config (YAML or JSON)', helpValue: 'FILE', required: true}),
@@ -28,7 +29,15 @@ export default class BridgeCheck extends NetmonCommand {
     this.out(
       renderTable(
         ['id', 'name', 'endpoint', 'framing', 'auth', 'every', 'OBIS → key'],
-        r.meters.map((m) => [m.id, m.name, `${m.host}:${m.port}`, m.framing, m.auth, `${m.poll_interval_ms / 1000} s`, m.obis.map((o) => `${o.obis} → ${o.key}${o.unit ? ` (${o.unit})` : ''}`).join('\n')]),
+        r.meters.map(m => [
+          m.id,
+          m.name,
+          `${m.host}:${m.port}`,
+          m.framing,
+          m.auth,
+          `${m.poll_interval_ms / 1000} s`,
+          m.obis.map(o => `${o.obis} → ${o.key}${o.unit ? ` (${o.unit})` : ''}`).join('\n'),
+        ]),
       ),
     )
     this.out(`OK: ${r.meters.length} meter(s)${r.disabled.length ? `, ${r.disabled.length} disabled` : ''}`)

@@ -12,7 +12,8 @@ const demoSchema = z.object({
 
 export default class BridgeRun extends NetmonCommand {
   static override summary = 'Run the meter bridge: poll DLMS meters, publish readings to MQTT (QoS 1), record its own network use'
-  static override description = `Polls every configured meter on its own schedule (association kept open, re-association with backoff), writes each reading to the store (readings + outbox) and then publishes it with QoS 1; an outbox row is deleted only on PUBACK, so nothing is lost while the broker is down or the daemon restarts.
+  static override description =
+    `Polls every configured meter on its own schedule (association kept open, re-association with backoff), writes each reading to the store (readings + outbox) and then publishes it with QoS 1; an outbox row is deleted only on PUBACK, so nothing is lost while the broker is down or the daemon restarts.
 Every metrics interval (default 60 s) one network_metrics row per meter records DLMS requests/responses/bytes, MQTT messages/bytes and the interface bandwidth.
 Other shells read it live: \`netmon bridge status\`, \`netmon meters stats METER\`, \`netmon meters readings METER\`.
 
@@ -44,18 +45,26 @@ Logs: one line per event on stderr; --log-format json for journald/Loki. Secrets
     const demo = flags.demo
       ? {
           ...this.check(demoSchema, {meters: flags.meters ?? 3, mqttPort: flags['mqtt-port'] ?? 0}, 'bridge run'),
-          pollIntervalMs: this.check(z.number().min(100, {message: 'expected at least 100ms'}), parseDuration(flags.interval ?? '3s', '--interval'), '--interval'),
-          metricsIntervalMs: this.check(z.number().min(500, {message: 'expected at least 500ms'}), parseDuration(flags['metrics-interval'] ?? '10s', '--metrics-interval'), '--metrics-interval'),
+          pollIntervalMs: this.check(
+            z.number().min(100, {message: 'expected at least 100ms'}),
+            parseDuration(flags.interval ?? '3s', '--interval'),
+            '--interval',
+          ),
+          metricsIntervalMs: this.check(
+            z.number().min(500, {message: 'expected at least 500ms'}),
+            parseDuration(flags['metrics-interval'] ?? '10s', '--metrics-interval'),
+            '--metrics-interval',
+          ),
         }
       : undefined
     return runBridgeProcess({
       configPath: flags.config,
       demo,
       db: flags.db,
-      openStore: (db) => this.openStore(db),
+      openStore: db => this.openStore(db),
       logFormat: flags['log-format'] as 'text' | 'json',
       logLevel: flags['log-level'] as 'debug' | 'info' | 'warn' | 'error',
-      print: (text) => this.out(text),
+      print: text => this.out(text),
     })
   }
 }

@@ -6,7 +6,8 @@ import {humanBytes} from '../../core/format/units.js'
 
 export default class BridgeStatusCommand extends NetmonCommand {
   static override summary = 'Show whether the bridge daemon is running and how each meter and the broker are doing'
-  static override description = `Reads the daemon's heartbeat and status rows from the store (works from any shell while \`netmon bridge run\` is running, or after it stopped). The daemon counts as running when its heartbeat is recent (within three heartbeat intervals, at least 5 s).
+  static override description =
+    `Reads the daemon's heartbeat and status rows from the store (works from any shell while \`netmon bridge run\` is running, or after it stopped). The daemon counts as running when its heartbeat is recent (within three heartbeat intervals, at least 5 s).
 Per meter: state, last successful poll, last error, consecutive failures, readings published since the daemon started, readings pending in the outbox. Overall: uptime, broker connection, outbox depth, dropped readings, poll-to-PUBACK latency.
 Exit status is 0 whether or not the daemon runs: scripts read "running" from --json.`
   static override examples = ['<%= config.bin %> bridge status', '<%= config.bin %> bridge status --db /var/lib/netmon/netmon.db --json']
@@ -23,12 +24,19 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
     const lat = s.delivery_latency_ms
     this.out(
       renderPairs([
-        ['daemon', s.state === 'running' ? `running (pid ${s.pid} on ${s.hostname})` : s.state === 'stopped' ? `stopped at ${s.stopped_at}` : `not running (last heartbeat ${s.heartbeat_at}, ${humanDuration(s.heartbeat_age_ms ?? 0)} ago)`],
+        [
+          'daemon',
+          s.state === 'running'
+            ? `running (pid ${s.pid} on ${s.hostname})`
+            : s.state === 'stopped'
+              ? `stopped at ${s.stopped_at}`
+              : `not running (last heartbeat ${s.heartbeat_at}, ${humanDuration(s.heartbeat_age_ms ?? 0)} ago)`,
+        ],
         ['uptime', s.uptime_seconds === null ? '-' : humanDuration(s.uptime_seconds * 1000)],
         ['broker', `${s.broker.url} (${s.broker.format}) ${s.broker.connected ? 'connected' : 'NOT connected'}`],
         ['published', s.published],
         ['outbox', `${s.outbox.depth} pending${s.outbox.dropped ? `, ${s.outbox.dropped} dropped (over the bound)` : ''}`],
-        ['poll → PUBACK', lat && lat.count ? `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms, max ${lat.max_ms} ms (last ${lat.count})` : '-'],
+        ['poll → PUBACK', lat?.count ? `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms, max ${lat.max_ms} ms (last ${lat.count})` : '-'],
         ['network', s.network ? `TX ${(s.network.tx_bps / 1e3).toFixed(1)} Kbps, RX ${(s.network.rx_bps / 1e3).toFixed(1)} Kbps` : '-'],
         ['process', s.process ? `RSS ${humanBytes(s.process.rss_bytes)} (heap ${humanBytes(s.process.heap_used_bytes)}), CPU ${s.process.cpu_seconds} s` : '-'],
       ]),
@@ -36,7 +44,7 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
     this.out(
       renderTable(
         ['meter', 'endpoint', 'state', 'last success', 'fails', 'last error', 'polls', 'overruns', 'published', 'pending'],
-        s.meters.map((m) => [
+        s.meters.map(m => [
           m.id,
           m.endpoint,
           m.state ?? '-',

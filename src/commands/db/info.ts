@@ -5,8 +5,7 @@ import {storeInfo, type StoreInfo} from '../../core/store/info.js'
 
 export default class DbInfo extends NetmonCommand {
   static override summary = 'Show where the store is, its schema version and table sizes'
-  static override description =
-    'Creates the store (and applies pending migrations) if needed. URLs are printed with any token or password replaced by ***.'
+  static override description = 'Creates the store (and applies pending migrations) if needed. URLs are printed with any token or password replaced by ***.'
   static override examples = ['<%= config.bin %> db info', '<%= config.bin %> db info --db ./netmon.db --json']
   static override flags = {db: dbFlag}
 
@@ -25,7 +24,12 @@ export default class DbInfo extends NetmonCommand {
           : []),
       ]),
     )
-    this.out(() => renderTable(['table', 'rows'], info.tables.map((t) => [t.name, t.rows])))
+    this.out(() =>
+      renderTable(
+        ['table', 'rows'],
+        info.tables.map(t => [t.name, t.rows]),
+      ),
+    )
     return info
   }
 }

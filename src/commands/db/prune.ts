@@ -10,7 +10,8 @@ const keep = (v: string | undefined, flag: string): number | undefined =>
 
 export default class DbPrune extends NetmonCommand {
   static override summary = 'Enforce retention: delete raw bandwidth samples, rollups and latency probes older than their keep time'
-  static override description = `Defaults: raw samples 7d, 5-minute rollups 30d, hourly 1 year, daily forever. Flags override for this run; --save stores them (bandwidth sample then prunes automatically with them, at most once an hour). Totals and top talkers stay correct: they live in the running totals, and window queries fall back to rollups where raw samples are gone. Cut-offs are aligned to whole buckets of the next coarser level.
+  static override description =
+    `Defaults: raw samples 7d, 5-minute rollups 30d, hourly 1 year, daily forever. Flags override for this run; --save stores them (bandwidth sample then prunes automatically with them, at most once an hour). Totals and top talkers stay correct: they live in the running totals, and window queries fall back to rollups where raw samples are gone. Cut-offs are aligned to whole buckets of the next coarser level.
 Latency: per-probe rows of runs that ended more than --keep-latency-probes ago (default 30d) are deleted; run summaries (min/avg/max/jitter/loss/grade) are kept, so latency history still answers.
 JSON: {success, dry_run, saved, retention:{raw|5m|1h|1d:{keep_ms, keep}}, pruned:{raw|5m|1h|1d:{before, before_ms, rows}}, latency:{keep_ms, before, before_ms, probes}}.`
   static override examples = [
@@ -51,7 +52,7 @@ JSON: {success, dry_run, saved, retention:{raw|5m|1h|1d:{keep_ms, keep}}, pruned
       renderTable(
         ['level', 'keep', flags['dry-run'] ? 'would delete' : 'deleted', 'older than'],
         [
-          ...(['raw', '5m', '1h', '1d'] as const).map((l) => [l, result.retention[l].keep, result.pruned[l].rows, result.pruned[l].before ?? '—']),
+          ...(['raw', '5m', '1h', '1d'] as const).map(l => [l, result.retention[l].keep, result.pruned[l].rows, result.pruned[l].before ?? '—']),
           ['latency probes', flags['keep-latency-probes'], result.latency.probes, result.latency.before ?? '—'],
         ],
       ),

@@ -15,8 +15,18 @@ export default class DevicesHistory extends NetmonCommand {
     const store = await this.openStore(flags.db)
     const h = await deviceHistory(store, args.device)
     this.out(`${h.device.mac ?? h.device.ip}${h.device.name ? ` (${h.device.name})` : ''}`)
-    this.out(renderTable(['IP', 'First seen', 'Last seen', ''], h.ips.map((i) => [i.ip, i.first_seen, i.last_seen, i.current ? 'current' : ''])))
-    this.out(renderTable(['Time', 'Event', 'Detail'], h.events.map((e) => [e.ts, e.type, e.detail ? JSON.stringify(e.detail) : ''])))
+    this.out(
+      renderTable(
+        ['IP', 'First seen', 'Last seen', ''],
+        h.ips.map(i => [i.ip, i.first_seen, i.last_seen, i.current ? 'current' : '']),
+      ),
+    )
+    this.out(
+      renderTable(
+        ['Time', 'Event', 'Detail'],
+        h.events.map(e => [e.ts, e.type, e.detail ? JSON.stringify(e.detail) : '']),
+      ),
+    )
     return h
   }
 }

@@ -29,7 +29,7 @@ export default class DevicesList extends NetmonCommand {
     this.out(
       renderTable(
         ['IP', 'MAC', 'Name', 'Hostname', 'Vendor', 'Status', 'Known', 'Open ports', 'Last seen'],
-        devices.map((d) => [
+        devices.map(d => [
           d.ip,
           d.mac,
           d.name,

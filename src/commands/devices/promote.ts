@@ -6,10 +6,7 @@ export default class DevicesPromote extends NetmonCommand {
   static override summary = 'Mark a device as known, optionally with a friendly name'
   static override description =
     'Known devices can be listed apart (devices list --known/--unknown), so new, unexpected devices stand out. Promoting records a `promoted` event; promoting again with another --name renames it.'
-  static override examples = [
-    '<%= config.bin %> devices promote AA:BB:CC:DD:EE:01 --name "Living room TV"',
-    '<%= config.bin %> devices promote 192.168.1.20',
-  ]
+  static override examples = ['<%= config.bin %> devices promote AA:BB:CC:DD:EE:01 --name "Living room TV"', '<%= config.bin %> devices promote 192.168.1.20']
   static override args = {device: Args.string({description: 'MAC (any common form) or IP address', required: true})}
   static override flags = {db: dbFlag, name: Flags.string({description: 'Friendly name (1–100 characters)', helpValue: 'NAME'})}
 
@@ -18,7 +15,11 @@ export default class DevicesPromote extends NetmonCommand {
     const store = await this.openStore(flags.db)
     const r = await promoteDevice(store, args.device, flags.name)
     const who = r.device.mac ?? r.device.ip
-    this.out(r.changed ? `${who} is now known${r.device.name ? ` as "${r.device.name}"` : ''}.` : `${who} was already known${r.device.name ? ` as "${r.device.name}"` : ''}; nothing changed.`)
+    this.out(
+      r.changed
+        ? `${who} is now known${r.device.name ? ` as "${r.device.name}"` : ''}.`
+        : `${who} was already known${r.device.name ? ` as "${r.device.name}"` : ''}; nothing changed.`,
+    )
     return r
   }
 }

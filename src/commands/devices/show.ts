@@ -38,9 +38,27 @@ export default class DevicesShow extends NetmonCommand {
         ],
       ]),
     )
-    if (r.ports.length) this.out(renderTable(['Port', 'Service', 'Banner', 'Last seen'], r.ports.map((p) => [`${p.port}/${p.proto}`, p.service, p.banner, p.last_seen])))
-    if (r.ips.length) this.out(renderTable(['IP', 'First seen', 'Last seen', ''], r.ips.map((i) => [i.ip, i.first_seen, i.last_seen, i.current ? 'current' : ''])))
-    if (r.events.length) this.out(renderTable(['Time', 'Event', 'Detail'], r.events.map((e) => [e.ts, e.type, e.detail ? JSON.stringify(e.detail) : ''])))
+    if (r.ports.length)
+      this.out(
+        renderTable(
+          ['Port', 'Service', 'Banner', 'Last seen'],
+          r.ports.map(p => [`${p.port}/${p.proto}`, p.service, p.banner, p.last_seen]),
+        ),
+      )
+    if (r.ips.length)
+      this.out(
+        renderTable(
+          ['IP', 'First seen', 'Last seen', ''],
+          r.ips.map(i => [i.ip, i.first_seen, i.last_seen, i.current ? 'current' : '']),
+        ),
+      )
+    if (r.events.length)
+      this.out(
+        renderTable(
+          ['Time', 'Event', 'Detail'],
+          r.events.map(e => [e.ts, e.type, e.detail ? JSON.stringify(e.detail) : '']),
+        ),
+      )
     return r
   }
 }

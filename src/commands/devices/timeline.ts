@@ -7,7 +7,8 @@ import {z} from 'zod'
 
 export default class DevicesTimeline extends NetmonCommand {
   static override summary = 'Inventory events over time'
-  static override description = `Events: ${EVENT_TYPES.join(', ')} (and those other capabilities record). Oldest first; with more than --limit, the newest --limit are shown. --since is inclusive, --until exclusive.`
+  static override description =
+    `Events: ${EVENT_TYPES.join(', ')} (and those other capabilities record). Oldest first; with more than --limit, the newest --limit are shown. --since is inclusive, --until exclusive.`
   static override examples = [
     '<%= config.bin %> devices timeline --since 24h',
     '<%= config.bin %> devices timeline --type new,offline --since 7d --json',
@@ -33,7 +34,7 @@ export default class DevicesTimeline extends NetmonCommand {
     this.out(
       renderTable(
         ['Time', 'Event', 'Device', 'IP', 'Detail'],
-        t.events.map((e) => [e.ts, e.type, e.name ? (e.mac ? `${e.name} (${e.mac})` : e.name) : e.mac, e.ip, e.detail ? JSON.stringify(e.detail) : '']),
+        t.events.map(e => [e.ts, e.type, e.name ? (e.mac ? `${e.name} (${e.mac})` : e.name) : e.mac, e.ip, e.detail ? JSON.stringify(e.detail) : '']),
       ),
     )
     this.out(`${t.count} event${t.count === 1 ? '' : 's'}${t.truncated ? ` (the newest ${limit}; raise --limit or narrow --since for more)` : ''}`)

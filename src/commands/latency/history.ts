@@ -10,7 +10,8 @@ const ms = (v: number | null): string => (v === null ? '-' : v < 10 ? v.toFixed(
 
 export default class LatencyHistoryCommand extends NetmonCommand {
   static override summary = 'Show the stored latency of a host or device over time, with a terminal chart'
-  static override description = `HOST is an IP address (every run to that address), a MAC address (every run linked to that inventory device, whatever its address was then), or the host name used when measuring.
+  static override description =
+    `HOST is an IP address (every run to that address), a MAC address (every run linked to that inventory device, whatever its address was then), or the host name used when measuring.
 
 --resolution raw lists every probe; 1m, 5m and 1h summarise UTC-aligned buckets (sent, loss, min/avg/max/median/stddev, jitter within each run, grade). auto (the default) shows raw probes up to 1500 of them, else the finest bucket that gives at most 1500 points.
 
@@ -39,7 +40,13 @@ The chart plots the RTT per probe (raw) or the median per bucket; a strip below 
     const since = parseTime(flags.since, now, '--since')
     const until = parseTime(flags.until, now, '--until')
     const store = await this.openStore(flags.db)
-    const h = await latencyHistory(store, {target: args.host, since, until, resolution: flags.resolution as Resolution, method: flags.method as Method | undefined})
+    const h = await latencyHistory(store, {
+      target: args.host,
+      since,
+      until,
+      resolution: flags.resolution as Resolution,
+      method: flags.method as Method | undefined,
+    })
 
     const who = [h.ip, h.device?.mac, h.device?.name ?? h.device?.hostname].filter(Boolean).join(', ')
     this.out(`Latency of ${h.query}${who && who !== h.query ? ` (${who})` : ''}, ${h.since.iso} → ${h.until.iso}`)
@@ -53,7 +60,21 @@ The chart plots the RTT per probe (raw) or the median per bucket; a strip below 
     this.out(
       renderTable(
         ['runs', 'sent', 'recv', 'loss', 'min ms', 'avg ms', 'max ms', 'median ms', 'stddev ms', 'jitter ms', 'grade'],
-        [[h.runs.length, s.sent, s.received, `${s.loss_pct}%`, ms(s.min_ms), ms(s.avg_ms), ms(s.max_ms), ms(s.median_ms), ms(s.stddev_ms), ms(s.jitter_ms), s.grade ?? '-']],
+        [
+          [
+            h.runs.length,
+            s.sent,
+            s.received,
+            `${s.loss_pct}%`,
+            ms(s.min_ms),
+            ms(s.avg_ms),
+            ms(s.max_ms),
+            ms(s.median_ms),
+            ms(s.stddev_ms),
+            ms(s.jitter_ms),
+            s.grade ?? '-',
+          ],
+        ],
       ),
     )
     return h

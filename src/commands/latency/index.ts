@@ -13,7 +13,8 @@ const pct = (v: number): string => `${Number.isInteger(v) ? v : v.toFixed(2)}%`
 
 export default class Latency extends NetmonCommand {
   static override summary = 'Measure RTT, loss and jitter to several hosts at once, with a quality grade'
-  static override description = `Probes every HOST concurrently: ICMP echo through the system ping (iputils), or the time of a TCP connect to --port (no privileges needed; a refused connection still counts as a reply). Without --method, ICMP is used when ping works, else TCP.
+  static override description =
+    `Probes every HOST concurrently: ICMP echo through the system ping (iputils), or the time of a TCP connect to --port (no privileges needed; a refused connection still counts as a reply). Without --method, ICMP is used when ping works, else TCP.
 
 Per host: sent, received, loss %, RTT min/avg/max/median/stddev (population), jitter (mean |RTT(i) − RTT(i−1)| over consecutive replies, RFC 3550 style) and a grade. A host that never answers shows 100 % loss; that is a result, not an error (exit 0; exit 1 with --fail-on-loss).
 
@@ -38,7 +39,11 @@ ${gradeTableText()}`
     count: Flags.integer({char: 'c', description: 'Probes per host (with --watch: per stored round)', default: 10}),
     interval: Flags.string({char: 'i', description: 'Time between probes to one host (500ms, 1s, …)', default: '1s'}),
     timeout: Flags.string({char: 't', description: 'A probe without an answer within this time is lost', default: '1s'}),
-    method: Flags.string({char: 'm', description: 'icmp (system ping) or tcp (connect time); default: icmp when ping works, else tcp', options: ['icmp', 'tcp']}),
+    method: Flags.string({
+      char: 'm',
+      description: 'icmp (system ping) or tcp (connect time); default: icmp when ping works, else tcp',
+      options: ['icmp', 'tcp'],
+    }),
     port: Flags.integer({char: 'p', description: 'TCP port for --method tcp', default: 443}),
     watch: Flags.boolean({char: 'w', description: 'Keep probing until Ctrl-C (live table, or NDJSON with --json)', default: false}),
     'fail-on-loss': Flags.boolean({description: 'Exit 1 when any host did not answer at all', default: false}),
@@ -76,9 +81,18 @@ ${gradeTableText()}`
     try {
       result = await measureLatency(store, plan, {
         signal: ac.signal,
-        onNote: (t) => this.note(`netmon: ${t}`),
+        onNote: t => this.note(`netmon: ${t}`),
         onStart: ({method, targets, devices}) => {
-          if (opts.watch && json) emit({type: 'start', method, port: method === 'tcp' ? opts.port : null, interval_ms: opts.interval, timeout_ms: opts.timeout, count: opts.count, hosts: targets.map((t) => ({host: t.host, ip: t.ip, device_id: devices.get(t.ip)?.id ?? null}))})
+          if (opts.watch && json)
+            emit({
+              type: 'start',
+              method,
+              port: method === 'tcp' ? opts.port : null,
+              interval_ms: opts.interval,
+              timeout_ms: opts.timeout,
+              count: opts.count,
+              hosts: targets.map(t => ({host: t.host, ip: t.ip, device_id: devices.get(t.ip)?.id ?? null})),
+            })
           live?.start(method, targets, opts)
         },
         onProbe: opts.watch
@@ -88,7 +102,7 @@ ${gradeTableText()}`
             }
           : undefined,
         onRound: opts.watch
-          ? (round) => {
+          ? round => {
               if (json) emit({type: 'summary', scope: 'round', ...round})
               else live?.round(round)
             }
@@ -118,7 +132,17 @@ ${gradeTableText()}`
 }
 
 function probeLine(target: Target, p: Probe) {
-  return {type: 'probe', host: target.host, ip: target.ip, seq: p.seq, ts: new Date(p.ts).toISOString(), ts_ms: p.ts, rtt_ms: p.rtt_ms, status: p.status, ...(p.detail ? {detail: p.detail} : {})}
+  return {
+    type: 'probe',
+    host: target.host,
+    ip: target.ip,
+    seq: p.seq,
+    ts: new Date(p.ts).toISOString(),
+    ts_ms: p.ts,
+    rtt_ms: p.rtt_ms,
+    status: p.status,
+    ...(p.detail ? {detail: p.detail} : {}),
+  }
 }
 
 function heading(r: LatencyResult): string {
@@ -133,7 +157,7 @@ function deviceLabel(h: HostResult): string {
 function resultTable(hosts: HostResult[]): string {
   return renderTable(
     ['host', 'address', 'device', 'sent', 'recv', 'loss', 'min ms', 'avg ms', 'max ms', 'median ms', 'stddev ms', 'jitter ms', 'grade'],
-    hosts.map((h) => [
+    hosts.map(h => [
       h.host,
       h.host === h.ip ? '' : h.ip,
       deviceLabel(h),
@@ -195,10 +219,22 @@ class LiveView {
   private table(): string {
     return renderTable(
       ['host', 'sent', 'recv', 'loss', 'last ms', 'min ms', 'avg ms', 'max ms', 'median ms', 'jitter ms', 'grade'],
-      this.targets.map((t) => {
+      this.targets.map(t => {
         const s = this.rows.get(t.host)
         if (!s) return [t.host, 0, 0, '-', '-', '-', '-', '-', '-', '-', '-']
-        return [t.host, s.sent, s.received, pct(s.loss_pct), s.last_ms === null ? 'lost' : ms(s.last_ms), ms(s.min_ms), ms(s.avg_ms), ms(s.max_ms), ms(s.median_ms), ms(s.jitter_ms), s.grade ?? '-']
+        return [
+          t.host,
+          s.sent,
+          s.received,
+          pct(s.loss_pct),
+          s.last_ms === null ? 'lost' : ms(s.last_ms),
+          ms(s.min_ms),
+          ms(s.avg_ms),
+          ms(s.max_ms),
+          ms(s.median_ms),
+          ms(s.jitter_ms),
+          s.grade ?? '-',
+        ]
       }),
     )
   }

@@ -5,7 +5,8 @@ import {listMeters, type MeterListItem} from '../../core/bridge/queries.js'
 
 export default class MetersList extends NetmonCommand {
   static override summary = 'List the meters the bridge polls, with their last reading and state'
-  static override description = `Meters are registered in the store when \`netmon bridge run\` starts (or reloads) with them. --all also lists meters removed from the config (their readings stay).`
+  static override description =
+    `Meters are registered in the store when \`netmon bridge run\` starts (or reloads) with them. --all also lists meters removed from the config (their readings stay).`
   static override examples = ['<%= config.bin %> meters list', '<%= config.bin %> meters list --all --json']
   static override flags = {
     all: Flags.boolean({description: 'Include meters no longer in the config'}),
@@ -21,7 +22,7 @@ export default class MetersList extends NetmonCommand {
       this.out(
         renderTable(
           ['id', 'name', 'endpoint', 'framing', 'every', 'OBIS', 'state', 'readings', 'last reading', 'pending', 'last error'],
-          meters.map((m) => [
+          meters.map(m => [
             m.id + (m.active ? '' : ' (removed)'),
             m.name,
             `${m.host}:${m.port}`,

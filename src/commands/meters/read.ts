@@ -23,7 +23,7 @@ const schema = z.object({
 
 /** Reads a password without echo from the terminal. */
 function promptPassword(question: string): Promise<string> {
-  return new Promise((resolve) => {
+  return new Promise(resolve => {
     let muted = false
     const out = new Writable({
       write(chunk, _enc, cb) {
@@ -32,7 +32,7 @@ function promptPassword(question: string): Promise<string> {
       },
     })
     const rl = createInterface({input: process.stdin, output: out, terminal: true})
-    rl.question(question, (answer) => {
+    rl.question(question, answer => {
       rl.close()
       process.stderr.write('\n')
       resolve(answer)
@@ -43,7 +43,8 @@ function promptPassword(question: string): Promise<string> {
 
 export default class MetersRead extends NetmonCommand {
   static override summary = 'Read values from a DLMS/COSEM meter (registers with scaler and unit, clock, profiles, data)'
-  static override description = `Connects over TCP (IEC 62056-47 wrapper or HDLC), associates (no authentication, or LLS with a password), reads each OBIS code and releases.
+  static override description =
+    `Connects over TCP (IEC 62056-47 wrapper or HDLC), associates (no authentication, or LLS with a password), reads each OBIS code and releases.
 OBIS codes are written 1.0.1.8.0.255 or 1-0:1.8.0*255; the class is guessed (clock, profile, register, data) unless given as a suffix, e.g. 1.0.1.6.0.255:4 for an extended register.
 Without OBIS codes: clock, active energy, voltage, current and power.
 The LLS password is read from the environment variable named by --password-env, or prompted on a terminal; never from a flag.`
@@ -61,7 +62,10 @@ The LLS password is read from the environment variable named by --password-env, 
     'client-address': Flags.integer({description: 'Client SAP (default 16 with --auth none, 17 with --auth low)'}),
     'server-address': Flags.integer({description: 'Server logical device address', default: 1}),
     'physical-address': Flags.integer({description: 'HDLC physical device address (lower HDLC address)'}),
-    'address-size': Flags.string({description: 'HDLC server address size in bytes (default: the smallest that fits; some meters want 4 even for small addresses)', options: ['1', '2', '4']}),
+    'address-size': Flags.string({
+      description: 'HDLC server address size in bytes (default: the smallest that fits; some meters want 4 even for small addresses)',
+      options: ['1', '2', '4'],
+    }),
     auth: Flags.string({description: 'Authentication: none, or low (LLS password)', options: ['none', 'low'], default: 'none'}),
     'password-env': Flags.string({description: 'Environment variable holding the LLS password', helpValue: 'VAR'}),
     timeout: Flags.string({description: 'Timeout per answer (e.g. 5s, 1500ms)', default: '5s'}),
@@ -87,15 +91,19 @@ The LLS password is read from the environment variable named by --password-env, 
       'meters read',
     )
     if (opts.addressSize !== undefined && opts.framing !== 'hdlc') throw invalidInput('--address-size applies to --framing hdlc only')
-    if (opts.addressSize === 1 && opts.serverAddress > 0x7f) throw invalidInput('a 1-byte HDLC address holds server addresses up to 127', 'use --address-size 2 or 4')
-    if (opts.addressSize === 1 && opts.physicalAddress !== undefined) throw invalidInput('a 1-byte HDLC address has no physical part', 'use --address-size 2 or 4, or drop --physical-address')
-    if (opts.addressSize === 2 && (opts.serverAddress > 0x7f || (opts.physicalAddress ?? 0) > 0x7f)) throw invalidInput('a 2-byte HDLC address holds addresses up to 127', 'use --address-size 4')
+    if (opts.addressSize === 1 && opts.serverAddress > 0x7f)
+      throw invalidInput('a 1-byte HDLC address holds server addresses up to 127', 'use --address-size 2 or 4')
+    if (opts.addressSize === 1 && opts.physicalAddress !== undefined)
+      throw invalidInput('a 1-byte HDLC address has no physical part', 'use --address-size 2 or 4, or drop --physical-address')
+    if (opts.addressSize === 2 && (opts.serverAddress > 0x7f || (opts.physicalAddress ?? 0) > 0x7f))
+      throw invalidInput('a 2-byte HDLC address holds addresses up to 127', 'use --address-size 4')
     const targets = argv.length > 0 ? (argv as string[]).map(parseTarget) : DEFAULT_TARGETS
     let password: string | undefined
     if (opts.auth === 'low') {
       if (flags['password-env']) {
         password = process.env[flags['password-env']]
-        if (password === undefined || password === '') throw new NetmonError('usage', `environment variable ${flags['password-env']} is not set`, {hint: 'export it with the meter password'})
+        if (password === undefined || password === '')
+          throw new NetmonError('usage', `environment variable ${flags['password-env']} is not set`, {hint: 'export it with the meter password'})
       } else if (process.stdin.isTTY) password = await promptPassword('LLS password: ')
       else throw new NetmonError('usage', '--auth low needs a password', {hint: 'pass --password-env VAR (or run in a terminal to be prompted)'})
       registerSecret(password)
@@ -117,7 +125,7 @@ The LLS password is read from the environment variable named by --password-env, 
       targets,
     )
     this.render(result)
-    const failed = result.readings.filter((r) => !r.ok)
+    const failed = result.readings.filter(r => !r.ok)
     if (failed.length > 0) {
       if (!this.jsonEnabled()) for (const f of failed) this.note(`Error: ${f.error!.message}`)
       process.exitCode = 1
@@ -135,10 +143,24 @@ The LLS password is read from the environment variable named by --password-env, 
     this.out(
       renderTable(
         ['obis', 'name', 'class', 'value', 'unit', 'scaler', 'raw'],
-        r.readings.map((x) => [x.obis, x.name ?? '', x.class_id, value(x), x.unit ?? '', x.scaler ?? '', x.ok && (x.kind === 'register' || x.kind === 'extended-register') ? String(x.raw) : '']),
+        r.readings.map(x => [
+          x.obis,
+          x.name ?? '',
+          x.class_id,
+          value(x),
+          x.unit ?? '',
+          x.scaler ?? '',
+          x.ok && (x.kind === 'register' || x.kind === 'extended-register') ? String(x.raw) : '',
+        ]),
       ),
     )
-    for (const p of r.readings.filter((x) => x.kind === 'profile' && x.ok && x.rows && x.rows.length > 0))
-      this.out(`${p.obis}\n` + renderTable(p.columns!, p.rows!.map((row) => row.map((c) => (c === null ? '' : typeof c === 'object' ? JSON.stringify(c) : String(c))))))
+    for (const p of r.readings.filter(x => x.kind === 'profile' && x.ok && x.rows && x.rows.length > 0))
+      this.out(
+        `${p.obis}\n` +
+          renderTable(
+            p.columns!,
+            p.rows!.map(row => row.map(c => (c === null ? '' : typeof c === 'object' ? JSON.stringify(c) : String(c)))),
+          ),
+      )
   }
 }

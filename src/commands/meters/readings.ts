@@ -7,7 +7,8 @@ import {parseTime} from '../../core/format/time.js'
 
 export default class MetersReadings extends NetmonCommand {
   static override summary = 'Show the readings the bridge stored for a meter'
-  static override description = `One row per successful poll of METER (id or name), with every configured OBIS value under its telemetry key. The newest --limit rows in [--since, --until), printed oldest first.
+  static override description =
+    `One row per successful poll of METER (id or name), with every configured OBIS value under its telemetry key. The newest --limit rows in [--since, --until), printed oldest first.
 JSON: {meter_id, meter_name, keys:[…], readings:[{ts, ts_ms, values:{key: value}, poll_ms}]}.`
   static override examples = ['<%= config.bin %> meters readings m1', '<%= config.bin %> meters readings m1 --since 1h --limit 1000 --json']
   static override args = {meter: Args.string({description: 'Meter id or name', required: true})}
@@ -27,7 +28,13 @@ JSON: {meter_id, meter_name, keys:[…], readings:[{ts, ts_ms, values:{key: valu
     const store = await this.openStore(flags.db)
     const r = await meterReadings(store, args.meter, {sinceMs, untilMs, limit})
     if (r.readings.length === 0) this.out(`No readings for meter ${r.meter_id} in this range.`)
-    else this.out(renderTable(['time', ...r.keys], r.readings.map((x) => [x.ts, ...r.keys.map((k) => (x.values[k] === null || x.values[k] === undefined ? '-' : String(x.values[k])))])))
+    else
+      this.out(
+        renderTable(
+          ['time', ...r.keys],
+          r.readings.map(x => [x.ts, ...r.keys.map(k => (x.values[k] === null || x.values[k] === undefined ? '-' : String(x.values[k])))]),
+        ),
+      )
     return r
   }
 }

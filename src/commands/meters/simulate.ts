@@ -39,7 +39,8 @@ const describeEvent = (e: SimulatorEvent): string => {
 
 export default class MetersSimulate extends NetmonCommand {
   static override summary = 'Run simulated DLMS/COSEM meters on loopback (for tests, demos and users without a meter)'
-  static override description = `Each meter is a COSEM server on 127.0.0.1 (consecutive ports from --port; --port 0 lets the OS pick) answering association with no authentication (client 16) or LLS (client 17, password 12345678 unless --password-env), GET normal, with-list and block transfer, SET of the clock.
+  static override description =
+    `Each meter is a COSEM server on 127.0.0.1 (consecutive ports from --port; --port 0 lets the OS pick) answering association with no authentication (client 16) or LLS (client 17, password 12345678 unless --password-env), GET normal, with-list and block transfer, SET of the clock.
 Objects: clock 0.0.1.0.0.255, energy 1.0.1.8.0.255, voltage 1.0.32.7.0.255, current 1.0.31.7.0.255, power 1.0.1.7.0.255, frequency 1.0.14.7.0.255, max demand 1.0.1.6.0.255 (class 4), serial 0.0.96.1.0.255, load profile 1.0.99.1.0.255, and more (docs/DLMS.md).
 Faults: --fault [METER=]SPEC with SPEC one of drop, delay:<ms>, corrupt, reject-password, silent, truncate (append :once to fire once). With --config FILE, SIGHUP re-reads the file's faults.
 Runs until interrupted (or for --duration). With --json, prints NDJSON events: first {"event":"listening",…}.`
@@ -84,7 +85,8 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
     let password: string | undefined
     if (passwordEnv) {
       password = process.env[passwordEnv]
-      if (!password) throw new NetmonError('usage', `environment variable ${passwordEnv} is not set`, {hint: 'export it with the password meters should accept'})
+      if (!password)
+        throw new NetmonError('usage', `environment variable ${passwordEnv} is not set`, {hint: 'export it with the password meters should accept'})
       registerSecret(password)
     }
     const faults: Array<Fault | null> = faultsFromConfig(config.faults, opts.meters) ?? Array.from({length: opts.meters}, () => null)
@@ -112,20 +114,32 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
       preset: opts.preset,
       seed: Math.floor(Math.random() * 0x7fffffff),
       faults,
-      onEvent: (e) => {
+      onEvent: e => {
         if (e.type !== 'listening') emit({event: e.type, ...e, type: undefined, ts: new Date().toISOString()}, describeEvent(e))
       },
     })
-    const summary = {event: 'listening', host: sim.host, ports: sim.ports, framing: sim.framing, meters: opts.meters, server_address: 1, clients: {16: 'none', 17: 'low'}, faults: faults.map(formatFault)}
+    const summary = {
+      event: 'listening',
+      host: sim.host,
+      ports: sim.ports,
+      framing: sim.framing,
+      meters: opts.meters,
+      server_address: 1,
+      clients: {16: 'none', 17: 'low'},
+      faults: faults.map(formatFault),
+    }
     if (json) process.stdout.write(JSON.stringify(summary) + '\n')
     else
       this.out(
         sim.ports
-          .map((p, i) => `meter ${i}: ${sim.host}:${p} (${sim.framing}, server address 1, client 16 = no auth, 17 = LLS${faults[i] ? `, fault ${formatFault(faults[i]!)}` : ''})`)
+          .map(
+            (p, i) =>
+              `meter ${i}: ${sim.host}:${p} (${sim.framing}, server address 1, client 16 = no auth, 17 = LLS${faults[i] ? `, fault ${formatFault(faults[i]!)}` : ''})`,
+          )
           .join('\n'),
       )
 
-    await new Promise<void>((resolve) => {
+    await new Promise<void>(resolve => {
       const stop = (): void => resolve()
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
@@ -134,7 +148,7 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
         const file = flags.config
         process.on('SIGHUP', () => {
           loadSimulatorConfig(file)
-            .then((c) => {
+            .then(c => {
               const next = faultsFromConfig(c.faults ?? {}, opts.meters) ?? []
               for (let i = 0; i < opts.meters; i++) sim.setFault(i, next[i] ?? null)
             })

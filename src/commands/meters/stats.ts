@@ -9,10 +9,15 @@ import {parseTime} from '../../core/format/time.js'
 
 export default class MetersStats extends NetmonCommand {
   static override summary = "Show a meter's network self-metrics: bandwidth, DLMS and MQTT traffic (the bridge's network_stats)"
-  static override description = `Reads the network_metrics rows the bridge writes every metrics interval (default 60 s) for METER (id or name): the last --limit rows (default 100) since --since.
+  static override description =
+    `Reads the network_metrics rows the bridge writes every metrics interval (default 60 s) for METER (id or name): the last --limit rows (default 100) since --since.
 JSON shape (docs/BRIDGE.md): {meter_id, meter_name, timestamp, current:{bandwidth_tx_kbps, bandwidth_rx_kbps, bandwidth_total_kbps, packets_tx_ps, packets_rx_ps}, application:{dlms_requests_sent, dlms_responses_recv, dlms_avg_payload_size, dlms_total_bytes_sent, dlms_total_bytes_recv, mqtt_messages_sent, mqtt_total_bytes_sent}, averages:{bandwidth_tx_mbps, bandwidth_rx_mbps}, peaks:{…}, history:{timestamp:[], bandwidth_tx_mbps:[], bandwidth_rx_mbps:[], packets_tx_ps:[], packets_rx_ps:[]}}.
 current is the newest row; application sums the rows; Kbps/Mbps are SI (10^3/10^6 bit/s). Bandwidth is the host's interface rate (the same for every meter of one bridge), the DLMS/MQTT counts are the meter's own.`
-  static override examples = ['<%= config.bin %> meters stats m1', '<%= config.bin %> meters stats "Meter 1" --since 1h', '<%= config.bin %> meters stats m1 --limit 500 --json']
+  static override examples = [
+    '<%= config.bin %> meters stats m1',
+    '<%= config.bin %> meters stats "Meter 1" --since 1h',
+    '<%= config.bin %> meters stats m1 --limit 500 --json',
+  ]
   static override args = {meter: Args.string({description: 'Meter id or name', required: true})}
   static override flags = {
     since: Flags.string({description: 'Only rows from this time: ISO-8601, epoch ms, or a duration back from now (24h)'}),

@@ -69,7 +69,9 @@ With --json the command prints a summary of what it wrote (needs --out FILE, sin
     }
     const summary = await runExport(await this.openStore(flags.db), plan)
     if (summary.pruned_before) {
-      this.note(`netmon: ${summary.resolution} ${plan.dataset.name} rows before ${summary.pruned_before.iso} were deleted by retention (db prune); a coarser --resolution covers more`)
+      this.note(
+        `netmon: ${summary.resolution} ${plan.dataset.name} rows before ${summary.pruned_before.iso} were deleted by retention (db prune); a coarser --resolution covers more`,
+      )
     }
     if (plan.out !== null) {
       this.out(`Exported ${summary.rows} ${plan.dataset.name} rows as ${plan.format.toUpperCase()} to ${summary.out} (${humanBytes(summary.bytes)})`)
@@ -88,8 +90,8 @@ async function renderList(datasets: DatasetInfo[]): Promise<string> {
     colWidths: [20, 24, 70],
   })
   for (const d of datasets) {
-    const filters = d.filters.map((f) => `--${f}`).join(' ') + (d.resolutions.length ? `\n(${d.resolutions.join(', ')})` : '')
-    t.push([`${d.name}\n\n${d.description}`, filters || '(none)', d.columns.map((c) => c.name).join(', ')])
+    const filters = d.filters.map(f => `--${f}`).join(' ') + (d.resolutions.length ? `\n(${d.resolutions.join(', ')})` : '')
+    t.push([`${d.name}\n\n${d.description}`, filters || '(none)', d.columns.map(c => c.name).join(', ')])
   }
   return t.toString()
 }

@@ -8,12 +8,13 @@ import {vendorLabel} from '../../core/scan/vendor.js'
 
 function portsText(h: {ports?: {port: number; service: string | null}[]}): string {
   if (!h.ports) return ''
-  return h.ports.map((p) => (p.service ? `${p.port}/${p.service}` : String(p.port))).join(', ')
+  return h.ports.map(p => (p.service ? `${p.port}/${p.service}` : String(p.port))).join(', ')
 }
 
 export default class Scan extends NetmonCommand {
   static override summary = 'Discover devices on the LAN and remember them in the inventory'
-  static override description = `Targets are CIDRs (192.168.1.0/24), ranges (192.168.1.1-50 or 192.168.1.1-192.168.1.50), addresses and host names, space or comma separated. Without targets, the subnets of this machine's up, non-loopback interfaces are scanned (each at most a /22 unless --force). Public address space is refused unless --allow-public.
+  static override description =
+    `Targets are CIDRs (192.168.1.0/24), ranges (192.168.1.1-50 or 192.168.1.1-192.168.1.50), addresses and host names, space or comma separated. Without targets, the subnets of this machine's up, non-loopback interfaces are scanned (each at most a /22 unless --force). Public address space is refused unless --allow-public.
 
 Each address is probed by every method at once: the kernel neighbor table after a UDP nudge (finds hosts that answer nothing but ARP), TCP connects to a few common ports (a refusal proves the host is up) and ICMP echo through fping/ping. Each host is reported with the methods that found it, its MAC and vendor (locally administered MACs are reported as such), reverse-DNS name and, with --ports, its open TCP ports.
 
@@ -39,18 +40,28 @@ The inventory is updated in one transaction at the end: new devices, devices bac
     timeout: Flags.string({description: 'How long each address is given to answer (all methods, all retries)', default: '800ms', helpValue: 'DURATION'}),
     retries: Flags.integer({description: 'Extra probe rounds within --timeout for addresses that have not answered (and for timed-out ports)', default: 1}),
     concurrency: Flags.integer({description: 'Addresses probed at once', default: 256}),
-    ports: Flags.string({description: 'TCP connect scan of live hosts: a list (22,80,8000-8100), top100, top1000 or all', helpValue: 'LIST|top100|top1000|all'}),
+    ports: Flags.string({
+      description: 'TCP connect scan of live hosts: a list (22,80,8000-8100), top100, top1000 or all',
+      helpValue: 'LIST|top100|top1000|all',
+    }),
     'port-timeout': Flags.string({description: 'Per-port connect timeout', default: '1s', helpValue: 'DURATION'}),
     'max-sockets': Flags.integer({description: 'TCP connections in flight at most', default: 4096}),
     banners: Flags.boolean({description: 'Read the first line each open port says (HTTP ports get one HEAD request)', default: false}),
     'banner-timeout': Flags.string({description: 'How long to wait for a banner', default: '1s', helpValue: 'DURATION'}),
     rdns: Flags.boolean({description: 'Reverse DNS for found hosts (hosts file first; --no-rdns to skip DNS)', default: true, allowNo: true}),
-    'dns-server': Flags.string({description: 'DNS server for reverse lookups instead of the system ones (repeatable)', multiple: true, helpValue: 'ADDR[:PORT]'}),
+    'dns-server': Flags.string({
+      description: 'DNS server for reverse lookups instead of the system ones (repeatable)',
+      multiple: true,
+      helpValue: 'ADDR[:PORT]',
+    }),
     'dns-timeout': Flags.string({description: 'Reverse DNS timeout', default: '500ms', helpValue: 'DURATION'}),
     register: Flags.boolean({description: 'Also register every found device (with a MAC) for bandwidth accounting', default: false}),
     'allow-public': Flags.boolean({description: 'Allow public address space (only networks you are authorised to scan)', default: false}),
     force: Flags.boolean({description: 'Allow more than a /22 (1024 addresses), up to a /16', default: false}),
-    stream: Flags.boolean({description: 'Print each host as it answers: NDJSON with --json ({"type":"host"} lines, then {"type":"summary"}), else one line per host', default: false}),
+    stream: Flags.boolean({
+      description: 'Print each host as it answers: NDJSON with --json ({"type":"host"} lines, then {"type":"summary"}), else one line per host',
+      default: false,
+    }),
   }
 
   async run(): Promise<ScanReport | undefined> {
@@ -65,8 +76,8 @@ The inventory is updated in one transaction at the end: new devices, devices bac
       const report = await scan(req, {
         openStore: () => this.openStore(flags.db),
         signal: ac.signal,
-        onNote: (t) => this.note(`note: ${t}`),
-        onHost: (h) => {
+        onNote: t => this.note(`note: ${t}`),
+        onHost: h => {
           if (!flags.stream) return
           const {seen_ms, ...rest} = h
           if (json) process.stdout.write(JSON.stringify({type: 'host', ...rest, seen: new Date(seen_ms).toISOString(), seen_ms}) + '\n')
@@ -75,9 +86,9 @@ The inventory is updated in one transaction at the end: new devices, devices bac
             this.out(line.filter((x, i) => i < 3 || x).join('  '))
           }
         },
-        onProgress: (p) => {
+        onProgress: p => {
           ui.bar ??= startProgress('scan', p.hosts_total)
-          void ui.bar.then((b) => b.update(p.hosts_done, {found: p.found, ...(p.ports_total ? {ports: `${p.ports_done}/${p.ports_total}`} : {})}))
+          void ui.bar.then(b => b.update(p.hosts_done, {found: p.found, ...(p.ports_total ? {ports: `${p.ports_done}/${p.ports_total}`} : {})}))
         },
       })
       ;(await ui.bar)?.stop()
@@ -97,11 +108,11 @@ The inventory is updated in one transaction at the end: new devices, devices bac
 }
 
 function renderHosts(hosts: ReportedHost[]): string {
-  const withPorts = hosts.some((h) => h.ports)
+  const withPorts = hosts.some(h => h.ports)
   const head = ['IP', 'MAC', 'Vendor', 'Hostname', 'Found by', 'RTT ms', ...(withPorts ? ['Open ports'] : []), '']
   return renderTable(
     head,
-    hosts.map((h) => [
+    hosts.map(h => [
       h.ip,
       h.mac ?? '',
       vendorLabel(h, h.mac),

@@ -33,12 +33,28 @@ export default class ScanStatusCommand extends NetmonCommand {
         ['Found', s.found],
         ...(s.ports ? ([['Ports', `${s.ports_done}/${s.ports_total} probed (${s.ports})`]] as [string, string][]) : []),
         ['Progress', `${s.percent}%`],
-        ...(s.summary ? ([['Changes', Object.entries(s.summary).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')]] as [string, string][]) : []),
+        ...(s.summary
+          ? ([
+              [
+                'Changes',
+                Object.entries(s.summary)
+                  .filter(([, v]) => v)
+                  .map(([k, v]) => `${k} ${v}`)
+                  .join(', '),
+              ],
+            ] as [string, string][])
+          : []),
         ...(s.error ? ([['Notes', s.error]] as [string, string][]) : []),
       ]),
     )
-    if (st.running.length > 1) this.out(`${st.running.length} scans are running: ${st.running.map((r) => `#${r.id}`).join(', ')}`)
-    if (st.hosts) this.out(renderTable(['IP', 'MAC', 'Hostname', 'Found by', 'RTT ms'], st.hosts.map((h) => [h.ip, h.mac, h.hostname, h.found_by.join(','), h.rtt_ms])))
+    if (st.running.length > 1) this.out(`${st.running.length} scans are running: ${st.running.map(r => `#${r.id}`).join(', ')}`)
+    if (st.hosts)
+      this.out(
+        renderTable(
+          ['IP', 'MAC', 'Hostname', 'Found by', 'RTT ms'],
+          st.hosts.map(h => [h.ip, h.mac, h.hostname, h.found_by.join(','), h.rtt_ms]),
+        ),
+      )
     return st
   }
 }

@@ -31,12 +31,9 @@ export async function openAccounting(tx: Pick<Tx, 'execute'>, deviceIds: readonl
  * Re-registering updates ip/hostname and keeps the totals. The registration time is the
  * accounting start: a device's first delta sample is "bytes since registration".
  */
-export async function registerBandwidthDevice(
-  store: Store,
-  input: {mac: string; ip: string; hostname?: string | null; now?: number},
-): Promise<RegisterResult> {
+export async function registerBandwidthDevice(store: Store, input: {mac: string; ip: string; hostname?: string | null; now?: number}): Promise<RegisterResult> {
   const now = input.now ?? Date.now()
-  return store.writeTx(async (tx) => {
+  return store.writeTx(async tx => {
     const {device, created} = await registerDevice(tx, {mac: input.mac, ip: input.ip, hostname: input.hostname ?? null, now})
     await openAccounting(tx, [device.id], now)
     return {
@@ -65,7 +62,7 @@ export interface ResetResult {
  */
 export async function resetStats(store: Store, opts: {mac?: string; purge?: boolean; now?: number}): Promise<ResetResult> {
   const now = opts.now ?? Date.now()
-  return store.writeTx(async (tx) => {
+  return store.writeTx(async tx => {
     let targets: {id: number; mac: string}[]
     if (opts.mac !== undefined) {
       const d = await findDevice(tx, opts.mac)
@@ -74,10 +71,10 @@ export async function resetStats(store: Store, opts: {mac?: string; purge?: bool
       await tx.execute(`INSERT INTO bw_totals(device_id) VALUES (?) ON CONFLICT(device_id) DO NOTHING`, [d.id])
     } else {
       targets = (await tx.query<{id: number; mac: string}>(`SELECT d.id, d.mac FROM bw_totals t JOIN devices d ON d.id = t.device_id ORDER BY d.mac`)).map(
-        (r) => ({id: Number(r.id), mac: String(r.mac)}),
+        r => ({id: Number(r.id), mac: String(r.mac)}),
       )
     }
-    const ids = JSON.stringify(targets.map((t) => t.id))
+    const ids = JSON.stringify(targets.map(t => t.id))
     await tx.execute(
       `UPDATE bw_totals SET since_ts = ?, reset_ts = ?, first_ts = NULL, last_ts = NULL, bytes_sent = 0, bytes_received = 0, sample_count = 0,
          peak_bps = NULL, peak_ts = NULL, peak_up_bps = NULL, peak_up_ts = NULL, peak_down_bps = NULL, peak_down_ts = NULL
@@ -102,7 +99,7 @@ export async function resetStats(store: Store, opts: {mac?: string; purge?: bool
       success: true as const,
       message: 'Statistics reset',
       devices_reset: targets.length,
-      macs: targets.map((t) => t.mac),
+      macs: targets.map(t => t.mac),
       purged,
     }
   })

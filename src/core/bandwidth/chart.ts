@@ -12,10 +12,10 @@ type AsciiChart = {plot(series: number[], cfg: Record<string, unknown>): string}
 export function chartSeries(h: HistoryResult, width: number): number[] {
   let values: number[]
   if (h.resolution === 'raw') {
-    values = h.points.map((p) => p.total_bps ?? 0)
+    values = h.points.map(p => p.total_bps ?? 0)
   } else {
     const size = LEVEL_MS[h.resolution]
-    const byTs = new Map(h.points.map((p) => [p.ts_ms, p.total_bps ?? 0]))
+    const byTs = new Map(h.points.map(p => [p.ts_ms, p.total_bps ?? 0]))
     values = []
     for (let t = h.since_ms; t < h.until_ms && values.length < 100_000; t += size) values.push(byTs.get(t) ?? 0)
   }
@@ -41,7 +41,7 @@ export async function renderHistoryChart(h: HistoryResult, columns = process.std
   const spec = 'asciichart'
   const mod = (await import(spec)) as {default?: AsciiChart} & AsciiChart
   const chart = (mod.default ?? mod).plot(
-    series.map((v) => v / div),
+    series.map(v => v / div),
     {height: 12, format: (x: number) => `${x.toFixed(2).padStart(9)} ${unit} `},
   )
   return `${head}\npeak ${humanRate(max)}\n${chart}`

@@ -190,16 +190,14 @@ export function stepCounter(prev: CounterReading | null, cur: CounterReading, op
       event: {type: outcome === 'reset' ? 'counter_reset' : 'counter_spike', detail},
     }
   }
-  const wrapped = kinds.some((k) => k === 'wrap32' || k === 'wrap64')
+  const wrapped = kinds.some(k => k === 'wrap32' || k === 'wrap64')
   return {
     outcome: wrapped ? 'wrap' : 'delta',
     record: {sent: Number(sent.bytes), received: Number(received.bytes)},
     next: cur,
     sent,
     received,
-    event: wrapped
-      ? {type: 'counter_wrap', detail: {...detail, bytes_sent: sent.bytes.toString(), bytes_received: received.bytes.toString()}}
-      : null,
+    event: wrapped ? {type: 'counter_wrap', detail: {...detail, bytes_sent: sent.bytes.toString(), bytes_received: received.bytes.toString()}} : null,
   }
 }
 

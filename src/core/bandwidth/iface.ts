@@ -43,7 +43,7 @@ export function parseProcNetDev(text: string): ProcNetDevRow[] {
 export function syntheticMac(host: string, name: string): string {
   const h = createHash('sha256').update(`netmon-iface:${host}:${name}`).digest()
   h[0] = (h[0]! & 0xfc) | 0x02 // locally administered, unicast
-  return [...h.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')
+  return [...h.subarray(0, 6)].map(b => b.toString(16).padStart(2, '0').toUpperCase()).join(':')
 }
 
 export interface InterfaceReading {
@@ -76,13 +76,8 @@ interface Meta {
 }
 
 /** Keys each interface: its MAC unless missing, all-zero or shared (then synthetic). */
-export function keyInterfaces(
-  rows: {name: string; rx: bigint; tx: bigint}[],
-  meta: (name: string) => Meta,
-  host: string,
-  ts: number,
-): InterfaceReading[] {
-  const metas = rows.map((r) => meta(r.name))
+export function keyInterfaces(rows: {name: string; rx: bigint; tx: bigint}[], meta: (name: string) => Meta, host: string, ts: number): InterfaceReading[] {
+  const metas = rows.map(r => meta(r.name))
   const count = new Map<string, number>()
   for (const m of metas) if (m.mac && m.mac !== ZERO_MAC) count.set(m.mac, (count.get(m.mac) ?? 0) + 1)
   return rows.map((r, i) => {
@@ -103,9 +98,9 @@ export function keyInterfaces(
 
 function pickIp(addrs: {address: string; family: string | number; internal?: boolean}[] | undefined): string | null {
   if (!addrs?.length) return null
-  const v4 = addrs.find((a) => a.family === 'IPv4' || a.family === 4)
+  const v4 = addrs.find(a => a.family === 'IPv4' || a.family === 4)
   if (v4) return v4.address
-  const v6 = addrs.find((a) => (a.family === 'IPv6' || a.family === 6) && !a.address.toLowerCase().startsWith('fe80'))
+  const v6 = addrs.find(a => (a.family === 'IPv6' || a.family === 6) && !a.address.toLowerCase().startsWith('fe80'))
   return (v6 ?? addrs[0]!).address.split('%')[0]!
 }
 
@@ -113,13 +108,13 @@ async function readLinux(): Promise<InterfaceReading[]> {
   const text = readFileSync('/proc/net/dev', 'utf8')
   const ts = Date.now()
   const os = networkInterfaces()
-  const rows = parseProcNetDev(text).map((r) => ({name: r.name, rx: r.rxBytes, tx: r.txBytes}))
+  const rows = parseProcNetDev(text).map(r => ({name: r.name, rx: r.rxBytes, tx: r.txBytes}))
   return keyInterfaces(
     rows,
-    (name) => {
+    name => {
       const addrs = os[name]
       const mac = tryNormalizeMac(addrs?.[0]?.mac ?? '') ?? sysMac(name)
-      return {mac, ip: pickIp(addrs), loopback: name === 'lo' || Boolean(addrs?.some((a) => a.internal))}
+      return {mac, ip: pickIp(addrs), loopback: name === 'lo' || Boolean(addrs?.some(a => a.internal))}
     },
     osHostname(),
     ts,
@@ -132,11 +127,11 @@ async function readOther(): Promise<InterfaceReading[]> {
   const ts = Date.now()
   const ifs = await si.networkInterfaces()
   const list = Array.isArray(ifs) ? ifs : [ifs]
-  const rows = stats.map((s) => ({name: s.iface, rx: BigInt(Math.max(0, Math.floor(s.rx_bytes))), tx: BigInt(Math.max(0, Math.floor(s.tx_bytes)))}))
+  const rows = stats.map(s => ({name: s.iface, rx: BigInt(Math.max(0, Math.floor(s.rx_bytes))), tx: BigInt(Math.max(0, Math.floor(s.tx_bytes)))}))
   return keyInterfaces(
     rows,
-    (name) => {
-      const i = list.find((x) => x.iface === name)
+    name => {
+      const i = list.find(x => x.iface === name)
       return {mac: tryNormalizeMac(i?.mac ?? ''), ip: i?.ip4 || i?.ip6 || null, loopback: Boolean(i?.internal)}
     },
     osHostname(),
@@ -156,13 +151,13 @@ export async function readInterfaces(name?: string): Promise<InterfaceReading[]>
     throw new NetmonError('internal', `cannot read interface counters (${(e as Error).message})`, {cause: e})
   }
   if (name !== undefined) {
-    const one = all.filter((r) => r.name === name)
+    const one = all.filter(r => r.name === name)
     if (one.length === 0) {
-      throw invalidInput(`no interface "${name}" on this machine`, `available: ${all.map((r) => r.name).join(', ') || 'none'}`)
+      throw invalidInput(`no interface "${name}" on this machine`, `available: ${all.map(r => r.name).join(', ') || 'none'}`)
     }
     return one
   }
-  return all.filter((r) => !r.loopback)
+  return all.filter(r => !r.loopback)
 }
 
 /** Counters on 64-bit kernels are 64-bit; elsewhere they may be 32-bit, so decide per wrap. */

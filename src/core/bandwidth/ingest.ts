@@ -325,7 +325,7 @@ export class FixedWidthRows {
  * external memory, which triggers collections), and we yield here so the finalizers run.
  */
 function releaseNativeMemory(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve))
+  return new Promise(resolve => setImmediate(resolve))
 }
 
 const RAW_HEAD = 'INSERT INTO bw_samples(device_id, ts, sent, received, interval_ms)'
@@ -359,11 +359,10 @@ function pushAcc(rows: FixedWidthRows, st: DevState, a: Acc): void {
  * given with the samples refresh the device (like re-registering).
  */
 async function resolveDevices(tx: Tx, batch: SampleBatch, opts: IngestOptions, now: number): Promise<{ids: number[]; registered: string[]}> {
-  const found = await tx.query<{id: number; mac: string}>(
-    `SELECT d.id, d.mac FROM json_each(?) j JOIN devices d ON d.mac = j.value`,
-    [JSON.stringify(batch.macs)],
-  )
-  const byMac = new Map(found.map((r) => [String(r.mac), Number(r.id)]))
+  const found = await tx.query<{id: number; mac: string}>(`SELECT d.id, d.mac FROM json_each(?) j JOIN devices d ON d.mac = j.value`, [
+    JSON.stringify(batch.macs),
+  ])
+  const byMac = new Map(found.map(r => [String(r.mac), Number(r.id)]))
   const ids: number[] = new Array(batch.macs.length)
   const registered: string[] = []
   for (let k = 0; k < batch.macs.length; k++) {
@@ -373,21 +372,13 @@ async function resolveDevices(tx: Tx, batch: SampleBatch, opts: IngestOptions, n
     if (id === undefined) {
       if (!opts.autoRegister) {
         const where = batch.firstLine[k] ? ` (first on line ${batch.firstLine[k]})` : ''
-        throw invalidInput(
-          `unknown device ${mac}${where}`,
-          'register it first with `netmon bandwidth register --ip IP --mac MAC`, or pass --auto-register',
-        )
+        throw invalidInput(`unknown device ${mac}${where}`, 'register it first with `netmon bandwidth register --ip IP --mac MAC`, or pass --auto-register')
       }
       const hostname = hint?.hostname ?? hint?.label ?? null
       if (hint?.ip) {
         id = (await registerDevice(tx, {mac, ip: hint.ip, hostname, now})).device.id
       } else {
-        const r = await tx.execute('INSERT INTO devices(mac, hostname, first_seen, last_seen) VALUES (?, ?, ?, ?)', [
-          mac,
-          hostname,
-          now,
-          now,
-        ])
+        const r = await tx.execute('INSERT INTO devices(mac, hostname, first_seen, last_seen) VALUES (?, ?, ?, ?)', [mac, hostname, now, now])
         id = Number(r.lastInsertRowid)
       }
       registered.push(mac)
@@ -447,17 +438,16 @@ function totalsRow(s: DevState): (number | null)[] {
 
 /** Writes final totals for the touched devices (one statement; the values were computed in this tx). */
 async function writeTotals(tx: Tx, states: DevState[]): Promise<void> {
-  const rows = states.filter((s) => s.touched).map(totalsRow)
+  const rows = states.filter(s => s.touched).map(totalsRow)
   if (rows.length === 0) return
   const cols = TOTALS_COLUMNS.join(', ')
   const sel = TOTALS_COLUMNS.map((_, i) => `value->>${i}`).join(', ')
   const set = TOTALS_COLUMNS.slice(1)
-    .map((c) => `${c} = excluded.${c}`)
+    .map(c => `${c} = excluded.${c}`)
     .join(', ')
-  await tx.execute(
-    `INSERT INTO bw_totals(${cols}) SELECT ${sel} FROM json_each(?) WHERE true ON CONFLICT(device_id) DO UPDATE SET ${set}`,
-    [JSON.stringify(rows)],
-  )
+  await tx.execute(`INSERT INTO bw_totals(${cols}) SELECT ${sel} FROM json_each(?) WHERE true ON CONFLICT(device_id) DO UPDATE SET ${set}`, [
+    JSON.stringify(rows),
+  ])
 }
 
 /**
@@ -470,10 +460,8 @@ export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions
 
   // Per-device state from the running totals (one row per device).
   const distinctIds = [...new Set(ids)]
-  const totals = await tx.query<TotalsRow>(`SELECT t.* FROM json_each(?) j JOIN bw_totals t ON t.device_id = j.value`, [
-    JSON.stringify(distinctIds),
-  ])
-  const totalsById = new Map(totals.map((t) => [Number(t.device_id), t]))
+  const totals = await tx.query<TotalsRow>(`SELECT t.* FROM json_each(?) j JOIN bw_totals t ON t.device_id = j.value`, [JSON.stringify(distinctIds)])
+  const totalsById = new Map(totals.map(t => [Number(t.device_id), t]))
   const stateById = new Map<number, DevState>()
   const states: DevState[] = new Array(batch.macs.length)
   for (let k = 0; k < batch.macs.length; k++) {
@@ -486,7 +474,7 @@ export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions
     states[k] = st
   }
   // Late samples look up the accounting start in bw_totals, so every device needs its row now.
-  const missing = distinctIds.filter((id) => !totalsById.has(id))
+  const missing = distinctIds.filter(id => !totalsById.has(id))
   if (missing.length) {
     await tx.execute(`INSERT OR IGNORE INTO bw_totals(device_id) SELECT value FROM json_each(?)`, [JSON.stringify(missing)])
   }
@@ -515,7 +503,7 @@ export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions
   // adds at most one raw row and one row per rollup level).
   const cap = RAW_ROWS_PER_STATEMENT + SPOOL_CHUNK_RECORDS
   const raw = new FixedWidthRows(tx, RAW_HEAD, RAW_TAIL, [false, false, false, false, true], stateById.size, cap)
-  const rollups = RESOLUTIONS.map((r) => new FixedWidthRows(tx, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap))
+  const rollups = RESOLUTIONS.map(r => new FixedWidthRows(tx, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap))
   const addRaw = (st: DevState, ts: number, sent: number, received: number, interval: number | null) => {
     const o = raw.add(st.slot)
     const v = raw.values
@@ -663,8 +651,8 @@ export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions
 
   if (counterMode) {
     const rows = [...stateById.values()]
-      .filter((s) => s.counterTouched && s.counter)
-      .map((s) => [s.id, s.counter!.ts, s.counter!.sent.toString(), s.counter!.received.toString(), s.counterSource])
+      .filter(s => s.counterTouched && s.counter)
+      .map(s => [s.id, s.counter!.ts, s.counter!.sent.toString(), s.counter!.received.toString(), s.counterSource])
     if (rows.length) {
       await tx.execute(
         `INSERT INTO bw_counters(device_id, ts, sent, received, source)
@@ -675,18 +663,14 @@ export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions
     }
   }
   if (events.length) {
-    await tx.execute(
-      `INSERT INTO events(ts, device_id, type, detail) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`,
-      [JSON.stringify(events.map((e) => [e.ts, e.deviceId, e.event.type, JSON.stringify(e.event.detail)]))],
-    )
+    await tx.execute(`INSERT INTO events(ts, device_id, type, detail) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`, [
+      JSON.stringify(events.map(e => [e.ts, e.deviceId, e.event.type, JSON.stringify(e.event.detail)])),
+    ])
   }
   // Traffic is evidence the device is there: keep the shared last_seen moving.
-  const seen = [...stateById.values()].filter((s) => s.touched && s.lastTs !== null).map((s) => [s.id, Math.min(s.lastTs!, now)])
+  const seen = [...stateById.values()].filter(s => s.touched && s.lastTs !== null).map(s => [s.id, Math.min(s.lastTs!, now)])
   if (seen.length) {
-    await tx.execute(
-      `UPDATE devices SET last_seen = max(last_seen, j.value->>1) FROM json_each(?) j WHERE devices.id = j.value->>0`,
-      [JSON.stringify(seen)],
-    )
+    await tx.execute(`UPDATE devices SET last_seen = max(last_seen, j.value->>1) FROM json_each(?) j WHERE devices.id = j.value->>0`, [JSON.stringify(seen)])
   }
   if (big && opts.local) await tx.execute('PRAGMA cache_size = -2000')
 
@@ -701,7 +685,7 @@ export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions
     bytes_received: sumReceived,
     devices: stateById.size,
     registered,
-    events: events.map((e) => ({type: e.event.type, mac: e.mac, ts: new Date(e.ts).toISOString(), ts_ms: e.ts})),
+    events: events.map(e => ({type: e.event.type, mac: e.mac, ts: new Date(e.ts).toISOString(), ts_ms: e.ts})),
   }
   if (counterMode) result.counter_outcomes = outcomes
   if (wantDetail) {
@@ -749,7 +733,16 @@ async function mergeLate(tx: Tx, late: string[], stateById: Map<number, DevState
   let lastDev = -1
   let lastTs = -1
   for (;;) {
-    const rows = await tx.query<{device_id: number; ts: number; sent: number; received: number; interval_ms: number | null; add_sent: number; add_received: number; n: number}>(
+    const rows = await tx.query<{
+      device_id: number
+      ts: number
+      sent: number
+      received: number
+      interval_ms: number | null
+      add_sent: number
+      add_received: number
+      n: number
+    }>(
       `SELECT a.device_id, a.ts, s.sent, s.received, s.interval_ms,
               coalesce(l.sent, 0) AS add_sent, coalesce(l.received, 0) AS add_received, coalesce(l.n, 0) AS n
        FROM temp.bw_affected a
@@ -789,7 +782,7 @@ async function mergeLate(tx: Tx, late: string[], stateById: Map<number, DevState
     }
     // Flush rollup deltas page by page so memory stays bounded for a fully reversed stream.
     for (let i = 0; i < 3; i++) {
-      const rows2 = [...maps[i]!.values()].map((a) => accRow(a.id, a))
+      const rows2 = [...maps[i]!.values()].map(a => accRow(a.id, a))
       maps[i]!.clear()
       for (let j = 0; j < rows2.length; j += ROWS_PER_STATEMENT) {
         await tx.execute(rollupUpsert(RESOLUTIONS[i]!.table), ['[' + rows2.slice(j, j + ROWS_PER_STATEMENT).join(',') + ']'])

@@ -7,7 +7,7 @@
  * `ts` is epoch ms or an ISO-8601 string (default: when the line was read). Unknown keys are
  * ignored; blank lines are skipped (but counted for line numbers).
  */
-import {invalidInput, NetmonError} from '../errors.js'
+import {invalidInput, type NetmonError} from '../errors.js'
 import {normalizeIp} from '../devices/ip.js'
 import {tryNormalizeMac} from '../devices/mac.js'
 import {parseTime} from '../format/time.js'
@@ -149,7 +149,7 @@ export async function readNdjson(input: AsyncIterable<string | Buffer>, opts: Nd
       if (raw === lastTsText) return lastTsValue
       try {
         ts = parseTime(raw, clock, 'ts')
-      } catch (e) {
+      } catch (_e) {
         throw lineError(lineNo, `invalid "ts" ${JSON.stringify(raw)} (ISO-8601 or epoch milliseconds)`)
       }
       const bad = checkTs(ts, clock, '"ts"')
@@ -173,7 +173,8 @@ export async function readNdjson(input: AsyncIterable<string | Buffer>, opts: Nd
   }
 
   const deltaOf = (v: unknown, name: string): number => {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw lineError(lineNo, `"${name}" must be a non-negative integer (bytes), got ${JSON.stringify(v)}`)
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+      throw lineError(lineNo, `"${name}" must be a non-negative integer (bytes), got ${JSON.stringify(v)}`)
     return v
   }
 

@@ -144,7 +144,7 @@ export async function networkStats(store: Store): Promise<NetworkStats> {
   let down = 0
   let sent = 0
   let received = 0
-  const devices: NetworkDevice[] = rows.map((t) => {
+  const devices: NetworkDevice[] = rows.map(t => {
     const c = current(t)
     up += c.up ?? 0
     down += c.down ?? 0
@@ -226,10 +226,10 @@ function segmentSql(seg: Segment, deviceFilter: string): {sql: string; args: num
 async function windowTraffic(store: Store, segments: Segment[]): Promise<Map<number, WindowRow>> {
   const out = new Map<number, WindowRow>()
   if (segments.length === 0) return out
-  const parts = segments.map((s) => segmentSql(s, ''))
+  const parts = segments.map(s => segmentSql(s, ''))
   const rows = await store.query<WindowRow>(
-    `SELECT device_id, sum(sent) AS sent, sum(received) AS received, max(peak) AS peak FROM (${parts.map((p) => p.sql).join(' UNION ALL ')}) GROUP BY device_id`,
-    parts.flatMap((p) => p.args),
+    `SELECT device_id, sum(sent) AS sent, sum(received) AS received, max(peak) AS peak FROM (${parts.map(p => p.sql).join(' UNION ALL ')}) GROUP BY device_id`,
+    parts.flatMap(p => p.args),
   )
   for (const r of rows) out.set(Number(r.device_id), {device_id: Number(r.device_id), sent: num(r.sent), received: num(r.received), peak: opt(r.peak)})
   return out
@@ -262,7 +262,7 @@ export async function topTalkers(store: Store, opts: TopOptions): Promise<TopRes
       widened: plan.widened,
     }
   }
-  const items = rows.map((t) => {
+  const items = rows.map(t => {
     const c = current(t)
     const w = traffic?.get(Number(t.device_id))
     const sent = traffic ? (w?.sent ?? 0) : num(t.bytes_sent)
@@ -275,7 +275,7 @@ export async function topTalkers(store: Store, opts: TopOptions): Promise<TopRes
     opts.sort === 'upload' ? x.sent : opts.sort === 'download' ? x.received : opts.sort === 'current' ? x.curBps : x.sent + x.received
   // Within a window, devices with no traffic in it are not talkers.
   const ranked = items
-    .filter((x) => !traffic || x.sent + x.received > 0)
+    .filter(x => !traffic || x.sent + x.received > 0)
     .sort((a, b) => key(b) - key(a) || String(a.t.mac).localeCompare(String(b.t.mac)))
     .slice(0, opts.limit)
   const top_talkers: TopTalker[] = ranked.map((x, i) => ({
@@ -364,7 +364,7 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
       `SELECT ts, sent, received, interval_ms FROM bw_samples WHERE device_id = ? AND ts >= ? AND ts < ? ORDER BY ts`,
       [d.device_id, since, until],
     )
-    points = rows.map((r) => {
+    points = rows.map(r => {
       const iv = opt(r.interval_ms)
       const s = num(r.sent)
       const rc = num(r.received)
@@ -391,7 +391,7 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
       `SELECT bucket, sent, received, samples, peak_bps FROM bw_rollup_${level} WHERE device_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
       [d.device_id, since, until],
     )
-    points = rows.map((r) => {
+    points = rows.map(r => {
       const s = num(r.sent)
       const rc = num(r.received)
       const up = (s * 8000) / size

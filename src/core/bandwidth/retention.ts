@@ -43,7 +43,7 @@ type Reader = Pick<Store, 'query'> | Pick<Tx, 'query'>
 
 async function readSettings(db: Reader): Promise<Map<string, string>> {
   const rows = await db.query<{key: string; value: string}>(`SELECT key, value FROM bw_settings`)
-  return new Map(rows.map((r) => [String(r.key), String(r.value)]))
+  return new Map(rows.map(r => [String(r.key), String(r.value)]))
 }
 
 function retentionFrom(s: Map<string, string>): Retention {
@@ -136,7 +136,7 @@ async function pruneInTx(tx: Tx, opts: PruneOptions): Promise<PruneResult> {
     pruned[l] = {before: new Date(cutoff).toISOString(), before_ms: cutoff, rows}
   }
   if (!opts.dryRun) {
-    const kv: [string, string][] = LEVELS.map((l) => [`watermark.${l}`, String(wm[l])])
+    const kv: [string, string][] = LEVELS.map(l => [`watermark.${l}`, String(wm[l])])
     kv.push(['auto_prune.last', String(now)])
     if (opts.save) for (const l of LEVELS) kv.push([`retention.${l}`, String(retention[l])])
     await tx.execute(
@@ -148,14 +148,14 @@ async function pruneInTx(tx: Tx, opts: PruneOptions): Promise<PruneResult> {
     success: true,
     dry_run: Boolean(opts.dryRun),
     saved: Boolean(opts.save && !opts.dryRun),
-    retention: Object.fromEntries(LEVELS.map((l) => [l, {keep_ms: retention[l], keep: human(retention[l])}])) as PruneResult['retention'],
+    retention: Object.fromEntries(LEVELS.map(l => [l, {keep_ms: retention[l], keep: human(retention[l])}])) as PruneResult['retention'],
     pruned,
   }
 }
 
 /** Enforces retention now (netmon db prune). */
 export async function prune(store: Store, opts: PruneOptions = {}): Promise<PruneResult> {
-  return store.writeTx((tx) => pruneInTx(tx, opts))
+  return store.writeTx(tx => pruneInTx(tx, opts))
 }
 
 /**
@@ -166,7 +166,7 @@ export async function autoPrune(store: Store, now = Date.now()): Promise<PruneRe
   const s = await readSettings(store)
   const last = Number(s.get('auto_prune.last') ?? 0)
   if (s.get('auto_prune.enabled') === '0' || now - last < AUTO_PRUNE_EVERY_MS) return null
-  return store.writeTx(async (tx) => {
+  return store.writeTx(async tx => {
     const again = await readSettings(tx)
     if (now - Number(again.get('auto_prune.last') ?? 0) < AUTO_PRUNE_EVERY_MS) return null
     return pruneInTx(tx, {now})
@@ -174,5 +174,10 @@ export async function autoPrune(store: Store, now = Date.now()): Promise<PruneRe
 }
 
 export async function setAutoPrune(store: Store, enabled: boolean): Promise<void> {
-  await store.batch([{sql: `INSERT INTO bw_settings(key, value) VALUES ('auto_prune.enabled', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, args: [enabled ? '1' : '0']}])
+  await store.batch([
+    {
+      sql: `INSERT INTO bw_settings(key, value) VALUES ('auto_prune.enabled', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      args: [enabled ? '1' : '0'],
+    },
+  ])
 }

@@ -100,7 +100,7 @@ export async function writeBatch(
   opts: {autoRegister: boolean; counter?: {maxRateBps: number; bits: CounterBits}},
 ): Promise<SampleResult> {
   try {
-    const result: SampleResult = await store.writeTx((tx) => applyBatch(tx, batch, {...opts, local: store.isLocal}))
+    const result: SampleResult = await store.writeTx(tx => applyBatch(tx, batch, {...opts, local: store.isLocal}))
     // Retention must never fail a sample that was already committed.
     try {
       result.auto_pruned = (await autoPrune(store)) !== null
@@ -114,7 +114,7 @@ export async function writeBatch(
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
+  new Promise<void>(resolve => {
     if (signal?.aborted) return resolve()
     const t = setTimeout(resolve, ms)
     signal?.addEventListener('abort', () => {
@@ -155,7 +155,7 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
     if (spec.signal?.aborted) break
     const readings = await readInterfaces(src.name)
     const r = await writeBatch(await storeNow(), ifaceBatch(readings), {autoRegister: true, counter})
-    r.interfaces = readings.map((x) => ({
+    r.interfaces = readings.map(x => ({
       name: x.name,
       mac: x.mac,
       synthetic_mac: x.synthetic_mac,

@@ -26,7 +26,7 @@ export function renderBandwidthChart(s: NetworkStats, opts: {width?: number; hei
   const max = Math.max(...tx, ...rx)
   // Small rates read better in Kbps.
   const kb = max < 1
-  const scale = (xs: number[]): number[] => xs.map((x) => (kb ? x * 1000 : x))
+  const scale = (xs: number[]): number[] => xs.map(x => (kb ? x * 1000 : x))
   const chart = plot([scale(tx), scale(rx)], {
     height: opts.height ?? 10,
     format: (x: number) => x.toFixed(kb ? 1 : 3).padStart(10),

@@ -7,7 +7,17 @@ export interface ConfigCheck {
   format: string
   topic: string | null
   mqtt: {url: string; client_id: string; credentials: string; tls: boolean; max_inflight: number}
-  meters: {id: string; name: string; host: string; port: number; framing: string; auth: string; poll_interval_ms: number; timeout_ms: number; obis: {obis: string; key: string; class: number; unit?: string}[]}[]
+  meters: {
+    id: string
+    name: string
+    host: string
+    port: number
+    framing: string
+    auth: string
+    poll_interval_ms: number
+    timeout_ms: number
+    obis: {obis: string; key: string; class: number; unit?: string}[]
+  }[]
   disabled: string[]
   outbox: {max_rows: number; max_age_seconds: number}
   metrics: {interval_ms: number; heartbeat_ms: number; interfaces: string[] | null}
@@ -39,7 +49,7 @@ export function checkConfig(path: string, env: NodeJS.ProcessEnv = process.env):
       tls: Boolean(m.ca || m.cert) || /^(mqtts|wss|ssl):/i.test(m.url),
       max_inflight: m.maxInflight,
     },
-    meters: c.meters.map((x) => ({
+    meters: c.meters.map(x => ({
       id: x.id,
       name: x.name,
       host: x.host,
@@ -48,9 +58,9 @@ export function checkConfig(path: string, env: NodeJS.ProcessEnv = process.env):
       auth: x.auth.mechanism === 'low' ? `LLS (password from $${x.auth.passwordEnv}), client ${x.clientAddress}` : `none, client ${x.clientAddress}`,
       poll_interval_ms: x.pollIntervalMs,
       timeout_ms: x.timeoutMs,
-      obis: x.obis.map((o) => ({obis: o.obis, key: o.key, class: o.classId, ...(o.unit ? {unit: o.unit} : {})})),
+      obis: x.obis.map(o => ({obis: o.obis, key: o.key, class: o.classId, ...(o.unit ? {unit: o.unit} : {})})),
     })),
-    disabled: (raw.meters ?? []).filter((x) => x.enabled === false).map((x) => String(x.id)),
+    disabled: (raw.meters ?? []).filter(x => x.enabled === false).map(x => String(x.id)),
     outbox: {max_rows: c.outbox.maxRows, max_age_seconds: Math.round(c.outbox.maxAgeMs / 1000)},
     metrics: {interval_ms: c.metrics.intervalMs, heartbeat_ms: c.metrics.heartbeatMs, interfaces: c.metrics.interfaces ?? null},
   }

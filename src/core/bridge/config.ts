@@ -53,29 +53,60 @@ function fmtMs(ms: number): string {
 }
 
 const int = (min: number, max: number, what = `${min}-${max}`) =>
-  z.number({message: `expected an integer ${what}`}).int({message: `expected an integer ${what}`}).min(min, {message: `expected ${what}`}).max(max, {message: `expected ${what}`})
+  z
+    .number({message: `expected an integer ${what}`})
+    .int({message: `expected an integer ${what}`})
+    .min(min, {message: `expected ${what}`})
+    .max(max, {message: `expected ${what}`})
 
 const port = int(1, 65535)
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {message: 'expected the NAME of an environment variable (letters, digits, _)'})
-const idText = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {message: 'expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'})
-const obisText = z.string().refine((s) => tryParseObis(s) !== undefined, {message: 'expected an OBIS code like 1.0.1.8.0.255 or 1-0:1.8.0*255'})
-const telemetryKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, {message: 'expected a telemetry key: letters, digits, "_", ".", "-", starting with a letter or "_"'})
+const idText = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {message: 'expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'})
+const obisText = z.string().refine(s => tryParseObis(s) !== undefined, {message: 'expected an OBIS code like 1.0.1.8.0.255 or 1-0:1.8.0*255'})
+const telemetryKey = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, {message: 'expected a telemetry key: letters, digits, "_", ".", "-", starting with a letter or "_"'})
 
 /** Units the bridge can convert a register's value to (from the meter's unit with a k/M prefix). */
-export const CONVERTIBLE = ['Wh', 'kWh', 'MWh', 'W', 'kW', 'MW', 'varh', 'kvarh', 'Mvarh', 'var', 'kvar', 'Mvar', 'VAh', 'kVAh', 'VA', 'kVA', 'V', 'kV', 'A', 'Hz'] as const
+export const CONVERTIBLE = [
+  'Wh',
+  'kWh',
+  'MWh',
+  'W',
+  'kW',
+  'MW',
+  'varh',
+  'kvarh',
+  'Mvarh',
+  'var',
+  'kvar',
+  'Mvar',
+  'VAh',
+  'kVAh',
+  'VA',
+  'kVA',
+  'V',
+  'kV',
+  'A',
+  'Hz',
+] as const
 
 const obisItem = z.strictObject({
   obis: obisText,
   key: telemetryKey,
   /** COSEM class: 1 data, 3 register (default), 4 extended register, 8 clock. */
-  class: z.union([z.literal(1), z.literal(3), z.literal(4), z.literal(8)], {message: 'expected class 1 (data), 3 (register), 4 (extended register) or 8 (clock)'}).optional(),
+  class: z
+    .union([z.literal(1), z.literal(3), z.literal(4), z.literal(8)], {message: 'expected class 1 (data), 3 (register), 4 (extended register) or 8 (clock)'})
+    .optional(),
   /** Convert the register's value to this unit (e.g. Wh on the wire → kWh). */
   unit: z.enum(CONVERTIBLE, {message: `expected one of ${CONVERTIBLE.join(', ')}`}).optional(),
 })
 
 /** Either a map `{OBIS: key}` (turned into the list form, in order) or a list of `{obis, key, class?, unit?}`. */
 const obisList = z.preprocess(
-  (v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).map(([obis, key]) => ({obis, key})) : v),
+  v => (v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).map(([obis, key]) => ({obis, key})) : v),
   z.array(obisItem, {message: 'expected a map {OBIS: telemetry_key} or a list of {obis, key}'}).min(1, {message: 'expected at least one OBIS code'}),
 )
 
@@ -105,9 +136,11 @@ const meterCommon = {
 }
 
 const meterSchema = z.strictObject({
-  id: z.string({error: (iss) => (iss.input === undefined ? 'missing: a unique id for the meter' : 'expected text')}).pipe(idText),
+  id: z.string({error: iss => (iss.input === undefined ? 'missing: a unique id for the meter' : 'expected text')}).pipe(idText),
   name: z.string().min(1, {message: 'expected a non-empty name'}).max(200).optional(),
-  host: z.string({error: (iss) => (iss.input === undefined ? 'missing: the meter\'s host name or address' : 'expected a host name or address')}).min(1, {message: 'expected a host name or address'}),
+  host: z
+    .string({error: iss => (iss.input === undefined ? "missing: the meter's host name or address" : 'expected a host name or address')})
+    .min(1, {message: 'expected a host name or address'}),
   token_env: envName.optional(),
   enabled: z.boolean().optional(),
   ...meterCommon,
@@ -118,22 +151,24 @@ const required = (what: string) => (iss: {input?: unknown}) => (iss.input === un
 const schema = z.strictObject({
   mqtt: z.strictObject(
     {
-    url: z
-      .string()
-      .refine((u) => /^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/i.test(u), {message: 'expected mqtt://, mqtts://, ws:// or wss:// URL'})
-      .refine((u) => !/\/\/[^/@]*:[^/@]*@/.test(u), {message: 'must not contain a password: put it in an environment variable and name it in mqtt.password_env'}),
-    client_id: z.string().min(1).max(200).optional(),
-    username: z.string().min(1).optional(),
-    password_env: envName.optional(),
-    token_env: envName.optional(),
-    ca: z.string().min(1).optional(),
-    cert: z.string().min(1).optional(),
-    key: z.string().min(1).optional(),
-    reject_unauthorized: z.boolean().optional(),
-    keepalive: duration(0, 65_535_000).optional(),
-    max_inflight: int(1, 65_000).optional(),
-    connect_timeout: duration(100, 600_000).optional(),
-    reconnect: backoff.optional(),
+      url: z
+        .string()
+        .refine(u => /^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/i.test(u), {message: 'expected mqtt://, mqtts://, ws:// or wss:// URL'})
+        .refine(u => !/\/\/[^/@]*:[^/@]*@/.test(u), {
+          message: 'must not contain a password: put it in an environment variable and name it in mqtt.password_env',
+        }),
+      client_id: z.string().min(1).max(200).optional(),
+      username: z.string().min(1).optional(),
+      password_env: envName.optional(),
+      token_env: envName.optional(),
+      ca: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      reject_unauthorized: z.boolean().optional(),
+      keepalive: duration(0, 65_535_000).optional(),
+      max_inflight: int(1, 65_000).optional(),
+      connect_timeout: duration(100, 600_000).optional(),
+      reconnect: backoff.optional(),
     },
     {error: required('the broker section, e.g. mqtt: {url: mqtt://broker:1883}')},
   ),
@@ -144,7 +179,7 @@ const schema = z.strictObject({
     })
     .optional(),
   defaults: z.strictObject(meterCommon).optional(),
-  meters: z.array(meterSchema, {error: (iss) => (iss.input === undefined ? 'missing: the list of meters to poll' : 'expected a list of meters')}).max(10_000),
+  meters: z.array(meterSchema, {error: iss => (iss.input === undefined ? 'missing: the list of meters to poll' : 'expected a list of meters')}).max(10_000),
   outbox: z
     .strictObject({
       max_rows: int(100, 100_000_000).optional(),
@@ -294,7 +329,8 @@ export interface ResolveOptions {
 export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeConfig {
   const env = opts.env ?? process.env
   const baseDir = opts.baseDir ?? process.cwd()
-  if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) throw invalidInput('config: expected a mapping with mqtt, publish and meters', 'see docs/examples/bridge.yaml')
+  if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw))
+    throw invalidInput('config: expected a mapping with mqtt, publish and meters', 'see docs/examples/bridge.yaml')
   const c: RawConfig = validate(schema, raw)
   const fail = (path: PropertyKey[], message: string, hint?: string): never => {
     throw invalidInput(`${formatPath(path)}: ${message}`, hint)
@@ -317,10 +353,11 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
 
   const format: PublishFormat = c.publish?.format ?? 'thingsboard-gateway'
   const topic = c.publish?.topic ?? DEFAULTS.topic
-  if (c.publish?.topic !== undefined && format !== 'plain') fail(['publish', 'topic'], `a topic template is only used by the plain format (${format} uses fixed ThingsBoard topics)`, 'remove it or set format: plain')
+  if (c.publish?.topic !== undefined && format !== 'plain')
+    fail(['publish', 'topic'], `a topic template is only used by the plain format (${format} uses fixed ThingsBoard topics)`, 'remove it or set format: plain')
   if (format === 'plain') {
     if (/[#+]/.test(topic)) fail(['publish', 'topic'], 'a topic to publish to must not contain the wildcards + or #')
-    const unknown = topic.match(/\{([^}]*)\}/g)?.find((t) => t !== '{id}' && t !== '{name}')
+    const unknown = topic.match(/\{([^}]*)\}/g)?.find(t => t !== '{id}' && t !== '{name}')
     if (unknown) fail(['publish', 'topic'], `unknown placeholder ${unknown} (use {id} or {name})`)
     if (!/\{(id|name)\}/.test(topic)) fail(['publish', 'topic'], 'the topic template must contain {id} or {name} so meters publish to distinct topics')
   }
@@ -328,7 +365,8 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
   // MQTT
   const m = c.mqtt
   if (m.token_env && (m.username || m.password_env)) fail(['mqtt', 'token_env'], 'a ThingsBoard access token replaces username/password: give one or the other')
-  if (format === 'thingsboard-device' && (m.token_env || m.username)) fail(['mqtt'], 'thingsboard-device connects once per meter with that meter\'s token: set meters[i].token_env, not mqtt.token_env/username')
+  if (format === 'thingsboard-device' && (m.token_env || m.username))
+    fail(['mqtt'], "thingsboard-device connects once per meter with that meter's token: set meters[i].token_env, not mqtt.token_env/username")
   if (m.password_env && !m.username) fail(['mqtt', 'password_env'], 'a password needs mqtt.username')
   if (/^(mqtt|tcp|ws):/i.test(m.url) && (m.ca || m.cert || m.key)) fail(['mqtt', 'url'], 'TLS files are set but the URL is not mqtts:// or wss://')
   if (Boolean(m.cert) !== Boolean(m.key)) fail(['mqtt', m.cert ? 'key' : 'cert'], 'a client certificate needs both cert and key')
@@ -382,19 +420,34 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     const framing = mc.framing ?? d.framing ?? DEFAULTS.framing
     const physical = mc.physical_address ?? d.physical_address
     const addressSize = mc.address_size ?? d.address_size
-    if (addressSize !== undefined && framing !== 'hdlc') fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'address_size applies to framing: hdlc only')
-    if (addressSize === 1 && serverAddressOf(mc, d) > 0x7f) fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'a 1-byte HDLC address holds server addresses up to 127: use 2 or 4')
-    if (addressSize === 1 && physical !== undefined) fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'a 1-byte HDLC address has no physical part: use 2 or 4, or drop physical_address')
-    if (addressSize === 2 && (serverAddressOf(mc, d) > 0x7f || (physical ?? 0) > 0x7f)) fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'a 2-byte HDLC address holds logical and physical addresses up to 127: use 4')
+    if (addressSize !== undefined && framing !== 'hdlc')
+      fail(mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'], 'address_size applies to framing: hdlc only')
+    if (addressSize === 1 && serverAddressOf(mc, d) > 0x7f)
+      fail(
+        mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'],
+        'a 1-byte HDLC address holds server addresses up to 127: use 2 or 4',
+      )
+    if (addressSize === 1 && physical !== undefined)
+      fail(
+        mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'],
+        'a 1-byte HDLC address has no physical part: use 2 or 4, or drop physical_address',
+      )
+    if (addressSize === 2 && (serverAddressOf(mc, d) > 0x7f || (physical ?? 0) > 0x7f))
+      fail(
+        mc.address_size !== undefined ? at('address_size') : ['defaults', 'address_size'],
+        'a 2-byte HDLC address holds logical and physical addresses up to 127: use 4',
+      )
     const serverAddress = mc.server_address ?? d.server_address ?? 1
     const ep = `${mc.host.toLowerCase()}:${port}:${serverAddress}:${physical ?? ''}`
-    if (endpoints.has(ep)) fail(at('port'), `meters[${endpoints.get(ep)}] already polls ${mc.host}:${port} (same address)`, 'each meter needs its own host/port or server address')
+    if (endpoints.has(ep))
+      fail(at('port'), `meters[${endpoints.get(ep)}] already polls ${mc.host}:${port} (same address)`, 'each meter needs its own host/port or server address')
     endpoints.set(ep, i)
     const a = mc.auth ?? d.auth ?? {mechanism: 'none' as const}
     const authPath = mc.auth ? at('auth') : ['defaults', 'auth']
     let meterAuth: MeterConfig['auth']
     if (a.mechanism === 'low') {
-      if (!a.password_env) return fail([...authPath, 'password_env'], 'LLS (mechanism low) needs password_env naming the variable that holds the meter password')
+      if (!a.password_env)
+        return fail([...authPath, 'password_env'], 'LLS (mechanism low) needs password_env naming the variable that holds the meter password')
       meterAuth = {mechanism: 'low', password: secret([...authPath, 'password_env'], a.password_env), passwordEnv: a.password_env}
     } else {
       if (a.password_env) fail([...authPath, 'password_env'], 'a password is only used with mechanism: low')
@@ -403,7 +456,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     const rawObis = mc.obis ?? d.obis
     if (!rawObis) return fail(at('obis'), 'no OBIS codes to read: give meters[i].obis or defaults.obis')
     const obisPath = mc.obis ? at('obis') : ['defaults', 'obis']
-    const list: ObisSpec[] = rawObis.map((o) => ({obis: formatObis(tryParseObis(o.obis)!), key: o.key, classId: o.class ?? 3, ...(o.unit ? {unit: o.unit} : {})}))
+    const list: ObisSpec[] = rawObis.map(o => ({obis: formatObis(tryParseObis(o.obis)!), key: o.key, classId: o.class ?? 3, ...(o.unit ? {unit: o.unit} : {})}))
     const keys = new Set<string>()
     const codes = new Set<string>()
     list.forEach((o, j) => {
@@ -422,7 +475,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     if (maxMs < minMs) fail([...(mc.reconnect ? at('reconnect') : ['defaults', 'reconnect']), 'max'], `must be at least reconnect.min (${fmtMs(minMs)})`)
     let token: string | undefined
     if (format === 'thingsboard-device') {
-      if (!mc.token_env) fail(at('token_env'), 'thingsboard-device needs each meter\'s device access token: name its environment variable in token_env')
+      if (!mc.token_env) fail(at('token_env'), "thingsboard-device needs each meter's device access token: name its environment variable in token_env")
       token = secret(at('token_env'), mc.token_env!)
       if (tokens.has(token)) fail(at('token_env'), `meters[${tokens.get(token)}] uses the same access token`)
       tokens.set(token, i)

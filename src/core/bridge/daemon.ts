@@ -51,14 +51,32 @@ export interface BridgeSnapshot {
   outboxDepth: number
   inflight: number
   latency: ReturnType<LatencyWindow['summary']>
-  meters: Record<string, {state: string; polls: number; failures: number; overruns: number; consecutiveFailures: number; lastError: string | null; published: number; counters: CounterSnapshot}>
+  meters: Record<
+    string,
+    {
+      state: string
+      polls: number
+      failures: number
+      overruns: number
+      consecutiveFailures: number
+      lastError: string | null
+      published: number
+      counters: CounterSnapshot
+    }
+  >
 }
 
 /** The daemon's own footprint, for `bridge status` (RSS, heap, CPU seconds since start). */
 function processStats(): {rss_bytes: number; heap_used_bytes: number; heap_total_bytes: number; external_bytes: number; cpu_seconds: number} {
   const m = process.memoryUsage()
   const c = process.cpuUsage()
-  return {rss_bytes: m.rss, heap_used_bytes: m.heapUsed, heap_total_bytes: m.heapTotal, external_bytes: m.external + m.arrayBuffers, cpu_seconds: Math.round((c.user + c.system) / 1e4) / 100}
+  return {
+    rss_bytes: m.rss,
+    heap_used_bytes: m.heapUsed,
+    heap_total_bytes: m.heapTotal,
+    external_bytes: m.external + m.arrayBuffers,
+    cpu_seconds: Math.round((c.user + c.system) / 1e4) / 100,
+  }
 }
 
 const sameMeter = (a: MeterConfig, b: MeterConfig): boolean => JSON.stringify(a) === JSON.stringify(b)
@@ -134,7 +152,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     if (cfg.format !== 'thingsboard-gateway' || !c?.connected) return
     for (const name of names) {
       const m = disconnect ? gatewayDisconnectMessage(name) : gatewayConnectMessage(name)
-      const meterId = [...refs.values()].find((r) => r.name === name)?.id
+      const meterId = [...refs.values()].find(r => r.name === name)?.id
       if (meterId) countersFor(meterId).mqttSent(publishPacketSize(m.topic, Buffer.byteLength(m.payload), 1))
       c.publish(m.topic, m.payload).then(
         () => {
@@ -151,7 +169,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     maxAgeMs: cfg.outbox.maxAgeMs,
     flushMs: opts.flushMs ?? 25,
     log,
-    canSend: (meterId) => {
+    canSend: meterId => {
       const c = connFor(meterId)
       return Boolean(c?.connected) && refs.has(meterId)
     },
@@ -164,7 +182,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       mc.mqttSent(publishPacketSize(msg.topic, Buffer.byteLength(msg.payload, 'utf8'), 1))
       return c.publish(msg.topic, msg.payload).then(() => mc.mqttAcked())
     },
-    onAcked: (e) => {
+    onAcked: e => {
       latency.add(Date.now() - e.ts)
       const m = meters.get(e.meterId)
       if (m) m.published++
@@ -173,7 +191,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       const m = meters.get(meterId)
       if (m) m.dropped += n
     },
-    onStoreError: (e) => log.error(`store: ${redact(String((e as Error)?.message ?? e))}`),
+    onStoreError: e => log.error(`store: ${redact(String((e as Error)?.message ?? e))}`),
   })
   const init = await delivery.init()
   if (init.backlog > 0) log.info(`outbox: resuming ${init.backlog} unpublished reading(s) from the last run`, {by_meter: init.byMeter})
@@ -188,7 +206,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   const wireConnection = (key: string, c: MqttConnection): void => {
     connections.set(key, c)
     c.on('connect', () => {
-      if (key === '') announce([...meters.values()].map((m) => m.cfg.name))
+      if (key === '') announce([...meters.values()].map(m => m.cfg.name))
       delivery.resume(key === '' ? undefined : [key])
       onConnectionChange()
     })
@@ -222,10 +240,18 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
 
   await syncMeters(store, cfg.meters)
   for (const m of cfg.meters) startMeter(m)
-  log.info(`bridge started: ${cfg.meters.length} meter(s), format ${cfg.format}, broker ${redact(mqttCfg.url)}`, {pid: process.pid, store: store.location.display})
+  log.info(`bridge started: ${cfg.meters.length} meter(s), format ${cfg.format}, broker ${redact(mqttCfg.url)}`, {
+    pid: process.pid,
+    store: store.location.display,
+  })
 
   // ---------- self-metrics ----------
-  const sampler = new NetSampler({intervalMs: cfg.metrics.sampleIntervalMs, interfaces: cfg.metrics.interfaces, source: opts.counterSource, onError: (e) => log.debug(`netstats: ${(e as Error).message}`)})
+  const sampler = new NetSampler({
+    intervalMs: cfg.metrics.sampleIntervalMs,
+    interfaces: cfg.metrics.interfaces,
+    source: opts.counterSource,
+    onError: e => log.debug(`netstats: ${(e as Error).message}`),
+  })
   await sampler.start()
   let lastMetricsAt = Date.now()
   const lastCounters = new Map<string, CounterSnapshot>()
@@ -237,7 +263,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       const snap = countersFor(id).snapshot()
       const d = diffCounters(snap, lastCounters.get(id) ?? zeroCounters())
       lastCounters.set(id, snap)
-      if (!meters.has(id) && Object.values(d).every((v) => v === 0)) continue
+      if (!meters.has(id) && Object.values(d).every(v => v === 0)) continue
       rows.push({
         meter_id: id,
         timestamp: now,
@@ -266,7 +292,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   const brokerConnected = (): boolean => {
     if (shared) return Boolean(connections.get('')?.connected)
     const cs = [...connections.values()]
-    return cs.length > 0 && cs.every((c) => c.connected)
+    return cs.length > 0 && cs.every(c => c.connected)
   }
   const snapshot = (): BridgeSnapshot => ({
     brokerConnected: brokerConnected(),
@@ -277,7 +303,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     inflight: delivery.inflight,
     latency: latency.summary(),
     meters: Object.fromEntries(
-      [...meters.values()].map((m) => [
+      [...meters.values()].map(m => [
         m.cfg.id,
         {
           state: m.worker.status.state,
@@ -296,7 +322,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     const now = Date.now()
     const cur = sampler.ring.latest()
     const s = snapshot()
-    const statusRows = [...meters.values()].map((m) => {
+    const statusRows = [...meters.values()].map(m => {
       const w = m.worker.status
       return {
         meter_id: m.cfg.id,
@@ -333,7 +359,9 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
         disconnects: c.stats.disconnects,
         error: c.error ? redact(c.error) : null,
       })),
-      network: cur ? {ts: cur.ts, tx_bps: cur.txBps, rx_bps: cur.rxBps, packets_tx_ps: Math.round(cur.txPps * 100) / 100, packets_rx_ps: Math.round(cur.rxPps * 100) / 100} : null,
+      network: cur
+        ? {ts: cur.ts, tx_bps: cur.txBps, rx_bps: cur.rxBps, packets_tx_ps: Math.round(cur.txPps * 100) / 100, packets_rx_ps: Math.round(cur.rxPps * 100) / 100}
+        : null,
       interfaces: cfg.metrics.interfaces ?? null,
       metrics_interval_ms: cfg.metrics.intervalMs,
       process: processStats(),
@@ -361,7 +389,10 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     p().catch((e: unknown) => log.error(`${what}: ${redact(String((e as Error)?.message ?? e))}`))
   }
   await heartbeat()
-  const hbTimer = setInterval(safe('heartbeat', () => heartbeat()), cfg.metrics.heartbeatMs)
+  const hbTimer = setInterval(
+    safe('heartbeat', () => heartbeat()),
+    cfg.metrics.heartbeatMs,
+  )
   // Many connections changing together (one per meter token) make one write, not one each.
   let changeQueued = false
   onConnectionChange = () => {
@@ -392,32 +423,37 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
 
   // ---------- reload / stop ----------
   let resolveStopped!: () => void
-  const stoppedP = new Promise<void>((r) => (resolveStopped = r))
+  const stoppedP = new Promise<void>(r => (resolveStopped = r))
   let stopP: Promise<{inflightLeft: number}> | undefined
 
   const reload = async (next: BridgeConfig) => {
     const added: string[] = []
     const removed: string[] = []
     const changed: string[] = []
-    if (JSON.stringify({...next.mqtt, ca: undefined, cert: undefined, key: undefined}) !== JSON.stringify({...cfg.mqtt, ca: undefined, cert: undefined, key: undefined}) || next.format !== cfg.format || next.topic !== cfg.topic) {
+    if (
+      JSON.stringify({...next.mqtt, ca: undefined, cert: undefined, key: undefined}) !==
+        JSON.stringify({...cfg.mqtt, ca: undefined, cert: undefined, key: undefined}) ||
+      next.format !== cfg.format ||
+      next.topic !== cfg.topic
+    ) {
       log.warn('config reload: mqtt/publish settings changed; they take effect after a restart (meters are reloaded now)')
       next = {...next, mqtt: cfg.mqtt, format: cfg.format, topic: cfg.topic}
     }
-    const want = new Map(next.meters.map((m) => [m.id, m]))
+    const want = new Map(next.meters.map(m => [m.id, m]))
     for (const id of [...meters.keys()]) {
       const w = want.get(id)
       if (!w) removed.push(id)
       else if (!sameMeter(w, meters.get(id)!.cfg)) changed.push(id)
     }
     for (const id of want.keys()) if (!meters.has(id)) added.push(id)
-    const removedNames = removed.map((id) => meters.get(id)!.cfg.name)
-    await Promise.all([...removed, ...changed].map((id) => stopMeter(id)))
+    const removedNames = removed.map(id => meters.get(id)!.cfg.name)
+    await Promise.all([...removed, ...changed].map(id => stopMeter(id)))
     cfg = {...next, mqtt: cfg.mqtt, format: cfg.format, topic: cfg.topic}
     await syncMeters(store, cfg.meters)
     for (const id of [...added, ...changed]) startMeter(want.get(id)!)
     sampler.interfaces = cfg.metrics.interfaces
     announce(removedNames, true)
-    announce(added.map((id) => want.get(id)!.name))
+    announce(added.map(id => want.get(id)!.name))
     delivery.resume()
     log.info(`config reloaded: ${added.length} added, ${removed.length} removed, ${changed.length} changed`, {added, removed, changed})
     return {added, removed, changed}
@@ -436,8 +472,8 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       // process alive until the deadline.
       let deadlineTimer: NodeJS.Timeout | undefined
       await Promise.race([
-        Promise.all([...meters.keys()].map((id) => meters.get(id)!.worker.stop())),
-        new Promise((r) => (deadlineTimer = setTimeout(r, Math.max(0, deadline - Date.now())))),
+        Promise.all([...meters.keys()].map(id => meters.get(id)!.worker.stop())),
+        new Promise(r => (deadlineTimer = setTimeout(r, Math.max(0, deadline - Date.now())))),
       ])
       clearTimeout(deadlineTimer)
       const {inflightLeft} = await delivery.drain(Math.max(0, deadline - Date.now()))
@@ -450,9 +486,11 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       } catch (e) {
         log.error(`final status/metrics write failed: ${redact(String((e as Error)?.message ?? e))}`)
       }
-      await Promise.all([...connections.values()].map((c) => c.stop(0)))
+      await Promise.all([...connections.values()].map(c => c.stop(0)))
       const s = snapshot()
-      log.info(`stopped: ${s.published} published, ${delivery.depth} left in the outbox for the next start${inflightLeft ? ` (${inflightLeft} without PUBACK at the deadline)` : ''}`)
+      log.info(
+        `stopped: ${s.published} published, ${delivery.depth} left in the outbox for the next start${inflightLeft ? ` (${inflightLeft} without PUBACK at the deadline)` : ''}`,
+      )
       resolveStopped()
       return {inflightLeft}
     })()
@@ -463,7 +501,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     get config() {
       return cfg
     },
-    reload: (next) => {
+    reload: next => {
       if (stopping) return Promise.resolve({added: [], removed: [], changed: []})
       return reload(next)
     },

@@ -101,8 +101,8 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     received: () => received,
     async close() {
       await sim.close()
-      await new Promise<void>((r) => broker!.close(() => r()))
-      await new Promise<void>((r) => server!.close(() => r()))
+      await new Promise<void>(r => broker!.close(() => r()))
+      await new Promise<void>(r => server!.close(() => r()))
     },
   }
 }

@@ -134,7 +134,7 @@ export class Delivery {
       q.overflow = true
       this.ready.add(q)
     }
-    this.enforceTimer = setInterval(() => void this.enforceBounds().catch((e) => this.opts.onStoreError?.(e)), this.opts.enforceMs ?? 10_000)
+    this.enforceTimer = setInterval(() => void this.enforceBounds().catch(e => this.opts.onStoreError?.(e)), this.opts.enforceMs ?? 10_000)
     this.enforceTimer.unref()
     await this.enforceBounds()
     return {backlog: this.approxDepth, byMeter: counts}
@@ -175,7 +175,9 @@ export class Delivery {
   /** Writes pending readings and deletes in one transaction. Resolves when done (also when nothing to do). */
   flush(): Promise<void> {
     if (this.flushing) {
-      return new Promise<void>((resolve) => this.flushWaiters.push(resolve)).then(() => (this.pendingReadings.length || this.pendingDeletes.length ? this.flush() : undefined))
+      return new Promise<void>(resolve => this.flushWaiters.push(resolve)).then(() =>
+        this.pendingReadings.length || this.pendingDeletes.length ? this.flush() : undefined,
+      )
     }
     const readings = this.pendingReadings
     const deletes = this.pendingDeletes
@@ -371,7 +373,7 @@ export class Delivery {
       const oldest = await this.store.get<{c: number}>('SELECT created_at AS c FROM outbox ORDER BY id LIMIT 1')
       if (!oldest || Number(oldest.c) >= cutoff) return 0
     }
-    const dropped = await this.store.writeTx(async (tx) => {
+    const dropped = await this.store.writeTx(async tx => {
       const n = Number((await tx.get<{n: number}>('SELECT count(*) AS n FROM outbox'))?.n ?? 0)
       const excess = Math.max(0, n - maxRows)
       const old = await tx.get<{n: number}>('SELECT count(*) AS n FROM outbox WHERE created_at < ?', [cutoff])
@@ -387,12 +389,12 @@ export class Delivery {
     })
     this.approxDepth = dropped.n
     if (dropped.rows.length === 0) return 0
-    const ids = new Set(dropped.rows.map((r) => Number(r.id)))
+    const ids = new Set(dropped.rows.map(r => Number(r.id)))
     const perMeter = new Map<string, number>()
     for (const r of dropped.rows) perMeter.set(String(r.meter_id), (perMeter.get(String(r.meter_id)) ?? 0) + 1)
     for (const [meterId, n] of perMeter) {
       const q = this.meters.get(meterId)
-      if (q) q.queue = q.queue.filter((e) => !ids.has(e.id))
+      if (q) q.queue = q.queue.filter(e => !ids.has(e.id))
       this.opts.onDropped?.(meterId, n)
     }
     this.stats.dropped += ids.size
@@ -404,7 +406,7 @@ export class Delivery {
   async drain(timeoutMs: number): Promise<{inflightLeft: number}> {
     const deadline = this.now() + timeoutMs
     await this.flush()
-    while (this.outstanding > 0 && this.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    while (this.outstanding > 0 && this.now() < deadline) await new Promise(r => setTimeout(r, 10))
     await this.flush()
     return {inflightLeft: this.outstanding}
   }

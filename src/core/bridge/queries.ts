@@ -36,7 +36,8 @@ function toMeter(r: Record<string, unknown>): MeterRow {
 /** Finds a meter by id, else by name. */
 export async function requireMeter(store: Store, ref: string): Promise<MeterRow> {
   const rows = await store.query('SELECT * FROM meters WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1', [ref, ref, ref])
-  if (rows.length === 0) throw notFound(`no meter "${ref}" in this store`, 'see `netmon meters list`; meters are registered when `netmon bridge run` starts with them')
+  if (rows.length === 0)
+    throw notFound(`no meter "${ref}" in this store`, 'see `netmon meters list`; meters are registered when `netmon bridge run` starts with them')
   return toMeter(rows[0]!)
 }
 
@@ -59,9 +60,9 @@ export async function listMeters(store: Store, opts: {all?: boolean} = {}): Prom
     'SELECT * FROM meter_status',
     'SELECT meter_id, count(*) AS n FROM outbox GROUP BY meter_id',
   ])
-  const st = new Map(status!.map((s) => [String(s.meter_id), s]))
-  const pend = new Map(pending!.map((p) => [String(p.meter_id), Number(p.n)]))
-  return meters!.map((r) => {
+  const st = new Map(status!.map(s => [String(s.meter_id), s]))
+  const pend = new Map(pending!.map(p => [String(p.meter_id), Number(p.n)]))
+  return meters!.map(r => {
     const m = toMeter(r)
     const s = st.get(m.id)
     const lastTs = r.last_ts === null || r.last_ts === undefined ? null : Number(r.last_ts)
@@ -98,8 +99,8 @@ export async function meterReadings(store: Store, ref: string, opts: {sinceMs?: 
     `SELECT * FROM (SELECT ts, "values", poll_ms FROM readings WHERE meter_id = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?) ORDER BY ts`,
     [m.id, opts.sinceMs ?? 0, opts.untilMs ?? Number.MAX_SAFE_INTEGER, limit],
   )
-  const keys = new Set(m.obis.map((o) => o.key))
-  const readings = rows.map((r) => {
+  const keys = new Set(m.obis.map(o => o.key))
+  const readings = rows.map(r => {
     const values = JSON.parse(String(r.values)) as Record<string, unknown>
     for (const k of Object.keys(values)) keys.add(k)
     return {ts: isoOf(Number(r.ts)), ts_ms: Number(r.ts), values, poll_ms: Number(r.poll_ms)}
@@ -126,7 +127,14 @@ export interface NetworkStats {
   }
   averages: {bandwidth_tx_mbps: number; bandwidth_rx_mbps: number}
   peaks: {bandwidth_tx_mbps: number; bandwidth_rx_mbps: number; packets_tx_ps: number; packets_rx_ps: number}
-  history: {timestamp: string[]; timestamp_ms: number[]; bandwidth_tx_mbps: number[]; bandwidth_rx_mbps: number[]; packets_tx_ps: number[]; packets_rx_ps: number[]}
+  history: {
+    timestamp: string[]
+    timestamp_ms: number[]
+    bandwidth_tx_mbps: number[]
+    bandwidth_rx_mbps: number[]
+    packets_tx_ps: number[]
+    packets_rx_ps: number[]
+  }
   rows: number
 }
 
@@ -184,12 +192,12 @@ export async function meterNetworkStats(store: Store, ref: string, opts: {sinceM
       packets_rx_ps: r2(peak('packets_rx_ps')),
     },
     history: {
-      timestamp: rows.map((r) => isoOf(n(r, 'timestamp'))),
-      timestamp_ms: rows.map((r) => n(r, 'timestamp')),
-      bandwidth_tx_mbps: rows.map((r) => mbps(n(r, 'bandwidth_tx_bps'))),
-      bandwidth_rx_mbps: rows.map((r) => mbps(n(r, 'bandwidth_rx_bps'))),
-      packets_tx_ps: rows.map((r) => r2(n(r, 'packets_tx_ps'))),
-      packets_rx_ps: rows.map((r) => r2(n(r, 'packets_rx_ps'))),
+      timestamp: rows.map(r => isoOf(n(r, 'timestamp'))),
+      timestamp_ms: rows.map(r => n(r, 'timestamp')),
+      bandwidth_tx_mbps: rows.map(r => mbps(n(r, 'bandwidth_tx_bps'))),
+      bandwidth_rx_mbps: rows.map(r => mbps(n(r, 'bandwidth_rx_bps'))),
+      packets_tx_ps: rows.map(r => r2(n(r, 'packets_tx_ps'))),
+      packets_rx_ps: rows.map(r => r2(n(r, 'packets_rx_ps'))),
     },
     rows: rows.length,
   }
@@ -246,8 +254,8 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
     'SELECT meter_id, count(*) AS n FROM outbox GROUP BY meter_id',
   ])
   const h = head![0]
-  const st = new Map(status!.map((s) => [String(s.meter_id), s]))
-  const pend = new Map(pending!.map((p) => [String(p.meter_id), Number(p.n)]))
+  const st = new Map(status!.map(s => [String(s.meter_id), s]))
+  const pend = new Map(pending!.map(p => [String(p.meter_id), Number(p.n)]))
   const depth = [...pend.values()].reduce((a, b) => a + b, 0)
   const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
   const hbAt = num(h?.heartbeat_at)
@@ -259,7 +267,7 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
   const running = state === 'running'
   const detail = h ? (JSON.parse(String(h.detail)) as Record<string, any>) : undefined
   const startedAt = num(h?.started_at)
-  const metersOut = meters!.map((m) => {
+  const metersOut = meters!.map(m => {
     const s = st.get(String(m.id))
     const ok = num(s?.last_success_at)
     const errAt = num(s?.last_error_at)
@@ -301,7 +309,9 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
     published: Number(detail?.published ?? 0),
     pending: depth,
     delivery_latency_ms: detail?.latency_ms ?? null,
-    network: net ? {tx_bps: Number(net.tx_bps), rx_bps: Number(net.rx_bps), packets_tx_ps: Number(net.packets_tx_ps), packets_rx_ps: Number(net.packets_rx_ps)} : null,
+    network: net
+      ? {tx_bps: Number(net.tx_bps), rx_bps: Number(net.rx_bps), packets_tx_ps: Number(net.packets_tx_ps), packets_rx_ps: Number(net.packets_rx_ps)}
+      : null,
     process: detail?.process ?? null,
     meters: metersOut,
   }

@@ -45,7 +45,7 @@ export function insertMetricsStmt(rows: MetricsRow[]): Stmt {
   const cols = METRIC_COLUMNS
   return {
     sql: `INSERT OR REPLACE INTO network_metrics(${cols.join(', ')})
-          SELECT ${cols.map((c) => `value->>'${c}'`).join(', ')} FROM json_each(?)`,
+          SELECT ${cols.map(c => `value->>'${c}'`).join(', ')} FROM json_each(?)`,
     args: [JSON.stringify(rows)],
   }
 }
@@ -66,16 +66,30 @@ export interface MeterStatusRow {
   updated_at: number
 }
 
-const STATUS_COLS = ['meter_id', 'state', 'last_success_at', 'last_error_at', 'last_error', 'consecutive_failures', 'polls', 'failures', 'overruns', 'published', 'dropped', 'broker_connected', 'updated_at'] as const
+const STATUS_COLS = [
+  'meter_id',
+  'state',
+  'last_success_at',
+  'last_error_at',
+  'last_error',
+  'consecutive_failures',
+  'polls',
+  'failures',
+  'overruns',
+  'published',
+  'dropped',
+  'broker_connected',
+  'updated_at',
+] as const
 
 export function upsertMeterStatusStmt(rows: MeterStatusRow[]): Stmt {
   const cols = STATUS_COLS
   return {
     sql: `INSERT INTO meter_status(${cols.join(', ')})
-          SELECT ${cols.map((c) => `value->>'${c}'`).join(', ')} FROM json_each(?) WHERE true
+          SELECT ${cols.map(c => `value->>'${c}'`).join(', ')} FROM json_each(?) WHERE true
           ON CONFLICT(meter_id) DO UPDATE SET ${cols
-            .filter((c) => c !== 'meter_id')
-            .map((c) => `${c} = excluded.${c}`)
+            .filter(c => c !== 'meter_id')
+            .map(c => `${c} = excluded.${c}`)
             .join(', ')}`,
     args: [JSON.stringify(rows)],
   }
@@ -99,31 +113,34 @@ export function upsertBridgeStatusStmt(r: BridgeStatusRow): Stmt {
   const cols = Object.keys(r) as (keyof BridgeStatusRow)[]
   return {
     sql: `INSERT INTO bridge_status(id, ${cols.join(', ')}) VALUES (1, ${cols.map(() => '?').join(', ')})
-          ON CONFLICT(id) DO UPDATE SET ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}`,
-    args: cols.map((c) => r[c]),
+          ON CONFLICT(id) DO UPDATE SET ${cols.map(c => `${c} = excluded.${c}`).join(', ')}`,
+    args: cols.map(c => r[c]),
   }
 }
 
 /** Registers the configured meters (and marks the others inactive) in one transaction. */
 export async function syncMeters(store: Store, meters: MeterConfig[], now = Date.now()): Promise<void> {
-  const rows = meters.map((m) => ({
+  const rows = meters.map(m => ({
     id: m.id,
     name: m.name,
     host: m.host,
     port: m.port,
     framing: m.framing,
     poll_interval_ms: m.pollIntervalMs,
-    obis: JSON.stringify(m.obis.map((o) => ({obis: o.obis, key: o.key, class: o.classId, ...(o.unit ? {unit: o.unit} : {})}))),
+    obis: JSON.stringify(m.obis.map(o => ({obis: o.obis, key: o.key, class: o.classId, ...(o.unit ? {unit: o.unit} : {})}))),
   }))
   const cols = ['id', 'name', 'host', 'port', 'framing', 'poll_interval_ms', 'obis'] as const
   await store.batch([
-    {sql: 'UPDATE meters SET active = 0, updated_at = ? WHERE active = 1 AND id NOT IN (SELECT value->>\'id\' FROM json_each(?))', args: [now, JSON.stringify(rows)]},
+    {
+      sql: "UPDATE meters SET active = 0, updated_at = ? WHERE active = 1 AND id NOT IN (SELECT value->>'id' FROM json_each(?))",
+      args: [now, JSON.stringify(rows)],
+    },
     {
       sql: `INSERT INTO meters(${cols.join(', ')}, active, created_at, updated_at)
-            SELECT ${cols.map((c) => `value->>'${c}'`).join(', ')}, 1, ?, ? FROM json_each(?) WHERE true
+            SELECT ${cols.map(c => `value->>'${c}'`).join(', ')}, 1, ?, ? FROM json_each(?) WHERE true
             ON CONFLICT(id) DO UPDATE SET ${cols
-              .filter((c) => c !== 'id')
-              .map((c) => `${c} = excluded.${c}`)
+              .filter(c => c !== 'id')
+              .map(c => `${c} = excluded.${c}`)
               .join(', ')}, active = 1, updated_at = excluded.updated_at`,
       args: [now, now, JSON.stringify(rows)],
     },
@@ -132,14 +149,14 @@ export async function syncMeters(store: Store, meters: MeterConfig[], now = Date
 
 export async function meterNames(store: Store): Promise<Map<string, string>> {
   const rows = await store.query<{id: string; name: string}>('SELECT id, name FROM meters')
-  return new Map(rows.map((r) => [String(r.id), String(r.name)]))
+  return new Map(rows.map(r => [String(r.id), String(r.name)]))
 }
 
 /** Deletes readings and metrics rows older than `beforeMs`, in chunks so no write lock is held long. */
 export async function pruneOld(store: Store, beforeMs: number, chunk = 20_000): Promise<number> {
   let total = 0
   // Per meter, so each chunk is a range scan of the (meter_id, ts) primary key.
-  const ids = (await store.query<{id: string}>('SELECT id FROM meters')).map((r) => String(r.id))
+  const ids = (await store.query<{id: string}>('SELECT id FROM meters')).map(r => String(r.id))
   for (const table of ['readings', 'network_metrics'] as const) {
     const tsCol = table === 'readings' ? 'ts' : 'timestamp'
     for (const id of ids) {

@@ -45,7 +45,7 @@ export async function runBridgeProcess(o: RunOptions): Promise<RunSummary> {
   const startedAt = new Date()
   try {
     const store = await o.openStore(o.db ?? config.store.db)
-    store.onRetry = (attempt) => log.debug(`store busy, retry ${attempt}`)
+    store.onRetry = attempt => log.debug(`store busy, retry ${attempt}`)
     const bridge = await startBridge(config, {store, log})
     if (demo) {
       o.print(

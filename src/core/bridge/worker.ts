@@ -72,7 +72,16 @@ export function convertUnit(value: number, from: string, to: string): number | u
 const tidy = (n: number): number => (Number.isInteger(n) ? n : Number(n.toPrecision(12)))
 
 export class MeterWorker {
-  readonly status: WorkerStatus = {state: 'connecting', lastSuccessAt: null, lastErrorAt: null, lastError: null, consecutiveFailures: 0, polls: 0, failures: 0, overruns: 0}
+  readonly status: WorkerStatus = {
+    state: 'connecting',
+    lastSuccessAt: null,
+    lastErrorAt: null,
+    lastError: null,
+    consecutiveFailures: 0,
+    polls: 0,
+    failures: 0,
+    overruns: 0,
+  }
   private client: DlmsClient | undefined
   private scalers = new Map<string, ScalerUnit>()
   private stopped = false
@@ -109,7 +118,7 @@ export class MeterWorker {
 
   private sleep(ms: number): Promise<void> {
     if (this.stopped || ms <= 0) return Promise.resolve()
-    return new Promise<void>((resolve) => {
+    return new Promise<void>(resolve => {
       this.wake = () => {
         if (this.sleepTimer) clearTimeout(this.sleepTimer)
         this.sleepTimer = undefined
@@ -161,7 +170,7 @@ export class MeterWorker {
     const c = this.cfg
     let next = 0
     while (!this.stopped) {
-      if (!this.client || this.client.state !== 'associated') {
+      if (this.client?.state !== 'associated') {
         await this.closeClient()
         this.status.state = 'connecting'
         const client = this.newClient()
@@ -169,7 +178,8 @@ export class MeterWorker {
         try {
           await client.open()
           await this.readScalers(client)
-          if (this.status.consecutiveFailures > 0) this.deps.log.info(`meter ${c.id}: associated again after ${this.status.consecutiveFailures} failure(s)`, {meter: c.id})
+          if (this.status.consecutiveFailures > 0)
+            this.deps.log.info(`meter ${c.id}: associated again after ${this.status.consecutiveFailures} failure(s)`, {meter: c.id})
           else this.deps.log.info(`meter ${c.id}: associated`, {meter: c.id, endpoint: `${c.host}:${c.port}`, framing: c.framing})
           this.status.state = 'polling'
           next = Date.now()
@@ -217,9 +227,9 @@ export class MeterWorker {
 
   private async readScalers(client: DlmsClient): Promise<void> {
     this.scalers.clear()
-    const regs = this.cfg.obis.filter((o) => o.classId === 3 || o.classId === 4)
+    const regs = this.cfg.obis.filter(o => o.classId === 3 || o.classId === 4)
     if (regs.length === 0) return
-    const res = await client.getMany(regs.map((o) => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 3}})))
+    const res = await client.getMany(regs.map(o => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 3}})))
     res.forEach((r, i) => {
       const o = regs[i]!
       if (r.ok) {
@@ -241,7 +251,7 @@ export class MeterWorker {
 
   private async poll(client: DlmsClient): Promise<PollResult['values']> {
     const list = this.cfg.obis
-    const results: GetDataResult[] = await client.getMany(list.map((o) => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 2}})))
+    const results: GetDataResult[] = await client.getMany(list.map(o => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 2}})))
     const values: PollResult['values'] = {}
     let ok = 0
     results.forEach((r, i) => {
@@ -287,4 +297,5 @@ function plain(d: DlmsData): number | string | boolean | null {
   return JSON.stringify(v)
 }
 
-export const isConnectionError = (e: unknown): boolean => isDlmsError(e) && ['TIMEOUT', 'CONNECTION_FAILED', 'CONNECTION_CLOSED', 'NOT_CONNECTED', 'MALFORMED_FRAME'].includes(e.dlmsCode)
+export const isConnectionError = (e: unknown): boolean =>
+  isDlmsError(e) && ['TIMEOUT', 'CONNECTION_FAILED', 'CONNECTION_CLOSED', 'NOT_CONNECTED', 'MALFORMED_FRAME'].includes(e.dlmsCode)

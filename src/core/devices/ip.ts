@@ -12,7 +12,11 @@ import {invalidInput} from '../errors.js'
 export function normalizeIp(text: string): string {
   const s = text.trim()
   const v = isIP(s)
-  if (v === 4) return s.split('.').map((o) => String(Number(o))).join('.')
+  if (v === 4)
+    return s
+      .split('.')
+      .map(o => String(Number(o)))
+      .join('.')
   if (v === 6) {
     const pct = s.indexOf('%')
     const zone = pct >= 0 ? s.slice(pct) : ''

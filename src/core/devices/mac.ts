@@ -23,10 +23,7 @@ export function tryNormalizeMac(text: string): string | null {
 export function normalizeMac(text: string): string {
   const mac = tryNormalizeMac(text)
   if (mac === null) {
-    throw invalidInput(
-      `malformed MAC address "${text}"`,
-      'use six hex octets: AA:BB:CC:DD:EE:01, aa-bb-cc-dd-ee-01, aabb.ccdd.ee01 or aabbccddee01',
-    )
+    throw invalidInput(`malformed MAC address "${text}"`, 'use six hex octets: AA:BB:CC:DD:EE:01, aa-bb-cc-dd-ee-01, aabb.ccdd.ee01 or aabbccddee01')
   }
   return mac
 }

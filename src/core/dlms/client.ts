@@ -38,7 +38,18 @@ import {
   type GetItem,
   type ConformanceName,
 } from './codec/apdu/index.js'
-import {Attr, ClassId, dataToDateTime, isClockColumn, parseCaptureObjects, parseScalerUnit, rangeDescriptor, rowValue, type CaptureObject, type ScalerUnit} from './cosem.js'
+import {
+  Attr,
+  ClassId,
+  dataToDateTime,
+  isClockColumn,
+  parseCaptureObjects,
+  parseScalerUnit,
+  rangeDescriptor,
+  rowValue,
+  type CaptureObject,
+  type ScalerUnit,
+} from './cosem.js'
 import {DlmsError} from './errors.js'
 import {HdlcClientLink} from './link/hdlc.js'
 import type {DlmsFrameEvent, Framing} from './link/types.js'
@@ -138,7 +149,21 @@ export class DlmsClient {
   private queue: Promise<unknown> = Promise.resolve()
   private _state: State = 'closed'
   private readonly scalerCache = new Map<string, ScalerUnit>()
-  readonly options: Required<Pick<DlmsClientOptions, 'framing' | 'clientAddress' | 'serverAddress' | 'timeoutMs' | 'connectTimeoutMs' | 'maxPduSize' | 'conformance' | 'invokeIdAndPriority' | 'maxResponseBytes'>> & DlmsClientOptions
+  readonly options: Required<
+    Pick<
+      DlmsClientOptions,
+      | 'framing'
+      | 'clientAddress'
+      | 'serverAddress'
+      | 'timeoutMs'
+      | 'connectTimeoutMs'
+      | 'maxPduSize'
+      | 'conformance'
+      | 'invokeIdAndPriority'
+      | 'maxResponseBytes'
+    >
+  > &
+    DlmsClientOptions
   association: AssociationInfo | undefined
 
   constructor(opts: DlmsClientOptions) {
@@ -180,7 +205,12 @@ export class DlmsClient {
       const o = this.options
       const link =
         o.framing === 'hdlc'
-          ? new HdlcClientLink({clientAddress: o.clientAddress, server: serverAddress(o.serverAddress, o.physicalAddress, o.addressSize), propose: o.hdlc, maxApduSize: o.maxResponseBytes})
+          ? new HdlcClientLink({
+              clientAddress: o.clientAddress,
+              server: serverAddress(o.serverAddress, o.physicalAddress, o.addressSize),
+              propose: o.hdlc,
+              maxApduSize: o.maxResponseBytes,
+            })
           : new WrapperClientLink({clientAddress: o.clientAddress, serverAddress: o.serverAddress})
       const t = new ClientTransport(link, {host: o.host, port: o.port, connectTimeoutMs: o.connectTimeoutMs, onFrame: o.onFrame})
       this.transport = t
@@ -196,7 +226,8 @@ export class DlmsClient {
       if (this.state === 'associated') return this.association!
       const o = this.options
       const auth = o.auth ?? {mechanism: 'none'}
-      const password = auth.mechanism === 'low' ? (typeof auth.password === 'string' ? new Uint8Array(Buffer.from(auth.password, 'latin1')) : auth.password) : undefined
+      const password =
+        auth.mechanism === 'low' ? (typeof auth.password === 'string' ? new Uint8Array(Buffer.from(auth.password, 'latin1')) : auth.password) : undefined
       const aarq = encodeAarq(buildAarq({mechanism: auth.mechanism, password, conformance: o.conformance, maxReceivePduSize: o.maxPduSize}))
       const apdu = await this.exchange(aarq, 'AARE (answer to AARQ)')
       if (apdu.kind !== 'aare') throw unexpected(apdu, 'AARE')
@@ -221,7 +252,12 @@ export class DlmsClient {
       }
       const ir = aare.initiateResponse
       if (!ir) throw new DlmsError('MALFORMED_FRAME', 'AARE accepted the association but carries no xDLMS InitiateResponse')
-      this.association = {maxPduSize: ir.maxReceivePduSize, conformance: ir.conformance, conformanceNames: conformanceNames(ir.conformance), dlmsVersion: ir.dlmsVersion}
+      this.association = {
+        maxPduSize: ir.maxReceivePduSize,
+        conformance: ir.conformance,
+        conformanceNames: conformanceNames(ir.conformance),
+        dlmsVersion: ir.dlmsVersion,
+      }
       this._state = 'associated'
       return this.association
     })
@@ -239,19 +275,28 @@ export class DlmsClient {
     const bytes = await this.transport.request(apdu, this.options.timeoutMs, what)
     const res = decodeApdu(bytes)
     if (res.status !== 'ok') {
-      const err = res.status === 'need-more' ? new DlmsError('MALFORMED_FRAME', `truncated APDU from the meter (${what})`) : new DlmsError('MALFORMED_FRAME', `malformed APDU from the meter at byte ${res.offset}: ${res.reason}`, {offset: res.offset})
+      const err =
+        res.status === 'need-more'
+          ? new DlmsError('MALFORMED_FRAME', `truncated APDU from the meter (${what})`)
+          : new DlmsError('MALFORMED_FRAME', `malformed APDU from the meter at byte ${res.offset}: ${res.reason}`, {offset: res.offset})
       throw err
     }
     const a = res.value
     if (a.kind === 'exception-response') throw new DlmsError('EXCEPTION_RESPONSE', `meter answered with an exception: ${describeException(a.apdu)}`)
     if (a.kind === 'confirmed-service-error') throw new DlmsError('SERVICE_ERROR', `meter answered with a service error: ${describeServiceError(a.apdu)}`)
     if (a.kind === 'unsupported')
-      throw new DlmsError('UNSUPPORTED', a.ciphered ? `meter answered with a ciphered APDU (tag 0x${a.tag.toString(16)}); ciphering is not supported` : `meter answered with unsupported APDU tag 0x${a.tag.toString(16)}`)
+      throw new DlmsError(
+        'UNSUPPORTED',
+        a.ciphered
+          ? `meter answered with a ciphered APDU (tag 0x${a.tag.toString(16)}); ciphering is not supported`
+          : `meter answered with unsupported APDU tag 0x${a.tag.toString(16)}`,
+      )
     return a
   }
 
   private requireAssociated(what: string): void {
-    if (this.state !== 'associated') throw new DlmsError('NOT_CONNECTED', `cannot ${what}: no association with ${this.endpoint}`, {hint: 'call open() (connect + associate) first'})
+    if (this.state !== 'associated')
+      throw new DlmsError('NOT_CONNECTED', `cannot ${what}: no association with ${this.endpoint}`, {hint: 'call open() (connect + associate) first'})
   }
 
   private checkInvokeId(got: number): void {
@@ -268,7 +313,10 @@ export class DlmsClient {
       const what = describe(descriptor)
       this.requireAssociated(`read ${what}`)
       const iid = this.options.invokeIdAndPriority
-      const first = await this.exchange(encodeGetRequest(access ? {type: 'normal', invokeId: iid, descriptor, access} : {type: 'normal', invokeId: iid, descriptor}), `GET response for ${what}`)
+      const first = await this.exchange(
+        encodeGetRequest(access ? {type: 'normal', invokeId: iid, descriptor, access} : {type: 'normal', invokeId: iid, descriptor}),
+        `GET response for ${what}`,
+      )
       const raw = await this.collect(first, what)
       if (raw.kind === 'data') return raw.data
       if (raw.kind !== 'result') throw new DlmsError('MALFORMED_FRAME', `unexpected raw block data for ${what}`)
@@ -281,7 +329,11 @@ export class DlmsClient {
    * Reassembles a Get-Response (normal or with-datablock). Returns the Data for normal/list-less responses,
    * or the raw block bytes when `list` is set.
    */
-  private async collect(first: Apdu, what: string, list = false): Promise<{kind: 'data'; data: DlmsData} | {kind: 'result'; result: GetDataResult} | {kind: 'raw'; raw: Uint8Array}> {
+  private async collect(
+    first: Apdu,
+    what: string,
+    list = false,
+  ): Promise<{kind: 'data'; data: DlmsData} | {kind: 'result'; result: GetDataResult} | {kind: 'raw'; raw: Uint8Array}> {
     if (first.kind !== 'get-response') throw unexpected(first, 'GET response')
     let resp = first.apdu
     this.checkInvokeId(resp.invokeId)
@@ -293,12 +345,17 @@ export class DlmsClient {
     for (;;) {
       if (resp.type !== 'with-datablock') throw new DlmsError('MALFORMED_FRAME', `expected a data block of ${what}, got a ${resp.type} GET response`)
       if (!resp.result.ok) throw dataAccessError(resp.result.error, `cannot read ${what} (block ${resp.blockNumber})`)
-      if (resp.blockNumber !== expected) throw new DlmsError('MALFORMED_FRAME', `block transfer of ${what}: expected block ${expected}, got ${resp.blockNumber}`)
+      if (resp.blockNumber !== expected)
+        throw new DlmsError('MALFORMED_FRAME', `block transfer of ${what}: expected block ${expected}, got ${resp.blockNumber}`)
       size += resp.result.raw.length
-      if (size > this.options.maxResponseBytes) throw new DlmsError('MALFORMED_FRAME', `block transfer of ${what} exceeds ${this.options.maxResponseBytes} bytes`)
+      if (size > this.options.maxResponseBytes)
+        throw new DlmsError('MALFORMED_FRAME', `block transfer of ${what} exceeds ${this.options.maxResponseBytes} bytes`)
       parts.push(resp.result.raw)
       if (resp.lastBlock) break
-      const next = await this.exchange(encodeGetRequest({type: 'next', invokeId: this.options.invokeIdAndPriority, blockNumber: resp.blockNumber}), `block ${expected + 1} of ${what}`)
+      const next = await this.exchange(
+        encodeGetRequest({type: 'next', invokeId: this.options.invokeIdAndPriority, blockNumber: resp.blockNumber}),
+        `block ${expected + 1} of ${what}`,
+      )
       if (next.kind !== 'get-response') throw unexpected(next, 'GET response')
       this.checkInvokeId(next.apdu.invokeId)
       resp = next.apdu
@@ -323,13 +380,14 @@ export class DlmsClient {
         const first = await this.exchange(encodeGetRequest({type: 'with-list', invokeId: iid, items}), `GET response for ${what}`)
         if (first.kind === 'get-response' && first.apdu.type === 'with-list') {
           this.checkInvokeId(first.apdu.invokeId)
-          if (first.apdu.results.length !== items.length) throw new DlmsError('MALFORMED_FRAME', `meter returned ${first.apdu.results.length} results for ${items.length} attributes`)
+          if (first.apdu.results.length !== items.length)
+            throw new DlmsError('MALFORMED_FRAME', `meter returned ${first.apdu.results.length} results for ${items.length} attributes`)
           return first.apdu.results
         }
         const raw = await this.collect(first, what, true)
         if (raw.kind !== 'raw') throw new DlmsError('MALFORMED_FRAME', 'meter answered a list GET with a single result')
         const results = unwrap(
-          run(new Reader(raw.raw), (r) => {
+          run(new Reader(raw.raw), r => {
             const list = readGetDataResultList(r)
             if (r.remaining) r.fail('bytes after the result list')
             return list
@@ -361,7 +419,10 @@ export class DlmsClient {
       const descriptor = {classId, obis: parseObis(obis), attribute}
       const what = describe(descriptor)
       this.requireAssociated(`write ${what}`)
-      const a = await this.exchange(encodeSetRequest({type: 'normal', invokeId: this.options.invokeIdAndPriority, descriptor, value}), `SET response for ${what}`)
+      const a = await this.exchange(
+        encodeSetRequest({type: 'normal', invokeId: this.options.invokeIdAndPriority, descriptor, value}),
+        `SET response for ${what}`,
+      )
       if (a.kind !== 'set-response') throw unexpected(a, 'SET response')
       this.checkInvokeId(a.apdu.invokeId)
       if (a.apdu.result !== 0) throw dataAccessError(a.apdu.result, `cannot write ${what}`)
@@ -407,7 +468,16 @@ export class DlmsClient {
     const raw = await this.read(ln, ClassId.CLOCK, Attr.CLOCK_TIME)
     const dt = dataToDateTime(raw)
     if (!dt) throw new DlmsError('MALFORMED_FRAME', `clock ${formatObis(ln)} time is not a 12-byte date-time (got ${raw.type})`)
-    return {obis: formatObis(ln), iso: dateTimeToIso(dt), date: dateTimeToDate(dt), dateTime: dt, deviation: dt.deviation, clockStatus: dt.clockStatus, clockStatusNames: clockStatusNames(dt.clockStatus), raw}
+    return {
+      obis: formatObis(ln),
+      iso: dateTimeToIso(dt),
+      date: dateTimeToDate(dt),
+      dateTime: dt,
+      deviation: dt.deviation,
+      clockStatus: dt.clockStatus,
+      clockStatusNames: clockStatusNames(dt.clockStatus),
+      raw,
+    }
   }
 
   /** Class 7 profile generic: capture_objects (3) then buffer (2), optionally restricted to [from, to] by range_descriptor. */
@@ -417,7 +487,8 @@ export class DlmsClient {
     let access: AccessSelection | undefined
     if (opts.from !== undefined || opts.to !== undefined) {
       const restricting = captureObjects[0]
-      if (!restricting || !isClockColumn(restricting)) throw new DlmsError('UNSUPPORTED', `profile ${formatObis(ln)} is not sorted by a clock column: cannot select by time`)
+      if (!restricting || !isClockColumn(restricting))
+        throw new DlmsError('UNSUPPORTED', `profile ${formatObis(ln)} is not sorted by a clock column: cannot select by time`)
       const toDt = (v: Date | string | undefined, dflt: Date): CosemDateTime => {
         if (typeof v === 'string') {
           const dt = dateTimeFromIso(v)
@@ -434,7 +505,7 @@ export class DlmsClient {
       if (row.type !== 'structure') throw new DlmsError('MALFORMED_FRAME', `profile ${formatObis(ln)} row ${i} is not a structure`)
       return row.value.map((v, j) => rowValue(v, captureObjects[j]))
     })
-    return {obis: formatObis(ln), captureObjects, columns: captureObjects.map((c) => `${c.obis}:${c.attribute}`), rows, raw}
+    return {obis: formatObis(ln), captureObjects, columns: captureObjects.map(c => `${c.obis}:${c.attribute}`), rows, raw}
   }
 
   /** RLRQ → RLRE. The link (and socket) stay open; associate() may be called again. */
@@ -483,6 +554,11 @@ export function dataAccessError(code: number, what: string): DlmsError {
   return new DlmsError(code === 3 || code === 13 ? 'ACCESS_DENIED' : 'DATA_ACCESS', `${what}: ${name}${why ? ` (${why})` : ''}`, {
     dataAccessResult: code,
     dataAccessResultName: name,
-    hint: code === 3 ? 'this client address / authentication may not read it: try the LLS client (17) with a password' : code === 4 ? 'check the OBIS code and class id' : undefined,
+    hint:
+      code === 3
+        ? 'this client address / authentication may not read it: try the LLS client (17) with a password'
+        : code === 4
+          ? 'check the OBIS code and class id'
+          : undefined,
   })
 }

@@ -18,7 +18,15 @@ export const ClassId = {
   ASSOCIATION_LN: 15,
 } as const
 
-export const CLASS_NAMES: Record<number, string> = {1: 'data', 3: 'register', 4: 'extended register', 5: 'demand register', 7: 'profile generic', 8: 'clock', 15: 'association LN'}
+export const CLASS_NAMES: Record<number, string> = {
+  1: 'data',
+  3: 'register',
+  4: 'extended register',
+  5: 'demand register',
+  7: 'profile generic',
+  8: 'clock',
+  15: 'association LN',
+}
 
 /** Attribute indexes (Blue Book 4.3.x / 4.5.x). Attribute 1 is always logical_name. */
 export const Attr = {
@@ -120,12 +128,14 @@ export function parseCaptureObjects(d: DlmsData): CaptureObject[] {
     const classId = dataToNumber(c)
     const attribute = dataToNumber(a)
     const dataIndex = dataToNumber(di)
-    if (classId === undefined || attribute === undefined || dataIndex === undefined) throw new DlmsError('MALFORMED_FRAME', `capture object ${i} has non-numeric fields`)
+    if (classId === undefined || attribute === undefined || dataIndex === undefined)
+      throw new DlmsError('MALFORMED_FRAME', `capture object ${i} has non-numeric fields`)
     return {classId, obis: formatObis(ln.value), attribute, dataIndex}
   })
 }
 
-export const captureObjectData = (c: CaptureObject): DlmsData => D.struct(D.uint16(c.classId), D.octets(parseObis(c.obis)), D.int8(c.attribute), D.uint16(c.dataIndex))
+export const captureObjectData = (c: CaptureObject): DlmsData =>
+  D.struct(D.uint16(c.classId), D.octets(parseObis(c.obis)), D.int8(c.attribute), D.uint16(c.dataIndex))
 
 export function isClockColumn(c: CaptureObject): boolean {
   return c.classId === ClassId.CLOCK && c.attribute === Attr.CLOCK_TIME

@@ -127,7 +127,15 @@ async function readOne(c: DlmsClient, t: ReadTarget, profileRange: {from?: strin
     }
     case 'clock': {
       const r = await c.readClock(ln)
-      return {...base, ok: true, value: r.iso, raw: toPlain(r.raw), utc: r.date ? r.date.toISOString() : null, deviation: r.deviation, clock_status: r.clockStatus}
+      return {
+        ...base,
+        ok: true,
+        value: r.iso,
+        raw: toPlain(r.raw),
+        utc: r.date ? r.date.toISOString() : null,
+        deviation: r.deviation,
+        clock_status: r.clockStatus,
+      }
     }
     case 'profile': {
       const p = await c.readProfile(ln, profileRange)
@@ -159,11 +167,25 @@ export async function readMeter(opts: ReadMeterOptions, targets: ReadTarget[] = 
         // a per-object refusal keeps the association; anything else (timeout, closed, malformed) ends the read
         if (!isDlmsError(e) || !['DATA_ACCESS', 'ACCESS_DENIED'].includes(e.dlmsCode)) throw e
         const classId = t.classId ?? guessClass(parseObis(t.obis))
-        readings.push({obis: t.obis, name: obisName(t.obis) ?? null, class_id: classId, kind: kindOf(classId), ok: false, error: {code: e.code, message: e.message}})
+        readings.push({
+          obis: t.obis,
+          name: obisName(t.obis) ?? null,
+          class_id: classId,
+          kind: kindOf(classId),
+          ok: false,
+          error: {code: e.code, message: e.message},
+        })
       }
     }
     return {
-      meter: {host: opts.host, port: opts.port, framing: client.options.framing, client_address: client.options.clientAddress, server_address: client.options.serverAddress, auth: opts.auth?.mechanism ?? 'none'},
+      meter: {
+        host: opts.host,
+        port: opts.port,
+        framing: client.options.framing,
+        client_address: client.options.clientAddress,
+        server_address: client.options.serverAddress,
+        auth: opts.auth?.mechanism ?? 'none',
+      },
       association: {max_pdu_size: assoc.maxPduSize, dlms_version: assoc.dlmsVersion, conformance: assoc.conformanceNames},
       readings,
       read_at: new Date(started).toISOString(),
@@ -174,4 +196,3 @@ export async function readMeter(opts: ReadMeterOptions, targets: ReadTarget[] = 
     await client.close()
   }
 }
-

@@ -9,7 +9,7 @@ import net from 'node:net'
 import {DlmsError, isDlmsError} from './errors.js'
 import {HdlcClientLink} from './link/hdlc.js'
 import type {DlmsFrameEvent, LinkEvent} from './link/types.js'
-import {WrapperClientLink} from './link/wrapper.js'
+import type {WrapperClientLink} from './link/wrapper.js'
 
 export type ClientLink = HdlcClientLink | WrapperClientLink
 
@@ -67,7 +67,11 @@ export class ClientTransport {
         if (settled) return
         settled = true
         socket.destroy()
-        reject(new DlmsError('TIMEOUT', `cannot connect to ${host}:${port}: no answer within ${connectTimeoutMs} ms`, {hint: 'check the address, the port and that the meter (or its TCP gateway) is reachable'}))
+        reject(
+          new DlmsError('TIMEOUT', `cannot connect to ${host}:${port}: no answer within ${connectTimeoutMs} ms`, {
+            hint: 'check the address, the port and that the meter (or its TCP gateway) is reachable',
+          }),
+        )
       }, connectTimeoutMs)
       socket.once('connect', () => {
         if (settled) return
@@ -119,7 +123,7 @@ export class ClientTransport {
     }
     const socket = this.socket
     this.fail(new DlmsError('CONNECTION_CLOSED', 'connection closed by the client'), false)
-    await new Promise<void>((resolve) => {
+    await new Promise<void>(resolve => {
       if (socket.destroyed) return resolve()
       socket.once('close', () => resolve())
       socket.end()
@@ -130,7 +134,10 @@ export class ClientTransport {
   private ensureOpen(what: string): void {
     if (this.socket === undefined) throw new DlmsError('NOT_CONNECTED', `cannot ${what}: not connected`, {hint: 'call connect() first'})
     if (this.closedWith !== undefined)
-      throw new DlmsError('CONNECTION_CLOSED', `cannot ${what}: the connection to ${this.endpoint} is closed (${this.closedWith.message})`, {hint: 'reconnect', cause: this.closedWith})
+      throw new DlmsError('CONNECTION_CLOSED', `cannot ${what}: the connection to ${this.endpoint} is closed (${this.closedWith.message})`, {
+        hint: 'reconnect',
+        cause: this.closedWith,
+      })
     if (this.waiter) throw new DlmsError('NOT_CONNECTED', `cannot ${what}: another request is in progress`)
   }
 
@@ -140,9 +147,13 @@ export class ClientTransport {
         if (this.waiter?.timer !== timer) return
         this.waiter = undefined
         const pending = this.link.pendingBytes
-        const err = new DlmsError('TIMEOUT', `timeout: no ${pending > 0 ? 'complete ' : ''}answer from ${this.endpoint} within ${timeoutMs} ms (waiting for ${what}${pending > 0 ? `; ${pending} byte(s) of an unfinished frame received` : ''})`, {
-          hint: 'the meter may be busy, on another client address, or unreachable; try a longer --timeout',
-        })
+        const err = new DlmsError(
+          'TIMEOUT',
+          `timeout: no ${pending > 0 ? 'complete ' : ''}answer from ${this.endpoint} within ${timeoutMs} ms (waiting for ${what}${pending > 0 ? `; ${pending} byte(s) of an unfinished frame received` : ''})`,
+          {
+            hint: 'the meter may be busy, on another client address, or unreachable; try a longer --timeout',
+          },
+        )
         reject(err)
         this.fail(err)
       }, timeoutMs)
@@ -210,7 +221,11 @@ export class ClientTransport {
 
   private onClose(): void {
     const w = this.waiter
-    this.fail(new DlmsError('CONNECTION_CLOSED', `connection closed by ${this.endpoint}${w ? ` while waiting for ${w.what}` : ''}`, {hint: 'the meter dropped the connection; reconnect'}))
+    this.fail(
+      new DlmsError('CONNECTION_CLOSED', `connection closed by ${this.endpoint}${w ? ` while waiting for ${w.what}` : ''}`, {
+        hint: 'the meter dropped the connection; reconnect',
+      }),
+    )
   }
 
   /** Marks the transport unusable, rejects the pending request and destroys the socket. */

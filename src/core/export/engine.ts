@@ -172,7 +172,7 @@ export function planExport(req: ExportRequest): ExportPlan {
 }
 
 export function availableResolutions(ds: Dataset): Resolution[] {
-  return ds.resolutions ? RESOLUTIONS.filter((r) => r === 'raw' || ds.resolutions![r as Exclude<Resolution, 'raw'>]) : []
+  return ds.resolutions ? RESOLUTIONS.filter(r => r === 'raw' || ds.resolutions![r as Exclude<Resolution, 'raw'>]) : []
 }
 
 export function filterFlags(src: SqlSource): string[] {
@@ -233,7 +233,7 @@ export function selectedColumns(src: SqlSource): ColumnDef[] {
 
 function keyExprs(src: SqlSource): string[] {
   const cols = selectedColumns(src)
-  return src.key.map((k) => cols.find((c) => c.name === k)!.sql)
+  return src.key.map(k => cols.find(c => c.name === k)!.sql)
 }
 
 /**
@@ -272,8 +272,7 @@ export function pageQuery(src: SqlSource, f: FilterValues, after: readonly unkno
 export function countQuery(src: SqlSource, f: FilterValues): BuiltQuery {
   const args: BuiltQuery['args'] = {}
   const conds = conditions(src, f, args)
-  const inner =
-    `SELECT 1 FROM ${src.from}` + (conds.length ? ` WHERE ${conds.join(' AND ')}` : '') + (src.groupBy ? ` GROUP BY ${src.groupBy}` : '')
+  const inner = `SELECT 1 FROM ${src.from}` + (conds.length ? ` WHERE ${conds.join(' AND ')}` : '') + (src.groupBy ? ` GROUP BY ${src.groupBy}` : '')
   return {sql: `SELECT count(*) AS n FROM (${inner})`, args}
 }
 
@@ -307,27 +306,27 @@ export interface PageReader {
 /** Reads a source page by page; each page is an array of raw rows in column order. */
 export function readPages(store: Store, src: SqlSource, f: FilterValues, pageSize: number, opts: {forceRows?: boolean} = {}): PageReader {
   const cols = selectedColumns(src)
-  const keyIdx = src.key.map((k) => cols.findIndex((c) => c.name === k))
+  const keyIdx = src.key.map(k => cols.findIndex(c => c.name === k))
   let after: unknown[] | null = null
   let done = false
   let fallbacks = 0
   const asRows = async (): Promise<unknown[][]> => {
     const q = pageQuery(src, f, after, pageSize, 'rows')
     const rows = await store.query<Record<string, unknown>>(q.sql, q.args)
-    return rows.map((r) => cols.map((_, i) => r[`c${i}`]))
+    return rows.map(r => cols.map((_, i) => r[`c${i}`]))
   }
   const derive = src.derive
-  const names = cols.map((c) => c.name)
+  const names = cols.map(c => c.name)
   const width = src.columns.length
   const derived = (rows: unknown[][]): unknown[][] =>
     derive
-      ? rows.map((r) => {
+      ? rows.map(r => {
           const o: Record<string, unknown> = {}
           for (let i = 0; i < names.length; i++) o[names[i]!] = r[i]
           return derive.compute(o)
         })
       : src.keyOnly
-        ? rows.map((r) => r.slice(0, width))
+        ? rows.map(r => r.slice(0, width))
         : rows
   return {
     get fallbacks() {
@@ -355,7 +354,7 @@ export function readPages(store: Store, src: SqlSource, f: FilterValues, pageSiz
       if (rows.length < pageSize) done = true
       if (rows.length === 0) return null
       const last = rows[rows.length - 1]!
-      after = keyIdx.map((k) => last[k])
+      after = keyIdx.map(k => last[k])
       return derived(rows)
     },
   }
@@ -441,7 +440,7 @@ export async function runExport(store: Store, plan: ExportPlan, opts: RunOptions
     rows,
     bytes: sink.bytes,
     out: sink.path ?? '-',
-    columns: outputColumns(columns).map((c) => c.name),
+    columns: outputColumns(columns).map(c => c.name),
     excel_safe: plan.excelSafe,
     filters: {
       since: plan.since === undefined ? null : stamp(plan.since),

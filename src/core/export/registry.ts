@@ -11,26 +11,15 @@ import type {Dataset, OutputColumn, Resolution} from './types.js'
 import {RESOLUTIONS} from './types.js'
 import {outputColumns} from './writers.js'
 
-export const DATASETS: readonly Dataset[] = [
-  devices,
-  events,
-  bandwidth,
-  bandwidthTotals,
-  latency,
-  latencyProbes,
-  scans,
-  scanHosts,
-  readings,
-  networkMetrics,
-]
+export const DATASETS: readonly Dataset[] = [devices, events, bandwidth, bandwidthTotals, latency, latencyProbes, scans, scanHosts, readings, networkMetrics]
 
 export function findDataset(name: string): Dataset | undefined {
   const n = name.trim().toLowerCase()
-  return DATASETS.find((d) => d.name === n)
+  return DATASETS.find(d => d.name === n)
 }
 
 export function datasetNames(): string[] {
-  return DATASETS.map((d) => d.name)
+  return DATASETS.map(d => d.name)
 }
 
 export interface DatasetInfo {
@@ -57,9 +46,9 @@ export function describeDataset(d: Dataset): DatasetInfo {
     tables: d.tables,
     filters,
     filter_notes: f.notes ?? null,
-    resolutions: d.resolutions ? RESOLUTIONS.filter((r) => r === 'raw' || d.resolutions![r as Exclude<Resolution, 'raw'>]) : [],
+    resolutions: d.resolutions ? RESOLUTIONS.filter(r => r === 'raw' || d.resolutions![r as Exclude<Resolution, 'raw'>]) : [],
     // The row order; key-only helper columns (not written) are left out.
-    key: d.source.key.filter((k) => d.source.columns.some((c) => c.name === k)),
+    key: d.source.key.filter(k => d.source.columns.some(c => c.name === k)),
     columns: outputColumns(d.source.columns),
   }
 }
@@ -74,7 +63,7 @@ export function describeDatasets(): DatasetInfo[] {
  */
 export function checkDataset(d: Dataset): void {
   const sources = [d.source, ...Object.values(d.resolutions ?? {})]
-  const shape = JSON.stringify(outputColumns(d.source.columns).map((c) => [c.name, c.type]))
+  const shape = JSON.stringify(outputColumns(d.source.columns).map(c => [c.name, c.type]))
   for (const s of sources) {
     if (!s) continue
     const names = new Set<string>()
@@ -83,24 +72,24 @@ export function checkDataset(d: Dataset): void {
       names.add(c.name)
     }
     for (const o of outputColumns(s.columns)) {
-      if (o.type !== 'time_ms' && names.has(o.name) && s.columns.find((c) => c.name === o.name)?.type === 'time') continue
+      if (o.type !== 'time_ms' && names.has(o.name) && s.columns.find(c => c.name === o.name)?.type === 'time') continue
       if (o.type === 'time_ms' && names.has(o.name)) throw new Error(`${d.name}: column ${o.name} collides with a time column's _ms`)
     }
     if (s.key.length === 0) throw new Error(`${d.name}: no key`)
     const selected = s.derive ? s.derive.read : [...s.columns, ...(s.keyOnly ?? [])]
     for (const c of selected) if (!c.sql) throw new Error(`${d.name}: column ${c.name} has no SQL`)
     for (const k of s.key) {
-      const c = selected.find((x) => x.name === k)
+      const c = selected.find(x => x.name === k)
       if (!c) throw new Error(`${d.name}: key ${k} is not a column`)
       if (!['integer', 'time', 'text'].includes(c.type)) throw new Error(`${d.name}: key ${k} must be integer, time or text`)
     }
     if (s.keyset === 'partitioned') {
       if (s.key.length < 2) throw new Error(`${d.name}: a partitioned keyset has partition column(s) and a series column`)
       if (!/\bCROSS JOIN\b/i.test(s.from)) throw new Error(`${d.name}: a partitioned keyset needs parent CROSS JOIN child`)
-      const series = selected.find((x) => x.name === s.key[s.key.length - 1])!
+      const series = selected.find(x => x.name === s.key[s.key.length - 1])!
       if (series.type === 'text') throw new Error(`${d.name}: the series key of a partitioned keyset must be numeric`)
     }
-    if (JSON.stringify(outputColumns(s.columns).map((c) => [c.name, c.type])) !== shape) {
+    if (JSON.stringify(outputColumns(s.columns).map(c => [c.name, c.type])) !== shape) {
       throw new Error(`${d.name}: every resolution must have the same columns`)
     }
     const t = s.filters.time

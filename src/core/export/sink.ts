@@ -68,7 +68,7 @@ export function stdoutSink(stream: NodeJS.WriteStream = process.stdout): Sink {
       bytes += Buffer.byteLength(data)
       if (!stream.write(data)) {
         // Wait for drain, but not forever: a closed pipe emits error/close instead.
-        await new Promise<void>((res) => {
+        await new Promise<void>(res => {
           const done = () => {
             stream.off('drain', done)
             stream.off('close', done)

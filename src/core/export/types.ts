@@ -60,7 +60,7 @@ export type FilterName = 'time' | 'device' | 'meter'
 export interface FilterMap {
   time?: string | {since: string; until: string} | {inFrom: true}
   device?: string
-  meter?: {sql: string; /** Returns a row when the meter exists (uses `:meter`); unknown → exit 1. */ exists?: string}
+  meter?: {sql: string /** Returns a row when the meter exists (uses `:meter`); unknown → exit 1. */; exists?: string}
   /** One line for `--list`/docs when the meaning is not obvious from the SQL. */
   notes?: string
 }

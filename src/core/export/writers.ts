@@ -72,8 +72,8 @@ export function createWriter(format: ExportFormat, columns: readonly ColumnDef[]
 }
 
 function csvWriter(columns: readonly ColumnDef[], opts: WriterOptions): Writer {
-  const names = outputColumns(columns).map((c) => c.name)
-  const types = columns.map((c) => c.type)
+  const names = outputColumns(columns).map(c => c.name)
+  const types = columns.map(c => c.type)
   const width = names.length
   const iso = new IsoCache()
   const safe = opts.excelSafe ? excelSafe : (s: string) => s
@@ -123,9 +123,9 @@ function csvWriter(columns: readonly ColumnDef[], opts: WriterOptions): Writer {
 }
 
 function jsonWriter(format: 'json' | 'ndjson', columns: readonly ColumnDef[], opts: WriterOptions): Writer {
-  const types = columns.map((c) => c.type)
-  const names = columns.map((c) => c.name)
-  const msNames = columns.map((c) => `${c.name}_ms`)
+  const types = columns.map(c => c.type)
+  const names = columns.map(c => c.name)
+  const msNames = columns.map(c => `${c.name}_ms`)
   const iso = new IsoCache()
   const safe = opts.excelSafe ? excelSafe : (s: string) => s
   let count = 0

@@ -50,8 +50,5 @@ export function parseTime(text: string, now = Date.now(), what = 'time'): number
     const ms = Date.parse(s)
     if (Number.isFinite(ms)) return ms
   }
-  throw invalidInput(
-    `invalid ${what} "${text}"`,
-    'use an ISO-8601 time (2026-11-23T10:00:00Z), epoch milliseconds, or a duration back from now (24h, 7d)',
-  )
+  throw invalidInput(`invalid ${what} "${text}"`, 'use an ISO-8601 time (2026-11-23T10:00:00Z), epoch milliseconds, or a duration back from now (24h, 7d)')
 }

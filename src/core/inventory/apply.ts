@@ -33,26 +33,25 @@ export interface ApplyResult {
 }
 
 async function loadExisting(tx: Tx, hosts: HostResult[], covered: readonly string[]): Promise<{devices: ExistingDevice[]; ports: ExistingPort[]}> {
-  const macs = hosts.map((h) => h.mac).filter((m): m is string => !!m)
-  const ips = [...new Set([...covered, ...hosts.map((h) => h.ip)])]
+  const macs = hosts.map(h => h.mac).filter((m): m is string => !!m)
+  const ips = [...new Set([...covered, ...hosts.map(h => h.ip)])]
   const devices = await tx.query<ExistingDevice>(
     `SELECT * FROM devices
       WHERE mac IN (SELECT value FROM json_each(?1))
          OR ip IN (SELECT value FROM json_each(?2))`,
     [JSON.stringify(macs), JSON.stringify(ips)],
   )
-  const ids = devices.map((d) => d.id)
+  const ids = devices.map(d => d.id)
   const ports = ids.length
-    ? await tx.query<ExistingPort>(
-        `SELECT device_id, proto, port, service, banner FROM device_ports WHERE device_id IN (SELECT value FROM json_each(?))`,
-        [JSON.stringify(ids)],
-      )
+    ? await tx.query<ExistingPort>(`SELECT device_id, proto, port, service, banner FROM device_ports WHERE device_id IN (SELECT value FROM json_each(?))`, [
+        JSON.stringify(ids),
+      ])
     : []
   return {devices, ports}
 }
 
 export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyResult> {
-  return store.writeTx(async (tx) => {
+  return store.writeTx(async tx => {
     const {devices, ports} = await loadExisting(tx, input.hosts, input.covered)
     const plan = planInventory({
       devices,
@@ -69,10 +68,14 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
     for (const d of devices) ids.set(d.id, d.id)
     const created = new Set<number>()
     for (const c of plan.creates) {
-      const r = await tx.execute(
-        `INSERT INTO devices(mac, ip, hostname, vendor, online, first_seen, last_seen) VALUES (?, ?, ?, ?, 1, ?, ?)`,
-        [c.mac, c.ip, c.hostname, c.vendor, now, now],
-      )
+      const r = await tx.execute(`INSERT INTO devices(mac, ip, hostname, vendor, online, first_seen, last_seen) VALUES (?, ?, ?, ?, 1, ?, ?)`, [
+        c.mac,
+        c.ip,
+        c.hostname,
+        c.vendor,
+        now,
+        now,
+      ])
       const id = Number(r.lastInsertRowid)
       ids.set(c.ref, id)
       created.add(id)
@@ -94,7 +97,7 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
         sql: `INSERT INTO device_ips(device_id, ip, first_seen, last_seen)
               SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?2, ?2 FROM json_each(?1) WHERE true
               ON CONFLICT(device_id, ip) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)`,
-        args: [JSON.stringify(plan.ips.map((x) => [id(x.ref), x.ip])), now],
+        args: [JSON.stringify(plan.ips.map(x => [id(x.ref), x.ip])), now],
       })
     }
     const portRows: unknown[] = []
@@ -126,7 +129,7 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
       stmts.push({sql: `UPDATE devices SET ports_scanned_at = ? WHERE id IN (SELECT value FROM json_each(?))`, args: [now, JSON.stringify(scannedIds)]})
     }
     if (input.hosts.length) {
-      const rows = input.hosts.map((h) => [
+      const rows = input.hosts.map(h => [
         h.ip,
         plan.links.has(h.ip) ? id(plan.links.get(h.ip)!) : null,
         h.mac,
@@ -147,7 +150,7 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
       stmts.push({
         sql: `INSERT INTO events(ts, device_id, type, detail)
               SELECT ?2, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?1)`,
-        args: [JSON.stringify(plan.events.map((e) => [id(e.ref), e.type, JSON.stringify(e.detail)])), now],
+        args: [JSON.stringify(plan.events.map(e => [id(e.ref), e.type, JSON.stringify(e.detail)])), now],
       })
     }
     await tx.batch(stmts)
@@ -187,4 +190,3 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
     return {counts, devices: devicesByIp, created}
   })
 }
-

@@ -136,7 +136,11 @@ export function planInventory(input: PlanInput): Plan {
         // Plan against the device as it is after mergeDevice (which runs first): what the MAC
         // device lacked comes from the IP-only one — its name, and its ports when the MAC device
         // never had a port scan — so this scan's update and port diff do not undo the merge.
-        if (d.ports_scanned_at === null && stray.ports_scanned_at !== null) portsOf.set(d.id, (portsOf.get(stray.id) ?? []).map((p) => ({...p, device_id: d!.id})))
+        if (d.ports_scanned_at === null && stray.ports_scanned_at !== null)
+          portsOf.set(
+            d.id,
+            (portsOf.get(stray.id) ?? []).map(p => ({...p, device_id: d!.id})),
+          )
         d = {...d, hostname: d.hostname ?? stray.hostname, vendor: d.vendor ?? stray.vendor, ports_scanned_at: d.ports_scanned_at ?? stray.ports_scanned_at}
       }
       d ??= stray
@@ -145,7 +149,7 @@ export function planInventory(input: PlanInput): Plan {
       if (!d) {
         // No MAC this time (off-link, or the neighbor method was off): the MAC device that holds
         // this address now, the most recently seen first, unless another result already claimed it.
-        const candidates = (byIp.get(h.ip) ?? []).filter((x) => !matched.has(x.id) && !mergedAway.has(x.id)).sort((a, b) => b.last_seen - a.last_seen)
+        const candidates = (byIp.get(h.ip) ?? []).filter(x => !matched.has(x.id) && !mergedAway.has(x.id)).sort((a, b) => b.last_seen - a.last_seen)
         d = candidates[0]
       }
     }
@@ -195,10 +199,10 @@ export function planInventory(input: PlanInput): Plan {
       plan.counts.hostname_changed++
     }
     if (h.ports && scanned) {
-      const before = (portsOf.get(ref) ?? []).filter((p) => p.proto === 'tcp' && scanned.has(p.port)).map((p) => p.port)
-      const after = h.ports.map((p) => p.port)
-      const opened = after.filter((p) => !before.includes(p))
-      const closed = before.filter((p) => !after.includes(p))
+      const before = (portsOf.get(ref) ?? []).filter(p => p.proto === 'tcp' && scanned.has(p.port)).map(p => p.port)
+      const after = h.ports.map(p => p.port)
+      const opened = after.filter(p => !before.includes(p))
+      const closed = before.filter(p => !after.includes(p))
       if (d.ports_scanned_at !== null && (opened.length || closed.length)) {
         event(ref, 'ports_changed', {opened, closed, open: after})
         plan.counts.ports_changed++
@@ -224,5 +228,5 @@ export function planInventory(input: PlanInput): Plan {
 }
 
 function portRows(h: HostResult): {port: number; service: string | null; banner: string | null}[] {
-  return (h.ports ?? []).map((p) => ({port: p.port, service: p.service, banner: p.banner ?? null}))
+  return (h.ports ?? []).map(p => ({port: p.port, service: p.service, banner: p.banner ?? null}))
 }

@@ -51,7 +51,12 @@ function view(d: DeviceRowX): DeviceView {
     first_seen_ms: Number(d.first_seen),
     last_seen: isoOf(Number(d.last_seen)),
     last_seen_ms: Number(d.last_seen),
-    open_ports: d.open_ports ? d.open_ports.split(',').map(Number).sort((a, b) => a - b) : [],
+    open_ports: d.open_ports
+      ? d.open_ports
+          .split(',')
+          .map(Number)
+          .sort((a, b) => a - b)
+      : [],
   }
 }
 
@@ -78,7 +83,7 @@ export async function listDevices(store: Store, f: ListFilter = {}): Promise<Dev
   if (f.vendor !== undefined) {
     if (f.vendor.trim() === '') throw invalidInput('--vendor is empty', 'give part of a vendor name, e.g. --vendor raspberry')
     where.push(`d.vendor LIKE ? ESCAPE '\\'`)
-    args.push(`%${f.vendor.trim().replace(/[\\%_]/g, (c) => '\\' + c)}%`)
+    args.push(`%${f.vendor.trim().replace(/[\\%_]/g, c => '\\' + c)}%`)
   }
   const rows = await store.query<DeviceRowX>(`${DEVICE_SELECT}${where.length ? ' WHERE ' + where.join(' AND ') : ''}`, args)
   return rows.map(view).sort((a, b) => {
@@ -99,7 +104,16 @@ export interface EventView {
   detail: Record<string, unknown> | null
 }
 
-function eventView(r: {id: number; ts: number; type: string; device_id: number | null; mac?: string | null; ip?: string | null; name?: string | null; detail: string | null}): EventView {
+function eventView(r: {
+  id: number
+  ts: number
+  type: string
+  device_id: number | null
+  mac?: string | null
+  ip?: string | null
+  name?: string | null
+  detail: string | null
+}): EventView {
   let detail: Record<string, unknown> | null = null
   if (r.detail) {
     try {
@@ -146,7 +160,7 @@ async function ipHistory(store: Store, d: DeviceRow): Promise<IpHistoryView[]> {
     `SELECT ip, first_seen, last_seen FROM device_ips WHERE device_id = ? ORDER BY first_seen, ip`,
     [d.id],
   )
-  return rows.map((r) => ({
+  return rows.map(r => ({
     ip: r.ip,
     current: r.ip === d.ip,
     first_seen: isoOf(Number(r.first_seen)),
@@ -228,7 +242,7 @@ export async function showDevice(store: Store, macOrIp: string): Promise<DeviceD
     device: await deviceById(store, d.id),
     ips: await ipHistory(store, d),
     events: await deviceEvents(store, d.id, 50),
-    ports: ports.map((p) => ({
+    ports: ports.map(p => ({
       port: Number(p.port),
       proto: p.proto,
       service: p.service,
@@ -241,7 +255,13 @@ export async function showDevice(store: Store, macOrIp: string): Promise<DeviceD
     ports_scanned: d.ports_scanned_at === null ? null : isoOf(Number(d.ports_scanned_at)),
     ports_scanned_ms: d.ports_scanned_at === null ? null : Number(d.ports_scanned_at),
     last_scan: last
-      ? {scan_id: Number(last.scan_id), ts: isoOf(Number(last.ts)), ts_ms: Number(last.ts), found_by: JSON.parse(last.found_by) as string[], rtt_ms: last.rtt_ms}
+      ? {
+          scan_id: Number(last.scan_id),
+          ts: isoOf(Number(last.ts)),
+          ts_ms: Number(last.ts),
+          found_by: JSON.parse(last.found_by) as string[],
+          rtt_ms: last.rtt_ms,
+        }
       : null,
     latency,
     bandwidth,
@@ -262,7 +282,7 @@ export async function promoteDevice(store: Store, macOrIp: string, name?: string
   if (!tryNormalizeMac(macOrIp) && !/^[0-9a-f.:]+$/i.test(macOrIp.trim())) {
     throw invalidInput(`"${macOrIp}" is not a MAC or IP address`, 'use AA:BB:CC:DD:EE:FF (or an IP address)')
   }
-  const result = await store.writeTx(async (tx) => {
+  const result = await store.writeTx(async tx => {
     const d = await findDevice(tx, macOrIp.trim())
     if (!d) throw notFound(`no device ${macOrIp} in the store`, 'list devices with `netmon devices list`')
     const newName = name === undefined ? d.name : name.trim()
@@ -295,7 +315,7 @@ export interface Timeline {
 /** Events in [since, until), oldest first; the newest `limit` when there are more. */
 export async function timeline(store: Store, o: TimelineOptions): Promise<Timeline> {
   const known = new Set<string>(EVENT_TYPES)
-  const types = (o.types ?? []).map((t) => t.trim()).filter(Boolean)
+  const types = (o.types ?? []).map(t => t.trim()).filter(Boolean)
   for (const t of types) {
     // Other capabilities may add event types; accept anything stored, but catch typos of ours.
     if (!known.has(t) && !/^[a-z][a-z0-9_]*$/.test(t)) throw invalidInput(`--type "${t}" is not an event type`, `use ${EVENT_TYPES.join(', ')}`)
@@ -320,7 +340,16 @@ export async function timeline(store: Store, o: TimelineOptions): Promise<Timeli
     where.push('e.device_id = ?')
     args.push(d.id)
   }
-  const rows = await store.query<{id: number; ts: number; type: string; device_id: number | null; mac: string | null; ip: string | null; name: string | null; detail: string | null}>(
+  const rows = await store.query<{
+    id: number
+    ts: number
+    type: string
+    device_id: number | null
+    mac: string | null
+    ip: string | null
+    name: string | null
+    detail: string | null
+  }>(
     `SELECT e.id, e.ts, e.type, e.device_id, d.mac, d.ip, d.name, e.detail
        FROM events e LEFT JOIN devices d ON d.id = e.device_id
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
@@ -451,7 +480,7 @@ export async function scanStatus(store: Store, opts: {id?: number; hosts?: boole
   const now = opts.now ?? Date.now()
   let shown: ScanView | null = null
   const runningRows = await store.query<ScanRow>(`SELECT * FROM scans WHERE status = 'running' ORDER BY id DESC`)
-  const running = runningRows.map((r) => scanView(r, now)).filter((v) => v.status === 'running')
+  const running = runningRows.map(r => scanView(r, now)).filter(v => v.status === 'running')
   if (opts.id !== undefined) {
     const r = await store.get<ScanRow>(`SELECT * FROM scans WHERE id = ?`, [opts.id])
     if (!r) throw notFound(`no scan #${opts.id} in the store`, 'run `netmon scan status` for the last one')
@@ -468,7 +497,7 @@ export async function scanStatus(store: Store, opts: {id?: number; hosts?: boole
       [shown.id],
     )
     out.hosts = rows
-      .map((r) => ({ip: r.ip, mac: r.mac, found_by: JSON.parse(r.found_by) as string[], rtt_ms: r.rtt_ms, hostname: r.hostname}))
+      .map(r => ({ip: r.ip, mac: r.mac, found_by: JSON.parse(r.found_by) as string[], rtt_ms: r.rtt_ms, hostname: r.hostname}))
       .sort((a, b) => compareIp(a.ip, b.ip))
   }
   return out

@@ -142,7 +142,7 @@ export async function latencyHistory(store: Store, opts: HistoryOptions): Promis
     },
   ])
   const probes = probeRows as unknown as ProbeRow[]
-  const runs: RunSummary[] = (runRows as Record<string, unknown>[]).map((r) => ({
+  const runs: RunSummary[] = (runRows as Record<string, unknown>[]).map(r => ({
     id: Number(r.id),
     host: String(r.host),
     ip: String(r.ip),
@@ -174,20 +174,20 @@ export async function latencyHistory(store: Store, opts: HistoryOptions): Promis
   }
   const byTime = [...probes].sort((a, b) => a.ts - b.ts || a.run_id - b.run_id || a.seq - b.seq)
   const summary = summarize(
-    byTime.map((p) => p.rtt_ms),
-    diffs.map((x) => x.d),
+    byTime.map(p => p.rtt_ms),
+    diffs.map(x => x.d),
   )
 
   let resolution: Exclude<Resolution, 'auto'> = opts.resolution === 'auto' ? 'raw' : opts.resolution
   if (opts.resolution === 'auto' && probes.length > AUTO_MAX_POINTS) {
     const span = opts.until - opts.since
-    resolution = (['1m', '5m', '1h'] as const).find((r) => span / BUCKET_MS[r] <= AUTO_MAX_POINTS) ?? '1h'
+    resolution = (['1m', '5m', '1h'] as const).find(r => span / BUCKET_MS[r] <= AUTO_MAX_POINTS) ?? '1h'
   }
 
   let points: RawPoint[] | BucketPoint[]
   let bucketMs: number | null = null
   if (resolution === 'raw') {
-    points = byTime.map((p) => ({ts: stamp(p.ts).iso, ts_ms: p.ts, rtt_ms: p.rtt_ms, status: p.status, run_id: p.run_id, seq: p.seq}))
+    points = byTime.map(p => ({ts: stamp(p.ts).iso, ts_ms: p.ts, rtt_ms: p.rtt_ms, status: p.status, run_id: p.run_id, seq: p.seq}))
   } else {
     const size = (bucketMs = BUCKET_MS[resolution])
     const buckets = new Map<number, {rtts: (number | null)[]; diffs: number[]}>()
@@ -199,9 +199,7 @@ export async function latencyHistory(store: Store, opts: HistoryOptions): Promis
     }
     for (const p of byTime) at(p.ts).rtts.push(p.rtt_ms)
     for (const x of diffs) at(x.ts).diffs.push(x.d)
-    points = [...buckets.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([k, b]) => ({ts: stamp(k).iso, ts_ms: k, ...summarize(b.rtts, b.diffs)}))
+    points = [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([k, b]) => ({ts: stamp(k).iso, ts_ms: k, ...summarize(b.rtts, b.diffs)}))
   }
 
   return {

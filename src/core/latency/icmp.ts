@@ -30,7 +30,12 @@ export function pingCommand(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Locates an executable like the shell would (for the "not found" message; spawn does the rest). */
 export function whichExecutable(cmd: string, env: NodeJS.ProcessEnv = process.env): string | null {
-  const candidates = cmd.includes('/') ? [cmd] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, cmd))
+  const candidates = cmd.includes('/')
+    ? [cmd]
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map(d => join(d, cmd))
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK)
@@ -42,9 +47,7 @@ export function whichExecutable(cmd: string, env: NodeJS.ProcessEnv = process.en
   return null
 }
 
-export type PingCheck =
-  | {ok: true; path: string}
-  | {ok: false; reason: 'missing' | 'permission' | 'interval' | 'broken'; message: string}
+export type PingCheck = {ok: true; path: string} | {ok: false; reason: 'missing' | 'permission' | 'interval' | 'broken'; message: string}
 
 const secs = (ms: number): string => String(Math.round(ms) / 1000)
 
@@ -57,7 +60,7 @@ export async function checkPing(intervalMs: number, env: NodeJS.ProcessEnv = pro
   const cmd = pingCommand(env)
   const path = whichExecutable(cmd, env)
   if (!path) return {ok: false, reason: 'missing', message: `the ping program was not found (${cmd.includes('/') ? cmd : `"${cmd}" on PATH`})`}
-  return new Promise((resolve) => {
+  return new Promise(resolve => {
     let stderr = ''
     let stdout = ''
     let settled = false
@@ -77,11 +80,11 @@ export async function checkPing(intervalMs: number, env: NodeJS.ProcessEnv = pro
     }, 5000)
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', (e) => {
+    child.on('error', e => {
       const code = (e as NodeJS.ErrnoException).code
       finish({ok: false, reason: code === 'EACCES' ? 'permission' : 'missing', message: `cannot run ${path} (${code ?? e.message})`})
     })
-    child.on('close', (code) => {
+    child.on('close', code => {
       const text = (stderr || stdout).trim().split('\n')[0] ?? ''
       if (code === 0 || code === 1) return finish({ok: true, path})
       if (/minimal interval|cannot flood|interval.*(too short|allowed)/i.test(stderr)) {
@@ -194,33 +197,42 @@ export function startIcmpSession(opts: SessionOptions, pingPath: string, env: No
   // The grace covers the pipe and our event loop; the RTT rule above stays exact.
   const GRACE_MS = 50
   if (count === null) {
-    timer = setInterval(() => {
-      if (!anchor) return
-      const now = Date.now()
-      // Only probes ping has shown us it sent (a reply, or `no answer yet` printed as the next one
-      // goes out): guessing from the clock would invent losses whenever ping paces slower than
-      // asked (≈ 16 ms for -i 0.01 on a coarse-timer VM).
-      for (let s = lowest; s <= maxSent; s++) {
-        if (isSettled(s)) continue
-        const t = est(s)
-        if (t + timeoutMs + GRACE_MS < now) settle(s, null, 'timeout', t)
-        else break
-      }
-    }, Math.min(100, Math.max(10, intervalMs)))
+    timer = setInterval(
+      () => {
+        if (!anchor) return
+        const now = Date.now()
+        // Only probes ping has shown us it sent (a reply, or `no answer yet` printed as the next one
+        // goes out): guessing from the clock would invent losses whenever ping paces slower than
+        // asked (≈ 16 ms for -i 0.01 on a coarse-timer VM).
+        for (let s = lowest; s <= maxSent; s++) {
+          if (isSettled(s)) continue
+          const t = est(s)
+          if (t + timeoutMs + GRACE_MS < now) settle(s, null, 'timeout', t)
+          else break
+        }
+      },
+      Math.min(100, Math.max(10, intervalMs)),
+    )
   }
 
-  const done = new Promise<SessionEnd>((resolve) => {
+  const done = new Promise<SessionEnd>(resolve => {
     let spawnError: string | null = null
-    child.on('error', (e) => {
+    child.on('error', e => {
       spawnError = `cannot run ${pingPath} (${(e as NodeJS.ErrnoException).code ?? e.message})`
     })
-    child.on('close', (code) => {
+    child.on('close', code => {
       if (timer) clearInterval(timer)
       const now = Date.now()
       if (spawnError || (code === 2 && maxSent === 0)) {
         // ping could not send at all ("connect: Network is unreachable"): every probe is lost,
         // with the reason, so the host shows 100 % loss rather than vanishing from the report.
-        fatal = spawnError ?? (stderr.trim().split('\n')[0]?.replace(/^ping:\s*/, '') || `ping exited with status ${code}`)
+        fatal =
+          spawnError ??
+          (stderr
+            .trim()
+            .split('\n')[0]
+            ?.replace(/^ping:\s*/, '') ||
+            `ping exited with status ${code}`)
         if (!stopped) {
           const n = count ?? 1
           const t0 = anchor?.ts ?? now

@@ -149,7 +149,7 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
   const chosen = {note: plan.methodNote, pingPath: plan.pingPath}
   const devices = await devicesByIp(
     store,
-    targets.map((t) => t.ip),
+    targets.map(t => t.ip),
   )
   const port = method === 'tcp' ? opts.port : null
   if (chosen.note) hooks.onNote?.(chosen.note)
@@ -157,7 +157,7 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
 
   const started = Date.now()
   let stopping = false
-  const states: HostState[] = targets.map((target) => ({
+  const states: HostState[] = targets.map(target => ({
     target,
     device: devices.get(target.ip) ?? null,
     probes: [],
@@ -178,14 +178,14 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
   let writes: Promise<unknown> = Promise.resolve()
   let writeError: unknown = null
   const enqueueWrite = (fn: () => Promise<void>) => {
-    writes = writes.then(fn).catch((e) => {
+    writes = writes.then(fn).catch(e => {
       writeError ??= e
     })
   }
 
   const record = (s: HostState, probes: Probe[], duplicates: number): RunRecord => {
     const sorted = [...probes].sort((a, b) => a.seq - b.seq)
-    const stats = summarize(sorted.map((p) => p.rtt_ms))
+    const stats = summarize(sorted.map(p => p.rtt_ms))
     // Loops, not Math.min(...spread): a run may hold up to a million probes.
     let startedAt = Infinity
     let endedAt = -Infinity
@@ -283,7 +283,7 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
       if (end.error) s.error = end.error
       if (!opts.watch || stopping) return
       s.seqOffset = s.maxSeq
-      await new Promise<void>((resolve) => {
+      await new Promise<void>(resolve => {
         const t = setTimeout(resolve, Math.max(opts.interval, 1000))
         hooks.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), {once: true})
       })
@@ -298,7 +298,7 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
   if (hooks.signal?.aborted) stopAll()
   hooks.signal?.addEventListener('abort', stopAll, {once: true})
   try {
-    await Promise.all(states.map((s) => runHost(s)))
+    await Promise.all(states.map(s => runHost(s)))
   } finally {
     hooks.signal?.removeEventListener('abort', stopAll)
   }
@@ -308,13 +308,13 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
     for (const s of states) for (const index of [...s.rounds.keys()].sort((a, b) => a - b)) flushRound(s, index)
     await writes
     if (writeError) throw writeError
-    results = states.map((s) => hostResult(s, s.running.snapshot()))
+    results = states.map(s => hostResult(s, s.running.snapshot()))
   } else {
-    const recs = states.map((s) => record(s, s.probes, s.duplicates))
+    const recs = states.map(s => record(s, s.probes, s.duplicates))
     const saved = await saveRuns(store, recs)
     results = states.map((s, i) => {
       s.runId = saved[i]!.run_id
-      return {...hostResult(s, recs[i]!.stats, recs[i]!), rtts_ms: recs[i]!.probes.map((p) => p.rtt_ms)}
+      return {...hostResult(s, recs[i]!.stats, recs[i]!), rtts_ms: recs[i]!.probes.map(p => p.rtt_ms)}
     })
   }
   return {
@@ -328,6 +328,6 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
     started: stamp(started),
     ended: stamp(Date.now()),
     hosts: results,
-    unreachable: results.filter((h) => h.sent > 0 && h.received === 0).map((h) => h.host),
+    unreachable: results.filter(h => h.sent > 0 && h.received === 0).map(h => h.host),
   }
 }

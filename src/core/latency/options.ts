@@ -15,21 +15,11 @@ export const LIMITS = {
 export const latencyOptionsSchema = z.object({
   hosts: z.array(z.string()).min(1, 'name at least one host'),
   method: z.enum(['icmp', 'tcp', 'auto']),
-  count: z
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(LIMITS.maxCount, `must be at most ${LIMITS.maxCount}`),
+  count: z.number().int('must be a whole number').min(1, 'must be at least 1').max(LIMITS.maxCount, `must be at most ${LIMITS.maxCount}`),
   /** --interval, milliseconds. */
-  interval: z
-    .number()
-    .min(LIMITS.minIntervalMs, `must be at least ${LIMITS.minIntervalMs}ms`)
-    .max(LIMITS.maxIntervalMs, 'must be at most 1h'),
+  interval: z.number().min(LIMITS.minIntervalMs, `must be at least ${LIMITS.minIntervalMs}ms`).max(LIMITS.maxIntervalMs, 'must be at most 1h'),
   /** --timeout, milliseconds. */
-  timeout: z
-    .number()
-    .min(LIMITS.minTimeoutMs, `must be at least ${LIMITS.minTimeoutMs}ms`)
-    .max(LIMITS.maxTimeoutMs, 'must be at most 60s'),
+  timeout: z.number().min(LIMITS.minTimeoutMs, `must be at least ${LIMITS.minTimeoutMs}ms`).max(LIMITS.maxTimeoutMs, 'must be at most 60s'),
   port: z.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535'),
   watch: z.boolean(),
 })

@@ -16,10 +16,7 @@ export interface LatencyPruneResult {
   probes: number
 }
 
-export async function pruneLatencyProbes(
-  store: Store,
-  opts: {keepMs?: number; dryRun?: boolean; now?: number} = {},
-): Promise<LatencyPruneResult> {
+export async function pruneLatencyProbes(store: Store, opts: {keepMs?: number; dryRun?: boolean; now?: number} = {}): Promise<LatencyPruneResult> {
   const keepMs = opts.keepMs ?? DEFAULT_PROBE_RETENTION_MS
   if (keepMs === 0) return {keep_ms: 0, before: null, before_ms: null, probes: 0}
   const cutoff = (opts.now ?? Date.now()) - keepMs

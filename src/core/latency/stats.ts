@@ -50,13 +50,12 @@ export const GRADE_TABLE: readonly {grade: Exclude<Grade, 'bad'>; avg_ms: number
 /** The grade table as plain text (for --help and the docs). */
 export function gradeTableText(): string {
   const rows = GRADE_TABLE.map(
-    (r) => `  ${r.grade.padEnd(10)} avg ≤ ${String(r.avg_ms).padStart(3)} ms   jitter ≤ ${String(r.jitter_ms).padStart(2)} ms   loss ≤ ${String(r.loss_pct).padStart(2)} %`,
+    r =>
+      `  ${r.grade.padEnd(10)} avg ≤ ${String(r.avg_ms).padStart(3)} ms   jitter ≤ ${String(r.jitter_ms).padStart(2)} ms   loss ≤ ${String(r.loss_pct).padStart(2)} %`,
   )
-  return [
-    'Quality grade: the first row whose three limits are all met (otherwise bad; no reply at all is bad):',
-    ...rows,
-    '  bad        anything worse',
-  ].join('\n')
+  return ['Quality grade: the first row whose three limits are all met (otherwise bad; no reply at all is bad):', ...rows, '  bad        anything worse'].join(
+    '\n',
+  )
 }
 
 export function gradeOf(avgMs: number | null, jitterMs: number | null, lossPct: number, sent: number): Grade | null {

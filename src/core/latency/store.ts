@@ -53,7 +53,7 @@ export async function devicesByIp(store: Store, ips: readonly string[]): Promise
 /** Stores runs atomically; the device link is decided inside the transaction. */
 export async function saveRuns(store: Store, runs: readonly RunRecord[]): Promise<SavedRun[]> {
   if (runs.length === 0) return []
-  return store.writeTx(async (tx) => {
+  return store.writeTx(async tx => {
     const saved: SavedRun[] = []
     for (const r of runs) {
       const s = r.stats
@@ -92,7 +92,7 @@ export async function saveRuns(store: Store, runs: readonly RunRecord[]): Promis
         await tx.execute(
           `INSERT INTO latency_probes (run_id, seq, ts, rtt_ms, status)
            SELECT ?, value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`,
-          [id, JSON.stringify(r.probes.map((p) => [p.seq, p.ts, p.rtt_ms, p.status]))],
+          [id, JSON.stringify(r.probes.map(p => [p.seq, p.ts, p.rtt_ms, p.status]))],
         )
       }
       saved.push({run_id: id, device_id: row!.device_id === null ? null : Number(row!.device_id)})

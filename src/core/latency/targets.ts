@@ -24,7 +24,7 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i
 export function isHostName(text: string): boolean {
   const s = text.endsWith('.') ? text.slice(0, -1) : text
   if (s.length === 0 || s.length > 253) return false
-  return s.split('.').every((l) => LABEL.test(l))
+  return s.split('.').every(l => LABEL.test(l))
 }
 
 /** Checks every HOST argument (syntax only, no network). Throws exit-2 errors naming the bad one. */
@@ -47,7 +47,7 @@ export function checkHosts(hosts: readonly string[]): string[] {
 
 export type Resolver = (name: string) => Promise<{address: string; family: number}[]>
 
-const systemResolver: Resolver = (name) => lookup(name, {all: true})
+const systemResolver: Resolver = name => lookup(name, {all: true})
 
 /**
  * Resolves names once (IPv4 preferred: the device inventory is keyed by IPv4 addresses).
@@ -69,7 +69,7 @@ export async function resolveTargets(hosts: readonly string[], resolver: Resolve
         }
         throw new NetmonError('network', `resolving "${host}" failed (${code || String(e)})`, {hint: 'check the DNS resolver, or give the IP address'})
       }
-      const pick = addrs.find((a) => a.family === 4) ?? addrs[0]
+      const pick = addrs.find(a => a.family === 4) ?? addrs[0]
       if (!pick) throw invalidInput(`cannot resolve host "${host}" (no address)`, 'check the name, or give its IP address')
       return {host, ip: normalizeIp(pick.address), family: pick.family === 6 ? 6 : 4}
     }),

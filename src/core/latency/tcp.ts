@@ -20,7 +20,7 @@ export function startTcpSession(opts: SessionOptions & {port: number}): Session 
   let next = 1
   let schedule: NodeJS.Timeout | undefined
   let resolveDone!: (e: SessionEnd) => void
-  const done = new Promise<SessionEnd>((r) => (resolveDone = r))
+  const done = new Promise<SessionEnd>(r => (resolveDone = r))
   const t0 = Date.now()
 
   const maybeDone = () => {

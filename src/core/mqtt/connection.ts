@@ -9,7 +9,7 @@
  * backoff with jitter (backoff.ts).
  */
 import {EventEmitter} from 'node:events'
-import type {IClientOptions, MqttClient} from 'mqtt'
+import type {IClientOptions} from 'mqtt'
 import {backoffDelay, type BackoffPolicy} from '../bridge/backoff.js'
 import type {Logger} from '../log.js'
 import {publishPacketSize} from './packet.js'
@@ -174,7 +174,9 @@ export class MqttConnection extends EventEmitter {
     if (this.stopped || this.timer) return
     this.attempt++
     const delay = backoffDelay(this.attempt, this.opts.reconnect, this.opts.random)
-    this.opts.log?.info(`mqtt ${this.opts.label ?? 'broker'}: reconnecting in ${delay} ms (attempt ${this.attempt})${this.lastError ? `: ${this.lastError}` : ''}`)
+    this.opts.log?.info(
+      `mqtt ${this.opts.label ?? 'broker'}: reconnecting in ${delay} ms (attempt ${this.attempt})${this.lastError ? `: ${this.lastError}` : ''}`,
+    )
     this.emit('retry', {attempt: this.attempt, delayMs: delay})
     this.timer = setTimeout(() => {
       this.timer = undefined
@@ -223,7 +225,7 @@ export class MqttConnection extends EventEmitter {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     const deadline = Date.now() + drainMs
-    while (this.pending.size > 0 && this._connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    while (this.pending.size > 0 && this._connected && Date.now() < deadline) await new Promise(r => setTimeout(r, 10))
     const c = this.client
     this.generation++
     this.client = undefined
@@ -233,7 +235,7 @@ export class MqttConnection extends EventEmitter {
     if (c) {
       c.removeAllListeners()
       ;(c as {on?: (e: string, f: () => void) => void})?.on?.('error', () => undefined)
-      await new Promise<void>((resolve) => {
+      await new Promise<void>(resolve => {
         const t = setTimeout(resolve, 1000)
         c.end(!was, {}, () => {
           clearTimeout(t)

@@ -24,7 +24,7 @@ export function parseProcNetDev(text: string): Map<string, IfCounters> {
       .trim()
       .split(/\s+/)
       .map(Number)
-    if (f.length < 10 || f.slice(0, 10).some((n) => !Number.isFinite(n))) continue
+    if (f.length < 10 || f.slice(0, 10).some(n => !Number.isFinite(n))) continue
     out.set(name, {rxBytes: f[0]!, rxPackets: f[1]!, txBytes: f[8]!, txPackets: f[9]!})
   }
   return out

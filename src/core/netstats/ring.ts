@@ -44,7 +44,7 @@ export class RateRing {
 
   /** Samples whose interval ended after `sinceMs` (exclusive) up to `untilMs` (inclusive). */
   between(sinceMs: number, untilMs = Infinity): RateSample[] {
-    return this.toArray().filter((s) => s.ts > sinceMs && s.ts <= untilMs)
+    return this.toArray().filter(s => s.ts > sinceMs && s.ts <= untilMs)
   }
 
   /**

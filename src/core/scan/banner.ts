@@ -13,7 +13,7 @@ export function cleanBanner(data: Buffer): string | null {
   const lines = text.split(/\r?\n/)
   let out = lines[0] ?? ''
   if (/^HTTP\/\d/.test(out)) {
-    const server = lines.find((l) => /^server:/i.test(l))
+    const server = lines.find(l => /^server:/i.test(l))
     if (server) out += `; ${server.trim()}`
   }
   out = out.replace(/[^\x20-\x7e]/g, '').trim()
@@ -22,7 +22,7 @@ export function cleanBanner(data: Buffer): string | null {
 }
 
 export function grabBanner(ip: string, port: number, timeoutMs: number, service: string | null): Promise<string | null> {
-  return new Promise((resolve) => {
+  return new Promise(resolve => {
     const s = net.connect({host: ip, port})
     const chunks: Buffer[] = []
     let size = 0
@@ -39,9 +39,12 @@ export function grabBanner(ip: string, port: number, timeoutMs: number, service:
     let nudge: NodeJS.Timeout | undefined
     s.on('connect', () => {
       if (HTTPISH.has(port) || (service ?? '').startsWith('http')) {
-        nudge = setTimeout(() => {
-          if (size === 0 && !done) s.write('HEAD / HTTP/1.0\r\n\r\n')
-        }, Math.min(300, timeoutMs / 3))
+        nudge = setTimeout(
+          () => {
+            if (size === 0 && !done) s.write('HEAD / HTTP/1.0\r\n\r\n')
+          },
+          Math.min(300, timeoutMs / 3),
+        )
       }
     })
     s.on('data', (d: Buffer) => {

@@ -76,12 +76,11 @@ interface Evidence {
   complete: boolean
 }
 
-
 class Mutex {
   private tail: Promise<void> = Promise.resolve()
   acquire(): Promise<() => void> {
     let release!: () => void
-    const next = new Promise<void>((r) => (release = r))
+    const next = new Promise<void>(r => (release = r))
     const ready = this.tail.then(() => release)
     this.tail = this.tail.then(() => next)
     return ready
@@ -126,8 +125,8 @@ class NeighborWatch {
     this.busy = true
     try {
       const ips = [...this.watchers.keys()]
-      const need6 = ips.some((ip) => ip.includes(':'))
-      const need4 = ips.some((ip) => !ip.includes(':'))
+      const need6 = ips.some(ip => ip.includes(':'))
+      const need4 = ips.some(ip => !ip.includes(':'))
       let entries: NeighborEntry[] = []
       // Without a flush, states matter and /proc/net/arp has none: ask iproute2.
       if (this.preexisting) entries = await readNeighbors()
@@ -141,8 +140,8 @@ class NeighborWatch {
         if (!cb || !isComplete(e)) continue
         // Proof of life: an entry resolved during this scan. A static entry proves nothing, and
         // without a flush an entry already there before the scan counts only when REACHABLE.
-        const fixed = e.state.some((x) => x === 'PERMANENT' || x === 'NOARP')
-        const fresh = !fixed && (!this.preexisting || !this.preexisting.has(e.ip) || isConfirmed(e))
+        const fixed = e.state.some(x => x === 'PERMANENT' || x === 'NOARP')
+        const fresh = !fixed && (!this.preexisting?.has(e.ip) || isConfirmed(e))
         cb(e, fresh)
       }
     } finally {
@@ -189,16 +188,18 @@ function localAddresses(ifaces: ReturnType<typeof networkInterfaces>): Map<strin
 export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const started = performance.now()
   const warnings: string[] = []
-  const methods = METHODS.filter((m) => opts.methods.includes(m))
+  const methods = METHODS.filter(m => opts.methods.includes(m))
   const useNeighbor = methods.includes('neighbor') && process.platform === 'linux'
   if (methods.includes('neighbor') && !useNeighbor) warnings.push('method neighbor: no kernel neighbor table on this platform; skipped')
   const icmpTool = methods.includes('icmp') ? detectIcmpTool() : null
   if (methods.includes('icmp') && !icmpTool) {
     const forced = process.env.NETMON_SCAN_ICMP_TOOL?.trim()
     const which = forced === 'ping' ? pingCommand() : forced
-    warnings.push(which ? `method icmp: ${which} (NETMON_SCAN_ICMP_TOOL=${forced}) is not installed; skipped` : 'method icmp: neither fping nor ping is installed; skipped')
+    warnings.push(
+      which ? `method icmp: ${which} (NETMON_SCAN_ICMP_TOOL=${forced}) is not installed; skipped` : 'method icmp: neither fping nor ping is installed; skipped',
+    )
   }
-  const active = methods.filter((m) => (m === 'neighbor' ? useNeighbor : m === 'icmp' ? !!icmpTool : true))
+  const active = methods.filter(m => (m === 'neighbor' ? useNeighbor : m === 'icmp' ? !!icmpTool : true))
 
   const prober = new TcpProber({maxSockets: opts.maxSockets ?? 4096})
   const pinger = icmpTool ? new IcmpPinger(icmpTool, opts.timeoutMs, opts.retries) : null
@@ -208,22 +209,22 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const links = onLinkTable(ifaces)
   const linkOf = (ip: string): string | null => {
     const {version, value} = ipToBig(ip)
-    return links.find((l) => l.version === version && value >= l.first && value <= l.last)?.iface ?? null
+    return links.find(l => l.version === version && value >= l.first && value <= l.last)?.iface ?? null
   }
-  const targetSet = new Set(opts.targets.map((t) => t.ip))
+  const targetSet = new Set(opts.targets.map(t => t.ip))
 
   // Neighbor freshness: delete the targets' stale entries first when allowed (root).
   let flushed = -1
   let preexisting: Set<string> | null = null
   if (process.platform === 'linux') {
     // IPv4 only: /proc/net/arp has what the flush needs (address, device) without spawning iproute2.
-    const before = opts.targets.some((t) => t.ip.includes(':')) ? await readNeighbors() : readProcArp()
+    const before = opts.targets.some(t => t.ip.includes(':')) ? await readNeighbors() : readProcArp()
     if (useNeighbor) flushed = await flushNeighbors(before, targetSet)
-    if (flushed < 0) preexisting = new Set(before.filter((e) => targetSet.has(e.ip) && isComplete(e)).map((e) => e.ip))
+    if (flushed < 0) preexisting = new Set(before.filter(e => targetSet.has(e.ip) && isComplete(e)).map(e => e.ip))
   }
   const watch = new NeighborWatch(preexisting, preexisting ? 200 : 40)
   const udp4 = useNeighbor ? dgram.createSocket('udp4') : null
-  const udp6 = useNeighbor && opts.targets.some((t) => t.ip.includes(':')) ? dgram.createSocket('udp6') : null
+  const udp6 = useNeighbor && opts.targets.some(t => t.ip.includes(':')) ? dgram.createSocket('udp6') : null
   for (const s of [udp4, udp6]) s?.on('error', () => {})
   let socketsOpen = true
   const nudge = (ip: string) => {
@@ -244,8 +245,8 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       const batch = reArpQueue
       reArpQueue = []
       void flushNeighbors(
-        batch.map((b) => ({ip: b.ip, dev: b.dev, mac: null, state: ['INCOMPLETE']})),
-        new Set(batch.map((b) => b.ip)),
+        batch.map(b => ({ip: b.ip, dev: b.dev, mac: null, state: ['INCOMPLETE']})),
+        new Set(batch.map(b => b.ip)),
       ).then(() => {
         for (const b of batch) nudge(b.ip)
       })
@@ -261,7 +262,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const abortCtl = new AbortController()
   const abortSignal = abortCtl.signal
   let abortWake: () => void = () => {}
-  const abortPromise = new Promise<void>((r) => (abortWake = r))
+  const abortPromise = new Promise<void>(r => (abortWake = r))
   const onAbort = () => {
     aborted = true
     abortCtl.abort()
@@ -277,7 +278,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const slotMs = Math.max(20, Math.floor(opts.timeoutMs / (opts.retries + 1)))
 
   const discover = (target: {ip: string; hostname?: string}): Promise<Evidence> =>
-    new Promise((resolve) => {
+    new Promise(resolve => {
       const ip = target.ip
       const ev: Evidence = {ip, hostname: target.hostname, found: new Map(), entry: null, complete: false}
       const startedAt = performance.now()
@@ -288,7 +289,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       // ICMP probes wait for the neighbor entry ("gated"): a /24 sweep then opens sockets only to
       // the few live hosts instead of 254 × 9 connects that would sit in the ARP queue.
       const gated = watched
-      const pending = new Set<Method>(active.filter((m) => m !== 'neighbor' || watched))
+      const pending = new Set<Method>(active.filter(m => m !== 'neighbor' || watched))
       const timers: NodeJS.Timeout[] = []
       let finished = false
       let opened = false
@@ -338,7 +339,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
         if (opened || finished) return
         opened = true
         if (active.includes('tcp')) tcpRound()
-        if (pinger) void pinger.ping(ip).then((r) => (r.alive ? mark('icmp', r.rttMs) : fail('icmp')))
+        if (pinger) void pinger.ping(ip).then(r => (r.alive ? mark('icmp', r.rttMs) : fail('icmp')))
       }
       if (watched) {
         watch.watch(ip, (e, fresh) => {
@@ -377,7 +378,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       mac_kind: null,
       vendor: null,
       hostname: null,
-      found_by: METHODS.filter((m) => ev.found.has(m)),
+      found_by: METHODS.filter(m => ev.found.has(m)),
       rtt_ms: rtts.length ? Math.round(Math.min(...rtts) * 1000) / 1000 : null,
       interface: me ? me.iface : (entry?.dev ?? null),
       self: !!me,
@@ -387,13 +388,13 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     const portScan = ev.ports ?? (wantPorts ? scanPorts(ev.ip, opts.ports!) : undefined)
     if (portScan) {
       tasks.push(
-        portScan.then((r) => {
+        portScan.then(r => {
           if (r) host.ports = r
         }),
       )
     }
     tasks.push(
-      rdns.reverse(ev.ip).then((name) => {
+      rdns.reverse(ev.ip).then(name => {
         host.hostname = name ?? ev.hostname ?? null
       }),
     )
@@ -420,7 +421,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
           maxSockets: opts.maxSockets ?? 4096,
           threads,
           signal: abortSignal,
-          onProgress: (done) => (progress.ports_done = base + done),
+          onProgress: done => (progress.ports_done = base + done),
         })
         progress.ports_done = base + ports.length
       } catch (e) {
@@ -438,7 +439,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       for (let attempt = 0; attempt <= opts.retries && todo.length && !aborted; attempt++) {
         const timedOut: number[] = []
         const last = attempt === opts.retries
-        await new Promise<void>((resolve) => {
+        await new Promise<void>(resolve => {
           void abortPromise.then(resolve)
           let left = todo.length
           prober.probePorts(ip, todo, timeout, (port, r) => {
@@ -454,7 +455,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     // An interrupted port scan says nothing about closed ports: report none rather than a partial list.
     if (aborted) return undefined
     open.sort((a, b) => a - b)
-    const results: PortResult[] = open.map((port) => ({port, proto: 'tcp', service: serviceName(port)}))
+    const results: PortResult[] = open.map(port => ({port, proto: 'tcp', service: serviceName(port)}))
     if (opts.banners) {
       // Silent services make each banner wait its full timeout: many at once per host.
       const limit = 32

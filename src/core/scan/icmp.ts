@@ -106,7 +106,7 @@ export class IcmpPinger {
 
   ping(ip: string): Promise<IcmpResult> {
     if (this.closed) return Promise.resolve({alive: false, rttMs: null})
-    return new Promise((resolve) => {
+    return new Promise(resolve => {
       const list = this.waiters.get(ip)
       if (list) list.push({resolve})
       else this.waiters.set(ip, [{resolve}])
@@ -177,8 +177,8 @@ export class IcmpPinger {
       if (code !== null && code >= 3 && !this.closed) this.failure = `fping failed (exit ${code}): ${err.trim().split('\n')[0] ?? ''}`
       for (const ip of ips) this.settle(ip, {alive: false, rttMs: null})
     }
-    child.on('close', (code) => done(code))
-    child.on('error', (e) => {
+    child.on('close', code => done(code))
+    child.on('error', e => {
       this.failure = `fping failed: ${e.message}`
       done(null)
     })
@@ -225,7 +225,11 @@ export class IcmpPinger {
         // Only failures of the tool itself count: exit 2 also means a per-address refusal (a
         // broadcast address inside a wider range: "Do you want to ping broadcast?"), which is
         // just a silent host.
-        const toolBroken = e !== undefined || (code !== null && code >= 2 && /not permitted|permission denied|privilege|cap_net_raw|socket:|invalid|usage|unknown option|illegal option|not found/i.test(err))
+        const toolBroken =
+          e !== undefined ||
+          (code !== null &&
+            code >= 2 &&
+            /not permitted|permission denied|privilege|cap_net_raw|socket:|invalid|usage|unknown option|illegal option|not found/i.test(err))
         if (!answered && !this.closed && this.failure === null && toolBroken) {
           const why = e ? e.message : (err.trim().split('\n')[0] ?? '') || 'no message'
           this.failure = `ping failed (${e ? 'could not start' : `exit ${code}`}): ${why}`
@@ -233,8 +237,8 @@ export class IcmpPinger {
         this.settle(ip, {alive: false, rttMs: null})
         this.pumpPing()
       }
-      child.on('close', (code) => done(code))
-      child.on('error', (e) => done(null, e))
+      child.on('close', code => done(code))
+      child.on('error', e => done(null, e))
     }
   }
 }

@@ -96,7 +96,7 @@ export function systemInterfaces(): InterfaceInfo[] {
     out.push({
       name,
       up,
-      addresses: (list ?? []).map((a) => ({address: a.address, netmask: a.netmask, family: a.family as 'IPv4' | 'IPv6', internal: a.internal})),
+      addresses: (list ?? []).map(a => ({address: a.address, netmask: a.netmask, family: a.family as 'IPv4' | 'IPv6', internal: a.internal})),
     })
   }
   return out
@@ -104,7 +104,7 @@ export function systemInterfaces(): InterfaceInfo[] {
 
 /** `--dns-server` values: `host`, `host:port`, `[v6]:port`. */
 export function parseDnsServers(list: string[]): string[] {
-  return list.map((s) => {
+  return list.map(s => {
     const t = s.trim()
     const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(t)
     const v4 = /^([^:]+)(?::(\d+))?$/.exec(t)
@@ -206,7 +206,7 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
   opened.catch(() => ac.abort())
 
   // 3. Run.
-  let engine
+  let engine: Awaited<ReturnType<typeof runEngine>>
   try {
     engine = await runEngine({
       targets: addresses,
@@ -222,7 +222,7 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
       rdns: {enabled: req.rdns, servers: dnsServers, timeoutMs: req.rdnsTimeoutMs},
       signal: ac.signal,
       onHost: hooks.onHost,
-      onProgress: (p) => {
+      onProgress: p => {
         latest = p
         writer?.update(p)
         hooks.onProgress?.(p)
@@ -233,7 +233,12 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
     await w?.stop()
     const rec = await opened.catch(() => null)
     await rec?.store
-      .batch([{sql: `UPDATE scans SET status = 'failed', finished_at = ?, updated_at = ?, error = ? WHERE id = ?`, args: [Date.now(), Date.now(), String((e as Error)?.message ?? e), rec.scanId]}])
+      .batch([
+        {
+          sql: `UPDATE scans SET status = 'failed', finished_at = ?, updated_at = ?, error = ? WHERE id = ?`,
+          args: [Date.now(), Date.now(), String((e as Error)?.message ?? e), rec.scanId],
+        },
+      ])
       .catch(() => undefined)
     throw e
   } finally {
@@ -278,7 +283,7 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
       warnings: engine.warnings,
     },
     summary: {...applied.counts, found: engine.hosts.length},
-    hosts: engine.hosts.map((h) => {
+    hosts: engine.hosts.map(h => {
       const id = applied.devices.get(h.ip) ?? null
       const {seen_ms, ...rest} = h
       return {...rest, device_id: id, new: id !== null && applied.created.has(id), seen: isoOf(seen_ms), seen_ms}

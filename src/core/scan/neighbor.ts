@@ -26,12 +26,12 @@ const DEAD = new Set(['FAILED', 'INCOMPLETE', 'NONE'])
 
 /** An entry that carries a usable MAC. */
 export function isComplete(e: NeighborEntry): boolean {
-  return !!e.mac && e.mac !== '00:00:00:00:00:00' && !e.state.some((s) => DEAD.has(s))
+  return !!e.mac && e.mac !== '00:00:00:00:00:00' && !e.state.some(s => DEAD.has(s))
 }
 
 /** Proof of life on its own, without knowing whether the entry predates the scan. */
 export function isConfirmed(e: NeighborEntry): boolean {
-  return isComplete(e) && e.state.some((s) => s === 'REACHABLE' || s === 'PERMANENT' || s === 'NOARP')
+  return isComplete(e) && e.state.some(s => s === 'REACHABLE' || s === 'PERMANENT' || s === 'NOARP')
 }
 
 /** `ip -j neigh show` output. */
@@ -39,9 +39,7 @@ export function parseIpNeighJson(text: string): NeighborEntry[] {
   const t = text.trim()
   if (!t) return []
   const rows = JSON.parse(t) as {dst?: string; dev?: string; lladdr?: string; state?: string[]}[]
-  return rows
-    .filter((r) => r.dst)
-    .map((r) => ({ip: r.dst!, mac: r.lladdr ? r.lladdr.toUpperCase() : null, dev: r.dev ?? '', state: r.state ?? []}))
+  return rows.filter(r => r.dst).map(r => ({ip: r.dst!, mac: r.lladdr ? r.lladdr.toUpperCase() : null, dev: r.dev ?? '', state: r.state ?? []}))
 }
 
 /** /proc/net/arp: `IP address  HW type  Flags  HW address  Mask  Device`; flag 0x2 complete, 0x4 permanent. */
@@ -61,9 +59,7 @@ export function parseProcArp(text: string): NeighborEntry[] {
 
 function run(cmd: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, {encoding: 'utf8', timeout: 5000, maxBuffer: 64 * 1024 * 1024}, (err, stdout) =>
-      err ? reject(err) : resolve(stdout),
-    )
+    const child = execFile(cmd, args, {encoding: 'utf8', timeout: 5000, maxBuffer: 64 * 1024 * 1024}, (err, stdout) => (err ? reject(err) : resolve(stdout)))
     if (input !== undefined) child.stdin?.end(input)
   })
 }
@@ -104,9 +100,9 @@ export async function readNeighbors6(): Promise<NeighborEntry[]> {
  */
 export async function flushNeighbors(entries: NeighborEntry[], targets: Set<string>): Promise<number> {
   if (process.platform !== 'linux' || typeof process.getuid !== 'function' || process.getuid() !== 0) return -1
-  const doomed = entries.filter((e) => targets.has(e.ip) && e.dev && !e.state.some((s) => s === 'PERMANENT' || s === 'NOARP'))
+  const doomed = entries.filter(e => targets.has(e.ip) && e.dev && !e.state.some(s => s === 'PERMANENT' || s === 'NOARP'))
   if (doomed.length === 0) return 0
-  const script = doomed.map((e) => `neigh del ${e.ip} dev ${e.dev}`).join('\n') + '\n'
+  const script = doomed.map(e => `neigh del ${e.ip} dev ${e.dev}`).join('\n') + '\n'
   try {
     await run('ip', ['-force', '-batch', '-'], script)
     return doomed.length

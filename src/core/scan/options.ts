@@ -42,22 +42,23 @@ function duration(text: string, flag: string, min: number, max: number): number 
 export function parseMethods(text: string): Method[] {
   const list = text
     .split(',')
-    .map((s) => s.trim().toLowerCase())
+    .map(s => s.trim().toLowerCase())
     .filter(Boolean)
   if (list.includes('all')) return [...METHODS]
   for (const m of list) {
     if (!(METHODS as readonly string[]).includes(m)) throw invalidInput(`--method: unknown method "${m}"`, 'use neighbor, tcp, icmp (comma separated) or all')
   }
   if (list.length === 0) throw invalidInput('--method names no method', 'use neighbor, tcp, icmp (comma separated) or all')
-  return METHODS.filter((m) => list.includes(m))
+  return METHODS.filter(m => list.includes(m))
 }
 
 /** `argv` are the positional targets as typed: none → default targets; an empty string is an error. */
 export function buildScanRequest(argv: string[], flags: ScanFlags): ScanRequest {
   const n = validate(numbers, {retries: flags.retries, concurrency: flags.concurrency, 'max-sockets': flags['max-sockets']})
-  for (const t of argv) if (t.trim() === '') throw invalidInput('a target is empty', 'give CIDRs, ranges, addresses or host names, or no target for the local subnets')
+  for (const t of argv)
+    if (t.trim() === '') throw invalidInput('a target is empty', 'give CIDRs, ranges, addresses or host names, or no target for the local subnets')
   return {
-    targets: argv.length ? argv.flatMap((a) => a.split(',')).map((s) => s.trim()) : null,
+    targets: argv.length ? argv.flatMap(a => a.split(',')).map(s => s.trim()) : null,
     allowPublic: flags['allow-public'],
     force: flags.force,
     methods: parseMethods(flags.method),

@@ -49,7 +49,13 @@ export function scanPortsOnThreads(ip: string, ports: readonly number[], o: Pool
     (share, i) =>
       new Promise<number[]>((resolve, reject) => {
         const w = new Worker(WORKER_URL, {
-          workerData: {ip, ports: share, timeoutMs: o.timeoutMs, retries: o.retries, maxSockets: Math.max(16, Math.floor(Math.min(o.maxSockets, socketBudget()) / o.threads))},
+          workerData: {
+            ip,
+            ports: share,
+            timeoutMs: o.timeoutMs,
+            retries: o.retries,
+            maxSockets: Math.max(16, Math.floor(Math.min(o.maxSockets, socketBudget()) / o.threads)),
+          },
         })
         workers.push(w)
         w.on('message', (m: {type: string; done: number; open?: number[]}) => {
@@ -58,10 +64,10 @@ export function scanPortsOnThreads(ip: string, ports: readonly number[], o: Pool
           if (m.type === 'done') resolve(m.open ?? [])
         })
         w.on('error', reject)
-        w.on('exit', (code) => (o.signal?.aborted ? resolve([]) : code !== 0 ? reject(new Error(`port scan thread exited with ${code}`)) : undefined))
+        w.on('exit', code => (o.signal?.aborted ? resolve([]) : code !== 0 ? reject(new Error(`port scan thread exited with ${code}`)) : undefined))
       }),
   )
   return Promise.all(runs)
-    .then((lists) => lists.flat().sort((a, b) => a - b))
+    .then(lists => lists.flat().sort((a, b) => a - b))
     .finally(() => o.signal?.removeEventListener('abort', stop))
 }

@@ -23,7 +23,7 @@ let todo = job.ports
 for (let attempt = 0; attempt <= job.retries && todo.length; attempt++) {
   const last = attempt === job.retries
   const timedOut: number[] = []
-  await new Promise<void>((resolve) => {
+  await new Promise<void>(resolve => {
     let left = todo.length
     prober.probePorts(job.ip, todo, job.timeoutMs, (port, r) => {
       if (r.outcome === 'open') open.push(port)

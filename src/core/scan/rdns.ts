@@ -56,14 +56,14 @@ export class ReverseResolver {
       if (this.opts.servers?.length) this.resolver.setServers(this.opts.servers)
     }
     // At most 32 lookups at once: c-ares copes, resolvers on home routers often do not.
-    if (this.running >= 32) await new Promise<void>((r) => this.waiting.push(r))
+    if (this.running >= 32) await new Promise<void>(r => this.waiting.push(r))
     this.running++
     const r = this.resolver
     let timer: NodeJS.Timeout | undefined
     try {
       const names = await Promise.race([
         r.reverse(ip),
-        new Promise<string[]>((resolve) => {
+        new Promise<string[]>(resolve => {
           timer = setTimeout(() => resolve([]), this.opts.timeoutMs + 50)
         }),
       ])

@@ -195,10 +195,10 @@ function unique(ports: number[]): number[] {
   return [...new Set(ports)]
 }
 
-export const TOP100: readonly number[] = unique(RANKED.map((r) => r[0])).slice(0, 100)
+export const TOP100: readonly number[] = unique(RANKED.map(r => r[0])).slice(0, 100)
 
 export const TOP1000: readonly number[] = (() => {
-  const out = unique(RANKED.map((r) => r[0]))
+  const out = unique(RANKED.map(r => r[0]))
   const have = new Set(out)
   for (let p = 1; p <= 1024 && out.length < 1000; p++) if (!have.has(p)) out.push(p)
   return out.slice(0, 1000)
@@ -256,7 +256,8 @@ export function parsePorts(spec: string): number[] {
       continue
     }
     const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(p)
-    const bad = (why: string) => invalidInput(`--ports: "${p}" ${why}`, 'use ports 1–65535 and ranges such as 8000-8100, comma separated, or top100, top1000, all')
+    const bad = (why: string) =>
+      invalidInput(`--ports: "${p}" ${why}`, 'use ports 1–65535 and ranges such as 8000-8100, comma separated, or top100, top1000, all')
     if (!m) throw bad('is not a port or range')
     const a = Number(m[1])
     const b = m[2] === undefined ? a : Number(m[2])

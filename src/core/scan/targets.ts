@@ -64,7 +64,7 @@ export function compareIp(a: string, b: string): number {
 }
 
 function isStrictIpv4(s: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(s) && s.split('.').every((o) => /^(0|[1-9]\d{0,2})$/.test(o))
+  return ipaddr.IPv4.isValidFourPartDecimal(s) && s.split('.').every(o => /^(0|[1-9]\d{0,2})$/.test(o))
 }
 
 function isIpv6(s: string): boolean {
@@ -132,7 +132,7 @@ const within = (r: {version: number; first: bigint; last: bigint}, b: Block) => 
 const overlaps = (r: {version: number; first: bigint; last: bigint}, b: Block) => r.version === b.version && r.first <= b.last && r.last >= b.first
 
 export function isPrivateRange(r: {version: 4 | 6; first: bigint; last: bigint}): boolean {
-  return PRIVATE.some((b) => within(r, b))
+  return PRIVATE.some(b => within(r, b))
 }
 
 export function isLoopback(ip: string): boolean {
@@ -181,7 +181,13 @@ export function parseTarget(text: string): ParsedTarget {
     if (!end && start.version === 4 && /^\d{1,3}$/.test(endText)) {
       // 10.0.0.1-50: the end replaces the last octet.
       if (Number(endText) > 255) throw bad(`the range end ${endText} is not an octet (0–255)`)
-      end = parseIpLiteral(start.text.split('.').slice(0, 3).concat(String(Number(endText))).join('.'))
+      end = parseIpLiteral(
+        start.text
+          .split('.')
+          .slice(0, 3)
+          .concat(String(Number(endText)))
+          .join('.'),
+      )
     } else if (!end && start.version === 6 && /^[0-9a-f]{1,4}$/i.test(endText)) {
       // fd00::1-20: the end replaces the last group.
       const groups = ipaddr.IPv6.parse(start.text).parts.slice()
@@ -327,7 +333,7 @@ export function defaultTargets(ifaces: InterfaceInfo[], opts: TargetOptions = {}
   const notes: string[] = []
   const maxLen = opts.force ? 16 : 22
   for (const itf of ifaces) {
-    const v4 = itf.addresses.filter((a) => a.family === 'IPv4' && !a.internal)
+    const v4 = itf.addresses.filter(a => a.family === 'IPv4' && !a.internal)
     if (v4.length === 0) continue
     if (!itf.up) {
       notes.push(`${itf.name}: skipped (down)`)

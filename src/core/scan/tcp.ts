@@ -181,7 +181,7 @@ export class TcpProber {
   }
 
   probeAsync(ip: string, port: number, timeoutMs: number): Promise<TcpResult> {
-    return new Promise((resolve) => this.probe(ip, port, timeoutMs, resolve))
+    return new Promise(resolve => this.probe(ip, port, timeoutMs, resolve))
   }
 
   /** Probes every port of `ports` on `ip`; `cb` once per port, in completion order. */

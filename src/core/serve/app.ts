@@ -77,7 +77,7 @@ export function createServeApp(opts: AppOptions): ServeApp {
     log,
     background: (name, fn) => {
       const p = fn(abort.signal)
-        .catch((e) => log.error(`${name} failed`, {error: toHttpError(e).body.error.message}))
+        .catch(e => log.error(`${name} failed`, {error: toHttpError(e).body.error.message}))
         .finally(() => background.delete(p))
       background.add(p)
     },
@@ -126,13 +126,13 @@ export function createServeApp(opts: AppOptions): ServeApp {
   })
 
   // ---- fixed endpoints ----
-  app.get('/healthz', (c) => {
+  app.get('/healthz', c => {
     c.set('routePattern', '/healthz')
     return c.json({status: 'ok', version: opts.version ?? null, uptime_seconds: Math.round((Date.now() - startedAt) / 1000)})
   })
 
   let openapi: unknown
-  app.get('/openapi.json', (c) => {
+  app.get('/openapi.json', c => {
     c.set('routePattern', '/openapi.json')
     openapi ??= buildOpenApi(routes, {version: opts.version ?? '0.0.0', auth: tokenHash !== null})
     return c.json(openapi as object)
@@ -141,7 +141,7 @@ export function createServeApp(opts: AppOptions): ServeApp {
   // What this server offers: the dashboard reads it first and skips capabilities not in this build.
   const capabilities: Record<string, boolean> = {}
   for (const r of routes) capabilities[r.capability] = (capabilities[r.capability] ?? true) && r.ready !== false
-  app.get('/api/server', (c) => {
+  app.get('/api/server', c => {
     c.set('routePattern', '/api/server')
     return c.json({
       version: opts.version ?? null,
@@ -149,11 +149,11 @@ export function createServeApp(opts: AppOptions): ServeApp {
       started_ms: startedAt,
       auth: tokenHash !== null,
       capabilities,
-      routes: routes.map((r) => ({method: r.method, path: r.path, cli: r.cli, ready: r.ready !== false})),
+      routes: routes.map(r => ({method: r.method, path: r.path, cli: r.cli, ready: r.ready !== false})),
     })
   })
 
-  app.get('/metrics', async (c) => {
+  app.get('/metrics', async c => {
     c.set('routePattern', '/metrics')
     const text = await renderMetrics(store, {stats, startedAt, meterTotals})
     return c.body(text, 200, {'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store'})
@@ -182,7 +182,7 @@ export function createServeApp(opts: AppOptions): ServeApp {
     if (pendingStamp) return pendingStamp
     // Start on the next turn of the event loop, so the requests parsed in this I/O phase join.
     const p = lastStamp
-      .then(() => new Promise<void>((r) => setImmediate(r)))
+      .then(() => new Promise<void>(r => setImmediate(r)))
       .then(() => {
         // From here on newcomers need a newer stamp: this query runs after all who joined it arrived.
         pendingStamp = null
@@ -198,7 +198,12 @@ export function createServeApp(opts: AppOptions): ServeApp {
   const postLimit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {
-      throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body larger than ${MAX_BODY_BYTES} bytes`, 'split the batch, or pipe large streams into `netmon bandwidth sample --from -`')
+      throw new HttpError(
+        413,
+        'PAYLOAD_TOO_LARGE',
+        `request body larger than ${MAX_BODY_BYTES} bytes`,
+        'split the batch, or pipe large streams into `netmon bandwidth sample --from -`',
+      )
     },
   })
   for (const def of routes) {
@@ -249,7 +254,10 @@ export function createServeApp(opts: AppOptions): ServeApp {
       ETag: a.etag,
       'Cache-Control': 'no-cache',
       ...(a.type.startsWith('text/html')
-        ? {'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'", 'X-Frame-Options': 'DENY'}
+        ? {
+            'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+            'X-Frame-Options': 'DENY',
+          }
         : {}),
     })
   }
@@ -261,11 +269,13 @@ export function createServeApp(opts: AppOptions): ServeApp {
   })
 
   // ---- anything else: 405 when the path exists with another method, else 404 ----
-  const patterns = routes.map((r) => ({method: r.method, re: new RegExp('^' + r.path.replace(/\{\w+\}/g, '[^/]+') + '/?$')}))
+  const patterns = routes.map(r => ({method: r.method, re: new RegExp('^' + r.path.replace(/\{\w+\}/g, '[^/]+') + '/?$')}))
   const fixed: Record<string, string> = {'/healthz': 'GET', '/openapi.json': 'GET', '/metrics': 'GET', '/api/server': 'GET'}
-  app.all('*', (c) => {
+  app.all('*', c => {
     const path = c.req.path
-    const allow = [...new Set([...patterns.filter((p) => p.re.test(path)).map((p) => p.method), ...(fixed[path] ? [fixed[path]!] : []), ...(assets.has(path) ? ['GET'] : [])])]
+    const allow = [
+      ...new Set([...patterns.filter(p => p.re.test(path)).map(p => p.method), ...(fixed[path] ? [fixed[path]!] : []), ...(assets.has(path) ? ['GET'] : [])]),
+    ]
     if (allow.length > 0 && !allow.includes(c.req.method)) throw methodNotAllowed(c.req.method, path, allow)
     throw routeNotFound(c.req.method, path)
   })
@@ -277,7 +287,7 @@ export function createServeApp(opts: AppOptions): ServeApp {
     async shutdown(graceMs: number) {
       abort.abort()
       if (background.size === 0) return
-      await Promise.race([Promise.allSettled([...background]), new Promise((r) => setTimeout(r, graceMs).unref())])
+      await Promise.race([Promise.allSettled([...background]), new Promise(r => setTimeout(r, graceMs).unref())])
     },
   }
 }
@@ -295,7 +305,12 @@ const emptyBody = body({})
 function checkBrowserOrigin(c: Ctx, loopbackOnly: boolean): void {
   const host = c.req.header('host') ?? ''
   if (loopbackOnly && host !== '' && !isLoopbackHost(hostnameOf(host))) {
-    throw new HttpError(403, 'FORBIDDEN', `Host "${host}" is not this server`, 'use http://127.0.0.1:PORT or http://localhost:PORT, or start the server with a token')
+    throw new HttpError(
+      403,
+      'FORBIDDEN',
+      `Host "${host}" is not this server`,
+      'use http://127.0.0.1:PORT or http://localhost:PORT, or start the server with a token',
+    )
   }
   const origin = c.req.header('origin')
   if (origin && origin !== 'null') {
@@ -305,7 +320,8 @@ function checkBrowserOrigin(c: Ctx, loopbackOnly: boolean): void {
     } catch {
       originHost = ''
     }
-    if (originHost.toLowerCase() !== host.toLowerCase()) throw new HttpError(403, 'FORBIDDEN', 'cross-origin requests are not allowed', 'call the API from the dashboard itself or from a script')
+    if (originHost.toLowerCase() !== host.toLowerCase())
+      throw new HttpError(403, 'FORBIDDEN', 'cross-origin requests are not allowed', 'call the API from the dashboard itself or from a script')
   } else if (origin === 'null' && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
     throw new HttpError(403, 'FORBIDDEN', 'cross-origin requests are not allowed', 'call the API from the dashboard itself or from a script')
   }
@@ -371,7 +387,12 @@ async function readJson(c: Ctx): Promise<unknown> {
   // granted), so a web page cannot make a visitor's browser write into the store.
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i.test(type)) {
-    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `request body must be JSON (got ${type ? `Content-Type ${type.split(';')[0]}` : 'no Content-Type'})`, 'send Content-Type: application/json')
+    throw new HttpError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `request body must be JSON (got ${type ? `Content-Type ${type.split(';')[0]}` : 'no Content-Type'})`,
+      'send Content-Type: application/json',
+    )
   }
   try {
     return JSON.parse(text)

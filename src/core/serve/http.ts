@@ -58,5 +58,5 @@ export const methodNotAllowed = (method: string, path: string, allow: string[]):
   new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, `use ${allow.join(' or ')}`, {Allow: allow.join(', ')})
 
 /** A route whose capability has not been built into this version of netmon yet. */
-export const notImplemented = (what: string, detail: string): HttpError => new HttpError(501, 'NOT_IMPLEMENTED', `${what} is not available in this build of netmon`, detail)
-
+export const notImplemented = (what: string, detail: string): HttpError =>
+  new HttpError(501, 'NOT_IMPLEMENTED', `${what} is not available in this build of netmon`, detail)

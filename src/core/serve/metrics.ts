@@ -131,17 +131,32 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
     x.add('netmon_bandwidth_devices', 'gauge', 'Devices with bandwidth accounting (bandwidth stats devices_count)', [[{}, s.devices_count]])
     x.add('netmon_network_sent_bytes_total', 'counter', 'Bytes sent by all devices since their accounting started', [[{}, s.network.bytes_sent]])
     x.add('netmon_network_received_bytes_total', 'counter', 'Bytes received by all devices since their accounting started', [[{}, s.network.bytes_received]])
-    x.add('netmon_network_upload_bits_per_second', 'gauge', 'Sum of every device\'s current (latest-sample) upload rate', [[{}, s.network.upload_bps]])
-    x.add('netmon_network_download_bits_per_second', 'gauge', 'Sum of every device\'s current (latest-sample) download rate', [[{}, s.network.download_bps]])
-    x.add('netmon_network_total_bits_per_second', 'gauge', 'Sum of every device\'s current (latest-sample) rate', [[{}, s.network.total_bps]])
-    x.add('netmon_device_sent_bytes_total', 'counter', 'Bytes sent by the device since its accounting started (reset by bandwidth reset)', s.devices.map((d) => [dev(d), d.bytes_sent]))
-    x.add('netmon_device_received_bytes_total', 'counter', 'Bytes received by the device since its accounting started (reset by bandwidth reset)', s.devices.map((d) => [dev(d), d.bytes_received]))
-    x.add('netmon_device_current_bits_per_second', 'gauge', 'The device\'s current rate: its latest sample\'s bytes × 8 / interval', s.devices.map((d) => [dev(d), d.current_bps]))
+    x.add('netmon_network_upload_bits_per_second', 'gauge', "Sum of every device's current (latest-sample) upload rate", [[{}, s.network.upload_bps]])
+    x.add('netmon_network_download_bits_per_second', 'gauge', "Sum of every device's current (latest-sample) download rate", [[{}, s.network.download_bps]])
+    x.add('netmon_network_total_bits_per_second', 'gauge', "Sum of every device's current (latest-sample) rate", [[{}, s.network.total_bps]])
+    x.add(
+      'netmon_device_sent_bytes_total',
+      'counter',
+      'Bytes sent by the device since its accounting started (reset by bandwidth reset)',
+      s.devices.map(d => [dev(d), d.bytes_sent]),
+    )
+    x.add(
+      'netmon_device_received_bytes_total',
+      'counter',
+      'Bytes received by the device since its accounting started (reset by bandwidth reset)',
+      s.devices.map(d => [dev(d), d.bytes_received]),
+    )
+    x.add(
+      'netmon_device_current_bits_per_second',
+      'gauge',
+      "The device's current rate: its latest sample's bytes × 8 / interval",
+      s.devices.map(d => [dev(d), d.current_bps]),
+    )
     x.add(
       'netmon_device_last_update_timestamp_seconds',
       'gauge',
-      'Time of the device\'s latest counted sample',
-      s.devices.filter((d) => d.last_update_ms !== null).map((d) => [dev(d), d.last_update_ms! / 1000]),
+      "Time of the device's latest counted sample",
+      s.devices.filter(d => d.last_update_ms !== null).map(d => [dev(d), d.last_update_ms! / 1000]),
     )
   })
 
@@ -167,15 +182,40 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
     for (const t of targets) {
       const l: Labels = {ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method}
       const r = t.last
-      for (const [q, v] of [['0', r.min_ms], ['0.5', r.median_ms], ['1', r.max_ms]] as const) x.sample('netmon_latency_rtt_seconds', {...l, quantile: q}, v === null ? NaN : seconds(v))
+      for (const [q, v] of [
+        ['0', r.min_ms],
+        ['0.5', r.median_ms],
+        ['1', r.max_ms],
+      ] as const)
+        x.sample('netmon_latency_rtt_seconds', {...l, quantile: q}, v === null ? NaN : seconds(v))
       x.sample('netmon_latency_rtt_seconds_sum', l, r.avg_ms === null ? 0 : seconds(r.avg_ms * r.received))
       x.sample('netmon_latency_rtt_seconds_count', l, r.received)
     }
     const lab = (t: (typeof targets)[number]): Labels => ({ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method})
-    x.add('netmon_latency_loss_ratio', 'gauge', 'Loss of the latest run (0-1)', targets.map((t) => [lab(t), t.last.loss_pct / 100]))
-    x.add('netmon_latency_jitter_seconds', 'gauge', 'Jitter of the latest run: mean |RTT(i) − RTT(i−1)|', targets.filter((t) => t.last.jitter_ms !== null).map((t) => [lab(t), seconds(t.last.jitter_ms!)]))
-    x.add('netmon_latency_grade', 'gauge', 'Quality grade of the latest run (1 for the grade it got)', targets.filter((t) => t.last.grade !== null).map((t) => [{...lab(t), grade: t.last.grade}, 1]))
-    x.add('netmon_latency_last_run_timestamp_seconds', 'gauge', 'When the latest run ended', targets.map((t) => [lab(t), t.last.ended_at_ms / 1000]))
+    x.add(
+      'netmon_latency_loss_ratio',
+      'gauge',
+      'Loss of the latest run (0-1)',
+      targets.map(t => [lab(t), t.last.loss_pct / 100]),
+    )
+    x.add(
+      'netmon_latency_jitter_seconds',
+      'gauge',
+      'Jitter of the latest run: mean |RTT(i) − RTT(i−1)|',
+      targets.filter(t => t.last.jitter_ms !== null).map(t => [lab(t), seconds(t.last.jitter_ms!)]),
+    )
+    x.add(
+      'netmon_latency_grade',
+      'gauge',
+      'Quality grade of the latest run (1 for the grade it got)',
+      targets.filter(t => t.last.grade !== null).map(t => [{...lab(t), grade: t.last.grade}, 1]),
+    )
+    x.add(
+      'netmon_latency_last_run_timestamp_seconds',
+      'gauge',
+      'When the latest run ended',
+      targets.map(t => [lab(t), t.last.ended_at_ms / 1000]),
+    )
   })
 
   await section('bridge', async () => {
@@ -187,18 +227,52 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
     x.add('netmon_bridge_outbox_dropped_total', 'counter', 'Readings dropped from the outbox by its size/age bound', [[{}, s.outbox.dropped]])
     x.add('netmon_bridge_published_total', 'counter', 'Readings published and acknowledged (this daemon run)', [[{}, s.published]])
     if (s.network) {
-      x.add('netmon_bridge_network_transmit_bits_per_second', 'gauge', 'The bridge host\'s interface transmit rate', [[{}, s.network.tx_bps]])
-      x.add('netmon_bridge_network_receive_bits_per_second', 'gauge', 'The bridge host\'s interface receive rate', [[{}, s.network.rx_bps]])
+      x.add('netmon_bridge_network_transmit_bits_per_second', 'gauge', "The bridge host's interface transmit rate", [[{}, s.network.tx_bps]])
+      x.add('netmon_bridge_network_receive_bits_per_second', 'gauge', "The bridge host's interface receive rate", [[{}, s.network.rx_bps]])
     }
-    const m = (f: (mm: (typeof s.meters)[number]) => number): [Labels, number][] => s.meters.map((mm) => [{meter: mm.id, name: mm.name}, f(mm)])
-    x.add('netmon_meter_polls_total', 'counter', 'Polls of the meter', m((mm) => mm.polls))
-    x.add('netmon_meter_poll_failures_total', 'counter', 'Failed polls of the meter', m((mm) => mm.failures))
-    x.add('netmon_meter_poll_overruns_total', 'counter', 'Polls skipped because the previous one was still running', m((mm) => mm.overruns))
-    x.add('netmon_meter_published_total', 'counter', 'Readings of the meter acknowledged by the broker', m((mm) => mm.published))
-    x.add('netmon_meter_outbox_pending', 'gauge', 'Readings of the meter waiting in the outbox', m((mm) => mm.pending))
-    x.add('netmon_meter_consecutive_failures', 'gauge', 'Failed polls in a row', m((mm) => mm.consecutive_failures))
-    const totals = await ctx.meterTotals.read(store, s.meters.map((mm) => mm.id))
-    const t = (k: keyof MeterSums): [Labels, number][] => s.meters.filter((mm) => totals.has(mm.id)).map((mm) => [{meter: mm.id, name: mm.name}, totals.get(mm.id)![k]])
+    const m = (f: (mm: (typeof s.meters)[number]) => number): [Labels, number][] => s.meters.map(mm => [{meter: mm.id, name: mm.name}, f(mm)])
+    x.add(
+      'netmon_meter_polls_total',
+      'counter',
+      'Polls of the meter',
+      m(mm => mm.polls),
+    )
+    x.add(
+      'netmon_meter_poll_failures_total',
+      'counter',
+      'Failed polls of the meter',
+      m(mm => mm.failures),
+    )
+    x.add(
+      'netmon_meter_poll_overruns_total',
+      'counter',
+      'Polls skipped because the previous one was still running',
+      m(mm => mm.overruns),
+    )
+    x.add(
+      'netmon_meter_published_total',
+      'counter',
+      'Readings of the meter acknowledged by the broker',
+      m(mm => mm.published),
+    )
+    x.add(
+      'netmon_meter_outbox_pending',
+      'gauge',
+      'Readings of the meter waiting in the outbox',
+      m(mm => mm.pending),
+    )
+    x.add(
+      'netmon_meter_consecutive_failures',
+      'gauge',
+      'Failed polls in a row',
+      m(mm => mm.consecutive_failures),
+    )
+    const totals = await ctx.meterTotals.read(
+      store,
+      s.meters.map(mm => mm.id),
+    )
+    const t = (k: keyof MeterSums): [Labels, number][] =>
+      s.meters.filter(mm => totals.has(mm.id)).map(mm => [{meter: mm.id, name: mm.name}, totals.get(mm.id)![k]])
     x.add('netmon_meter_dlms_requests_total', 'counter', 'DLMS requests sent to the meter (sum of network_metrics rows)', t('rq'))
     x.add('netmon_meter_dlms_responses_total', 'counter', 'DLMS responses received from the meter', t('rs'))
     x.add('netmon_meter_dlms_sent_bytes_total', 'counter', 'DLMS bytes sent to the meter', t('bs'))
@@ -209,11 +283,26 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
 
   // The server itself.
   const routes = [...ctx.stats.byRoute.values()].sort((a, b) => (a.route + a.method + a.status).localeCompare(b.route + b.method + b.status))
-  x.add('netmon_http_requests_total', 'counter', 'HTTP requests answered by netmon serve', routes.map((r) => [{method: r.method, route: r.route, status: r.status}, r.count]))
-  x.add('netmon_http_request_duration_seconds_total', 'counter', 'Time spent answering HTTP requests', routes.map((r) => [{method: r.method, route: r.route, status: r.status}, Math.round(r.seconds * 1e6) / 1e6]))
+  x.add(
+    'netmon_http_requests_total',
+    'counter',
+    'HTTP requests answered by netmon serve',
+    routes.map(r => [{method: r.method, route: r.route, status: r.status}, r.count]),
+  )
+  x.add(
+    'netmon_http_request_duration_seconds_total',
+    'counter',
+    'Time spent answering HTTP requests',
+    routes.map(r => [{method: r.method, route: r.route, status: r.status}, Math.round(r.seconds * 1e6) / 1e6]),
+  )
   x.add('netmon_http_requests_in_flight', 'gauge', 'HTTP requests being answered (this scrape included)', [[{}, ctx.stats.inflight]])
   x.add('process_start_time_seconds', 'gauge', 'Start time of the server process', [[{}, Math.round(ctx.startedAt / 1000)]])
   x.add('process_resident_memory_bytes', 'gauge', 'Resident memory of the server process', [[{}, process.memoryUsage.rss()]])
-  x.add('netmon_scrape_error', 'gauge', 'A section of this scrape failed (1) and was left out', errors.map((s) => [{section: s}, 1]))
+  x.add(
+    'netmon_scrape_error',
+    'gauge',
+    'A section of this scrape failed (1) and was left out',
+    errors.map(s => [{section: s}, 1]),
+  )
   return x.text()
 }

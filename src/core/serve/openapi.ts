@@ -50,8 +50,13 @@ export function buildOpenApi(routes: readonly RouteDef[], opts: {version: string
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
       ...(r.body ? {requestBody: {required: true, content: {'application/json': {schema: schemaOf(r.body, 'input')}}}} : {}),
       responses: {
-        ...(r.statusOf && (r.status ?? 200) !== 200 ? {'200': {description: 'Success (finished)', content: {'application/json': {schema: schemaOf(r.response, 'output')}}}} : {}),
-        [String(r.status ?? 200)]: {description: r.statusOf ? 'Success (accepted)' : 'Success', content: {'application/json': {schema: schemaOf(r.response, 'output')}}},
+        ...(r.statusOf && (r.status ?? 200) !== 200
+          ? {'200': {description: 'Success (finished)', content: {'application/json': {schema: schemaOf(r.response, 'output')}}}}
+          : {}),
+        [String(r.status ?? 200)]: {
+          description: r.statusOf ? 'Success (accepted)' : 'Success',
+          content: {'application/json': {schema: schemaOf(r.response, 'output')}},
+        },
         '400': errorResponse('Invalid input (nothing was written)'),
         '401': errorResponse('Missing or wrong bearer token (only when the server has one)'),
         '404': errorResponse('The named device, meter or host is not in the store'),
@@ -68,7 +73,14 @@ export function buildOpenApi(routes: readonly RouteDef[], opts: {version: string
       summary: 'Liveness probe (never requires a token)',
       security: [],
       tags: ['server'],
-      responses: {'200': {description: 'The server is up', content: {'application/json': {schema: schemaOf(z.object({status: z.literal('ok'), version: z.string().nullable(), uptime_seconds: z.number()}), 'output')}}}},
+      responses: {
+        '200': {
+          description: 'The server is up',
+          content: {
+            'application/json': {schema: schemaOf(z.object({status: z.literal('ok'), version: z.string().nullable(), uptime_seconds: z.number()}), 'output')},
+          },
+        },
+      },
     },
   }
   paths['/metrics'] = {
@@ -107,7 +119,12 @@ export function buildOpenApi(routes: readonly RouteDef[], opts: {version: string
     },
   }
   paths['/openapi.json'] = {
-    get: {operationId: 'openapi', summary: 'This document', tags: ['server'], responses: {'200': {description: 'OpenAPI 3.1 document', content: {'application/json': {schema: {type: 'object'}}}}}},
+    get: {
+      operationId: 'openapi',
+      summary: 'This document',
+      tags: ['server'],
+      responses: {'200': {description: 'OpenAPI 3.1 document', content: {'application/json': {schema: {type: 'object'}}}}},
+    },
   }
   return {
     openapi: '3.1.0',
@@ -120,7 +137,13 @@ export function buildOpenApi(routes: readonly RouteDef[], opts: {version: string
     servers: [{url: '/'}],
     ...(opts.auth ? {security: [{bearer: []}]} : {}),
     components: {
-      securitySchemes: {bearer: {type: 'http', scheme: 'bearer', description: 'The token from `netmon serve --token-env VAR`; required on every route except /healthz when the server has one'}},
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The token from `netmon serve --token-env VAR`; required on every route except /healthz when the server has one',
+        },
+      },
       schemas: {Error: schemaOf(errorSchema, 'output')},
     },
     paths,

@@ -44,7 +44,7 @@ export const serveFlagsSchema = z.object({
     .string()
     .trim()
     .min(1, 'give an address or host name')
-    .refine((h) => isIP(h.replace(/^\[|\]$/g, '')) !== 0 || HOST_NAME.test(h), 'expected an IP address or a host name'),
+    .refine(h => isIP(h.replace(/^\[|\]$/g, '')) !== 0 || HOST_NAME.test(h), 'expected an IP address or a host name'),
   port: z.number().int('must be a whole number').min(0, 'expected 0-65535 (0 = any free port)').max(65535, 'expected 0-65535 (0 = any free port)'),
   tokenEnv: z
     .string()
@@ -63,11 +63,17 @@ export function resolveServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv = 
   if (f.tokenEnv !== undefined) {
     const value = env[f.tokenEnv]
     if (value === undefined || value.trim() === '') {
-      throw invalidInput(`--token-env ${f.tokenEnv}: the environment variable is not set or empty`, `export ${f.tokenEnv}=$(openssl rand -hex 32) before starting netmon serve`)
+      throw invalidInput(
+        `--token-env ${f.tokenEnv}: the environment variable is not set or empty`,
+        `export ${f.tokenEnv}=$(openssl rand -hex 32) before starting netmon serve`,
+      )
     }
     token = value.trim()
     if (token.length < MIN_TOKEN_LENGTH) {
-      throw invalidInput(`--token-env ${f.tokenEnv}: the token is shorter than ${MIN_TOKEN_LENGTH} characters`, 'use a long random token, e.g. openssl rand -hex 32')
+      throw invalidInput(
+        `--token-env ${f.tokenEnv}: the token is shorter than ${MIN_TOKEN_LENGTH} characters`,
+        'use a long random token, e.g. openssl rand -hex 32',
+      )
     }
     registerSecret(token)
   }

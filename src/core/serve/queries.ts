@@ -57,12 +57,15 @@ export async function latencyTargets(store: Store, opts: {sinceMs: number; limit
       LIMIT ?2`,
     [opts.sinceMs, opts.limit ?? 500],
   )
-  return rows.map((r) => ({
+  return rows.map(r => ({
     ip: String(r.ip),
     host: String(r.host),
     method: String(r.method) as 'icmp' | 'tcp',
     port: n(r.port),
-    device: r.device_id === null || r.device_id === undefined ? null : {id: Number(r.device_id), mac: (r.d_mac as string) ?? null, name: (r.d_name as string) ?? null, hostname: (r.d_hostname as string) ?? null},
+    device:
+      r.device_id === null || r.device_id === undefined
+        ? null
+        : {id: Number(r.device_id), mac: (r.d_mac as string) ?? null, name: (r.d_name as string) ?? null, hostname: (r.d_hostname as string) ?? null},
     runs: Number(r.runs_in_window),
     last: {
       run_id: Number(r.id),

@@ -70,15 +70,15 @@ export function route<P = Record<string, never>, Q = Record<string, never>, B = 
 export const mac = z
   .string()
   .trim()
-  .refine((s) => tryNormalizeMac(s) !== null, {message: 'malformed MAC address (use AA:BB:CC:DD:EE:01, aa-bb-cc-dd-ee-01, aabb.ccdd.ee01 or aabbccddee01)'})
-  .transform((s) => tryNormalizeMac(s)!)
+  .refine(s => tryNormalizeMac(s) !== null, {message: 'malformed MAC address (use AA:BB:CC:DD:EE:01, aa-bb-cc-dd-ee-01, aabb.ccdd.ee01 or aabbccddee01)'})
+  .transform(s => tryNormalizeMac(s)!)
   .meta({description: 'MAC address in any common form; normalised to AA:BB:CC:DD:EE:01', example: 'AA:BB:CC:DD:EE:01'})
 
 export const ip = z
   .string()
   .trim()
-  .refine((s) => ipVersion(s) !== 0, {message: 'malformed IP address (use 192.0.2.10 or 2001:db8::10)'})
-  .transform((s) => normalizeIp(s))
+  .refine(s => ipVersion(s) !== 0, {message: 'malformed IP address (use 192.0.2.10 or 2001:db8::10)'})
+  .transform(s => normalizeIp(s))
   .meta({description: 'IPv4 or IPv6 address', example: '192.0.2.10'})
 
 /** A query integer: "10" → 10, with the range in the message. */
@@ -88,7 +88,13 @@ export const queryInt = (min: number, max: number, description: string) =>
     .trim()
     .regex(/^-?\d+$/, {message: `expected a whole number ${min}-${max}`})
     .transform(Number)
-    .pipe(z.number().int().min(min, {message: `expected ${min}-${max}`}).max(max, {message: `expected ${min}-${max}`}))
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, {message: `expected ${min}-${max}`})
+        .max(max, {message: `expected ${min}-${max}`}),
+    )
     .meta({description})
 
 /** ISO-8601, epoch ms, `now`, or a duration back from now (`24h`): the CLI's --since/--until. */
@@ -100,7 +106,7 @@ export const queryTime = (description: string) =>
     .transform((s, ctx) => {
       try {
         return parseTime(s, Date.now(), 'time')
-      } catch (e) {
+      } catch (_e) {
         ctx.addIssue({code: 'custom', message: `invalid time "${s}" (use ISO-8601, epoch ms, now, or a duration back from now such as 24h)`})
         return z.NEVER
       }
@@ -124,19 +130,19 @@ export const bodyDuration = (description: string) =>
 export const queryBool = (description: string) =>
   z
     .enum(['true', 'false', '1', '0', ''])
-    .transform((v) => v === 'true' || v === '1' || v === '')
+    .transform(v => v === 'true' || v === '1' || v === '')
     .meta({description})
 
 /** Query objects reject unknown parameters: a typo (`?lmit=5`) is a 400, not a silent default. */
 export const query = <T extends z.core.$ZodLooseShape>(shape: T) =>
   z.strictObject(shape, {
-    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown parameter ${iss.keys.map((k) => `"${k}"`).join(', ')} (see /openapi.json)` : undefined),
+    error: iss => (iss.code === 'unrecognized_keys' ? `unknown parameter ${iss.keys.map(k => `"${k}"`).join(', ')} (see /openapi.json)` : undefined),
   })
 
 /** Request bodies reject unknown fields for the same reason. */
 export const body = <T extends z.core.$ZodLooseShape>(shape: T) =>
   z.strictObject(shape, {
-    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field ${iss.keys.map((k) => `"${k}"`).join(', ')} (see /openapi.json)` : undefined),
+    error: iss => (iss.code === 'unrecognized_keys' ? `unknown field ${iss.keys.map(k => `"${k}"`).join(', ')} (see /openapi.json)` : undefined),
   })
 
 // ---------- response building blocks ----------

@@ -37,8 +37,10 @@ export async function startServer(opts: ServeOptions & {store: Store; log: Logge
     const onError = (e: NodeJS.ErrnoException) => {
       server.off('listening', onListening)
       const where = `${opts.host}:${opts.port}`
-      if (e.code === 'EADDRINUSE') reject(new NetmonError('network', `cannot listen on ${where}: the port is in use`, {hint: 'choose another --port, or --port 0 for any free port'}))
-      else if (e.code === 'EACCES') reject(new NetmonError('network', `cannot listen on ${where}: permission denied`, {hint: 'ports below 1024 need root; choose --port 8080'}))
+      if (e.code === 'EADDRINUSE')
+        reject(new NetmonError('network', `cannot listen on ${where}: the port is in use`, {hint: 'choose another --port, or --port 0 for any free port'}))
+      else if (e.code === 'EACCES')
+        reject(new NetmonError('network', `cannot listen on ${where}: permission denied`, {hint: 'ports below 1024 need root; choose --port 8080'}))
       else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN')
         reject(new NetmonError('network', `cannot listen on ${where}: no such local address`, {hint: 'give an address of this machine, or 127.0.0.1'}))
       else reject(new NetmonError('network', `cannot listen on ${where}: ${e.message}`))
@@ -51,7 +53,7 @@ export async function startServer(opts: ServeOptions & {store: Store; log: Logge
     server.once('listening', onListening)
     server.listen(opts.port, opts.host)
   })
-  server.on('error', (e) => opts.log.error('server error', {error: String(e)}))
+  server.on('error', e => opts.log.error('server error', {error: String(e)}))
 
   const addr = server.address() as AddressInfo
   const hostForUrl = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address
@@ -63,7 +65,7 @@ export async function startServer(opts: ServeOptions & {store: Store; log: Logge
     stats: s.stats,
     close(graceMs = 10_000) {
       closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        const closed = new Promise<void>(resolve => server.close(() => resolve()))
         // A keep-alive connection whose request finishes during the drain would otherwise stay
         // open until the client drops it: close connections as soon as they fall idle.
         server.closeIdleConnections()

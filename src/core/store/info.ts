@@ -26,14 +26,12 @@ export async function userTables(store: Store): Promise<string[]> {
   const rows = await store.query<{name: string}>(
     `SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name`,
   )
-  return rows.map((r) => r.name)
+  return rows.map(r => r.name)
 }
 
 export async function storeInfo(store: Store): Promise<StoreInfo> {
   const names = await userTables(store)
-  const counts = names.length
-    ? await store.readBatch(names.map((n) => `SELECT count(*) AS n FROM "${n.replace(/"/g, '""')}"`))
-    : []
+  const counts = names.length ? await store.readBatch(names.map(n => `SELECT count(*) AS n FROM "${n.replace(/"/g, '""')}"`)) : []
   const info: StoreInfo = {
     location: store.location.display,
     kind: store.location.kind,
@@ -66,14 +64,12 @@ export async function checkStore(store: Store): Promise<StoreCheck> {
     if (!isCorruption(e)) throw e
     return ['integrity_check stopped: database disk image is malformed']
   }
-  const integrity = await store
-    .query<Record<string, string>>('PRAGMA integrity_check')
-    .then((rows) => rows.map((r) => String(Object.values(r)[0])), damaged)
+  const integrity = await store.query<Record<string, string>>('PRAGMA integrity_check').then(rows => rows.map(r => String(Object.values(r)[0])), damaged)
   let fkViolations: number | null
   try {
     fkViolations = (await store.query('PRAGMA foreign_key_check')).length
   } catch (e) {
-    integrity.push(...damaged(e).map((m) => m.replace('integrity_check', 'foreign_key_check')))
+    integrity.push(...damaged(e).map(m => m.replace('integrity_check', 'foreign_key_check')))
     fkViolations = null
   }
   const version = await schemaVersion(store)

@@ -24,7 +24,7 @@ export interface StoreLocation {
 const REMOTE = /^(libsql|https?|wss?):\/\//i
 
 export function defaultStorePath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share')
+  const base = env.XDG_DATA_HOME?.startsWith('/') ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share')
   return join(base, 'netmon', 'netmon.db')
 }
 
@@ -32,7 +32,8 @@ export function resolveStoreLocation(flag: string | undefined, env: NodeJS.Proce
   const token = env.NETMON_DB_AUTH_TOKEN || undefined
   registerSecret(token)
   // `--db ""` (often `--db "$UNSET"` in a script) is a mistake, not a request for the default store.
-  if (flag !== undefined && flag.trim() === '') throw invalidInput('--db is empty', 'give a file path or URL, or leave --db out to use NETMON_DB_URL or the default store')
+  if (flag !== undefined && flag.trim() === '')
+    throw invalidInput('--db is empty', 'give a file path or URL, or leave --db out to use NETMON_DB_URL or the default store')
   if (flag !== undefined) return parseLocation(flag.trim(), 'flag', token)
   if (env.NETMON_DB_URL && env.NETMON_DB_URL.trim() !== '') return parseLocation(env.NETMON_DB_URL.trim(), 'env', token)
   const path = defaultStorePath(env)
@@ -54,10 +55,7 @@ function parseLocation(value: string, source: 'flag' | 'env', token: string | un
     return {kind: 'remote', url: value, authToken: token, display: redactUrl(value), source}
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !/^file:/i.test(value)) {
-    throw invalidInput(
-      `${what} has an unsupported scheme: ${redactUrl(value)}`,
-      'use a file path, file:PATH, libsql://, https://, http://, wss:// or ws://',
-    )
+    throw invalidInput(`${what} has an unsupported scheme: ${redactUrl(value)}`, 'use a file path, file:PATH, libsql://, https://, http://, wss:// or ws://')
   }
   let path = value
   if (/^file:/i.test(path)) {

@@ -38,8 +38,8 @@ interface HistoryRow {
 }
 
 function checkHistory(rows: HistoryRow[], migrations: readonly Migration[]): Migration[] {
-  const byVersion = new Map(migrations.map((m) => [m.version, m]))
-  const recorded = rows.map((r) => Number(r.version))
+  const byVersion = new Map(migrations.map(m => [m.version, m]))
+  const recorded = rows.map(r => Number(r.version))
   const max = recorded.length ? Math.max(...recorded) : 0
   const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0)
   if (max > latest) {
@@ -59,8 +59,8 @@ function checkHistory(rows: HistoryRow[], migrations: readonly Migration[]): Mig
     }
   }
   const done = new Set(recorded)
-  const pending = migrations.filter((m) => !done.has(m.version))
-  const gap = pending.find((m) => m.version < max)
+  const pending = migrations.filter(m => !done.has(m.version))
+  const gap = pending.find(m => m.version < max)
   if (gap) {
     throw new NetmonError('store', `the store skipped migration ${gap.version} "${gap.name}" that later ones depend on`, {
       code: 'SCHEMA_MISMATCH',
@@ -88,7 +88,7 @@ export async function migrate(store: Store, migrations: readonly Migration[] = M
     const mode = await store.get<{journal_mode: string}>('PRAGMA journal_mode')
     if (mode?.journal_mode !== 'wal') await store.query('PRAGMA journal_mode=WAL')
   }
-  const applied = await store.writeTx(async (tx) => {
+  const applied = await store.writeTx(async tx => {
     await tx.execute(HISTORY_TABLE)
     const rows = (await readHistory(tx)) ?? []
     const pending = checkHistory(rows, migrations)
@@ -97,7 +97,7 @@ export async function migrate(store: Store, migrations: readonly Migration[] = M
       for (const sql of m.statements) await tx.execute(sql)
       await tx.execute('INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, now])
     }
-    return pending.map((m) => m.version)
+    return pending.map(m => m.version)
   })
   return {version: latest, latest, applied}
 }
@@ -105,5 +105,5 @@ export async function migrate(store: Store, migrations: readonly Migration[] = M
 export async function schemaVersion(store: Store): Promise<number> {
   const rows = await readHistory(store)
   if (!rows || rows.length === 0) return 0
-  return Math.max(...rows.map((r) => Number(r.version)))
+  return Math.max(...rows.map(r => Number(r.version)))
 }

@@ -62,7 +62,7 @@ export function isBusy(e: unknown): boolean {
   return /SQLITE_BUSY|SQLITE_LOCKED/.test(errCode(e)) || /database is locked|SQL statements in progress|SQLITE_BUSY/.test(msg)
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
 /** Serializes work on a single-connection client (an open transaction holds the only connection). */
 class Lock {
@@ -108,6 +108,10 @@ export class Store {
 
   static async connect(location: StoreLocation): Promise<Store> {
     let client: Client
+    // Loading libsql's native module calls process.report.getReport() (@neon-rs/load), which does a
+    // blocking reverse-DNS lookup of every open socket unless the report excludes the network: a
+    // scan with probe sockets open would send PTR queries to the system resolver (shared/FACTS.md).
+    excludeNetworkFromReports()
     try {
       if (location.kind === 'local') {
         prepareLocalPath(location.path!)
@@ -179,14 +183,14 @@ export class Store {
 
   /** Several reads in one consistent snapshot (one round trip remotely). */
   async readBatch(stmts: Stmt[]): Promise<Row[][]> {
-    return this.guard('read', async () => (await this.client.batch(stmts, 'read')).map((rs) => toRows(rs)))
+    return this.guard('read', async () => (await this.client.batch(stmts, 'read')).map(rs => toRows(rs)))
   }
 
   /** Atomic write: all statements commit together or none does (BEGIN IMMEDIATE … COMMIT). */
   async batch(stmts: Stmt[]): Promise<ExecResult[]> {
     if (stmts.length === 0) return []
     return this.guard('write', async () =>
-      (await this.client.batch(stmts, 'write')).map((rs) => ({rowsAffected: rs.rowsAffected, lastInsertRowid: rs.lastInsertRowid})),
+      (await this.client.batch(stmts, 'write')).map(rs => ({rowsAffected: rs.rowsAffected, lastInsertRowid: rs.lastInsertRowid})),
     )
   }
 
@@ -255,7 +259,10 @@ export function storeError(e: unknown, location: StoreLocation, what: string): N
   const where = location.display
   let message: string
   let hint: string | undefined
-  if (location.kind === 'remote' && /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|fetch failed|HRANA_WEBSOCKET|SERVER_ERROR.*(502|503|504)/i.test(`${code} ${causeCode} ${raw}`)) {
+  if (
+    location.kind === 'remote' &&
+    /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|fetch failed|HRANA_WEBSOCKET|SERVER_ERROR.*(502|503|504)/i.test(`${code} ${causeCode} ${raw}`)
+  ) {
     message = `cannot reach the store at ${where} (${causeCode || code || 'connection failed'})`
     hint = 'check the URL in --db / NETMON_DB_URL and that the server is running'
   } else if (/401|403|unauthori[sz]ed|forbidden|auth/i.test(raw) && location.kind === 'remote') {
@@ -280,4 +287,9 @@ export function storeError(e: unknown, location: StoreLocation, what: string): N
     message = `store ${what} failed on ${where}: ${raw.split('\n')[0]}`
   }
   return new NetmonError('store', redact(message), {hint, cause: e})
+}
+
+/** Keeps process.report from resolving socket addresses (it would send DNS queries and block). */
+export function excludeNetworkFromReports(): void {
+  if (process.report) (process.report as NodeJS.ProcessReport & {excludeNetwork: boolean}).excludeNetwork = true
 }

@@ -29,16 +29,24 @@ describe('20 concurrent bandwidth sample processes', () => {
       expect(r.stderr).toBe('')
     }
     for (const mac of macs) {
-      const mine = jobs.filter((j) => j.mac === mac)
+      const mine = jobs.filter(j => j.mac === mac)
       const sent = mine.reduce((a, j) => a + j.sent, 0)
       const received = mine.reduce((a, j) => a + j.received, 0)
       const s = await runCli(['bandwidth', 'stats', '--mac', mac, '--json'], {db: t.db})
       expect(s.json.device.total).toMatchObject({bytes_sent: sent, bytes_received: received})
       expect(s.json.device.sample_count).toBe(10)
-      const [raw] = await sql(t.db, `SELECT sum(s.sent) AS sent, sum(s.received) AS received FROM bw_samples s JOIN devices d ON d.id = s.device_id WHERE d.mac = ?`, [mac])
+      const [raw] = await sql(
+        t.db,
+        `SELECT sum(s.sent) AS sent, sum(s.received) AS received FROM bw_samples s JOIN devices d ON d.id = s.device_id WHERE d.mac = ?`,
+        [mac],
+      )
       expect(raw).toEqual({sent, received})
       for (const table of ['bw_rollup_5m', 'bw_rollup_1h', 'bw_rollup_1d']) {
-        const [r] = await sql(t.db, `SELECT sum(r.sent) AS sent, sum(r.received) AS received, sum(r.samples) AS n FROM ${table} r JOIN devices d ON d.id = r.device_id WHERE d.mac = ?`, [mac])
+        const [r] = await sql(
+          t.db,
+          `SELECT sum(r.sent) AS sent, sum(r.received) AS received, sum(r.samples) AS n FROM ${table} r JOIN devices d ON d.id = r.device_id WHERE d.mac = ?`,
+          [mac],
+        )
         expect(r, table).toEqual({sent, received, n: 10})
       }
     }

@@ -65,7 +65,7 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
       {t: 60_000, sent: 150, received: 1000},
     ])
     const ev = await events(W32)
-    expect(ev.map((e) => e.type)).toEqual(['counter_wrap'])
+    expect(ev.map(e => e.type)).toEqual(['counter_wrap'])
     expect(JSON.parse(ev[0]!.detail)).toMatchObject({sent: 'wrap32', received: 'delta', bytes_sent: '150'})
   })
 
@@ -74,7 +74,7 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
       {t: 0, sent: 0, received: 0},
       {t: 60_000, sent: 0, received: 150},
     ])
-    expect((await events(W64)).map((e) => e.type)).toEqual(['counter_wrap'])
+    expect((await events(W64)).map(e => e.type)).toEqual(['counter_wrap'])
   })
 
   it('reset to a small value records zero for that interval and a counter_reset event, never a 4 GiB spike', async () => {
@@ -84,13 +84,15 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
       {t: 120_000, sent: 1000, received: 100},
     ])
     const ev = await events(RST)
-    expect(ev.map((e) => [e.type, e.t])).toEqual([['counter_reset', 60_000]])
+    expect(ev.map(e => [e.type, e.t])).toEqual([['counter_reset', 60_000]])
     expect(JSON.parse(ev[0]!.detail)).toMatchObject({previous: {sent: '5000000000'}, reading: {sent: '1234'}})
   })
 
   it('first reading is a baseline only: zero bytes (the start of the first interval), counter stored', async () => {
     expect(await raw(FIRST)).toEqual([{t: 0, sent: 0, received: 0}])
-    expect(await sql(t.db, `SELECT c.sent, c.received FROM bw_counters c JOIN devices d ON d.id = c.device_id WHERE d.mac = ?`, [FIRST])).toEqual([{sent: '777', received: '888'}])
+    expect(await sql(t.db, `SELECT c.sent, c.received FROM bw_counters c JOIN devices d ON d.id = c.device_id WHERE d.mac = ?`, [FIRST])).toEqual([
+      {sent: '777', received: '888'},
+    ])
   })
 
   it('a duplicate timestamp records nothing', async () => {
@@ -107,7 +109,7 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
       {t: 120_000, sent: 500, received: 100},
     ])
     const ev = await events(BACK)
-    expect(ev.map((e) => e.type)).toEqual(['clock_backwards'])
+    expect(ev.map(e => e.type)).toEqual(['clock_backwards'])
     expect(JSON.parse(ev[0]!.detail)).toMatchObject({unrecorded_bytes_sent: '4000', unrecorded_bytes_received: '4000'})
   })
 
@@ -124,7 +126,25 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
     const mac = 'C0:00:00:00:00:1B'
     // Readings k = 1…6 minutes with counters 1000·k / 10·k, arriving in the order 1, 3, 2, 5, 4, 6.
     for (const k of [1, 3, 2, 5, 4, 6]) {
-      const r = await runCli(['bandwidth', 'sample', '--mac', mac, '--mode', 'counter', '--auto-register', '--sent', String(1000 * k), '--received', String(10 * k), '--at', String(T + k * 60_000), '--json'], {db: t.db})
+      const r = await runCli(
+        [
+          'bandwidth',
+          'sample',
+          '--mac',
+          mac,
+          '--mode',
+          'counter',
+          '--auto-register',
+          '--sent',
+          String(1000 * k),
+          '--received',
+          String(10 * k),
+          '--at',
+          String(T + k * 60_000),
+          '--json',
+        ],
+        {db: t.db},
+      )
       expect(r.code, r.stderr).toBe(0)
       expect(r.json.counters[0].outcome).toBe(k === 1 ? 'baseline' : k === 2 || k === 4 ? 'late' : 'delta')
     }
@@ -136,7 +156,10 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
   })
 
   it('separate invocations continue from the stored counter (cron)', async () => {
-    const r = await runCli(['bandwidth', 'sample', '--mac', W32, '--mode', 'counter', '--sent', '1050', '--received', '2500', '--at', String(T + 120_000), '--json'], {db: t.db})
+    const r = await runCli(
+      ['bandwidth', 'sample', '--mac', W32, '--mode', 'counter', '--sent', '1050', '--received', '2500', '--at', String(T + 120_000), '--json'],
+      {db: t.db},
+    )
     expect(r.code, r.stderr).toBe(0)
     expect(r.json.counters[0]).toMatchObject({outcome: 'delta', bytes_sent: 1000, bytes_received: 500})
     // Counter samples get their interval from the previous reading: 1000 B over 60 s.

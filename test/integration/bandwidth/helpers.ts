@@ -36,8 +36,8 @@ export function runCliPiped(args: string[], db: string, input: string): Promise<
     const child = spawn(process.execPath, [BIN, ...args, '--db', db], {cwd: ROOT, env: {...process.env, NETMON_NO_PROGRESS: '1'}})
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+    child.stdout.setEncoding('utf8').on('data', d => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', d => (stderr += d))
     child.stdin.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE') reject(e)
     })
@@ -46,7 +46,7 @@ export function runCliPiped(args: string[], db: string, input: string): Promise<
       reject(new Error(`netmon ${args.join(' ')} timed out`))
     }, 60_000)
     child.on('error', reject)
-    child.on('close', (code) => {
+    child.on('close', code => {
       clearTimeout(timer)
       let json: any
       try {

@@ -11,28 +11,28 @@ import {runCli, tempStore} from '../../support/cli.js'
 import {hostname} from 'node:os'
 import {sql} from './helpers.js'
 
-const lo = () => parseProcNetDev(readFileSync('/proc/net/dev', 'utf8')).find((r) => r.name === 'lo')!
+const lo = () => parseProcNetDev(readFileSync('/proc/net/dev', 'utf8')).find(r => r.name === 'lo')!
 
 /** Pushes `bytes` through a loopback TCP connection and waits until the server has read them all. */
 async function loopbackTraffic(bytes: number): Promise<void> {
   let got = 0
   let done!: () => void
-  const finished = new Promise<void>((r) => (done = r))
-  const server = createServer((sock) => {
-    sock.on('data', (d) => {
+  const finished = new Promise<void>(r => (done = r))
+  const server = createServer(sock => {
+    sock.on('data', d => {
       got += d.length
       if (got >= bytes) done()
     })
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as AddressInfo).port
   const client = connect(port, '127.0.0.1')
-  await new Promise<void>((r) => client.once('connect', () => r()))
+  await new Promise<void>(r => client.once('connect', () => r()))
   const chunk = Buffer.alloc(64 * 1024, 7)
-  for (let sent = 0; sent < bytes; sent += chunk.length) if (!client.write(chunk)) await new Promise((r) => client.once('drain', r))
+  for (let sent = 0; sent < bytes; sent += chunk.length) if (!client.write(chunk)) await new Promise(r => client.once('drain', r))
   await finished
   client.destroy()
-  await new Promise((r) => server.close(r))
+  await new Promise(r => server.close(r))
 }
 
 describe.skipIf(process.platform !== 'linux')('bandwidth sample --from iface:lo', () => {
@@ -46,7 +46,7 @@ describe.skipIf(process.platform !== 'linux')('bandwidth sample --from iface:lo'
     expect(a.json.counter_outcomes).toEqual({baseline: 1})
     const TRAFFIC = 4 * 1024 * 1024
     await loopbackTraffic(TRAFFIC)
-    await new Promise((r) => setTimeout(r, 1500))
+    await new Promise(r => setTimeout(r, 1500))
     const b = await runCli(['bandwidth', 'sample', '--from', 'iface:lo', '--json'], {db: t.db})
     expect(b.code, b.stderr).toBe(0)
     const after = lo()
@@ -61,7 +61,11 @@ describe.skipIf(process.platform !== 'linux')('bandwidth sample --from iface:lo'
     expect(c1r >= before.rxBytes && c2r <= after.rxBytes).toBe(true)
 
     expect(b.json.counters[0]).toMatchObject({outcome: 'delta', bytes_sent: Number(c2s - c1s), bytes_received: Number(c2r - c1r)})
-    const all = await sql(t.db, `SELECT s.sent, s.received, s.interval_ms FROM bw_samples s JOIN devices d ON d.id = s.device_id WHERE d.mac = ? ORDER BY s.ts`, [i1.mac])
+    const all = await sql(
+      t.db,
+      `SELECT s.sent, s.received, s.interval_ms FROM bw_samples s JOIN devices d ON d.id = s.device_id WHERE d.mac = ? ORDER BY s.ts`,
+      [i1.mac],
+    )
     // The first reading is the baseline (zero bytes); the second stores the counter change over the gap.
     expect(all[0]).toEqual({sent: 0, received: 0, interval_ms: null})
     const rows = all.slice(1)
@@ -79,10 +83,13 @@ describe.skipIf(process.platform !== 'linux')('bandwidth sample --from iface:lo'
   it('--every/--count takes several readings in one process, streaming NDJSON', async () => {
     const r = await runCli(['bandwidth', 'sample', '--from', 'iface:lo', '--every', '200ms', '--count', '3', '--json'], {db: t.db})
     expect(r.code, r.stderr).toBe(0)
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l))
     expect(lines).toHaveLength(3)
     // The store already holds lo's counter from the previous test: every reading is a delta.
-    expect(lines.map((l) => l.counters[0].outcome)).toEqual(['delta', 'delta', 'delta'])
+    expect(lines.map(l => l.counters[0].outcome)).toEqual(['delta', 'delta', 'delta'])
   })
 
   it('an unknown interface is an input error naming the ones that exist', async () => {

@@ -8,7 +8,8 @@ import {counts, hourAgo, runCliPiped, sql} from './helpers.js'
 
 const T = hourAgo(30)
 const mac = (i: number) => `02:00:00:00:01:${(i % 50).toString(16).padStart(2, '0').toUpperCase()}`
-const lines = (n: number, from = 0) => Array.from({length: n}, (_, i) => JSON.stringify({mac: mac(i + from), sent: 1000 + i, received: 2000 + i, ts: T + Math.floor((i + from) / 50) * 60_000}))
+const lines = (n: number, from = 0) =>
+  Array.from({length: n}, (_, i) => JSON.stringify({mac: mac(i + from), sent: 1000 + i, received: 2000 + i, ts: T + Math.floor((i + from) / 50) * 60_000}))
 
 describe('bandwidth sample --from - (NDJSON)', () => {
   const t = tempStore('netmon-bw-ndjson-')
@@ -55,7 +56,7 @@ describe('bandwidth sample --from - (NDJSON)', () => {
   it('samples with the same device and time are added, not lost', async () => {
     const m = '02:00:00:00:01:00'
     const ts = T + 999 * 60_000
-    const input = [1, 2, 3].map((k) => JSON.stringify({mac: m, bytes_sent: k * 100, bytes_received: k, ts}))
+    const input = [1, 2, 3].map(k => JSON.stringify({mac: m, bytes_sent: k * 100, bytes_received: k, ts}))
     const r = await runCli(['bandwidth', 'sample', '--from', '-', '--json'], {db: t.db, input: input.join('\n')})
     expect(r.code, r.stderr).toBe(0)
     const rows = await sql(t.db, `SELECT s.sent, s.received FROM bw_samples s JOIN devices d ON d.id = s.device_id WHERE d.mac = ? AND s.ts = ?`, [m, ts])

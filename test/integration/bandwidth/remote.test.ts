@@ -34,7 +34,12 @@ describe('bandwidth on a remote (Hrana) store', () => {
     local = await openStore({db: t.db})
     for (const store of [remote, local]) {
       for (const part of [lines.slice(0, 300), lines.slice(300)]) {
-        const batch = await readNdjson([part.join('\n')], {mode: 'delta', bits: 'auto'})
+        const batch = await readNdjson(
+          (async function* () {
+            yield part.join('\n')
+          })(),
+          {mode: 'delta', bits: 'auto'},
+        )
         const r = await writeBatch(store, batch, {autoRegister: true})
         expect(r.samples_recorded).toBe(300)
       }

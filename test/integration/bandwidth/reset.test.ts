@@ -18,9 +18,7 @@ describe('bandwidth reset', () => {
   }
 
   beforeAll(async () => {
-    const input = [A, B]
-      .flatMap((mac) => [0, 1, 2, 3].map((i) => JSON.stringify({mac, ts: T + i * 60_000, sent: 1000 * (i + 1), received: 10})))
-      .join('\n')
+    const input = [A, B].flatMap(mac => [0, 1, 2, 3].map(i => JSON.stringify({mac, ts: T + i * 60_000, sent: 1000 * (i + 1), received: 10}))).join('\n')
     const r = await runCli(['bandwidth', 'sample', '--from', '-', '--auto-register'], {db: t.db, input})
     expect(r.code, r.stderr).toBe(0)
   })
@@ -36,10 +34,21 @@ describe('bandwidth reset', () => {
     expect(s.reset_at).not.toBeNull()
     // B untouched, A's history still there.
     expect((await json(['bandwidth', 'stats', '--mac', B])).device.total.total_bytes).toBe(10_000 + 40)
-    const h = await json(['bandwidth', 'history', '--mac', A, '--since', new Date(T).toISOString(), '--until', new Date(T + 600_000).toISOString(), '--resolution', 'raw'])
+    const h = await json([
+      'bandwidth',
+      'history',
+      '--mac',
+      A,
+      '--since',
+      new Date(T).toISOString(),
+      '--until',
+      new Date(T + 600_000).toISOString(),
+      '--resolution',
+      'raw',
+    ])
     expect(h.points).toHaveLength(4)
     const ev = await sql(t.db, `SELECT e.type FROM events e JOIN devices d ON d.id = e.device_id WHERE d.mac = ?`, [A])
-    expect(ev.map((e) => e.type)).toEqual(['bandwidth_reset'])
+    expect(ev.map(e => e.type)).toEqual(['bandwidth_reset'])
   })
 
   it('counts again from the reset on the next sample', async () => {

@@ -28,10 +28,11 @@ function ndjson(): string {
 describe('retention: db prune', () => {
   const t = tempStore('netmon-bw-retention-')
   afterAll(() => t.cleanup())
-  const q = (args: string[]) => runCli([...args, '--json'], {db: t.db}).then((r) => {
-    expect(r.code, r.stderr).toBe(0)
-    return r.json
-  })
+  const q = (args: string[]) =>
+    runCli([...args, '--json'], {db: t.db}).then(r => {
+      expect(r.code, r.stderr).toBe(0)
+      return r.json
+    })
   // Windows that start before the raw cut-off (1 day ago) but on 5-minute / hour edges.
   const since5m = new Date(END - 2 * DAY - 35 * 60_000).toISOString()
   const sinceH = new Date(END - 2 * DAY - 5 * H).toISOString()
@@ -109,11 +110,29 @@ describe('retention: db prune', () => {
   })
 
   it('history --resolution auto falls back from raw to 5-minute buckets where raw samples were pruned', async () => {
-    const args = ['bandwidth', 'history', '--mac', MACS[3]!, '--since', new Date(END - 2 * DAY - 2 * H).toISOString(), '--until', new Date(END - 2 * DAY - H).toISOString()]
+    const args = [
+      'bandwidth',
+      'history',
+      '--mac',
+      MACS[3]!,
+      '--since',
+      new Date(END - 2 * DAY - 2 * H).toISOString(),
+      '--until',
+      new Date(END - 2 * DAY - H).toISOString(),
+    ]
     const h = await q(args)
     expect(h.resolution).toBe('5m')
     expect(h.points).toHaveLength(12)
-    const fresh = await q(['bandwidth', 'history', '--mac', MACS[3]!, '--since', new Date(END - 2 * H).toISOString(), '--until', new Date(END - H).toISOString()])
+    const fresh = await q([
+      'bandwidth',
+      'history',
+      '--mac',
+      MACS[3]!,
+      '--since',
+      new Date(END - 2 * H).toISOString(),
+      '--until',
+      new Date(END - H).toISOString(),
+    ])
     expect(fresh.resolution).toBe('raw')
   })
 

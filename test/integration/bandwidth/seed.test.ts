@@ -43,15 +43,18 @@ describe('the seed example: laptop, desktop, phone', () => {
       [2, 'laptop', 'AA:BB:CC:DD:EE:01', 60, 10485760, 52428800],
       [3, 'phone', 'AA:BB:CC:DD:EE:03', 10, 5242880, 5242880],
     ])
-    for (const x of r.json.top_talkers) expect(Object.keys(x)).toEqual(expect.arrayContaining(['rank', 'ip', 'mac', 'hostname', 'current_mbps', 'total_mb', 'total_bytes_sent', 'total_bytes_received', 'peak_mbps']))
+    for (const x of r.json.top_talkers)
+      expect(Object.keys(x)).toEqual(
+        expect.arrayContaining(['rank', 'ip', 'mac', 'hostname', 'current_mbps', 'total_mb', 'total_bytes_sent', 'total_bytes_received', 'peak_mbps']),
+      )
   })
 
   it('top talkers as a table, same order, 120.0 / 60.0 / 10.0 MB', async () => {
     const r = await runCli(['bandwidth', 'top'], {db: t.db})
     expect(r.code, r.stderr).toBe(0)
-    const rows = r.stdout.split('\n').filter((l) => /AA:BB:CC:DD:EE:0\d/.test(l))
-    expect(rows.map((l) => l.match(/(desktop|laptop|phone)/)![1])).toEqual(['desktop', 'laptop', 'phone'])
-    expect(rows.map((l) => l.match(/(\d+\.\d) MB/)![1])).toEqual(['120.0', '60.0', '10.0'])
+    const rows = r.stdout.split('\n').filter(l => /AA:BB:CC:DD:EE:0\d/.test(l))
+    expect(rows.map(l => l.match(/(desktop|laptop|phone)/)![1])).toEqual(['desktop', 'laptop', 'phone'])
+    expect(rows.map(l => l.match(/(\d+\.\d) MB/)![1])).toEqual(['120.0', '60.0', '10.0'])
   })
 
   it('stats per device (the seed device shape) and for the network', async () => {
@@ -60,7 +63,8 @@ describe('the seed example: laptop, desktop, phone', () => {
     const d = one.json.device
     expect(d).toMatchObject({ip: '192.168.1.100', mac: 'AA:BB:CC:DD:EE:01', hostname: 'laptop', sample_count: 1})
     expect(d.total).toEqual({bytes_sent: 10485760, bytes_received: 52428800, total_bytes: 62914560, total_mb: 60})
-    for (const k of ['current', 'average']) expect(Object.keys(d[k])).toEqual(expect.arrayContaining(['upload_mbps', 'download_mbps', 'total_mbps', 'upload_bps', 'download_bps', 'total_bps']))
+    for (const k of ['current', 'average'])
+      expect(Object.keys(d[k])).toEqual(expect.arrayContaining(['upload_mbps', 'download_mbps', 'total_mbps', 'upload_bps', 'download_bps', 'total_bps']))
     expect(Object.keys(d.peak)).toEqual(expect.arrayContaining(['mbps', 'timestamp', 'bps', 'timestamp_ms']))
     expect(typeof d.uptime_seconds).toBe('number')
 
@@ -72,7 +76,9 @@ describe('the seed example: laptop, desktop, phone', () => {
       ['desktop', 120],
       ['phone', 10],
     ])
-    expect(Object.keys(all.json.network)).toEqual(expect.arrayContaining(['upload_bps', 'download_bps', 'total_bps', 'upload_mbps', 'download_mbps', 'total_mbps']))
+    expect(Object.keys(all.json.network)).toEqual(
+      expect.arrayContaining(['upload_bps', 'download_bps', 'total_bps', 'upload_mbps', 'download_mbps', 'total_mbps']),
+    )
     const table = await runCli(['bandwidth', 'stats'], {db: t.db})
     expect(table.stdout).toMatch(/desktop.*192\.168\.1\.101.*AA:BB:CC:DD:EE:02.*120\.0 MB/)
   })
@@ -103,7 +109,9 @@ describe('rate math, hand-computed', () => {
   const A = 'AA:00:00:00:00:0A'
   const B = 'AA:00:00:00:00:0B'
   const sample = (mac: string, sec: number, sent: number, received: number) =>
-    runCli(['bandwidth', 'sample', '--mac', mac, '--sent', String(sent), '--received', String(received), '--at', at(sec), '--auto-register', '--json'], {db: t.db})
+    runCli(['bandwidth', 'sample', '--mac', mac, '--sent', String(sent), '--received', String(received), '--at', at(sec), '--auto-register', '--json'], {
+      db: t.db,
+    })
 
   beforeAll(async () => {
     // A: t=0 (no previous sample: no rate), t=60 s, t=90 s. B: t=0, t=120 s.
@@ -189,8 +197,12 @@ describe('top --sort: each order computed by hand from data where all four diffe
     // Two samples each, a minute apart. Totals: X 9300↑ 1300↓, Y 1030↑ 12030↓, Z 9000↑ 9000↓.
     // Current (the second sample over 60 s): X 600 B → 80 bit/s, Y 60 B → 8 bit/s, Z 6000 B → 800 bit/s.
     const lines = [
-      [X, 9000, 1000, t0], [Y, 1000, 12000, t0], [Z, 6000, 6000, t0],
-      [X, 300, 300, t0 + 60_000], [Y, 30, 30, t0 + 60_000], [Z, 3000, 3000, t0 + 60_000],
+      [X, 9000, 1000, t0],
+      [Y, 1000, 12000, t0],
+      [Z, 6000, 6000, t0],
+      [X, 300, 300, t0 + 60_000],
+      [Y, 30, 30, t0 + 60_000],
+      [Z, 3000, 3000, t0 + 60_000],
     ].map(([mac, sent, received, ts]) => JSON.stringify({mac, sent, received, ts}))
     const r = await runCli(['bandwidth', 'sample', '--from', '-', '--auto-register', '--json'], {db: t.db, input: lines.join('\n')})
     expect(r.code, r.stderr).toBe(0)

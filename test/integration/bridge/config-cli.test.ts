@@ -20,7 +20,15 @@ const valid = () => ({
   meters: [
     {id: 'm1', name: 'Meter 1', host: '127.0.0.1'},
     {id: 'm2', host: '127.0.0.1', port: 4062, framing: 'hdlc', auth: {mechanism: 'low', password_env: 'METER_PW'}},
-    {id: 'm3', host: '127.0.0.1', port: 4063, obis: [{obis: '1-0:1.8.0*255', key: 'e', unit: 'kWh'}, {obis: '0.0.1.0.0.255', key: 'clock', class: 8}]},
+    {
+      id: 'm3',
+      host: '127.0.0.1',
+      port: 4063,
+      obis: [
+        {obis: '1-0:1.8.0*255', key: 'e', unit: 'kWh'},
+        {obis: '0.0.1.0.0.255', key: 'clock', class: 8},
+      ],
+    },
     {id: 'm4', host: '127.0.0.1', port: 4064},
   ],
 })
@@ -28,45 +36,57 @@ const valid = () => ({
 type Mut = (c: any) => void
 /** [name, mutation, expected path + message fragment]. */
 const CASES: [string, Mut | string, RegExp][] = [
-  ['port out of range', (c) => (c.meters[3].port = 70000), /meters\[3\]\.port: expected 1-65535/],
-  ['port not an integer', (c) => (c.meters[0].port = 40.5), /meters\[0\]\.port: expected an integer 1-65535/],
-  ['port as text', (c) => (c.meters[1].port = 'x'), /meters\[1\]\.port: /],
-  ['missing host', (c) => delete c.meters[2].host, /meters\[2\]\.host/],
-  ['bad id', (c) => (c.meters[0].id = 'bad id!'), /meters\[0\]\.id: expected 1-64 letters/],
-  ['duplicate id', (c) => (c.meters[1].id = 'm1'), /meters\[1\]\.id: duplicate id "m1"/],
-  ['duplicate name', (c) => (c.meters[1].name = 'Meter 1'), /meters\[1\]\.name: duplicate name/],
-  ['unknown meter key', (c) => (c.meters[0].pol_interval = '1s'), /meters\[0\].*pol_interval/],
-  ['unknown top-level key', (c) => (c.meterz = []), /meterz/],
-  ['bad framing', (c) => (c.meters[0].framing = 'serial'), /meters\[0\]\.framing: expected wrapper or hdlc/],
-  ['bad poll interval', (c) => (c.meters[0].poll_interval = 'soon'), /meters\[0\]\.poll_interval: invalid duration "soon"/],
-  ['poll interval too short', (c) => (c.defaults.poll_interval = '10ms'), /defaults\.poll_interval: expected a duration from 100ms/],
-  ['bad OBIS in a map', (c) => (c.defaults.obis = {'1.0.1.8.0': 'e'}), /defaults\.obis\[0\]\.obis: expected an OBIS code/],
-  ['bad OBIS in a list', (c) => (c.meters[2].obis[1].obis = '1.0.1.8.0.256'), /meters\[2\]\.obis\[1\]\.obis: expected an OBIS code/],
-  ['bad telemetry key', (c) => (c.meters[2].obis[0].key = '1bad key'), /meters\[2\]\.obis\[0\]\.key: expected a telemetry key/],
-  ['duplicate telemetry key', (c) => (c.meters[2].obis[1].key = 'e'), /meters\[2\]\.obis\[1\]\.key: duplicate telemetry key "e"/],
-  ['bad class', (c) => (c.meters[2].obis[1].class = 7), /meters\[2\]\.obis\[1\]\.class: expected class 1/],
-  ['unit on a clock', (c) => (c.meters[2].obis[1].unit = 'kWh'), /meters\[2\]\.obis\[1\]\.unit: unit conversion applies to registers/],
-  ['no OBIS at all', (c) => delete c.defaults.obis, /meters\[0\]\.obis: no OBIS codes/],
-  ['LLS without password_env', (c) => delete c.meters[1].auth.password_env, /meters\[1\]\.auth\.password_env: LLS/],
-  ['password env not set', (c) => (c.meters[1].auth.password_env = 'NOT_SET_ANYWHERE'), /meters\[1\]\.auth\.password_env: environment variable NOT_SET_ANYWHERE is not set/],
-  ['bad auth mechanism', (c) => (c.meters[1].auth.mechanism = 'high'), /meters\[1\]\.auth\.mechanism: expected none or low/],
-  ['mqtt url scheme', (c) => (c.mqtt.url = 'http://broker:1883'), /mqtt\.url: expected mqtt:\/\//],
-  ['password in the url', (c) => (c.mqtt.url = 'mqtt://user:pw@127.0.0.1:1883'), /mqtt\.url: must not contain a password/],
-  ['missing mqtt', (c) => delete c.mqtt, /mqtt: /],
-  ['token env not set', (c) => (c.mqtt.token_env = 'NOPE_NOT_SET'), /mqtt\.token_env: environment variable NOPE_NOT_SET is not set/],
-  ['token and username', (c) => (c.mqtt.username = 'u'), /mqtt\.token_env: a ThingsBoard access token replaces username/],
-  ['password without username', (c) => ((c.mqtt = {url: 'mqtt://127.0.0.1', password_env: 'MQTT_PW'})), /mqtt\.password_env: a password needs mqtt\.username/],
-  ['bad format', (c) => (c.publish.format = 'influx'), /publish\.format: expected one of thingsboard-gateway/],
-  ['plain topic without placeholder', (c) => (c.publish = {format: 'plain', topic: 'netmon/all'}), /publish\.topic: the topic template must contain \{id\} or \{name\}/],
-  ['plain topic with wildcard', (c) => (c.publish = {format: 'plain', topic: 'netmon/+/{id}'}), /publish\.topic: .*wildcards/],
-  ['device format without token', (c) => ((c.publish.format = 'thingsboard-device'), delete c.mqtt.token_env), /meters\[0\]\.token_env: thingsboard-device needs/],
-  ['tls file missing', (c) => (c.mqtt = {url: 'mqtts://127.0.0.1:8883', ca: 'no-such-ca.pem'}), /mqtt\.ca: file no-such-ca\.pem does not exist/],
-  ['tls files on plain mqtt', (c) => (c.mqtt = {url: 'mqtt://127.0.0.1', ca: 'ca.pem'}), /mqtt\.url: TLS files are set/],
-  ['reconnect max < min', (c) => (c.defaults.reconnect = {min: '10s', max: '1s'}), /defaults\.reconnect\.max: must be at least reconnect\.min/],
-  ['max_inflight 0', (c) => (c.mqtt.max_inflight = 0), /mqtt\.max_inflight: expected 1-65000/],
-  ['outbox too small', (c) => (c.outbox = {max_rows: 5}), /outbox\.max_rows: expected 100-100000000/],
-  ['same endpoint twice', (c) => (c.meters[3].port = 4063), /meters\[3\]\.port: meters\[2\] already polls 127\.0\.0\.1:4063/],
-  ['meters not a list', (c) => (c.meters = {m1: {}}), /meters: expected a list of meters/],
+  ['port out of range', c => (c.meters[3].port = 70000), /meters\[3\]\.port: expected 1-65535/],
+  ['port not an integer', c => (c.meters[0].port = 40.5), /meters\[0\]\.port: expected an integer 1-65535/],
+  ['port as text', c => (c.meters[1].port = 'x'), /meters\[1\]\.port: /],
+  ['missing host', c => delete c.meters[2].host, /meters\[2\]\.host/],
+  ['bad id', c => (c.meters[0].id = 'bad id!'), /meters\[0\]\.id: expected 1-64 letters/],
+  ['duplicate id', c => (c.meters[1].id = 'm1'), /meters\[1\]\.id: duplicate id "m1"/],
+  ['duplicate name', c => (c.meters[1].name = 'Meter 1'), /meters\[1\]\.name: duplicate name/],
+  ['unknown meter key', c => (c.meters[0].pol_interval = '1s'), /meters\[0\].*pol_interval/],
+  ['unknown top-level key', c => (c.meterz = []), /meterz/],
+  ['bad framing', c => (c.meters[0].framing = 'serial'), /meters\[0\]\.framing: expected wrapper or hdlc/],
+  ['bad poll interval', c => (c.meters[0].poll_interval = 'soon'), /meters\[0\]\.poll_interval: invalid duration "soon"/],
+  ['poll interval too short', c => (c.defaults.poll_interval = '10ms'), /defaults\.poll_interval: expected a duration from 100ms/],
+  ['bad OBIS in a map', c => (c.defaults.obis = {'1.0.1.8.0': 'e'}), /defaults\.obis\[0\]\.obis: expected an OBIS code/],
+  ['bad OBIS in a list', c => (c.meters[2].obis[1].obis = '1.0.1.8.0.256'), /meters\[2\]\.obis\[1\]\.obis: expected an OBIS code/],
+  ['bad telemetry key', c => (c.meters[2].obis[0].key = '1bad key'), /meters\[2\]\.obis\[0\]\.key: expected a telemetry key/],
+  ['duplicate telemetry key', c => (c.meters[2].obis[1].key = 'e'), /meters\[2\]\.obis\[1\]\.key: duplicate telemetry key "e"/],
+  ['bad class', c => (c.meters[2].obis[1].class = 7), /meters\[2\]\.obis\[1\]\.class: expected class 1/],
+  ['unit on a clock', c => (c.meters[2].obis[1].unit = 'kWh'), /meters\[2\]\.obis\[1\]\.unit: unit conversion applies to registers/],
+  ['no OBIS at all', c => delete c.defaults.obis, /meters\[0\]\.obis: no OBIS codes/],
+  ['LLS without password_env', c => delete c.meters[1].auth.password_env, /meters\[1\]\.auth\.password_env: LLS/],
+  [
+    'password env not set',
+    c => (c.meters[1].auth.password_env = 'NOT_SET_ANYWHERE'),
+    /meters\[1\]\.auth\.password_env: environment variable NOT_SET_ANYWHERE is not set/,
+  ],
+  ['bad auth mechanism', c => (c.meters[1].auth.mechanism = 'high'), /meters\[1\]\.auth\.mechanism: expected none or low/],
+  ['mqtt url scheme', c => (c.mqtt.url = 'http://broker:1883'), /mqtt\.url: expected mqtt:\/\//],
+  ['password in the url', c => (c.mqtt.url = 'mqtt://user:pw@127.0.0.1:1883'), /mqtt\.url: must not contain a password/],
+  ['missing mqtt', c => delete c.mqtt, /mqtt: /],
+  ['token env not set', c => (c.mqtt.token_env = 'NOPE_NOT_SET'), /mqtt\.token_env: environment variable NOPE_NOT_SET is not set/],
+  ['token and username', c => (c.mqtt.username = 'u'), /mqtt\.token_env: a ThingsBoard access token replaces username/],
+  ['password without username', c => (c.mqtt = {url: 'mqtt://127.0.0.1', password_env: 'MQTT_PW'}), /mqtt\.password_env: a password needs mqtt\.username/],
+  ['bad format', c => (c.publish.format = 'influx'), /publish\.format: expected one of thingsboard-gateway/],
+  [
+    'plain topic without placeholder',
+    c => (c.publish = {format: 'plain', topic: 'netmon/all'}),
+    /publish\.topic: the topic template must contain \{id\} or \{name\}/,
+  ],
+  ['plain topic with wildcard', c => (c.publish = {format: 'plain', topic: 'netmon/+/{id}'}), /publish\.topic: .*wildcards/],
+  [
+    'device format without token',
+    c => ((c.publish.format = 'thingsboard-device'), delete c.mqtt.token_env),
+    /meters\[0\]\.token_env: thingsboard-device needs/,
+  ],
+  ['tls file missing', c => (c.mqtt = {url: 'mqtts://127.0.0.1:8883', ca: 'no-such-ca.pem'}), /mqtt\.ca: file no-such-ca\.pem does not exist/],
+  ['tls files on plain mqtt', c => (c.mqtt = {url: 'mqtt://127.0.0.1', ca: 'ca.pem'}), /mqtt\.url: TLS files are set/],
+  ['reconnect max < min', c => (c.defaults.reconnect = {min: '10s', max: '1s'}), /defaults\.reconnect\.max: must be at least reconnect\.min/],
+  ['max_inflight 0', c => (c.mqtt.max_inflight = 0), /mqtt\.max_inflight: expected 1-65000/],
+  ['outbox too small', c => (c.outbox = {max_rows: 5}), /outbox\.max_rows: expected 100-100000000/],
+  ['same endpoint twice', c => (c.meters[3].port = 4063), /meters\[3\]\.port: meters\[2\] already polls 127\.0\.0\.1:4063/],
+  ['meters not a list', c => (c.meters = {m1: {}}), /meters: expected a list of meters/],
   ['YAML syntax error', 'mqtt: {url: "mqtt://x"\nmeters: [\n', /invalid YAML at line \d+/],
   ['not a mapping', '- just\n- a list\n', /config: expected a mapping/],
 ]
@@ -100,7 +120,7 @@ describe('bridge check: invalid configs exit 2 naming the path', () => {
   const groups: (typeof CASES)[] = []
   for (let i = 0; i < CASES.length; i += 4) groups.push(CASES.slice(i, i + 4))
   groups.forEach((group, gi) => {
-    it(`cases ${gi * 4 + 1}-${gi * 4 + group.length}: ${group.map((c) => c[0]).join('; ')}`, async () => {
+    it(`cases ${gi * 4 + 1}-${gi * 4 + group.length}: ${group.map(c => c[0]).join('; ')}`, async () => {
       await Promise.all(
         group.map(async ([name, mut, expected], j) => {
           const file = join(tmp.dir, `bad-${gi}-${j}.yaml`)
@@ -123,7 +143,10 @@ describe('bridge check: invalid configs exit 2 naming the path', () => {
   })
 
   it('docs/examples/bridge.yaml is a valid config', async () => {
-    const r = await runCli(['bridge', 'check', '--config', 'docs/examples/bridge.yaml', '--json'], {noDb: true, env: {TB_GATEWAY_TOKEN: 'example-token-1', METER_M2_PASSWORD: 'example-pw-22'}})
+    const r = await runCli(['bridge', 'check', '--config', 'docs/examples/bridge.yaml', '--json'], {
+      noDb: true,
+      env: {TB_GATEWAY_TOKEN: 'example-token-1', METER_M2_PASSWORD: 'example-pw-22'},
+    })
     expect(r.stderr).toBe('')
     expect(r.json.meters.map((m: any) => m.id)).toEqual(['m1', 'm2'])
     expect(r.json.disabled).toEqual(['m3'])

@@ -17,24 +17,34 @@ describe('bridge run --demo', {timeout: 240_000}, () => {
       expect(demo.stdout()).toContain('netmon bridge status')
       const sub = await subscribe(port, 'netmon/meters/#')
       try {
-        await waitFor('telemetry of demo-2', () => sub.messages.some((m) => m.topic === 'netmon/meters/demo-2'), 20_000)
-        const p = JSON.parse(sub.messages.find((m) => m.topic === 'netmon/meters/demo-1')!.payload)
+        await waitFor('telemetry of demo-2', () => sub.messages.some(m => m.topic === 'netmon/meters/demo-2'), 20_000)
+        const p = JSON.parse(sub.messages.find(m => m.topic === 'netmon/meters/demo-1')!.payload)
         expect(p.meter_id).toBe('demo-1')
         expect(Object.keys(p.values).sort()).toEqual(['current_l1_a', 'energy_export_kwh', 'energy_import_kwh', 'frequency_hz', 'power_w', 'voltage_l1_v'])
         expect(p.values.voltage_l1_v).toBeGreaterThan(200)
       } finally {
         await sub.close()
       }
-      const status = await waitFor('status with published readings', async () => {
-        const r = await runCli(['bridge', 'status', '--json'], {db: tmp.db, timeoutMs: 60_000})
-        return r.json?.running && r.json.published > 0 ? r.json : undefined
-      }, 20_000, 300)
+      const status = await waitFor(
+        'status with published readings',
+        async () => {
+          const r = await runCli(['bridge', 'status', '--json'], {db: tmp.db, timeoutMs: 60_000})
+          return r.json?.running && r.json.published > 0 ? r.json : undefined
+        },
+        20_000,
+        300,
+      )
       expect(status.meters.map((m: any) => m.id)).toEqual(['demo-1', 'demo-2'])
       expect(status.broker.connected).toBe(true)
-      const stats = await waitFor('a metrics row', async () => {
-        const r = await runCli(['meters', 'stats', 'demo-1', '--json'], {db: tmp.db, timeoutMs: 60_000})
-        return r.json?.rows > 0 ? r.json : undefined
-      }, 20_000, 300)
+      const stats = await waitFor(
+        'a metrics row',
+        async () => {
+          const r = await runCli(['meters', 'stats', 'demo-1', '--json'], {db: tmp.db, timeoutMs: 60_000})
+          return r.json?.rows > 0 ? r.json : undefined
+        },
+        20_000,
+        300,
+      )
       expect(stats.application.dlms_requests_sent).toBeGreaterThan(0)
       expect(stats.application.mqtt_messages_sent).toBeGreaterThan(0)
       const readings = await runCli(['meters', 'readings', 'demo-2'], {db: tmp.db})

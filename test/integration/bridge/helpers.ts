@@ -9,9 +9,14 @@ import net from 'node:net'
 import {join} from 'node:path'
 import {BIN, ROOT} from '../../support/cli.js'
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   for (;;) {
@@ -28,9 +33,9 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 
 export async function freePort(): Promise<number> {
   const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))
+  await new Promise<void>(r => s.listen(0, '127.0.0.1', () => r()))
   const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((r) => s.close(() => r()))
+  await new Promise<void>(r => s.close(() => r()))
   return port
 }
 
@@ -49,9 +54,9 @@ export function spawnProc(cmd: string, args: string[], opts: {env?: Record<strin
   const child = spawn(cmd, args, {cwd: opts.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe']})
   let out = ''
   let err = ''
-  child.stdout!.setEncoding('utf8').on('data', (d) => (out += d))
-  child.stderr!.setEncoding('utf8').on('data', (d) => (err += d))
-  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => child.on('exit', (code, signal) => resolve({code, signal})))
+  child.stdout!.setEncoding('utf8').on('data', d => (out += d))
+  child.stderr!.setEncoding('utf8').on('data', d => (err += d))
+  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>(resolve => child.on('exit', (code, signal) => resolve({code, signal})))
   return {
     child,
     stdout: () => out,
@@ -71,16 +76,36 @@ export interface SimProc extends Proc {
   setFaults(faults: Record<string, string | null>): Promise<void>
 }
 
-export async function startSimulatorProcess(dir: string, name: string, opts: {meters: number; framing?: 'wrapper' | 'hdlc'; password?: string; preset?: 'gurux'} = {meters: 1}): Promise<SimProc> {
+export async function startSimulatorProcess(
+  dir: string,
+  name: string,
+  opts: {meters: number; framing?: 'wrapper' | 'hdlc'; password?: string; preset?: 'gurux'} = {meters: 1},
+): Promise<SimProc> {
   const cfg = join(dir, `${name}.yaml`)
   const write = (faults: Record<string, string | null>) =>
-    writeFileSync(cfg, JSON.stringify({framing: opts.framing ?? 'wrapper', meters: opts.meters, ...(opts.password ? {password_env: 'SIM_PW'} : {}), ...(opts.preset ? {preset: opts.preset} : {}), faults}))
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        framing: opts.framing ?? 'wrapper',
+        meters: opts.meters,
+        ...(opts.password ? {password_env: 'SIM_PW'} : {}),
+        ...(opts.preset ? {preset: opts.preset} : {}),
+        faults,
+      }),
+    )
   write({})
   const p = spawnCli(['meters', 'simulate', '--port', '0', '--config', cfg, '--json'], opts.password ? {SIM_PW: opts.password} : {})
-  const first = await waitFor(`simulator ${name} to listen`, () => {
-    const line = p.stdout().split('\n').find((l) => l.includes('"listening"') && l.includes('"ports"'))
-    return line ? (JSON.parse(line) as {ports: number[]}) : undefined
-  }, 15_000)
+  const first = await waitFor(
+    `simulator ${name} to listen`,
+    () => {
+      const line = p
+        .stdout()
+        .split('\n')
+        .find(l => l.includes('"listening"') && l.includes('"ports"'))
+      return line ? (JSON.parse(line) as {ports: number[]}) : undefined
+    },
+    15_000,
+  )
   return {
     ...p,
     ports: first.ports,
@@ -120,7 +145,7 @@ export async function countingProxy(targetPort: number): Promise<CountingProxy> 
       }
     }
   }
-  const server = net.createServer((client) => {
+  const server = net.createServer(client => {
     const upstream = net.connect(targetPort, '127.0.0.1')
     sockets.add(client)
     sockets.add(upstream)
@@ -129,12 +154,12 @@ export async function countingProxy(targetPort: number): Promise<CountingProxy> 
     // Bytes count once delivered to the other side: nothing after that side has ended.
     let clientEnded = false
     client.on('end', () => (clientEnded = true))
-    client.on('data', (d) => {
+    client.on('data', d => {
       c2s.bytes += d.length
       fc(d)
       upstream.write(d)
     })
-    upstream.on('data', (d) => {
+    upstream.on('data', d => {
       if (clientEnded || client.destroyed) return
       s2c.bytes += d.length
       fs(d)
@@ -149,14 +174,14 @@ export async function countingProxy(targetPort: number): Promise<CountingProxy> 
     client.on('error', () => undefined)
     upstream.on('error', () => undefined)
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()))
   return {
     port: (server.address() as net.AddressInfo).port,
     c2s,
     s2c,
     async close() {
       for (const s of sockets) s.destroy()
-      await new Promise<void>((r) => server.close(() => r()))
+      await new Promise<void>(r => server.close(() => r()))
     },
   }
 }
@@ -170,14 +195,16 @@ export interface AedesBroker {
   close(): Promise<void>
 }
 
-export async function startAedes(opts: {port?: number; authenticate?: (user: string | undefined, pass: string | undefined) => boolean} = {}): Promise<AedesBroker> {
+export async function startAedes(
+  opts: {port?: number; authenticate?: (user: string | undefined, pass: string | undefined) => boolean} = {},
+): Promise<AedesBroker> {
   const {Aedes} = await import('aedes')
   const broker = await Aedes.createBroker(
     opts.authenticate
       ? {
           authenticate: (_client, username, password, done) => {
             const ok = opts.authenticate!(username ?? undefined, password ? Buffer.from(password).toString() : undefined)
-            done(ok ? null : Object.assign(new Error('bad credentials'), {returnCode: 4}) as never, ok)
+            done(ok ? null : (Object.assign(new Error('bad credentials'), {returnCode: 4}) as never), ok)
           },
         }
       : {},
@@ -187,18 +214,18 @@ export async function startAedes(opts: {port?: number; authenticate?: (user: str
     if (client) messages.push({topic: packet.topic, payload: Buffer.from(packet.payload as Buffer).toString(), qos: packet.qos, clientId: client.id})
   })
   const server = net.createServer(broker.handle)
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', () => r()))
+  await new Promise<void>(r => server.listen(opts.port ?? 0, '127.0.0.1', () => r()))
   return {
     port: (server.address() as net.AddressInfo).port,
     messages,
     async close() {
-      await new Promise<void>((r) => broker.close(() => r()))
-      await new Promise<void>((r) => server.close(() => r()))
+      await new Promise<void>(r => broker.close(() => r()))
+      await new Promise<void>(r => server.close(() => r()))
     },
   }
 }
 
-export const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p))
+export const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find(p => existsSync(p))
 
 export interface Mosquitto {
   port: number
@@ -215,23 +242,36 @@ export async function mosquitto(dir: string): Promise<Mosquitto> {
   const conf = join(dir, 'mosquitto.conf')
   writeFileSync(
     conf,
-    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${data}/`, 'max_queued_messages 0', 'max_inflight_messages 0', 'log_dest none', ''].join('\n'),
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence true',
+      `persistence_location ${data}/`,
+      'max_queued_messages 0',
+      'max_inflight_messages 0',
+      'log_dest none',
+      '',
+    ].join('\n'),
   )
   let proc: Proc | undefined
   const m: Mosquitto = {
     port,
     async start() {
       proc = spawnProc(MOSQUITTO!, ['-c', conf])
-      await waitFor('mosquitto to listen', () =>
-        new Promise<boolean>((resolve) => {
-          const s = net.connect(port, '127.0.0.1')
-          s.on('connect', () => {
-            s.destroy()
-            resolve(true)
-          })
-          s.on('error', () => resolve(false))
-        }),
-      10_000, 50)
+      await waitFor(
+        'mosquitto to listen',
+        () =>
+          new Promise<boolean>(resolve => {
+            const s = net.connect(port, '127.0.0.1')
+            s.on('connect', () => {
+              s.destroy()
+              resolve(true)
+            })
+            s.on('error', () => resolve(false))
+          }),
+        10_000,
+        50,
+      )
     },
     async stop() {
       if (!proc) return
@@ -261,10 +301,10 @@ export async function subscribe(port: number, topic: string, opts: {clientId?: s
   const messages: Subscriber['messages'] = []
   client.on('message', (t, p, packet) => messages.push({topic: t, payload: p.toString(), qos: packet.qos}))
   await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => client.subscribe(topic, {qos: 1}, (e) => (e ? reject(e) : resolve())))
+    client.once('connect', () => client.subscribe(topic, {qos: 1}, e => (e ? reject(e) : resolve())))
     client.once('error', reject)
   })
-  return {messages, close: () => new Promise<void>((r) => client.end(true, {}, () => r()))}
+  return {messages, close: () => new Promise<void>(r => client.end(true, {}, () => r()))}
 }
 
 export function mosquittoVersion(): string | undefined {
@@ -276,5 +316,5 @@ export function mosquittoVersion(): string | undefined {
 export const logLines = (text: string): Record<string, any>[] =>
   text
     .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l))
+    .filter(l => l.startsWith('{'))
+    .map(l => JSON.parse(l))

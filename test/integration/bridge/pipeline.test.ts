@@ -9,7 +9,20 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {openStore} from '../../../src/core/store/index.js'
 import {runCli, tempStore} from '../../support/cli.js'
-import {countingProxy, logLines, spawnCli, startAedes, startSimulatorProcess, subscribe, waitFor, type AedesBroker, type CountingProxy, type Proc, type SimProc, type Subscriber} from './helpers.js'
+import {
+  countingProxy,
+  logLines,
+  spawnCli,
+  startAedes,
+  startSimulatorProcess,
+  subscribe,
+  waitFor,
+  type AedesBroker,
+  type CountingProxy,
+  type Proc,
+  type SimProc,
+  type Subscriber,
+} from './helpers.js'
 
 const MQTT_PW = 'mqtt-secret-Pw-81723'
 const METER_PW = 'meter-secret-Pw-55291'
@@ -28,9 +41,22 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
   const env = {MQTT_PW, METER_PW}
 
   const config = (meters: number) => ({
-    mqtt: {url: `mqtt://127.0.0.1:${broker.port}`, client_id: 'bridge-under-test', username: 'bridge', password_env: 'MQTT_PW', reconnect: {min: '100ms', max: '1s'}},
+    mqtt: {
+      url: `mqtt://127.0.0.1:${broker.port}`,
+      client_id: 'bridge-under-test',
+      username: 'bridge',
+      password_env: 'MQTT_PW',
+      reconnect: {min: '100ms', max: '1s'},
+    },
     publish: {format: 'thingsboard-gateway'},
-    defaults: {framing: 'wrapper', auth: {mechanism: 'low', password_env: 'METER_PW'}, poll_interval: `${POLL_MS}ms`, timeout: '3s', obis: OBIS, reconnect: {min: '100ms', max: '800ms'}},
+    defaults: {
+      framing: 'wrapper',
+      auth: {mechanism: 'low', password_env: 'METER_PW'},
+      poll_interval: `${POLL_MS}ms`,
+      timeout: '3s',
+      obis: OBIS,
+      reconnect: {min: '100ms', max: '800ms'},
+    },
     meters: [
       {id: 'm1', name: 'Meter One', host: '127.0.0.1', port: proxy.port},
       {id: 'm2', name: 'Meter Two', host: '127.0.0.1', port: sim.ports[1]},
@@ -45,9 +71,9 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
   }
   const telemetry = (name: string) =>
     sub.messages
-      .filter((m) => m.topic === 'v1/gateway/telemetry')
-      .map((m) => ({...m, body: JSON.parse(m.payload) as Record<string, {ts: number; values: Record<string, unknown>}[]>}))
-      .filter((m) => name in m.body)
+      .filter(m => m.topic === 'v1/gateway/telemetry')
+      .map(m => ({...m, body: JSON.parse(m.payload) as Record<string, {ts: number; values: Record<string, unknown>}[]>}))
+      .filter(m => name in m.body)
   const status = async () => {
     const r = await runCli(['bridge', 'status', '--json'], {db: tmp.db, timeoutMs: 90_000})
     expect(r.code).toBe(0)
@@ -92,10 +118,10 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
       }
     }
     // v1/gateway/connect announces each device when the connection comes up.
-    const connected = sub.messages.filter((m) => m.topic === 'v1/gateway/connect').map((m) => JSON.parse(m.payload).device)
+    const connected = sub.messages.filter(m => m.topic === 'v1/gateway/connect').map(m => JSON.parse(m.payload).device)
     expect(connected.sort()).toEqual(['Meter One', 'Meter Three', 'Meter Two'])
     // The bridge's own messages reached the broker with QoS 1.
-    expect(broker.messages.filter((m) => m.clientId === 'bridge-under-test').every((m) => m.qos === 1)).toBe(true)
+    expect(broker.messages.filter(m => m.clientId === 'bridge-under-test').every(m => m.qos === 1)).toBe(true)
   })
 
   it('bridge status (another process) shows the daemon, the broker and every meter', async () => {
@@ -166,10 +192,15 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
       // Recovery once the fault is removed.
       await sim.setFaults({})
       const n2 = telemetry('Meter Two').length
-      await waitFor('m2 to recover', async () => {
-        const s = await status()
-        return s.meters.find((m: any) => m.id === 'm2').consecutive_failures === 0 && telemetry('Meter Two').length > n2
-      }, 20_000, 150)
+      await waitFor(
+        'm2 to recover',
+        async () => {
+          const s = await status()
+          return s.meters.find((m: any) => m.id === 'm2').consecutive_failures === 0 && telemetry('Meter Two').length > n2
+        },
+        20_000,
+        150,
+      )
     })
   }
 
@@ -181,7 +212,7 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     const s = await status()
     expect(s.pid).toBe(pid)
     expect(s.meters.map((m: any) => m.id)).toEqual(['m1', 'm2', 'm3', 'm4'])
-    expect(logLines(bridge.stderr()).some((l) => /config reloaded: 1 added/.test(l.msg))).toBe(true)
+    expect(logLines(bridge.stderr()).some(l => /config reloaded: 1 added/.test(l.msg))).toBe(true)
     const list = await runCli(['meters', 'list', '--json'], {db: tmp.db})
     expect(list.json.meters.map((m: any) => m.id)).toEqual(['m1', 'm2', 'm3', 'm4'])
   })
@@ -192,7 +223,11 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     writeFileSync(cfgPath, good.replace('"poll_interval":"300ms"', '"poll_interval":"often"'))
     const n4 = telemetry('Meter Four').length
     bridge.child.kill('SIGHUP')
-    await waitFor('the reload error in the log', () => logLines(bridge.stderr()).some((l) => /SIGHUP: config not reloaded/.test(l.msg) && /poll_interval/.test(l.msg)), 15_000)
+    await waitFor(
+      'the reload error in the log',
+      () => logLines(bridge.stderr()).some(l => /SIGHUP: config not reloaded/.test(l.msg) && /poll_interval/.test(l.msg)),
+      15_000,
+    )
     writeFileSync(cfgPath, good)
     await waitFor('readings still flowing', () => telemetry('Meter Four').length > n4 + 2, 15_000)
     expect((await status()).meters).toHaveLength(4)
@@ -201,8 +236,12 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
   it('SIGHUP removes a meter: it stops polling, the gateway is told, status lists the others', async () => {
     writeConfig(3)
     bridge.child.kill('SIGHUP')
-    await waitFor('the reload', () => logLines(bridge.stderr()).some((l) => /config reloaded: 0 added, 1 removed/.test(l.msg)), 15_000)
-    await waitFor('v1/gateway/disconnect for Meter Four', () => sub.messages.some((m) => m.topic === 'v1/gateway/disconnect' && JSON.parse(m.payload).device === 'Meter Four'), 10_000)
+    await waitFor('the reload', () => logLines(bridge.stderr()).some(l => /config reloaded: 0 added, 1 removed/.test(l.msg)), 15_000)
+    await waitFor(
+      'v1/gateway/disconnect for Meter Four',
+      () => sub.messages.some(m => m.topic === 'v1/gateway/disconnect' && JSON.parse(m.payload).device === 'Meter Four'),
+      10_000,
+    )
     await waitFor('status without m4', async () => (await status()).meters.map((m: any) => m.id).join() === 'm1,m2,m3', 10_000, 200)
     const n4 = telemetry('Meter Four').length
     const n1 = telemetry('Meter One').length
@@ -210,7 +249,7 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     expect(telemetry('Meter Four').length).toBe(n4)
   })
 
-  it('meters stats and meters readings read the running daemon\'s rows', async () => {
+  it("meters stats and meters readings read the running daemon's rows", async () => {
     await waitFor('2 metrics rows', async () => (await runCli(['meters', 'stats', 'm1', '--json'], {db: tmp.db})).json?.rows >= 2, 15_000, 200)
     const r = await runCli(['meters', 'stats', 'Meter One', '--json'], {db: tmp.db})
     expect(r.code).toBe(0)
@@ -218,7 +257,15 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     expect(Object.keys(s)).toEqual(['meter_id', 'meter_name', 'timestamp', 'timestamp_ms', 'current', 'application', 'averages', 'peaks', 'history', 'rows'])
     expect(s.meter_id).toBe('m1')
     expect(Object.keys(s.current)).toEqual(['bandwidth_tx_kbps', 'bandwidth_rx_kbps', 'bandwidth_total_kbps', 'packets_tx_ps', 'packets_rx_ps'])
-    expect(Object.keys(s.application)).toEqual(['dlms_requests_sent', 'dlms_responses_recv', 'dlms_avg_payload_size', 'dlms_total_bytes_sent', 'dlms_total_bytes_recv', 'mqtt_messages_sent', 'mqtt_total_bytes_sent'])
+    expect(Object.keys(s.application)).toEqual([
+      'dlms_requests_sent',
+      'dlms_responses_recv',
+      'dlms_avg_payload_size',
+      'dlms_total_bytes_sent',
+      'dlms_total_bytes_recv',
+      'mqtt_messages_sent',
+      'mqtt_total_bytes_sent',
+    ])
     expect(Object.keys(s.averages)).toEqual(['bandwidth_tx_mbps', 'bandwidth_rx_mbps'])
     expect(Object.keys(s.history)).toEqual(['timestamp', 'timestamp_ms', 'bandwidth_tx_mbps', 'bandwidth_rx_mbps', 'packets_tx_ps', 'packets_rx_ps'])
     expect(s.history.timestamp).toHaveLength(s.rows)
@@ -241,8 +288,8 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     expect(code).toBe(0)
     expect(exitedAt - t0).toBeLessThan(5000 + 3000) // shutdown_timeout 5 s + process exit
     const logs = logLines(bridge.stderr())
-    expect(logs.some((l) => l.msg === 'SIGTERM received')).toBe(true)
-    const stopped = logs.find((l) => /^stopped:/.test(l.msg))
+    expect(logs.some(l => l.msg === 'SIGTERM received')).toBe(true)
+    const stopped = logs.find(l => /^stopped:/.test(l.msg))
     expect(stopped).toBeDefined()
     // Once stopped, the process ends by itself: nothing left pending keeps it alive until the 5 s
     // safety exit (a forgotten deadline timer once did, on every stop).
@@ -254,7 +301,7 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
         `SELECT meter_id, max(timestamp) AS last, sum(dlms_requests_sent) AS req, sum(dlms_responses_recv) AS resp, sum(dlms_bytes_sent) AS bs,
                 sum(dlms_bytes_recv) AS br, sum(mqtt_messages_sent) AS msgs, sum(mqtt_bytes_sent) AS mb FROM network_metrics GROUP BY meter_id ORDER BY meter_id`,
       )
-      const m1 = rows.find((r) => (r.meter_id as unknown as string) === 'm1')!
+      const m1 = rows.find(r => (r.meter_id as unknown as string) === 'm1')!
       // The final row was written at the stop.
       expect(m1.last).toBeGreaterThanOrEqual(t0)
       // DLMS: every frame through the proxy (m1 only talks through it), both directions. The proxy stops
@@ -268,7 +315,10 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
       for (const r of rows) {
         const name = names[r.meter_id as unknown as string]!
         const atBroker = broker.messages.filter(
-          (m) => m.clientId === 'bridge-under-test' && ((m.topic === 'v1/gateway/telemetry' && name in JSON.parse(m.payload)) || ((m.topic === 'v1/gateway/connect' || m.topic === 'v1/gateway/disconnect') && JSON.parse(m.payload).device === name)),
+          m =>
+            m.clientId === 'bridge-under-test' &&
+            ((m.topic === 'v1/gateway/telemetry' && name in JSON.parse(m.payload)) ||
+              ((m.topic === 'v1/gateway/connect' || m.topic === 'v1/gateway/disconnect') && JSON.parse(m.payload).device === name)),
         ).length
         expect(r.msgs, `MQTT messages of ${r.meter_id} (rows: ${JSON.stringify(rows)})`).toBe(atBroker)
         expect(r.mb).toBeGreaterThan(atBroker * 20)
@@ -286,7 +336,12 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
 
   it('secrets never appear in logs, status, list or stats output', async () => {
     const outputs = [bridge.stderr(), bridge.stdout()]
-    for (const args of [['bridge', 'status'], ['bridge', 'status', '--json'], ['meters', 'list', '--json'], ['meters', 'stats', 'm1', '--json']]) {
+    for (const args of [
+      ['bridge', 'status'],
+      ['bridge', 'status', '--json'],
+      ['meters', 'list', '--json'],
+      ['meters', 'stats', 'm1', '--json'],
+    ]) {
       const r = await runCli(args, {db: tmp.db})
       outputs.push(r.stdout, r.stderr)
     }

@@ -35,14 +35,14 @@ describe('bridge status follows the broker connection', {timeout: 120_000}, () =
       return r.json.broker.connected as boolean
     }
     try {
-      await waitFor('a reading published', () => broker.messages.some((m) => m.topic === 'live/l1'), 30_000)
+      await waitFor('a reading published', () => broker.messages.some(m => m.topic === 'live/l1'), 30_000)
       await waitFor('status: connected', async () => (await connected()) === true, 15_000, 200)
       await broker.close()
       // 15 s: generous for a loaded machine, and a quarter of the heartbeat interval.
       await waitFor('status: disconnected', async () => (await connected()) === false, 15_000, 200)
       broker = await startAedes({port})
       await waitFor('status: connected again', async () => (await connected()) === true, 15_000, 200)
-      await waitFor('readings flow again', () => broker.messages.some((m) => m.topic === 'live/l1'), 30_000)
+      await waitFor('readings flow again', () => broker.messages.some(m => m.topic === 'live/l1'), 30_000)
     } finally {
       bridge.kill('SIGTERM')
       await bridge.exited

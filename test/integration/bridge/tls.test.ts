@@ -17,7 +17,27 @@ describe.skipIf(!OPENSSL)('bridge over TLS (mqtts://, CA from the config) — sk
   afterAll(() => tmp.cleanup())
 
   const cert = (name: string) => {
-    const r = spawnSync(OPENSSL, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(tmp.dir, `${name}.key`), '-out', join(tmp.dir, `${name}.pem`), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {encoding: 'utf8'})
+    const r = spawnSync(
+      OPENSSL,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(tmp.dir, `${name}.key`),
+        '-out',
+        join(tmp.dir, `${name}.pem`),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      {encoding: 'utf8'},
+    )
     expect(r.status, r.stderr).toBe(0)
   }
 
@@ -31,7 +51,7 @@ describe.skipIf(!OPENSSL)('bridge over TLS (mqtts://, CA from the config) — sk
       if (client) received.push(p.topic)
     })
     const server = tls.createServer({key: readFileSync(join(tmp.dir, 'server.key')), cert: readFileSync(join(tmp.dir, 'server.pem'))}, broker.handle)
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()))
     const port = (server.address() as {port: number}).port
     const sim = await startSimulatorProcess(tmp.dir, 'sim', {meters: 1})
     const config = (ca: string) => ({
@@ -49,19 +69,24 @@ describe.skipIf(!OPENSSL)('bridge over TLS (mqtts://, CA from the config) — sk
       await waitFor('the certificate error', () => /certificate|self.signed|unable to verify/i.test(bad.stderr()), 30_000)
       const s = await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'bad.db'), timeoutMs: 60_000})
       expect(s.json.broker.connected).toBe(false)
-      await waitFor('a backlog in the outbox', async () => (await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'bad.db'), timeoutMs: 60_000})).json.outbox.depth > 0, 30_000, 300)
+      await waitFor(
+        'a backlog in the outbox',
+        async () => (await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'bad.db'), timeoutMs: 60_000})).json.outbox.depth > 0,
+        30_000,
+        300,
+      )
     } finally {
       good.kill('SIGTERM')
       bad.kill('SIGTERM')
       await Promise.all([good.exited, bad.exited])
       sim.kill('SIGKILL')
-      await new Promise<void>((r) => broker.close(() => r()))
-      await new Promise<void>((r) => server.close(() => r()))
+      await new Promise<void>(r => broker.close(() => r()))
+      await new Promise<void>(r => server.close(() => r()))
     }
     expect((await good.exited).code).toBe(0)
   })
 
-  it('mutual TLS: the config\'s client certificate and key are presented; without them the broker refuses', async () => {
+  it("mutual TLS: the config's client certificate and key are presented; without them the broker refuses", async () => {
     cert('mserver')
     cert('client')
     const {Aedes} = await import('aedes')
@@ -72,14 +97,25 @@ describe.skipIf(!OPENSSL)('bridge over TLS (mqtts://, CA from the config) — sk
     })
     // The broker asks every client for a certificate signed by (here: equal to) client.pem.
     const server = tls.createServer(
-      {key: readFileSync(join(tmp.dir, 'mserver.key')), cert: readFileSync(join(tmp.dir, 'mserver.pem')), ca: readFileSync(join(tmp.dir, 'client.pem')), requestCert: true, rejectUnauthorized: true},
+      {
+        key: readFileSync(join(tmp.dir, 'mserver.key')),
+        cert: readFileSync(join(tmp.dir, 'mserver.pem')),
+        ca: readFileSync(join(tmp.dir, 'client.pem')),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
       broker.handle,
     )
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()))
     const port = (server.address() as {port: number}).port
     const sim = await startSimulatorProcess(tmp.dir, 'msim', {meters: 1})
     const config = (withCert: boolean) => ({
-      mqtt: {url: `mqtts://127.0.0.1:${port}`, ca: 'mserver.pem', ...(withCert ? {cert: 'client.pem', key: 'client.key'} : {}), reconnect: {min: '200ms', max: '1s'}},
+      mqtt: {
+        url: `mqtts://127.0.0.1:${port}`,
+        ca: 'mserver.pem',
+        ...(withCert ? {cert: 'client.pem', key: 'client.key'} : {}),
+        reconnect: {min: '200ms', max: '1s'},
+      },
       publish: {format: 'plain', topic: `mtls/${withCert ? 'yes' : 'no'}/{id}`},
       meters: [{id: 'm', host: '127.0.0.1', port: sim.ports[0], poll_interval: '300ms', obis: {'1.0.1.8.0.255': 'e'}}],
     })
@@ -89,7 +125,12 @@ describe.skipIf(!OPENSSL)('bridge over TLS (mqtts://, CA from the config) — sk
     const no = spawnCli(['bridge', 'run', '--config', join(tmp.dir, 'mtls-no.json'), '--db', join(tmp.dir, 'mtls-no.db'), '--log-format', 'json'])
     try {
       await waitFor('a reading over mutual TLS', () => received.includes('mtls/yes/m'), 30_000)
-      await waitFor('the refused one keeps a backlog', async () => (await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'mtls-no.db'), timeoutMs: 60_000})).json?.outbox?.depth > 0, 30_000, 300)
+      await waitFor(
+        'the refused one keeps a backlog',
+        async () => (await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'mtls-no.db'), timeoutMs: 60_000})).json?.outbox?.depth > 0,
+        30_000,
+        300,
+      )
       expect(received).not.toContain('mtls/no/m')
       expect(no.stderr()).toMatch(/certificate|handshake|alert|ECONNRESET|socket hang up/i)
     } finally {
@@ -97,8 +138,8 @@ describe.skipIf(!OPENSSL)('bridge over TLS (mqtts://, CA from the config) — sk
       no.kill('SIGTERM')
       await Promise.all([yes.exited, no.exited])
       sim.kill('SIGKILL')
-      await new Promise<void>((r) => broker.close(() => r()))
-      await new Promise<void>((r) => server.close(() => r()))
+      await new Promise<void>(r => broker.close(() => r()))
+      await new Promise<void>(r => server.close(() => r()))
     }
   })
 })

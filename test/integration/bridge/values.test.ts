@@ -42,8 +42,8 @@ describe('published values equal the meter registers (Gurux preset)', {timeout: 
     )
     const bridge = spawnCli(['bridge', 'run', '--config', cfg, '--db', tmp.db])
     try {
-      await waitFor('a reading', () => sub.messages.some((m) => m.topic === 'values/g'), 30_000)
-      const values = JSON.parse(sub.messages.find((m) => m.topic === 'values/g')!.payload).values
+      await waitFor('a reading', () => sub.messages.some(m => m.topic === 'values/g'), 30_000)
+      const values = JSON.parse(sub.messages.find(m => m.topic === 'values/g')!.payload).values
       // Raw register values and scaler_units of the recorded meter: energy 12345678 (10^0 Wh),
       // voltage 2301 (10^-1 V), current 523 (10^-2 A), power 1203 (10^1 W).
       expect(values.energy_kwh).toBeCloseTo((12345678 * 10 ** 0) / 1000, 9)

@@ -23,8 +23,8 @@ describe('bridge over ws://', {timeout: 60_000}, () => {
     })
     const http = createServer()
     const wss = new WebSocketServer({server: http, path: '/mqtt'})
-    wss.on('connection', (socket) => broker.handle(createWebSocketStream(socket) as never))
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()))
+    wss.on('connection', socket => broker.handle(createWebSocketStream(socket) as never))
+    await new Promise<void>(r => http.listen(0, '127.0.0.1', () => r()))
     const port = (http.address() as {port: number}).port
     const sim = await startSimulatorProcess(tmp.dir, 'sim', {meters: 1})
     const cfg = join(tmp.dir, 'ws.json')
@@ -38,7 +38,7 @@ describe('bridge over ws://', {timeout: 60_000}, () => {
     )
     const bridge = spawnCli(['bridge', 'run', '--config', cfg, '--db', tmp.db])
     try {
-      await waitFor('a reading over ws://', () => received.filter((t) => t === 'ws/w1').length >= 2, 30_000)
+      await waitFor('a reading over ws://', () => received.filter(t => t === 'ws/w1').length >= 2, 30_000)
       const s = await runCli(['bridge', 'status', '--json'], {db: tmp.db})
       expect(s.json.broker).toMatchObject({url: `ws://127.0.0.1:${port}/mqtt`, connected: true})
     } finally {
@@ -46,8 +46,8 @@ describe('bridge over ws://', {timeout: 60_000}, () => {
       await bridge.exited
       sim.kill('SIGKILL')
       wss.close()
-      await new Promise<void>((r) => broker.close(() => r()))
-      await new Promise<void>((r) => http.close(() => r()))
+      await new Promise<void>(r => broker.close(() => r()))
+      await new Promise<void>(r => http.close(() => r()))
     }
     expect((await bridge.exited).code).toBe(0)
   })

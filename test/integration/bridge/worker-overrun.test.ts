@@ -30,7 +30,7 @@ describe('meter worker: overruns', () => {
       {env: {}},
     ).meters[0]!
     const readings: PollResult[] = []
-    worker = new MeterWorker(cfg, {counters: new MeterCounters(), log: createLogger({write: () => {}}), onReading: (r) => readings.push(r)})
+    worker = new MeterWorker(cfg, {counters: new MeterCounters(), log: createLogger({write: () => {}}), onReading: r => readings.push(r)})
     worker.start()
     await waitFor('polling', () => readings.length >= 3, 10_000, 20)
 

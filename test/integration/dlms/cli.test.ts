@@ -18,13 +18,17 @@ interface Sim {
 }
 
 async function startSim(args: string[], env: Record<string, string> = {}, portFlag: string | null = '0'): Promise<Sim> {
-  const child = spawn(process.execPath, [BIN, 'meters', 'simulate', ...(portFlag === null ? [] : ['--port', portFlag]), '--json', ...args], {cwd: ROOT, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, [BIN, 'meters', 'simulate', ...(portFlag === null ? [] : ['--port', portFlag]), '--json', ...args], {
+    cwd: ROOT,
+    env: {...process.env, ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stderr = ''
-  child.stderr!.on('data', (d) => (stderr += d))
+  child.stderr!.on('data', d => (stderr += d))
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`simulator did not start: ${stderr}`)), 20_000)
     const rl = createInterface({input: child.stdout!})
-    rl.on('line', (line) => {
+    rl.on('line', line => {
       try {
         const ev = JSON.parse(line)
         if (ev.event === 'listening') {
@@ -35,13 +39,13 @@ async function startSim(args: string[], env: Record<string, string> = {}, portFl
         // not JSON: ignore
       }
     })
-    child.on('exit', (code) => reject(new Error(`simulator exited with ${code}: ${stderr}`)))
+    child.on('exit', code => reject(new Error(`simulator exited with ${code}: ${stderr}`)))
   })
   return {
     child,
     port,
     stop: () =>
-      new Promise<void>((resolve) => {
+      new Promise<void>(resolve => {
         if (child.exitCode !== null) return resolve()
         child.once('exit', () => resolve())
         child.kill('SIGTERM')
@@ -67,7 +71,24 @@ for (const framing of ['wrapper', 'hdlc'] as const) {
     })
 
     it('--json shape', async () => {
-      const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing, '--json', '1-0:1.8.0*255', '0.0.1.0.0.255', '1.0.32.7.0.255', '1.0.1.6.0.255:4'], {noDb: true})
+      const r = await runCli(
+        [
+          'meters',
+          'read',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(sim.port),
+          '--framing',
+          framing,
+          '--json',
+          '1-0:1.8.0*255',
+          '0.0.1.0.0.255',
+          '1.0.32.7.0.255',
+          '1.0.1.6.0.255:4',
+        ],
+        {noDb: true},
+      )
       expect(r.code).toBe(0)
       const j = r.json
       expect(j.meter).toEqual({host: '127.0.0.1', port: sim.port, framing, client_address: 16, server_address: 1, auth: 'none'})
@@ -84,49 +105,78 @@ for (const framing of ['wrapper', 'hdlc'] as const) {
     })
 
     it('LLS with the password from an env var; a wrong one is rejected without ever being printed', async () => {
-      const ok = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing, '--auth', 'low', '--password-env', 'PW', '--json', '0.0.96.1.1.255'], {noDb: true, env: {PW: 's3cret-pw'}})
+      const ok = await runCli(
+        [
+          'meters',
+          'read',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(sim.port),
+          '--framing',
+          framing,
+          '--auth',
+          'low',
+          '--password-env',
+          'PW',
+          '--json',
+          '0.0.96.1.1.255',
+        ],
+        {noDb: true, env: {PW: 's3cret-pw'}},
+      )
       expect(ok.code).toBe(0)
       expect(ok.json.meter.client_address).toBe(17)
       expect(ok.json.readings[0].ok).toBe(true)
       expect(ok.stdout + ok.stderr).not.toContain('s3cret-pw')
-      const bad = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing, '--auth', 'low', '--password-env', 'PW'], {noDb: true, env: {PW: 'wrong-pw-123'}})
+      const bad = await runCli(
+        ['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing, '--auth', 'low', '--password-env', 'PW'],
+        {noDb: true, env: {PW: 'wrong-pw-123'}},
+      )
       expect(bad.code).toBe(1)
       expect(bad.stderr.trim()).toMatch(/^Error: association rejected: authentication failure \(wrong password/)
       expect(bad.stdout + bad.stderr).not.toContain('wrong-pw-123')
     })
 
     // The prompt is framing-independent: checked once, on the wrapper run.
-    if (framing === 'wrapper') it.skipIf(!hasScript)('--auth low on a terminal without --password-env prompts, without echo', async () => {
-      const stdoutFile = join(tmpdir(), `netmon-prompt-${process.pid}-${Date.now()}.json`)
-      // Type the password once the prompt is shown, as a user would.
-      const term = await new Promise<string>((resolve, reject) => {
-        const child = spawn('script', ptyArgs(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--auth', 'low', '--json', '0.0.96.1.1.255'], {flush: true, stdoutTo: stdoutFile}), {env: ptyEnv()})
-        let text = ''
-        let typed = false
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-        child.stdout.setEncoding('utf8').on('data', (d: string) => {
-          text += d
-          if (!typed && text.includes('LLS password: ')) {
-            typed = true
-            child.stdin.write('s3cret-pw\r')
-          }
+    if (framing === 'wrapper')
+      it.skipIf(!hasScript)('--auth low on a terminal without --password-env prompts, without echo', async () => {
+        const stdoutFile = join(tmpdir(), `netmon-prompt-${process.pid}-${Date.now()}.json`)
+        // Type the password once the prompt is shown, as a user would.
+        const term = await new Promise<string>((resolve, reject) => {
+          const child = spawn(
+            'script',
+            ptyArgs(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--auth', 'low', '--json', '0.0.96.1.1.255'], {
+              flush: true,
+              stdoutTo: stdoutFile,
+            }),
+            {env: ptyEnv()},
+          )
+          let text = ''
+          let typed = false
+          const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+          child.stdout.setEncoding('utf8').on('data', (d: string) => {
+            text += d
+            if (!typed && text.includes('LLS password: ')) {
+              typed = true
+              child.stdin.write('s3cret-pw\r')
+            }
+          })
+          child.on('error', reject)
+          child.on('close', () => {
+            clearTimeout(timer)
+            resolve(text)
+          })
         })
-        child.on('error', reject)
-        child.on('close', () => {
-          clearTimeout(timer)
-          resolve(text)
-        })
+        try {
+          expect(term).toContain('LLS password: ')
+          expect(term).not.toContain('s3cret-pw') // typed, not echoed
+          const j = JSON.parse(readFileSync(stdoutFile, 'utf8'))
+          expect(j.meter.auth).toBe('low')
+          expect(j.readings[0].ok).toBe(true)
+        } finally {
+          rmSync(stdoutFile, {force: true})
+        }
       })
-      try {
-        expect(term).toContain('LLS password: ')
-        expect(term).not.toContain('s3cret-pw') // typed, not echoed
-        const j = JSON.parse(readFileSync(stdoutFile, 'utf8'))
-        expect(j.meter.auth).toBe('low')
-        expect(j.readings[0].ok).toBe(true)
-      } finally {
-        rmSync(stdoutFile, {force: true})
-      }
-    })
 
     it('unknown OBIS → data-access-result line, exit 1', async () => {
       const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(sim.port), '--framing', framing, '0.0.96.99.99.255'], {noDb: true})
@@ -164,13 +214,13 @@ describe('meters read errors', () => {
 
 describe('meters simulate --config', () => {
   const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
+    new Promise<boolean>(resolve => {
       const srv = createServer()
       srv.once('error', () => resolve(false))
       srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
     })
 
-  it('a flag given on the command line wins over the file, even when it equals the default (--port 4061)', async (ctx) => {
+  it('a flag given on the command line wins over the file, even when it equals the default (--port 4061)', async ctx => {
     if (!(await free(4061))) ctx.skip() // another program holds 4061 on this machine
     const dir = mkdtempSync(join(tmpdir(), 'netmon-sim-cfg-'))
     try {
@@ -194,8 +244,8 @@ describe('meters read --address-size (HDLC)', () => {
   /** The first frame `meters read` sends to a loopback listener that never answers. */
   async function firstFrame(args: string[]): Promise<Buffer> {
     const got: Buffer[] = []
-    const srv = createServer((s) => s.on('data', (d) => got.push(d)))
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+    const srv = createServer(s => s.on('data', d => got.push(d)))
+    await new Promise<void>(r => srv.listen(0, '127.0.0.1', () => r()))
     const port = (srv.address() as {port: number}).port
     try {
       await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String(port), '--framing', 'hdlc', '--timeout', '300ms', ...args])
@@ -229,11 +279,24 @@ describe('meters read against a meter that refuses the HDLC link', () => {
   it('DM to the SNRM: exit 1, one line naming the refusal', async () => {
     const {encodeHdlcFrame, clientAddress, serverAddress} = await import('../../../src/core/dlms/codec/hdlc.js')
     // A loopback "meter" that answers every frame with DM (disconnected mode), from server 1 to client 16.
-    const dm = Buffer.from(encodeHdlcFrame({segmented: false, dest: clientAddress(16), src: serverAddress(1), control: {type: 'DM', pf: true}, info: new Uint8Array(0)}))
-    const srv = createServer((s) => s.on('data', () => s.write(dm)))
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+    const dm = Buffer.from(
+      encodeHdlcFrame({segmented: false, dest: clientAddress(16), src: serverAddress(1), control: {type: 'DM', pf: true}, info: new Uint8Array(0)}),
+    )
+    const srv = createServer(s => s.on('data', () => s.write(dm)))
+    await new Promise<void>(r => srv.listen(0, '127.0.0.1', () => r()))
     try {
-      const r = await runCli(['meters', 'read', '--host', '127.0.0.1', '--port', String((srv.address() as {port: number}).port), '--framing', 'hdlc', '--timeout', '2s'])
+      const r = await runCli([
+        'meters',
+        'read',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String((srv.address() as {port: number}).port),
+        '--framing',
+        'hdlc',
+        '--timeout',
+        '2s',
+      ])
       expect(r.code).toBe(1)
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
       expect(r.stderr).toMatch(/^Error: .*refused the HDLC connection \(DM\)/)

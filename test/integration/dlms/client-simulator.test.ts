@@ -4,7 +4,17 @@
  */
 import net from 'node:net'
 import {afterEach, describe, expect, it} from 'vitest'
-import {D, DlmsClient, isDlmsError, startSimulator, type DlmsClientOptions, type DlmsError, type DlmsFrameEvent, type Simulator, type SimulatorOptions} from '../../../src/core/dlms/index.js'
+import {
+  D,
+  DlmsClient,
+  isDlmsError,
+  startSimulator,
+  type DlmsClientOptions,
+  type DlmsError,
+  type DlmsFrameEvent,
+  type Simulator,
+  type SimulatorOptions,
+} from '../../../src/core/dlms/index.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -41,7 +51,7 @@ for (const framing of ['wrapper', 'hdlc'] as const) {
       it(`reads registers, clock, data and profile with authentication ${auth}`, async () => {
         const s = await sim({framing})
         const frames: DlmsFrameEvent[] = []
-        const c = client(s, {...(auth === 'lls' ? LLS : {}), onFrame: (e) => frames.push(e)})
+        const c = client(s, {...(auth === 'lls' ? LLS : {}), onFrame: e => frames.push(e)})
         const assoc = await c.open()
         expect(assoc.maxPduSize).toBe(512)
         expect(assoc.conformanceNames).toEqual(expect.arrayContaining(['block-transfer-with-get-or-read', 'get', 'selective-access', 'multiple-references']))
@@ -80,24 +90,24 @@ for (const framing of ['wrapper', 'hdlc'] as const) {
         await c.close()
         expect(c.state).toBe('closed')
         // counter hook: one 'request' APDU per service call, answered by one 'response' APDU
-        const reqs = frames.filter((f) => f.direction === 'sent' && f.kind === 'request' && f.apduComplete).length
-        const resps = frames.filter((f) => f.direction === 'received' && f.kind === 'response' && f.apduComplete).length
+        const reqs = frames.filter(f => f.direction === 'sent' && f.kind === 'request' && f.apduComplete).length
+        const resps = frames.filter(f => f.direction === 'received' && f.kind === 'response' && f.apduComplete).length
         expect(reqs).toBe(resps)
         expect(reqs).toBeGreaterThan(15)
-        expect(frames.every((f) => f.framing === framing && f.bytes > f.payloadBytes)).toBe(true)
+        expect(frames.every(f => f.framing === framing && f.bytes > f.payloadBytes)).toBe(true)
       })
     }
 
     it('block transfer of a large profile (3000 rows, ~63 KB) and a time range', async () => {
       const s = await sim({framing, profileRows: 3000})
       const frames: DlmsFrameEvent[] = []
-      const c = client(s, {timeoutMs: 5000, onFrame: (e) => frames.push(e)})
+      const c = client(s, {timeoutMs: 5000, onFrame: e => frames.push(e)})
       await c.open()
       const p = await c.readProfile('1.0.99.1.0.255')
       expect(p.rows.length).toBe(3000)
-      const raw = frames.filter((f) => f.direction === 'received' && f.apduComplete).length
+      const raw = frames.filter(f => f.direction === 'received' && f.apduComplete).length
       expect(raw).toBeGreaterThan(100) // one Get-Response-With-Datablock per ≤500 bytes
-      if (framing === 'hdlc') expect(frames.some((f) => f.direction === 'sent' && f.kind === 'control')).toBe(true) // RR for segments
+      if (framing === 'hdlc') expect(frames.some(f => f.direction === 'sent' && f.kind === 'control')).toBe(true) // RR for segments
       const from = p.rows[10]![0] as string
       const to = p.rows[19]![0] as string
       const part = await c.readProfile('1.0.99.1.0.255', {from, to})
@@ -115,7 +125,11 @@ for (const framing of ['wrapper', 'hdlc'] as const) {
         {descriptor: {classId: 1, obis: Uint8Array.of(0, 0, 96, 99, 99, 255), attribute: 2}},
         {descriptor: {classId: 1, obis: Uint8Array.of(0, 0, 96, 1, 1, 255), attribute: 2}},
       ])
-      expect(list).toEqual([{ok: true, data: D.struct(D.int8(0), D.enum(30))}, {ok: false, error: 4}, {ok: false, error: 3}])
+      expect(list).toEqual([
+        {ok: true, data: D.struct(D.int8(0), D.enum(30))},
+        {ok: false, error: 4},
+        {ok: false, error: 3},
+      ])
       const denied = await failure(pub.read('0.0.96.1.1.255', 1, 2))
       expect(denied.dlmsCode).toBe('ACCESS_DENIED')
       expect(denied.message).toBe('cannot read 0.0.96.1.1.255 attribute 2 (class 1): read-write-denied (the association has no right to this attribute)')
@@ -182,7 +196,9 @@ for (const framing of ['wrapper', 'hdlc'] as const) {
         const e = await failure(c.readClock())
         expect(e.dlmsCode).toBe('TIMEOUT')
         expect(e.kind).toBe('network')
-        expect(e.message).toMatch(/^timeout: no answer from 127\.0\.0\.1:\d+ within 1000 ms \(waiting for GET response for 0\.0\.1\.0\.0\.255 attribute 2 \(class 8\)\)$/)
+        expect(e.message).toMatch(
+          /^timeout: no answer from 127\.0\.0\.1:\d+ within 1000 ms \(waiting for GET response for 0\.0\.1\.0\.0\.255 attribute 2 \(class 8\)\)$/,
+        )
         expect(Date.now() - t0).toBeLessThan(1400)
       })
 
@@ -231,7 +247,7 @@ describe('HDLC negotiation and segmentation both ways', () => {
     const s = await sim({framing: 'hdlc', hdlcMaxInfo: 512, profileRows: 500})
     const c = client(s, {hdlc: {maxInfoTx: 256, maxInfoRx: 256, windowTx: 1, windowRx: 1}})
     const frames: number[] = []
-    const c2 = client(s, {hdlc: {maxInfoTx: 256, maxInfoRx: 256}, onFrame: (e) => e.direction === 'received' && frames.push(e.bytes)})
+    const c2 = client(s, {hdlc: {maxInfoTx: 256, maxInfoRx: 256}, onFrame: e => e.direction === 'received' && frames.push(e.bytes)})
     await c2.open()
     expect((await c2.readProfile('1.0.99.1.0.255')).rows.length).toBe(500)
     expect(Math.max(...frames)).toBeLessThanOrEqual(256 + 12)
@@ -241,13 +257,13 @@ describe('HDLC negotiation and segmentation both ways', () => {
   it('a long request is segmented by the client and reassembled by the meter (max info 32)', async () => {
     const s = await sim({framing: 'hdlc', hdlcMaxInfo: 32})
     const sent: DlmsFrameEvent[] = []
-    const c = client(s, {onFrame: (e) => e.direction === 'sent' && sent.push(e)})
+    const c = client(s, {onFrame: e => e.direction === 'sent' && sent.push(e)})
     await c.open()
     const items = Array.from({length: 12}, () => ({descriptor: {classId: 3, obis: Uint8Array.of(1, 0, 32, 7, 0, 255), attribute: 3}}))
     const res = await c.getMany(items)
     expect(res).toHaveLength(12)
-    expect(res.every((r) => r.ok)).toBe(true)
-    const segments = sent.filter((e) => e.kind === 'request' && !e.apduComplete)
+    expect(res.every(r => r.ok)).toBe(true)
+    const segments = sent.filter(e => e.kind === 'request' && !e.apduComplete)
     expect(segments.length).toBeGreaterThan(2)
   })
 })
@@ -255,9 +271,9 @@ describe('HDLC negotiation and segmentation both ways', () => {
 describe('connection errors', () => {
   it('connection refused → one clear line', async () => {
     const srv = net.createServer()
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+    await new Promise<void>(r => srv.listen(0, '127.0.0.1', r))
     const port = (srv.address() as net.AddressInfo).port
-    await new Promise<void>((r) => srv.close(() => r()))
+    await new Promise<void>(r => srv.close(() => r()))
     const c = new DlmsClient({host: '127.0.0.1', port, timeoutMs: 1000})
     const e = await failure(c.open())
     expect(e.dlmsCode).toBe('CONNECTION_FAILED')
@@ -267,9 +283,9 @@ describe('connection errors', () => {
   })
 
   it('a peer that accepts TCP but never answers SNRM → TIMEOUT', async () => {
-    const srv = net.createServer((s) => s.on('error', () => undefined).resume())
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-    cleanups.push(() => new Promise((r) => srv.close(() => r())))
+    const srv = net.createServer(s => s.on('error', () => undefined).resume())
+    await new Promise<void>(r => srv.listen(0, '127.0.0.1', r))
+    cleanups.push(() => new Promise(r => srv.close(() => r())))
     const port = (srv.address() as net.AddressInfo).port
     const c = new DlmsClient({host: '127.0.0.1', port, framing: 'hdlc', timeoutMs: 300})
     const e = await failure(c.connect())
@@ -289,9 +305,9 @@ describe('simulator', () => {
     let s: Simulator | undefined
     for (let attempt = 0; attempt < 5 && !s; attempt++) {
       const probe = net.createServer()
-      await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+      await new Promise<void>(r => probe.listen(0, '127.0.0.1', r))
       const base = (probe.address() as net.AddressInfo).port
-      await new Promise<void>((r) => probe.close(() => r()))
+      await new Promise<void>(r => probe.close(() => r()))
       try {
         s = await sim({meters: 3, port: base})
       } catch {
@@ -340,10 +356,10 @@ describe('exception-response from the meter', () => {
     // A loopback proxy: the association goes to the simulator; the first GET is answered with an
     // exception-response (state-error 2, service-error 3) as a meter in trouble would.
     let requests = 0
-    const proxy = net.createServer((down) => {
+    const proxy = net.createServer(down => {
       const up = net.connect(s.ports[0]!, '127.0.0.1')
       const frames = new WrapperStreamDecoder()
-      down.on('data', (d) => {
+      down.on('data', d => {
         for (const ev of frames.push(d)) {
           if (ev.type !== 'frame') continue
           const f = ev.frame
@@ -351,12 +367,12 @@ describe('exception-response from the meter', () => {
           else up.write(encodeWrapperFrame(f))
         }
       })
-      up.on('data', (d) => down.write(d))
+      up.on('data', d => down.write(d))
       down.on('close', () => up.destroy())
       up.on('error', () => down.destroy())
     })
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()))
-    cleanups.push(() => new Promise<void>((r) => proxy.close(() => r())))
+    await new Promise<void>(r => proxy.listen(0, '127.0.0.1', () => r()))
+    cleanups.push(() => new Promise<void>(r => proxy.close(() => r())))
     const c = new DlmsClient({host: '127.0.0.1', port: (proxy.address() as net.AddressInfo).port, framing: 'wrapper', timeoutMs: 1500})
     cleanups.push(() => c.close())
     await c.open()

@@ -21,7 +21,7 @@ function clientFor(s: SessionVector, port: number, frames?: DlmsFrameEvent[]): D
   if (s.server_logical !== undefined) Object.assign(opts, {serverAddress: s.server_logical, physicalAddress: s.server_physical, addressSize: 4})
   else opts.serverAddress = s.server_address
   if (s.client_address === 17) opts.auth = {mechanism: 'low', password: s.password_sent ?? s.decoded.password}
-  if (frames) opts.onFrame = (e) => frames.push(e)
+  if (frames) opts.onFrame = e => frames.push(e)
   return new DlmsClient(opts)
 }
 
@@ -34,9 +34,9 @@ function expectAare(c: DlmsClient, s: SessionVector): void {
 async function finish(c: DlmsClient, s: SessionVector): Promise<void> {
   await c.close()
   // let the last recorded answer (UA to DISC) arrive before judging
-  await new Promise((r) => setTimeout(r, 20))
+  await new Promise(r => setTimeout(r, 20))
   expect(replay!.mismatches).toEqual([])
-  expect(replay!.matched()).toBe(s.steps.filter((x) => x.dir === 'c2s').length)
+  expect(replay!.matched()).toBe(s.steps.filter(x => x.dir === 'c2s').length)
 }
 
 describe('client replays every Gurux session byte-exact', () => {
@@ -112,7 +112,14 @@ describe('client replays every Gurux session byte-exact', () => {
 
       if (kind === 'get-profile-buffer') {
         const p = await c.readProfile('1.0.99.1.0.255')
-        expect(p.captureObjects).toEqual(s.decoded.capture_objects.map((o: {class_id: number; obis: string; attribute: number; data_index: number}) => ({classId: o.class_id, obis: o.obis, attribute: o.attribute, dataIndex: o.data_index})))
+        expect(p.captureObjects).toEqual(
+          s.decoded.capture_objects.map((o: {class_id: number; obis: string; attribute: number; data_index: number}) => ({
+            classId: o.class_id,
+            obis: o.obis,
+            attribute: o.attribute,
+            dataIndex: o.data_index,
+          })),
+        )
         expect(p.rows.length).toBe(s.decoded.row_count)
         expect(p.rows.slice(0, 3)).toEqual(s.decoded.first_rows)
         expect(p.rows.at(-1)).toEqual(s.decoded.last_row)
@@ -122,16 +129,16 @@ describe('client replays every Gurux session byte-exact', () => {
           expect(new Date(row[0] as string).getTime()).toBe(t.getTime())
           expect(row[1]).toBe(12000000 + 25 * i)
         })
-        if (s.framing === 'wrapper') expect(frames.filter((f) => f.direction === 'sent' && f.kind === 'request').length).toBe(1 + s.decoded.get_data_blocks + 1) // capture_objects, first block + (blocks-1) next, RLRQ
+        if (s.framing === 'wrapper') expect(frames.filter(f => f.direction === 'sent' && f.kind === 'request').length).toBe(1 + s.decoded.get_data_blocks + 1) // capture_objects, first block + (blocks-1) next, RLRQ
       }
 
       await finish(c, s)
 
       // counter hook: every frame seen, sizes add up to what was on the wire
-      const sentBytes = s.steps.filter((x) => x.dir === 'c2s').reduce((n, x) => n + x.hex.length / 2, 0)
-      const recvBytes = s.steps.filter((x) => x.dir === 's2c').reduce((n, x) => n + x.hex.length / 2, 0)
-      expect(frames.filter((f) => f.direction === 'sent').reduce((n, f) => n + f.bytes, 0)).toBe(sentBytes)
-      expect(frames.filter((f) => f.direction === 'received').reduce((n, f) => n + f.bytes, 0)).toBe(recvBytes)
+      const sentBytes = s.steps.filter(x => x.dir === 'c2s').reduce((n, x) => n + x.hex.length / 2, 0)
+      const recvBytes = s.steps.filter(x => x.dir === 's2c').reduce((n, x) => n + x.hex.length / 2, 0)
+      expect(frames.filter(f => f.direction === 'sent').reduce((n, f) => n + f.bytes, 0)).toBe(sentBytes)
+      expect(frames.filter(f => f.direction === 'received').reduce((n, f) => n + f.bytes, 0)).toBe(recvBytes)
     })
   }
 })

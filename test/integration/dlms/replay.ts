@@ -18,7 +18,7 @@ export async function startReplay(session: SessionVector): Promise<ReplayServer>
   const mismatches: string[] = []
   let matched = 0
   const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
+  const server = net.createServer(socket => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => undefined)
@@ -50,7 +50,7 @@ export async function startReplay(session: SessionVector): Promise<ReplayServer>
       if (buf.length > 0) mismatches.push(`unexpected trailing bytes ${buf.toString('hex')}`)
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as net.AddressInfo).port
   return {
     port,
@@ -58,7 +58,7 @@ export async function startReplay(session: SessionVector): Promise<ReplayServer>
     mismatches,
     close: async () => {
       for (const s of sockets) s.destroy()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await new Promise<void>(resolve => server.close(() => resolve()))
     },
   }
 }

@@ -4,6 +4,7 @@
  * hand here, so a writer bug cannot hide behind shared code).
  */
 import type {Store} from '../../../src/core/store/index.js'
+import type {InValue} from '@libsql/client'
 import {HOSTILE, iso, seedDevices, seedEvents} from '../../unit/export/fixtures.js'
 
 type Obj = Record<string, unknown>
@@ -21,15 +22,27 @@ export interface DatasetCase {
 export const T0 = Date.UTC(2026, 10, 23, 10, 0, 0)
 const bool = (v: unknown) => (v === null || v === undefined ? null : Number(v) !== 0)
 const same = (o: Obj) => o
-const embed = (...cols: string[]) => (o: Obj) => {
-  const out = {...o}
-  for (const c of cols) if (typeof out[c] === 'string') out[c] = JSON.parse(out[c] as string)
-  return out
-}
+const embed =
+  (...cols: string[]) =>
+  (o: Obj) => {
+    const out = {...o}
+    for (const c of cols) if (typeof out[c] === 'string') out[c] = JSON.parse(out[c] as string)
+    return out
+  }
 
 export async function seedAll(store: Store): Promise<void> {
   await seedDevices(store, [
-    {mac: 'AA:BB:CC:DD:EE:01', ip: '192.0.2.1', hostname: 'router', name: 'Wohnzimmer, "TV"', vendor: 'Ünïcødé 東京', known: 1, online: 1, first_seen: T0, last_seen: T0 + 60_000},
+    {
+      mac: 'AA:BB:CC:DD:EE:01',
+      ip: '192.0.2.1',
+      hostname: 'router',
+      name: 'Wohnzimmer, "TV"',
+      vendor: 'Ünïcødé 東京',
+      known: 1,
+      online: 1,
+      first_seen: T0,
+      last_seen: T0 + 60_000,
+    },
     {mac: null, ip: '192.0.2.2', hostname: null, name: null, vendor: null, known: 0, online: null, first_seen: T0 + 1, last_seen: T0 + 2},
     ...HOSTILE.map((h, i) => ({
       mac: `02:00:00:00:01:${(i + 16).toString(16).toUpperCase()}`,
@@ -55,9 +68,9 @@ export async function seedAll(store: Store): Promise<void> {
   await store.batch([...bandwidthSeed(), ...latencySeed(), ...inventorySeed(), ...bridgeSeed()])
 }
 
-type Stmt = {sql: string; args: unknown[]}
+type Stmt = {sql: string; args: InValue[]}
 const ins = (table: string, cols: string[], rows: unknown[][]): Stmt[] =>
-  rows.map((r) => ({sql: `INSERT INTO ${table}(${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, args: r}))
+  rows.map(r => ({sql: `INSERT INTO ${table}(${cols.map(c => `"${c}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, args: r as InValue[]}))
 
 /** Bandwidth tables (migration 002): samples and rollups for several devices, odd intervals included. */
 function bandwidthSeed(): Stmt[] {
@@ -71,10 +84,31 @@ function bandwidthSeed(): Stmt[] {
   }
   samples.push([2, T0 - 1, 2 ** 40, 2 ** 41 + 3, 1]) // big byte counts, a 1 ms interval
   const rollups = (ms: number, n: number): unknown[][] =>
-    [1, 3, 18].flatMap((d) => Array.from({length: n}, (_, i) => [d, Math.floor(T0 / ms) * ms + i * ms, 10_000 * d + i, 20_000 * d + i, 5 + i, i === 1 ? null : 8000 * d + i]))
+    [1, 3, 18].flatMap(d =>
+      Array.from({length: n}, (_, i) => [d, Math.floor(T0 / ms) * ms + i * ms, 10_000 * d + i, 20_000 * d + i, 5 + i, i === 1 ? null : 8000 * d + i]),
+    )
   const totals: unknown[][] = [
     // device, since, reset, first, last, sent, received, count, cur_ts, cur_sent, cur_received, cur_interval, peaks…
-    [1, T0 - 3_600_000, null, T0, T0 + 240_001, 123_456_789, 987_654_321, 42, T0 + 240_001, 1500, 3000, 60_001, 8_000_000, T0 + 60_001, 3_000_000, T0 + 1, 5_000_000, T0 + 2],
+    [
+      1,
+      T0 - 3_600_000,
+      null,
+      T0,
+      T0 + 240_001,
+      123_456_789,
+      987_654_321,
+      42,
+      T0 + 240_001,
+      1500,
+      3000,
+      60_001,
+      8_000_000,
+      T0 + 60_001,
+      3_000_000,
+      T0 + 1,
+      5_000_000,
+      T0 + 2,
+    ],
     [3, null, T0 - 5, T0 + 3, T0 + 3, 10, 20, 1, T0 + 3, 10, 20, null, null, null, null, null, null, null],
     [18, null, null, null, null, 0, 0, 0, null, null, null, null, null, null, null, null, null, null],
   ]
@@ -85,7 +119,26 @@ function bandwidthSeed(): Stmt[] {
     ...ins('bw_rollup_1d', ['device_id', 'bucket', 'sent', 'received', 'samples', 'peak_bps'], rollups(86_400_000, 2)),
     ...ins(
       'bw_totals',
-      ['device_id', 'since_ts', 'reset_ts', 'first_ts', 'last_ts', 'bytes_sent', 'bytes_received', 'sample_count', 'cur_ts', 'cur_sent', 'cur_received', 'cur_interval_ms', 'peak_bps', 'peak_ts', 'peak_up_bps', 'peak_up_ts', 'peak_down_bps', 'peak_down_ts'],
+      [
+        'device_id',
+        'since_ts',
+        'reset_ts',
+        'first_ts',
+        'last_ts',
+        'bytes_sent',
+        'bytes_received',
+        'sample_count',
+        'cur_ts',
+        'cur_sent',
+        'cur_received',
+        'cur_interval_ms',
+        'peak_bps',
+        'peak_ts',
+        'peak_up_bps',
+        'peak_up_ts',
+        'peak_down_bps',
+        'peak_down_ts',
+      ],
       totals,
     ),
   ]
@@ -94,18 +147,92 @@ function bandwidthSeed(): Stmt[] {
 /** Latency tables (migration 004): runs with REALs that need all 17 digits, probes lost and received. */
 function latencySeed(): Stmt[] {
   const runs: unknown[][] = [
-    [1, "=cmd|' /C calc'!A0", '192.0.2.1', 1, 'icmp', null, 1000, 2000, T0, T0 + 3000, 4, 3, 0, 25, 0.1 + 0.2, 1 / 3, 2.5, 0.4, 0.1234567890123456, 0.7, 'excellent', null],
-    [2, 'gateway, "main"', '192.0.2.2', null, 'tcp', 443, 500, 1000, T0 + 10, T0 + 2000, 3, 0, 0, 100, null, null, null, null, null, null, 'bad', 'no route to host\nretry'],
+    [
+      1,
+      "=cmd|' /C calc'!A0",
+      '192.0.2.1',
+      1,
+      'icmp',
+      null,
+      1000,
+      2000,
+      T0,
+      T0 + 3000,
+      4,
+      3,
+      0,
+      25,
+      0.1 + 0.2,
+      1 / 3,
+      2.5,
+      0.4,
+      0.1234567890123456,
+      0.7,
+      'excellent',
+      null,
+    ],
+    [
+      2,
+      'gateway, "main"',
+      '192.0.2.2',
+      null,
+      'tcp',
+      443,
+      500,
+      1000,
+      T0 + 10,
+      T0 + 2000,
+      3,
+      0,
+      0,
+      100,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      'bad',
+      'no route to host\nretry',
+    ],
     [3, 'router', '192.0.2.1', 1, 'icmp', null, 1000, 2000, T0 + 5000, T0 + 8000, 2, 2, 1, 0, 1e-7, 12345.678, 99999.99999999999, 3, 0, 0, 'good', null],
   ]
   const probes: unknown[][] = []
-  for (const [run, n] of [[1, 4], [2, 3], [3, 2]] as const) {
-    for (let seq = 1; seq <= n; seq++) probes.push([run, seq, T0 + run * 10 + seq * 1000, seq === 2 ? null : seq * 0.1 + run / 3, seq === 2 ? 'timeout' : run === 2 ? 'refused' : 'reply'])
+  for (const [run, n] of [
+    [1, 4],
+    [2, 3],
+    [3, 2],
+  ] as const) {
+    for (let seq = 1; seq <= n; seq++)
+      probes.push([run, seq, T0 + run * 10 + seq * 1000, seq === 2 ? null : seq * 0.1 + run / 3, seq === 2 ? 'timeout' : run === 2 ? 'refused' : 'reply'])
   }
   return [
     ...ins(
       'latency_runs',
-      ['id', 'host', 'ip', 'device_id', 'method', 'port', 'interval_ms', 'timeout_ms', 'started_at', 'ended_at', 'sent', 'received', 'duplicates', 'loss_pct', 'min_ms', 'avg_ms', 'max_ms', 'median_ms', 'stddev_ms', 'jitter_ms', 'grade', 'error'],
+      [
+        'id',
+        'host',
+        'ip',
+        'device_id',
+        'method',
+        'port',
+        'interval_ms',
+        'timeout_ms',
+        'started_at',
+        'ended_at',
+        'sent',
+        'received',
+        'duplicates',
+        'loss_pct',
+        'min_ms',
+        'avg_ms',
+        'max_ms',
+        'median_ms',
+        'stddev_ms',
+        'jitter_ms',
+        'grade',
+        'error',
+      ],
       runs,
     ),
     ...ins('latency_probes', ['run_id', 'seq', 'ts', 'rtt_ms', 'status'], probes),
@@ -116,7 +243,25 @@ function latencySeed(): Stmt[] {
 function inventorySeed(): Stmt[] {
   const scans: unknown[][] = [
     [1, T0, T0 + 900, T0 + 1000, 'done', '["192.0.2.0/24"]', '["arp","tcp"]', '22,80', 254, 254, 3, 6, 6, 101, 'probe-host', null, '{"new":2,"online":3}'],
-    [2, T0 - 50_000, T0 - 40_000, null, 'interrupted', '["10.0.0.0/30","=1+2"]', '["icmp"]', null, 2, 1, 0, 0, 0, 102, 'probe, "host"', 'interrupted by SIGINT', null],
+    [
+      2,
+      T0 - 50_000,
+      T0 - 40_000,
+      null,
+      'interrupted',
+      '["10.0.0.0/30","=1+2"]',
+      '["icmp"]',
+      null,
+      2,
+      1,
+      0,
+      0,
+      0,
+      102,
+      'probe, "host"',
+      'interrupted by SIGINT',
+      null,
+    ],
     [3, T0, T0 + 10, T0 + 20, 'failed', '[]', '[]', null, 0, 0, 0, 0, 0, null, null, 'bad target: 東京', null],
   ]
   const hosts: unknown[][] = [
@@ -128,7 +273,25 @@ function inventorySeed(): Stmt[] {
   return [
     ...ins(
       'scans',
-      ['id', 'started_at', 'updated_at', 'finished_at', 'status', 'targets', 'methods', 'ports', 'hosts_total', 'hosts_done', 'found', 'ports_total', 'ports_done', 'pid', 'hostname', 'error', 'summary'],
+      [
+        'id',
+        'started_at',
+        'updated_at',
+        'finished_at',
+        'status',
+        'targets',
+        'methods',
+        'ports',
+        'hosts_total',
+        'hosts_done',
+        'found',
+        'ports_total',
+        'ports_done',
+        'pid',
+        'hostname',
+        'error',
+        'summary',
+      ],
       scans,
     ),
     ...ins('scan_hosts', ['scan_id', 'ip', 'device_id', 'mac', 'found_by', 'rtt_ms', 'hostname', 'ports'], hosts),
@@ -144,7 +307,10 @@ function bridgeSeed(): Stmt[] {
   ]
   const readings: unknown[][] = []
   const metrics: unknown[][] = []
-  for (const [m, n] of [['main-house', 5], ['garage', 3]] as const) {
+  for (const [m, n] of [
+    ['main-house', 5],
+    ['garage', 3],
+  ] as const) {
     for (let i = 0; i < n; i++) {
       readings.push([m, T0 + i * 1000, JSON.stringify({energy_import_wh: 12_345_678 + i, power_w: -42.5 + i, serial: '=x,"y"', missing: null}), 30 + i])
       metrics.push([m, T0 + i * 60_000, 60 + i, 59, 1200 + i, 3400, 57.6 + i / 3, 60, 58 + i, 9000, 20_000 + i, 25_000, 0.5 + i, 1 / 3, 60_000])
@@ -155,7 +321,23 @@ function bridgeSeed(): Stmt[] {
     ...ins('readings', ['meter_id', 'ts', 'values', 'poll_ms'], readings),
     ...ins(
       'network_metrics',
-      ['meter_id', 'timestamp', 'dlms_requests_sent', 'dlms_responses_recv', 'dlms_bytes_sent', 'dlms_bytes_recv', 'dlms_avg_payload_size', 'mqtt_messages_sent', 'mqtt_messages_acked', 'mqtt_bytes_sent', 'bandwidth_tx_bps', 'bandwidth_rx_bps', 'packets_tx_ps', 'packets_rx_ps', 'interval_ms'],
+      [
+        'meter_id',
+        'timestamp',
+        'dlms_requests_sent',
+        'dlms_responses_recv',
+        'dlms_bytes_sent',
+        'dlms_bytes_recv',
+        'dlms_avg_payload_size',
+        'mqtt_messages_sent',
+        'mqtt_messages_acked',
+        'mqtt_bytes_sent',
+        'bandwidth_tx_bps',
+        'bandwidth_rx_bps',
+        'packets_tx_ps',
+        'packets_rx_ps',
+        'interval_ms',
+      ],
       metrics,
     ),
   ]
@@ -167,8 +349,8 @@ export const DATASET_CASES: DatasetCase[] = [
   {
     args: ['--what', 'devices'],
     storeSql: 'SELECT * FROM devices ORDER BY id',
-    expected: (rows) =>
-      rows.map((r) => ({
+    expected: rows =>
+      rows.map(r => ({
         id: r.id,
         mac: r.mac,
         ip: r.ip,
@@ -187,8 +369,7 @@ export const DATASET_CASES: DatasetCase[] = [
   {
     args: ['--what', 'events'],
     storeSql: 'SELECT e.*, d.mac FROM events e LEFT JOIN devices d ON d.id = e.device_id ORDER BY e.ts, e.id',
-    expected: (rows) =>
-      rows.map((r) => ({ts: iso(r.ts), ts_ms: r.ts, id: r.id, type: r.type, device_id: r.device_id, mac: r.mac, detail: r.detail})),
+    expected: rows => rows.map(r => ({ts: iso(r.ts), ts_ms: r.ts, id: r.id, type: r.type, device_id: r.device_id, mac: r.mac, detail: r.detail})),
     asJson: embed('detail'),
   },
   ...(['raw', '5m', '1h', '1d'] as const).map(
@@ -198,8 +379,8 @@ export const DATASET_CASES: DatasetCase[] = [
         res === 'raw'
           ? 'SELECT s.device_id, s.ts, s.sent, s.received, 1 AS samples, s.interval_ms, NULL AS peak_bps, d.mac FROM bw_samples s JOIN devices d ON d.id = s.device_id ORDER BY s.device_id, s.ts'
           : `SELECT r.device_id, r.bucket AS ts, r.sent, r.received, r.samples, ${RES_MS[res]} AS interval_ms, r.peak_bps, d.mac FROM bw_rollup_${res} r JOIN devices d ON d.id = r.device_id ORDER BY r.device_id, r.bucket`,
-      expected: (rows) =>
-        rows.map((r) => ({
+      expected: rows =>
+        rows.map(r => ({
           ts: iso(r.ts),
           ts_ms: r.ts,
           device_id: r.device_id,
@@ -217,14 +398,14 @@ export const DATASET_CASES: DatasetCase[] = [
   {
     args: ['--what', 'bandwidth-totals'],
     storeSql: 'SELECT t.*, d.mac, d.ip, d.hostname FROM bw_totals t JOIN devices d ON d.id = t.device_id ORDER BY t.device_id',
-    expected: (rows) => rows.map(statsRow),
+    expected: rows => rows.map(statsRow),
     asJson: same,
   },
   {
     args: ['--what', 'latency'],
     storeSql: 'SELECT l.*, d.mac FROM latency_runs l LEFT JOIN devices d ON d.id = l.device_id ORDER BY l.id',
-    expected: (rows) =>
-      rows.map((r) => ({
+    expected: rows =>
+      rows.map(r => ({
         id: r.id,
         started_at: iso(r.started_at),
         started_at_ms: r.started_at,
@@ -256,8 +437,8 @@ export const DATASET_CASES: DatasetCase[] = [
   {
     args: ['--what', 'latency-probes'],
     storeSql: 'SELECT p.*, l.host, l.ip, l.device_id, l.method FROM latency_probes p JOIN latency_runs l ON l.id = p.run_id ORDER BY p.run_id, p.seq',
-    expected: (rows) =>
-      rows.map((r) => ({
+    expected: rows =>
+      rows.map(r => ({
         run_id: r.run_id,
         seq: r.seq,
         ts: iso(r.ts),
@@ -274,8 +455,8 @@ export const DATASET_CASES: DatasetCase[] = [
   {
     args: ['--what', 'scans'],
     storeSql: 'SELECT * FROM scans ORDER BY started_at, id',
-    expected: (rows) =>
-      rows.map((r) => ({
+    expected: rows =>
+      rows.map(r => ({
         id: r.id,
         started_at: iso(r.started_at),
         started_at_ms: r.started_at,
@@ -299,8 +480,8 @@ export const DATASET_CASES: DatasetCase[] = [
   {
     args: ['--what', 'scan-hosts'],
     storeSql: 'SELECT h.*, s.started_at FROM scan_hosts h JOIN scans s ON s.id = h.scan_id ORDER BY s.started_at, s.id, h.ip',
-    expected: (rows) =>
-      rows.map((r) => ({
+    expected: rows =>
+      rows.map(r => ({
         scan_started_at: iso(r.started_at),
         scan_started_at_ms: r.started_at,
         scan_id: r.scan_id,
@@ -317,14 +498,14 @@ export const DATASET_CASES: DatasetCase[] = [
   {
     args: ['--what', 'readings'],
     storeSql: 'SELECT r.*, m.name FROM readings r JOIN meters m ON m.id = r.meter_id ORDER BY r.meter_id, r.ts',
-    expected: (rows) => rows.map((r) => ({meter_id: r.meter_id, meter_name: r.name, ts: iso(r.ts), ts_ms: r.ts, values: r.values, poll_ms: r.poll_ms})),
+    expected: rows => rows.map(r => ({meter_id: r.meter_id, meter_name: r.name, ts: iso(r.ts), ts_ms: r.ts, values: r.values, poll_ms: r.poll_ms})),
     asJson: embed('values'),
   },
   {
     args: ['--what', 'network-metrics'],
     storeSql: 'SELECT * FROM network_metrics ORDER BY meter_id, timestamp',
-    expected: (rows) =>
-      rows.map((r) => ({
+    expected: rows =>
+      rows.map(r => ({
         meter_id: r.meter_id,
         timestamp: iso(r.timestamp),
         timestamp_ms: r.timestamp,
@@ -361,7 +542,7 @@ function statsRow(r: Row): Obj {
   }
   const sent = n(r.bytes_sent)
   const received = n(r.bytes_received)
-  const starts = [r.since_ts, r.first_ts].filter((x) => x !== null)
+  const starts = [r.since_ts, r.first_ts].filter(x => x !== null)
   const first = starts.length ? Math.min(...starts) : null
   const last = r.last_ts
   const uptime = first !== null && last !== null && last > first ? last - first : 0
@@ -370,21 +551,69 @@ function statsRow(r: Row): Obj {
   const t = (ms: number | null) => [iso(ms), ms]
   const peak = (bps: number | null, ts: number | null) => [bps ?? 0, mbps(bps ?? 0), ...t(ts)]
   const names = [
-    'device_id', 'mac', 'ip', 'hostname', 'bytes_sent', 'bytes_received', 'total_bytes', 'total_mb', 'sample_count',
-    'first_seen', 'first_seen_ms', 'last_update', 'last_update_ms', 'uptime_seconds', 'reset_at', 'reset_at_ms',
-    'current_upload_bps', 'current_download_bps', 'current_total_bps', 'current_upload_mbps', 'current_download_mbps', 'current_total_mbps',
-    'current_sample_ts', 'current_sample_ts_ms',
-    'average_upload_bps', 'average_download_bps', 'average_total_bps', 'average_upload_mbps', 'average_download_mbps', 'average_total_mbps',
-    'peak_bps', 'peak_mbps', 'peak_timestamp', 'peak_timestamp_ms',
-    'peak_upload_bps', 'peak_upload_mbps', 'peak_upload_timestamp', 'peak_upload_timestamp_ms',
-    'peak_download_bps', 'peak_download_mbps', 'peak_download_timestamp', 'peak_download_timestamp_ms',
+    'device_id',
+    'mac',
+    'ip',
+    'hostname',
+    'bytes_sent',
+    'bytes_received',
+    'total_bytes',
+    'total_mb',
+    'sample_count',
+    'first_seen',
+    'first_seen_ms',
+    'last_update',
+    'last_update_ms',
+    'uptime_seconds',
+    'reset_at',
+    'reset_at_ms',
+    'current_upload_bps',
+    'current_download_bps',
+    'current_total_bps',
+    'current_upload_mbps',
+    'current_download_mbps',
+    'current_total_mbps',
+    'current_sample_ts',
+    'current_sample_ts_ms',
+    'average_upload_bps',
+    'average_download_bps',
+    'average_total_bps',
+    'average_upload_mbps',
+    'average_download_mbps',
+    'average_total_mbps',
+    'peak_bps',
+    'peak_mbps',
+    'peak_timestamp',
+    'peak_timestamp_ms',
+    'peak_upload_bps',
+    'peak_upload_mbps',
+    'peak_upload_timestamp',
+    'peak_upload_timestamp_ms',
+    'peak_download_bps',
+    'peak_download_mbps',
+    'peak_download_timestamp',
+    'peak_download_timestamp_ms',
   ]
   const values = [
-    r.device_id, r.mac, r.ip, r.hostname, sent, received, sent + received, Math.round(((sent + received) / 2 ** 20) * 1000) / 1000, n(r.sample_count),
-    ...t(first), ...t(last), uptime / 1000, ...t(r.reset_ts),
-    ...cur, ...t(r.cur_ts),
+    r.device_id,
+    r.mac,
+    r.ip,
+    r.hostname,
+    sent,
+    received,
+    sent + received,
+    Math.round(((sent + received) / 2 ** 20) * 1000) / 1000,
+    n(r.sample_count),
+    ...t(first),
+    ...t(last),
+    uptime / 1000,
+    ...t(r.reset_ts),
+    ...cur,
+    ...t(r.cur_ts),
     ...avg,
-    ...peak(r.peak_bps, r.peak_ts), ...peak(r.peak_up_bps, r.peak_up_ts), ...peak(r.peak_down_bps, r.peak_down_ts),
+    ...peak(r.peak_bps, r.peak_ts),
+    ...peak(r.peak_up_bps, r.peak_up_ts),
+    ...peak(r.peak_down_bps, r.peak_down_ts),
   ]
   return Object.fromEntries(names.map((k, i) => [k, values[i]]))
 }

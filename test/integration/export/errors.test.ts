@@ -109,9 +109,9 @@ describe('output', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stderr = ''
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+    child.stderr.setEncoding('utf8').on('data', d => (stderr += d))
     child.stdout.once('data', () => child.stdout.destroy())
-    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)))
+    const code = await new Promise<number | null>(res => child.on('close', c => res(c)))
     expect(stderr).toBe('')
     expect(code).toBe(0)
   })

@@ -7,6 +7,7 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {InValue} from '@libsql/client'
 import {isNetmonError} from '../../../src/core/errors.js'
 import {planExport, runExport, type ExportRequest} from '../../../src/core/export/engine.js'
 import {seedDevices, testStore, type TestStore} from '../../unit/export/fixtures.js'
@@ -24,17 +25,23 @@ beforeAll(async () => {
     {mac: 'AA:BB:CC:DD:EE:02', ip: '192.0.2.2', first_seen: 0, last_seen: 1},
     {mac: 'AA:BB:CC:DD:EE:03', ip: '192.0.2.3', first_seen: 0, last_seen: 1},
   ])
-  const stmts: {sql: string; args: unknown[]}[] = []
+  const stmts: {sql: string; args: InValue[]}[] = []
   for (const d of [1, 2, 3]) {
     for (const ts of EDGES) stmts.push({sql: 'INSERT INTO bw_samples VALUES (?, ?, ?, ?, ?)', args: [d, ts, d, 2 * d, 60_000]})
     // Hourly buckets starting before, at, and after the window.
     for (const b of [S - 3_600_000, S, U]) stmts.push({sql: 'INSERT INTO bw_rollup_1h VALUES (?, ?, 1, 1, 1, NULL)', args: [d, b]})
   }
-  stmts.push({sql: `INSERT INTO meters VALUES ('m1', 'one', '127.0.0.1', 1, 'hdlc', 1000, '[]', 1, 0, 0), ('m2', 'two', '127.0.0.1', 2, 'hdlc', 1000, '[]', 1, 0, 0)`, args: []})
+  stmts.push({
+    sql: `INSERT INTO meters VALUES ('m1', 'one', '127.0.0.1', 1, 'hdlc', 1000, '[]', 1, 0, 0), ('m2', 'two', '127.0.0.1', 2, 'hdlc', 1000, '[]', 1, 0, 0)`,
+    args: [],
+  })
   for (const m of ['m1', 'm2']) {
     for (const ts of EDGES) {
       stmts.push({sql: `INSERT INTO readings VALUES (?, ?, '{"v":1}', 5)`, args: [m, ts]})
-      stmts.push({sql: 'INSERT INTO network_metrics(meter_id, timestamp, dlms_requests_sent, dlms_responses_recv, dlms_bytes_sent, dlms_bytes_recv, dlms_avg_payload_size, mqtt_messages_sent, mqtt_bytes_sent, bandwidth_tx_bps, bandwidth_rx_bps, packets_tx_ps, packets_rx_ps, interval_ms) VALUES (?, ?, 1, 1, 1, 1, 1.5, 1, 1, 1, 1, 0.5, 0.5, 60000)', args: [m, ts]})
+      stmts.push({
+        sql: 'INSERT INTO network_metrics(meter_id, timestamp, dlms_requests_sent, dlms_responses_recv, dlms_bytes_sent, dlms_bytes_recv, dlms_avg_payload_size, mqtt_messages_sent, mqtt_bytes_sent, bandwidth_tx_bps, bandwidth_rx_bps, packets_tx_ps, packets_rx_ps, interval_ms) VALUES (?, ?, 1, 1, 1, 1, 1.5, 1, 1, 1, 1, 0.5, 0.5, 60000)',
+        args: [m, ts],
+      })
     }
   }
   // Latency runs [started_at, ended_at]: overlapping the window or not, by one ms.
@@ -51,7 +58,10 @@ beforeAll(async () => {
     })
     stmts.push({sql: `INSERT INTO latency_probes VALUES (?, 1, ?, 1.5, 'reply'), (?, 2, ?, NULL, 'timeout')`, args: [id, a, id, b]})
   }
-  stmts.push({sql: `INSERT INTO scans(id, started_at, updated_at, status, targets, methods, hosts_total) VALUES (1, ?, 0, 'done', '[]', '[]', 0), (2, ?, 0, 'done', '[]', '[]', 0), (3, ?, 0, 'done', '[]', '[]', 0)`, args: [S - 1, S, U]})
+  stmts.push({
+    sql: `INSERT INTO scans(id, started_at, updated_at, status, targets, methods, hosts_total) VALUES (1, ?, 0, 'done', '[]', '[]', 0), (2, ?, 0, 'done', '[]', '[]', 0), (3, ?, 0, 'done', '[]', '[]', 0)`,
+    args: [S - 1, S, U],
+  })
   await t.store.batch(stmts)
 })
 afterAll(() => t.cleanup())
@@ -59,7 +69,10 @@ afterAll(() => t.cleanup())
 async function rows(req: ExportRequest): Promise<Record<string, any>[]> {
   const out = join(t.dir, `f${n++}.ndjson`)
   const summary = await runExport(t.store, planExport({pageSize: 2, ...req, out}))
-  const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const lines = readFileSync(out, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map(l => JSON.parse(l))
   expect(summary.rows).toBe(lines.length)
   return lines
 }
@@ -69,53 +82,53 @@ const window = {since: String(S), until: new Date(U).toISOString()}
 describe('time windows per dataset: since inclusive, until exclusive', () => {
   it('bandwidth raw: inside every device, exactly [S, S+1, U-1]', async () => {
     const r = await rows({what: 'bandwidth', ...window})
-    expect(r.map((x) => [x.device_id, x.ts_ms])).toEqual([1, 2, 3].flatMap((d) => [S, S + 1, U - 1].map((ts) => [d, ts])))
+    expect(r.map(x => [x.device_id, x.ts_ms])).toEqual([1, 2, 3].flatMap(d => [S, S + 1, U - 1].map(ts => [d, ts])))
   })
 
   it('bandwidth rollups: buckets selected by their start', async () => {
     const r = await rows({what: 'bandwidth', resolution: '1h', ...window})
-    expect(r.map((x) => [x.device_id, x.ts_ms, x.interval_ms])).toEqual([1, 2, 3].map((d) => [d, S, 3_600_000]))
+    expect(r.map(x => [x.device_id, x.ts_ms, x.interval_ms])).toEqual([1, 2, 3].map(d => [d, S, 3_600_000]))
   })
 
   it('readings and network-metrics: inside every meter', async () => {
     const r = await rows({what: 'readings', ...window})
-    expect(r.map((x) => [x.meter_id, x.ts_ms])).toEqual(['m1', 'm2'].flatMap((m) => [S, S + 1, U - 1].map((ts) => [m, ts])))
+    expect(r.map(x => [x.meter_id, x.ts_ms])).toEqual(['m1', 'm2'].flatMap(m => [S, S + 1, U - 1].map(ts => [m, ts])))
     const nm = await rows({what: 'network-metrics', ...window})
-    expect(nm.map((x) => [x.meter_id, x.timestamp_ms])).toEqual(['m1', 'm2'].flatMap((m) => [S, S + 1, U - 1].map((ts) => [m, ts])))
+    expect(nm.map(x => [x.meter_id, x.timestamp_ms])).toEqual(['m1', 'm2'].flatMap(m => [S, S + 1, U - 1].map(ts => [m, ts])))
   })
 
   it('latency: runs overlapping the window (ended_at >= since, started_at < until); probes by send time', async () => {
-    expect((await rows({what: 'latency', ...window})).map((x) => x.id)).toEqual([2, 3])
+    expect((await rows({what: 'latency', ...window})).map(x => x.id)).toEqual([2, 3])
     const probes = await rows({what: 'latency-probes', ...window})
-    expect(probes.map((x) => [x.run_id, x.seq, x.ts_ms])).toEqual([
+    expect(probes.map(x => [x.run_id, x.seq, x.ts_ms])).toEqual([
       [2, 2, S],
       [3, 1, U - 1],
     ])
   })
 
   it('scans: by start time', async () => {
-    expect((await rows({what: 'scans', ...window})).map((x) => x.id)).toEqual([2])
+    expect((await rows({what: 'scans', ...window})).map(x => x.id)).toEqual([2])
   })
 })
 
 describe('device and meter filters', () => {
   it('bandwidth --device (raw and rollups) with a window', async () => {
     const r = await rows({what: 'bandwidth', device: '192.0.2.2', ...window})
-    expect(r.map((x) => [x.device_id, x.mac, x.ts_ms])).toEqual([S, S + 1, U - 1].map((ts) => [2, 'AA:BB:CC:DD:EE:02', ts]))
+    expect(r.map(x => [x.device_id, x.mac, x.ts_ms])).toEqual([S, S + 1, U - 1].map(ts => [2, 'AA:BB:CC:DD:EE:02', ts]))
     const h = await rows({what: 'bandwidth', resolution: '1h', device: 'aa:bb:cc:dd:ee:03'})
-    expect(h.map((x) => [x.device_id, x.ts_ms])).toEqual([S - 3_600_000, S, U].map((ts) => [3, ts]))
+    expect(h.map(x => [x.device_id, x.ts_ms])).toEqual([S - 3_600_000, S, U].map(ts => [3, ts]))
   })
 
   it('latency --device', async () => {
-    expect((await rows({what: 'latency', device: 'AA:BB:CC:DD:EE:01'})).map((x) => x.id)).toEqual([1, 3])
-    expect((await rows({what: 'latency-probes', device: 'AA:BB:CC:DD:EE:02'})).map((x) => x.run_id)).toEqual([2, 2, 4, 4])
+    expect((await rows({what: 'latency', device: 'AA:BB:CC:DD:EE:01'})).map(x => x.id)).toEqual([1, 3])
+    expect((await rows({what: 'latency-probes', device: 'AA:BB:CC:DD:EE:02'})).map(x => x.run_id)).toEqual([2, 2, 4, 4])
   })
 
   it('readings --meter with a window; an unknown meter is exit 1, and no file is written', async () => {
     const r = await rows({what: 'readings', meter: 'm2', since: String(S + 1)})
-    expect(r.map((x) => [x.meter_id, x.ts_ms])).toEqual([S + 1, U - 1, U, U + 1].map((ts) => ['m2', ts]))
+    expect(r.map(x => [x.meter_id, x.ts_ms])).toEqual([S + 1, U - 1, U, U + 1].map(ts => ['m2', ts]))
     const out = join(t.dir, 'unknown-meter.csv')
-    const err = await runExport(t.store, planExport({what: 'readings', meter: 'nope', out})).catch((e) => e)
+    const err = await runExport(t.store, planExport({what: 'readings', meter: 'nope', out})).catch(e => e)
     expect(isNetmonError(err) && err.exitCode).toBe(1)
     expect(err.message).toMatch(/no meter "nope"/)
     expect(() => readFileSync(out)).toThrow()

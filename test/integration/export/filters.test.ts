@@ -38,33 +38,33 @@ async function exportNd(args: string[]): Promise<Record<string, any>[]> {
   return r.stdout
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l))
+    .map(l => JSON.parse(l))
 }
 
 describe('time filters', () => {
   it('events: since inclusive, until exclusive, exact to the millisecond (ISO and epoch-ms input)', async () => {
     const rows = await exportNd(['--what', 'events', '--since', new Date(S).toISOString(), '--until', String(U)])
-    expect([...new Set(rows.map((r) => r.ts_ms))]).toEqual([S, S + 1, U - 1])
+    expect([...new Set(rows.map(r => r.ts_ms))]).toEqual([S, S + 1, U - 1])
     expect(rows).toHaveLength(9)
   })
 
   it('only --since, only --until', async () => {
     const since = await exportNd(['--what', 'events', '--since', String(S)])
-    expect([...new Set(since.map((r) => r.ts_ms))]).toEqual([S, S + 1, U - 1, U, U + 1])
+    expect([...new Set(since.map(r => r.ts_ms))]).toEqual([S, S + 1, U - 1, U, U + 1])
     const until = await exportNd(['--what', 'events', '--until', '2026-01-01T00:00:00.001Z'])
-    expect([...new Set(until.map((r) => r.ts_ms))]).toEqual([S - 1, S])
+    expect([...new Set(until.map(r => r.ts_ms))]).toEqual([S - 1, S])
   })
 
   it('devices: active in [since, until) = last_seen >= since and first_seen < until', async () => {
     const rows = await exportNd(['--what', 'devices', '--since', String(S), '--until', String(U)])
-    expect(rows.map((r) => r.ip)).toEqual(['192.0.2.2', '192.0.2.3', '192.0.2.5'])
+    expect(rows.map(r => r.ip)).toEqual(['192.0.2.2', '192.0.2.3', '192.0.2.5'])
   })
 })
 
 describe('device filter', () => {
   it('by MAC in any accepted form, combined with the time window', async () => {
     const rows = await exportNd(['--what', 'events', '--device', 'aa-bb-cc-dd-ee-02', '--since', String(S), '--until', String(U)])
-    expect(rows.map((r) => [r.ts_ms, r.device_id, r.mac])).toEqual([
+    expect(rows.map(r => [r.ts_ms, r.device_id, r.mac])).toEqual([
       [S, 2, 'AA:BB:CC:DD:EE:02'],
       [S + 1, 2, 'AA:BB:CC:DD:EE:02'],
       [U - 1, 2, 'AA:BB:CC:DD:EE:02'],
@@ -74,9 +74,9 @@ describe('device filter', () => {
   it('by IP; devices dataset by device', async () => {
     const ev = await exportNd(['--what', 'events', '--device', '192.0.2.1'])
     expect(ev).toHaveLength(EDGES.length)
-    expect(new Set(ev.map((r) => r.device_id))).toEqual(new Set([1]))
+    expect(new Set(ev.map(r => r.device_id))).toEqual(new Set([1]))
     const dev = await exportNd(['--what', 'devices', '--device', '192.0.2.5'])
-    expect(dev.map((r) => r.id)).toEqual([5])
+    expect(dev.map(r => r.id)).toEqual([5])
   })
 
   it('an unknown device is exit 1 (not found); a malformed one exit 2', async () => {
@@ -97,7 +97,7 @@ describe('progress on a terminal', () => {
       new Promise<string>((resolve, reject) => {
         const child = spawn('script', ptyArgs(['metrics', 'export', '--db', t.db, ...args], {stdoutTo}), {env: ptyEnv({NETMON_NO_PROGRESS: ''})})
         let text = ''
-        child.stdout.setEncoding('utf8').on('data', (d) => (text += d))
+        child.stdout.setEncoding('utf8').on('data', d => (text += d))
         child.on('error', reject)
         child.on('close', () => resolve(text))
       })

@@ -22,7 +22,7 @@ beforeAll(async () => {
 })
 afterAll(() => t.cleanup())
 
-const temps = (dir: string) => readdirSync(dir).filter((n) => n.endsWith(TEMP_SUFFIX))
+const temps = (dir: string) => readdirSync(dir).filter(n => n.endsWith(TEMP_SUFFIX))
 
 function start(out: string): {child: ChildProcess; exit: Promise<{code: number | null; signal: NodeJS.Signals | null; stderr: string}>} {
   // Small pages: the export takes long enough to be caught in the middle.
@@ -32,8 +32,8 @@ function start(out: string): {child: ChildProcess; exit: Promise<{code: number |
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
-  child.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d))
-  const exit = new Promise<{code: number | null; signal: NodeJS.Signals | null; stderr: string}>((res) =>
+  child.stderr!.setEncoding('utf8').on('data', d => (stderr += d))
+  const exit = new Promise<{code: number | null; signal: NodeJS.Signals | null; stderr: string}>(res =>
     child.on('exit', (code, signal) => res({code, signal, stderr})),
   )
   return {child, exit}
@@ -51,7 +51,7 @@ async function midway(dir: string, bytes = 64 * 1024): Promise<string> {
         /* renamed or removed between readdir and stat */
       }
     }
-    await new Promise((r) => setTimeout(r, 5))
+    await new Promise(r => setTimeout(r, 5))
   }
   throw new Error('the export never got going')
 }
@@ -120,7 +120,7 @@ describe('a disk that fills up mid-way', () => {
     rmSync(mnt, {recursive: true, force: true})
   })
 
-  it('exit 1 with one clear line, the temp file removed, an older --out untouched', async (ctx) => {
+  it('exit 1 with one clear line, the temp file removed, an older --out untouched', async ctx => {
     if (!mounted) ctx.skip()
     const out = join(mnt, 'events.csv')
     writeFileSync(out, 'older export\n')

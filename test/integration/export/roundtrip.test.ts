@@ -41,7 +41,7 @@ async function expectedRows(c: DatasetCase): Promise<Obj[]> {
 
 describe('every dataset × every format round-trips', () => {
   it('the cases cover every registered dataset', () => {
-    expect(DATASET_CASES.map((c) => c.args.join(' '))).toEqual(expect.arrayContaining(DATASETS.map((d) => `--what ${d.name}`)))
+    expect(DATASET_CASES.map(c => c.args.join(' '))).toEqual(expect.arrayContaining(DATASETS.map(d => `--what ${d.name}`)))
   })
 
   for (const c of DATASET_CASES) {
@@ -66,10 +66,13 @@ describe('every dataset × every format round-trips', () => {
       // NDJSON: one object per line, exactly the store's rows.
       const lines = nd.stdout.split('\n')
       expect(lines.pop()).toBe('')
-      expect(lines.map((l) => JSON.parse(l)), 'NDJSON').toEqual(expected.map((o) => c.asJson(o)))
+      expect(
+        lines.map(l => JSON.parse(l)),
+        'NDJSON',
+      ).toEqual(expected.map(o => c.asJson(o)))
 
       // JSON: one array.
-      expect(js.json, 'JSON').toEqual(expected.map((o) => c.asJson(o)))
+      expect(js.json, 'JSON').toEqual(expected.map(o => c.asJson(o)))
 
       // CSV file: header = documented columns; every text cell a spreadsheet would evaluate carries
       // exactly one protecting apostrophe, and no other cell does (numbers stay numbers).
@@ -78,10 +81,10 @@ describe('every dataset × every format round-trips', () => {
       expect(csv.header).toEqual(Object.keys(expected[0]!))
       expect(csv.header).toEqual(file.json.columns)
       const safeText = (v: unknown) => (typeof v === 'string' && /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20']/.test(v) ? `'${v}` : csvText(v))
-      expect(csv.rows, 'CSV').toEqual(expected.map((o) => Object.values(o).map(safeText)))
+      expect(csv.rows, 'CSV').toEqual(expected.map(o => Object.values(o).map(safeText)))
 
       // CSV with --no-excel-safe: the stored text byte for byte.
-      expect(parseCsv(raw.stdout).rows, 'CSV --no-excel-safe').toEqual(expected.map((o) => Object.values(o).map(csvText)))
+      expect(parseCsv(raw.stdout).rows, 'CSV --no-excel-safe').toEqual(expected.map(o => Object.values(o).map(csvText)))
     })
   }
 })
@@ -100,9 +103,9 @@ describe('hostile values', () => {
     expect(r.stdout).toContain(`,Ünïcødé 東京 🚀,`)
     expect(r.stdout).toContain(`,"",`) // empty string, not NULL
     const {rows} = parseCsv(r.stdout)
-    const hostnames = rows.map((row) => row[3])
+    const hostnames = rows.map(row => row[3])
     for (const h of HOSTILE) {
-      const cell = hostnames.find((x) => x === h || x === `'${h}`)
+      const cell = hostnames.find(x => x === h || x === `'${h}`)
       expect(cell, JSON.stringify(h)).toBeDefined()
       // Every cell a spreadsheet would evaluate is protected.
       if (/^[=+\-@\t\r＝＋－＠']/.test(h)) expect(cell).toBe(`'${h}`)

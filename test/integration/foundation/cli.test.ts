@@ -3,7 +3,7 @@
  */
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join, relative} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {createClient} from '@libsql/client/sqlite3'
@@ -70,7 +70,9 @@ describe('CLI skeleton', () => {
     const db = join(t.dir, 'damaged.db')
     expect((await runCli(['db', 'info'], {db})).code).toBe(0)
     const c = createClient({url: `file:${db}`})
-    await c.execute(`INSERT INTO events(ts, device_id, type, detail) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) SELECT i, NULL, 'x', 'detail-' || i FROM n`)
+    await c.execute(
+      `INSERT INTO events(ts, device_id, type, detail) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) SELECT i, NULL, 'x', 'detail-' || i FROM n`,
+    )
     await c.execute('PRAGMA wal_checkpoint(TRUNCATE)')
     const pageSize = Number((await c.execute('PRAGMA page_size')).rows[0]![0])
     // A leaf page of the events_ts index (the first child of its root), its cell area overwritten.
@@ -102,7 +104,11 @@ describe('CLI skeleton', () => {
     await c.execute('PRAGMA wal_checkpoint(TRUNCATE)')
     c.close()
     const before = sha(db)
-    for (const cmd of [['db', 'info'], ['db', 'check'], ['db', 'info', '--json']]) {
+    for (const cmd of [
+      ['db', 'info'],
+      ['db', 'check'],
+      ['db', 'info', '--json'],
+    ]) {
       const r = await runCli(cmd, {db})
       expect(r.code).toBe(1)
       expect(r.stderr).toMatch(new RegExp(`schema version ${LATEST_VERSION + 7}, written by a newer netmon`))
@@ -190,7 +196,11 @@ describe('oclif manifest', () => {
         const p = join(dir, e.name)
         if (e.isDirectory()) walk(p)
         else if (e.name.endsWith('.ts')) {
-          const id = relative(join(ROOT, 'src', 'commands'), p).replace(/\.ts$/, '').replace(/\/index$/, '').split('/').join(':')
+          const id = relative(join(ROOT, 'src', 'commands'), p)
+            .replace(/\.ts$/, '')
+            .replace(/\/index$/, '')
+            .split('/')
+            .join(':')
           ids.push(id)
         }
       }
@@ -203,7 +213,8 @@ describe('oclif manifest', () => {
   // The build has just rewritten the manifest from the sources; in a checkout whose sources are
   // committed (a fresh clone in CI), the committed manifest must be exactly that file.
   const git = (...args: string[]) => spawnSync('git', args, {cwd: ROOT, encoding: 'utf8'})
-  const committed = git('rev-parse', '--is-inside-work-tree').stdout?.trim() === 'true' && git('status', '--porcelain', '--', 'src', 'package.json').stdout === ''
+  const committed =
+    git('rev-parse', '--is-inside-work-tree').stdout?.trim() === 'true' && git('status', '--porcelain', '--', 'src', 'package.json').stdout === ''
   it.skipIf(!committed)('the committed manifest is the one the build writes (skipped outside git or with uncommitted sources)', () => {
     const head = git('show', 'HEAD:oclif.manifest.json')
     expect(head.status, head.stderr).toBe(0)

@@ -15,13 +15,13 @@ import {startHranaServer} from '../../support/hrana-server.js'
 const WORKER = join(ROOT, 'test', 'support', 'store-worker.mjs')
 
 function worker(args: string[], env: Record<string, string> = {}): Promise<{code: number; stdout: string; stderr: string}> {
-  return new Promise((resolve) => {
+  return new Promise(resolve => {
     const child = spawn(process.execPath, [WORKER, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, ...env}})
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('close', (code) => resolve({code: code ?? -1, stdout, stderr}))
+    child.stdout.on('data', d => (stdout += d))
+    child.stderr.on('data', d => (stderr += d))
+    child.on('close', code => resolve({code: code ?? -1, stdout, stderr}))
   })
 }
 
@@ -39,7 +39,7 @@ describe('store under concurrent processes', () => {
       expect(r.code).toBe(0)
     }
     const c = createClient({url: `file:${t.db}`})
-    const versions = (await c.execute('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => Number(r.version))
+    const versions = (await c.execute('SELECT version FROM schema_migrations ORDER BY version')).rows.map(r => Number(r.version))
     // Every version exactly once (version is the PRIMARY KEY, but the count of tables below would
     // also catch a second apply: CREATE TABLE without IF NOT EXISTS fails the racing process).
     expect(versions).toEqual(Array.from({length: LATEST_VERSION}, (_, i) => i + 1))
@@ -101,7 +101,7 @@ describe('store under concurrent processes, remote (the Hrana test server on loo
         expect(r.code).toBe(0)
       }
       const c = createClient({url: `file:${join(t.dir, 'remote.db')}`})
-      const versions = (await c.execute('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => Number(r.version))
+      const versions = (await c.execute('SELECT version FROM schema_migrations ORDER BY version')).rows.map(r => Number(r.version))
       expect(versions).toEqual(Array.from({length: LATEST_VERSION}, (_, i) => i + 1))
       startAt = Date.now() + 1500
       const writers = await Promise.all(Array.from({length: 20}, (_, i) => worker(['write', server.url, String(i), '25', String(startAt)], env)))

@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {NetmonError} from '../../../src/core/errors.js'
 import {LATEST_VERSION, migrate, type Migration} from '../../../src/core/store/migrate.js'
 import {MIGRATIONS} from '../../../src/core/store/migrations/index.js'
-import {openStore, Store, resolveStoreLocation} from '../../../src/core/store/index.js'
+import {openStore, type Store, resolveStoreLocation} from '../../../src/core/store/index.js'
 import {startHranaServer, type HranaServer} from '../../support/hrana-server.js'
 import {runCli, tempStore} from '../../support/cli.js'
 
@@ -30,12 +30,12 @@ async function open(kind: Kind): Promise<Store> {
   return openStore({env: {NETMON_DB_URL: server.url, NETMON_DB_AUTH_TOKEN: TOKEN}})
 }
 
-describe.each<Kind>(['local', 'remote'])('store (%s)', (kind) => {
+describe.each<Kind>(['local', 'remote'])('store (%s)', kind => {
   it('migrates to the latest version and is idempotent', async () => {
     const s = await open(kind)
     try {
       const rows = await s.query<{version: number}>('SELECT version FROM schema_migrations ORDER BY version')
-      expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version))
+      expect(rows.map(r => r.version)).toEqual(MIGRATIONS.map(m => m.version))
       expect((await migrate(s)).applied).toEqual([])
     } finally {
       await s.close()
@@ -62,7 +62,7 @@ describe.each<Kind>(['local', 'remote'])('store (%s)', (kind) => {
     try {
       await s.batch([{sql: `INSERT INTO events(ts, type, detail) VALUES (1, 'ctr', '0')`}])
       const bump = () =>
-        s.writeTx(async (tx) => {
+        s.writeTx(async tx => {
           const row = await tx.get<{detail: string}>(`SELECT detail FROM events WHERE type='ctr' ORDER BY id DESC LIMIT 1`)
           await tx.execute(`INSERT INTO events(ts, type, detail) VALUES (2, 'ctr', ?)`, [String(Number(row!.detail) + 1)])
         })
@@ -70,7 +70,7 @@ describe.each<Kind>(['local', 'remote'])('store (%s)', (kind) => {
       const last = await s.get<{detail: string}>(`SELECT detail FROM events WHERE type='ctr' ORDER BY id DESC LIMIT 1`)
       expect(last!.detail).toBe('10')
       await expect(
-        s.writeTx(async (tx) => {
+        s.writeTx(async tx => {
           await tx.execute(`INSERT INTO events(ts, type, detail) VALUES (3, 'ctr', 'x')`)
           throw new Error('boom')
         }),
@@ -82,7 +82,9 @@ describe.each<Kind>(['local', 'remote'])('store (%s)', (kind) => {
   })
 
   it('concurrent writers through separate clients lose nothing', async () => {
-    const stores = await Promise.all(Array.from({length: 5}, () => (kind === 'local' ? openStore({db: join(tmp.dir, 'shared-local.db'), env: {}}) : open(kind))))
+    const stores = await Promise.all(
+      Array.from({length: 5}, () => (kind === 'local' ? openStore({db: join(tmp.dir, 'shared-local.db'), env: {}}) : open(kind))),
+    )
     try {
       await Promise.all(
         stores.map((s, w) =>
@@ -98,7 +100,7 @@ describe.each<Kind>(['local', 'remote'])('store (%s)', (kind) => {
       const c = await stores[0]!.get<{n: number}>(`SELECT count(DISTINCT detail) AS n FROM events WHERE type='conc' AND detail LIKE ?`, [`${kind}-%`])
       expect(c!.n).toBe(5 * 40 * 5)
     } finally {
-      await Promise.all(stores.map((s) => s.close()))
+      await Promise.all(stores.map(s => s.close()))
     }
   })
 
@@ -139,7 +141,7 @@ describe('remote store through the CLI', () => {
     expect(down.code).toBe(1)
     outputs.push(down.stdout, down.stderr)
     // The server really received the token (so the grep below is meaningful) …
-    expect(server.requests.some((r) => String(r.headers.authorization) === `Bearer ${TOKEN}`)).toBe(true)
+    expect(server.requests.some(r => String(r.headers.authorization) === `Bearer ${TOKEN}`)).toBe(true)
     // … and it never came back out.
     for (const o of outputs) expect(o).not.toContain(TOKEN)
   })

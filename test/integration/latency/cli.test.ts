@@ -32,15 +32,15 @@ let server: Server
 let openPort = 0
 let closedPort = 0
 beforeAll(async () => {
-  server = createServer((c) => c.destroy())
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  server = createServer(c => c.destroy())
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
   openPort = (server.address() as {port: number}).port
   const probe = createServer()
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+  await new Promise<void>(r => probe.listen(0, '127.0.0.1', r))
   closedPort = (probe.address() as {port: number}).port
-  await new Promise<void>((r) => probe.close(() => r()))
+  await new Promise<void>(r => probe.close(() => r()))
 })
-afterAll(() => new Promise<void>((r) => server.close(() => r())))
+afterAll(() => new Promise<void>(r => server.close(() => r())))
 
 describe('latency on loopback (acceptance 2)', () => {
   it('ICMP: several loopback hosts at once, all measured and stored per probe and per run', async () => {
@@ -49,7 +49,11 @@ describe('latency on loopback (acceptance 2)', () => {
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.json.method).toBe('icmp')
-    expect(r.json.hosts.map((h: {host: string; ip: string}) => `${h.host}=${h.ip}`)).toEqual(['127.0.0.1=127.0.0.1', '127.0.0.2=127.0.0.2', 'localhost=127.0.0.1'])
+    expect(r.json.hosts.map((h: {host: string; ip: string}) => `${h.host}=${h.ip}`)).toEqual([
+      '127.0.0.1=127.0.0.1',
+      '127.0.0.2=127.0.0.2',
+      'localhost=127.0.0.1',
+    ])
     for (const h of r.json.hosts) {
       expect(h).toMatchObject({sent: 4, received: 4, lost: 0, loss_pct: 0, grade: 'excellent', error: null})
       expect(h.min_ms).toBeGreaterThan(0)
@@ -128,7 +132,9 @@ describe('ping missing or unusable (acceptance 4)', () => {
     const db = freshDb()
     const r = await runCli(['latency', '127.0.0.1', '--method', 'icmp', '-c', '1'], {db, env: {NETMON_PING: '/nonexistent/ping'}})
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/^Error: ICMP probing is unavailable: the ping program was not found \(\/nonexistent\/ping\) \(.*apt-get install iputils-ping.*--method tcp.*\)\n$/)
+    expect(r.stderr).toMatch(
+      /^Error: ICMP probing is unavailable: the ping program was not found \(\/nonexistent\/ping\) \(.*apt-get install iputils-ping.*--method tcp.*\)\n$/,
+    )
     expect(r.stdout).toBe('')
   })
 
@@ -143,7 +149,10 @@ describe('ping missing or unusable (acceptance 4)', () => {
   })
 
   it('no --method and no ping: falls back to TCP with a note on stderr', async () => {
-    const r = await runCli(['latency', '127.0.0.1', '--port', String(openPort), '-c', '2', '-i', '10ms', '--json'], {db: freshDb(), env: {NETMON_PING: '/nonexistent/ping'}})
+    const r = await runCli(['latency', '127.0.0.1', '--port', String(openPort), '-c', '2', '-i', '10ms', '--json'], {
+      db: freshDb(),
+      env: {NETMON_PING: '/nonexistent/ping'},
+    })
     expect(r.code).toBe(0)
     expect(r.stderr).toMatch(/ICMP unavailable \(the ping program was not found.*\); measuring TCP connect time instead/)
     expect(r.json).toMatchObject({method: 'tcp', port: openPort})
@@ -155,7 +164,9 @@ describe('ping missing or unusable (acceptance 4)', () => {
     const env = {NETMON_PING: FAKE, FAKE_PING_PREFLIGHT_ERR: 'ping: cannot flood; minimal interval allowed for user is 2ms'}
     const a = await runCli(['latency', '127.0.0.9', '--method', 'icmp', '--interval', '1ms'], {db: freshDb(), env})
     expect(a.code).toBe(2)
-    expect(a.stderr).toMatch(/--interval 1ms is below what ping allows without root \(ping: cannot flood; minimal interval allowed for user is 2ms\).*--method tcp/)
+    expect(a.stderr).toMatch(
+      /--interval 1ms is below what ping allows without root \(ping: cannot flood; minimal interval allowed for user is 2ms\).*--method tcp/,
+    )
     const b = await runCli(['latency', '127.0.0.1', '--interval', '1ms', '-c', '1', '--port', String(openPort), '--json'], {db: freshDb(), env})
     expect(b.code).toBe(0)
     expect(b.json.method).toBe('tcp')
@@ -231,7 +242,7 @@ describe('latency history by IP and by MAC (acceptance 3)', () => {
   it('a run to an inventory device is linked to it and returned by IP and by MAC', async () => {
     const db = freshDb()
     const s = await openStore({db})
-    await s.writeTx((tx) => registerDevice(tx, {mac: normalizeMac('02:4e:4d:00:00:77'), ip: '127.0.0.5'}))
+    await s.writeTx(tx => registerDevice(tx, {mac: normalizeMac('02:4e:4d:00:00:77'), ip: '127.0.0.5'}))
     await s.close()
     const run = await runCli(['latency', '127.0.0.5', '127.0.0.6', '-c', '3', '-i', '10ms', '--json'], {db})
     expect(run.code).toBe(0)
@@ -289,33 +300,36 @@ describe('--watch', () => {
         }
       })
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-      child.on('close', (code) => (clearTimeout(timer), resolve({code, stdout, stderr})))
+      child.on('close', code => (clearTimeout(timer), resolve({code, stdout, stderr})))
     })
   }
 
   it('--json streams NDJSON (start, probes, round summaries), stores each round, ends cleanly on SIGINT', async () => {
     const db = freshDb()
-    const rounds = (out: string) => out.split('\n').filter((l) => l.includes('"scope":"round"')).length
-    const r = await watch(['127.0.0.1', '127.0.0.2', '-c', '3', '-i', '20ms', '--json'], db, (out) => rounds(out) >= 4)
+    const rounds = (out: string) => out.split('\n').filter(l => l.includes('"scope":"round"')).length
+    const r = await watch(['127.0.0.1', '127.0.0.2', '-c', '3', '-i', '20ms', '--json'], db, out => rounds(out) >= 4)
     expect(r.code).toBe(0)
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l))
     expect(lines[0]).toMatchObject({type: 'start', method: 'icmp', count: 3, hosts: [{ip: '127.0.0.1'}, {ip: '127.0.0.2'}]})
-    const probes = lines.filter((l) => l.type === 'probe')
+    const probes = lines.filter(l => l.type === 'probe')
     expect(probes.length).toBeGreaterThanOrEqual(6)
     for (const p of probes) expect(p).toMatchObject({status: 'reply', rtt_ms: expect.any(Number), ts_ms: expect.any(Number)})
     // Per host, probe seqs are 1, 2, 3, … without gaps or repeats.
     for (const ip of ['127.0.0.1', '127.0.0.2']) {
-      const seqs = probes.filter((p) => p.ip === ip).map((p) => p.seq)
+      const seqs = probes.filter(p => p.ip === ip).map(p => p.seq)
       expect(seqs).toEqual(seqs.map((_, i) => i + 1))
     }
-    const roundLines = lines.filter((l) => l.type === 'summary' && l.scope === 'round')
-    for (const l of roundLines.filter((x) => x.sent === 3)) expect(l).toMatchObject({received: 3, grade: 'excellent', run_id: expect.any(Number)})
-    const session = lines.filter((l) => l.type === 'summary' && l.scope === 'session')
+    const roundLines = lines.filter(l => l.type === 'summary' && l.scope === 'round')
+    for (const l of roundLines.filter(x => x.sent === 3)) expect(l).toMatchObject({received: 3, grade: 'excellent', run_id: expect.any(Number)})
+    const session = lines.filter(l => l.type === 'summary' && l.scope === 'session')
     expect(session).toHaveLength(2)
     expect(lines.slice(-2)).toEqual(session)
     for (const s of session) {
-      const n = probes.filter((p) => p.ip === s.ip).length
-      expect(s).toMatchObject({sent: n, received: n, runs: roundLines.filter((x) => x.ip === s.ip).length})
+      const n = probes.filter(p => p.ip === s.ip).length
+      expect(s).toMatchObject({sent: n, received: n, runs: roundLines.filter(x => x.ip === s.ip).length})
     }
     // Everything streamed was stored: every round a run, every probe a row.
     expect(await count(db, 'SELECT count(*) AS n FROM latency_runs')).toBe(roundLines.length)
@@ -324,7 +338,7 @@ describe('--watch', () => {
 
   it('without a terminal: a header, one line per stored round, then the session table', async () => {
     const db = freshDb()
-    const r = await watch(['127.0.0.1', '-c', '2', '-i', '20ms'], db, (out) => (out.match(/ round \d+:/g) ?? []).length >= 2)
+    const r = await watch(['127.0.0.1', '-c', '2', '-i', '20ms'], db, out => (out.match(/ round \d+:/g) ?? []).length >= 2)
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^ICMP echo \(ping\) every 20 ms, timeout 1000 ms; a run is stored every 2 probes\. Ctrl-C stops\.\n/)
     expect(r.stdout).toMatch(/Z 127\.0\.0\.1 round 1: 2\/2 received, loss 0%, avg [\d.]+ ms, median [\d.]+ ms, jitter [\d.]+ ms, excellent\n/)
@@ -340,7 +354,7 @@ describe('--watch', () => {
       env: {...process.env, NETMON_PING: wrapper},
     })
     let out = ''
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const closed = new Promise<number | null>(resolve => child.on('close', resolve))
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d
@@ -348,7 +362,11 @@ describe('--watch', () => {
     })
     expect(await closed).toBe(0)
     clearTimeout(timer)
-    const probes = out.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'probe')
+    const probes = out
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l))
+      .filter(l => l.type === 'probe')
     expect(probes.slice(0, 2)).toMatchObject([
       {seq: 1, rtt_ms: null, status: 'error', detail: 'connect: Network is unreachable'},
       {seq: 2, rtt_ms: null, status: 'error'},
@@ -363,7 +381,7 @@ describe('--watch', () => {
     const child = spawn('script', ptyArgs(args, {flush: true}), {cwd: ROOT, env: ptyEnv(), stdio: ['pipe', 'pipe', 'pipe']})
     let out = ''
     let sent = false
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const closed = new Promise<number | null>(resolve => child.on('close', resolve))
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d

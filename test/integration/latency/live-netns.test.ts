@@ -76,18 +76,22 @@ describe.skipIf(NETNS_SKIP)('latency on a netns LAN', () => {
   })
 
   it('TCP: open port replies, closed port (RST) replies, the dropped host times out', async () => {
-    const r = await runCli(['latency', UP, DROPPED, '--method', 'tcp', '--port', String(PORT), '-c', '3', '-i', '50ms', '-t', '300ms', '--json'], {db: freshDb()})
+    const r = await runCli(['latency', UP, DROPPED, '--method', 'tcp', '--port', String(PORT), '-c', '3', '-i', '50ms', '-t', '300ms', '--json'], {
+      db: freshDb(),
+    })
     expect(r.code).toBe(0)
     expect(r.json.hosts[0]).toMatchObject({sent: 3, received: 3, loss_pct: 0})
     expect(r.json.hosts[1]).toMatchObject({sent: 3, received: 0, loss_pct: 100})
-    const closed = await runCli(['latency', UP, '--method', 'tcp', '--port', String(PORT + 1), '-c', '3', '-i', '50ms', '-t', '300ms', '--json'], {db: freshDb()})
+    const closed = await runCli(['latency', UP, '--method', 'tcp', '--port', String(PORT + 1), '-c', '3', '-i', '50ms', '-t', '300ms', '--json'], {
+      db: freshDb(),
+    })
     expect(closed.json.hosts[0]).toMatchObject({sent: 3, received: 3, loss_pct: 0})
   })
 
   it('a run to an inventory device is found by its MAC (acceptance 3 on the LAN)', async () => {
     const db = freshDb()
     const s = await openStore({db})
-    await s.writeTx((tx) => registerDevice(tx, {mac: normalizeMac(up.mac), ip: UP}))
+    await s.writeTx(tx => registerDevice(tx, {mac: normalizeMac(up.mac), ip: UP}))
     await s.close()
     const run = await runCli(['latency', UP, '-c', '3', '-i', '20ms', '--json'], {db})
     expect(run.json.hosts[0].device.mac).toBe(normalizeMac(up.mac))
@@ -98,31 +102,38 @@ describe.skipIf(NETNS_SKIP)('latency on a netns LAN', () => {
 
   it('--watch: losses of a silent host are declared at their deadline, round by round', async () => {
     const db = freshDb()
-    const child = spawn(process.execPath, [BIN, 'latency', UP, DROPPED, '-c', '3', '-i', '50ms', '-t', '200ms', '--method', 'icmp', '--watch', '--json', '--db', db], {cwd: ROOT})
+    const child = spawn(
+      process.execPath,
+      [BIN, 'latency', UP, DROPPED, '-c', '3', '-i', '50ms', '-t', '200ms', '--method', 'icmp', '--watch', '--json', '--db', db],
+      {cwd: ROOT},
+    )
     let out = ''
-    const done = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const done = new Promise<number | null>(resolve => child.on('close', resolve))
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d
-      const droppedRounds = out.split('\n').filter((l) => l.includes('"scope":"round"') && l.includes(`"ip":"${DROPPED}"`)).length
+      const droppedRounds = out.split('\n').filter(l => l.includes('"scope":"round"') && l.includes(`"ip":"${DROPPED}"`)).length
       if (droppedRounds >= 2 && !child.killed) child.kill('SIGINT')
     })
     const code = await done
     clearTimeout(timer)
     expect(code).toBe(0)
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l))
-    const rounds = (ip: string) => lines.filter((l) => l.type === 'summary' && l.scope === 'round' && l.ip === ip)
-    for (const r of rounds(DROPPED).filter((x) => x.sent === 3)) expect(r).toMatchObject({received: 0, loss_pct: 100, grade: 'bad'})
-    expect(rounds(DROPPED).filter((x) => x.sent === 3).length).toBeGreaterThanOrEqual(2)
-    for (const r of rounds(UP).filter((x) => x.sent === 3)) expect(r).toMatchObject({received: 3, loss_pct: 0})
-    const lost = lines.filter((l) => l.type === 'probe' && l.ip === DROPPED)
-    expect(lost.every((p) => p.rtt_ms === null && p.status === 'timeout')).toBe(true)
+    const lines = out
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l))
+    const rounds = (ip: string) => lines.filter(l => l.type === 'summary' && l.scope === 'round' && l.ip === ip)
+    for (const r of rounds(DROPPED).filter(x => x.sent === 3)) expect(r).toMatchObject({received: 0, loss_pct: 100, grade: 'bad'})
+    expect(rounds(DROPPED).filter(x => x.sent === 3).length).toBeGreaterThanOrEqual(2)
+    for (const r of rounds(UP).filter(x => x.sent === 3)) expect(r).toMatchObject({received: 3, loss_pct: 0})
+    const lost = lines.filter(l => l.type === 'probe' && l.ip === DROPPED)
+    expect(lost.every(p => p.rtt_ms === null && p.status === 'timeout')).toBe(true)
     // Send times are spaced by the interval (estimated from ping's schedule, not from when we noticed).
     const gaps = lost.slice(1, 6).map((p, i) => p.ts_ms - lost[i]!.ts_ms)
     for (const g of gaps) expect(g).toBeGreaterThanOrEqual(30)
   })
 
-  it('added delay (tc netem inside the namespace) shows in the RTT — when this kernel has netem', async (ctx) => {
+  it('added delay (tc netem inside the namespace) shows in the RTT — when this kernel has netem', async ctx => {
     try {
       lan.exec(up, ['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', '20ms'])
     } catch (e) {

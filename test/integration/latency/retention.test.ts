@@ -17,7 +17,10 @@ async function seedRun(id: number, endedAt: number, probes: number): Promise<voi
     args: [id, endedAt - probes * 1000, endedAt, probes, probes],
   })
   for (let s = 0; s < probes; s++) {
-    await c.execute({sql: `INSERT INTO latency_probes(run_id, seq, ts, rtt_ms, status) VALUES (?, ?, ?, 0.05, 'reply')`, args: [id, s, endedAt - (probes - s) * 1000]})
+    await c.execute({
+      sql: `INSERT INTO latency_probes(run_id, seq, ts, rtt_ms, status) VALUES (?, ?, ?, 0.05, 'reply')`,
+      args: [id, s, endedAt - (probes - s) * 1000],
+    })
   }
 }
 const count = async (sql: string) => Number((await c.execute(sql)).rows[0]![0])

@@ -26,7 +26,7 @@ function readName(buf: Buffer, off: number): {name: string; end: number} {
 
 function encodeName(name: string): Buffer {
   const parts = name.split('.').filter(Boolean)
-  return Buffer.concat([...parts.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p, 'ascii')])), Buffer.from([0])])
+  return Buffer.concat([...parts.map(p => Buffer.concat([Buffer.from([p.length]), Buffer.from(p, 'ascii')])), Buffer.from([0])])
 }
 
 function ptrToIp(qname: string): string | null {
@@ -52,7 +52,7 @@ export async function startFakeDns(initial: Record<string, string> = {}): Promis
     header.writeUInt16BE(0x8180 | rcode, 2) // response, RD, RA
     header.writeUInt16BE(1, 4)
     header.writeUInt16BE(rcode === 0 ? 1 : 0, 6)
-    const parts = [header, question]
+    const parts: Buffer[] = [header, question]
     if (rcode === 0) {
       const rdata = encodeName(answerName!)
       const rr = Buffer.alloc(12)
@@ -65,11 +65,11 @@ export async function startFakeDns(initial: Record<string, string> = {}): Promis
     }
     sock.send(Buffer.concat(parts), rinfo.port, rinfo.address)
   })
-  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve))
+  await new Promise<void>(resolve => sock.bind(0, '127.0.0.1', resolve))
   return {
     port: sock.address().port,
     names,
     queries,
-    close: () => new Promise((resolve) => sock.close(() => resolve())),
+    close: () => new Promise(resolve => sock.close(() => resolve())),
   }
 }

@@ -32,7 +32,11 @@ describe.skipIf(!canPing)('scan --method icmp with iputils ping (skipped without
 
   it('a ping that prints localised replies (decimal comma) is understood', async () => {
     const wrapper = join(t.dir, 'ping-de.sh')
-    writeFileSync(wrapper, `#!/bin/sh\nfor a; do ip=$a; done\necho "PING $ip ($ip) 56(84) Bytes an Daten."\necho "64 Bytes von $ip: icmp_seq=1 ttl=64 Zeit=0,250 ms"\n`, {mode: 0o755})
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\nfor a; do ip=$a; done\necho "PING $ip ($ip) 56(84) Bytes an Daten."\necho "64 Bytes von $ip: icmp_seq=1 ttl=64 Zeit=0,250 ms"\n`,
+      {mode: 0o755},
+    )
     const r = await scan({NETMON_PING: wrapper}, '127.0.0.5')
     expect(r.code, r.stderr).toBe(0)
     expect(r.json.hosts).toEqual([expect.objectContaining({ip: '127.0.0.5', found_by: ['icmp'], rtt_ms: 0.25})])
@@ -61,7 +65,10 @@ describe.skipIf(!canPing)('scan --method icmp with ping: per-address refusals', 
   it('ping refusing one address (a broadcast address in a wide range) is a silent host, not a broken tool', async () => {
     const wrapper = join(t.dir, 'ping-broadcast.sh')
     writeFileSync(wrapper, `#!/bin/sh\necho "Do you want to ping broadcast? Then -b. If not, check your local firewall rules" >&2\nexit 2\n`, {mode: 0o755})
-    const r = await runCli(['scan', '127.0.0.8', '--method', 'icmp', '--no-rdns', '--timeout', '1s', '--json'], {db: t.db, env: {NETMON_SCAN_ICMP_TOOL: 'ping', NETMON_PING: wrapper}})
+    const r = await runCli(['scan', '127.0.0.8', '--method', 'icmp', '--no-rdns', '--timeout', '1s', '--json'], {
+      db: t.db,
+      env: {NETMON_SCAN_ICMP_TOOL: 'ping', NETMON_PING: wrapper},
+    })
     expect(r.code, r.stderr).toBe(0)
     expect(r.json.hosts).toEqual([])
     expect(r.json.scan.warnings).toEqual([])

@@ -87,12 +87,24 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     expect(r.json.hosts.every((x: any) => x.ports === undefined)).toBe(true)
     // Reverse lookups went to the test's DNS server (and only for addresses that answered).
     expect(dns.queries).toContain('10.0.77.10.in-addr.arpa')
-    expect(dns.queries.some((q) => q.startsWith('100.0.77.10'))).toBe(false)
+    expect(dns.queries.some(q => q.startsWith('100.0.77.10'))).toBe(false)
   })
 
   it('ports: exactly the listeners the test opened, with service names and banners', async () => {
     // The LAN hosts only: .1 is this machine, whose listeners belong to other processes.
-    const r = await ok(['scan', '10.77.0.10-15', '--ports', 'top100,31337', '--port-timeout', '1s', '--banners', '--banner-timeout', '3s', ...dnsFlags(), '--json'])
+    const r = await ok([
+      'scan',
+      '10.77.0.10-15',
+      '--ports',
+      'top100,31337',
+      '--port-timeout',
+      '1s',
+      '--banners',
+      '--banner-timeout',
+      '3s',
+      ...dnsFlags(),
+      '--json',
+    ])
     const found = byIp(r.json)
     const h = (ip: string) => found.get(ip)
     const ports = (ip: string) => h(ip).ports.map((p: any) => p.port)
@@ -139,7 +151,7 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     lan.changeIp(hosts.h3, '10.77.0.13')
     dns.names.set('10.77.0.11', 'mqtt.test.lan')
     h2Mqtt.kill('SIGKILL')
-    await new Promise((r) => h2Mqtt.once('exit', r))
+    await new Promise(r => h2Mqtt.once('exit', r))
     await lan.listen(hosts.h2, [1884])
 
     const r = await ok(['scan', '10.77.0.2-254', '--ports', 'top100,31337,1884', '--port-timeout', '1s', ...dnsFlags(), '--json'])
@@ -221,15 +233,15 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
         seen.push({status: s.status, done: s.hosts_done, total: s.hosts_total})
         if (s.status !== 'running') break
       }
-      await new Promise((r) => setTimeout(r, 300))
+      await new Promise(r => setTimeout(r, 300))
     }
     const r = await slow
     expect(r.code).toBe(0)
-    const running = seen.filter((x) => x.status === 'running')
+    const running = seen.filter(x => x.status === 'running')
     expect(running.length).toBeGreaterThanOrEqual(2)
-    expect(running.every((x) => x.total === 24)).toBe(true)
+    expect(running.every(x => x.total === 24)).toBe(true)
     // Progress moved while it ran, and partial progress was visible.
-    expect(running.some((x) => x.done > 0 && x.done < 24)).toBe(true)
+    expect(running.some(x => x.done > 0 && x.done < 24)).toBe(true)
     expect(running[running.length - 1]!.done).toBeGreaterThan(running[0]!.done)
     const fin = await ok(['scan', 'status', '--json'])
     expect(fin.json.scan).toMatchObject({status: 'done', hosts_done: 24, hosts_total: 24, found: 0, percent: 100})
@@ -244,7 +256,7 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     const store = await openStore({db: t.db})
     try {
       const rows = await store.query<{mac: string}>(`SELECT d.mac FROM bw_totals b JOIN devices d ON d.id = b.device_id ORDER BY d.mac`)
-      expect(rows.map((x) => x.mac)).toEqual([MAC.h2, MAC.h1].sort())
+      expect(rows.map(x => x.mac)).toEqual([MAC.h2, MAC.h1].sort())
     } finally {
       await store.close()
     }
@@ -262,23 +274,28 @@ describe.skipIf(NETNS_SKIP)('scan on a netns LAN (10.77.0.0/24)', () => {
     let statusAtFirstHost: Promise<any> | undefined
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       buf += d
-      let nl
+      let nl: number
       while ((nl = buf.indexOf('\n')) >= 0) {
         lines.push({obj: JSON.parse(buf.slice(0, nl))})
         buf = buf.slice(nl + 1)
-        statusAtFirstHost ??= runCli(['scan', 'status', '--json'], {db: t.db}).then((r) => r.json)
+        statusAtFirstHost ??= runCli(['scan', 'status', '--json'], {db: t.db}).then(r => r.json)
       }
     })
-    const code = await new Promise((r) => child.on('close', r))
+    const code = await new Promise(r => child.on('close', r))
     expect(code).toBe(0)
     // Another shell, asked when the first host line came out, saw the scan still running.
     const st = await statusAtFirstHost!
     expect(st.scan).toMatchObject({status: 'running'})
     expect(st.running.length).toBe(1)
-    const types = lines.map((l) => l.obj.type)
-    expect(types.slice(0, -1).every((x) => x === 'host')).toBe(true)
+    const types = lines.map(l => l.obj.type)
+    expect(types.slice(0, -1).every(x => x === 'host')).toBe(true)
     expect(types.at(-1)).toBe('summary')
-    expect(lines.slice(0, -1).map((l) => l.obj.ip).sort()).toEqual(['10.77.0.10', '10.77.0.11', '10.77.0.13', '10.77.0.15'])
+    expect(
+      lines
+        .slice(0, -1)
+        .map(l => l.obj.ip)
+        .sort(),
+    ).toEqual(['10.77.0.10', '10.77.0.11', '10.77.0.13', '10.77.0.15'])
     expect(lines.at(-1)!.obj.summary).toMatchObject({found: 4})
   })
 })

@@ -21,11 +21,11 @@ function runInNs(iso: IsolatedNs, args: string[], db: string): Promise<CliResult
     })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+    child.stdout.setEncoding('utf8').on('data', d => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', d => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
     child.on('error', reject)
-    child.on('close', (code) => {
+    child.on('close', code => {
       clearTimeout(timer)
       let json: any
       try {
@@ -68,7 +68,7 @@ describe('scan on loopback', () => {
 
   /** Listens on 127.0.0.1:port, or resolves false when the port is taken. */
   const listenOn = (server: net.Server, port: number) =>
-    new Promise<boolean>((resolve) => {
+    new Promise<boolean>(resolve => {
       server.once('error', () => resolve(false))
       server.listen(port, '127.0.0.1', () => resolve(true))
     })
@@ -76,11 +76,11 @@ describe('scan on loopback', () => {
   beforeAll(async () => {
     // Three listeners a few ports apart (so a port-range scan stays small), at a random base.
     for (let attempt = 0; attempt < 50 && mine.length < 3; attempt++) {
-      for (const s of servers.splice(0)) await new Promise((r) => s.close(r))
+      for (const s of servers.splice(0)) await new Promise(r => s.close(r))
       mine.length = 0
       const base = 20000 + Math.floor(Math.random() * 10000)
       for (let i = 0; i < 3; i++) {
-        const s = net.createServer((c) => {
+        const s = net.createServer(c => {
           c.on('error', () => {})
           if (i === 0) c.end('220 netmon test ftp ready\r\n')
         })
@@ -94,7 +94,7 @@ describe('scan on loopback', () => {
   })
 
   afterAll(async () => {
-    for (const s of servers) await new Promise((r) => s.close(r))
+    for (const s of servers) await new Promise(r => s.close(r))
     t.cleanup()
   })
 
@@ -162,7 +162,7 @@ describe('scan on loopback', () => {
       expect(r.stderr).toBe('')
       expect(r.code).toBe(0)
       const ports = r.json.hosts[0].ports as {port: number; proto: string; banner: string | null}[]
-      expect(ports.map((p) => [p.port, p.proto, p.banner])).toEqual([
+      expect(ports.map(p => [p.port, p.proto, p.banner])).toEqual([
         [2222, 'tcp', 'SSH-2.0-netmon-test'],
         [31337, 'tcp', null],
         [40001, 'tcp', null],
@@ -189,7 +189,7 @@ describe('scan on loopback', () => {
     const found: number[] = h.ports.map((p: {port: number}) => p.port)
     for (const p of mine) expect(found).toContain(p)
     for (const p of found) expect(before.has(p) || after.has(p) || mine.includes(p), `port ${p} reported open but nothing listens`).toBe(true)
-    for (const p of [...before].filter((x) => x >= lo && x <= hi && after.has(x))) expect(found, `listener ${p} missed`).toContain(p)
+    for (const p of [...before].filter(x => x >= lo && x <= hi && after.has(x))) expect(found, `listener ${p} missed`).toContain(p)
     expect(h.ports.find((p: {port: number}) => p.port === bannerPort)).toMatchObject({banner: '220 netmon test ftp ready'})
     expect(r.json.scan.ports_per_host).toBe(hi - lo + 1)
   })
@@ -198,13 +198,33 @@ describe('scan on loopback', () => {
     const lo = mine[0]! - 1500
     const hi = mine.at(-1)! + 1500
     const r = await new Promise<CliResult>((resolve, reject) => {
-      const child = spawn('/usr/bin/prlimit', ['--nofile=300:300', process.execPath, BIN, 'scan', '127.0.0.1', '--method', 'tcp', '--ports', `${lo}-${hi}`, '--max-sockets', '4096', '--no-rdns', '--json', '--db', t.db], {cwd: ROOT, env: {...process.env, NETMON_NO_PROGRESS: '1'}})
+      const child = spawn(
+        '/usr/bin/prlimit',
+        [
+          '--nofile=300:300',
+          process.execPath,
+          BIN,
+          'scan',
+          '127.0.0.1',
+          '--method',
+          'tcp',
+          '--ports',
+          `${lo}-${hi}`,
+          '--max-sockets',
+          '4096',
+          '--no-rdns',
+          '--json',
+          '--db',
+          t.db,
+        ],
+        {cwd: ROOT, env: {...process.env, NETMON_NO_PROGRESS: '1'}},
+      )
       let stdout = ''
       let stderr = ''
-      child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
-      child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+      child.stdout.setEncoding('utf8').on('data', d => (stdout += d))
+      child.stderr.setEncoding('utf8').on('data', d => (stderr += d))
       child.on('error', reject)
-      child.on('close', (code) => resolve({code: code ?? -1, stdout, stderr, json: JSON.parse(stdout || 'null')}))
+      child.on('close', code => resolve({code: code ?? -1, stdout, stderr, json: JSON.parse(stdout || 'null')}))
     })
     expect(r.code, r.stderr).toBe(0)
     const found: number[] = r.json.hosts[0].ports.map((p: {port: number}) => p.port)
@@ -225,7 +245,7 @@ describe('scan on loopback', () => {
     expect(r.stdout).toMatch(/│ 127\.0\.0\.2 /)
     expect(r.stdout).toMatch(/Scan #\d+ done: 3 addresses \(127\.0\.0\.1-3\) in [\d.]+ s: 3 up/)
     const s = await runCli(['scan', '127.0.0.1-2', '--method', 'tcp', '--stream'], {db: t.db})
-    expect(s.stdout.split('\n').filter((l) => /^127\.0\.0\.[12] /.test(l))).toHaveLength(2)
+    expect(s.stdout.split('\n').filter(l => /^127\.0\.0\.[12] /.test(l))).toHaveLength(2)
   })
 
   it.skipIf(!hasScript)('on a terminal the progress bar (hosts done/total, found) is drawn on stderr, never into stdout', async () => {
@@ -235,7 +255,7 @@ describe('scan on loopback', () => {
       const args = ['scan', '127.0.0.1-20', '--method', 'tcp', '--no-rdns', '--db', join(t.dir, 'tty.db')]
       const child = spawn('script', ptyArgs(args, {stdoutTo: outFile}), {cwd: ROOT, env: ptyEnv({NETMON_NO_PROGRESS: ''})})
       let text = ''
-      child.stdout.setEncoding('utf8').on('data', (d) => (text += d))
+      child.stdout.setEncoding('utf8').on('data', d => (text += d))
       child.on('error', reject)
       child.on('close', () => resolve(text))
     })

@@ -11,7 +11,7 @@ import {NETNS_SKIP, createLan, noLeftovers, testMac, type Lan} from '../../suppo
 if (NETNS_SKIP) console.warn(`skipping netns helper tests: ${NETNS_SKIP}`)
 
 function tcp(ip: string, port: number, timeoutMs = 800): Promise<'open' | 'refused' | 'timeout' | string> {
-  return new Promise((resolve) => {
+  return new Promise(resolve => {
     const s = connect({host: ip, port})
     const t = setTimeout(() => {
       s.destroy()
@@ -31,7 +31,7 @@ function tcp(ip: string, port: number, timeoutMs = 800): Promise<'open' | 'refus
 
 function neighMac(ip: string): string | undefined {
   const rows = JSON.parse(execFileSync('ip', ['-j', 'neigh', 'show', 'to', ip], {encoding: 'utf8'})) as {lladdr?: string; state?: string[]}[]
-  return rows.find((r) => r.lladdr && !r.state?.includes('FAILED'))?.lladdr
+  return rows.find(r => r.lladdr && !r.state?.includes('FAILED'))?.lladdr
 }
 
 describe.skipIf(NETNS_SKIP)('netns test LAN helper', () => {

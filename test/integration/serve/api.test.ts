@@ -37,7 +37,7 @@ afterAll(async () => {
 
 /** The route definition for METHOD PATH-PATTERN; marks it covered. */
 function def(method: string, pattern: string) {
-  const d = routes.find((r) => r.method === method && r.path === pattern)
+  const d = routes.find(r => r.method === method && r.path === pattern)
   if (!d) throw new Error(`no route ${method} ${pattern}`)
   covered.add(`${method} ${pattern}`)
   return d
@@ -50,15 +50,25 @@ function expectShape(schema: z.ZodType, value: unknown, what: string) {
 
 /** Drops keys whose value depends on the moment of the call (ages, uptimes, "generated"). */
 function stable(v: unknown, drop: string[]): unknown {
-  if (Array.isArray(v)) return v.map((x) => stable(x, drop))
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !drop.includes(k)).map(([k, x]) => [k, stable(x, drop)]))
+  if (Array.isArray(v)) return v.map(x => stable(x, drop))
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => !drop.includes(k))
+        .map(([k, x]) => [k, stable(x, drop)]),
+    )
   return v
 }
 
 /** Key structure of a JSON value (types of leaves), for answers that differ only in measured values. */
 function shapeOf(v: unknown): unknown {
   if (Array.isArray(v)) return v.length ? [shapeOf(v[0])] : []
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, shapeOf((v as Record<string, unknown>)[k])]))
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map(k => [k, shapeOf((v as Record<string, unknown>)[k])]),
+    )
   return v === null ? 'null' : typeof v
 }
 
@@ -67,7 +77,12 @@ const iso = (ms: number) => new Date(ms).toISOString()
 describe('GET routes equal the CLI --json on the same store', () => {
   const cases: {method: 'GET'; pattern: string; path: () => string; cli: () => string[]; drop?: string[]}[] = [
     {method: 'GET', pattern: '/api/network/bandwidth/stats', path: () => '/api/network/bandwidth/stats', cli: () => ['bandwidth', 'stats']},
-    {method: 'GET', pattern: '/api/network/bandwidth/stats', path: () => `/api/network/bandwidth/stats?mac=${encodeURIComponent('aa-bb-cc-dd-ee-02')}`, cli: () => ['bandwidth', 'stats', '--mac', 'aa-bb-cc-dd-ee-02']},
+    {
+      method: 'GET',
+      pattern: '/api/network/bandwidth/stats',
+      path: () => `/api/network/bandwidth/stats?mac=${encodeURIComponent('aa-bb-cc-dd-ee-02')}`,
+      cli: () => ['bandwidth', 'stats', '--mac', 'aa-bb-cc-dd-ee-02'],
+    },
     {method: 'GET', pattern: '/api/network/bandwidth/top-talkers', path: () => '/api/network/bandwidth/top-talkers', cli: () => ['bandwidth', 'top']},
     {
       method: 'GET',
@@ -85,7 +100,12 @@ describe('GET routes equal the CLI --json on the same store', () => {
     {method: 'GET', pattern: '/api/network/devices', path: () => '/api/network/devices?known=true', cli: () => ['devices', 'list', '--known']},
     {method: 'GET', pattern: '/api/network/devices/{mac}', path: () => '/api/network/devices/127.0.0.1', cli: () => ['devices', 'show', '127.0.0.1']},
     {method: 'GET', pattern: '/api/network/history/{mac}', path: () => '/api/network/history/127.0.0.1', cli: () => ['devices', 'history', '127.0.0.1']},
-    {method: 'GET', pattern: '/api/network/timeline', path: () => `/api/network/timeline?since=${iso(now - 86_400_000)}`, cli: () => ['devices', 'timeline', '--since', iso(now - 86_400_000)]},
+    {
+      method: 'GET',
+      pattern: '/api/network/timeline',
+      path: () => `/api/network/timeline?since=${iso(now - 86_400_000)}`,
+      cli: () => ['devices', 'timeline', '--since', iso(now - 86_400_000)],
+    },
     {method: 'GET', pattern: '/api/network/stats', path: () => '/api/network/stats', cli: () => ['stats'], drop: ['generated', 'generated_ms']},
     {method: 'GET', pattern: '/api/network/scan/status', path: () => '/api/network/scan/status?hosts=true', cli: () => ['scan', 'status', '--hosts']},
     {
@@ -96,9 +116,25 @@ describe('GET routes equal the CLI --json on the same store', () => {
     },
     {method: 'GET', pattern: '/meters', path: () => '/meters', cli: () => ['meters', 'list']},
     {method: 'GET', pattern: '/meters/{id}/network_stats', path: () => '/meters/m1/network_stats', cli: () => ['meters', 'stats', 'm1']},
-    {method: 'GET', pattern: '/meters/{id}/network_stats', path: () => `/meters/${encodeURIComponent('Meter 2')}/network_stats?limit=5`, cli: () => ['meters', 'stats', 'Meter 2', '--limit', '5']},
-    {method: 'GET', pattern: '/meters/{id}/readings', path: () => `/meters/m2/readings?limit=7&since=${now - 600_000}`, cli: () => ['meters', 'readings', 'm2', '--limit', '7', '--since', String(now - 600_000)]},
-    {method: 'GET', pattern: '/api/bridge/status', path: () => '/api/bridge/status', cli: () => ['bridge', 'status'], drop: ['heartbeat_age_ms', 'uptime_seconds']},
+    {
+      method: 'GET',
+      pattern: '/meters/{id}/network_stats',
+      path: () => `/meters/${encodeURIComponent('Meter 2')}/network_stats?limit=5`,
+      cli: () => ['meters', 'stats', 'Meter 2', '--limit', '5'],
+    },
+    {
+      method: 'GET',
+      pattern: '/meters/{id}/readings',
+      path: () => `/meters/m2/readings?limit=7&since=${now - 600_000}`,
+      cli: () => ['meters', 'readings', 'm2', '--limit', '7', '--since', String(now - 600_000)],
+    },
+    {
+      method: 'GET',
+      pattern: '/api/bridge/status',
+      path: () => '/api/bridge/status',
+      cli: () => ['bridge', 'status'],
+      drop: ['heartbeat_age_ms', 'uptime_seconds'],
+    },
   ]
 
   it('every case: same JSON as the command, and the documented shape', async () => {
@@ -106,7 +142,7 @@ describe('GET routes equal the CLI --json on the same store', () => {
     const results: {name: string; cli: unknown; api: unknown; status: number}[] = []
     for (let i = 0; i < cases.length; i += 2) {
       await Promise.all(
-        cases.slice(i, i + 2).map(async (c) => {
+        cases.slice(i, i + 2).map(async c => {
           const d = def(c.method, c.pattern)
           const [cli, api] = await Promise.all([runCli([...c.cli(), '--json'], {db}), http(srv.url + c.path())])
           expect(cli.code, `${c.cli().join(' ')}: ${cli.stderr}`).toBe(0)
@@ -120,8 +156,8 @@ describe('GET routes equal the CLI --json on the same store', () => {
       expect(r.api, r.name).toEqual(r.cli)
     }
     // The seed's acceptance example survives the trip: desktop, laptop, phone by total.
-    const top = results.find((r) => r.name === '/api/network/bandwidth/top-talkers')!.api as {top_talkers: {hostname: string}[]}
-    expect(top.top_talkers.map((t) => t.hostname)).toEqual(['desktop', 'laptop', 'phone'])
+    const top = results.find(r => r.name === '/api/network/bandwidth/top-talkers')!.api as {top_talkers: {hostname: string}[]}
+    expect(top.top_talkers.map(t => t.hostname)).toEqual(['desktop', 'laptop', 'phone'])
   }, 120_000)
 
   it('GET /api/network/latency lists each measured address with its latest run', async () => {
@@ -136,7 +172,7 @@ describe('GET routes equal the CLI --json on the same store', () => {
     expect(lo.device).toMatchObject({name: 'this machine'})
   })
 
-  it('unknown things are 404 with the command\'s message', async () => {
+  it("unknown things are 404 with the command's message", async () => {
     for (const [path, text] of [
       ['/api/network/bandwidth/stats?mac=AA:BB:CC:DD:EE:99', 'no device AA:BB:CC:DD:EE:99'],
       ['/api/network/history/AA:BB:CC:DD:EE:99', 'AA:BB:CC:DD:EE:99'],
@@ -172,7 +208,10 @@ describe('POST routes write through the same code as the CLI', () => {
     const smp = await http(`${srv.url}/api/network/bandwidth/sample`, {method: 'POST', json: {samples, auto_register: true}})
     expect(smp.status, smp.text).toBe(200)
     expectShape(def('POST', '/api/network/bandwidth/sample').response, smp.json, 'sample')
-    const smpCli = await runCli(['bandwidth', 'sample', '--from', '-', '--auto-register', '--json'], {db: twin.db, input: samples.map((s) => JSON.stringify(s)).join('\n') + '\n'})
+    const smpCli = await runCli(['bandwidth', 'sample', '--from', '-', '--auto-register', '--json'], {
+      db: twin.db,
+      input: samples.map(s => JSON.stringify(s)).join('\n') + '\n',
+    })
     expect(smpCli.code, smpCli.stderr).toBe(0)
     // auto_pruned says whether this write also ran the hourly retention pass: store history, not the sample.
     expect(stable(smp.json, ['auto_pruned'])).toEqual(stable(smpCli.json, ['auto_pruned']))
@@ -188,7 +227,7 @@ describe('POST routes write through the same code as the CLI', () => {
     expect(after.json.device.total).toMatchObject({bytes_sent: 4001, bytes_received: 12002})
   }, 60_000)
 
-  it('promote: HTTP answer = the command\'s, and the CLI sees the change', async () => {
+  it("promote: HTTP answer = the command's, and the CLI sees the change", async () => {
     const d = def('POST', '/api/network/devices/{mac}/promote')
     const r = await http(`${srv.url}/api/network/devices/${encodeURIComponent('aa-bb-cc-dd-ee-01')}/promote`, {method: 'POST', json: {name: 'Laptop'}})
     expect(r.status, r.text).toBe(200)
@@ -204,11 +243,14 @@ describe('POST routes write through the same code as the CLI', () => {
 
   it('latency measure: a TCP run to a local listener, stored and read back by the CLI', async () => {
     const d = def('POST', '/api/network/latency/measure')
-    const server = net.createServer((s) => s.destroy())
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    const server = net.createServer(s => s.destroy())
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()))
     const port = (server.address() as net.AddressInfo).port
     try {
-      const r = await http(`${srv.url}/api/network/latency/measure`, {method: 'POST', json: {hosts: ['127.0.0.1'], method: 'tcp', port, count: 3, interval: '50ms', timeout: 500}})
+      const r = await http(`${srv.url}/api/network/latency/measure`, {
+        method: 'POST',
+        json: {hosts: ['127.0.0.1'], method: 'tcp', port, count: 3, interval: '50ms', timeout: 500},
+      })
       expect(r.status, r.text).toBe(200)
       expectShape(d.response, r.json, 'measure')
       expect(r.json.hosts[0]).toMatchObject({host: '127.0.0.1', sent: 3, received: 3, loss_pct: 0, method: 'tcp', port})
@@ -246,7 +288,7 @@ describe('POST routes write through the same code as the CLI', () => {
     for (let i = 0; ; i++) {
       st = (await http(srv.url + a.json.status_url)).json
       if (st.scan.status !== 'running' || i > 100) break
-      await new Promise((res) => setTimeout(res, 100))
+      await new Promise(res => setTimeout(res, 100))
     }
     expect(st.scan).toMatchObject({id: a.json.scan_id, status: 'done'})
   }, 60_000)
@@ -266,9 +308,13 @@ describe('/metrics', () => {
     const [m, cli] = await Promise.all([http(`${srv.url}/metrics`), runCli(['bandwidth', 'stats', '--json'], {db})])
     expect(m.status).toBe(200)
     expect(m.headers.get('content-type')).toContain('text/plain')
-    const families = parsePrometheusTextFormat(m.text) as {name: string; type: string; metrics: {value?: string; labels?: Record<string, string>; quantiles?: Record<string, string>; count?: string; sum?: string}[]}[]
+    const families = parsePrometheusTextFormat(m.text) as {
+      name: string
+      type: string
+      metrics: {value?: string; labels?: Record<string, string>; quantiles?: Record<string, string>; count?: string; sum?: string}[]
+    }[]
     const fam = (name: string) => {
-      const f = families.find((x) => x.name === name)
+      const f = families.find(x => x.name === name)
       if (!f) throw new Error(`no metric family ${name}`)
       return f
     }
@@ -283,14 +329,14 @@ describe('/metrics', () => {
     expect(one('netmon_network_download_bits_per_second')).toBe(s.network.download_bps)
     expect(one('netmon_network_total_bits_per_second')).toBe(s.network.total_bps)
     for (const d of s.devices as {mac: string; bytes_sent: number; bytes_received: number; current_bps: number}[]) {
-      const by = (name: string) => Number(fam(name).metrics.find((x) => x.labels?.mac === d.mac)?.value)
+      const by = (name: string) => Number(fam(name).metrics.find(x => x.labels?.mac === d.mac)?.value)
       expect(by('netmon_device_sent_bytes_total'), d.mac).toBe(d.bytes_sent)
       expect(by('netmon_device_received_bytes_total'), d.mac).toBe(d.bytes_received)
       expect(by('netmon_device_current_bits_per_second'), d.mac).toBe(d.current_bps)
     }
     expect(fam('netmon_device_sent_bytes_total').metrics.length).toBe(s.devices.length)
     // The seeded devices are among them, with their labels.
-    expect(fam('netmon_device_sent_bytes_total').metrics.map((x) => x.labels?.hostname)).toEqual(expect.arrayContaining(DEVICES.map((d) => d.hostname)))
+    expect(fam('netmon_device_sent_bytes_total').metrics.map(x => x.labels?.hostname)).toEqual(expect.arrayContaining(DEVICES.map(d => d.hostname)))
 
     // Latency summary of 127.0.0.2's latest run (seed: 12.5, 14.1, 13.2, 40.3, 12.9 ms).
     expect(fam('netmon_latency_rtt_seconds').type).toBe('SUMMARY')
@@ -298,8 +344,8 @@ describe('/metrics', () => {
     // labels of none, so one target's series is parsed on its own, its identifying labels removed.
     const target = m.text
       .split('\n')
-      .filter((l) => l.startsWith('# TYPE netmon_latency_rtt_seconds ') || (l.startsWith('netmon_latency_rtt_seconds') && l.includes('ip="127.0.0.2"')))
-      .map((l) => l.replace(/ip="127\.0\.0\.2",method="tcp",?/, '').replace('{}', ''))
+      .filter(l => l.startsWith('# TYPE netmon_latency_rtt_seconds ') || (l.startsWith('netmon_latency_rtt_seconds') && l.includes('ip="127.0.0.2"')))
+      .map(l => l.replace(/ip="127\.0\.0\.2",method="tcp",?/, '').replace('{}', ''))
     expect(target.length).toBe(6)
     const l2 = (parsePrometheusTextFormat(target.join('\n') + '\n') as typeof families)[0]!.metrics[0]!
     expect(Number(l2.quantiles!['0'])).toBe(0.0125)
@@ -311,8 +357,8 @@ describe('/metrics', () => {
     const targets = (await http(`${srv.url}/api/network/latency`)).json.targets as {ip: string; last: {loss_pct: number; grade: string}}[]
     expect(targets.length).toBe(2)
     for (const t of targets) {
-      expect(Number(fam('netmon_latency_loss_ratio').metrics.find((x) => x.labels?.ip === t.ip)?.value), t.ip).toBe(t.last.loss_pct / 100)
-      expect(fam('netmon_latency_grade').metrics.find((x) => x.labels?.ip === t.ip)?.labels?.grade, t.ip).toBe(t.last.grade)
+      expect(Number(fam('netmon_latency_loss_ratio').metrics.find(x => x.labels?.ip === t.ip)?.value), t.ip).toBe(t.last.loss_pct / 100)
+      expect(fam('netmon_latency_grade').metrics.find(x => x.labels?.ip === t.ip)?.labels?.grade, t.ip).toBe(t.last.grade)
     }
 
     // Bridge counters and outbox depth, as `bridge status` has them.
@@ -320,10 +366,10 @@ describe('/metrics', () => {
     expect(one('netmon_bridge_outbox_depth')).toBe(b.json.outbox.depth)
     expect(one('netmon_bridge_up')).toBe(b.json.running ? 1 : 0)
     const polls = fam('netmon_meter_polls_total').metrics
-    for (const mtr of b.json.meters as {id: string; polls: number}[]) expect(Number(polls.find((x) => x.labels?.meter === mtr.id)?.value)).toBe(mtr.polls)
-    const dlms = fam('netmon_meter_dlms_requests_total').metrics.find((x) => x.labels?.meter === 'm1')
+    for (const mtr of b.json.meters as {id: string; polls: number}[]) expect(Number(polls.find(x => x.labels?.meter === mtr.id)?.value)).toBe(mtr.polls)
+    const dlms = fam('netmon_meter_dlms_requests_total').metrics.find(x => x.labels?.meter === 'm1')
     expect(Number(dlms?.value)).toBe(30 * 60) // 30 rows × 60 requests (seed.ts)
-    expect(families.find((x) => x.name === 'netmon_scrape_error')).toBeUndefined()
+    expect(families.find(x => x.name === 'netmon_scrape_error')).toBeUndefined()
   }, 60_000)
 })
 
@@ -346,7 +392,7 @@ describe('the OpenAPI document', () => {
 
 describe('coverage of this file', () => {
   it('every route of the server was exercised above', () => {
-    const missing = routes.map((r) => `${r.method} ${r.path}`).filter((k) => !covered.has(k))
+    const missing = routes.map(r => `${r.method} ${r.path}`).filter(k => !covered.has(k))
     expect(missing).toEqual([])
   })
 })

@@ -33,7 +33,16 @@ beforeAll(async () => {
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: {width: 1280, height: 900},
   })
 }, 120_000)
@@ -53,20 +62,20 @@ interface Watched {
 async function openPage(opts: {allow?: RegExp} = {}): Promise<Watched> {
   const page = await browser.newPage()
   const problems: string[] = []
-  page.on('console', (m) => {
-    if ((m.type() === 'error' || m.type() === 'warning') && !(opts.allow && opts.allow.test(m.text()))) problems.push(`console ${m.type()}: ${m.text()}`)
+  page.on('console', m => {
+    if ((m.type() === 'error' || m.type() === 'warning') && !opts.allow?.test(m.text())) problems.push(`console ${m.type()}: ${m.text()}`)
   })
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`))
+  page.on('pageerror', e => problems.push(`page error: ${e.message}`))
+  page.on('requestfailed', r => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`))
   // Offline for real: any request off this server is a failure (no CDN).
-  await page.route('**/*', (route) => (route.request().url().startsWith(srv.url) ? route.continue() : route.abort()))
+  await page.route('**/*', route => (route.request().url().startsWith(srv.url) ? route.continue() : route.abort()))
   return {page, problems}
 }
 
 async function visit(w: Watched, hash: string, page: string): Promise<void> {
   await w.page.evaluate(() => delete document.body.dataset.ready).catch(() => undefined)
   await w.page.goto(`${srv.url}/${hash}`)
-  await w.page.waitForFunction((p) => document.body.dataset.ready === p || document.body.dataset.ready === 'error', page, {timeout: 15_000})
+  await w.page.waitForFunction(p => document.body.dataset.ready === p || document.body.dataset.ready === 'error', page, {timeout: 15_000})
   expect(await w.page.evaluate(() => document.body.dataset.ready), `${hash}: ${await w.page.locator('main').innerText()}`).toBe(page)
 }
 
@@ -122,7 +131,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       await shot(w, 'device-24h')
       await w.page.getByRole('button', {name: '7d'}).click()
       await w.page.waitForFunction(() => (window as any).netmonDashboard.charts.get('device')?.data[0].length < 100)
-      expect((await main())).toContain('1h resolution')
+      expect(await main()).toContain('1h resolution')
       await shot(w, 'device-7d')
       // 30 days: daily buckets (the seed has one day of data: one or two points).
       await w.page.getByRole('button', {name: '30d'}).click()
@@ -136,7 +145,9 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(await main()).toContain('promoted')
 
       await visit(w, '#/latency', 'latency')
-      expect(await w.page.locator('.badge.grade-fair, .badge.grade-poor, .badge.grade-bad, .badge.grade-good, .badge.grade-excellent').count()).toBeGreaterThan(0)
+      expect(await w.page.locator('.badge.grade-fair, .badge.grade-poor, .badge.grade-bad, .badge.grade-good, .badge.grade-excellent').count()).toBeGreaterThan(
+        0,
+      )
       c = await charts(w)
       expect(c.latency!.points).toBeGreaterThan(0)
       await shot(w, 'latency')
@@ -148,7 +159,16 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
 
       await visit(w, '#/meter/m1', 'meter')
       const m = await main()
-      for (const label of ['Real-time TX', 'DLMS requests sent', 'MQTT messages sent', 'Data consumption', 'peak TX', 'Bandwidth history', 'Packet rate history']) expect(m).toContain(label)
+      for (const label of [
+        'Real-time TX',
+        'DLMS requests sent',
+        'MQTT messages sent',
+        'Data consumption',
+        'peak TX',
+        'Bandwidth history',
+        'Packet rate history',
+      ])
+        expect(m).toContain(label)
       expect(m).toContain('1800') // 30 rows × 60 DLMS requests
       c = await charts(w)
       expect(c['meter-bw']).toMatchObject({points: 30})
@@ -170,7 +190,10 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       await w.page.waitForFunction(() => document.body.dataset.ready === 'overview')
       const before = await w.page.locator('main table.data tbody tr').first().innerText()
       // The phone suddenly moves 50 GiB: it must take the first row by itself.
-      const r = await http(`${srv.url}/api/network/bandwidth/sample`, {method: 'POST', json: {mac: 'AA:BB:CC:DD:EE:03', bytes_sent: 50 * 2 ** 30, bytes_received: 0}})
+      const r = await http(`${srv.url}/api/network/bandwidth/sample`, {
+        method: 'POST',
+        json: {mac: 'AA:BB:CC:DD:EE:03', bytes_sent: 50 * 2 ** 30, bytes_received: 0},
+      })
       expect(r.status).toBe(200)
       await w.page.waitForFunction(() => document.querySelector('main table.data tbody tr td:nth-child(2)')?.textContent === 'phone', null, {timeout: 15_000})
       expect(before).toContain('desktop')
@@ -199,7 +222,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     const secured = await startServe(tmp.db, ['--token-env', 'NETMON_UI_TOKEN'], {NETMON_UI_TOKEN: TOKEN})
     // The first API call is refused (401) by design; that one console line is expected.
     const w = await openPage({allow: /status of 401/})
-    await w.page.route('**/*', (route) => (route.request().url().startsWith(secured.url) ? route.continue() : route.abort()))
+    await w.page.route('**/*', route => (route.request().url().startsWith(secured.url) ? route.continue() : route.abort()))
     try {
       await w.page.goto(`${secured.url}/#/meters`)
       const dialog = w.page.locator('dialog#login')

@@ -20,11 +20,11 @@ export async function startServe(db: string, args: string[] = [], env: Record<st
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--db', db, ...args], {cwd: ROOT, env: e, stdio: ['ignore', 'pipe', 'pipe']})
   let out = ''
   let err = ''
-  child.stdout!.setEncoding('utf8').on('data', (d) => (out += d))
-  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => child.on('exit', (code, signal) => resolve({code, signal})))
+  child.stdout!.setEncoding('utf8').on('data', d => (out += d))
+  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>(resolve => child.on('exit', (code, signal) => resolve({code, signal})))
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start within 20 s:\n${err}`)), 20_000)
-    child.stderr!.setEncoding('utf8').on('data', (d) => {
+    child.stderr!.setEncoding('utf8').on('data', d => {
       err += d
       const m = /listening on (http:\/\/\S+?) /.exec(err)
       if (m) {

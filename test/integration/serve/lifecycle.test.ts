@@ -14,7 +14,7 @@ afterAll(() => tmp.cleanup())
 const TOKEN = 'c0ffee'.repeat(8)
 
 describe('refusals before binding', () => {
-  it.each(['0.0.0.0', '::', '192.0.2.10', 'netmon.example'])('--host %s without a token → exit 2, nothing listens', async (host) => {
+  it.each(['0.0.0.0', '::', '192.0.2.10', 'netmon.example'])('--host %s without a token → exit 2, nothing listens', async host => {
     const r = await runCli(['serve', '--host', host, '--port', '0', '--json'], {db: tmp.db})
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/^Error: refusing to listen on .* not a loopback address and no token was given \(pass --token-env VAR/m)
@@ -23,7 +23,10 @@ describe('refusals before binding', () => {
   })
 
   it('a --token-env naming an unset variable, or a short token, → exit 2', async () => {
-    const unset = await runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--token-env', 'NETMON_TEST_NO_SUCH_VAR'], {db: tmp.db, env: {NETMON_TEST_NO_SUCH_VAR: undefined}})
+    const unset = await runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--token-env', 'NETMON_TEST_NO_SUCH_VAR'], {
+      db: tmp.db,
+      env: {NETMON_TEST_NO_SUCH_VAR: undefined},
+    })
     expect(unset.code).toBe(2)
     expect(unset.stderr).toContain('--token-env NETMON_TEST_NO_SUCH_VAR: the environment variable is not set or empty')
     const short = await runCli(['serve', '--port', '0', '--token-env', 'T'], {db: tmp.db, env: {T: 'abc'}})
@@ -37,7 +40,7 @@ describe('refusals before binding', () => {
 
   it('a port in use → exit 1 with the way out', async () => {
     const s = net.createServer()
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))
+    await new Promise<void>(r => s.listen(0, '127.0.0.1', () => r()))
     const port = (s.address() as net.AddressInfo).port
     try {
       const r = await runCli(['serve', '--port', String(port)], {db: tmp.db})
@@ -80,13 +83,16 @@ describe('a token forced on loopback', () => {
 
   it('SIGTERM lets a request in flight finish', async () => {
     const srv = await startServe(tmp.db)
-    const listener = net.createServer((s) => s.destroy())
-    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()))
+    const listener = net.createServer(s => s.destroy())
+    await new Promise<void>(r => listener.listen(0, '127.0.0.1', () => r()))
     const port = (listener.address() as net.AddressInfo).port
     try {
       // A measurement of ~1 s is under way when the signal arrives.
-      const pending = http(`${srv.url}/api/network/latency/measure`, {method: 'POST', json: {hosts: ['127.0.0.1'], method: 'tcp', port, count: 10, interval: 100}})
-      await new Promise((r) => setTimeout(r, 300))
+      const pending = http(`${srv.url}/api/network/latency/measure`, {
+        method: 'POST',
+        json: {hosts: ['127.0.0.1'], method: 'tcp', port, count: 10, interval: 100},
+      })
+      await new Promise(r => setTimeout(r, 300))
       const stopped = srv.stop('SIGTERM')
       const r = await pending
       expect(r.status).toBe(200)

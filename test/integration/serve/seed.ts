@@ -126,12 +126,20 @@ export async function seedStore(db: string, opts: SeedOptions = {}): Promise<{no
         })
       }
     }
-    const readings = meters.flatMap((m) =>
-      Array.from({length: 40}, (_, i) => [m.id, now - (40 - i) * 30_000, JSON.stringify({energy_import_kwh: 1234.5 + i * 0.01, voltage_l1: 229 + (i % 5) * 0.4}), 12]),
+    const readings = meters.flatMap(m =>
+      Array.from({length: 40}, (_, i) => [
+        m.id,
+        now - (40 - i) * 30_000,
+        JSON.stringify({energy_import_kwh: 1234.5 + i * 0.01, voltage_l1: 229 + (i % 5) * 0.4}),
+        12,
+      ]),
     )
     await store.batch([
       insertMetricsStmt(rows),
-      {sql: `INSERT INTO readings(meter_id, ts, "values", poll_ms) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`, args: [JSON.stringify(readings)]},
+      {
+        sql: `INSERT INTO readings(meter_id, ts, "values", poll_ms) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`,
+        args: [JSON.stringify(readings)],
+      },
       {sql: `INSERT INTO outbox(meter_id, ts, "values", created_at) VALUES ('m2', ?, '{}', ?)`, args: [now - 5000, now - 5000]},
       upsertMeterStatusStmt(
         meters.map((m, k) => ({

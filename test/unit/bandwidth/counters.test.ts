@@ -4,7 +4,16 @@
  * same outcomes land in the store with their events.
  */
 import {describe, expect, it} from 'vitest'
-import {parseCounter, parseRate, stepCounter, TWO_32, TWO_64, type CounterBits, type CounterReading, type Outcome} from '../../../src/core/bandwidth/counters.js'
+import {
+  parseCounter,
+  parseRate,
+  stepCounter,
+  TWO_32,
+  TWO_64,
+  type CounterBits,
+  type CounterReading,
+  type Outcome,
+} from '../../../src/core/bandwidth/counters.js'
 
 const T = 1_790_000_000_000
 const r = (dtSec: number, sent: bigint, received: bigint): CounterReading => ({ts: T + dtSec * 1000, sent, received})
@@ -83,7 +92,15 @@ const cases: Case[] = [
     record: {sent: 0, received: 0},
     event: 'counter_reset',
   },
-  {name: '32-bit counters wrap at 2^32', prev: r(0, TWO_32 - 10n, 0n), cur: r(5, 5n, 0n), bits: 32, outcome: 'wrap', record: {sent: 15, received: 0}, event: 'counter_wrap'},
+  {
+    name: '32-bit counters wrap at 2^32',
+    prev: r(0, TWO_32 - 10n, 0n),
+    cur: r(5, 5n, 0n),
+    bits: 32,
+    outcome: 'wrap',
+    record: {sent: 15, received: 0},
+    event: 'counter_wrap',
+  },
   {
     name: 'a reset in one direction zeroes both',
     prev: r(0, 5_000_000_000n, 100n),
@@ -101,13 +118,55 @@ const cases: Case[] = [
     event: 'counter_spike',
   },
   {name: 'duplicate timestamp, same counters: nothing', prev: r(10, 500n, 600n), cur: r(10, 500n, 600n), outcome: 'duplicate', record: null, event: null},
-  {name: 'duplicate timestamp, counters up: the increase is kept', prev: r(10, 500n, 600n), cur: r(10, 700n, 600n), outcome: 'delta', record: {sent: 200, received: 0}, event: null},
-  {name: 'duplicate timestamp, counter down: a reset (a wrap needs time)', prev: r(10, 500n, 600n), cur: r(10, 100n, 600n), outcome: 'reset', record: null, event: 'counter_reset'},
-  {name: 'clock went backwards: nothing recorded, event', prev: r(60, 1000n, 1000n), cur: r(30, 1500n, 1200n), outcome: 'clock_backwards', record: null, event: 'clock_backwards'},
-  {name: 'clock went backwards with one counter up: still the clock', prev: r(60, 1000n, 1000n), cur: r(30, 900n, 1200n), outcome: 'clock_backwards', record: null, event: 'clock_backwards'},
-  {name: 'a late reading (earlier, counters not above): nothing, the reference stays', prev: r(60, 1000n, 1000n), cur: r(30, 900n, 1000n), outcome: 'late', record: null, event: null},
+  {
+    name: 'duplicate timestamp, counters up: the increase is kept',
+    prev: r(10, 500n, 600n),
+    cur: r(10, 700n, 600n),
+    outcome: 'delta',
+    record: {sent: 200, received: 0},
+    event: null,
+  },
+  {
+    name: 'duplicate timestamp, counter down: a reset (a wrap needs time)',
+    prev: r(10, 500n, 600n),
+    cur: r(10, 100n, 600n),
+    outcome: 'reset',
+    record: null,
+    event: 'counter_reset',
+  },
+  {
+    name: 'clock went backwards: nothing recorded, event',
+    prev: r(60, 1000n, 1000n),
+    cur: r(30, 1500n, 1200n),
+    outcome: 'clock_backwards',
+    record: null,
+    event: 'clock_backwards',
+  },
+  {
+    name: 'clock went backwards with one counter up: still the clock',
+    prev: r(60, 1000n, 1000n),
+    cur: r(30, 900n, 1200n),
+    outcome: 'clock_backwards',
+    record: null,
+    event: 'clock_backwards',
+  },
+  {
+    name: 'a late reading (earlier, counters not above): nothing, the reference stays',
+    prev: r(60, 1000n, 1000n),
+    cur: r(30, 900n, 1000n),
+    outcome: 'late',
+    record: null,
+    event: null,
+  },
   {name: 'a late reading with equal counters: late too', prev: r(60, 1000n, 1000n), cur: r(30, 1000n, 1000n), outcome: 'late', record: null, event: null},
-  {name: 'a late reading from before a 32-bit wrap (counter above, wrap plausible): late', prev: r(200, 100n, 100n), cur: r(100, 4_294_900_000n, 50n), outcome: 'late', record: null, event: null},
+  {
+    name: 'a late reading from before a 32-bit wrap (counter above, wrap plausible): late',
+    prev: r(200, 100n, 100n),
+    cur: r(100, 4_294_900_000n, 50n),
+    outcome: 'late',
+    record: null,
+    event: null,
+  },
 ]
 
 describe('stepCounter', () => {
@@ -137,7 +196,7 @@ describe('stepCounter', () => {
 
   it('never records a negative amount or more than the max rate allows, over many random readings', () => {
     let seed = 42
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     let prev: CounterReading | null = null
     for (let i = 0; i < 5000; i++) {
       const big = (x: number) => BigInt(Math.floor(x))

@@ -23,9 +23,9 @@ describe('parseProcNetDev', () => {
 describe('keyInterfaces', () => {
   const meta = (m: Record<string, string | null>) => (name: string) => ({mac: m[name] ?? null, ip: null, loopback: name === 'lo'})
   it('keys by MAC, and gives loopback, MAC-less and MAC-sharing interfaces a stable synthetic MAC', () => {
-    const rows = ['lo', 'eth0', 'tun0', 'br0', 'veth1'].map((name) => ({name, rx: 1n, tx: 2n}))
+    const rows = ['lo', 'eth0', 'tun0', 'br0', 'veth1'].map(name => ({name, rx: 1n, tx: 2n}))
     const k = keyInterfaces(rows, meta({lo: '00:00:00:00:00:00', eth0: '02:FC:00:00:00:01', br0: '12:7D:1A:1B:2B:EB', veth1: '12:7D:1A:1B:2B:EB'}), 'hostA', 5)
-    expect(k.map((x) => [x.name, x.synthetic_mac])).toEqual([
+    expect(k.map(x => [x.name, x.synthetic_mac])).toEqual([
       ['lo', true],
       ['eth0', false],
       ['tun0', true],
@@ -34,7 +34,7 @@ describe('keyInterfaces', () => {
     ])
     expect(k[1]!.mac).toBe('02:FC:00:00:00:01')
     expect(k[0]!.mac).toBe(syntheticMac('hostA', 'lo'))
-    expect(new Set(k.map((x) => x.mac)).size).toBe(5)
+    expect(new Set(k.map(x => x.mac)).size).toBe(5)
   })
   it('synthetic MACs are unicast, locally administered, stable per host and name', () => {
     const a = syntheticMac('hostA', 'lo')

@@ -19,12 +19,15 @@ interface S {
 }
 
 const MACS = ['02:00:00:00:00:01', '02:00:00:00:00:02', '02:00:00:00:00:03']
-const BASE = Date.UTC(2026, 10, 20, 9, 58) // a few days before "now" on this machine's clock is fine: auto-prune keeps 7 days
+// Relative to the clock, never a calendar date: auto-prune keeps 7 days of raw samples, so a fixed
+// date ages out of the window and the rows vanish. Two days ago, 2 minutes before an hour starts,
+// so batches cross 5-minute, hour and (often) day buckets.
+const BASE = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 86_400_000 - 120_000
 
 function model(all: S[]) {
   const out = new Map<string, {rows: {ts: number; sent: number; received: number; iv: number | null}[]; n: number}>()
   for (const mac of MACS) {
-    const mine = all.filter((s) => s.mac === mac)
+    const mine = all.filter(s => s.mac === mac)
     const byTs = new Map<number, {sent: number; received: number}>()
     for (const s of mine) {
       const r = byTs.get(s.ts) ?? {sent: 0, received: 0}
@@ -54,7 +57,7 @@ describe('ingest (in-process, real store)', () => {
 
   it('matches the reference model after each of several shuffled batches', async () => {
     let seed = 7
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     const all: S[] = []
     let late = 0
     for (let batchNo = 0; batchNo < 4; batchNo++) {
@@ -79,7 +82,7 @@ describe('ingest (in-process, real store)', () => {
     }
     // The data really exercised the out-of-order path and same-timestamp merges.
     expect(late).toBeGreaterThan(100)
-    expect(new Set(all.map((s) => `${s.mac}@${s.ts}`)).size).toBeLessThan(all.length)
+    expect(new Set(all.map(s => `${s.mac}@${s.ts}`)).size).toBeLessThan(all.length)
   })
 
   async function check(all: S[]) {
@@ -91,7 +94,7 @@ describe('ingest (in-process, real store)', () => {
         'SELECT ts, sent, received, interval_ms FROM bw_samples WHERE device_id = ? ORDER BY ts',
         [dev!.id],
       )
-      expect(raw.map((r) => ({ts: r.ts, sent: r.sent, received: r.received, iv: r.interval_ms}))).toEqual(want.rows)
+      expect(raw.map(r => ({ts: r.ts, sent: r.sent, received: r.received, iv: r.interval_ms}))).toEqual(want.rows)
 
       const tot = await store.get<Record<string, number | null>>('SELECT * FROM bw_totals WHERE device_id = ?', [dev!.id])
       const sum = (k: 'sent' | 'received') => want.rows.reduce((a, r) => a + r[k], 0)
@@ -99,12 +102,12 @@ describe('ingest (in-process, real store)', () => {
       const last = want.rows.at(-1)!
       expect(tot).toMatchObject({cur_ts: last.ts, cur_sent: last.sent, cur_received: last.received, cur_interval_ms: last.iv})
       expect(tot).toMatchObject({first_ts: want.rows[0]!.ts, last_ts: last.ts})
-      const rates = want.rows.map((r) => ({ts: r.ts, total: rate(r.sent + r.received, r.iv), up: rate(r.sent, r.iv), down: rate(r.received, r.iv)}))
-      const best = (k: 'total' | 'up' | 'down') => Math.max(...rates.map((x) => x[k] ?? -1))
+      const rates = want.rows.map(r => ({ts: r.ts, total: rate(r.sent + r.received, r.iv), up: rate(r.sent, r.iv), down: rate(r.received, r.iv)}))
+      const best = (k: 'total' | 'up' | 'down') => Math.max(...rates.map(x => x[k] ?? -1))
       expect(tot!.peak_bps).toBe(best('total'))
       expect(tot!.peak_up_bps).toBe(best('up'))
       expect(tot!.peak_down_bps).toBe(best('down'))
-      const at = rates.filter((x) => x.total === best('total')).map((x) => x.ts)
+      const at = rates.filter(x => x.total === best('total')).map(x => x.ts)
       expect(at).toContain(tot!.peak_ts)
 
       for (const [table, size] of [
@@ -122,14 +125,15 @@ describe('ingest (in-process, real store)', () => {
           if (pr !== null && (x.peak === null || pr > x.peak)) x.peak = pr
           buckets.set(b, x)
         }
-        for (const s of all.filter((s) => s.mac === mac)) buckets.get(Math.floor(s.ts / size) * size)!.samples++
+        for (const s of all.filter(s => s.mac === mac)) buckets.get(Math.floor(s.ts / size) * size)!.samples++
         const got = await store.query<{bucket: number; sent: number; received: number; samples: number; peak_bps: number | null}>(
           `SELECT bucket, sent, received, samples, peak_bps FROM ${table} WHERE device_id = ? ORDER BY bucket`,
           [dev!.id],
         )
-        expect(got.map((g) => ({b: g.bucket, sent: g.sent, received: g.received, samples: g.samples, peak: g.peak_bps})), table).toEqual(
-          [...buckets].sort((a, b) => a[0] - b[0]).map(([b, x]) => ({b, ...x})),
-        )
+        expect(
+          got.map(g => ({b: g.bucket, sent: g.sent, received: g.received, samples: g.samples, peak: g.peak_bps})),
+          table,
+        ).toEqual([...buckets].sort((a, b) => a[0] - b[0]).map(([b, x]) => ({b, ...x})))
       }
     }
   }

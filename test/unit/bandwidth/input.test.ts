@@ -97,12 +97,13 @@ describe('readNdjson', () => {
 
   it('spills to a temp file past its memory limit and reads back the same records', async () => {
     const lines: string[] = []
-    for (let i = 0; i < 200_000; i++) lines.push(`{"mac":"02:00:00:00:00:${(i % 7).toString(16).padStart(2, '0')}","sent":${i},"received":${2 * i},"ts":${1795000000000 + i}}`)
+    for (let i = 0; i < 200_000; i++)
+      lines.push(`{"mac":"02:00:00:00:00:${(i % 7).toString(16).padStart(2, '0')}","sent":${i},"received":${2 * i},"ts":${1795000000000 + i}}`)
     const b = await read(lines.join('\n'), 'delta', 1 << 20)
     expect(b.spool.count).toBe(200_000)
     let n = 0
     let sum = 0
-    for (const c of b.spool.chunks()) for (let o = 0; o < c.length; o += 4) (n++, (sum += c[o + 2]!))
+    for (const c of b.spool.chunks()) for (let o = 0; o < c.length; o += 4) n++, (sum += c[o + 2]!)
     expect(n).toBe(200_000)
     expect(sum).toBe((199_999 * 200_000) / 2)
     expect(b.spool.spilled).toBe(true)

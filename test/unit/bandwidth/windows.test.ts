@@ -18,8 +18,8 @@ describe('planWindow', () => {
     expect(p.segments[0]!.from).toBe(since)
     expect(p.segments.at(-1)!.to).toBe(until)
     for (let i = 1; i < p.segments.length; i++) expect(p.segments[i]!.from).toBe(p.segments[i - 1]!.to)
-    expect(p.segments.map((s) => s.level)).toEqual(['raw', '5m', '1h', '1d', '1h', '5m', 'raw'])
-    expect(p.segments.find((s) => s.level === '1d')).toEqual({level: '1d', from: day0, to: day0 + D})
+    expect(p.segments.map(s => s.level)).toEqual(['raw', '5m', '1h', '1d', '1h', '5m', 'raw'])
+    expect(p.segments.find(s => s.level === '1d')).toEqual({level: '1d', from: day0, to: day0 + D})
   })
 
   it('uses raw only for a window shorter than a bucket', () => {
@@ -32,18 +32,16 @@ describe('planWindow', () => {
     const a = planWindow(day0 - 2 * H - 61_000, day0 + H, wm)
     expect(a.widened).toBe(true)
     expect(a.since).toBe(day0 - 2 * H - M5)
-    expect(a.segments.some((s) => s.level === 'raw' && s.from < day0)).toBe(false)
+    expect(a.segments.some(s => s.level === 'raw' && s.from < day0)).toBe(false)
     const b = planWindow(day0 - 20 * H - 61_000, day0 + H, wm)
     expect(b.since).toBe(day0 - 21 * H)
-    expect(b.segments.every((s) => s.level !== '5m' || s.from >= wm['5m'])).toBe(true)
+    expect(b.segments.every(s => s.level !== '5m' || s.from >= wm['5m'])).toBe(true)
   })
 
   it('leaves an aligned window alone after pruning', () => {
     const wm = {raw: day0, '5m': day0 - 10 * H, '1h': 0, '1d': 0}
     const p = planWindow(day0 - 3 * H, day0 + H, wm)
     expect(p.widened).toBe(false)
-    expect(p.segments).toEqual([
-      {level: '1h', from: day0 - 3 * H, to: day0 + H},
-    ])
+    expect(p.segments).toEqual([{level: '1h', from: day0 - 3 * H, to: day0 + H}])
   })
 })

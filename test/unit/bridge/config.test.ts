@@ -43,7 +43,7 @@ describe('bridge config', () => {
     const c = resolveConfig(parseConfigText(yaml, 'yaml'), {env})
     expect(c.format).toBe('thingsboard-gateway')
     expect(c.mqtt).toMatchObject({url: 'mqtts://tb.example.test:8883', username: env.TB, keepaliveSeconds: 45, maxInflight: 50})
-    expect(c.meters.map((m) => m.id)).toEqual(['a', 'b']) // c is disabled
+    expect(c.meters.map(m => m.id)).toEqual(['a', 'b']) // c is disabled
     const [a, b] = c.meters
     expect(a).toMatchObject({name: 'a', port: 4059, framing: 'wrapper', clientAddress: 16, pollIntervalMs: 2000, auth: {mechanism: 'none'}})
     expect(a!.obis).toEqual([
@@ -63,7 +63,10 @@ describe('bridge config', () => {
   })
 
   it('JSON configs parse the same way', () => {
-    const c = resolveConfig(parseConfigText(JSON.stringify({mqtt: {url: 'mqtt://127.0.0.1'}, meters: [{id: 'x', host: 'h', obis: {'1.0.1.8.0.255': 'e'}}]}), 'json'), {env})
+    const c = resolveConfig(
+      parseConfigText(JSON.stringify({mqtt: {url: 'mqtt://127.0.0.1'}, meters: [{id: 'x', host: 'h', obis: {'1.0.1.8.0.255': 'e'}}]}), 'json'),
+      {env},
+    )
     expect(c.format).toBe('thingsboard-gateway')
     expect(c.meters[0]!.pollIntervalMs).toBe(3000) // the default poll interval
     expect(c.mqtt.username).toBeUndefined()
@@ -71,35 +74,58 @@ describe('bridge config', () => {
 
   it('thingsboard-device takes one token per meter; plain takes a topic template', () => {
     const dev = resolveConfig(
-      {mqtt: {url: 'mqtt://127.0.0.1'}, publish: {format: 'thingsboard-device'}, defaults: {obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a', host: 'h', token_env: 'T1'}, {id: 'b', host: 'h2', token_env: 'T2'}]},
+      {
+        mqtt: {url: 'mqtt://127.0.0.1'},
+        publish: {format: 'thingsboard-device'},
+        defaults: {obis: {'1.0.1.8.0.255': 'e'}},
+        meters: [
+          {id: 'a', host: 'h', token_env: 'T1'},
+          {id: 'b', host: 'h2', token_env: 'T2'},
+        ],
+      },
       {env},
     )
-    expect(dev.meters.map((m) => m.token)).toEqual([env.T1, env.T2])
+    expect(dev.meters.map(m => m.token)).toEqual([env.T1, env.T2])
     const plain = resolveConfig({mqtt: {url: 'ws://127.0.0.1:8080/mqtt'}, publish: {format: 'plain', topic: 'site/{id}/reading'}, meters: []}, {env})
     expect(plain.topic).toBe('site/{id}/reading')
   })
 
   it('numbers are seconds; readings retention 0 keeps forever', () => {
-    const c = resolveConfig({mqtt: {url: 'mqtt://h'}, defaults: {poll_interval: 1.5, obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a', host: 'h'}], store: {readings_retention: 0}}, {env})
+    const c = resolveConfig(
+      {mqtt: {url: 'mqtt://h'}, defaults: {poll_interval: 1.5, obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a', host: 'h'}], store: {readings_retention: 0}},
+      {env},
+    )
     expect(c.meters[0]!.pollIntervalMs).toBe(1500)
     expect(c.store.readingsRetentionMs).toBe(0)
   })
 
   it('address_size: HDLC meters that want a 4-byte address for small numbers; impossible sizes name their path', () => {
-    const cfg = (m: Record<string, unknown>, d: Record<string, unknown> = {}) => ({mqtt: {url: 'mqtt://h'}, defaults: {obis: {'1.0.1.8.0.255': 'e'}, ...d}, meters: [{id: 'a', host: 'h', ...m}]})
+    const cfg = (m: Record<string, unknown>, d: Record<string, unknown> = {}) => ({
+      mqtt: {url: 'mqtt://h'},
+      defaults: {obis: {'1.0.1.8.0.255': 'e'}, ...d},
+      meters: [{id: 'a', host: 'h', ...m}],
+    })
     expect(resolveConfig(cfg({framing: 'hdlc', physical_address: 17, address_size: 4}), {env}).meters[0]).toMatchObject({physicalAddress: 17, addressSize: 4})
     expect(resolveConfig(cfg({framing: 'hdlc'}, {address_size: 4}), {env}).meters[0]).toMatchObject({addressSize: 4})
     expect(resolveConfig(cfg({framing: 'hdlc', physical_address: 17}), {env}).meters[0]!.addressSize).toBeUndefined()
     expect(() => resolveConfig(cfg({framing: 'hdlc', address_size: 3}), {env})).toThrow(/^meters\[0\]\.address_size: expected 1, 2 or 4/)
     expect(() => resolveConfig(cfg({address_size: 4}), {env})).toThrow(/^meters\[0\]\.address_size: address_size applies to framing: hdlc only/)
-    expect(() => resolveConfig(cfg({framing: 'hdlc', physical_address: 17, address_size: 1}), {env})).toThrow(/^meters\[0\]\.address_size: a 1-byte HDLC address has no physical part/)
-    expect(() => resolveConfig(cfg({framing: 'hdlc', physical_address: 200}, {address_size: 2}), {env})).toThrow(/^defaults\.address_size: a 2-byte HDLC address/)
-    expect(() => resolveConfig(cfg({framing: 'hdlc', server_address: 200, address_size: 1}), {env})).toThrow(/^meters\[0\]\.address_size: a 1-byte HDLC address holds server addresses up to 127/)
+    expect(() => resolveConfig(cfg({framing: 'hdlc', physical_address: 17, address_size: 1}), {env})).toThrow(
+      /^meters\[0\]\.address_size: a 1-byte HDLC address has no physical part/,
+    )
+    expect(() => resolveConfig(cfg({framing: 'hdlc', physical_address: 200}, {address_size: 2}), {env})).toThrow(
+      /^defaults\.address_size: a 2-byte HDLC address/,
+    )
+    expect(() => resolveConfig(cfg({framing: 'hdlc', server_address: 200, address_size: 1}), {env})).toThrow(
+      /^meters\[0\]\.address_size: a 1-byte HDLC address holds server addresses up to 127/,
+    )
   })
 
   it('errors name the path', () => {
     const bad = (raw: unknown) => () => resolveConfig(raw, {env})
-    expect(bad({mqtt: {url: 'mqtt://h'}, meters: [{id: 'a', host: 'h', port: 0, obis: {'1.0.1.8.0.255': 'e'}}]})).toThrow(/^meters\[0\]\.port: expected 1-65535$/)
+    expect(bad({mqtt: {url: 'mqtt://h'}, meters: [{id: 'a', host: 'h', port: 0, obis: {'1.0.1.8.0.255': 'e'}}]})).toThrow(
+      /^meters\[0\]\.port: expected 1-65535$/,
+    )
     expect(bad({mqtt: {url: 'mqtt://h', keepalive: true}, meters: []})).toThrow(/mqtt\.keepalive: expected a duration/)
   })
 })

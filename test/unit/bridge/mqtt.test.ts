@@ -9,7 +9,15 @@ import {startAedes} from '../../integration/bridge/helpers.js'
 describe('MQTT publish packet size', () => {
   it('equals what mqtt-packet serializes (protocol 4), across the Remaining Length boundaries', async () => {
     const mp = ((await import('mqtt-packet')) as any).default ?? (await import('mqtt-packet'))
-    for (const [topic, size] of [['v1/gateway/telemetry', 10], ['t', 0], ['netmon/meters/Zähler Ω', 100], ['x', 125], ['x', 16_380], ['y', 2_097_000], ['z', 127]] as [string, number][]) {
+    for (const [topic, size] of [
+      ['v1/gateway/telemetry', 10],
+      ['t', 0],
+      ['netmon/meters/Zähler Ω', 100],
+      ['x', 125],
+      ['x', 16_380],
+      ['y', 2_097_000],
+      ['z', 127],
+    ] as [string, number][]) {
       const payload = Buffer.alloc(size, 97)
       const bytes = mp.generate({cmd: 'publish', topic, payload, qos: 1, messageId: 42, retain: false, dup: false}, {protocolVersion: 4})
       expect(publishPacketSize(topic, size, 1), `${topic}/${size}`).toBe(bytes.length)
@@ -77,7 +85,7 @@ class FailingClient extends EventEmitter implements MqttClientLike {
 describe('MqttConnection reconnect (fake timers)', () => {
   afterEach(() => vi.useRealTimers())
 
-  it('retries with capped exponential backoff + jitter, not mqtt.js\'s fixed period', async () => {
+  it("retries with capped exponential backoff + jitter, not mqtt.js's fixed period", async () => {
     vi.useFakeTimers()
     const attemptsAt: number[] = []
     const t0 = Date.now()
@@ -123,27 +131,32 @@ describe('MqttConnection against a real broker (aedes)', () => {
     const c = new MqttConnection({url: `mqtt://127.0.0.1:${broker.port}`, clientId: 'unit', reconnect: {minMs: 50, maxMs: 200}})
     try {
       await expect(c.publish('a', 'x')).rejects.toThrow(/not connected/)
-      const up = new Promise((r) => c.once('connect', r))
+      const up = new Promise(r => c.once('connect', r))
       c.start()
       await up
       await Promise.all(Array.from({length: 50}, (_, i) => c.publish('t/1', `{"i":${i}}`)))
       expect(c.stats.messagesSent).toBe(50)
       expect(c.stats.messagesAcked).toBe(50)
       expect(c.stats.bytesSent).toBe(Array.from({length: 50}, (_, i) => publishPacketSize('t/1', `{"i":${i}}`.length)).reduce((a, b) => a + b))
-      expect(broker.messages.filter((m) => m.topic === 't/1').map((m) => JSON.parse(m.payload).i)).toEqual(Array.from({length: 50}, (_, i) => i))
+      expect(broker.messages.filter(m => m.topic === 't/1').map(m => JSON.parse(m.payload).i)).toEqual(Array.from({length: 50}, (_, i) => i))
       // Lose the connection with publishes in flight: they reject (the outbox re-sends them), the connection comes back.
-      const down = new Promise((r) => c.once('disconnect', r))
-      const pending = Array.from({length: 20}, () => c.publish('t/2', 'y').then(() => 'acked', () => 'rejected'))
+      const down = new Promise(r => c.once('disconnect', r))
+      const pending = Array.from({length: 20}, () =>
+        c.publish('t/2', 'y').then(
+          () => 'acked',
+          () => 'rejected',
+        ),
+      )
       await broker.close()
       await down
       const results = await Promise.all(pending)
-      expect(results.every((r) => r === 'acked' || r === 'rejected')).toBe(true)
+      expect(results.every(r => r === 'acked' || r === 'rejected')).toBe(true)
       expect(c.inflight).toBe(0)
       const broker2 = await startAedes({port: broker.port})
       try {
-        await new Promise((r) => c.once('connect', r))
+        await new Promise(r => c.once('connect', r))
         await c.publish('t/3', 'z')
-        expect(broker2.messages.map((m) => m.topic)).toContain('t/3')
+        expect(broker2.messages.map(m => m.topic)).toContain('t/3')
         expect(c.stats.connects).toBe(2)
       } finally {
         await c.stop(1000)

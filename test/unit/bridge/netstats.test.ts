@@ -67,7 +67,7 @@ describe('netstats counters', () => {
     if (process.platform !== 'linux') return
     const s = new NetSampler({interfaces: ['lo'], intervalMs: 50})
     await s.tick()
-    await new Promise((r) => setTimeout(r, 60))
+    await new Promise(r => setTimeout(r, 60))
     const x = await s.tick()
     expect(x).toBeDefined()
     expect(x!.txBps).toBeGreaterThanOrEqual(0)

@@ -48,7 +48,7 @@ const outboxCount = async () => Number((await store.get<{n: number}>('SELECT cou
 const firstSeen = (sent: OutboxEntry[], meter: string) => {
   const seen = new Set<number>()
   const out: number[] = []
-  for (const e of sent) if (e.meterId === meter && !seen.has(e.ts)) (seen.add(e.ts), out.push(e.ts))
+  for (const e of sent) if (e.meterId === meter && !seen.has(e.ts)) seen.add(e.ts), out.push(e.ts)
   return out
 }
 
@@ -80,7 +80,7 @@ describe('Delivery (outbox)', () => {
     await d.init()
     for (let i = 0; i < 50; i++) d.submit({meterId: `m${i % 3}`, ts: i, values: '{}', pollMs: 1})
     await waitFor('7 sends', () => l.sent.length === 7)
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise(r => setTimeout(r, 50))
     expect(l.sent.length).toBe(7)
     expect(d.inflight).toBe(7)
     l.waiting.shift()!.ok()
@@ -113,12 +113,15 @@ describe('Delivery (outbox)', () => {
     await waitFor('drained', async () => (await outboxCount()) === 0, 10_000)
     for (const m of ['a', 'b']) expect(firstSeen(l.sent, m)).toEqual(Array.from({length: 38}, (_, i) => i + 1))
     // Order per meter also holds for what was sent after the reconnect (duplicates of unacked ones allowed).
-    const after = l.sent.slice(16).filter((e) => e.meterId === 'a').map((e) => e.ts)
+    const after = l.sent
+      .slice(16)
+      .filter(e => e.meterId === 'a')
+      .map(e => e.ts)
     expect(after).toEqual([...after].sort((x, y) => x - y))
     await d.close()
   })
 
-  it('a meter with a long backlog does not hold up another meter\'s live readings', async () => {
+  it("a meter with a long backlog does not hold up another meter's live readings", async () => {
     const l = link()
     l.up = false
     const d = delivery(l, {maxInflight: 4, pageSize: 50})
@@ -129,9 +132,9 @@ describe('Delivery (outbox)', () => {
     await d.flush()
     l.up = true
     d.resume()
-    await waitFor('live sent', () => l.sent.some((e) => e.meterId === 'live'))
+    await waitFor('live sent', () => l.sent.some(e => e.meterId === 'live'))
     // Meters take turns: the live reading goes out with the first few, not after the 500 of the backlog.
-    expect(l.sent.findIndex((e) => e.meterId === 'live')).toBeLessThan(5)
+    expect(l.sent.findIndex(e => e.meterId === 'live')).toBeLessThan(5)
     await waitFor('drained', async () => (await outboxCount()) === 0, 10_000)
     expect(firstSeen(l.sent, 'backlog')).toEqual(Array.from({length: 500}, (_, i) => i))
     await d.close()
@@ -188,7 +191,7 @@ describe('Delivery (outbox)', () => {
     expect(init).toEqual({backlog: 30, byMeter: {a: 30}})
     d2.resume()
     await waitFor('drained', async () => (await outboxCount()) === 0)
-    expect(l2.sent.map((e) => e.ts)).toEqual(Array.from({length: 30}, (_, i) => i + 1))
+    expect(l2.sent.map(e => e.ts)).toEqual(Array.from({length: 30}, (_, i) => i + 1))
     expect(l2.sent[0]!.values).toBe('{"i":1}')
     // New ids continue after the old ones.
     d2.submit({meterId: 'a', ts: 99, values: '{}', pollMs: 1})

@@ -30,7 +30,20 @@ const row = (i: number, o: Partial<MetricsRow> = {}): MetricsRow => ({
 beforeAll(async () => {
   store = await openStore({db: tmp.db})
   await syncMeters(store, [
-    {id: 'm1', name: 'Meter One', host: 'h', port: 1, framing: 'wrapper', clientAddress: 16, serverAddress: 1, auth: {mechanism: 'none'}, pollIntervalMs: 3000, timeoutMs: 1000, obis: [{obis: '1.0.1.8.0.255', key: 'e', classId: 3}], reconnect: {minMs: 1, maxMs: 2}},
+    {
+      id: 'm1',
+      name: 'Meter One',
+      host: 'h',
+      port: 1,
+      framing: 'wrapper',
+      clientAddress: 16,
+      serverAddress: 1,
+      auth: {mechanism: 'none'},
+      pollIntervalMs: 3000,
+      timeoutMs: 1000,
+      obis: [{obis: '1.0.1.8.0.255', key: 'e', classId: 3}],
+      reconnect: {minMs: 1, maxMs: 2},
+    },
   ])
   // 120 rows: the default window is the newest 100.
   const rows = Array.from({length: 120}, (_, i) => row(i))
@@ -83,9 +96,11 @@ describe('meters stats', () => {
   })
 
   it('readings come back oldest first with their keys', async () => {
-    await store.batch([{sql: `INSERT INTO readings(meter_id, ts, "values", poll_ms) VALUES ('m1', 1, '{"e":1}', 5), ('m1', 2, '{"e":2,"x":null}', 6), ('m1', 3, '{"e":3}', 7)`}])
+    await store.batch([
+      {sql: `INSERT INTO readings(meter_id, ts, "values", poll_ms) VALUES ('m1', 1, '{"e":1}', 5), ('m1', 2, '{"e":2,"x":null}', 6), ('m1', 3, '{"e":3}', 7)`},
+    ])
     const r = await meterReadings(store, 'm1', {limit: 2})
-    expect(r.readings.map((x) => x.ts_ms)).toEqual([2, 3])
+    expect(r.readings.map(x => x.ts_ms)).toEqual([2, 3])
     expect(r.keys).toEqual(['e', 'x'])
   })
 
@@ -94,7 +109,19 @@ describe('meters stats', () => {
     expect(empty.state).toBe('never-started')
     const now = Date.now()
     await store.batch([
-      upsertBridgeStatusStmt({pid: 1, hostname: 'h', started_at: now - 60_000, heartbeat_at: now - 1000, heartbeat_interval_ms: 1000, stopped_at: null, config_path: null, broker_url: 'mqtt://x', broker_connected: 1, format: 'plain', detail: '{"published":5}'}),
+      upsertBridgeStatusStmt({
+        pid: 1,
+        hostname: 'h',
+        started_at: now - 60_000,
+        heartbeat_at: now - 1000,
+        heartbeat_interval_ms: 1000,
+        stopped_at: null,
+        config_path: null,
+        broker_url: 'mqtt://x',
+        broker_connected: 1,
+        format: 'plain',
+        detail: '{"published":5}',
+      }),
     ])
     expect((await bridgeStatus(store, now)).state).toBe('running')
     expect((await bridgeStatus(store, now)).uptime_seconds).toBe(60)

@@ -17,10 +17,13 @@ describe('normalizeMac', () => {
     expect(normalizeMac(input)).toBe(out)
   })
 
-  it.each(['aa:bb:cc:dd:ee', 'aa:bb:cc:dd:ee:01:02', 'zz:bb:cc:dd:ee:01', 'aabbccddee0', 'aa:bb-cc:dd:ee:01', ''])('%j is refused (exit 2) and not a MAC for lookups', (bad) => {
-    expect(() => normalizeMac(bad)).toThrow(expect.objectContaining({exitCode: 2}))
-    expect(tryNormalizeMac(bad)).toBeNull()
-  })
+  it.each(['aa:bb:cc:dd:ee', 'aa:bb:cc:dd:ee:01:02', 'zz:bb:cc:dd:ee:01', 'aabbccddee0', 'aa:bb-cc:dd:ee:01', ''])(
+    '%j is refused (exit 2) and not a MAC for lookups',
+    bad => {
+      expect(() => normalizeMac(bad)).toThrow(expect.objectContaining({exitCode: 2}))
+      expect(tryNormalizeMac(bad)).toBeNull()
+    },
+  )
 })
 
 describe('normalizeIp', () => {
@@ -40,7 +43,7 @@ describe('normalizeIp', () => {
     expect(normalizeIp(input)).toBe(out)
   })
 
-  it.each(['192.0.2.300', '10.0.0', '2001:db8:::1', 'host.lan', ''])('%j is refused (exit 2)', (bad) => {
+  it.each(['192.0.2.300', '10.0.0', '2001:db8:::1', 'host.lan', ''])('%j is refused (exit 2)', bad => {
     expect(() => normalizeIp(bad)).toThrow(expect.objectContaining({exitCode: 2}))
     expect(ipVersion(bad)).toBe(0)
   })
@@ -49,7 +52,17 @@ describe('normalizeIp', () => {
 describe('one spelling across capabilities', () => {
   it('the scanner writes an address exactly as bandwidth register and latency store it', async () => {
     const {parseIpLiteral} = await import('../../../src/core/scan/targets.js')
-    for (const s of ['2001:db8::1', '2001:DB8:0:0:1:0:0:1', '2001:db8:0:1:1:1:1:1', 'fe80::1', '::1', '1:0:0:2:0:0:0:3', '::ffff:10.0.0.5', '::192.0.2.1', '10.0.0.5']) {
+    for (const s of [
+      '2001:db8::1',
+      '2001:DB8:0:0:1:0:0:1',
+      '2001:db8:0:1:1:1:1:1',
+      'fe80::1',
+      '::1',
+      '1:0:0:2:0:0:0:3',
+      '::ffff:10.0.0.5',
+      '::192.0.2.1',
+      '10.0.0.5',
+    ]) {
       expect(parseIpLiteral(s)?.text, s).toBe(normalizeIp(s))
     }
   })

@@ -32,8 +32,8 @@ const sessions = sessionVectors()
 
 /** APDUs of a session in order (wrapper: frame body; HDLC: reassembled via the server link for c2s). */
 function apdusOf(name: string): Array<{dir: 'c2s' | 's2c'; apdu: Uint8Array; meaning: string}> {
-  const s = sessions.find((x) => x.name === name)!
-  return s.steps.filter((x) => x.dir === 'c2s' || x.dir === 's2c').map((x) => ({dir: x.dir, apdu: hex(x.hex).subarray(8), meaning: x.meaning}))
+  const s = sessions.find(x => x.name === name)!
+  return s.steps.filter(x => x.dir === 'c2s' || x.dir === 's2c').map(x => ({dir: x.dir, apdu: hex(x.hex).subarray(8), meaning: x.meaning}))
 }
 
 const decoded = (bytes: Uint8Array): Apdu => {
@@ -43,7 +43,7 @@ const decoded = (bytes: Uint8Array): Apdu => {
 }
 
 describe('every APDU of every wrapper session', () => {
-  for (const s of sessions.filter((x) => x.framing === 'wrapper')) {
+  for (const s of sessions.filter(x => x.framing === 'wrapper')) {
     it(s.name, () => {
       for (const {apdu, meaning} of apdusOf(s.name)) {
         const a = decoded(apdu)
@@ -60,25 +60,27 @@ describe('every APDU of every wrapper session', () => {
   }
 
   it('the APDUs inside HDLC sessions equal the wrapper ones (same Gurux client/server)', () => {
-    const s = sessions.find((x) => x.name === 'hdlc-get-registers')!
+    const s = sessions.find(x => x.name === 'hdlc-get-registers')!
     const link = new HdlcServerLink({logical: 1})
     const got: string[] = []
-    for (const step of s.steps.filter((x) => x.dir === 'c2s')) for (const ev of link.receive(hex(step.hex))) if (ev.type === 'apdu') got.push(toHex(ev.apdu))
+    for (const step of s.steps.filter(x => x.dir === 'c2s')) for (const ev of link.receive(hex(step.hex))) if (ev.type === 'apdu') got.push(toHex(ev.apdu))
     const want = apdusOf('wrapper-get-registers')
-      .filter((x) => x.dir === 'c2s')
-      .map((x) => toHex(x.apdu))
+      .filter(x => x.dir === 'c2s')
+      .map(x => toHex(x.apdu))
     expect(got).toEqual(want)
   })
 })
 
 describe('requests generated from their meaning, byte-exact', () => {
-  const c2s = (name: string) => apdusOf(name).filter((x) => x.dir === 'c2s')
+  const c2s = (name: string) => apdusOf(name).filter(x => x.dir === 'c2s')
 
   it('AARQ, no authentication', () => expect(toHex(encodeAarq(buildAarq({})))).toBe(toHex(c2s('wrapper-assoc-none')[0]!.apdu)))
   it('AARQ, LLS password 12345678', () =>
     expect(toHex(encodeAarq(buildAarq({mechanism: 'low', password: new Uint8Array(Buffer.from('12345678'))})))).toBe(toHex(c2s('wrapper-assoc-lls')[0]!.apdu)))
   it('AARQ, LLS wrong password', () =>
-    expect(toHex(encodeAarq(buildAarq({mechanism: 'low', password: new Uint8Array(Buffer.from('wrongpw0'))})))).toBe(toHex(c2s('wrapper-assoc-lls-bad-password')[0]!.apdu)))
+    expect(toHex(encodeAarq(buildAarq({mechanism: 'low', password: new Uint8Array(Buffer.from('wrongpw0'))})))).toBe(
+      toHex(c2s('wrapper-assoc-lls-bad-password')[0]!.apdu),
+    ))
   it('RLRQ', () => expect(toHex(encodeRlrq({reason: 0}))).toBe(toHex(c2s('wrapper-assoc-none')[1]!.apdu)))
 
   it('GET-Request-Normal for every GET of the sessions (invoke-id-and-priority 0xC1)', () => {
@@ -103,7 +105,7 @@ describe('requests generated from their meaning, byte-exact', () => {
 
 describe('AARE decoding', () => {
   it('accepted: negotiated PDU 512 and conformance 401e5d (Gurux names)', () => {
-    const s = sessions.find((x) => x.name === 'wrapper-assoc-none')!
+    const s = sessions.find(x => x.name === 'wrapper-assoc-none')!
     const res = decodeAare(hex(s.steps[1]!.hex).subarray(8))
     expect(res.status).toBe('ok')
     if (res.status !== 'ok') return
@@ -113,7 +115,7 @@ describe('AARE decoding', () => {
   })
 
   it('rejected: result 1 rejected-permanent, diagnostic 13 authentication-failure', () => {
-    const s = sessions.find((x) => x.name === 'wrapper-assoc-lls-bad-password')!
+    const s = sessions.find(x => x.name === 'wrapper-assoc-lls-bad-password')!
     const res = decodeAare(hex(s.steps[1]!.hex).subarray(8))
     expect(res.status === 'ok' && res.value.result).toBe(1)
     if (res.status !== 'ok') return
@@ -139,17 +141,24 @@ describe('AARE decoding', () => {
 describe('GET responses', () => {
   it('with-datablock blocks of the profile: numbers 1..5, last only on 5, 500 bytes each but the last', () => {
     const blocks = apdusOf('wrapper-get-profile-buffer')
-      .filter((x) => x.dir === 's2c')
-      .map((x) => decodeGetResponse(x.apdu))
-      .filter((r) => r.status === 'ok' && r.value.type === 'with-datablock')
-      .map((r) => (r.status === 'ok' && r.value.type === 'with-datablock' ? r.value : undefined)!)
-    expect(blocks.map((b) => b.blockNumber)).toEqual([1, 2, 3, 4, 5])
-    expect(blocks.map((b) => b.lastBlock)).toEqual([false, false, false, false, true])
-    expect(blocks.map((b) => (b.result.ok ? b.result.raw.length : -1))).toEqual([500, 500, 500, 500, 18])
+      .filter(x => x.dir === 's2c')
+      .map(x => decodeGetResponse(x.apdu))
+      .filter(r => r.status === 'ok' && r.value.type === 'with-datablock')
+      .map(r => (r.status === 'ok' && r.value.type === 'with-datablock' ? r.value : undefined)!)
+    expect(blocks.map(b => b.blockNumber)).toEqual([1, 2, 3, 4, 5])
+    expect(blocks.map(b => b.lastBlock)).toEqual([false, false, false, false, true])
+    expect(blocks.map(b => (b.result.ok ? b.result.raw.length : -1))).toEqual([500, 500, 500, 500, 18])
   })
 
   it('with-list round-trip, data-access-result in a block', () => {
-    const list = {type: 'with-list' as const, invokeId: 0xc1, results: [{ok: true as const, data: D.uint16(5)}, {ok: false as const, error: 4}]}
+    const list = {
+      type: 'with-list' as const,
+      invokeId: 0xc1,
+      results: [
+        {ok: true as const, data: D.uint16(5)},
+        {ok: false as const, error: 4},
+      ],
+    }
     expect(decodeGetResponse(encodeGetResponse(list))).toMatchObject({status: 'ok', value: list})
     const block = {type: 'with-datablock' as const, invokeId: 0xc1, lastBlock: true, blockNumber: 3, result: {ok: false as const, error: 19}}
     expect(decodeGetResponse(encodeGetResponse(block))).toMatchObject({status: 'ok', value: block})
@@ -161,7 +170,10 @@ describe('GET responses', () => {
       invokeId: 0xc1,
       items: [
         {descriptor: {classId: 3, obis: parseObis('1.0.1.8.0.255'), attribute: 2}},
-        {descriptor: {classId: 7, obis: parseObis('1.0.99.1.0.255'), attribute: 2}, access: {selector: 2, parameters: D.struct(D.uint32(1), D.uint32(0), D.uint16(1), D.uint16(0))}},
+        {
+          descriptor: {classId: 7, obis: parseObis('1.0.99.1.0.255'), attribute: 2},
+          access: {selector: 2, parameters: D.struct(D.uint32(1), D.uint32(0), D.uint16(1), D.uint16(0))},
+        },
       ],
     }
     const back = decodeApdu(encodeGetRequest(req))
@@ -169,7 +181,12 @@ describe('GET responses', () => {
   })
 
   it('SET-Request-Normal round-trip', () => {
-    const req = {type: 'normal' as const, invokeId: 0xc1, descriptor: {classId: 8, obis: parseObis('0.0.1.0.0.255'), attribute: 2}, value: D.octets(new Uint8Array(12))}
+    const req = {
+      type: 'normal' as const,
+      invokeId: 0xc1,
+      descriptor: {classId: 8, obis: parseObis('0.0.1.0.0.255'), attribute: 2},
+      value: D.octets(new Uint8Array(12)),
+    }
     expect(decodeSetRequest(encodeSetRequest(req))).toMatchObject({status: 'ok', value: req})
   })
 })

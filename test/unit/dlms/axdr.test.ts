@@ -59,10 +59,22 @@ function expected(v: AxdrVector): DlmsData {
     case 2: {
       const o = v.value as Record<string, unknown>
       if ('scaler' in o) return D.struct(D.int8(o.scaler as number), D.enum(o.unit as number))
-      return D.struct(D.uint16(o.class_id as number), D.octets(hex((o.obis as string).split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join(''))), D.int8(o.attribute as number), D.uint16(o.data_index as number))
+      return D.struct(
+        D.uint16(o.class_id as number),
+        D.octets(
+          hex(
+            (o.obis as string)
+              .split('.')
+              .map(n => Number(n).toString(16).padStart(2, '0'))
+              .join(''),
+          ),
+        ),
+        D.int8(o.attribute as number),
+        D.uint16(o.data_index as number),
+      )
     }
     case 1:
-      if (Array.isArray(v.value)) return D.array((v.value as number[]).map((n) => D.uint16(n)))
+      if (Array.isArray(v.value)) return D.array((v.value as number[]).map(n => D.uint16(n)))
       return D.array(Array.from({length: 130}, (_, i) => D.struct(D.uint8(i), D.bool(i % 2 === 0))))
     default:
       throw new Error(`no expectation for tag ${v.tag}`)
@@ -90,7 +102,7 @@ describe('A-XDR vectors (codec-axdr.json, Gurux)', () => {
   }
 
   it('date-time octet-strings read back as the ISO time Gurux was given', () => {
-    for (const v of vectors.filter((x) => x.type.startsWith('date-time as octet-string'))) {
+    for (const v of vectors.filter(x => x.type.startsWith('date-time as octet-string'))) {
       const d = parseData(hex(v.hex))
       expect(d.type).toBe('octet-string')
       const dt = dateTimeFromIso(v.value as string)!
@@ -123,10 +135,7 @@ describe('A-XDR edge cases', () => {
     const c: DlmsData = {
       type: 'compact-array',
       description: {type: 'structure', fields: [{type: 'uint16'}, {type: 'octet-string'}, {type: 'array', count: 2, element: {type: 'int8'}}]},
-      value: [
-        D.struct(D.uint16(1), D.octets([0xaa]), D.array([D.int8(-1), D.int8(2)])),
-        D.struct(D.uint16(2), D.octets([]), D.array([D.int8(3), D.int8(4)])),
-      ],
+      value: [D.struct(D.uint16(1), D.octets([0xaa]), D.array([D.int8(-1), D.int8(2)])), D.struct(D.uint16(2), D.octets([]), D.array([D.int8(3), D.int8(4)]))],
     }
     const bytes = encodeData(c)
     // 13 = tag, 02 03 = structure of 3, 12, 09, 01 0002 0f = array[2] of int8, contents length 11

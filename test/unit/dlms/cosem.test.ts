@@ -12,7 +12,8 @@ import {hex, sessionVectors, toHex} from './vectors.js'
 
 describe('OBIS', () => {
   it('parses both text forms and prints both', () => {
-    for (const t of ['1.0.1.8.0.255', '1-0:1.8.0*255', '1-0:1.8.0', '1-0:1.8.0&255', '0100010800ff', ' 1.0.1.8.0.255 ']) expect(formatObis(parseObis(t))).toBe('1.0.1.8.0.255')
+    for (const t of ['1.0.1.8.0.255', '1-0:1.8.0*255', '1-0:1.8.0', '1-0:1.8.0&255', '0100010800ff', ' 1.0.1.8.0.255 '])
+      expect(formatObis(parseObis(t))).toBe('1.0.1.8.0.255')
     expect(formatObis(parseObis('0.0.96.99.99.255'), 'iec')).toBe('0-0:96.99.99*255')
   })
   it('rejects bad codes with an input error (exit 2)', () => {
@@ -42,7 +43,9 @@ describe('units and scalers', () => {
   it('scaler_unit and capture objects parse; bad shapes are MALFORMED_FRAME', () => {
     expect(parseScalerUnit(D.struct(D.int8(-1), D.enum(35)))).toEqual({scaler: -1, unit: 35})
     expect(() => parseScalerUnit(D.uint8(1))).toThrow(/scaler_unit/)
-    expect(parseCaptureObjects(D.array([D.struct(D.uint16(8), D.octets([0, 0, 1, 0, 0, 255]), D.int8(2), D.uint16(0))]))).toEqual([{classId: 8, obis: '0.0.1.0.0.255', attribute: 2, dataIndex: 0}])
+    expect(parseCaptureObjects(D.array([D.struct(D.uint16(8), D.octets([0, 0, 1, 0, 0, 255]), D.int8(2), D.uint16(0))]))).toEqual([
+      {classId: 8, obis: '0.0.1.0.0.255', attribute: 2, dataIndex: 0},
+    ])
     expect(() => parseCaptureObjects(D.array([D.struct(D.uint16(8))]))).toThrow(/capture object 0/)
   })
 })
@@ -60,7 +63,15 @@ describe('date-time', () => {
     const res = decodeDateTime(hex('ffffff fe ff 02 00 00 ff 8000 ff'.replace(/ /g, '')))
     expect(res.status).toBe('ok')
     if (res.status !== 'ok') return
-    expect(res.value).toMatchObject({year: null, month: 0xff === 0xff ? null : 0, dayOfMonth: 0xfe, dayOfWeek: null, hour: 2, deviation: null, clockStatus: null})
+    expect(res.value).toMatchObject({
+      year: null,
+      month: null,
+      dayOfMonth: 0xfe,
+      dayOfWeek: null,
+      hour: 2,
+      deviation: null,
+      clockStatus: null,
+    })
     expect(dateTimeToIso(res.value)).toBeNull()
     expect(toHex(encodeDateTime(res.value))).toBe('fffffffeff020000ff8000ff')
   })
@@ -74,7 +85,7 @@ describe('date-time', () => {
 
 describe('meters read targets', () => {
   it('guesses the class from the OBIS code', () => {
-    expect(['0.0.1.0.0.255', '1.0.99.1.0.255', '1.0.1.8.0.255', '0.0.96.1.0.255', '0.0.42.0.0.255'].map((o) => guessClass(parseObis(o)))).toEqual([8, 7, 3, 1, 1])
+    expect(['0.0.1.0.0.255', '1.0.99.1.0.255', '1.0.1.8.0.255', '0.0.96.1.0.255', '0.0.42.0.0.255'].map(o => guessClass(parseObis(o)))).toEqual([8, 7, 3, 1, 1])
   })
   it('accepts a :class suffix on both forms', () => {
     expect(parseTarget('1.0.1.6.0.255:4')).toEqual({obis: '1.0.1.6.0.255', classId: 4})
@@ -90,9 +101,9 @@ describe('meters read targets', () => {
 
 describe('HDLC client link, sans-IO, against the profile session', () => {
   it('produces every c2s frame from the s2c frames (SNRM, I-frames, RR for segments, DISC)', () => {
-    const s = sessionVectors().find((x) => x.name === 'hdlc-get-profile-buffer')!
+    const s = sessionVectors().find(x => x.name === 'hdlc-get-profile-buffer')!
     const link = new HdlcClientLink({clientAddress: 16, server: {logical: 1, size: 1}})
-    const c2s = s.steps.filter((x) => x.dir === 'c2s').map((x) => x.hex)
+    const c2s = s.steps.filter(x => x.dir === 'c2s').map(x => x.hex)
     const sent: string[] = []
     const apdus: Uint8Array[] = []
     const pump = (evs: ReturnType<HdlcClientLink['receive']>): void => {
@@ -104,7 +115,7 @@ describe('HDLC client link, sans-IO, against the profile session', () => {
     }
     let awaiting = true // SNRM sent, waiting for UA
     pump(link.connect())
-    for (const step of s.steps.filter((x) => x.dir === 's2c')) {
+    for (const step of s.steps.filter(x => x.dir === 's2c')) {
       const before = sent.length
       const state = link.state
       pump(link.receive(hex(step.hex)))

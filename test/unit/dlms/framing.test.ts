@@ -23,11 +23,29 @@ interface HdlcFrameVector {
   client_address: number
   server_address: number
   hex: string
-  fields: {format: string; length: number; segmented: boolean; dest_addr: string; src_addr: string; control: string; hcs: string | null; info: string; fcs: string}
+  fields: {
+    format: string
+    length: number
+    segmented: boolean
+    dest_addr: string
+    src_addr: string
+    control: string
+    hcs: string | null
+    info: string
+    fcs: string
+  }
 }
 
 const hdlcVectors = loadVector<{frames: HdlcFrameVector[]; fcs16_check: Array<{input_hex: string; crc16_x25: string; on_wire: string}>}>('codec-hdlc-frames')
-const wrapperVectors = loadVector<{frames: Array<{description: string; client_address: number; server_address: number; hex: string; fields: {version: string; src_wport: number; dst_wport: number; length: number; apdu: string}}>}>('codec-wrapper-frames')
+const wrapperVectors = loadVector<{
+  frames: Array<{
+    description: string
+    client_address: number
+    server_address: number
+    hex: string
+    fields: {version: string; src_wport: number; dst_wport: number; length: number; apdu: string}
+  }>
+}>('codec-wrapper-frames')
 
 const addrHex = (a: Parameters<typeof encodeAddress>[0]): string => {
   const w = new Writer()
@@ -81,7 +99,7 @@ describe('HDLC frame vectors (codec-hdlc-frames.json)', () => {
   }
 
   it('SNRM parameters: max_info 512/512, window_rx 7 encode as Gurux does', () => {
-    const v = hdlcVectors.frames.find((f) => f.description.startsWith('SNRM with parameters'))!
+    const v = hdlcVectors.frames.find(f => f.description.startsWith('SNRM with parameters'))!
     expect(toHex(encodeHdlcParams({maxInfoTx: 512, maxInfoRx: 512, windowRx: 7}))).toBe(v.fields.info)
     const p = decodeHdlcParams(hex(v.fields.info))
     expect(p.status === 'ok' && p.value).toEqual({maxInfoTx: 512, maxInfoRx: 512, windowRx: 7})
@@ -98,18 +116,23 @@ describe('HDLC frame vectors (codec-hdlc-frames.json)', () => {
   })
 
   it("every HDLC session's UA parameters decode to the recorded ua values", () => {
-    for (const s of sessionVectors().filter((x) => x.framing === 'hdlc' && x.decoded.ua)) {
+    for (const s of sessionVectors().filter(x => x.framing === 'hdlc' && x.decoded.ua)) {
       const ua = decodeHdlcFrame(hex(s.steps[1]!.hex))
       expect(ua.status === 'ok' && ua.value.control.type).toBe('UA')
       if (ua.status !== 'ok') continue
       const p = decodeHdlcParams(ua.value.info)
-      expect(p.status === 'ok' && p.value, s.name).toEqual({maxInfoTx: s.decoded.ua.max_info_tx, maxInfoRx: s.decoded.ua.max_info_rx, windowTx: s.decoded.ua.window_tx, windowRx: s.decoded.ua.window_rx})
+      expect(p.status === 'ok' && p.value, s.name).toEqual({
+        maxInfoTx: s.decoded.ua.max_info_tx,
+        maxInfoRx: s.decoded.ua.max_info_rx,
+        windowTx: s.decoded.ua.window_tx,
+        windowRx: s.decoded.ua.window_rx,
+      })
     }
   })
 
   it('every frame of every HDLC session decodes and re-encodes byte-exact', () => {
     let n = 0
-    for (const s of sessionVectors().filter((x) => x.framing === 'hdlc'))
+    for (const s of sessionVectors().filter(x => x.framing === 'hdlc'))
       for (const step of s.steps) {
         const res = decodeHdlcFrame(hex(step.hex))
         expect(res.status, `${s.name}: ${step.meaning}`).toBe('ok')
@@ -154,10 +177,10 @@ describe('HDLC error vectors', () => {
 })
 
 describe('HDLC stream decoder', () => {
-  const s = sessionVectors().find((x) => x.name === 'hdlc-get-profile-buffer')!
-  const s2c = s.steps.filter((x) => x.dir === 's2c').map((x) => hex(x.hex))
+  const s = sessionVectors().find(x => x.name === 'hdlc-get-profile-buffer')!
+  const s2c = s.steps.filter(x => x.dir === 's2c').map(x => hex(x.hex))
   const all = Buffer.concat(s2c)
-  const frames = (evs: HdlcStreamEvent[]) => evs.filter((e) => e.type === 'frame')
+  const frames = (evs: HdlcStreamEvent[]) => evs.filter(e => e.type === 'frame')
 
   it('one byte at a time', () => {
     const d = new HdlcStreamDecoder()
@@ -193,7 +216,7 @@ describe('HDLC stream decoder', () => {
     const shared = Buffer.concat([a, b.subarray(1)])
     const d = new HdlcStreamDecoder()
     const evs = d.push(shared)
-    expect(frames(evs).map((e) => e.type === 'frame' && e.frame.control.type)).toEqual(['SNRM', 'DISC'])
+    expect(frames(evs).map(e => e.type === 'frame' && e.frame.control.type)).toEqual(['SNRM', 'DISC'])
   })
 
   it('garbage before a flag is skipped and reported', () => {
@@ -206,7 +229,7 @@ describe('HDLC stream decoder', () => {
   it('a corrupted frame is reported and the next one still decodes', () => {
     const d = new HdlcStreamDecoder()
     const evs = d.push(Buffer.concat([hex('7ea0070321930f027e'), hex('7ea00703215303c77e')]))
-    expect(evs.some((e) => e.type === 'error' && /FCS/.test(e.reason))).toBe(true)
+    expect(evs.some(e => e.type === 'error' && /FCS/.test(e.reason))).toBe(true)
     expect(frames(evs).length).toBe(1)
   })
 
@@ -256,14 +279,14 @@ describe('wrapper frame vectors (codec-wrapper-frames.json)', () => {
   })
 
   it('stream decoder: partial reads, several frames per read, then a broken header', () => {
-    const s = sessionVectors().find((x) => x.name === 'wrapper-get-registers')!
-    const all = Buffer.concat(s.steps.filter((x) => x.dir === 's2c').map((x) => hex(x.hex)))
+    const s = sessionVectors().find(x => x.name === 'wrapper-get-registers')!
+    const all = Buffer.concat(s.steps.filter(x => x.dir === 's2c').map(x => hex(x.hex)))
     const d = new WrapperStreamDecoder()
     let n = 0
-    for (let i = 0; i < all.length; i += 3) n += d.push(all.subarray(i, i + 3)).filter((e) => e.type === 'frame').length
+    for (let i = 0; i < all.length; i += 3) n += d.push(all.subarray(i, i + 3)).filter(e => e.type === 'frame').length
     expect(n).toBe(10)
     const d2 = new WrapperStreamDecoder()
-    expect(d2.push(all).filter((e) => e.type === 'frame').length).toBe(10)
+    expect(d2.push(all).filter(e => e.type === 'frame').length).toBe(10)
     const evs = d2.push(hex('dead00010010000101'))
     expect(evs[0]?.type).toBe('error')
     expect(d2.push(hex('00010001001000056203800100'))[0]?.type).toBe('error') // stays broken: no resync without a flag

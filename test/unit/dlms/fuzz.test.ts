@@ -28,9 +28,9 @@ function rng(seed: number): () => number {
 
 // corpus: every recorded frame, every APDU inside them, every A-XDR vector
 const sessions = sessionVectors()
-const frames = sessions.flatMap((s) => s.steps.map((x) => hex(x.hex)))
-const apdus = sessions.filter((s) => s.framing === 'wrapper').flatMap((s) => s.steps.map((x) => hex(x.hex).subarray(8)))
-const axdr = loadVector<{vectors: Array<{hex: string}>}>('codec-axdr').vectors.map((v) => hex(v.hex))
+const frames = sessions.flatMap(s => s.steps.map(x => hex(x.hex)))
+const apdus = sessions.filter(s => s.framing === 'wrapper').flatMap(s => s.steps.map(x => hex(x.hex).subarray(8)))
+const axdr = loadVector<{vectors: Array<{hex: string}>}>('codec-axdr').vectors.map(v => hex(v.hex))
 const corpus = [...frames, ...apdus, ...axdr]
 
 const INTERESTING = [0x00, 0x01, 0x7e, 0x7f, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0xff, 0xa0, 0xa8, 0xe6, 0xc4, 0x60, 0x61]
@@ -134,7 +134,8 @@ describe('fuzz (seeded)', () => {
         // Every decoder: what it returns is bounded by what it was given (no buffer sized by an
         // unchecked length field), whatever the status.
         const held = heldBytes(res)
-        if (held > input.length * 64 + 4096) throw new Error(`${name} returned ${held} bytes for a ${input.length}-byte input: ${Buffer.from(input).toString('hex').slice(0, 200)}`)
+        if (held > input.length * 64 + 4096)
+          throw new Error(`${name} returned ${held} bytes for a ${input.length}-byte input: ${Buffer.from(input).toString('hex').slice(0, 200)}`)
       }
       // the throwing API throws typed errors only
       try {
@@ -161,11 +162,14 @@ describe('fuzz (seeded)', () => {
     client.receive(hex('7ea01e210373c37a818012050180060180070400000001080400000001533b7e')) // UA → connected
     const server = new HdlcServerLink({logical: 1})
     const wclient = new WrapperClientLink({clientAddress: 16, serverAddress: 1})
-    const session = new CosemServerSession(new MeterModel({index: 0, now: () => 1_718_451_296_000, offsetMinutes: 60, seed: 1, profileRows: 96, profilePeriodMinutes: 15, preset: 'default'}), {
-      password: '12345678',
-      maxPduSize: 512,
-      conformance: SERVER_CONFORMANCE,
-    })
+    const session = new CosemServerSession(
+      new MeterModel({index: 0, now: () => 1_718_451_296_000, offsetMinutes: 60, seed: 1, profileRows: 96, profilePeriodMinutes: 15, preset: 'default'}),
+      {
+        password: '12345678',
+        maxPduSize: 512,
+        conformance: SERVER_CONFORMANCE,
+      },
+    )
     session.handle(hex('601da109060760857405080101be10040e01000000065f1f0400401e5dffff'), 16) // associate so GETs get served
     let errors = 0
     let frameEvents = 0
@@ -192,6 +196,6 @@ describe('fuzz (seeded)', () => {
     expect(errors).toBeGreaterThan(200)
     // after all that, the stream decoder still recovers: a valid frame after some noise decodes
     const evs = hdlcStream.push(Uint8Array.from([...new Uint8Array(2100), ...hex('7ea0070321930f017e')]))
-    expect(evs.some((e) => e.type === 'frame')).toBe(true)
+    expect(evs.some(e => e.type === 'frame')).toBe(true)
   })
 })

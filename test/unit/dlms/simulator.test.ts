@@ -16,7 +16,7 @@ const gurux = () => new MeterModel({index: 0, now: Date.now, offsetMinutes: 60, 
 const session = () => new CosemServerSession(gurux(), {password: '12345678', maxPduSize: 512, conformance: 0x401e5d})
 
 describe('simulator answers Gurux requests with Gurux bytes (wrapper sessions, APDU level)', () => {
-  for (const s of sessionVectors().filter((x) => x.framing === 'wrapper')) {
+  for (const s of sessionVectors().filter(x => x.framing === 'wrapper')) {
     it(s.name, () => {
       const sess = session()
       let exact = 0
@@ -45,7 +45,7 @@ describe('simulator answers Gurux requests with Gurux bytes (wrapper sessions, A
 describe('simulator HDLC frames equal Gurux frames (UA to SNRM, AARE, GET answers)', () => {
   for (const name of ['hdlc-get-clock', 'hdlc-get-registers', 'hdlc-get-undefined-object', 'hdlc-4byte-address', 'hdlc-assoc-lls']) {
     it(name, () => {
-      const s = sessionVectors().find((x) => x.name === name)!
+      const s = sessionVectors().find(x => x.name === name)!
       const link = new HdlcServerLink({logical: 1, physical: s.server_physical})
       const sess = session()
       let compared = 0
@@ -76,7 +76,15 @@ describe('faults text form', () => {
 
 describe('meter model', () => {
   it('energy is the integral of power: monotonic, consistent with the profile', () => {
-    const m = new MeterModel({index: 0, now: () => Date.parse('2025-06-01T12:00:00Z'), offsetMinutes: 60, seed: 1, profileRows: 96, profilePeriodMinutes: 15, preset: 'default'})
+    const m = new MeterModel({
+      index: 0,
+      now: () => Date.parse('2025-06-01T12:00:00Z'),
+      offsetMinutes: 60,
+      seed: 1,
+      profileRows: 96,
+      profilePeriodMinutes: 15,
+      preset: 'default',
+    })
     let prev = 0
     for (let t = Date.parse('2025-06-01T00:00:00Z'); t < Date.parse('2025-06-02T00:00:00Z'); t += 600_000) {
       const e = m.energyAt(t)

@@ -30,9 +30,9 @@ export function loadVector<T = any>(name: string): T {
 
 export function sessionVectors(): SessionVector[] {
   return readdirSync(VECTOR_DIR)
-    .filter((f) => /^(wrapper|hdlc)-.*\.json$/.test(f))
+    .filter(f => /^(wrapper|hdlc)-.*\.json$/.test(f))
     .sort()
-    .map((f) => ({name: f.replace(/\.json$/, ''), ...(JSON.parse(readFileSync(join(VECTOR_DIR, f), 'utf8')) as Omit<SessionVector, 'name'>)}))
+    .map(f => ({name: f.replace(/\.json$/, ''), ...(JSON.parse(readFileSync(join(VECTOR_DIR, f), 'utf8')) as Omit<SessionVector, 'name'>)}))
 }
 
 export const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))

@@ -43,13 +43,32 @@ describe('csvRecords', () => {
     const ours = csvRecords(rows)
     expect(ours).toBe(stringifyRows(rows))
     // Both paths were exercised.
-    expect(rows.some((row) => row.some((c) => typeof c === 'string' && /[",\r\n]/.test(c)))).toBe(true)
-    expect(rows.some((row) => row.every((c) => typeof c !== 'string' || !/[",\r\n]/.test(c)))).toBe(true)
+    expect(rows.some(row => row.some(c => typeof c === 'string' && /[",\r\n]/.test(c)))).toBe(true)
+    expect(rows.some(row => row.every(c => typeof c !== 'string' || !/[",\r\n]/.test(c)))).toBe(true)
   })
 
   it('writes numbers exactly as csv-stringify does (integers digit by digit, the rest as String(n))', () => {
-    const nums = [0, -0, 7, -7, 10, 99, 100, 1_700_000_000_000, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 2 ** 64, 1e21, -1e-7, 0.1 + 0.2, 1 / 3, 5e-324, Number.MAX_VALUE]
-    const rows: Cell[][] = nums.map((n) => [n, 'x', n])
+    const nums = [
+      0,
+      -0,
+      7,
+      -7,
+      10,
+      99,
+      100,
+      1_700_000_000_000,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      2 ** 53,
+      2 ** 64,
+      1e21,
+      -1e-7,
+      0.1 + 0.2,
+      1 / 3,
+      5e-324,
+      Number.MAX_VALUE,
+    ]
+    const rows: Cell[][] = nums.map(n => [n, 'x', n])
     expect(csvRecords(rows)).toBe(stringifyRows(rows))
     expect(csvRecords([[2 ** 53 - 1, -0, 1e21]])).toBe('9007199254740991,0,1e+21\r\n')
   })
@@ -76,6 +95,6 @@ describe('csvRecords', () => {
     const r = rng(7)
     const rows: Cell[][] = Array.from({length: 2000}, () => Array.from({length: 4}, () => randomCell(r)))
     const parsed = parseCsv('h1,h2,h3,h4\r\n' + csvRecords(rows)).rows
-    expect(parsed).toEqual(rows.map((row) => row.map((c) => (typeof c === 'number' ? String(c) : c))))
+    expect(parsed).toEqual(rows.map(row => row.map(c => (typeof c === 'number' ? String(c) : c))))
   })
 })

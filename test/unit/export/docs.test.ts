@@ -14,8 +14,8 @@ describe('docs/EXPORT.md', () => {
       const start = doc.indexOf(`### \`${d.name}\`\n`)
       expect(start, `section for ${d.name}`).toBeGreaterThan(-1)
       const section = doc.slice(start, doc.indexOf('\n### ', start + 1) === -1 ? undefined : doc.indexOf('\n### ', start + 1))
-      const documented = [...section.matchAll(/^\| \d+ \| `([^`]+)` \|/gm)].map((m) => m[1])
-      expect(documented).toEqual(d.columns.map((c) => c.name))
+      const documented = [...section.matchAll(/^\| \d+ \| `([^`]+)` \|/gm)].map(m => m[1])
+      expect(documented).toEqual(d.columns.map(c => c.name))
     })
   }
 })

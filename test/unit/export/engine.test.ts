@@ -71,9 +71,37 @@ describe('planExport (validation, no store)', () => {
 
 describe('keysAscending', () => {
   it('accepts strictly increasing keys and rejects ties or disorder', () => {
-    expect(keysAscending([[1, 'a'], [1, 'b'], [2, 'a']], [0, 1], null)).toBe(true)
-    expect(keysAscending([[1, 'a'], [1, 'a']], [0, 1], null)).toBe(false)
-    expect(keysAscending([[2, 'a'], [1, 'z']], [0, 1], null)).toBe(false)
+    expect(
+      keysAscending(
+        [
+          [1, 'a'],
+          [1, 'b'],
+          [2, 'a'],
+        ],
+        [0, 1],
+        null,
+      ),
+    ).toBe(true)
+    expect(
+      keysAscending(
+        [
+          [1, 'a'],
+          [1, 'a'],
+        ],
+        [0, 1],
+        null,
+      ),
+    ).toBe(false)
+    expect(
+      keysAscending(
+        [
+          [2, 'a'],
+          [1, 'z'],
+        ],
+        [0, 1],
+        null,
+      ),
+    ).toBe(false)
     expect(keysAscending([[1, 'a']], [0, 1], [1, 'a'])).toBe(false)
     expect(keysAscending([[1, 'b']], [0, 1], [1, 'a'])).toBe(true)
   })
@@ -108,11 +136,11 @@ describe('paging on a real store', () => {
     return out
   }
 
-  it.each([1, 2, 7, 16, 17, 18, 50, 51, 52, 5000])('page size %i: every event exactly once, in (ts, id) order', async (size) => {
+  it.each([1, 2, 7, 16, 17, 18, 50, 51, 52, 5000])('page size %i: every event exactly once, in (ts, id) order', async size => {
     const expected = await t.store.query<{id: number}>('SELECT id FROM events ORDER BY ts, id')
     const rows = await readAll(eventsSrc(), size)
-    const ids = rows.map((r) => r[1])
-    expect(ids).toEqual(expected.map((r) => r.id))
+    const ids = rows.map(r => r[1])
+    expect(ids).toEqual(expected.map(r => r.id))
   })
 
   it('the JSON page read returns the same rows as plain rows', async () => {
@@ -126,7 +154,7 @@ describe('paging on a real store', () => {
     const reals = [0.1 + 0.2, 1 / 3, 1e-300, 123456789.12345679, -2.5e-7, 5e-324, 1.7976931348623157e308, 0, -0]
     const stmts = [
       {sql: 'INSERT INTO x_parts(id, label) VALUES (1, ?), (2, ?), (3, ?), (4, ?)', args: ['a', 'b', 'c', 'empty']},
-      ...[1, 2, 3].flatMap((p) =>
+      ...[1, 2, 3].flatMap(p =>
         reals.map((r, i) => ({sql: 'INSERT INTO x_series VALUES (?, ?, ?, ?, ?)', args: [p, 100 * i, r, i % 2, i % 3 ? JSON.stringify({i}) : null]})),
       ),
     ]
@@ -147,13 +175,13 @@ describe('paging on a real store', () => {
     for (const size of [1, 4, 9, 10, 100]) {
       const rows = await readAll(src, size)
       expect(rows).toHaveLength(27)
-      expect(rows.map((r) => [r[0], r[1]])).toEqual([1, 2, 3].flatMap((p) => reals.map((_, i) => [p, 100 * i])))
+      expect(rows.map(r => [r[0], r[1]])).toEqual([1, 2, 3].flatMap(p => reals.map((_, i) => [p, 100 * i])))
       // REAL comes back bit-exact (SQLite's own JSON would round to 15 digits: 0.3).
-      expect(rows.slice(0, 9).map((r) => Number(r[2]))).toEqual(reals.map((x) => (Object.is(x, -0) ? 0 : x)))
+      expect(rows.slice(0, 9).map(r => Number(r[2]))).toEqual(reals.map(x => (Object.is(x, -0) ? 0 : x)))
     }
     // The time filter applies inside each partition: since inclusive, until exclusive.
     const win = await readAll(src, 2, {since: 200, until: 500})
-    expect(win.map((r) => [r[0], r[1]])).toEqual([1, 2, 3].flatMap((p) => [200, 300, 400].map((ts) => [p, ts])))
+    expect(win.map(r => [r[0], r[1]])).toEqual([1, 2, 3].flatMap(p => [200, 300, 400].map(ts => [p, ts])))
   })
 
   it('the partitioned page query seeks into each partition (no full scan of the child, no sort)', async () => {
@@ -168,7 +196,7 @@ describe('paging on a real store', () => {
       filters: {time: 's.ts'},
     }
     const q = pageQuery(src, {since: 1, until: 9}, [2, 100], 10, 'rows')
-    const plan = (await t.store.query<{detail: string}>(`EXPLAIN QUERY PLAN ${q.sql}`, q.args)).map((r) => r.detail).join('\n')
+    const plan = (await t.store.query<{detail: string}>(`EXPLAIN QUERY PLAN ${q.sql}`, q.args)).map(r => r.detail).join('\n')
     expect(plan).toMatch(/SEARCH s USING PRIMARY KEY \(part=\? AND ts>\?/)
     expect(plan).not.toMatch(/TEMP B-TREE/)
   })

@@ -76,7 +76,7 @@ export interface SeedDevice {
 
 export async function seedDevices(store: Store, rows: SeedDevice[]): Promise<void> {
   await store.batch(
-    rows.map((r) => ({
+    rows.map(r => ({
       sql: 'INSERT INTO devices(mac, ip, hostname, name, vendor, known, online, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?)',
       args: [r.mac, r.ip, r.hostname ?? null, r.name ?? null, r.vendor ?? null, r.known ?? 0, r.online ?? null, r.first_seen, r.last_seen],
     })),
@@ -84,9 +84,7 @@ export async function seedDevices(store: Store, rows: SeedDevice[]): Promise<voi
 }
 
 export async function seedEvents(store: Store, rows: {ts: number; device_id: number | null; type: string; detail: string | null}[]): Promise<void> {
-  await store.batch(
-    rows.map((r) => ({sql: 'INSERT INTO events(ts, device_id, type, detail) VALUES (?,?,?,?)', args: [r.ts, r.device_id, r.type, r.detail]})),
-  )
+  await store.batch(rows.map(r => ({sql: 'INSERT INTO events(ts, device_id, type, detail) VALUES (?,?,?,?)', args: [r.ts, r.device_id, r.type, r.detail]})))
 }
 
 /** Inserts `n` events with a recursive CTE (fast, one statement): several per timestamp. */

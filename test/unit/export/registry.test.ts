@@ -29,19 +29,19 @@ function filterCombos(s: SqlSource): FilterValues[] {
 }
 
 const sampleKey = (s: SqlSource) =>
-  s.key.map((k) => {
-    const c = [...s.columns, ...(s.keyOnly ?? []), ...(s.derive?.read ?? [])].find((x) => x.name === k)!
+  s.key.map(k => {
+    const c = [...s.columns, ...(s.keyOnly ?? []), ...(s.derive?.read ?? [])].find(x => x.name === k)!
     return c.type === 'text' ? 'k' : 5
   })
 
 async function plan(sql: string, args: Record<string, unknown>): Promise<string> {
   const rows = await t.store.query<{detail: string}>(`EXPLAIN QUERY PLAN ${sql}`, args as Record<string, string | number>)
-  return rows.map((r) => r.detail).join('\n')
+  return rows.map(r => r.detail).join('\n')
 }
 
 describe('dataset registry', () => {
   it('names are unique and every definition passes checkDataset', () => {
-    const names = DATASETS.map((d) => d.name)
+    const names = DATASETS.map(d => d.name)
     expect(new Set(names).size).toBe(names.length)
     for (const d of DATASETS) expect(() => checkDataset(d), d.name).not.toThrow()
   })
@@ -58,9 +58,9 @@ describe('dataset registry', () => {
 
   it('--list describes every dataset with its output columns (time columns split into ISO + ms)', () => {
     const list = describeDatasets()
-    expect(list.map((d) => d.name)).toEqual(DATASETS.map((d) => d.name))
-    const ev = list.find((d) => d.name === 'events')!
-    expect(ev.columns.map((c) => c.name)).toEqual(['ts', 'ts_ms', 'id', 'type', 'device_id', 'mac', 'detail'])
+    expect(list.map(d => d.name)).toEqual(DATASETS.map(d => d.name))
+    const ev = list.find(d => d.name === 'events')!
+    expect(ev.columns.map(c => c.name)).toEqual(['ts', 'ts_ms', 'id', 'type', 'device_id', 'mac', 'detail'])
     expect(ev.filters).toEqual(['since', 'until', 'device'])
   })
 
@@ -76,7 +76,7 @@ describe('dataset registry', () => {
               const where = `${d.name}/${res} ${JSON.stringify(f)} after=${JSON.stringify(after)}\n${p}`
               expect(p, where).not.toMatch(/TEMP B-TREE/)
               // A partitioned source seeks each partition's series by the time window.
-              const series = s.columns.find((c) => c.name === s.key[s.key.length - 1])
+              const series = s.columns.find(c => c.name === s.key[s.key.length - 1])
               if (s.keyset === 'partitioned' && s.filters.time === series?.sql && f.since !== undefined && f.until !== undefined) {
                 expect(p, where).toMatch(/SEARCH \w+ USING (PRIMARY KEY|INDEX \w+) \([^)]*=\? AND \w+>\? AND \w+<\?\)/)
               }

@@ -104,7 +104,7 @@ describe('stdoutSink', () => {
       maxQueued = Math.max(maxQueued, slow.writableLength)
     }
     await sink.commit()
-    await new Promise((r) => slow.end(r))
+    await new Promise(r => slow.end(r))
     expect(got.join('')).toBe(Array.from({length: 20}, (_, i) => `chunk ${i} ${'x'.repeat(40)}\n`).join(''))
     expect(maxQueued).toBe(0)
   })
@@ -118,7 +118,7 @@ describe('stdoutSink', () => {
     })
     const sink = stdoutSink(broken as unknown as NodeJS.WriteStream)
     await sink.write('first\n')
-    await new Promise((r) => setImmediate(r))
+    await new Promise(r => setImmediate(r))
     expect(sink.readerGone).toBe(true)
     await sink.write('ignored\n')
     await sink.commit()

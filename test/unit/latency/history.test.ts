@@ -27,7 +27,7 @@ function run(host: string, ip: string, probes: [number, number | null][], seqSta
     timeoutMs: 1000,
     startedAt: ps[0]!.ts,
     endedAt: ps.at(-1)!.ts + 1000,
-    stats: summarize(ps.map((p) => p.rtt_ms)),
+    stats: summarize(ps.map(p => p.rtt_ms)),
     duplicates: 0,
     error: null,
     probes: ps,
@@ -42,7 +42,7 @@ const ids: Record<string, number> = {}
 beforeAll(async () => {
   tmp = tempStore('netmon-latency-hist-')
   store = await openStore({db: tmp.db})
-  deviceId = (await store.writeTx((tx) => registerDevice(tx, {mac: MAC, ip: '10.9.0.1', now: T0}))).device.id
+  deviceId = (await store.writeTx(tx => registerDevice(tx, {mac: MAC, ip: '10.9.0.1', now: T0}))).device.id
   // Run A while the device holds 10.9.0.1 → linked.
   ;[ids.A] = (
     await saveRuns(store, [
@@ -54,10 +54,10 @@ beforeAll(async () => {
         [T0 + 80 * S, 6],
       ]),
     ])
-  ).map((r) => r.run_id)
+  ).map(r => r.run_id)
   // The device moves to 10.9.0.7; run B (same old address, overlapping A in time) is not its
   // device any more; run C to the new address is.
-  await store.writeTx((tx) => registerDevice(tx, {mac: MAC, ip: '10.9.0.7', now: T0 + 90 * S}))
+  await store.writeTx(tx => registerDevice(tx, {mac: MAC, ip: '10.9.0.7', now: T0 + 90 * S}))
   const saved = await saveRuns(store, [
     run('10.9.0.1', '10.9.0.1', [
       [T0 + 30 * S, 10],
@@ -70,7 +70,7 @@ beforeAll(async () => {
   ])
   ids.B = saved[0]!.run_id
   ids.C = saved[1]!.run_id
-  expect(saved.map((s) => s.device_id)).toEqual([null, deviceId])
+  expect(saved.map(s => s.device_id)).toEqual([null, deviceId])
 })
 
 afterAll(async () => {
@@ -100,12 +100,24 @@ describe('latencyHistory', () => {
   it('by IP: every run to that address, 1-minute buckets computed by hand', async () => {
     const h = await latencyHistory(store, {target: '10.9.0.1', ...range, resolution: '1m'})
     expect(h.matched_by).toBe('ip')
-    expect(h.runs.map((r) => r.id)).toEqual([ids.A, ids.B])
+    expect(h.runs.map(r => r.id)).toEqual([ids.A, ids.B])
     const [b0, b1] = h.points as BucketPoint[]
     // Bucket 10:00: A 1, 3, lost; B 10, 14 → 5 sent, 4 received, avg 28/4 = 7, median (3+10)/2 = 6.5,
     // stddev √(((−6)²+(−4)²+3²+7²)/4) = √27.5 = 5.244; jitter within runs only: A |3−1| = 2,
     // B |14−10| = 4 → 3 (the A/B interleaving 3→10 is not jitter).
-    expect(b0).toMatchObject({ts: '2026-11-23T10:00:00.000Z', ts_ms: T0, sent: 5, received: 4, loss_pct: 20, avg_ms: 7, median_ms: 6.5, min_ms: 1, max_ms: 14, stddev_ms: 5.244, jitter_ms: 3})
+    expect(b0).toMatchObject({
+      ts: '2026-11-23T10:00:00.000Z',
+      ts_ms: T0,
+      sent: 5,
+      received: 4,
+      loss_pct: 20,
+      avg_ms: 7,
+      median_ms: 6.5,
+      min_ms: 1,
+      max_ms: 14,
+      stddev_ms: 5.244,
+      jitter_ms: 3,
+    })
     // Bucket 10:01: A 2, 6 → avg 4; A's differences landing here: |2−3| = 1 (across the loss), |6−2| = 4 → 2.5.
     expect(b1).toMatchObject({ts_ms: T0 + 60 * S, sent: 2, received: 2, avg_ms: 4, median_ms: 4, jitter_ms: 2.5})
     // Whole range: 7 sent, 6 received (loss 14.29 %), avg 36/6 = 6, jitter (2+1+4+4)/4 = 2.75.
@@ -118,20 +130,20 @@ describe('latencyHistory', () => {
       const h = await latencyHistory(store, {target: form, ...range, resolution: 'raw'})
       expect(h.matched_by).toBe('mac')
       expect(h.device).toMatchObject({id: deviceId, mac: MAC, ip: '10.9.0.7'})
-      expect(h.runs.map((r) => r.id)).toEqual([ids.A, ids.C])
-      expect((h.points as RawPoint[]).map((p) => p.rtt_ms)).toEqual([1, 3, null, 2, 6, 0.5, 0.7])
+      expect(h.runs.map(r => r.id)).toEqual([ids.A, ids.C])
+      expect((h.points as RawPoint[]).map(p => p.rtt_ms)).toEqual([1, 3, null, 2, 6, 0.5, 0.7])
     }
   })
 
   it('by the host name used when measuring', async () => {
     const h = await latencyHistory(store, {target: 'ROUTER', ...range, resolution: 'raw'})
     expect(h.matched_by).toBe('host')
-    expect(h.runs.map((r) => r.id)).toEqual([ids.A])
+    expect(h.runs.map(r => r.id)).toEqual([ids.A])
   })
 
   it('range includes since and excludes until', async () => {
     const h = await latencyHistory(store, {target: '10.9.0.1', since: T0 + 20 * S, until: T0 + 60 * S, resolution: 'raw'})
-    expect((h.points as RawPoint[]).map((p) => [p.ts_ms - T0, p.rtt_ms])).toEqual([
+    expect((h.points as RawPoint[]).map(p => [p.ts_ms - T0, p.rtt_ms])).toEqual([
       [20 * S, 3],
       [30 * S, 10],
       [40 * S, null],
@@ -172,7 +184,7 @@ describe('chart', () => {
     const h = await latencyHistory(store, {target: '10.9.0.1', since: T0, until: T0 + 3600 * S, resolution: 'raw'})
     const text = renderLatencyChart(h, {width: 80, height: 6})
     const lines = text.split('\n')
-    const loss = lines.find((l) => l.trimStart().startsWith('loss'))!
+    const loss = lines.find(l => l.trimStart().startsWith('loss'))!
     // points by time: 1, 3, 10, lost, 14, 2, 6 → the 4th column is fully lost.
     const strip = loss.slice(loss.indexOf('loss') + 5)
     expect(strip.slice(0, 7)).toBe('   █   ')
@@ -200,7 +212,7 @@ describe('schema', () => {
     const t = tempStore('netmon-latency-fk-')
     const s = await openStore({db: t.db})
     try {
-      const d = (await s.writeTx((tx) => registerDevice(tx, {mac: '02:4E:4D:00:00:09', ip: '10.9.9.9'}))).device
+      const d = (await s.writeTx(tx => registerDevice(tx, {mac: '02:4E:4D:00:00:09', ip: '10.9.9.9'}))).device
       const [r] = await saveRuns(s, [run('x', '10.9.9.9', [[T0, 1]])])
       expect(r!.device_id).toBe(d.id)
       await s.batch([{sql: 'DELETE FROM devices WHERE id = ?', args: [d.id]}])

@@ -17,7 +17,7 @@ describe('real iputils captures', () => {
   it('replies with -D stamps (netns host)', () => {
     const ev = fixture('ok')
     expect(ev[0]).toEqual({kind: 'header', address: '10.78.0.2'})
-    expect(ev.filter((e) => e.kind === 'reply')).toEqual([
+    expect(ev.filter(e => e.kind === 'reply')).toEqual([
       {kind: 'reply', seq: 1, rtt_ms: 0.343, dup: false, from: '10.78.0.2', recv_ms: 1795453729675.702, bound: false},
       {kind: 'reply', seq: 2, rtt_ms: 0.054, dup: false, from: '10.78.0.2', recv_ms: 1795453729881.425, bound: false},
       {kind: 'reply', seq: 3, rtt_ms: 0.049, dup: false, from: '10.78.0.2', recv_ms: 1795453730085.434, bound: false},
@@ -27,7 +27,7 @@ describe('real iputils captures', () => {
 
   it('partial loss: no-answer lines between replies', () => {
     const ev = fixture('partial')
-    expect(ev.map((e) => (e.kind === 'reply' || e.kind === 'no_answer' ? `${e.kind}:${e.seq}` : e.kind))).toEqual([
+    expect(ev.map(e => (e.kind === 'reply' || e.kind === 'no_answer' ? `${e.kind}:${e.seq}` : e.kind))).toEqual([
       'header',
       'reply:1',
       'no_answer:2',
@@ -42,24 +42,24 @@ describe('real iputils captures', () => {
 
   it('dropped host: only no-answer lines, 0 received', () => {
     const ev = fixture('drop')
-    expect(ev.filter((e) => e.kind === 'reply')).toHaveLength(0)
-    expect(ev.filter((e) => e.kind === 'no_answer').map((e) => (e as {seq: number}).seq)).toEqual([1, 2])
+    expect(ev.filter(e => e.kind === 'reply')).toHaveLength(0)
+    expect(ev.filter(e => e.kind === 'no_answer').map(e => (e as {seq: number}).seq)).toEqual([1, 2])
     expect(ev.at(-1)).toEqual({kind: 'summary', transmitted: 3, received: 0, duplicates: 0, errors: 0})
   })
 
   it('absent host: Destination Host Unreachable per seq, errors in the summary', () => {
     const ev = fixture('absent6')
-    const errs = ev.filter((e) => e.kind === 'error_reply')
+    const errs = ev.filter(e => e.kind === 'error_reply')
     expect(errs).toHaveLength(6)
     expect(errs[0]).toEqual({kind: 'error_reply', seq: 1, from: '10.78.0.1', message: 'Destination Host Unreachable', at_ms: 1795453734569.964})
-    expect(errs.map((e) => (e as {seq: number}).seq)).toEqual([1, 2, 3, 4, 5, 6])
+    expect(errs.map(e => (e as {seq: number}).seq)).toEqual([1, 2, 3, 4, 5, 6])
     expect(ev.at(-1)).toEqual({kind: 'summary', transmitted: 6, received: 0, duplicates: 0, errors: 6})
   })
 
   it('DUP! replies are flagged; the first reply per seq is not', () => {
     const replies = fixture('dup').filter((e): e is Extract<PingLine, {kind: 'reply'}> => e.kind === 'reply')
     expect(replies).toHaveLength(9)
-    expect(replies.map((r) => `${r.seq}${r.dup ? 'D' : ''}`)).toEqual(['1', '1D', '1D', '1D', '2', '2D', '2D', '2D', '3'])
+    expect(replies.map(r => `${r.seq}${r.dup ? 'D' : ''}`)).toEqual(['1', '1D', '1D', '1D', '2', '2D', '2D', '2D', '3'])
     expect(fixture('dup').at(-1)).toMatchObject({duplicates: 6})
   })
 
@@ -123,7 +123,13 @@ describe('variants', () => {
   })
 
   it('lines without a probe are ignored', () => {
-    for (const l of ['', '--- 127.0.0.1 ping statistics ---', 'rtt min/avg/max/mdev = 0.014/0.014/0.015/0.000 ms', 'WARNING: pinging broadcast address', 'pipe 6']) {
+    for (const l of [
+      '',
+      '--- 127.0.0.1 ping statistics ---',
+      'rtt min/avg/max/mdev = 0.014/0.014/0.015/0.000 ms',
+      'WARNING: pinging broadcast address',
+      'pipe 6',
+    ]) {
       expect(parsePingLine(l)).toBeNull()
     }
   })

@@ -53,7 +53,19 @@ describe('summarize: hand-computed series', () => {
     // replies in order 40,42,41,45,40,43,41,44,42 → diffs 2,1,4,5,3,2,3,2 = 22 / 8 = 2.75.
     // grade: avg 42 ≤ 50 (not ≤ 20), jitter 2.75 ≤ 10, loss 10 > 1 and > 3 but ≤ 10 → poor.
     const s = summarize([40, 42, 41, 45, 40, null, 43, 41, 44, 42])
-    expect(s).toMatchObject({sent: 10, received: 9, lost: 1, loss_pct: 10, avg_ms: 42, median_ms: 42, min_ms: 40, max_ms: 45, stddev_ms: 1.633, jitter_ms: 2.75, grade: 'poor'})
+    expect(s).toMatchObject({
+      sent: 10,
+      received: 9,
+      lost: 1,
+      loss_pct: 10,
+      avg_ms: 42,
+      median_ms: 42,
+      min_ms: 40,
+      max_ms: 45,
+      stddev_ms: 1.633,
+      jitter_ms: 2.75,
+      grade: 'poor',
+    })
   })
 
   it('loss percentage with a repeating fraction: 1 of 3 lost', () => {
@@ -160,7 +172,7 @@ describe('agreement with iputils on captured runs', () => {
 describe('RunningStats (the --watch accumulator) equals summarize()', () => {
   it('on a long pseudo-random series with losses', () => {
     let x = 12345
-    const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const rnd = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     const series: (number | null)[] = Array.from({length: 5001}, () => (rnd() < 0.07 ? null : Math.round(rnd() * 50_000) / 1000))
     const run = new RunningStats()
     for (let i = 0; i < series.length; i++) {

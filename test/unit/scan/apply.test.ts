@@ -15,7 +15,19 @@ const T1 = Date.now() - 60_000
 const T2 = T1 + 30_000
 
 function host(ip: string, mac: string | null, extra: Partial<HostResult> = {}): HostResult {
-  return {ip, mac, mac_kind: mac ? 'universal' : null, vendor: null, hostname: null, found_by: ['neighbor', 'tcp'], rtt_ms: 0.5, interface: 'br0', self: false, seen_ms: T1, ...extra}
+  return {
+    ip,
+    mac,
+    mac_kind: mac ? 'universal' : null,
+    vendor: null,
+    hostname: null,
+    found_by: ['neighbor', 'tcp'],
+    rtt_ms: 0.5,
+    interface: 'br0',
+    self: false,
+    seen_ms: T1,
+    ...extra,
+  }
 }
 
 async function newScan(at: number, total: number): Promise<number> {
@@ -57,14 +69,14 @@ describe('applyScan + inventory queries (real store)', () => {
     })
     expect(r.counts).toMatchObject({seen: 3, new: 3, offline: 0, registered: 0})
     const list = await listDevices(store)
-    expect(list.map((d) => [d.ip, d.mac, d.status, d.open_ports])).toEqual([
+    expect(list.map(d => [d.ip, d.mac, d.status, d.open_ports])).toEqual([
       ['10.9.0.1', 'AA:00:00:00:00:01', 'online', [22]],
       ['10.9.0.2', 'AA:00:00:00:00:02', 'online', []],
       ['10.9.0.3', null, 'online', [80]],
     ])
     const st = await scanStatus(store, {hosts: true})
     expect(st.scan).toMatchObject({id, status: 'done', hosts_done: 6, found: 3, percent: 100, summary: expect.objectContaining({new: 3})})
-    expect(st.hosts!.map((h) => [h.ip, h.found_by])).toEqual([
+    expect(st.hosts!.map(h => [h.ip, h.found_by])).toEqual([
       ['10.9.0.1', ['neighbor', 'tcp']],
       ['10.9.0.2', ['neighbor', 'tcp']],
       ['10.9.0.3', ['neighbor', 'tcp']],
@@ -94,16 +106,16 @@ describe('applyScan + inventory queries (real store)', () => {
     })
     expect(r.counts).toMatchObject({new: 0, ip_changed: 1, offline: 1, ports_changed: 1, registered: 1})
     const h = await deviceHistory(store, 'AA-00-00-00-00-01')
-    expect(h.ips.map((i) => [i.ip, i.current])).toEqual([
+    expect(h.ips.map(i => [i.ip, i.current])).toEqual([
       ['10.9.0.1', false],
       ['10.9.0.5', true],
     ])
-    expect(h.events.map((e) => e.type)).toEqual(['new', 'ip_changed', 'ports_changed'])
+    expect(h.events.map(e => e.type)).toEqual(['new', 'ip_changed', 'ports_changed'])
     expect(h.events[2]!.detail).toMatchObject({opened: [80], closed: [22]})
     const offline = await listDevices(store, {offline: true})
-    expect(offline.map((d) => d.mac)).toEqual(['AA:00:00:00:00:02'])
+    expect(offline.map(d => d.mac)).toEqual(['AA:00:00:00:00:02'])
     const tl = await timeline(store, {since: T1, types: ['offline', 'ip_changed'], limit: 100})
-    expect(tl.events.map((e) => [e.type, e.mac])).toEqual([
+    expect(tl.events.map(e => [e.type, e.mac])).toEqual([
       ['ip_changed', 'AA:00:00:00:00:01'],
       ['offline', 'AA:00:00:00:00:02'],
     ])
@@ -112,7 +124,7 @@ describe('applyScan + inventory queries (real store)', () => {
     expect(show.bandwidth).toMatchObject({mac: 'AA:00:00:00:00:01', total: {total_bytes: 0}})
   })
 
-  it('devices show includes the last latency run of the device (latency capability\'s table)', async () => {
+  it("devices show includes the last latency run of the device (latency capability's table)", async () => {
     const d = await showDevice(store, 'AA:00:00:00:00:01')
     const t = Date.now()
     await store.batch([
@@ -136,8 +148,14 @@ describe('applyScan + inventory queries (real store)', () => {
     // The list filters agree with the scans so far: AA:..:01 moved to .5 and 10.9.0.3 (IP only) were
     // found by the second scan; AA:..:02 (now promoted) was not.
     const row = (d: {ip: string | null; mac: string | null}) => [d.ip, d.mac]
-    expect((await listDevices(store, {online: true})).map(row)).toEqual([['10.9.0.3', null], ['10.9.0.5', 'AA:00:00:00:00:01']])
-    expect((await listDevices(store, {unknown: true})).map(row)).toEqual([['10.9.0.3', null], ['10.9.0.5', 'AA:00:00:00:00:01']])
+    expect((await listDevices(store, {online: true})).map(row)).toEqual([
+      ['10.9.0.3', null],
+      ['10.9.0.5', 'AA:00:00:00:00:01'],
+    ])
+    expect((await listDevices(store, {unknown: true})).map(row)).toEqual([
+      ['10.9.0.3', null],
+      ['10.9.0.5', 'AA:00:00:00:00:01'],
+    ])
     expect((await listDevices(store, {known: true})).map(row)).toEqual([['10.9.0.2', 'AA:00:00:00:00:02']])
     expect((await listDevices(store, {online: true, known: true})).map(row)).toEqual([])
     expect(s.events_24h).toMatchObject({new: 3, ip_changed: 1, offline: 1, ports_changed: 1, promoted: 1})
@@ -181,20 +199,20 @@ describe('applyScan + inventory queries (real store)', () => {
     })
     expect(r.counts).toMatchObject({new: 0, merged: 1, ip_changed: 1, offline: 0})
     expect(await store.get('SELECT id FROM devices WHERE id = ?', [ipOnly.id])).toBeUndefined()
-    expect((await listDevices(store)).filter((d) => d.ip === '10.9.0.3').map((d) => d.mac)).toEqual(['AA:00:00:00:00:02'])
+    expect((await listDevices(store)).filter(d => d.ip === '10.9.0.3').map(d => d.mac)).toEqual(['AA:00:00:00:00:02'])
     const h = await deviceHistory(store, '10.9.0.3')
     expect(h.device.mac).toBe('AA:00:00:00:00:02')
     expect(h.device.known).toBe(true)
-    expect(h.events.map((e) => e.type)).toEqual(expect.arrayContaining(['new', 'offline', 'promoted', 'merged', 'ip_changed']))
-    expect(h.events.filter((e) => e.type === 'new')).toHaveLength(2) // both devices' first sightings
-    expect(h.events.find((e) => e.type === 'merged')!.detail).toMatchObject({from_device_id: ipOnly.id, ip: '10.9.0.3'})
+    expect(h.events.map(e => e.type)).toEqual(expect.arrayContaining(['new', 'offline', 'promoted', 'merged', 'ip_changed']))
+    expect(h.events.filter(e => e.type === 'new')).toHaveLength(2) // both devices' first sightings
+    expect(h.events.find(e => e.type === 'merged')!.detail).toMatchObject({from_device_id: ipOnly.id, ip: '10.9.0.3'})
     const show = await showDevice(store, 'AA:00:00:00:00:02')
     expect(show.latency).toMatchObject({method: 'tcp', grade: 'excellent'})
     expect((await store.query('SELECT 1 FROM scan_hosts WHERE device_id = ?', [ipOnly.id])).length).toBe(0)
     expect((await store.query('SELECT ip FROM device_ips WHERE device_id = ?', [show.device.id])).map((x: any) => x.ip)).toContain('10.9.0.3')
   })
 
-  it('a merge by a scan keeps what the IP-only device knew (name, ports) and this scan\'s port diff applies to it', async () => {
+  it("a merge by a scan keeps what the IP-only device knew (name, ports) and this scan's port diff applies to it", async () => {
     // MAC device (never port-scanned, no name) and an IP-only device with a name and port 22 open.
     const T4 = T2 + 30_000
     const seed = await newScan(T4 - 1000, 1)
@@ -209,7 +227,9 @@ describe('applyScan + inventory queries (real store)', () => {
       warnings: [],
       progress: {hosts_done: 1, found: 1, ports_total: 2, ports_done: 2},
     })
-    await store.batch([{sql: `INSERT INTO devices(mac, ip, first_seen, last_seen, online) VALUES ('AA:00:00:00:00:41', '10.9.0.41', ?, ?, 1)`, args: [T4 - 500, T4 - 500]}])
+    await store.batch([
+      {sql: `INSERT INTO devices(mac, ip, first_seen, last_seen, online) VALUES ('AA:00:00:00:00:41', '10.9.0.41', ?, ?, 1)`, args: [T4 - 500, T4 - 500]},
+    ])
     const id = await newScan(T4, 1)
     const r = await applyScan(store, {
       scanId: id,
@@ -225,21 +245,21 @@ describe('applyScan + inventory queries (real store)', () => {
     expect(r.counts).toMatchObject({merged: 1, ports_changed: 1})
     const show = await showDevice(store, 'AA:00:00:00:00:41')
     expect(show.device.hostname).toBe('printer.lan')
-    expect(show.ports.map((p) => p.port)).toEqual([80]) // 22 was found closed by this scan
+    expect(show.ports.map(p => p.port)).toEqual([80]) // 22 was found closed by this scan
     const h = await deviceHistory(store, 'AA:00:00:00:00:41')
-    expect(h.events.find((e) => e.type === 'ports_changed')!.detail).toMatchObject({opened: [80], closed: [22]})
+    expect(h.events.find(e => e.type === 'ports_changed')!.detail).toMatchObject({opened: [80], closed: [22]})
   })
 
-  it('bandwidth register of a MAC that has a device, at an IP-only device\'s address, merges the two too', async () => {
+  it("bandwidth register of a MAC that has a device, at an IP-only device's address, merges the two too", async () => {
     await store.batch([{sql: `INSERT INTO devices(mac, ip, first_seen, last_seen) VALUES (NULL, '10.9.0.6', ?, ?)`, args: [T1 - 5000, T1 - 5000]}])
     const stray = (await showDevice(store, '10.9.0.6')).device
     const {registerDevice} = await import('../../../src/core/devices/repo.js')
-    const d = await store.writeTx((tx) => registerDevice(tx, {mac: 'aa-00-00-00-00-01', ip: '10.9.0.6', now: T2 + 20_000}))
+    const d = await store.writeTx(tx => registerDevice(tx, {mac: 'aa-00-00-00-00-01', ip: '10.9.0.6', now: T2 + 20_000}))
     expect(d.created).toBe(false)
     expect(d.device.first_seen).toBe(T1 - 5000) // the earlier sighting of the IP-only device
     expect(await store.get('SELECT id FROM devices WHERE id = ?', [stray.id])).toBeUndefined()
     const tl = await timeline(store, {types: ['merged'], limit: 10})
-    expect(tl.events.map((e) => [e.mac, (e.detail as any).ip])).toContainEqual(['AA:00:00:00:00:01', '10.9.0.6'])
+    expect(tl.events.map(e => [e.mac, (e.detail as any).ip])).toContainEqual(['AA:00:00:00:00:01', '10.9.0.6'])
   })
 
   it('scan status reports a running scan whose process is gone as interrupted', async () => {

@@ -32,7 +32,7 @@ describe('scan with no target and no usable interface', () => {
         opened = true
         throw new Error('must not be opened')
       },
-      onNote: (t) => notes.push(t),
+      onNote: t => notes.push(t),
     })
     await expect(run).rejects.toMatchObject({exitCode: 2, message: 'no targets given and no usable interface subnet found'})
     expect(opened).toBe(false)
@@ -44,6 +44,6 @@ describe('scan with no target and no usable interface', () => {
         expect.stringMatching(/^wan0: skipped 198\.51\.100\.0\/24 \(public address space; add --allow-public/),
       ]),
     )
-    expect(notes.some((n) => n.startsWith('lo:'))).toBe(false) // loopback is not a LAN: silently left out
+    expect(notes.some(n => n.startsWith('lo:'))).toBe(false) // loopback is not a LAN: silently left out
   })
 })

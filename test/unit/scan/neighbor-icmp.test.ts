@@ -6,7 +6,7 @@ describe('neighbor table parsers', () => {
   it('ip -j neigh show (captured from iproute2 6.1)', () => {
     const text = `[{"dst":"10.77.0.10","dev":"nmtbr","lladdr":"b8:27:eb:00:00:01","state":["REACHABLE"]},{"dst":"10.77.0.99","dev":"nmtbr","state":["FAILED"]},{"dst":"10.77.0.14","dev":"nmtbr","lladdr":"dc:a6:32:00:00:04","state":["STALE"]},{"dst":"fe80::1","dev":"eth0","lladdr":"00:11:22:33:44:55","router":null,"state":["DELAY"]},{"dst":"10.77.0.12","dev":"nmtbr","state":["INCOMPLETE"]}]`
     const e = parseIpNeighJson(text)
-    expect(e.map((x) => [x.ip, x.mac, x.state[0]])).toEqual([
+    expect(e.map(x => [x.ip, x.mac, x.state[0]])).toEqual([
       ['10.77.0.10', 'B8:27:EB:00:00:01', 'REACHABLE'],
       ['10.77.0.99', null, 'FAILED'],
       ['10.77.0.14', 'DC:A6:32:00:00:04', 'STALE'],
@@ -26,7 +26,7 @@ describe('neighbor table parsers', () => {
 192.168.1.1      0x1         0x6         00:11:22:33:44:55     *        eth0
 `
     const e = parseProcArp(text)
-    expect(e.map((x) => [x.ip, x.mac, x.dev, x.state[0]])).toEqual([
+    expect(e.map(x => [x.ip, x.mac, x.dev, x.state[0]])).toEqual([
       ['10.77.0.10', 'B8:27:EB:00:00:01', 'nmtbr', 'COMPLETE'],
       ['10.77.0.99', '00:00:00:00:00:00', 'nmtbr', 'INCOMPLETE'],
       ['192.168.1.1', '00:11:22:33:44:55', 'eth0', 'PERMANENT'],

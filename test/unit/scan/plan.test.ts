@@ -14,23 +14,35 @@ function dev(id: number, mac: string | null, ip: string | null, extra: Partial<E
 }
 
 function host(ip: string, mac: string | null, extra: Partial<HostResult> = {}): HostResult {
-  return {ip, mac, mac_kind: mac ? 'universal' : null, vendor: null, hostname: null, found_by: ['tcp'], rtt_ms: 1, interface: null, self: false, seen_ms: NOW, ...extra}
+  return {
+    ip,
+    mac,
+    mac_kind: mac ? 'universal' : null,
+    vendor: null,
+    hostname: null,
+    found_by: ['tcp'],
+    rtt_ms: 1,
+    interface: null,
+    self: false,
+    seen_ms: NOW,
+    ...extra,
+  }
 }
 
 function plan(p: Partial<PlanInput>) {
   return planInventory({devices: [], ports: [], hosts: [], covered: [], scannedPorts: null, now: NOW, scanId: 7, ...p})
 }
 
-const types = (p: ReturnType<typeof plan>) => p.events.map((e) => [e.ref, e.type])
+const types = (p: ReturnType<typeof plan>) => p.events.map(e => [e.ref, e.type])
 
 describe('planInventory', () => {
   it('new devices: keyed by MAC when known, else by IP; one `new` event each, tagged with the scan', () => {
     const p = plan({hosts: [host('10.0.0.2', 'AA:00:00:00:00:02'), host('10.0.0.3', null)], covered: ['10.0.0.2', '10.0.0.3']})
-    expect(p.creates.map((c) => [c.mac, c.ip])).toEqual([
+    expect(p.creates.map(c => [c.mac, c.ip])).toEqual([
       ['AA:00:00:00:00:02', '10.0.0.2'],
       [null, '10.0.0.3'],
     ])
-    expect(p.events.map((e) => e.type)).toEqual(['new', 'new'])
+    expect(p.events.map(e => e.type)).toEqual(['new', 'new'])
     expect(p.events[0]!.detail).toMatchObject({ip: '10.0.0.2', mac: 'AA:00:00:00:00:02', scan_id: 7})
     expect(p.counts).toMatchObject({seen: 2, new: 2, offline: 0})
   })
@@ -51,7 +63,12 @@ describe('planInventory', () => {
 
   it('not found at a covered address → offline (+ event only when it was online); uncovered addresses are left alone', () => {
     const p = plan({
-      devices: [dev(1, 'AA:00:00:00:00:01', '10.0.0.1'), dev(2, null, '10.0.0.2', {online: null}), dev(3, 'AA:00:00:00:00:03', '10.0.0.3'), dev(4, 'AA:00:00:00:00:04', '10.0.0.4', {online: 0})],
+      devices: [
+        dev(1, 'AA:00:00:00:00:01', '10.0.0.1'),
+        dev(2, null, '10.0.0.2', {online: null}),
+        dev(3, 'AA:00:00:00:00:03', '10.0.0.3'),
+        dev(4, 'AA:00:00:00:00:04', '10.0.0.4', {online: 0}),
+      ],
       covered: ['10.0.0.1', '10.0.0.2', '10.0.0.4'],
     })
     expect(p.offline.sort()).toEqual([1, 2])
@@ -64,13 +81,13 @@ describe('planInventory', () => {
     expect(types(p)).toEqual([[1, 'online']])
   })
 
-  it('a MAC seen at an IP-only device\'s address takes that device over (no new device)', () => {
+  it("a MAC seen at an IP-only device's address takes that device over (no new device)", () => {
     const p = plan({devices: [dev(5, null, '10.0.0.5')], hosts: [host('10.0.0.5', 'AA:00:00:00:00:05')], covered: ['10.0.0.5']})
     expect(p.creates).toEqual([])
     expect(p.updates).toEqual([expect.objectContaining({ref: 5, mac: 'AA:00:00:00:00:05'})])
   })
 
-  it('a known MAC at an IP-only device\'s address: the IP-only device is merged into the MAC device, not left offline', () => {
+  it("a known MAC at an IP-only device's address: the IP-only device is merged into the MAC device, not left offline", () => {
     const p = plan({
       devices: [dev(1, 'AA:00:00:00:00:01', '10.0.0.1'), dev(5, null, '10.0.0.5')],
       hosts: [host('10.0.0.5', 'AA:00:00:00:00:01')],
@@ -79,7 +96,7 @@ describe('planInventory', () => {
     expect(p.merges).toEqual([{from: 5, into: 1, ip: '10.0.0.5'}])
     expect(p.counts.merged).toBe(1)
     expect(p.creates).toEqual([])
-    expect(p.updates.map((u) => [u.ref, u.ip])).toEqual([[1, '10.0.0.5']])
+    expect(p.updates.map(u => [u.ref, u.ip])).toEqual([[1, '10.0.0.5']])
     expect(p.offline).toEqual([])
     expect(types(p)).toEqual([[1, 'ip_changed']])
     expect(p.links.get('10.0.0.5')).toBe(1)
@@ -92,7 +109,7 @@ describe('planInventory', () => {
       covered: ['10.0.0.1'],
     })
     expect(p.creates).toEqual([])
-    expect(p.updates.map((u) => u.ref)).toEqual([2])
+    expect(p.updates.map(u => u.ref)).toEqual([2])
     // The other device at that address was not seen: offline.
     expect(p.offline).toEqual([1])
   })
@@ -104,7 +121,7 @@ describe('planInventory', () => {
     })
     expect(types(p)).toEqual([[1, 'hostname_changed']])
     expect(p.events[0]!.detail).toMatchObject({from: 'old.lan', to: 'new.lan'})
-    expect(p.updates.find((u) => u.ref === 2)!.hostname).toBe('first.lan')
+    expect(p.updates.find(u => u.ref === 2)!.hostname).toBe('first.lan')
     // a lookup that failed this time keeps the old name
     const q = plan({devices: [dev(1, 'AA:00:00:00:00:01', '10.0.0.1', {hostname: 'old.lan'})], hosts: [host('10.0.0.1', 'AA:00:00:00:00:01')]})
     expect(q.updates[0]!.hostname).toBe('old.lan')
@@ -138,7 +155,7 @@ describe('planInventory', () => {
   it('the same MAC answering at two addresses in one scan: one device, both addresses in its history', () => {
     const p = plan({hosts: [host('10.0.0.1', 'AA:00:00:00:00:01'), host('10.0.0.2', 'AA:00:00:00:00:01')]})
     expect(p.creates).toHaveLength(1)
-    expect(p.ips.map((x) => x.ip)).toEqual(['10.0.0.1', '10.0.0.2'])
-    expect(p.events.map((e) => e.type)).toEqual(['new'])
+    expect(p.ips.map(x => x.ip)).toEqual(['10.0.0.1', '10.0.0.2'])
+    expect(p.events.map(e => e.type)).toEqual(['new'])
   })
 })

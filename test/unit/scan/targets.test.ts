@@ -11,7 +11,7 @@ import {
   type InterfaceInfo,
 } from '../../../src/core/scan/targets.js'
 
-const ips = (specs: string[], opts = {}) => expandRanges(parseTargets(specs, opts)).map((x) => x.ip)
+const ips = (specs: string[], opts = {}) => expandRanges(parseTargets(specs, opts)).map(x => x.ip)
 
 function inputError(fn: () => unknown, re: RegExp): void {
   try {
@@ -154,7 +154,11 @@ describe('defaultTargets (pure: fake interfaces, nothing is scanned)', () => {
     expect(d.targets).toEqual(['192.168.1.0/24', '10.10.4.0/23'])
   })
   it('skips down interfaces, link-local and /31–/32 with a note', () => {
-    const d = defaultTargets([itf('eth0', '192.168.1.23', '255.255.255.0', false), itf('eth1', '169.254.3.4', '255.255.0.0'), itf('tun0', '10.8.0.2', '255.255.255.255')])
+    const d = defaultTargets([
+      itf('eth0', '192.168.1.23', '255.255.255.0', false),
+      itf('eth1', '169.254.3.4', '255.255.0.0'),
+      itf('tun0', '10.8.0.2', '255.255.255.255'),
+    ])
     expect(d.targets).toEqual([])
     expect(d.notes.join('\n')).toMatch(/eth0: skipped \(down\)/)
     expect(d.notes.join('\n')).toMatch(/link-local/)

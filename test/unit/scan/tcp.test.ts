@@ -12,24 +12,24 @@ let closedPort = 0
 
 beforeAll(async () => {
   for (let i = 0; i < 3; i++) {
-    const s = net.createServer((c) => c.destroy())
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+    const s = net.createServer(c => c.destroy())
+    await new Promise<void>(r => s.listen(0, '127.0.0.1', r))
     servers.push(s)
     open.push((s.address() as net.AddressInfo).port)
   }
   const tmp = net.createServer()
-  await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r))
+  await new Promise<void>(r => tmp.listen(0, '127.0.0.1', r))
   closedPort = (tmp.address() as net.AddressInfo).port
-  await new Promise((r) => tmp.close(r))
+  await new Promise(r => tmp.close(r))
   open = open.sort((a, b) => a - b)
 })
 
 afterAll(async () => {
-  for (const s of servers) await new Promise((r) => s.close(r))
+  for (const s of servers) await new Promise(r => s.close(r))
   servers = []
 })
 
-describe.each(['auto', 'net'] as const)('TcpProber (%s engine)', (engine) => {
+describe.each(['auto', 'net'] as const)('TcpProber (%s engine)', engine => {
   it('open and closed single probes', async () => {
     const p = new TcpProber({engine})
     if (engine === 'net') expect(p.engine).toBe('net')
@@ -43,10 +43,10 @@ describe.each(['auto', 'net'] as const)('TcpProber (%s engine)', (engine) => {
   it('a port list with few sockets finds exactly the listeners in it', async () => {
     const p = new TcpProber({engine, maxSockets: 16})
     const lo = open[0]! - 200
-    const ports = Array.from({length: open.at(-1)! - lo + 201}, (_, i) => lo + i).filter((x) => x > 0 && x < 65536)
+    const ports = Array.from({length: open.at(-1)! - lo + 201}, (_, i) => lo + i).filter(x => x > 0 && x < 65536)
     const found: number[] = []
     let calls = 0
-    await new Promise<void>((resolve) =>
+    await new Promise<void>(resolve =>
       p.probePorts('127.0.0.1', ports, 2000, (port, r) => {
         calls++
         if (r.outcome === 'open') found.push(port)
@@ -64,7 +64,7 @@ describe.each(['auto', 'net'] as const)('TcpProber (%s engine)', (engine) => {
 
   it('IPv6 loopback', async () => {
     const s = net.createServer()
-    const ok = await new Promise<boolean>((r) => {
+    const ok = await new Promise<boolean>(r => {
       s.once('error', () => r(false))
       s.listen(0, '::1', () => r(true))
     })
@@ -72,7 +72,7 @@ describe.each(['auto', 'net'] as const)('TcpProber (%s engine)', (engine) => {
     const port = (s.address() as net.AddressInfo).port
     const p = new TcpProber({engine})
     expect((await p.probeAsync('::1', port, 2000)).outcome).toBe('open')
-    await new Promise((r) => s.close(r))
+    await new Promise(r => s.close(r))
     expect((await p.probeAsync('::1', port, 2000)).outcome).toBe('closed')
   })
 
@@ -80,13 +80,13 @@ describe.each(['auto', 'net'] as const)('TcpProber (%s engine)', (engine) => {
     const p = new TcpProber({engine, maxSockets: 1})
     const seq = [closedPort, closedPort, open[1]!, closedPort, open[2]!]
     const results: [number, string][] = []
-    await new Promise<void>((resolve) =>
+    await new Promise<void>(resolve =>
       p.probePorts('127.0.0.1', seq, 2000, (port, r) => {
         results.push([port, r.outcome])
         if (results.length === seq.length) resolve()
       }),
     )
-    expect(results).toEqual(seq.map((port) => [port, open.includes(port) ? 'open' : 'closed']))
+    expect(results).toEqual(seq.map(port => [port, open.includes(port) ? 'open' : 'closed']))
   })
 
   it('close() drops queued work without calling back', async () => {
@@ -94,7 +94,7 @@ describe.each(['auto', 'net'] as const)('TcpProber (%s engine)', (engine) => {
     let calls = 0
     p.probePorts('127.0.0.1', [closedPort, closedPort, closedPort], 2000, () => calls++)
     p.close()
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise(r => setTimeout(r, 50))
     expect(calls).toBe(0)
   })
 })

@@ -19,7 +19,7 @@ const TOKEN = 'test-token-0123456789abcdef'
 let dir: string
 let store: Store
 const logs: string[] = []
-const log = createLogger({write: (l) => logs.push(l)})
+const log = createLogger({write: l => logs.push(l)})
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'netmon-serve-app-'))
@@ -31,7 +31,11 @@ afterAll(async () => {
 })
 
 const app = (extra: Partial<Parameters<typeof createServeApp>[0]> = {}): ServeApp => createServeApp({store, token: null, log, ...extra})
-const post = (json: unknown, headers: Record<string, string> = {}): RequestInit => ({method: 'POST', body: typeof json === 'string' ? json : JSON.stringify(json), headers: {'content-type': 'application/json', ...headers}})
+const post = (json: unknown, headers: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  body: typeof json === 'string' ? json : JSON.stringify(json),
+  headers: {'content-type': 'application/json', ...headers},
+})
 const count = async (table: string) => Number((await store.get<{n: number}>(`SELECT count(*) AS n FROM ${table}`))!.n)
 
 describe('errors are JSON with the right status', () => {
@@ -42,13 +46,13 @@ describe('errors are JSON with the right status', () => {
   it('unknown path → 404 naming it', async () => {
     const r = await a.app.request('/api/nope')
     expect(r.status).toBe(404)
-    expect(await r.json()).toEqual({error: {code: 'NOT_FOUND', message: 'no route GET /api/nope', hint: expect.any(String)}})
+    expect((await r.json()) as any).toEqual({error: {code: 'NOT_FOUND', message: 'no route GET /api/nope', hint: expect.any(String)}})
   })
   it('known path, wrong method → 405 with Allow', async () => {
     const r = await a.app.request('/api/network/bandwidth/sample')
     expect(r.status).toBe(405)
     expect(r.headers.get('allow')).toBe('POST')
-    expect((await r.json()).error.code).toBe('METHOD_NOT_ALLOWED')
+    expect(((await r.json()) as any).error.code).toBe('METHOD_NOT_ALLOWED')
     const r2 = await a.app.request('/api/network/bandwidth/stats', post({}))
     expect(r2.status).toBe(405)
   })
@@ -64,44 +68,71 @@ describe('errors are JSON with the right status', () => {
     ]) {
       const r = await a.app.request(`/api/network/bandwidth/top-talkers?${q}`)
       expect(r.status, q).toBe(400)
-      const b = await r.json()
+      const b = (await r.json()) as any
       expect(b.error.code).toBe('INVALID_INPUT')
       expect(b.error.message, q).toContain(text)
     }
   })
   it('a body that is not JSON → 415/400, too large → 413', async () => {
-    let r = await a.app.request('/api/network/bandwidth/register', {method: 'POST', body: 'ip=1', headers: {'content-type': 'application/x-www-form-urlencoded'}})
+    let r = await a.app.request('/api/network/bandwidth/register', {
+      method: 'POST',
+      body: 'ip=1',
+      headers: {'content-type': 'application/x-www-form-urlencoded'},
+    })
     expect(r.status).toBe(415)
     r = await a.app.request('/api/network/bandwidth/register', {method: 'POST', body: '{"ip":'})
     expect(r.status).toBe(415) // no content type at all: refused too (cross-site simple requests)
     r = await a.app.request('/api/network/bandwidth/register', post('{"ip":'))
     expect(r.status).toBe(400)
-    expect((await r.json()).error.message).toContain('malformed JSON')
+    expect(((await r.json()) as any).error.message).toContain('malformed JSON')
     r = await a.app.request('/api/network/bandwidth/sample', post('[' + ' '.repeat(MAX_BODY_BYTES) + ']'))
     expect(r.status).toBe(413)
-    expect((await r.json()).error.code).toBe('PAYLOAD_TOO_LARGE')
+    expect(((await r.json()) as any).error.code).toBe('PAYLOAD_TOO_LARGE')
   })
   it('a NetmonError not_found → 404 with its message and hint', async () => {
     const r = await a.app.request('/meters/nosuch/readings')
     expect(r.status).toBe(404)
-    expect((await r.json()).error).toMatchObject({code: 'NOT_FOUND', message: 'no meter "nosuch" in this store'})
+    expect(((await r.json()) as any).error).toMatchObject({code: 'NOT_FOUND', message: 'no meter "nosuch" in this store'})
   })
   it('an unexpected exception → 500 without internals; 501 for a capability not built in', async () => {
     const routes: RouteDef[] = [
-      route({method: 'GET', path: '/boom', operationId: 'boom', summary: 'x', capability: 'bridge', cli: 'none', response: z.object({}), run: async () => { throw new Error('secret path /etc/x') }}),
-      route({method: 'GET', path: '/later', operationId: 'later', summary: 'x', capability: 'bridge', cli: 'none', response: z.object({}), ready: false, run: async () => { throw notImplemented('GET /later', 'not yet') }}),
+      route({
+        method: 'GET',
+        path: '/boom',
+        operationId: 'boom',
+        summary: 'x',
+        capability: 'bridge',
+        cli: 'none',
+        response: z.object({}),
+        run: async () => {
+          throw new Error('secret path /etc/x')
+        },
+      }),
+      route({
+        method: 'GET',
+        path: '/later',
+        operationId: 'later',
+        summary: 'x',
+        capability: 'bridge',
+        cli: 'none',
+        response: z.object({}),
+        ready: false,
+        run: async () => {
+          throw notImplemented('GET /later', 'not yet')
+        },
+      }),
     ]
     const b = app({routes})
     const r = await b.app.request('/boom')
     expect(r.status).toBe(500)
-    const body = await r.json()
+    const body = (await r.json()) as any
     expect(body.error.code).toBe('INTERNAL')
     expect(JSON.stringify(body)).not.toContain('/etc/x')
     expect(logs.join('\n')).toContain('secret path /etc/x') // the server log has it
     const r2 = await b.app.request('/later')
     expect(r2.status).toBe(501)
-    expect((await r2.json()).error.code).toBe('NOT_IMPLEMENTED')
-    const info = await (await b.app.request('/api/server')).json()
+    expect(((await r2.json()) as any).error.code).toBe('NOT_IMPLEMENTED')
+    const info = (await (await b.app.request('/api/server')).json()) as any
     expect(info.capabilities).toEqual({bridge: false})
   })
 })
@@ -130,10 +161,15 @@ describe('bad input writes nothing', () => {
     const before = await count('bw_samples')
     r = await a.app.request(
       '/api/network/bandwidth/sample',
-      post({samples: [{mac: 'AA:BB:CC:DD:EE:01', bytes_sent: 10, bytes_received: 20}, {mac: 'AA:BB:CC:DD:EE:01', bytes_sent: -5, bytes_received: 1}]}),
+      post({
+        samples: [
+          {mac: 'AA:BB:CC:DD:EE:01', bytes_sent: 10, bytes_received: 20},
+          {mac: 'AA:BB:CC:DD:EE:01', bytes_sent: -5, bytes_received: 1},
+        ],
+      }),
     )
     expect(r.status).toBe(400)
-    expect((await r.json()).error.message).toMatch(/^body samples\[1\]: "sent" must be a non-negative integer/)
+    expect(((await r.json()) as any).error.message).toMatch(/^body samples\[1\]: "sent" must be a non-negative integer/)
     r = await a.app.request('/api/network/bandwidth/sample', post({mac: 'AA:BB:CC:DD:EE:09', bytes_sent: 1, bytes_received: 1}))
     expect(r.status).toBe(400) // unknown MAC without auto_register
     r = await a.app.request('/api/network/bandwidth/sample', post({}))
@@ -142,7 +178,14 @@ describe('bad input writes nothing', () => {
     expect(await count('bw_totals')).toBe(1)
   })
   it('latency measure with bad options → 400 before anything is probed or stored', async () => {
-    for (const body of [{hosts: []}, {hosts: ['bad host!']}, {hosts: ['127.0.0.1'], count: 0}, {hosts: ['127.0.0.1'], interval: 'soon'}, {hosts: ['127.0.0.1'], count: 100000, interval: 1000}, {}]) {
+    for (const body of [
+      {hosts: []},
+      {hosts: ['bad host!']},
+      {hosts: ['127.0.0.1'], count: 0},
+      {hosts: ['127.0.0.1'], interval: 'soon'},
+      {hosts: ['127.0.0.1'], count: 100000, interval: 1000},
+      {},
+    ]) {
       const r = await a.app.request('/api/network/latency/measure', post(body))
       expect(r.status, JSON.stringify(body)).toBe(400)
     }
@@ -160,7 +203,7 @@ describe('bearer auth when a token is set', () => {
       const r = await a.app.request(path)
       expect(r.status, path).toBe(401)
       expect(r.headers.get('www-authenticate')).toContain('Bearer')
-      expect((await r.json()).error.code).toBe('UNAUTHORIZED')
+      expect(((await r.json()) as any).error.code).toBe('UNAUTHORIZED')
     }
     expect((await a.app.request('/healthz')).status).toBe(200)
     expect((await a.app.request('/')).status).toBe(200)
@@ -189,10 +232,16 @@ describe('browser attacks on a token-less loopback server', () => {
     expect((await a.app.request('/meters', {headers: {host: '[::1]:8080'}})).status).toBe(200)
   })
   it('cross-site requests (foreign Origin) are refused; same-origin ones pass', async () => {
-    const r = await a.app.request('/api/network/bandwidth/register', post({ip: '10.0.0.3', mac: 'aa:bb:cc:dd:ee:03'}, {host: '127.0.0.1:8080', origin: 'http://evil.example'}))
+    const r = await a.app.request(
+      '/api/network/bandwidth/register',
+      post({ip: '10.0.0.3', mac: 'aa:bb:cc:dd:ee:03'}, {host: '127.0.0.1:8080', origin: 'http://evil.example'}),
+    )
     expect(r.status).toBe(403)
     expect(await store.get('SELECT 1 FROM devices WHERE mac = ?', ['AA:BB:CC:DD:EE:03'])).toBeUndefined()
-    const ok = await a.app.request('/api/network/bandwidth/register', post({ip: '10.0.0.3', mac: 'aa:bb:cc:dd:ee:03'}, {host: '127.0.0.1:8080', origin: 'http://127.0.0.1:8080'}))
+    const ok = await a.app.request(
+      '/api/network/bandwidth/register',
+      post({ip: '10.0.0.3', mac: 'aa:bb:cc:dd:ee:03'}, {host: '127.0.0.1:8080', origin: 'http://127.0.0.1:8080'}),
+    )
     expect(ok.status).toBe(200)
   })
 })
@@ -205,7 +254,7 @@ describe('single flight', () => {
     const counting = new Proxy(store, {
       get(target, prop) {
         const v = Reflect.get(target, prop, target)
-        if (prop === 'get') return (sql: string, args?: unknown[]) => ((sql.includes('data_version') && stamps++), v.call(target, sql, args))
+        if (prop === 'get') return (sql: string, args?: unknown[]) => (sql.includes('data_version') && stamps++, v.call(target, sql, args))
         return typeof v === 'function' ? v.bind(target) : v
       },
     })
@@ -222,16 +271,16 @@ describe('single flight', () => {
         run: async () => {
           calls++
           // Hold the answer until all 20 requests are in (and a few more turns for their stamps).
-          while (a.stats.inflight < 20) await new Promise((r) => setImmediate(r))
-          for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+          while (a.stats.inflight < 20) await new Promise(r => setImmediate(r))
+          for (let i = 0; i < 20; i++) await new Promise(r => setImmediate(r))
           return {n: calls}
         },
       }),
     ]
     a = createServeApp({store: counting, token: null, log, routes})
-    const answers = await Promise.all(Array.from({length: 20}, () => a.app.request('/slow').then((r) => r.json())))
+    const answers = await Promise.all(Array.from({length: 20}, async () => (await a.app.request('/slow')).json() as Promise<any>))
     expect(calls).toBe(1)
-    expect(answers.every((x) => x.n === 1)).toBe(true)
+    expect(answers.every(x => x.n === 1)).toBe(true)
     expect(stamps).toBeGreaterThan(0)
     expect(stamps).toBeLessThan(20)
   })
@@ -241,11 +290,33 @@ describe('answers reused only while the store is unchanged', () => {
   it('a cacheable GET is computed again after a commit by another connection or through the server', async () => {
     let calls = 0
     const routes = [
-      route({method: 'GET', path: '/count', operationId: 'count', summary: 'x', capability: 'bandwidth', cli: 'none', response: z.object({}), cacheable: () => true, run: async ({store: s}) => ({calls: ++calls, devices: Number((await s.get<{n: number}>('SELECT count(*) AS n FROM devices'))!.n)})}),
-      route({method: 'POST', path: '/touch', operationId: 'touch', summary: 'x', capability: 'bandwidth', cli: 'none', response: z.object({}), run: async ({store: s}) => (await s.batch([{sql: "INSERT INTO bw_settings(key, value) VALUES ('serve-test', '1') ON CONFLICT(key) DO UPDATE SET value = value + 1", args: []}]), {})}),
+      route({
+        method: 'GET',
+        path: '/count',
+        operationId: 'count',
+        summary: 'x',
+        capability: 'bandwidth',
+        cli: 'none',
+        response: z.object({}),
+        cacheable: () => true,
+        run: async ({store: s}) => ({calls: ++calls, devices: Number((await s.get<{n: number}>('SELECT count(*) AS n FROM devices'))!.n)}),
+      }),
+      route({
+        method: 'POST',
+        path: '/touch',
+        operationId: 'touch',
+        summary: 'x',
+        capability: 'bandwidth',
+        cli: 'none',
+        response: z.object({}),
+        run: async ({store: s}) => (
+          await s.batch([{sql: "INSERT INTO bw_settings(key, value) VALUES ('serve-test', '1') ON CONFLICT(key) DO UPDATE SET value = value + 1", args: []}]),
+          {}
+        ),
+      }),
     ]
     const a = app({routes})
-    const get = async () => (await a.app.request('/count')).json()
+    const get = async () => (await a.app.request('/count')).json() as Promise<any>
     const first = await get()
     expect(await get()).toEqual(first) // unchanged store: the same answer, not recomputed
     expect(calls).toBe(1)
@@ -268,7 +339,7 @@ describe('answers reused only while the store is unchanged', () => {
 describe('every route is described', () => {
   it('has a unique operationId, a CLI equivalent and a response schema', () => {
     const routes = allRoutes()
-    expect(new Set(routes.map((r) => r.operationId)).size).toBe(routes.length)
+    expect(new Set(routes.map(r => r.operationId)).size).toBe(routes.length)
     for (const r of routes) {
       expect(r.cli).toMatch(/^netmon /)
       expect(r.response).toBeDefined()

@@ -49,10 +49,10 @@ describe('metrics', () => {
   it('an empty store gives a valid exposition with no scrape errors', async () => {
     const text = await renderMetrics(store, {stats: {byRoute: new Map(), inflight: 1, total: 1}, startedAt: Date.now(), meterTotals: new MeterTotals()})
     const fams = parsePrometheusTextFormat(text) as {name: string; metrics: {value: string}[]}[]
-    expect(fams.find((f) => f.name === 'netmon_scrape_error')).toBeUndefined()
-    expect(Number(fams.find((f) => f.name === 'netmon_bandwidth_devices')!.metrics[0]!.value)).toBe(0)
-    expect(fams.find((f) => f.name === 'netmon_device_sent_bytes_total')).toBeUndefined()
-    expect(Number(fams.find((f) => f.name === 'netmon_http_requests_in_flight')!.metrics[0]!.value)).toBe(1)
+    expect(fams.find(f => f.name === 'netmon_scrape_error')).toBeUndefined()
+    expect(Number(fams.find(f => f.name === 'netmon_bandwidth_devices')!.metrics[0]!.value)).toBe(0)
+    expect(fams.find(f => f.name === 'netmon_device_sent_bytes_total')).toBeUndefined()
+    expect(Number(fams.find(f => f.name === 'netmon_http_requests_in_flight')!.metrics[0]!.value)).toBe(1)
   })
 
   it('bridge counters are running sums: new rows add, pruned rows stay counted', async () => {

@@ -48,7 +48,7 @@ describe('resolveServeOptions', () => {
     expect(o).toMatchObject({host: '127.0.0.1', port: 8080, token: null, loopback: true})
   })
 
-  it.each(['0.0.0.0', '::', '192.168.1.5', 'netmon.lan'])('refuses %s without a token (exit 2, says why and how)', (host) => {
+  it.each(['0.0.0.0', '::', '192.168.1.5', 'netmon.lan'])('refuses %s without a token (exit 2, says why and how)', host => {
     const e = failure(() => resolveServeOptions({host, port: 8080}, {}))
     expect(e.exitCode).toBe(2)
     expect(e.message).toContain('not a loopback address')

@@ -10,7 +10,7 @@ import Database from 'libsql'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {startHranaServer, type HranaServer, type HranaServerOptions} from '../../support/hrana-server.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
 let dir: string
 let dbPath: string
@@ -39,7 +39,11 @@ function client(s: HranaServer, extra: {authToken?: string; intMode?: 'number' |
 }
 /** One raw `POST /v2/pipeline`; returns status and parsed body. */
 async function pipeline(s: HranaServer, body: unknown, token = s.token): Promise<{status: number; json: any}> {
-  const res = await fetch(`${s.url}/v2/pipeline`, {method: 'POST', headers: {'content-type': 'application/json', authorization: `Bearer ${token}`}, body: JSON.stringify(body)})
+  const res = await fetch(`${s.url}/v2/pipeline`, {
+    method: 'POST',
+    headers: {'content-type': 'application/json', authorization: `Bearer ${token}`},
+    body: JSON.stringify(body),
+  })
   return {status: res.status, json: await res.json()}
 }
 const count = async (c: Client, table = 't') => Number((await c.execute(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
@@ -50,7 +54,10 @@ describe('hrana test server via @libsql/client', () => {
     const c = client(s, {intMode: 'bigint'})
     await c.execute('CREATE TABLE v(id INTEGER PRIMARY KEY, i INTEGER, f REAL, s TEXT, b BLOB, u)')
     const big = 2n ** 62n + 1n
-    const ins = await c.execute({sql: 'INSERT INTO v VALUES (?, ?, ?, ?, ?, ?)', args: [2n ** 60n + 7n, big, 1.5, 'héllo ✓', new Uint8Array([0, 255, 7]), null]})
+    const ins = await c.execute({
+      sql: 'INSERT INTO v VALUES (?, ?, ?, ?, ?, ?)',
+      args: [2n ** 60n + 7n, big, 1.5, 'héllo ✓', new Uint8Array([0, 255, 7]), null],
+    })
     expect(ins.rowsAffected).toBe(1)
     expect(ins.lastInsertRowid).toBe(2n ** 60n + 7n) // exact, not rounded through a JS number
     // A JS number is sent as a float: INTEGER affinity turns 3 back into an integer, an untyped column keeps REAL.
@@ -74,10 +81,15 @@ describe('hrana test server via @libsql/client', () => {
     await c.execute("INSERT INTO t VALUES (1, 'a')")
     await expect(c.execute("INSERT INTO t VALUES (1, 'dup')")).rejects.toMatchObject({code: 'SQLITE_CONSTRAINT'})
     await expect(c.execute('SELEC 1')).rejects.toMatchObject({code: 'SQLITE_ERROR'})
-    await expect(c.batch(["INSERT INTO t VALUES (2, 'b')", "INSERT INTO t VALUES (3, 'c')", 'INSERT INTO t VALUES (4, NULL)'], 'write')).rejects.toMatchObject({code: 'SQLITE_CONSTRAINT'})
+    await expect(c.batch(["INSERT INTO t VALUES (2, 'b')", "INSERT INTO t VALUES (3, 'c')", 'INSERT INTO t VALUES (4, NULL)'], 'write')).rejects.toMatchObject({
+      code: 'SQLITE_CONSTRAINT',
+    })
     expect(await count(c)).toBe(1)
-    const ok = await c.batch([{sql: 'INSERT INTO t VALUES (?, ?)', args: [2, 'b']}, {sql: 'INSERT INTO t VALUES (:id, :v)', args: {id: 3, v: 'c'}}, 'SELECT v FROM t ORDER BY id'], 'write')
-    expect(ok[2].rows.map((r) => r.v)).toEqual(['a', 'b', 'c'])
+    const ok = await c.batch(
+      [{sql: 'INSERT INTO t VALUES (?, ?)', args: [2, 'b']}, {sql: 'INSERT INTO t VALUES (:id, :v)', args: {id: 3, v: 'c'}}, 'SELECT v FROM t ORDER BY id'],
+      'write',
+    )
+    expect(ok[2].rows.map(r => r.v)).toEqual(['a', 'b', 'c'])
   })
 
   it('runs interactive transactions: commit, rollback, isolation from other clients', async () => {
@@ -114,15 +126,21 @@ describe('hrana test server via @libsql/client', () => {
     await bFirst
     await txB.execute("INSERT INTO t(v) VALUES ('b2')")
     await txB.commit()
-    expect((await a.execute('SELECT v FROM t ORDER BY seq')).rows.map((r) => r.v)).toEqual(['a1', 'a2', 'b1', 'b2'])
+    expect((await a.execute('SELECT v FROM t ORDER BY seq')).rows.map(r => r.v)).toEqual(['a1', 'a2', 'b1', 'b2'])
   })
 
   it('10 clients x 50 concurrent write batches: exact row count, no lost updates', async () => {
     const s = await serve()
     const cs = Array.from({length: 10}, () => client(s))
-    await cs[0].batch(['CREATE TABLE r(client INTEGER, n INTEGER, PRIMARY KEY (client, n))', 'CREATE TABLE counter(n INTEGER)', 'INSERT INTO counter VALUES (0)'], 'write')
-    await Promise.all(cs.flatMap((c, ci) => Array.from({length: 50}, (_, n) =>
-      c.batch([{sql: 'INSERT INTO r VALUES (?, ?)', args: [ci, n]}, 'UPDATE counter SET n = n + 1'], 'write'))))
+    await cs[0].batch(
+      ['CREATE TABLE r(client INTEGER, n INTEGER, PRIMARY KEY (client, n))', 'CREATE TABLE counter(n INTEGER)', 'INSERT INTO counter VALUES (0)'],
+      'write',
+    )
+    await Promise.all(
+      cs.flatMap((c, ci) =>
+        Array.from({length: 50}, (_, n) => c.batch([{sql: 'INSERT INTO r VALUES (?, ?)', args: [ci, n]}, 'UPDATE counter SET n = n + 1'], 'write')),
+      ),
+    )
     expect(await count(cs[0], 'r')).toBe(500)
     expect(Number((await cs[0].execute('SELECT n FROM counter')).rows[0].n)).toBe(500)
   })
@@ -130,7 +148,7 @@ describe('hrana test server via @libsql/client', () => {
   it('supports executeMultiple and migrate', async () => {
     const s = await serve()
     const c = client(s)
-    await c.executeMultiple("CREATE TABLE a(x); CREATE TABLE b(y); INSERT INTO a VALUES (1); INSERT INTO a VALUES (2);")
+    await c.executeMultiple('CREATE TABLE a(x); CREATE TABLE b(y); INSERT INTO a VALUES (1); INSERT INTO a VALUES (2);')
     expect(await count(c, 'a')).toBe(2)
     const res = await c.migrate(['CREATE TABLE p(id INTEGER PRIMARY KEY)', 'CREATE TABLE ch(pid REFERENCES p(id))', 'INSERT INTO ch VALUES (99)'])
     expect(res).toHaveLength(3)
@@ -139,8 +157,9 @@ describe('hrana test server via @libsql/client', () => {
 
   it('rejects a wrong or missing token without echoing the right one', async () => {
     const s = await serve({token: 'right-token-3f9a'})
-    await expect(client(s, {authToken: 'wrong-token'}).execute('SELECT 1')).rejects.toSatisfy((e: Error) =>
-      /Unauthorized/.test(e.message) && !e.message.includes(s.token))
+    await expect(client(s, {authToken: 'wrong-token'}).execute('SELECT 1')).rejects.toSatisfy(
+      (e: Error) => /Unauthorized/.test(e.message) && !e.message.includes(s.token),
+    )
     const anonymous = createClient({url: s.url})
     clients.push(anonymous)
     await expect(anonymous.execute('SELECT 1')).rejects.toThrow(/Unauthorized/)
@@ -148,7 +167,7 @@ describe('hrana test server via @libsql/client', () => {
     expect(raw.status).toBe(401)
     expect(JSON.stringify(raw.json)).not.toContain(s.token)
     // The raw log records what clients sent, so other tests can grep it for leaked secrets.
-    expect(s.requests.some((r) => r.headers.authorization === 'Bearer wrong-token')).toBe(true)
+    expect(s.requests.some(r => r.headers.authorization === 'Bearer wrong-token')).toBe(true)
     expect((await fetch(`${s.url}/v2`)).status).toBe(200)
     expect((await fetch(`${s.url}/v3/pipeline`, {method: 'POST', body: '{}'})).status).toBe(404)
     expect(await count(client(s), 'sqlite_master')).toBe(0) // nothing ran
@@ -165,7 +184,7 @@ describe('hrana test server via @libsql/client', () => {
     const t0 = Date.now()
     await b.execute("INSERT INTO t VALUES ('next')") // would wait 5 s for the lock if it were still held
     expect(Date.now() - t0).toBeLessThan(1000)
-    expect((await b.execute('SELECT v FROM t')).rows.map((r) => r.v)).toEqual(['next'])
+    expect((await b.execute('SELECT v FROM t')).rows.map(r => r.v)).toEqual(['next'])
   })
 
   it('gives up with SQLITE_BUSY when another stream holds the write lock too long, reads still pass', async () => {
@@ -173,11 +192,11 @@ describe('hrana test server via @libsql/client', () => {
     const [a, b] = [client(s), client(s)]
     await a.execute('CREATE TABLE t(v)')
     const tx = await a.transaction('write')
-    await tx.execute("INSERT INTO t VALUES (1)")
-    await expect(b.execute("INSERT INTO t VALUES (2)")).rejects.toMatchObject({code: 'SQLITE_BUSY'})
+    await tx.execute('INSERT INTO t VALUES (1)')
+    await expect(b.execute('INSERT INTO t VALUES (2)')).rejects.toMatchObject({code: 'SQLITE_BUSY'})
     expect(await count(b)).toBe(0)
     await tx.commit()
-    await b.execute("INSERT INTO t VALUES (2)")
+    await b.execute('INSERT INTO t VALUES (2)')
     expect(await count(b)).toBe(2)
   })
 
@@ -233,13 +252,19 @@ describe('hrana test server, raw protocol', () => {
     await sleep(200)
     await tx.commit()
     expect((await deferred).json.results.map((r: any) => r.type)).toEqual(['ok', 'ok', 'ok', 'ok'])
-    expect((await c.execute('SELECT v FROM t ORDER BY rowid')).rows.map((r) => r.v)).toEqual(['a', 'b'])
+    expect((await c.execute('SELECT v FROM t ORDER BY rowid')).rows.map(r => r.v)).toEqual(['a', 'b'])
   })
 
   it('rotates batons, refuses replays, and closes streams', async () => {
     const s = await serve()
     const r1 = await pipeline(s, {baton: null, requests: [{type: 'execute', stmt: {sql: 'BEGIN'}}, {type: 'get_autocommit'}]})
-    expect(r1.json).toMatchObject({base_url: null, results: [{type: 'ok', response: {type: 'execute'}}, {type: 'ok', response: {type: 'get_autocommit', is_autocommit: false}}]})
+    expect(r1.json).toMatchObject({
+      base_url: null,
+      results: [
+        {type: 'ok', response: {type: 'execute'}},
+        {type: 'ok', response: {type: 'get_autocommit', is_autocommit: false}},
+      ],
+    })
     const baton1 = r1.json.baton as string
     expect(baton1).toMatch(/^[\w-]{20,}$/)
     const r2 = await pipeline(s, {baton: baton1, requests: [{type: 'get_autocommit'}]})
@@ -254,34 +279,79 @@ describe('hrana test server, raw protocol', () => {
   it('evaluates batch conditions and binds positional, named and stored-SQL statements', async () => {
     const s = await serve()
     const step = (sql: string, condition?: unknown) => ({condition, stmt: {sql}})
-    const {json} = await pipeline(s, {requests: [
-      {type: 'store_sql', sql_id: 7, sql: 'SELECT ?1 + ?2 AS sum'},
-      {type: 'batch', batch: {steps: [
-        step('SELECT 1'),
-        step('SELECT * FROM nope'),
-        step('SELECT 2', {type: 'and', conds: [{type: 'ok', step: 0}, {type: 'error', step: 1}]}),
-        step('SELECT 3', {type: 'or', conds: [{type: 'ok', step: 1}, {type: 'not', cond: {type: 'ok', step: 0}}]}),
-        step('SELECT 4', {type: 'error', step: 1}),
-        step('SELECT 5', {type: 'is_autocommit'}),
-        step('SELECT 6', {type: 'ok', step: 3}),
-        step('SELECT 7', {type: 'error', step: 3}), // a skipped step is neither ok nor error
-      ]}},
-      {type: 'execute', stmt: {sql_id: 7, args: [{type: 'integer', value: '9007199254740993'}, {type: 'integer', value: '1'}]}},
-      {type: 'execute', stmt: {sql: 'SELECT :a, @b, $c, :d, typeof(:a), typeof(@b), x\'00ff\'', named_args: [
-        {name: ':a', value: {type: 'float', value: 3}}, {name: '@b', value: {type: 'integer', value: '3'}},
-        {name: '$c', value: {type: 'blob', base64: 'AQI='}}, {name: 'd', value: {type: 'null'}}]}},
-      {type: 'execute', stmt: {sql: 'SELECT 1', want_rows: false}},
-      {type: 'close_sql', sql_id: 7},
-      {type: 'execute', stmt: {sql_id: 7}},
-      {type: 'close'},
-    ]})
+    const {json} = await pipeline(s, {
+      requests: [
+        {type: 'store_sql', sql_id: 7, sql: 'SELECT ?1 + ?2 AS sum'},
+        {
+          type: 'batch',
+          batch: {
+            steps: [
+              step('SELECT 1'),
+              step('SELECT * FROM nope'),
+              step('SELECT 2', {
+                type: 'and',
+                conds: [
+                  {type: 'ok', step: 0},
+                  {type: 'error', step: 1},
+                ],
+              }),
+              step('SELECT 3', {
+                type: 'or',
+                conds: [
+                  {type: 'ok', step: 1},
+                  {type: 'not', cond: {type: 'ok', step: 0}},
+                ],
+              }),
+              step('SELECT 4', {type: 'error', step: 1}),
+              step('SELECT 5', {type: 'is_autocommit'}),
+              step('SELECT 6', {type: 'ok', step: 3}),
+              step('SELECT 7', {type: 'error', step: 3}), // a skipped step is neither ok nor error
+            ],
+          },
+        },
+        {
+          type: 'execute',
+          stmt: {
+            sql_id: 7,
+            args: [
+              {type: 'integer', value: '9007199254740993'},
+              {type: 'integer', value: '1'},
+            ],
+          },
+        },
+        {
+          type: 'execute',
+          stmt: {
+            sql: "SELECT :a, @b, $c, :d, typeof(:a), typeof(@b), x'00ff'",
+            named_args: [
+              {name: ':a', value: {type: 'float', value: 3}},
+              {name: '@b', value: {type: 'integer', value: '3'}},
+              {name: '$c', value: {type: 'blob', base64: 'AQI='}},
+              {name: 'd', value: {type: 'null'}},
+            ],
+          },
+        },
+        {type: 'execute', stmt: {sql: 'SELECT 1', want_rows: false}},
+        {type: 'close_sql', sql_id: 7},
+        {type: 'execute', stmt: {sql_id: 7}},
+        {type: 'close'},
+      ],
+    })
     const batch = json.results[1].response.result
     expect(batch.step_results.map((r: unknown) => r !== null)).toEqual([true, false, true, false, true, true, false, false])
     expect(batch.step_errors.map((e: any) => e?.code ?? null)).toEqual([null, 'SQLITE_ERROR', null, null, null, null, null, null])
     expect(json.results[2].response.result.rows).toEqual([[{type: 'integer', value: '9007199254740994'}]])
-    expect(json.results[3].response.result.rows).toEqual([[
-      {type: 'float', value: 3}, {type: 'integer', value: '3'}, {type: 'blob', base64: 'AQI='}, {type: 'null'},
-      {type: 'text', value: 'real'}, {type: 'text', value: 'integer'}, {type: 'blob', base64: 'AP8='}]])
+    expect(json.results[3].response.result.rows).toEqual([
+      [
+        {type: 'float', value: 3},
+        {type: 'integer', value: '3'},
+        {type: 'blob', base64: 'AQI='},
+        {type: 'null'},
+        {type: 'text', value: 'real'},
+        {type: 'text', value: 'integer'},
+        {type: 'blob', base64: 'AP8='},
+      ],
+    ])
     expect(json.results[4].response.result).toMatchObject({cols: [{name: '1'}], rows: []})
     expect(json.results[6]).toMatchObject({type: 'error', error: {code: 'SQL_NOT_FOUND'}})
     expect(json.baton).toBeNull()
@@ -291,14 +361,24 @@ describe('hrana test server, raw protocol', () => {
     const s = await serve()
     const c = client(s)
     await c.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
-    const {json} = await pipeline(s, {requests: [
-      {type: 'describe', sql: "SELECT id, v AS n, 1 FROM t WHERE id = :id OR v = ?3 OR v = ':no?' -- ?9"},
-      {type: 'describe', sql: 'INSERT INTO t(v) VALUES (?)'},
-      {type: 'describe', sql: 'EXPLAIN SELECT 1'},
-      {type: 'close'},
-    ]})
-    expect(json.results[0].response.result).toEqual({params: [{name: ':id'}, {name: null}, {name: '?3'}],
-      cols: [{name: 'id', decltype: 'INTEGER'}, {name: 'n', decltype: 'TEXT'}, {name: '1', decltype: null}], is_explain: false, is_readonly: true})
+    const {json} = await pipeline(s, {
+      requests: [
+        {type: 'describe', sql: "SELECT id, v AS n, 1 FROM t WHERE id = :id OR v = ?3 OR v = ':no?' -- ?9"},
+        {type: 'describe', sql: 'INSERT INTO t(v) VALUES (?)'},
+        {type: 'describe', sql: 'EXPLAIN SELECT 1'},
+        {type: 'close'},
+      ],
+    })
+    expect(json.results[0].response.result).toEqual({
+      params: [{name: ':id'}, {name: null}, {name: '?3'}],
+      cols: [
+        {name: 'id', decltype: 'INTEGER'},
+        {name: 'n', decltype: 'TEXT'},
+        {name: '1', decltype: null},
+      ],
+      is_explain: false,
+      is_readonly: true,
+    })
     expect(json.results[1].response.result).toMatchObject({params: [{name: null}], cols: [], is_readonly: false})
     expect(json.results[2].response.result).toMatchObject({is_explain: true, is_readonly: true})
   })
@@ -307,17 +387,29 @@ describe('hrana test server, raw protocol', () => {
     const s = await serve()
     const c = client(s)
     await c.execute('CREATE TABLE t(v)')
-    const r1 = await pipeline(s, {requests: [{type: 'execute', stmt: {sql: 'BEGIN'}}, {type: 'execute', stmt: {sql: 'SELECT count(*) FROM t'}}]})
+    const r1 = await pipeline(s, {
+      requests: [
+        {type: 'execute', stmt: {sql: 'BEGIN'}},
+        {type: 'execute', stmt: {sql: 'SELECT count(*) FROM t'}},
+      ],
+    })
     await c.execute("INSERT INTO t VALUES ('other')") // makes r1's read snapshot stale
     const exec = (sql: string) => ({type: 'execute', stmt: {sql}})
-    const r2 = await pipeline(s, {baton: r1.json.baton, requests: [
-      exec("INSERT INTO t VALUES ('stale')"), exec('ROLLBACK'),
-      // Same stream again, inside a transaction (where nothing is retried): the binding leaves the
-      // BUSY statement pending, so without a fresh connection this INSERT fails too.
-      exec('BEGIN'), exec("INSERT INTO t VALUES ('fresh')"), exec('COMMIT'), {type: 'close'},
-    ]})
+    const r2 = await pipeline(s, {
+      baton: r1.json.baton,
+      requests: [
+        exec("INSERT INTO t VALUES ('stale')"),
+        exec('ROLLBACK'),
+        // Same stream again, inside a transaction (where nothing is retried): the binding leaves the
+        // BUSY statement pending, so without a fresh connection this INSERT fails too.
+        exec('BEGIN'),
+        exec("INSERT INTO t VALUES ('fresh')"),
+        exec('COMMIT'),
+        {type: 'close'},
+      ],
+    })
     expect(r2.json.results.map((r: any) => r.type)).toEqual(['error', 'ok', 'ok', 'ok', 'ok', 'ok'])
     expect(r2.json.results[0].error.code).toBe('SQLITE_BUSY')
-    expect((await c.execute('SELECT v FROM t ORDER BY rowid')).rows.map((r) => r.v)).toEqual(['other', 'fresh'])
+    expect((await c.execute('SELECT v FROM t ORDER BY rowid')).rows.map(r => r.v)).toEqual(['other', 'fresh'])
   })
 })

@@ -15,7 +15,7 @@ export const MAX_DEPTH = 32
 
 /** Data CHOICE tags (Blue Book table "Data types"). */
 export const DataTag = {
-  'null': 0,
+  null: 0,
   array: 1,
   structure: 2,
   boolean: 3,
@@ -33,7 +33,7 @@ export const DataTag = {
   'compact-array': 19,
   int64: 20, // long64
   uint64: 21, // long64-unsigned
-  'enum': 22,
+  enum: 22,
   float32: 23,
   float64: 24,
   'date-time': 25,
@@ -196,7 +196,7 @@ function readDescribed(r: Reader, d: TypeDescription, depth: number, budget: {le
     for (let i = 0; i < d.count; i++) value.push(readDescribed(r, d.element, depth + 1, budget))
     return {type: 'array', value}
   }
-  if (d.type === 'structure') return {type: 'structure', value: d.fields.map((f) => readDescribed(r, f, depth + 1, budget))}
+  if (d.type === 'structure') return {type: 'structure', value: d.fields.map(f => readDescribed(r, f, depth + 1, budget))}
   return readUntagged(r, d.type, depth, r.pos)
 }
 
@@ -223,12 +223,12 @@ function readCompactArray(r: Reader, depth: number, at: number): DlmsData {
 }
 
 export function decodeData(bytes: Uint8Array, offset = 0): DecodeResult<DlmsData> {
-  return run(new Reader(bytes, offset), (r) => readData(r))
+  return run(new Reader(bytes, offset), r => readData(r))
 }
 
 /** Decodes exactly one Data value filling `bytes`; throws DlmsError MALFORMED_FRAME otherwise. */
 export function parseData(bytes: Uint8Array): DlmsData {
-  const res = run(new Reader(bytes), (r) => {
+  const res = run(new Reader(bytes), r => {
     const d = readData(r)
     if (r.remaining !== 0) r.fail(`${r.remaining} byte(s) after the data value`)
     return d

@@ -297,7 +297,10 @@ export class Writer {
     if (n < 0x80) return this.u8(n)
     if (n <= 0xff) return this.u8(0x81).u8(n)
     if (n <= 0xffff) return this.u8(0x82).u16(n)
-    if (n <= 0xffffff) return this.u8(0x83).u8(n >>> 16).u16(n & 0xffff)
+    if (n <= 0xffffff)
+      return this.u8(0x83)
+        .u8(n >>> 16)
+        .u16(n & 0xffff)
     return this.u8(0x84).u32(n)
   }
 

@@ -60,7 +60,7 @@ export function readDateTime(r: Reader): CosemDateTime {
 }
 
 export function decodeDateTime(bytes: Uint8Array): DecodeResult<CosemDateTime> {
-  return run(new Reader(bytes), (r) => {
+  return run(new Reader(bytes), r => {
     if (bytes.length !== 12) r.fail(`date-time must be 12 bytes, got ${bytes.length}`, 0)
     return readDateTime(r)
   })
@@ -206,7 +206,16 @@ export function dateTimeFromIso(text: string): CosemDateTime | null {
 }
 
 /** Clock status bits (Blue Book 4.1.6.1). */
-export const CLOCK_STATUS_BITS = ['invalid', 'doubtful', 'different-clock-base', 'invalid-clock-status', 'reserved-4', 'reserved-5', 'reserved-6', 'daylight-saving-active'] as const
+export const CLOCK_STATUS_BITS = [
+  'invalid',
+  'doubtful',
+  'different-clock-base',
+  'invalid-clock-status',
+  'reserved-4',
+  'reserved-5',
+  'reserved-6',
+  'daylight-saving-active',
+] as const
 
 export function clockStatusNames(status: number | null): string[] {
   if (status === null) return []

@@ -118,7 +118,11 @@ export function encodeAddress(a: HdlcAddress, w: Writer): void {
     throw encodeError(`HDLC address ${a.logical}/${phys} does not fit in ${a.size} byte(s)`)
   if (a.size === 1) w.u8((a.logical << 1) | 1)
   else if (a.size === 2) w.u8(a.logical << 1).u8((phys << 1) | 1)
-  else w.u8((a.logical >> 7) << 1).u8((a.logical & 0x7f) << 1).u8((phys >> 7) << 1).u8(((phys & 0x7f) << 1) | 1)
+  else
+    w.u8((a.logical >> 7) << 1)
+      .u8((a.logical & 0x7f) << 1)
+      .u8((phys >> 7) << 1)
+      .u8(((phys & 0x7f) << 1) | 1)
 }
 
 function readAddress(r: Reader, what: string): HdlcAddress {
@@ -130,7 +134,7 @@ function readAddress(r: Reader, what: string): HdlcAddress {
     if (b & 1) break
     if (bytes.length === 4) r.fail(`${what} address longer than 4 bytes`, at)
   }
-  const v = bytes.map((b) => b >> 1)
+  const v = bytes.map(b => b >> 1)
   if (bytes.length === 1) return {logical: v[0]!, size: 1}
   if (bytes.length === 2) return {logical: v[0]!, physical: v[1]!, size: 2}
   if (bytes.length === 4) return {logical: (v[0]! << 7) | v[1]!, physical: (v[2]! << 7) | v[3]!, size: 4}
@@ -178,7 +182,7 @@ export function encodeHdlcFrame(f: HdlcFrame): Uint8Array {
  */
 export function decodeHdlcFrame(buf: Uint8Array, offset = 0): DecodeResult<DecodedHdlcFrame> {
   const r = new Reader(buf, offset)
-  return run(r, (r) => {
+  return run(r, r => {
     if (r.u8() !== HDLC_FLAG) r.fail('expected HDLC flag 0x7E', offset)
     const fmtAt = r.pos
     const format = r.u16()
@@ -260,7 +264,7 @@ export function encodeHdlcParams(p: HdlcParams): Uint8Array {
 }
 
 export function decodeHdlcParams(info: Uint8Array): DecodeResult<HdlcParams> {
-  return run(new Reader(info), (r) => {
+  return run(new Reader(info), r => {
     const p: HdlcParams = {}
     if (r.remaining === 0) return p
     if (r.u8() !== 0x81) r.fail('HDLC parameter format identifier is not 0x81', 0)

@@ -17,8 +17,8 @@ export function tryParseObis(text: string): Obis | undefined {
   if (HEX.test(t)) return Uint8Array.from(Buffer.from(t, 'hex'))
   const m = DOTTED.exec(t) ?? IEC.exec(t)
   if (!m) return undefined
-  const parts = m.slice(1, 7).map((g) => (g === undefined ? 255 : Number(g)))
-  if (parts.some((p) => p > 255)) return undefined
+  const parts = m.slice(1, 7).map(g => (g === undefined ? 255 : Number(g)))
+  if (parts.some(p => p > 255)) return undefined
   return Uint8Array.from(parts)
 }
 
@@ -29,7 +29,10 @@ export function parseObis(text: string | Uint8Array): Obis {
     return Uint8Array.from(text)
   }
   const o = tryParseObis(text)
-  if (!o) throw new NetmonError('input', `invalid OBIS code "${text}"`, {hint: 'write it as A.B.C.D.E.F (1.0.1.8.0.255) or A-B:C.D.E*F (1-0:1.8.0*255), each group 0..255'})
+  if (!o)
+    throw new NetmonError('input', `invalid OBIS code "${text}"`, {
+      hint: 'write it as A.B.C.D.E.F (1.0.1.8.0.255) or A-B:C.D.E*F (1-0:1.8.0*255), each group 0..255',
+    })
   return o
 }
 

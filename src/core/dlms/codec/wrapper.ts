@@ -38,7 +38,7 @@ export function encodeWrapperFrame(f: {src: number; dst: number; apdu: Uint8Arra
 
 /** Decodes one frame at `offset`. `maxApdu` refuses a declared length larger than the caller accepts before waiting for it. */
 export function decodeWrapperFrame(buf: Uint8Array, offset = 0, maxApdu = 0xffff): DecodeResult<WrapperFrame> {
-  return run(new Reader(buf, offset), (r) => {
+  return run(new Reader(buf, offset), r => {
     const version = r.u16()
     if (version !== WRAPPER_VERSION) r.fail(`wrapper version 0x${version.toString(16).padStart(4, '0')} (expected 0x0001)`, offset)
     const src = r.u16()

@@ -58,7 +58,12 @@ abstract class HdlcStation {
   private rxParts: Uint8Array[] = []
   private rxSize = 0
   private txQueue: Uint8Array[] = []
-  negotiated: NegotiatedHdlc = {maxInfoTx: HDLC_DEFAULT_MAX_INFO, maxInfoRx: HDLC_DEFAULT_MAX_INFO, windowTx: HDLC_DEFAULT_WINDOW, windowRx: HDLC_DEFAULT_WINDOW}
+  negotiated: NegotiatedHdlc = {
+    maxInfoTx: HDLC_DEFAULT_MAX_INFO,
+    maxInfoRx: HDLC_DEFAULT_MAX_INFO,
+    windowTx: HDLC_DEFAULT_WINDOW,
+    windowRx: HDLC_DEFAULT_WINDOW,
+  }
 
   protected abstract readonly isClient: boolean
   protected abstract local(): HdlcAddress
@@ -109,8 +114,7 @@ abstract class HdlcStation {
   /** An I-frame addressed to us: check N(S), reassemble, acknowledge segments with RR. */
   protected onIFrame(f: DecodedHdlcFrame, ns: number, wire: number): LinkEvent[] {
     const events: LinkEvent[] = []
-    if (ns !== this.vr)
-      return [{type: 'error', error: new DlmsError('MALFORMED_FRAME', `HDLC sequence error: expected N(S)=${this.vr}, received ${ns}`)}]
+    if (ns !== this.vr) return [{type: 'error', error: new DlmsError('MALFORMED_FRAME', `HDLC sequence error: expected N(S)=${this.vr}, received ${ns}`)}]
     this.vr = (this.vr + 1) & 7
     const first = this.rxParts.length === 0
     const info = first ? stripLlc(f.info) : f.info
@@ -234,7 +238,7 @@ export class HdlcClientLink extends HdlcStation {
           return [received(), {type: 'disconnected'}]
         }
         return [received()]
-      case 'DM':
+      case 'DM': {
         if (this.state === 'disconnecting') {
           this.state = 'closed'
           return [received(), {type: 'disconnected'}]
@@ -243,8 +247,15 @@ export class HdlcClientLink extends HdlcStation {
         this.state = 'closed'
         return [
           received(),
-          {type: 'error', error: new DlmsError('CONNECTION_CLOSED', wasConnecting ? `meter ${formatAddress(this.opts.server)} refused the HDLC connection (DM)` : 'meter answered DM: the HDLC link is not connected')},
+          {
+            type: 'error',
+            error: new DlmsError(
+              'CONNECTION_CLOSED',
+              wasConnecting ? `meter ${formatAddress(this.opts.server)} refused the HDLC connection (DM)` : 'meter answered DM: the HDLC link is not connected',
+            ),
+          },
         ]
+      }
       case 'FRMR':
         this.state = 'closed'
         return [received(), {type: 'error', error: new DlmsError('MALFORMED_FRAME', 'meter rejected a frame (FRMR)')}]
@@ -310,7 +321,12 @@ export class HdlcServerLink extends HdlcStation {
       }
       const f = item.frame
       if (f.src.size !== 1 || !this.isForUs(f.dest)) continue
-      if (this.state === 'connected' && f.control.type !== 'SNRM' && (this.client?.logical !== f.src.logical || !this.addressed || !addressEquals(this.addressed, f.dest))) continue
+      if (
+        this.state === 'connected' &&
+        f.control.type !== 'SNRM' &&
+        (this.client?.logical !== f.src.logical || !this.addressed || !addressEquals(this.addressed, f.dest))
+      )
+        continue
       events.push(...this.onFrame(f, item.bytes))
     }
     return events

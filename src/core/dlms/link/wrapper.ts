@@ -44,7 +44,10 @@ export class WrapperClientLink {
       }
       const f = e.frame
       if (f.dst !== this.opts.clientAddress || f.src !== this.opts.serverAddress) {
-        out.push({type: 'error', error: new DlmsError('MALFORMED_FRAME', `wrapper frame for wPorts ${f.src}→${f.dst}, expected ${this.opts.serverAddress}→${this.opts.clientAddress}`)})
+        out.push({
+          type: 'error',
+          error: new DlmsError('MALFORMED_FRAME', `wrapper frame for wPorts ${f.src}→${f.dst}, expected ${this.opts.serverAddress}→${this.opts.clientAddress}`),
+        })
         continue
       }
       out.push({type: 'received', frame: ev('received', e.bytes, 'response')}, {type: 'apdu', apdu: f.apdu})

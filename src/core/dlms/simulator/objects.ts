@@ -126,14 +126,38 @@ export class MeterModel {
         [Attr.CLOCK_TIME]: () => dateTimeData(this.clockNow()),
         [Attr.CLOCK_TIME_ZONE]: () => D.int16(-offset),
         [Attr.CLOCK_STATUS]: () => D.uint8(0),
-        [Attr.CLOCK_DST_BEGIN]: () => dateTimeData({year: null, month: 3, dayOfMonth: 0xfe, dayOfWeek: 7, hour: 2, minute: 0, second: 0, hundredths: 0, deviation: null, clockStatus: null}),
-        [Attr.CLOCK_DST_END]: () => dateTimeData({year: null, month: 10, dayOfMonth: 0xfe, dayOfWeek: 7, hour: 3, minute: 0, second: 0, hundredths: 0, deviation: null, clockStatus: null}),
+        [Attr.CLOCK_DST_BEGIN]: () =>
+          dateTimeData({
+            year: null,
+            month: 3,
+            dayOfMonth: 0xfe,
+            dayOfWeek: 7,
+            hour: 2,
+            minute: 0,
+            second: 0,
+            hundredths: 0,
+            deviation: null,
+            clockStatus: null,
+          }),
+        [Attr.CLOCK_DST_END]: () =>
+          dateTimeData({
+            year: null,
+            month: 10,
+            dayOfMonth: 0xfe,
+            dayOfWeek: 7,
+            hour: 3,
+            minute: 0,
+            second: 0,
+            hundredths: 0,
+            deviation: null,
+            clockStatus: null,
+          }),
         [Attr.CLOCK_DST_DEVIATION]: () => D.int8(60),
         [Attr.CLOCK_DST_ENABLED]: () => D.bool(false),
         [Attr.CLOCK_BASE]: () => D.enum(1), // internal crystal
       },
       write: {
-        [Attr.CLOCK_TIME]: (v) => {
+        [Attr.CLOCK_TIME]: v => {
           const dt = dataToDateTime(v)
           const when = dt ? dateTimeToDate(dt) : null
           if (!when) return DataAccessResult.TYPE_UNMATCHED
@@ -145,7 +169,12 @@ export class MeterModel {
     this.add({classId: ClassId.DATA, obis: '0.0.42.0.0.255', read: 'public', attributes: {2: () => D.octets(Buffer.from(`NTM${this.serial}`, 'latin1'))}})
     this.add({classId: ClassId.DATA, obis: '0.0.96.1.0.255', read: 'public', attributes: {2: () => D.visible(this.serial)}})
     this.add({classId: ClassId.DATA, obis: '1.0.0.2.0.255', read: 'public', attributes: {2: () => D.visible('netmon-sim 1.0')}})
-    this.add({classId: ClassId.DATA, obis: '0.0.96.1.1.255', read: 'lls', attributes: {2: () => D.visible(`config of meter ${this.serial}: tariff T1, CT ratio 1`)}})
+    this.add({
+      classId: ClassId.DATA,
+      obis: '0.0.96.1.1.255',
+      read: 'lls',
+      attributes: {2: () => D.visible(`config of meter ${this.serial}: tariff T1, CT ratio 1`)},
+    })
     this.register('1.0.1.8.0.255', 0, 30, () => D.uint32(this.energyAt(this.now()) >>> 0))
     this.register('1.0.2.8.0.255', 0, 30, () => D.uint32(Math.floor((this.now() - T0) / 3_600_000) * 3 + 5000 * this.index))
     this.register('1.0.3.8.0.255', 0, 32, () => D.uint32(Math.floor((this.energyAt(this.now()) - this.e0) * 0.2) >>> 0))
@@ -168,11 +197,15 @@ export class MeterModel {
         },
       },
     })
-    this.profile(() => {
-      const period = this.opts.profilePeriodMinutes * 60_000
-      const last = Math.floor(this.now() / period) * period
-      return Array.from({length: this.opts.profileRows}, (_, i) => last - (this.opts.profileRows - 1 - i) * period)
-    }, (t) => dateTimeFromDate(new Date(t), {offsetMinutes: offset, dayOfWeek: true}), (t) => D.uint32(this.energyAt(t) >>> 0))
+    this.profile(
+      () => {
+        const period = this.opts.profilePeriodMinutes * 60_000
+        const last = Math.floor(this.now() / period) * period
+        return Array.from({length: this.opts.profileRows}, (_, i) => last - (this.opts.profileRows - 1 - i) * period)
+      },
+      t => dateTimeFromDate(new Date(t), {offsetMinutes: offset, dayOfWeek: true}),
+      t => D.uint32(this.energyAt(t) >>> 0),
+    )
   }
 
   /** The Gurux meter of the vectors: fixed clock and values (see test/vectors/dlms/README.md). */
@@ -188,8 +221,8 @@ export class MeterModel {
     const index = new Map(times.map((t, i) => [t, i]))
     this.profile(
       () => times,
-      (t) => dateTimeFromDate(new Date(t), {offsetMinutes: 60}),
-      (t) => D.uint32(12000000 + 25 * index.get(t)!),
+      t => dateTimeFromDate(new Date(t), {offsetMinutes: 60}),
+      t => D.uint32(12000000 + 25 * index.get(t)!),
     )
   }
 
@@ -208,7 +241,7 @@ export class MeterModel {
         ts = sel.times
         cols = sel.columns
       }
-      return D.array(ts.map((t) => D.struct(...cols.map((c) => (c === 0 ? dateTimeData(stamp(t)) : energy(t))))))
+      return D.array(ts.map(t => D.struct(...cols.map(c => (c === 0 ? dateTimeData(stamp(t)) : energy(t))))))
     }
     this.add({
       classId: ClassId.PROFILE_GENERIC,
@@ -231,7 +264,7 @@ export class MeterModel {
   }
 
   list(): Array<{obis: string; classId: number; read: 'public' | 'lls'}> {
-    return [...this.objects.values()].map((o) => ({obis: o.obis, classId: o.classId, read: o.read}))
+    return [...this.objects.values()].map(o => ({obis: o.obis, classId: o.classId, read: o.read}))
   }
 
   get(d: AttributeDescriptor, ctx: AccessContext, access?: AccessSelection): GetDataResult {
@@ -280,13 +313,14 @@ function selectRows(access: AccessSelection, times: number[], columns: CaptureOb
     const fromMs = from ? dateTimeToDate(from)?.getTime() : undefined
     const toMs = to ? dateTimeToDate(to)?.getTime() : undefined
     if (fromMs === undefined || toMs === undefined) return DataAccessResult.TYPE_UNMATCHED
-    const cols = chosen.length === 0 ? all : chosen.map((c) => columns.findIndex((x) => x.obis === c.obis && x.attribute === c.attribute))
-    if (cols.some((c) => c < 0)) return DataAccessResult.OBJECT_UNAVAILABLE
-    return {times: times.filter((t) => t >= fromMs && t <= toMs), columns: cols}
+    const cols = chosen.length === 0 ? all : chosen.map(c => columns.findIndex(x => x.obis === c.obis && x.attribute === c.attribute))
+    if (cols.some(c => c < 0)) return DataAccessResult.OBJECT_UNAVAILABLE
+    return {times: times.filter(t => t >= fromMs && t <= toMs), columns: cols}
   }
   if (access.selector === 2) {
-    const [fe, te, fv, tv] = p.value.map((x) => (x.type === 'uint32' || x.type === 'uint16' ? x.value : -1))
-    if (fe === undefined || te === undefined || fv === undefined || tv === undefined || [fe, te, fv, tv].some((x) => x < 0)) return DataAccessResult.TYPE_UNMATCHED
+    const [fe, te, fv, tv] = p.value.map(x => (x.type === 'uint32' || x.type === 'uint16' ? x.value : -1))
+    if (fe === undefined || te === undefined || fv === undefined || tv === undefined || [fe, te, fv, tv].some(x => x < 0))
+      return DataAccessResult.TYPE_UNMATCHED
     const first = Math.max(1, fe)
     const last = te === 0 ? times.length : Math.min(te, times.length)
     const c0 = Math.max(1, fv) - 1

@@ -81,7 +81,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const count = opts.meters ?? 1
   if (!Number.isInteger(count) || count < 1 || count > 1000) throw new NetmonError('usage', `meters must be 1..1000, got ${count}`)
   const basePort = opts.port ?? 0
-  if (!Number.isInteger(basePort) || basePort < 0 || basePort + count - 1 > 65535) throw new NetmonError('usage', `invalid port ${basePort} for ${count} meter(s)`)
+  if (!Number.isInteger(basePort) || basePort < 0 || basePort + count - 1 > 65535)
+    throw new NetmonError('usage', `invalid port ${basePort} for ${count} meter(s)`)
   const framing = opts.framing ?? 'wrapper'
   const emit = (ev: SimulatorEvent): void => {
     try {
@@ -124,7 +125,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     socket.setNoDelay(true)
     const link =
       framing === 'hdlc'
-        ? new HdlcServerLink({logical: opts.logicalAddress ?? 1, physical: opts.physicalAddress, maxInfoTx: opts.hdlcMaxInfo ?? 128, maxInfoRx: opts.hdlcMaxInfo ?? 128})
+        ? new HdlcServerLink({
+            logical: opts.logicalAddress ?? 1,
+            physical: opts.physicalAddress,
+            maxInfoTx: opts.hdlcMaxInfo ?? 128,
+            maxInfoRx: opts.hdlcMaxInfo ?? 128,
+          })
         : new WrapperServerLink({logical: opts.logicalAddress ?? 1})
     const session = new CosemServerSession(meters[i]!, {
       password: opts.password ?? '12345678',
@@ -147,7 +153,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
           const f = takeFault(i, ['corrupt', 'truncate'])
           if (f?.type === 'corrupt') {
             bytes = Uint8Array.from(bytes)
-            if (framing === 'hdlc') bytes[bytes.length - 2]! ^= 0xff // FCS
+            if (framing === 'hdlc')
+              bytes[bytes.length - 2]! ^= 0xff // FCS
             else bytes[0] = 0xde // version 0xDExx
           } else if (f?.type === 'truncate') bytes = bytes.subarray(0, Math.max(1, Math.floor(bytes.length / 2)))
         }
@@ -170,7 +177,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       if (!answer) return
       const d = takeFault(i, ['delay'])
-      if (d?.type === 'delay') await new Promise((r) => setTimeout(r, d.ms))
+      if (d?.type === 'delay') await new Promise(r => setTimeout(r, d.ms))
       if (closed) return
       stats[i]!.responses++
       writeAnswer(link.sendApdu(answer))
@@ -179,7 +186,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (closed) return
       const events = link.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
       for (const ev of events) {
-        if (ev.type === 'send') write(ev.bytes) // link-level answers: UA, RR, DM, next segments
+        if (ev.type === 'send')
+          write(ev.bytes) // link-level answers: UA, RR, DM, next segments
         else if (ev.type === 'apdu') {
           const apdu = ev.apdu
           // answers go out in request order even when a delay fault is active
@@ -203,21 +211,27 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const ports: number[] = []
   try {
     for (let i = 0; i < count; i++) {
-      const server = net.createServer((s) => serve(i, s))
+      const server = net.createServer(s => serve(i, s))
       servers.push(server)
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e: NodeJS.ErrnoException) =>
-          reject(new NetmonError('network', `cannot listen on ${host}:${basePort === 0 ? 0 : basePort + i}: ${e.code === 'EADDRINUSE' ? 'port already in use' : e.message}`, {hint: 'choose another --port', cause: e})),
+          reject(
+            new NetmonError(
+              'network',
+              `cannot listen on ${host}:${basePort === 0 ? 0 : basePort + i}: ${e.code === 'EADDRINUSE' ? 'port already in use' : e.message}`,
+              {hint: 'choose another --port', cause: e},
+            ),
+          ),
         )
         server.listen(basePort === 0 ? 0 : basePort + i, host, () => resolve())
       })
-      server.on('error', (e) => emit({type: 'error', meter: i, message: e.message}))
+      server.on('error', e => emit({type: 'error', meter: i, message: e.message}))
       const port = (server.address() as net.AddressInfo).port
       ports.push(port)
       emit({type: 'listening', meter: i, port})
     }
   } catch (e) {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
+    await Promise.all(servers.map(s => new Promise<void>(r => s.close(() => r()))))
     throw e
   }
 
@@ -231,11 +245,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       faults[meterIndex] = fault
       emit({type: 'fault', meter: meterIndex, fault: `set ${formatFault(fault)}`})
     },
-    getFault: (meterIndex) => faults[meterIndex] ?? null,
-    stats: () => stats.map((s) => ({...s})),
+    getFault: meterIndex => faults[meterIndex] ?? null,
+    stats: () => stats.map(s => ({...s})),
     async close() {
       for (const s of sockets) s.destroy()
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
+      await Promise.all(servers.map(s => new Promise<void>(r => s.close(() => r()))))
     },
   }
 }

@@ -46,7 +46,11 @@ interface BlockTransfer {
   blockSize: number
 }
 
-export type SessionEvent = {type: 'associated'; clientAddress: number; mechanism: string} | {type: 'rejected'; clientAddress: number; diagnostic: number} | {type: 'released'} | {type: 'request'; kind: string}
+export type SessionEvent =
+  | {type: 'associated'; clientAddress: number; mechanism: string}
+  | {type: 'rejected'; clientAddress: number; diagnostic: number}
+  | {type: 'released'}
+  | {type: 'request'; kind: string}
 
 export class CosemServerSession {
   associated = false
@@ -136,10 +140,23 @@ export class CosemServerSession {
     const ctx = {authenticated: this.authenticated}
     if (req.type === 'next') {
       const b = this.block
-      if (!b) return encodeGetResponse({type: 'with-datablock', invokeId: req.invokeId, lastBlock: true, blockNumber: req.blockNumber, result: {ok: false, error: DataAccessResult.NO_LONG_GET_IN_PROGRESS}})
+      if (!b)
+        return encodeGetResponse({
+          type: 'with-datablock',
+          invokeId: req.invokeId,
+          lastBlock: true,
+          blockNumber: req.blockNumber,
+          result: {ok: false, error: DataAccessResult.NO_LONG_GET_IN_PROGRESS},
+        })
       if (req.blockNumber !== b.blockNumber) {
         this.block = undefined
-        return encodeGetResponse({type: 'with-datablock', invokeId: req.invokeId, lastBlock: true, blockNumber: req.blockNumber, result: {ok: false, error: DataAccessResult.DATA_BLOCK_NUMBER_INVALID}})
+        return encodeGetResponse({
+          type: 'with-datablock',
+          invokeId: req.invokeId,
+          lastBlock: true,
+          blockNumber: req.blockNumber,
+          result: {ok: false, error: DataAccessResult.DATA_BLOCK_NUMBER_INVALID},
+        })
       }
       return this.nextBlock()
     }
@@ -151,7 +168,7 @@ export class CosemServerSession {
       return this.startBlocks(encodeData(result.data), req.invokeId)
     }
     if (!hasConformance(this.conformance, 'multiple-references')) return encodeExceptionResponse({stateError: 1, serviceError: 2})
-    const results: GetDataResult[] = req.items.map((it) => this.meter.get(it.descriptor, ctx, it.access))
+    const results: GetDataResult[] = req.items.map(it => this.meter.get(it.descriptor, ctx, it.access))
     const apdu = encodeGetResponse({type: 'with-list', invokeId: req.invokeId, results})
     if (apdu.length <= this.maxPdu) return apdu
     return this.startBlocks(encodeGetDataResultList(results), req.invokeId)
@@ -172,7 +189,13 @@ export class CosemServerSession {
     b.offset += raw.length
     b.blockNumber++
     const last = b.offset >= b.data.length
-    const apdu = encodeGetResponse({type: 'with-datablock', invokeId: b.invokeId, lastBlock: last, blockNumber: b.blockNumber, result: {ok: true, raw: concatBytes([raw])}})
+    const apdu = encodeGetResponse({
+      type: 'with-datablock',
+      invokeId: b.invokeId,
+      lastBlock: last,
+      blockNumber: b.blockNumber,
+      result: {ok: true, raw: concatBytes([raw])},
+    })
     if (last) this.block = undefined
     return apdu
   }

@@ -24,7 +24,12 @@ const raw: SqlSource = {
     {name: 'bytes_sent', type: 'integer', sql: 's.sent', description: 'bytes sent (upload) in the sample/bucket'},
     {name: 'bytes_received', type: 'integer', sql: 's.received', description: 'bytes received (download) in the sample/bucket'},
     {name: 'samples', type: 'integer', sql: '1', description: 'samples counted (1 for raw rows)'},
-    {name: 'interval_ms', type: 'integer', sql: 's.interval_ms', description: "raw: ms since the device's previous sample (empty for its first); rollups: bucket length"},
+    {
+      name: 'interval_ms',
+      type: 'integer',
+      sql: 's.interval_ms',
+      description: "raw: ms since the device's previous sample (empty for its first); rollups: bucket length",
+    },
     {
       name: 'peak_bps',
       type: 'integer',
@@ -36,7 +41,7 @@ const raw: SqlSource = {
 }
 
 function rollup(table: string, ms: number): SqlSource {
-  const col = (name: string, sql: string): ColumnDef => ({...raw.columns.find((c) => c.name === name)!, sql})
+  const col = (name: string, sql: string): ColumnDef => ({...raw.columns.find(c => c.name === name)!, sql})
   return {
     from: `devices d CROSS JOIN ${table} r ON r.device_id = d.id`,
     keyset: 'partitioned',
@@ -93,7 +98,7 @@ export const bandwidthTotals: Dataset = {
         {name: 'hostname', type: 'text', sql: 'd.hostname', description: ''},
         ...['since_ts', 'reset_ts', 'first_ts', 'last_ts', 'bytes_sent', 'bytes_received', 'sample_count', 'cur_ts', 'cur_sent', 'cur_received']
           .concat(['cur_interval_ms', 'peak_bps', 'peak_ts', 'peak_up_bps', 'peak_up_ts', 'peak_down_bps', 'peak_down_ts'])
-          .map((c) => read(c, `t.${c}`)),
+          .map(c => read(c, `t.${c}`)),
       ],
       compute(row) {
         const s = deviceStatsShape(row as unknown as Parameters<typeof deviceStatsShape>[0])
@@ -101,14 +106,41 @@ export const bandwidthTotals: Dataset = {
         const a = s.average
         const p = s.peak
         return [
-          row.device_id, s.mac, s.ip, s.hostname,
-          s.total.bytes_sent, s.total.bytes_received, s.total.total_bytes, s.total.total_mb,
-          s.sample_count, s.first_seen_ms, s.last_update_ms, s.uptime_seconds, s.reset_at_ms,
-          c.upload_bps, c.download_bps, c.total_bps, c.upload_mbps, c.download_mbps, c.total_mbps, c.sample_ts_ms,
-          a.upload_bps, a.download_bps, a.total_bps, a.upload_mbps, a.download_mbps, a.total_mbps,
-          p.bps, p.mbps, p.timestamp_ms,
-          p.upload.bps, p.upload.mbps, p.upload.timestamp_ms,
-          p.download.bps, p.download.mbps, p.download.timestamp_ms,
+          row.device_id,
+          s.mac,
+          s.ip,
+          s.hostname,
+          s.total.bytes_sent,
+          s.total.bytes_received,
+          s.total.total_bytes,
+          s.total.total_mb,
+          s.sample_count,
+          s.first_seen_ms,
+          s.last_update_ms,
+          s.uptime_seconds,
+          s.reset_at_ms,
+          c.upload_bps,
+          c.download_bps,
+          c.total_bps,
+          c.upload_mbps,
+          c.download_mbps,
+          c.total_mbps,
+          c.sample_ts_ms,
+          a.upload_bps,
+          a.download_bps,
+          a.total_bps,
+          a.upload_mbps,
+          a.download_mbps,
+          a.total_mbps,
+          p.bps,
+          p.mbps,
+          p.timestamp_ms,
+          p.upload.bps,
+          p.upload.mbps,
+          p.upload.timestamp_ms,
+          p.download.bps,
+          p.download.mbps,
+          p.download.timestamp_ms,
         ]
       },
     },

@@ -142,10 +142,17 @@ const sampleRecord = z
     ip: z.string().optional(),
     hostname: z.string().optional(),
   })
-  .meta({description: 'One sample, as an NDJSON line of `bandwidth sample --from -`: bytes since the previous sample (delta) or cumulative counters (counter mode); ts = epoch ms or ISO-8601 (default now)'})
+  .meta({
+    description:
+      'One sample, as an NDJSON line of `bandwidth sample --from -`: bytes since the previous sample (delta) or cumulative counters (counter mode); ts = epoch ms or ISO-8601 (default now)',
+  })
 
 const sampleBody = body({
-  samples: z.array(sampleRecord.loose()).min(1, {message: 'give at least one sample'}).optional().meta({description: 'Many samples, written in ONE transaction (all or nothing)'}),
+  samples: z
+    .array(sampleRecord.loose())
+    .min(1, {message: 'give at least one sample'})
+    .optional()
+    .meta({description: 'Many samples, written in ONE transaction (all or nothing)'}),
   mac: z.string().optional(),
   sent: counterValue.optional(),
   received: counterValue.optional(),
@@ -154,9 +161,16 @@ const sampleBody = body({
   ts: z.union([z.number(), z.string()]).optional(),
   ip: z.string().optional(),
   hostname: z.string().optional(),
-  mode: z.enum(['delta', 'counter']).optional().meta({description: 'delta (default): bytes since the previous sample; counter: cumulative counters (wraps and resets handled)'}),
+  mode: z
+    .enum(['delta', 'counter'])
+    .optional()
+    .meta({description: 'delta (default): bytes since the previous sample; counter: cumulative counters (wraps and resets handled)'}),
   auto_register: z.boolean().optional().meta({description: 'Register unknown MACs instead of rejecting them (--auto-register)'}),
-  max_rate_bps: z.number().positive().optional().meta({description: 'Counter mode: the highest plausible rate, to tell a wrap from a reset (default 10 Gbit/s)'}),
+  max_rate_bps: z
+    .number()
+    .positive()
+    .optional()
+    .meta({description: 'Counter mode: the highest plausible rate, to tell a wrap from a reset (default 10 Gbit/s)'}),
 })
 
 /** `bandwidth top` defaults (--limit 10, --sort total) and `bandwidth history` (--since 24h, --resolution auto). */
@@ -174,7 +188,15 @@ export function bandwidthRoutes(): RouteDef[] {
       summary: 'Network totals and every device (or one device with ?mac=): current, average and peak rates, byte totals',
       capability: 'bandwidth',
       cli: 'netmon bandwidth stats [--mac MAC]',
-      query: query({mac: z.string().trim().min(1).max(64).optional().meta({description: 'One device by MAC (or IP): the seed\'s device shape', example: 'AA:BB:CC:DD:EE:01'})}),
+      query: query({
+        mac: z
+          .string()
+          .trim()
+          .min(1)
+          .max(64)
+          .optional()
+          .meta({description: "One device by MAC (or IP): the seed's device shape", example: 'AA:BB:CC:DD:EE:01'}),
+      }),
       response: z.union([networkStatsSchema, deviceStatsSchema]),
       cacheable: () => true,
       run: async ({store}, {query}) => (query.mac === undefined ? networkStats(store) : deviceStats(store, query.mac)),
@@ -199,7 +221,13 @@ export function bandwidthRoutes(): RouteDef[] {
         // The command's own checks (src/commands/bandwidth/top.ts), in the API's words.
         if (query.until !== undefined && query.since === undefined) throw invalidInput('query until: needs since')
         if (query.since !== undefined && query.since >= (query.until ?? now)) throw invalidInput('query since: must be before until (and before now)')
-        return topTalkers(store, {limit: query.limit ?? TOP_DEFAULTS.limit, sort: query.sort_by ?? TOP_DEFAULTS.sort, since: query.since, until: query.until, now})
+        return topTalkers(store, {
+          limit: query.limit ?? TOP_DEFAULTS.limit,
+          sort: query.sort_by ?? TOP_DEFAULTS.sort,
+          since: query.since,
+          until: query.until,
+          now,
+        })
       },
     }),
     route({
@@ -245,7 +273,8 @@ export function bandwidthRoutes(): RouteDef[] {
       }),
       status: 200,
       response: registerSchema,
-      run: async ({store}, {body}) => registerBandwidthDevice(store, {mac: body.mac, ip: body.ip, hostname: body.hostname === undefined ? null : checkHostname(body.hostname) as string}),
+      run: async ({store}, {body}) =>
+        registerBandwidthDevice(store, {mac: body.mac, ip: body.ip, hostname: body.hostname === undefined ? null : (checkHostname(body.hostname) as string)}),
     }),
     route({
       method: 'POST',
@@ -259,12 +288,12 @@ export function bandwidthRoutes(): RouteDef[] {
       body: sampleBody,
       response: sampleResultSchema,
       run: async ({store}, {body}) => {
-        const single = SINGLE_KEYS.some((k) => body[k] !== undefined)
+        const single = SINGLE_KEYS.some(k => body[k] !== undefined)
         if (single && body.samples !== undefined) throw invalidInput('body: give either one sample (mac, bytes_sent, bytes_received) or "samples", not both')
-        const records: unknown[] = body.samples ?? (single ? [Object.fromEntries(SINGLE_KEYS.filter((k) => body[k] !== undefined).map((k) => [k, body[k]]))] : [])
+        const records: unknown[] = body.samples ?? (single ? [Object.fromEntries(SINGLE_KEYS.filter(k => body[k] !== undefined).map(k => [k, body[k]]))] : [])
         if (records.length === 0) throw invalidInput('body: no sample given', 'send {"mac","bytes_sent","bytes_received"} or {"samples":[…]}')
         // The records become the NDJSON stream `bandwidth sample --from -` reads: same parser, same checks.
-        const lines = records.map((r) => JSON.stringify(r)).join('\n')
+        const lines = records.map(r => JSON.stringify(r)).join('\n')
         try {
           return await runSample(store, {
             source: {kind: 'ndjson', input: oneChunk(lines)},
@@ -292,4 +321,3 @@ function renameLine(e: unknown, single: boolean): unknown {
   const where = single ? 'body' : `body samples[${Number(m[1]) - 1}]`
   return invalidInput(`${where}: ${m[2]}`, 'nothing was written; fix the record and send the batch again')
 }
-

@@ -36,7 +36,9 @@ export const SCAN_DEFAULTS: ScanFlags = {
 export const TIMELINE_DEFAULTS = {sinceMs: 7 * 86_400_000, limit: 1000} as const
 
 const int = z.number().int()
-const deviceRef = z.strictObject({mac: z.string().trim().min(1).max(64).meta({description: 'MAC (any common form) or IP address', example: 'AA:BB:CC:DD:EE:01'})})
+const deviceRef = z.strictObject({
+  mac: z.string().trim().min(1).max(64).meta({description: 'MAC (any common form) or IP address', example: 'AA:BB:CC:DD:EE:01'}),
+})
 
 export const deviceViewSchema = z.object({
   id: int,
@@ -68,7 +70,9 @@ const eventSchema = z.object({
 const ipHistorySchema = z.object({ip: z.string(), current: z.boolean(), first_seen: isoTime, first_seen_ms: int, last_seen: isoTime, last_seen_ms: int})
 export const deviceHistorySchema = z.object({device: deviceViewSchema, ips: z.array(ipHistorySchema), events: z.array(eventSchema)})
 export const deviceDetailSchema = deviceHistorySchema.extend({
-  ports: z.array(z.object({port: int, proto: z.string(), service: z.string().nullable(), banner: z.string().nullable(), first_seen: isoTime, last_seen: isoTime}).loose()),
+  ports: z.array(
+    z.object({port: int, proto: z.string(), service: z.string().nullable(), banner: z.string().nullable(), first_seen: isoTime, last_seen: isoTime}).loose(),
+  ),
   ports_scanned: nullableIso,
   last_scan: z.object({scan_id: int, ts: isoTime, ts_ms: int, found_by: z.array(z.string()), rtt_ms: z.number().nullable()}).nullable(),
   latency: z.record(z.string(), z.unknown()).nullable(),
@@ -113,13 +117,36 @@ export const inventoryStatsSchema = z.object({
 export const scanStatusSchema = z.object({
   scan: scanViewSchema.nullable(),
   running: z.array(scanViewSchema),
-  hosts: z.array(z.object({ip: z.string(), mac: z.string().nullable(), found_by: z.array(z.string()), rtt_ms: z.number().nullable(), hostname: z.string().nullable()})).optional(),
+  hosts: z
+    .array(
+      z.object({ip: z.string(), mac: z.string().nullable(), found_by: z.array(z.string()), rtt_ms: z.number().nullable(), hostname: z.string().nullable()}),
+    )
+    .optional(),
 })
-const scanAccepted = z.object({accepted: z.literal(true), scan_id: int.nullable(), status: z.string(), status_url: z.string(), targets: z.array(z.string()).nullable()})
+const scanAccepted = z.object({
+  accepted: z.literal(true),
+  scan_id: int.nullable(),
+  status: z.string(),
+  status_url: z.string(),
+  targets: z.array(z.string()).nullable(),
+})
 const scanReportSchema = z.object({
-  scan: z.object({id: int, status: z.enum(['done', 'interrupted']), started: isoTime, finished: isoTime, duration_ms: int, targets: z.array(z.string()), addresses: int, methods: z.array(z.string())}).loose(),
+  scan: z
+    .object({
+      id: int,
+      status: z.enum(['done', 'interrupted']),
+      started: isoTime,
+      finished: isoTime,
+      duration_ms: int,
+      targets: z.array(z.string()),
+      addresses: int,
+      methods: z.array(z.string()),
+    })
+    .loose(),
   summary: z.object({found: int, registered: int}).loose(),
-  hosts: z.array(z.object({ip: z.string(), mac: z.string().nullable(), found_by: z.array(z.string()), device_id: int.nullable(), new: z.boolean(), seen: isoTime}).loose()),
+  hosts: z.array(
+    z.object({ip: z.string(), mac: z.string().nullable(), found_by: z.array(z.string()), device_id: int.nullable(), new: z.boolean(), seen: isoTime}).loose(),
+  ),
 })
 
 const scanBody = body({
@@ -157,7 +184,7 @@ export function inventoryRoutes(): RouteDef[] {
       body: scanBody,
       status: 202,
       // wait=true answers when the scan is over: the finished report is a 200, not "accepted".
-      statusOf: (r) => ((r as {accepted?: boolean}).accepted ? 202 : 200),
+      statusOf: r => ((r as {accepted?: boolean}).accepted ? 202 : 200),
       response: z.union([scanAccepted, scanReportSchema]),
       run: async ({store, background, log, signal}, {body}) => {
         const b = body
@@ -185,12 +212,12 @@ export function inventoryRoutes(): RouteDef[] {
         // scan() validates every target before it asks for the store, records the scan row, then
         // reports progress: the first progress report means "valid and under way".
         let underway!: () => void
-        const started = new Promise<void>((r) => (underway = r))
+        const started = new Promise<void>(r => (underway = r))
         const job = scan(req, {
           openStore: async () => store,
           signal,
           onProgress: () => underway(),
-          onNote: (t) => log.info(`scan: ${t}`),
+          onNote: t => log.info(`scan: ${t}`),
         })
         if (b.wait) return job
         running = job
@@ -208,9 +235,15 @@ export function inventoryRoutes(): RouteDef[] {
           }
         })
         const st = await scanStatus(store)
-        const mine = st.running.find((s) => s.pid === process.pid) ?? st.scan
+        const mine = st.running.find(s => s.pid === process.pid) ?? st.scan
         const id = mine?.id ?? null
-        return {accepted: true as const, scan_id: id, status: mine?.status ?? 'running', status_url: id === null ? '/api/network/scan/status' : `/api/network/scan/status?id=${id}`, targets: req.targets}
+        return {
+          accepted: true as const,
+          scan_id: id,
+          status: mine?.status ?? 'running',
+          status_url: id === null ? '/api/network/scan/status' : `/api/network/scan/status?id=${id}`,
+          targets: req.targets,
+        }
       },
     }),
     route({
@@ -220,7 +253,10 @@ export function inventoryRoutes(): RouteDef[] {
       summary: 'The running scan (else the last one, or ?id=N): started, progress, hosts found',
       capability: 'inventory',
       cli: 'netmon scan status [ID] [--hosts]',
-      query: query({id: queryInt(1, Number.MAX_SAFE_INTEGER, 'Scan number (default: the running one, else the last)').optional(), hosts: queryBool('Also list the hosts the scan found').optional()}),
+      query: query({
+        id: queryInt(1, Number.MAX_SAFE_INTEGER, 'Scan number (default: the running one, else the last)').optional(),
+        hosts: queryBool('Also list the hosts the scan found').optional(),
+      }),
       response: scanStatusSchema,
       run: async ({store}, {query}) => scanStatus(store, {id: query.id, hosts: query.hosts ?? false}),
     }),
@@ -287,7 +323,13 @@ export function inventoryRoutes(): RouteDef[] {
       }),
       response: timelineSchema,
       run: async ({store}, {query}) =>
-        timeline(store, {since: query.since ?? Date.now() - TIMELINE_DEFAULTS.sinceMs, until: query.until, types: query.type?.split(','), device: query.device, limit: query.limit ?? TIMELINE_DEFAULTS.limit}),
+        timeline(store, {
+          since: query.since ?? Date.now() - TIMELINE_DEFAULTS.sinceMs,
+          until: query.until,
+          types: query.type?.split(','),
+          device: query.device,
+          limit: query.limit ?? TIMELINE_DEFAULTS.limit,
+        }),
     }),
     route({
       method: 'GET',

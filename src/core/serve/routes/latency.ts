@@ -112,8 +112,12 @@ export const latencyTargetsSchema = z.object({
 })
 
 const measureBody = body({
-  hosts: z.array(z.string()).min(1, {message: 'name at least one host'}).optional().meta({description: 'IP addresses or host names (like the HOST... arguments)'}),
-  ip: z.string().optional().meta({description: 'One address (the seed API\'s field); same as hosts: [ip]'}),
+  hosts: z
+    .array(z.string())
+    .min(1, {message: 'name at least one host'})
+    .optional()
+    .meta({description: 'IP addresses or host names (like the HOST... arguments)'}),
+  ip: z.string().optional().meta({description: "One address (the seed API's field); same as hosts: [ip]"}),
   host: z.string().optional().meta({description: 'One address or host name'}),
   count: z.number().int().optional().meta({description: 'Probes per host (default 10)'}),
   interval: bodyDuration('Time between probes: "1s", "200ms" or milliseconds (default 1s)').optional(),
@@ -129,10 +133,14 @@ export function latencyRoutes(): RouteDef[] {
       path: '/api/network/latency',
       operationId: 'latencyTargets',
       summary: 'Every measured address with its latest run and grade (dashboard)',
-      description: 'Serve-only listing: the latest run per address that ended since `since` (default 7 days). The history of one address is GET /api/network/latency/{ip}.',
+      description:
+        'Serve-only listing: the latest run per address that ended since `since` (default 7 days). The history of one address is GET /api/network/latency/{ip}.',
       capability: 'latency',
       cli: 'netmon latency history HOST (per address)',
-      query: query({since: queryTime('Runs that ended since (default 7d)').optional(), limit: queryInt(1, 5000, 'At most this many addresses (default 500)').optional()}),
+      query: query({
+        since: queryTime('Runs that ended since (default 7d)').optional(),
+        limit: queryInt(1, 5000, 'At most this many addresses (default 500)').optional(),
+      }),
       response: latencyTargetsSchema,
       run: async ({store}, {query}) => {
         const since = query.since ?? Date.now() - 7 * 86_400_000
@@ -146,7 +154,9 @@ export function latencyRoutes(): RouteDef[] {
       summary: 'Stored latency of an address (or a device by MAC, or a measured host name) over time',
       capability: 'latency',
       cli: 'netmon latency history HOST [--since] [--until] [--resolution] [--method]',
-      params: z.strictObject({ip: z.string().trim().min(1).max(253).meta({description: 'IP address, MAC address, or the host name used when measuring', example: '192.0.2.10'})}),
+      params: z.strictObject({
+        ip: z.string().trim().min(1).max(253).meta({description: 'IP address, MAC address, or the host name used when measuring', example: '192.0.2.10'}),
+      }),
       query: query({
         since: queryTime('Start (inclusive); default 24h').optional(),
         until: queryTime('End (exclusive); default now').optional(),
@@ -156,7 +166,13 @@ export function latencyRoutes(): RouteDef[] {
       response: latencyHistorySchema,
       run: async ({store}, {params, query}) => {
         const now = Date.now()
-        return latencyHistory(store, {target: params.ip, since: query.since ?? now - LATENCY_HISTORY_SINCE_MS, until: query.until ?? now, resolution: query.resolution ?? 'auto', method: query.method})
+        return latencyHistory(store, {
+          target: params.ip,
+          since: query.since ?? now - LATENCY_HISTORY_SINCE_MS,
+          until: query.until ?? now,
+          resolution: query.resolution ?? 'auto',
+          method: query.method,
+        })
       },
     }),
     route({
@@ -182,13 +198,15 @@ export function latencyRoutes(): RouteDef[] {
           watch: false,
         }
         if (opts.count * opts.interval > MAX_MEASURE_MS) {
-          throw invalidInput(`body: count × interval is ${Math.round((opts.count * opts.interval) / 1000)} s, more than one request may take (${MAX_MEASURE_MS / 1000} s)`, 'lower count or interval, or run `netmon latency --watch`')
+          throw invalidInput(
+            `body: count × interval is ${Math.round((opts.count * opts.interval) / 1000)} s, more than one request may take (${MAX_MEASURE_MS / 1000} s)`,
+            'lower count or interval, or run `netmon latency --watch`',
+          )
         }
         // As the command: hosts, names and ping are checked (planLatency) before anything is stored.
         const plan = await planLatency(opts)
-        return measureLatency(store, plan, {signal, onNote: (t) => log.warn(`latency: ${t}`)})
+        return measureLatency(store, plan, {signal, onNote: t => log.warn(`latency: ${t}`)})
       },
     }),
   ]
 }
-

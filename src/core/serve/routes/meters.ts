@@ -147,7 +147,8 @@ export function meterRoutes(): RouteDef[] {
       }),
       response: readingsSchema,
       cacheable: ({query}) => query.since === undefined && query.until === undefined,
-      run: async ({store}, {params, query}) => meterReadings(store, params.id, {sinceMs: query.since, untilMs: query.until, limit: query.limit ?? METER_DEFAULTS.readingsLimit}),
+      run: async ({store}, {params, query}) =>
+        meterReadings(store, params.id, {sinceMs: query.since, untilMs: query.until, limit: query.limit ?? METER_DEFAULTS.readingsLimit}),
     }),
     route({
       method: 'GET',

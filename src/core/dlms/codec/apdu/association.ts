@@ -13,8 +13,8 @@ import {Reader, run, Writer, type DecodeResult} from '../bytes.js'
 
 /** application-context-name values (Green Book 9.4.2.2.2): joint-iso-ccitt(2) country(16) country-name(756) identified-organization(5) DLMS-UA(8) application-context(1) x. */
 export const APPLICATION_CONTEXTS = {
-  'ln': [2, 16, 756, 5, 8, 1, 1],
-  'sn': [2, 16, 756, 5, 8, 1, 2],
+  ln: [2, 16, 756, 5, 8, 1, 1],
+  sn: [2, 16, 756, 5, 8, 1, 2],
   'ln-ciphered': [2, 16, 756, 5, 8, 1, 3],
   'sn-ciphered': [2, 16, 756, 5, 8, 1, 4],
 } as const
@@ -22,9 +22,9 @@ export type ApplicationContext = keyof typeof APPLICATION_CONTEXTS
 
 /** mechanism-name values (Green Book 9.4.2.2.3): … DLMS-UA(8) authentication-mechanism-name(2) x. */
 export const MECHANISMS = {
-  'none': [2, 16, 756, 5, 8, 2, 0],
-  'low': [2, 16, 756, 5, 8, 2, 1],
-  'high': [2, 16, 756, 5, 8, 2, 2],
+  none: [2, 16, 756, 5, 8, 2, 0],
+  low: [2, 16, 756, 5, 8, 2, 1],
+  high: [2, 16, 756, 5, 8, 2, 2],
   'high-md5': [2, 16, 756, 5, 8, 2, 3],
   'high-sha1': [2, 16, 756, 5, 8, 2, 4],
   'high-gmac': [2, 16, 756, 5, 8, 2, 5],
@@ -66,11 +66,11 @@ function decodeOid(b: Uint8Array, r: Reader, at: number): number[] {
 const oidEq = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i])
 
 export function contextName(oid: readonly number[]): ApplicationContext | undefined {
-  return (Object.keys(APPLICATION_CONTEXTS) as ApplicationContext[]).find((k) => oidEq(APPLICATION_CONTEXTS[k], oid))
+  return (Object.keys(APPLICATION_CONTEXTS) as ApplicationContext[]).find(k => oidEq(APPLICATION_CONTEXTS[k], oid))
 }
 
 export function mechanismName(oid: readonly number[]): Mechanism | undefined {
-  return (Object.keys(MECHANISMS) as Mechanism[]).find((k) => oidEq(MECHANISMS[k], oid))
+  return (Object.keys(MECHANISMS) as Mechanism[]).find(k => oidEq(MECHANISMS[k], oid))
 }
 
 // ---------- conformance block ----------
@@ -152,7 +152,13 @@ const CONFIRMED_SERVICE_ERROR_TAG = 0x0e
 
 /** [APPLICATION 31] IMPLICIT BIT STRING (SIZE(24)): tag 5F 1F, length 4, unused bits 0, three bytes. */
 function writeConformance(w: Writer, c: number): void {
-  w.u8(0x5f).u8(0x1f).u8(0x04).u8(0x00).u8((c >> 16) & 0xff).u8((c >> 8) & 0xff).u8(c & 0xff)
+  w.u8(0x5f)
+    .u8(0x1f)
+    .u8(0x04)
+    .u8(0x00)
+    .u8((c >> 16) & 0xff)
+    .u8((c >> 8) & 0xff)
+    .u8(c & 0xff)
 }
 
 function readConformance(r: Reader): number {
@@ -174,7 +180,8 @@ export function encodeInitiateRequest(p: InitiateRequest): Uint8Array {
   else w.u8(0)
   w.u8(p.dlmsVersion)
   writeConformance(w, p.conformance)
-  if (!Number.isInteger(p.maxReceivePduSize) || p.maxReceivePduSize < 0 || p.maxReceivePduSize > 0xffff) throw encodeError(`max PDU size ${p.maxReceivePduSize} is out of range`)
+  if (!Number.isInteger(p.maxReceivePduSize) || p.maxReceivePduSize < 0 || p.maxReceivePduSize > 0xffff)
+    throw encodeError(`max PDU size ${p.maxReceivePduSize} is out of range`)
   w.u16(p.maxReceivePduSize)
   return w.finish()
 }
@@ -489,7 +496,12 @@ export function readAare(r: Reader): Aare {
           const service = ur.u8()
           const errorClass = ur.u8()
           const value = ur.u8()
-          a.initiateError = {service, errorClass, value, name: errorClass === 6 ? (INITIATE_ERRORS[value] ?? `initiate-error-${value}`) : `service-error-${errorClass}-${value}`}
+          a.initiateError = {
+            service,
+            errorClass,
+            value,
+            name: errorClass === 6 ? (INITIATE_ERRORS[value] ?? `initiate-error-${value}`) : `service-error-${errorClass}-${value}`,
+          }
         } else a.userInformation = ur.bytes(ur.remaining).slice()
         break
       }
@@ -534,7 +546,11 @@ export interface Release {
 function encodeRelease(tag: number, rel: Release): Uint8Array {
   const body = new Writer(32)
   if (rel.reason !== undefined) writeTlv(body, 0x80, Uint8Array.of(rel.reason))
-  const xdlms = rel.initiateRequest ? encodeInitiateRequest(rel.initiateRequest) : rel.initiateResponse ? encodeInitiateResponse(rel.initiateResponse) : rel.userInformation
+  const xdlms = rel.initiateRequest
+    ? encodeInitiateRequest(rel.initiateRequest)
+    : rel.initiateResponse
+      ? encodeInitiateResponse(rel.initiateResponse)
+      : rel.userInformation
   if (xdlms) writeTlv(body, 0xbe, userInformation(xdlms))
   const b = body.finish()
   return new Writer(b.length + 2).u8(tag).berLength(b.length).bytes(b).finish()

@@ -44,10 +44,42 @@ export function describeException(e: ExceptionResponse): string {
 }
 
 /** ConfirmedServiceError service CHOICE (which request failed). */
-export const CONFIRMED_SERVICES: Record<number, string> = {1: 'initiate', 2: 'getStatus', 3: 'getNameList', 4: 'getVariableAttribute', 5: 'read', 6: 'write', 7: 'getDataSetAttribute', 8: 'getTIAttribute', 9: 'changeScope', 10: 'start', 11: 'stop', 12: 'resume', 13: 'makeUsable', 14: 'initiateLoad', 15: 'loadSegment', 16: 'terminateLoad', 17: 'initiateUpLoad', 18: 'upLoadSegment', 19: 'terminateUpLoad'}
+export const CONFIRMED_SERVICES: Record<number, string> = {
+  1: 'initiate',
+  2: 'getStatus',
+  3: 'getNameList',
+  4: 'getVariableAttribute',
+  5: 'read',
+  6: 'write',
+  7: 'getDataSetAttribute',
+  8: 'getTIAttribute',
+  9: 'changeScope',
+  10: 'start',
+  11: 'stop',
+  12: 'resume',
+  13: 'makeUsable',
+  14: 'initiateLoad',
+  15: 'loadSegment',
+  16: 'terminateLoad',
+  17: 'initiateUpLoad',
+  18: 'upLoadSegment',
+  19: 'terminateUpLoad',
+}
 
 /** ServiceError CHOICE (error class) and, for the common classes, the enum names. */
-export const SERVICE_ERROR_CLASSES: Record<number, string> = {0: 'application-reference', 1: 'hardware-resource', 2: 'vde-state-error', 3: 'service', 4: 'definition', 5: 'access', 6: 'initiate', 7: 'load-data-set', 8: 'change-scope', 9: 'task', 10: 'other'}
+export const SERVICE_ERROR_CLASSES: Record<number, string> = {
+  0: 'application-reference',
+  1: 'hardware-resource',
+  2: 'vde-state-error',
+  3: 'service',
+  4: 'definition',
+  5: 'access',
+  6: 'initiate',
+  7: 'load-data-set',
+  8: 'change-scope',
+  9: 'task',
+  10: 'other',
+}
 
 export interface ConfirmedServiceError {
   service: number

@@ -106,7 +106,10 @@ export function encodeGetResponse(res: GetResponse): Uint8Array {
       writeGetDataResult(w, res.result)
       break
     case 'with-datablock':
-      w.u8(2).u8(res.invokeId).u8(res.lastBlock ? 1 : 0).u32(res.blockNumber)
+      w.u8(2)
+        .u8(res.invokeId)
+        .u8(res.lastBlock ? 1 : 0)
+        .u32(res.blockNumber)
       if (res.result.ok) w.u8(0).berLength(res.result.raw.length).bytes(res.result.raw)
       else w.u8(1).u8(res.result.error)
       break

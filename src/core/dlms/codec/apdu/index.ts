@@ -6,7 +6,14 @@
 import {Reader, run, type DecodeResult} from '../bytes.js'
 import {readAare, readAarq, readRlre, readRlrq, encodeAare, encodeAarq, encodeRlre, encodeRlrq, type Aare, type Aarq, type Release} from './association.js'
 import {ApduTag, CIPHERED_TAGS} from './common.js'
-import {readConfirmedServiceError, readExceptionResponse, encodeConfirmedServiceError, encodeExceptionResponse, type ConfirmedServiceError, type ExceptionResponse} from './errors.js'
+import {
+  readConfirmedServiceError,
+  readExceptionResponse,
+  encodeConfirmedServiceError,
+  encodeExceptionResponse,
+  type ConfirmedServiceError,
+  type ExceptionResponse,
+} from './errors.js'
 import {readGetRequest, readGetResponse, encodeGetRequest, encodeGetResponse, type GetRequest, type GetResponse} from './get.js'
 import {readSetRequest, readSetResponse, encodeSetRequest, encodeSetResponse, type SetRequest, type SetResponse} from './set.js'
 
@@ -60,7 +67,7 @@ function readApdu(r: Reader): Apdu {
 
 /** Decodes one complete APDU; bytes left after it make it malformed. */
 export function decodeApdu(bytes: Uint8Array): DecodeResult<Apdu> {
-  return run(new Reader(bytes), (r) => {
+  return run(new Reader(bytes), r => {
     if (r.remaining === 0) r.fail('empty APDU')
     const apdu = readApdu(r)
     if (r.remaining !== 0) r.fail(`${r.remaining} byte(s) after the ${apdu.kind} APDU`)
