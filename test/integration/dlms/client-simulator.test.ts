@@ -327,7 +327,7 @@ describe('simulator', () => {
   })
 
   it('energy increases with time and voltage stays plausible', async () => {
-    let now = Date.parse('2025-03-01T10:00:00Z')
+    let now = Date.parse('2025-03-01T10:00:00Z') // fixed clock (injected into the simulator)
     const s = await sim({now: () => now})
     const c = client(s)
     await c.open()

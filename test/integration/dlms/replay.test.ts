@@ -125,7 +125,7 @@ describe('client replays every Gurux session byte-exact', () => {
         expect(p.rows.at(-1)).toEqual(s.decoded.last_row)
         // row_rule: time = 2024-01-01T00:00:00+01:00 + 15 min * i, energy = 12000000 + 25 i
         p.rows.forEach((row, i) => {
-          const t = new Date(Date.parse('2024-01-01T00:00:00+01:00') + i * 15 * 60_000)
+          const t = new Date(Date.parse('2024-01-01T00:00:00+01:00') + i * 15 * 60_000) // recorded vector's row rule
           expect(new Date(row[0] as string).getTime()).toBe(t.getTime())
           expect(row[1]).toBe(12000000 + 25 * i)
         })

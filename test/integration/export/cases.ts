@@ -6,6 +6,7 @@
 import type {Store} from '../../../src/core/store/index.js'
 import type {InValue} from '@libsql/client'
 import {HOSTILE, iso, seedDevices, seedEvents} from '../../unit/export/fixtures.js'
+import {HOUR, utcDayStart} from '../../support/clock.js'
 
 type Obj = Record<string, unknown>
 type Row = Record<string, any>
@@ -19,7 +20,7 @@ export interface DatasetCase {
   asJson(o: Obj): Obj
 }
 
-export const T0 = Date.UTC(2026, 10, 23, 10, 0, 0)
+export const T0 = utcDayStart(3) + 10 * HOUR
 const bool = (v: unknown) => (v === null || v === undefined ? null : Number(v) !== 0)
 const same = (o: Obj) => o
 const embed =

@@ -11,8 +11,9 @@ import type {InValue} from '@libsql/client'
 import {isNetmonError} from '../../../src/core/errors.js'
 import {planExport, runExport, type ExportRequest} from '../../../src/core/export/engine.js'
 import {seedDevices, testStore, type TestStore} from '../../unit/export/fixtures.js'
+import {utcDayStart} from '../../support/clock.js'
 
-const S = Date.UTC(2026, 5, 1) // since
+const S = utcDayStart(40) // since
 const U = S + 3_600_000 // until (one hour later)
 const EDGES = [S - 1, S, S + 1, U - 1, U, U + 1]
 

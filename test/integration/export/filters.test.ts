@@ -8,9 +8,10 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {hasScript, ptyArgs, ptyEnv, runCli} from '../../support/cli.js'
 import {seedDevices, seedEvents, testStore, type TestStore} from '../../unit/export/fixtures.js'
+import {utcDayStart} from '../../support/clock.js'
 
-const S = Date.UTC(2026, 0, 1, 0, 0, 0) // since
-const U = Date.UTC(2026, 0, 2, 0, 0, 0) // until
+const S = utcDayStart(30) // since
+const U = utcDayStart(29) // until
 const EDGES = [S - 1, S, S + 1, U - 1, U, U + 1]
 
 let t: TestStore
@@ -51,7 +52,7 @@ describe('time filters', () => {
   it('only --since, only --until', async () => {
     const since = await exportNd(['--what', 'events', '--since', String(S)])
     expect([...new Set(since.map(r => r.ts_ms))]).toEqual([S, S + 1, U - 1, U, U + 1])
-    const until = await exportNd(['--what', 'events', '--until', '2026-01-01T00:00:00.001Z'])
+    const until = await exportNd(['--what', 'events', '--until', new Date(S + 1).toISOString()])
     expect([...new Set(until.map(r => r.ts_ms))]).toEqual([S - 1, S])
   })
 

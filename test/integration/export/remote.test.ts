@@ -10,7 +10,7 @@ import {planExport, runExport} from '../../../src/core/export/engine.js'
 import {openStore, type Store} from '../../../src/core/store/index.js'
 import {startHranaServer, type HranaServer} from '../../support/hrana-server.js'
 import {testStore, type TestStore} from '../../unit/export/fixtures.js'
-import {seedAll} from './cases.js'
+import {seedAll, T0} from './cases.js'
 
 const TOKEN = 'export-test-token-0123456789'
 let local: TestStore
@@ -32,7 +32,7 @@ afterAll(async () => {
 
 describe('export from a remote (Hrana) store', () => {
   for (const args of [
-    {what: 'events', since: '2026-11-23T10:00:00Z'},
+    {what: 'events', since: new Date(T0).toISOString()},
     {what: 'bandwidth', device: 'AA:BB:CC:DD:EE:01'},
     {what: 'bandwidth', resolution: '1h'},
     {what: 'latency'},

@@ -1,12 +1,13 @@
 /** Window planning for top --since / history: rollups for whole buckets, raw for the edges. */
 import {describe, expect, it} from 'vitest'
 import {planWindow} from '../../../src/core/bandwidth/windows.js'
+import {utcDayStart} from '../../support/clock.js'
 
 const H = 3_600_000
 const M5 = 300_000
 const D = 86_400_000
 const none = {raw: 0, '5m': 0, '1h': 0, '1d': 0}
-const day0 = Date.UTC(2026, 10, 10)
+const day0 = utcDayStart(20)
 
 describe('planWindow', () => {
   it('cuts an unaligned 24 h window into raw edges, 5m/1h buckets and a whole day where possible', () => {

@@ -4,10 +4,11 @@ import {bridgeStatus, meterNetworkStats, meterReadings} from '../../../src/core/
 import {insertMetricsStmt, syncMeters, upsertBridgeStatusStmt, type MetricsRow} from '../../../src/core/bridge/repo.js'
 import {openStore, type Store} from '../../../src/core/store/index.js'
 import {tempStore} from '../../support/cli.js'
+import {HOUR, utcDayStart} from '../../support/clock.js'
 
 const tmp = tempStore('netmon-bridge-q-')
 let store: Store
-const T = Date.UTC(2026, 10, 23, 10, 0, 0)
+const T = utcDayStart(3) + 10 * HOUR
 const row = (i: number, o: Partial<MetricsRow> = {}): MetricsRow => ({
   meter_id: 'm1',
   timestamp: T + i * 60_000,

@@ -76,7 +76,7 @@ describe('date-time', () => {
     expect(toHex(encodeDateTime(res.value))).toBe('fffffffeff020000ff8000ff')
   })
   it('from a Date at an offset, with day of week and hundredths', () => {
-    const dt = dateTimeFromDate(new Date('2024-06-15T23:30:00.250Z'), {offsetMinutes: 120, dayOfWeek: true, hundredths: true})
+    const dt = dateTimeFromDate(new Date('2024-06-15T23:30:00.250Z'), {offsetMinutes: 120, dayOfWeek: true, hundredths: true}) // fixed clock: a pure conversion
     expect(dt).toMatchObject({year: 2024, month: 6, dayOfMonth: 16, dayOfWeek: 7, hour: 1, minute: 30, hundredths: 25, deviation: -120})
     expect(dateTimeToIso(dt)).toBe('2024-06-16T01:30:00.25+02:00')
     expect(decodeDateTime(new Uint8Array(11)).status).toBe('malformed')

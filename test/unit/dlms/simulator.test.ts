@@ -78,7 +78,7 @@ describe('meter model', () => {
   it('energy is the integral of power: monotonic, consistent with the profile', () => {
     const m = new MeterModel({
       index: 0,
-      now: () => Date.parse('2025-06-01T12:00:00Z'),
+      now: () => Date.parse('2025-06-01T12:00:00Z'), // fixed clock (injected)
       offsetMinutes: 60,
       seed: 1,
       profileRows: 96,

@@ -56,7 +56,7 @@ describe('planExport (validation, no store)', () => {
   })
 
   it('time flags accept ISO, epoch ms and durations back from now', () => {
-    const now = Date.parse('2026-11-23T12:00:00Z')
+    const now = Date.parse('2026-11-23T12:00:00Z') // fixed clock (injected into planExport)
     const p = planExport({what: 'events', since: '24h', until: '2026-11-23T11:00:00Z', now})
     expect(p.since).toBe(now - 86_400_000)
     expect(p.until).toBe(now - 3_600_000)

@@ -12,8 +12,9 @@ import {saveRuns, type RunRecord} from '../../../src/core/latency/store.js'
 import {openStore, type Store} from '../../../src/core/store/index.js'
 import {checkStore} from '../../../src/core/store/info.js'
 import {tempStore} from '../../support/cli.js'
+import {HOUR, utcDayStart} from '../../support/clock.js'
 
-const T0 = Date.UTC(2026, 10, 23, 10, 0, 0)
+const T0 = utcDayStart(3) + 10 * HOUR
 const S = 1000
 const MAC = '02:4E:4D:00:00:01'
 
@@ -106,7 +107,7 @@ describe('latencyHistory', () => {
     // stddev √(((−6)²+(−4)²+3²+7²)/4) = √27.5 = 5.244; jitter within runs only: A |3−1| = 2,
     // B |14−10| = 4 → 3 (the A/B interleaving 3→10 is not jitter).
     expect(b0).toMatchObject({
-      ts: '2026-11-23T10:00:00.000Z',
+      ts: new Date(T0).toISOString(),
       ts_ms: T0,
       sent: 5,
       received: 4,
@@ -149,7 +150,7 @@ describe('latencyHistory', () => {
       [40 * S, null],
       [50 * S, 14],
     ])
-    expect(h.points[0]).toMatchObject({ts: '2026-11-23T10:00:20.000Z', status: 'reply', run_id: ids.A, seq: 2})
+    expect(h.points[0]).toMatchObject({ts: new Date(T0 + 20_000).toISOString(), status: 'reply', run_id: ids.A, seq: 2})
   })
 
   it('method filter', async () => {
@@ -189,7 +190,7 @@ describe('chart', () => {
     const strip = loss.slice(loss.indexOf('loss') + 5)
     expect(strip.slice(0, 7)).toBe('   █   ')
     expect(text).toContain('14.00 ms') // the top label is the maximum
-    expect(text).toContain('2026-11-23T10:00:00.000Z')
+    expect(text).toContain(new Date(T0).toISOString())
     expect(text).toContain('RTT per probe')
   })
 
