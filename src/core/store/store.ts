@@ -286,7 +286,7 @@ export function storeError(e: unknown, location: StoreLocation, what: string): N
       message = `the store ${where} is damaged (${what}: database disk image is malformed)`
       hint =
         location.kind === 'local'
-          ? `restore ${where} from a backup, or save what is readable with \`sqlite3 ${where} .recover | sqlite3 NEW.db\` (\`.dump\` where sqlite3 has no .recover) and use --db NEW.db`
+          ? `restore ${where} from a backup, or save what is readable with \`sqlite3 ${where} .recover | sqlite3 NEW.db\` (or \`.dump\` where .recover fails) and use --db NEW.db`
           : 'restore the database from a backup on the server'
     }
   } else if (/SQLITE_NOTADB|file is not a database/i.test(`${code} ${raw}`)) {
