@@ -99,6 +99,8 @@ function ifaceBatch(readings: InterfaceReading[]): SampleBatch {
   return batch
 }
 
+let swept = false
+
 const SIGNAL_EXIT: Record<string, number> = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129}
 
 /** The error for an import stopped by a signal: one line, exit 128 + the signal's number. */
@@ -213,8 +215,12 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
     return r
   }
   if (src.kind === 'ndjson') {
-    // Spools of imports that were killed outright (kill -9) are still in the temp dir.
-    removeOrphanSpools()
+    // Spools of imports that were killed outright (kill -9) are still in the temp dir. Once per
+    // process: `serve` runs this for every POST.
+    if (!swept) {
+      swept = true
+      removeOrphanSpools()
+    }
     const signal = spec.signal
     const batch = await readNdjson(signal ? untilAborted(src.input, signal) : src.input, {mode: spec.mode, bits})
     if (signal?.aborted) {
