@@ -16,7 +16,7 @@
  */
 import {NetmonError} from '../errors.js'
 import {MIGRATIONS} from './migrations/index.js'
-import type {Store, Tx} from './store.js'
+import type {Row, Store, Tx} from './store.js'
 
 export interface Migration {
   version: number
@@ -96,21 +96,32 @@ export interface AdoptOptions {
 
 /**
  * Refuses a non-empty database that is not a netmon store, before anything is written to it.
- * One read snapshot, so a netmon process migrating the same new file at this moment is seen
- * either not at all (empty) or completely (history present), never half-way.
+ * Unless the history is there at once, the decision comes from one read snapshot, so a netmon
+ * process migrating the same new file at this moment is seen either not at all (empty) or
+ * completely (history present), never half-way.
  */
 async function checkIsStore(store: Store, migrations: readonly Migration[], opts: AdoptOptions): Promise<HistoryRow[] | 'empty' | 'adopt'> {
+  const columnsSql = `SELECT name FROM pragma_table_info('schema_migrations') ORDER BY name`
+  const shaped = (rows: Row[] | undefined) => {
+    const cols = (rows ?? []).map(r => String(r.name))
+    return cols.length === HISTORY_COLUMNS.length && cols.every((c, i) => c === HISTORY_COLUMNS[i])
+  }
+  const history = () => store.query<HistoryRow>('SELECT version, name FROM schema_migrations ORDER BY version')
+  // Every open of an existing store: two plain reads, as cheap as before this check.
+  if (shaped(await store.query(columnsSql))) {
+    const rows = await history()
+    if (rows.length > 0) return rows
+  }
   const [objects, columns] = await store.readBatch([
     `SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`,
-    `SELECT name FROM pragma_table_info('schema_migrations') ORDER BY name`,
+    columnsSql,
   ])
   const names = (objects ?? []).map(r => String(r.name))
   if (names.length === 0) return 'empty'
-  const cols = (columns ?? []).map(r => String(r.name))
-  const shaped = cols.length === HISTORY_COLUMNS.length && cols.every((c, i) => c === HISTORY_COLUMNS[i])
-  if (shaped) {
-    const history = await store.query<HistoryRow>('SELECT version, name FROM schema_migrations ORDER BY version')
-    if (history.length > 0) return history
+  if (shaped(columns)) {
+    // Made by a netmon that committed its first migration since the read above.
+    const rows = await history()
+    if (rows.length > 0) return rows
   }
   const where = store.location.display
   if (!opts.adopt) {
