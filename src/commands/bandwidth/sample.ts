@@ -58,9 +58,12 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     const bits = flags['counter-bits'] === undefined ? undefined : ((flags['counter-bits'] === 'auto' ? 'auto' : Number(flags['counter-bits'])) as CounterBits)
     const repeating = everyMs !== undefined && flags.count !== 1
     const abort = new AbortController()
-    const stop = () => abort.abort()
+    // The reason names the signal: an interrupted NDJSON import exits 128 + its number. Handlers
+    // are `once`, so a second Ctrl-C ends the process the default way.
+    const stop = (signal: NodeJS.Signals) => abort.abort(signal)
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
+    process.once('SIGHUP', stop)
     try {
       const last = await runSample(
         () => this.openStore(flags.db),
@@ -84,6 +87,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     } finally {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
+      process.off('SIGHUP', stop)
     }
   }
 

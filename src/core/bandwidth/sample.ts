@@ -2,15 +2,16 @@
  * `bandwidth sample`: builds a batch from flags, NDJSON or interface counters, validates all of
  * it, writes it in one transaction (ingest.ts), then prunes if due (retention.ts).
  */
-import {invalidInput} from '../errors.js'
+import {NetmonError, invalidInput} from '../errors.js'
 import {normalizeIp} from '../devices/ip.js'
 import {normalizeMac} from '../devices/mac.js'
-import type {Store} from '../store/index.js'
+import type {Store, Tx} from '../store/index.js'
 import {parseCounter, type CounterBits} from './counters.js'
 import {platformCounterBits, readInterfaces, type InterfaceReading} from './iface.js'
 import {applyBatch, type IngestResult} from './ingest.js'
 import {BatchBuilder, checkHostname, checkTs, readNdjson, type SampleBatch, type SampleMode} from './input.js'
 import {autoPrune} from './retention.js'
+import {removeOrphanSpools} from './spool.js'
 
 export type SampleSource =
   | {kind: 'flags'; mac: string; sent: string; received: string; at?: number; ip?: string; hostname?: string}
@@ -27,6 +28,11 @@ export interface SampleSpec {
   /** Repeat every N ms (interfaces), `count` times (default: until stopped). */
   everyMs?: number
   count?: number
+  /**
+   * Aborted on SIGINT/SIGTERM (the reason is the signal's name). Interface readings stop after
+   * the current one; an NDJSON import stops reading, rolls back the unfinished batch and throws
+   * `interrupted` (exit 130/143).
+   */
   signal?: AbortSignal
 }
 
@@ -93,14 +99,81 @@ function ifaceBatch(readings: InterfaceReading[]): SampleBatch {
   return batch
 }
 
+let swept = false
+
+const SIGNAL_EXIT: Record<string, number> = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129}
+
+/** The error for an import stopped by a signal: one line, exit 128 + the signal's number. */
+export function interrupted(reason: unknown): NetmonError {
+  const sig = typeof reason === 'string' && reason in SIGNAL_EXIT ? reason : 'SIGINT'
+  return new NetmonError('internal', `interrupted by ${sig}: nothing was recorded (the unfinished batch was rolled back)`, {
+    code: 'INTERRUPTED',
+    exitCode: SIGNAL_EXIT[sig],
+  })
+}
+
+/**
+ * The transaction as seen by applyBatch, failing (so rolling back) once `signal` is aborted.
+ * A local store runs the whole transaction without returning to the event loop (the SQLite
+ * binding is synchronous), so a signal handler could only run after COMMIT: each statement
+ * first yields to the loop once. The statements are few and large (json_each), so this is cheap.
+ */
+function stoppable(tx: Tx, signal: AbortSignal): Tx {
+  const check = async () => {
+    await new Promise(setImmediate)
+    if (signal.aborted) throw interrupted(signal.reason)
+  }
+  return {
+    query: async (sql, args) => (await check(), tx.query(sql, args)),
+    get: async (sql, args) => (await check(), tx.get(sql, args)),
+    execute: async (sql, args) => (await check(), tx.execute(sql, args)),
+    batch: async stmts => (await check(), tx.batch(stmts)),
+  }
+}
+
+/**
+ * Yields `input` until `signal` aborts, then fails with `interrupted`, even while waiting for
+ * the next chunk of an open pipe; a stream (stdin) is destroyed so it no longer holds the process.
+ */
+async function* untilAborted<T>(input: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  let onAbort = () => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      ;(input as {destroy?: () => void}).destroy?.()
+      reject(interrupted(signal.reason))
+    }
+  })
+  aborted.catch(() => {})
+  if (signal.aborted) onAbort()
+  else signal.addEventListener('abort', onAbort, {once: true})
+  const it = input[Symbol.asyncIterator]()
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted])
+      if (r.done) return
+      yield r.value
+      if (signal.aborted) await aborted
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
 /** Writes one batch atomically, then prunes if an hour has passed since the last prune. */
 export async function writeBatch(
   store: Store,
   batch: SampleBatch,
-  opts: {autoRegister: boolean; counter?: {maxRateBps: number; bits: CounterBits}},
+  opts: {autoRegister: boolean; counter?: {maxRateBps: number; bits: CounterBits}; signal?: AbortSignal},
 ): Promise<SampleResult> {
+  const {signal, ...apply} = opts
   try {
-    const result: SampleResult = await store.writeTx(tx => applyBatch(tx, batch, {...opts, local: store.isLocal}))
+    const result: SampleResult = await store.writeTx(async tx => {
+      if (!signal) return applyBatch(tx, batch, {...apply, local: store.isLocal})
+      const r = await applyBatch(stoppable(tx, signal), batch, {...apply, local: store.isLocal})
+      // Last chance before COMMIT: a signal now still means nothing is recorded.
+      if (signal.aborted) throw interrupted(signal.reason)
+      return r
+    })
     // Retention must never fail a sample that was already committed.
     try {
       result.auto_pruned = (await autoPrune(store)) !== null
@@ -142,8 +215,19 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
     return r
   }
   if (src.kind === 'ndjson') {
-    const batch = await readNdjson(src.input, {mode: spec.mode, bits})
-    const r = await writeBatch(await storeNow(), batch, {autoRegister: spec.autoRegister, counter})
+    // Spools of imports that were killed outright (kill -9) are still in the temp dir. Once per
+    // process: `serve` runs this for every POST.
+    if (!swept) {
+      swept = true
+      removeOrphanSpools()
+    }
+    const signal = spec.signal
+    const batch = await readNdjson(signal ? untilAborted(src.input, signal) : src.input, {mode: spec.mode, bits})
+    if (signal?.aborted) {
+      batch.spool.close()
+      throw interrupted(signal.reason)
+    }
+    const r = await writeBatch(await storeNow(), batch, {autoRegister: spec.autoRegister, counter, signal})
     onResult?.(r)
     return r
   }

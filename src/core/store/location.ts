@@ -49,7 +49,17 @@ function parseLocation(value: string, source: 'flag' | 'env', token: string | un
     } catch {
       throw invalidInput(`${what} is not a valid URL: ${redactUrl(value)}`, 'use libsql://HOST, https://HOST[:PORT] or a file path')
     }
-    if (u.password) registerSecret(decodeURIComponent(u.password))
+    if (u.password) {
+      registerSecret(u.password)
+      registerSecret(decodeURIComponent(u.password))
+    }
+    // fetch refuses a URL with credentials, and libSQL servers take a bearer token, not a password.
+    if (u.username || u.password) {
+      throw invalidInput(
+        `${what} must not carry a user or password in the URL: ${redactUrl(value).replace(/\/\/[^/@\s]*@/, '//***@')}`,
+        `put the token in NETMON_DB_AUTH_TOKEN and give ${what} without it, e.g. ${u.protocol}//${u.host}`,
+      )
+    }
     const inUrl = u.searchParams.get('authToken')
     if (inUrl) registerSecret(inUrl)
     return {kind: 'remote', url: value, authToken: token, display: redactUrl(value), source}

@@ -12,6 +12,7 @@
  *   writes, and on any BUSY the client is reconnected before the bounded, jittered retry.
  * - The root entry costs ~85 ms more to import than the file-only entry: pick it by URL, lazily.
  */
+import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
 import type {Client, InArgs, InStatement, ResultSet, Transaction} from '@libsql/client'
 import {NetmonError} from '../errors.js'
 import {redact} from '../secrets.js'
@@ -275,8 +276,19 @@ export function storeError(e: unknown, location: StoreLocation, what: string): N
     message = `the store ${where} is read-only`
     hint = 'choose a writable --db'
   } else if (isCorruption(e)) {
-    message = `the store ${where} is damaged (${what}: database disk image is malformed)`
-    hint = '`netmon db check` lists the damage; restore a backup, or rebuild it with `sqlite3 FILE .recover`'
+    const cut = location.kind === 'local' ? truncation(location.path!) : null
+    if (cut) {
+      // The lost end held pages (often the schema's) that nothing can rebuild; no command of
+      // netmon, `db check` included, can open the file, so the only hint that works is a backup.
+      message = `the store ${where} is truncated: the file has ${cut.have} of the ${cut.want} bytes its header declares, the rest is lost`
+      hint = `restore ${where} from a backup, or move it aside and start a new store there`
+    } else {
+      message = `the store ${where} is damaged (${what}: database disk image is malformed)`
+      hint =
+        location.kind === 'local'
+          ? `restore ${where} from a backup, or save what is readable with \`sqlite3 ${where} .recover | sqlite3 NEW.db\` (or \`.dump\` where .recover fails) and use --db NEW.db`
+          : 'restore the database from a backup on the server'
+    }
   } else if (/SQLITE_NOTADB|file is not a database/i.test(`${code} ${raw}`)) {
     message = `${where} is not a netmon store (not an SQLite database)`
     hint = 'point --db at a netmon store, or a new path to create one'
@@ -287,6 +299,30 @@ export function storeError(e: unknown, location: StoreLocation, what: string): N
     message = `store ${what} failed on ${where}: ${raw.split('\n')[0]}`
   }
   return new NetmonError('store', redact(message), {hint, cause: e})
+}
+
+/**
+ * A local SQLite file shorter than the size its header declares (bytes 28–31, valid when the
+ * change counter at 24 equals the one at 92): a copy cut short, a full disk, a bad download.
+ */
+export function truncation(path: string): {have: number; want: number} | null {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const h = Buffer.alloc(100)
+    if (readSync(fd, h, 0, 100, 0) < 100 || h.toString('latin1', 0, 16) !== 'SQLite format 3\0') return null
+    const raw = h.readUInt16BE(16)
+    const pageSize = raw === 1 ? 65536 : raw
+    const pages = h.readUInt32BE(28)
+    if (pages === 0 || h.readUInt32BE(24) !== h.readUInt32BE(92)) return null
+    const have = fstatSync(fd).size
+    const want = pages * pageSize
+    return have < want ? {have, want} : null
+  } catch {
+    return null
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 /** Keeps process.report from resolving socket addresses (it would send DNS queries and block). */
