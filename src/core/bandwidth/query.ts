@@ -11,7 +11,7 @@ import {findDevice} from '../devices/repo.js'
 import {bpsToMbps, bytesToMb} from '../format/units.js'
 import {isoOf} from '../format/time.js'
 import type {Store} from '../store/index.js'
-import {peakShape, rateBps, rateTriple, type PeakShape, type RateTriple} from './rates.js'
+import {currentRate, peakShape, rateBps, rateTriple, type CurrentRate, type PeakShape, type RateTriple} from './rates.js'
 import {getRetention, LEVEL_MS, type Level} from './retention.js'
 import {planWindow, type Segment} from './windows.js'
 
@@ -46,15 +46,22 @@ const TOTALS_SELECT = `SELECT d.id AS device_id, d.mac, d.ip, d.hostname, t.sinc
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v))
 const opt = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
 
-function current(t: TotalsJoin): {up: number | null; down: number | null} {
-  return {up: rateBps(num(t.cur_sent), opt(t.cur_interval_ms)), down: rateBps(num(t.cur_received), opt(t.cur_interval_ms))}
+/** The device's current rate by the one staleness rule (rates.ts currentRate). */
+function current(t: TotalsJoin, now: number | null): CurrentRate {
+  return currentRate({curTs: opt(t.cur_ts), curSent: num(t.cur_sent), curReceived: num(t.cur_received), curIntervalMs: opt(t.cur_interval_ms)}, now)
 }
+
+const asOf = (c: CurrentRate) => ({current_as_of: c.asOf === null ? null : isoOf(c.asOf), current_as_of_ms: c.asOf})
 
 export interface DeviceStats {
   ip: string | null
   mac: string | null
   hostname: string | null
-  current: RateTriple & {sample_ts: string | null; sample_ts_ms: number | null}
+  /** 0 with stale: true when the latest sample is older than stale_after_ms (rates.ts currentRate). */
+  current: RateTriple & {sample_ts: string | null; sample_ts_ms: number | null; stale: boolean; stale_after_ms: number}
+  /** When the current rate was measured (the latest sample), null without samples. */
+  current_as_of: string | null
+  current_as_of_ms: number | null
   total: {bytes_sent: number; bytes_received: number; total_bytes: number; total_mb: number}
   average: RateTriple
   peak: PeakShape & {upload: PeakShape; download: PeakShape}
@@ -68,8 +75,9 @@ export interface DeviceStats {
   reset_at_ms: number | null
 }
 
-export function deviceStatsShape(t: TotalsJoin): DeviceStats {
-  const cur = current(t)
+/** `now` null: the latest interval's rate without the staleness rule (the export dataset's raw snapshot). */
+export function deviceStatsShape(t: TotalsJoin, now: number | null): DeviceStats {
+  const cur = current(t, now)
   const sent = num(t.bytes_sent)
   const received = num(t.bytes_received)
   // Uptime: first seen (the accounting start or the first sample, whichever is earlier) → last update.
@@ -81,7 +89,14 @@ export function deviceStatsShape(t: TotalsJoin): DeviceStats {
     ip: t.ip,
     mac: t.mac,
     hostname: t.hostname,
-    current: {...rateTriple(cur.up, cur.down), sample_ts: t.cur_ts === null ? null : isoOf(Number(t.cur_ts)), sample_ts_ms: opt(t.cur_ts)},
+    current: {
+      ...rateTriple(cur.up, cur.down),
+      sample_ts: t.cur_ts === null ? null : isoOf(Number(t.cur_ts)),
+      sample_ts_ms: opt(t.cur_ts),
+      stale: cur.stale,
+      stale_after_ms: cur.staleAfterMs,
+    },
+    ...asOf(cur),
     total: {bytes_sent: sent, bytes_received: received, total_bytes: sent + received, total_mb: bytesToMb(sent + received)},
     average: rateTriple(rateBps(sent, uptimeMs), rateBps(received, uptimeMs)),
     peak: {
@@ -109,8 +124,8 @@ async function requireBandwidthDevice(store: Store, macOrIp: string): Promise<To
   return row!
 }
 
-export async function deviceStats(store: Store, macOrIp: string): Promise<{device: DeviceStats}> {
-  return {device: deviceStatsShape(await requireBandwidthDevice(store, macOrIp))}
+export async function deviceStats(store: Store, macOrIp: string, opts: {now?: number} = {}): Promise<{device: DeviceStats}> {
+  return {device: deviceStatsShape(await requireBandwidthDevice(store, macOrIp), opts.now ?? Date.now())}
 }
 
 export interface NetworkDevice {
@@ -119,6 +134,10 @@ export interface NetworkDevice {
   hostname: string | null
   current_mbps: number
   current_bps: number
+  /** The latest sample is too old for "now": current is 0. */
+  stale: boolean
+  current_as_of: string | null
+  current_as_of_ms: number | null
   total_mb: number
   bytes_sent: number
   bytes_received: number
@@ -128,7 +147,16 @@ export interface NetworkDevice {
 }
 
 export interface NetworkStats {
-  network: RateTriple & {bytes_sent: number; bytes_received: number; total_bytes: number; total_mb: number}
+  /** Current rates sum the devices whose current is not stale; stale_devices counts the others. */
+  network: RateTriple & {
+    bytes_sent: number
+    bytes_received: number
+    total_bytes: number
+    total_mb: number
+    stale_devices: number
+    current_as_of: string | null
+    current_as_of_ms: number | null
+  }
   devices_count: number
   devices: NetworkDevice[]
 }
@@ -137,15 +165,20 @@ async function allTotals(store: Store): Promise<TotalsJoin[]> {
   return store.query<TotalsJoin>(`${TOTALS_SELECT} FROM bw_totals t JOIN devices d ON d.id = t.device_id ORDER BY d.mac`)
 }
 
-/** All devices: network current rates are the sum of each device's current (latest-sample) rate. */
-export async function networkStats(store: Store): Promise<NetworkStats> {
+/** All devices: network current rates are the sum of each device's current rate (stale ones are 0). */
+export async function networkStats(store: Store, opts: {now?: number} = {}): Promise<NetworkStats> {
+  const now = opts.now ?? Date.now()
   const rows = await allTotals(store)
+  let stale = 0
+  let newest: number | null = null
   let up = 0
   let down = 0
   let sent = 0
   let received = 0
   const devices: NetworkDevice[] = rows.map(t => {
-    const c = current(t)
+    const c = current(t, now)
+    if (c.stale) stale++
+    else if (c.asOf !== null && (newest === null || c.asOf > newest)) newest = c.asOf
     up += c.up ?? 0
     down += c.down ?? 0
     const s = num(t.bytes_sent)
@@ -159,6 +192,8 @@ export async function networkStats(store: Store): Promise<NetworkStats> {
       hostname: t.hostname,
       current_mbps: bpsToMbps(bps),
       current_bps: Math.round(bps),
+      stale: c.stale,
+      ...asOf(c),
       total_mb: bytesToMb(s + r),
       bytes_sent: s,
       bytes_received: r,
@@ -168,7 +203,16 @@ export async function networkStats(store: Store): Promise<NetworkStats> {
     }
   })
   return {
-    network: {...rateTriple(up, down), bytes_sent: sent, bytes_received: received, total_bytes: sent + received, total_mb: bytesToMb(sent + received)},
+    network: {
+      ...rateTriple(up, down),
+      bytes_sent: sent,
+      bytes_received: received,
+      total_bytes: sent + received,
+      total_mb: bytesToMb(sent + received),
+      stale_devices: stale,
+      current_as_of: newest === null ? null : isoOf(newest),
+      current_as_of_ms: newest,
+    },
     devices_count: devices.length,
     devices,
   }
@@ -183,6 +227,9 @@ export interface TopTalker {
   hostname: string | null
   current_mbps: number
   current_bps: number
+  stale: boolean
+  current_as_of: string | null
+  current_as_of_ms: number | null
   total_mb: number
   total_bytes_sent: number
   total_bytes_received: number
@@ -244,11 +291,12 @@ export interface TopOptions {
 }
 
 export async function topTalkers(store: Store, opts: TopOptions): Promise<TopResult> {
+  const now = opts.now ?? Date.now()
   const rows = await allTotals(store)
   let window: TopResult['window']
   let traffic: Map<number, WindowRow> | null = null
   if (opts.since !== undefined) {
-    const until = opts.until ?? opts.now ?? Date.now()
+    const until = opts.until ?? now
     const {watermarks} = await getRetention(store)
     const plan = planWindow(opts.since, until, watermarks)
     traffic = await windowTraffic(store, plan.segments)
@@ -263,13 +311,13 @@ export async function topTalkers(store: Store, opts: TopOptions): Promise<TopRes
     }
   }
   const items = rows.map(t => {
-    const c = current(t)
+    const c = current(t, now)
     const w = traffic?.get(Number(t.device_id))
     const sent = traffic ? (w?.sent ?? 0) : num(t.bytes_sent)
     const received = traffic ? (w?.received ?? 0) : num(t.bytes_received)
     const peak = traffic ? (w?.peak ?? 0) : num(t.peak_bps)
     const curBps = (c.up ?? 0) + (c.down ?? 0)
-    return {t, sent, received, peak, curBps}
+    return {t, sent, received, peak, curBps, c}
   })
   const key = (x: (typeof items)[number]): number =>
     opts.sort === 'upload' ? x.sent : opts.sort === 'download' ? x.received : opts.sort === 'current' ? x.curBps : x.sent + x.received
@@ -285,6 +333,8 @@ export async function topTalkers(store: Store, opts: TopOptions): Promise<TopRes
     hostname: x.t.hostname,
     current_mbps: bpsToMbps(x.curBps),
     current_bps: Math.round(x.curBps),
+    stale: x.c.stale,
+    ...asOf(x.c),
     total_mb: bytesToMb(x.sent + x.received),
     total_bytes_sent: x.sent,
     total_bytes_received: x.received,
