@@ -1,7 +1,8 @@
 // Queries at scale (issue 4): 1,000 devices × one day of 1-minute samples (1.44M raw rows, written
 // by netmon's own ingest). `netmon bandwidth top --since 24h` and `netmon bandwidth stats` (whole
-// processes) against the best hand-written SQL over the raw table in the sqlite3 CLI (a copy of
-// the same store, ANALYZEd; the fastest of two formulations per round). Goal ≤ 2×. Interleaved
+// processes) against the best hand-written SQL in the sqlite3 CLI (a copy of
+// the same store, ANALYZEd; the fastest formulation per round: over the rollups + raw edges / the
+// totals table, as netmon reads them, or over the raw table). Goal ≤ 2×, start-up aside. Interleaved
 // rounds, medians. Also: in-process query times (no process start) for reference, and the size of
 // a year of rollups for 1,000 devices, projected from the bytes per rollup row measured here.
 import {copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
@@ -67,7 +68,33 @@ try {
     aggregate: `SELECT d.mac, d.ip, d.hostname, x.sent, x.received, x.total FROM (SELECT device_id, sum(sent) AS sent, sum(received) AS received, sum(sent + received) AS total FROM bw_samples WHERE ts >= ${since} GROUP BY device_id ORDER BY total DESC LIMIT 10) x JOIN devices d ON d.id = x.device_id ORDER BY x.total DESC;`,
     perDevice: `SELECT d.mac, d.ip, d.hostname, sum(s.sent), sum(s.received), sum(s.sent + s.received) AS total FROM devices d CROSS JOIN bw_samples s ON s.device_id = d.id AND s.ts >= ${since} GROUP BY d.id ORDER BY total DESC LIMIT 10;`,
   }
+  // The best hand-written SQL (issue 13): hourly rollups for the whole hours, 5-minute rollups and
+  // raw samples only for the edges, the same window as `top --since 24h` (bounds fixed here, at
+  // most a few minutes older than netmon's own "now" by the last round: the same amount of data).
+  const nowMs = Date.now()
+  const fl = (t, n) => Math.floor(t / n) * n
+  const ce = (t, n) => Math.ceil(t / n) * n
+  const [F5, H] = [300_000, 3_600_000]
+  const w0 = nowMs - 86_400_000
+  const cuts = [w0, ce(w0, F5), ce(w0, H), fl(nowMs, H), fl(nowMs, F5), nowMs]
+  const segs = [
+    ['bw_samples', 'ts', cuts[0], cuts[1]],
+    ['bw_rollup_5m', 'bucket', cuts[1], cuts[2]],
+    ['bw_rollup_1h', 'bucket', cuts[2], cuts[3]],
+    ['bw_rollup_5m', 'bucket', cuts[3], cuts[4]],
+    ['bw_samples', 'ts', cuts[4], cuts[5]],
+  ].filter(([, , a, b]) => a < b)
+  peerTop.rollupsUnion = `SELECT d.mac, d.ip, d.hostname, x.sent, x.received, x.total FROM (SELECT device_id, sum(sent) AS sent, sum(received) AS received, sum(sent + received) AS total FROM (${segs
+    .map(([t, k, a, b]) => `SELECT device_id, sent, received FROM ${t} WHERE ${k} >= ${a} AND ${k} < ${b}`)
+    .join(' UNION ALL ')}) GROUP BY device_id ORDER BY total DESC LIMIT 10) x JOIN devices d ON d.id = x.device_id ORDER BY x.total DESC;`
+  peerTop.rollupsPerDevice = `SELECT d.mac, d.ip, d.hostname, x.total FROM (SELECT device_id, ${segs
+    .map(([t, k, a, b]) => `coalesce((SELECT sum(sent + received) FROM ${t} s WHERE s.device_id = d.id AND s.${k} >= ${a} AND s.${k} < ${b}), 0)`)
+    .join(' + ')} AS total FROM devices d WHERE total > 0 ORDER BY total DESC LIMIT 10) x JOIN devices d ON d.id = x.device_id ORDER BY x.total DESC;`
   const peerStats = {
+    // The running totals table (issue 13): one row per device, current rate from its latest interval.
+    totals: `SELECT d.mac, d.ip, d.hostname, t.bytes_sent, t.bytes_received, t.sample_count, t.first_ts, t.last_ts, t.peak_bps, t.peak_ts,
+        t.peak_up_bps, t.peak_down_bps, t.cur_ts, t.cur_sent * 8000.0 / t.cur_interval_ms, t.cur_received * 8000.0 / t.cur_interval_ms
+      FROM bw_totals t JOIN devices d ON d.id = t.device_id ORDER BY d.mac;`,
     grouped: `SELECT d.mac, d.ip, d.hostname, sum(s.sent), sum(s.received), count(*), min(s.ts), max(s.ts), max((s.sent + s.received) * 8000.0 / s.interval_ms),
         (SELECT (l.sent + l.received) * 8000.0 / l.interval_ms FROM bw_samples l WHERE l.device_id = d.id ORDER BY l.ts DESC LIMIT 1)
       FROM devices d CROSS JOIN bw_samples s ON s.device_id = d.id GROUP BY d.id;`,
@@ -82,11 +109,13 @@ try {
   }
   // Sanity: both sides agree on the top 10.
   const ours = JSON.parse(run(...netmon.top).stdout).top_talkers.map(x => x.mac)
-  const theirs = sqlite(peerDb, peerTop.aggregate)
-    .trim()
-    .split('\n')
-    .map(l => l.split('|')[0])
-  if (ours.join() !== theirs.join()) throw new Error(`top 10 differ: ${ours} vs ${theirs}`)
+  for (const q of [peerTop.aggregate, peerTop.rollupsUnion, peerTop.rollupsPerDevice]) {
+    const theirs = sqlite(peerDb, q)
+      .trim()
+      .split('\n')
+      .map(l => l.split('|')[0])
+    if (ours.join() !== theirs.join()) throw new Error(`top 10 differ: ${ours} vs ${theirs}`)
+  }
 
   const times = {top: [], stats: [], peerTop: [], peerStats: [], peerTopWhich: [], peerStatsWhich: []}
   for (let i = 0; i < 2 + RUNS; i++) {
@@ -170,35 +199,43 @@ try {
           'bandwidth top --since 24h (whole process)',
           times.top,
           times.peerTop,
-          'sqlite3 CLI, hand-written SQL over the raw table (ANALYZEd)',
+          'sqlite3 CLI, best hand-written SQL (rollups + raw edges, or the raw table; ANALYZEd)',
           most(times.peerTopWhich),
           'bandwidth top --since 24h --json',
-          'sqlite3 DB "<top-10 aggregate over bw_samples>"',
+          'sqlite3 DB "<top-10 over hourly rollups + 5m/raw edges, or over bw_samples>"',
         ),
         row(
           'bandwidth stats, all devices (whole process)',
           times.stats,
           times.peerStats,
-          'sqlite3 CLI, hand-written SQL over the raw table (ANALYZEd)',
+          'sqlite3 CLI, best hand-written SQL (the totals table, or the raw table; ANALYZEd)',
           most(times.peerStatsWhich),
           'bandwidth stats --json',
-          'sqlite3 DB "<per-device sums, peak, current over bw_samples>"',
+          'sqlite3 DB "<per-device totals, peak, current from bw_totals, or over bw_samples>"',
         ),
         {
           ...row(
             'top --since 24h, in-process (no process start)',
             inproc.top,
             [peerIn.top],
-            'sqlite3 .timer (real)',
+            'sqlite3 .timer (real), fastest formulation',
             null,
             'topTalkers() from dist/',
             'same SQL',
           ),
-          goal: '≤ 2× (reference)',
+          goal: '≤ 2× (start-up aside)',
         },
         {
-          ...row('stats, in-process (no process start)', inproc.stats, [peerIn.stats], 'sqlite3 .timer (real)', null, 'networkStats() from dist/', 'same SQL'),
-          goal: '≤ 2× (reference)',
+          ...row(
+            'stats, in-process (no process start)',
+            inproc.stats,
+            [peerIn.stats],
+            'sqlite3 .timer (real), fastest formulation',
+            null,
+            'networkStats() from dist/',
+            'same SQL',
+          ),
+          goal: '≤ 2× (start-up aside)',
         },
         {
           metric: 'bytes on disk per raw sample (1.44M rows)',
@@ -224,7 +261,7 @@ try {
       notes:
         `Store built by netmon's own ingest in ${buildS.toFixed(1)} s (${rows.toLocaleString('en-US')} raw rows, file ${mib(statSync(db).size)} MiB). ` +
         `Whole-process times include Node + oclif start-up (~150-250 ms here) against sqlite3's ~2 ms; the in-process rows show the queries alone. ` +
-        `netmon answers top --since from hourly rollups + raw edges and stats from per-device running totals; the peer scans the raw rows. ` +
+        `netmon answers top --since from hourly rollups + raw edges and stats from per-device running totals; the peer is the fastest of hand-written SQL over the same rollups/totals and over the raw rows. ` +
         `Runs (ms): top ${times.top.map(Math.round).join(', ')} vs ${times.peerTop.map(Math.round).join(', ')}; stats ${times.stats.map(Math.round).join(', ')} vs ${times.peerStats.map(Math.round).join(', ')}.`,
     }),
   )

@@ -231,7 +231,8 @@
             {class: 'grid'},
             metric('Upload now', fmtRate(n.upload_bps)),
             metric('Download now', fmtRate(n.download_bps)),
-            metric('Total now', fmtRate(n.total_bps)),
+            // "Now" is the API's: devices whose latest sample is too old count 0 (stale_devices).
+            metric('Total now', fmtRate(n.total_bps), n.stale_devices ? `${n.stale_devices} device(s) with no recent sample` : ''),
             metric('Traffic counted', fmtBytes(n.total_bytes), `${fmtBytes(n.bytes_sent)} up · ${fmtBytes(n.bytes_received)} down`),
             metric(
               'Devices',
@@ -286,7 +287,7 @@
                 t.hostname || '–',
                 t.ip || '–',
                 t.mac || '–',
-                fmtRate(t.current_bps),
+                t.stale ? 'stale' : fmtRate(t.current_bps),
                 fmtBytes(t.total_bytes_sent),
                 fmtBytes(t.total_bytes_received),
                 fmtBytes(t.total_bytes),
@@ -402,9 +403,15 @@
           ? h(
               'div',
               {class: 'grid'},
-              metric('Now', fmtRate(d.current.total_bps), `${fmtRate(d.current.upload_bps)} up · ${fmtRate(d.current.download_bps)} down`),
+              metric(
+                'Now',
+                fmtRate(d.current.total_bps),
+                d.current.stale
+                  ? `no recent sample (latest ${fmtTime(d.current_as_of)})`
+                  : `${fmtRate(d.current.upload_bps)} up · ${fmtRate(d.current.download_bps)} down`,
+              ),
               metric('Average', fmtRate(d.average.total_bps)),
-              metric('Peak', fmtRate(d.peak.bps), d.peak.timestamp ? fmtTime(d.peak.timestamp) : ''),
+              metric('Peak', fmtRate(d.peak.bps), d.peak.timestamp_iso ? fmtTime(d.peak.timestamp_iso) : ''),
               metric('Total', fmtBytes(d.total.total_bytes), `${fmtBytes(d.total.bytes_sent)} up · ${fmtBytes(d.total.bytes_received)} down`),
               metric('Samples', String(d.sample_count), `since ${fmtTime(d.first_seen)}`),
             )

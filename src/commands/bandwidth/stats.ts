@@ -9,7 +9,7 @@ export default class BandwidthStats extends NetmonCommand {
   static override description = `Reads the running totals (never the raw samples), so it costs the same after a year as after a minute.
 One device (--mac MAC or IP): {device:{ip, mac, hostname, current:{upload_mbps, download_mbps, total_mbps, *_bps}, total:{bytes_sent, bytes_received, total_bytes, total_mb}, average:{…}, peak:{mbps, bps, timestamp, timestamp_ms, upload:{…}, download:{…}}, uptime_seconds, sample_count, first_seen, last_update, reset_at}}.
 All devices: {network:{upload_bps, download_bps, total_bps, upload_mbps, download_mbps, total_mbps, …}, devices_count, devices:[{ip, mac, hostname, current_mbps, total_mb, …}]}.
-current = the latest sample's rate; average = total bytes × 8 / uptime; peak = the fastest sample. Mbps = 10^6 bit/s; MB = 2^20 bytes.`
+current = the latest sample's rate while that sample is recent: once it is older than max(2 × its interval, 60 s), current is 0 with stale: true (current_as_of says when it was measured); average = total bytes × 8 / uptime; peak = the fastest sample. Mbps = 10^6 bit/s; MB = 2^20 bytes.`
   static override examples = ['<%= config.bin %> bandwidth stats', '<%= config.bin %> bandwidth stats --mac AA:BB:CC:DD:EE:01 --json']
   static override flags = {
     mac: Flags.string({description: 'One device, by MAC or IP'}),
@@ -26,7 +26,12 @@ current = the latest sample's rate; average = total bytes × 8 / uptime; peak = 
       this.out(
         renderPairs([
           ['device', `${d.hostname ?? ''} ${d.mac} ${d.ip ?? ''}`.trim()],
-          ['current', `${humanRate(d.current.total_bps)} (up ${humanRate(d.current.upload_bps)}, down ${humanRate(d.current.download_bps)})`],
+          [
+            'current',
+            d.current.stale
+              ? `0 (stale: the latest sample, ${d.current_as_of}, is older than ${humanDuration(d.current.stale_after_ms)})`
+              : `${humanRate(d.current.total_bps)} (up ${humanRate(d.current.upload_bps)}, down ${humanRate(d.current.download_bps)})`,
+          ],
           [
             'total',
             `${humanBytes(d.total.total_bytes)} (${d.total.total_mb} MB; sent ${humanBytes(d.total.bytes_sent)}, received ${humanBytes(d.total.bytes_received)})`,
@@ -46,7 +51,8 @@ current = the latest sample's rate; average = total bytes × 8 / uptime; peak = 
     if (this.jsonEnabled()) return r
     this.out(
       `Network: ${humanRate(r.network.total_bps)} now (up ${humanRate(r.network.upload_bps)}, down ${humanRate(r.network.download_bps)}), ` +
-        `${humanBytes(r.network.total_bytes)} in total, ${r.devices_count} device(s)`,
+        `${humanBytes(r.network.total_bytes)} in total, ${r.devices_count} device(s)` +
+        (r.network.stale_devices ? `, ${r.network.stale_devices} with no recent sample` : ''),
     )
     if (r.devices.length) {
       this.out(
@@ -56,7 +62,7 @@ current = the latest sample's rate; average = total bytes × 8 / uptime; peak = 
             d.hostname,
             d.ip,
             d.mac,
-            humanRate(d.current_bps),
+            d.stale ? 'stale' : humanRate(d.current_bps),
             `${d.total_mb.toFixed(1)} MB`,
             humanBytes(d.bytes_sent),
             humanBytes(d.bytes_received),

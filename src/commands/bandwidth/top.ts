@@ -11,7 +11,7 @@ export default class BandwidthTop extends NetmonCommand {
   static override summary = 'Rank devices by traffic: all-time totals, or inside a time window'
   static override description =
     `Without --since, ranks by the running totals (since registration or the last reset). With --since, ranks by the traffic inside [since, until): whole days/hours/5-minute buckets come from the rollups and only the edges from raw samples. Where raw samples were already pruned, the window is widened to the enclosing bucket and "window" says so.
-JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …}, top_talkers:[{rank, ip, mac, hostname, current_mbps, total_mb, total_bytes_sent, total_bytes_received, peak_mbps, …_bps}]}. With --since, total_* and peak_* are for the window.`
+JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …}, top_talkers:[{rank, ip, mac, hostname, current_mbps, total_mb, total_bytes_sent, total_bytes_received, peak_mbps, …_bps}]}. With --since, total_* and peak_* are for the window. current is 0 with stale: true once the latest sample is older than max(2 × its interval, 60 s) (the rule of bandwidth stats).`
   static override examples = [
     '<%= config.bin %> bandwidth top',
     '<%= config.bin %> bandwidth top --limit 5 --sort download',
@@ -50,7 +50,7 @@ JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …},
           t.hostname,
           t.ip,
           t.mac,
-          humanRate(t.current_bps),
+          t.stale ? 'stale' : humanRate(t.current_bps),
           `${t.total_mb.toFixed(1)} MB`,
           humanBytes(t.total_bytes_sent),
           humanBytes(t.total_bytes_received),

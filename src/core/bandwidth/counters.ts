@@ -22,9 +22,19 @@
  *                                     the reading becomes the reference.
  *  - counter up                     → delta; if it implies more than --max-rate → spike: treated
  *                                     like a reset (a replaced interface / counter), zero + event.
- *  - counter down                   → a 32-bit wrap if the previous value fits 32 bits and the
- *                                     implied rate is plausible, else a 64-bit wrap if plausible,
- *                                     else a reset (reboot, interface re-created).
+ *  - the source rebooted since the previous reading (its boot time is after that reading)
+ *                                   → reset, whatever the counters did (they restarted from zero).
+ *  - counter down                   → an N-bit wrap (32 when the previous value fits 32 bits, else 64)
+ *                                     only if the wrap is the shorter way round the counter: the
+ *                                     implied movement 2^N − prev + cur is at most half the range
+ *                                     (2^(N−1)), and it fits the source's maximum rate (the link
+ *                                     speed when known, else --max-rate); else a reset (reboot,
+ *                                     interface re-created). A reboot from 1 GB to 0 would be a
+ *                                     3.3 GB "wrap" of a 32-bit counter: longer than the 1 GB way
+ *                                     back, so it is a reset; a counter 1 B below its previous value
+ *                                     would be a 4 GiB wrap: a reset too. A counter read so rarely
+ *                                     that it moves more than half its range between readings
+ *                                     cannot be told from a reset (and a whole range is invisible).
  *  - a reset or spike in either direction zeroes the whole interval (both directions): a reboot
  *    resets both counters, and a direction that merely grew past its old value is unreliable.
  *  - a reset/spike records a zero-byte sample, so the next interval starts at this reading.
@@ -47,9 +57,37 @@ export interface CounterOptions {
   maxRateBps: number
   /** Counter width: 32, 64, or decide per wrap (auto). */
   bits: CounterBits
+  /** The interface's link speed, bits/s, where the source knows it (sysfs speed, SNMP ifHighSpeed). */
+  linkSpeedBps?: number
+  /** When the source last booted (epoch ms), where it knows it (/proc/stat btime, now − sysUpTime). */
+  bootTimeMs?: number
 }
 
+/** What a source knows about one device beyond its counters (per reading batch). */
+export type CounterContext = Pick<CounterOptions, 'linkSpeedBps' | 'bootTimeMs'>
+
 export const DEFAULT_MAX_RATE_BPS = 10_000_000_000
+
+/**
+ * A wrap may run this much faster than the link speed: a driver that refreshes its counters
+ * every second or two can show more than one interval's bytes in a short one.
+ */
+export const LINK_SPEED_HEADROOM = 1.5
+
+/**
+ * A boot time this close after the previous reading is not taken as a reboot: btime is whole
+ * seconds and moves with clock adjustments, and a real reboot (shutdown, firmware, kernel) takes longer.
+ */
+export const BOOT_SLACK_MS = 5000
+
+/** The highest rate a wrap may imply: the link speed (with headroom) when known, never above --max-rate. */
+export function wrapRateBps(opts: CounterOptions): number {
+  const link = opts.linkSpeedBps
+  return link !== undefined && link > 0 ? Math.min(opts.maxRateBps, link * LINK_SPEED_HEADROOM) : opts.maxRateBps
+}
+
+/** Did the source boot after the previous reading was taken? */
+export const rebootedSince = (prev: CounterReading, opts: CounterOptions): boolean => opts.bootTimeMs !== undefined && opts.bootTimeMs > prev.ts + BOOT_SLACK_MS
 
 export type DirectionKind = 'delta' | 'wrap32' | 'wrap64' | 'reset' | 'spike'
 
@@ -88,13 +126,20 @@ function direction(prev: bigint, cur: bigint, ms: number, opts: CounterOptions):
     const d = cur - prev
     return plausible(d, ms, opts.maxRateBps) ? {kind: 'delta', bytes: d} : {kind: 'spike', bytes: 0n}
   }
+  // A counter that went down wrapped only if the wrap is the shorter way round (at most half the
+  // range) and fits the source's rate; going the long way round is what a reboot looks like.
+  const rate = wrapRateBps(opts)
+  const wrap = (range: bigint): bigint | null => {
+    const d = range - prev + cur
+    return d <= range >> 1n && plausible(d, ms, rate) ? d : null
+  }
   if (opts.bits !== 64 && prev < TWO_32) {
-    const d = TWO_32 - prev + cur
-    if (plausible(d, ms, opts.maxRateBps)) return {kind: 'wrap32', bytes: d}
+    const d = wrap(TWO_32)
+    if (d !== null) return {kind: 'wrap32', bytes: d}
   }
   if (opts.bits !== 32) {
-    const d = TWO_64 - prev + cur
-    if (plausible(d, ms, opts.maxRateBps)) return {kind: 'wrap64', bytes: d}
+    const d = wrap(TWO_64)
+    if (d !== null) return {kind: 'wrap64', bytes: d}
   }
   return {kind: 'reset', bytes: 0n}
 }
@@ -168,6 +213,21 @@ export function stepCounter(prev: CounterReading | null, cur: CounterReading, op
   }
 
   const ms = cur.ts - prev.ts
+  if (rebootedSince(prev, opts)) {
+    // The counters restarted from zero in between, whichever way they moved: what was counted
+    // before the reboot since `prev` is unknown, so the interval is zero, like any reset.
+    return {
+      outcome: 'reset',
+      record: {sent: 0, received: 0},
+      next: cur,
+      sent: {kind: 'reset', bytes: 0n},
+      received: {kind: 'reset', bytes: 0n},
+      event: {
+        type: 'counter_reset',
+        detail: {previous: str(prev), reading: str(cur), interval_ms: ms, reason: 'the source rebooted', boot_time_ms: opts.bootTimeMs},
+      },
+    }
+  }
   const sent = direction(prev.sent, cur.sent, ms, opts)
   const received = direction(prev.received, cur.received, ms, opts)
   const kinds = [sent.kind, received.kind]
@@ -178,6 +238,7 @@ export function stepCounter(prev: CounterReading | null, cur: CounterReading, op
     sent: sent.kind,
     received: received.kind,
     max_rate_bps: opts.maxRateBps,
+    ...(opts.linkSpeedBps === undefined ? {} : {link_speed_bps: opts.linkSpeedBps}),
   }
   if (kinds.includes('reset') || kinds.includes('spike')) {
     const outcome = kinds.includes('reset') ? 'reset' : 'spike'

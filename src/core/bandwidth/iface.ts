@@ -40,6 +40,31 @@ export function parseProcNetDev(text: string): ProcNetDevRow[] {
   return out
 }
 
+/**
+ * /sys/class/net/NAME/speed: Mbit/s → bits/s. Unknown speeds read as -1 (or fail: loopback, a
+ * down link, Wi-Fi); old kernels and drivers said 65535 or 4294967295 for "unknown".
+ */
+export function parseLinkSpeed(text: string): number | null {
+  const t = text.trim()
+  if (!/^\d+$/.test(t)) return null
+  const mbit = Number(t)
+  return mbit > 0 && mbit !== 65535 && mbit < 2 ** 31 ? mbit * 1e6 : null
+}
+
+/** /proc/stat's `btime N`: when this machine booted (epoch seconds) → epoch ms. */
+export function parseBootTime(procStat: string): number | null {
+  const m = /^btime\s+(\d+)\s*$/m.exec(procStat)
+  return m ? Number(m[1]) * 1000 : null
+}
+
+function readOr<T>(path: string, parse: (text: string) => T | null): T | null {
+  try {
+    return parse(readFileSync(path, 'utf8'))
+  } catch {
+    return null
+  }
+}
+
 export function syntheticMac(host: string, name: string): string {
   const h = createHash('sha256').update(`netmon-iface:${host}:${name}`).digest()
   h[0] = (h[0]! & 0xfc) | 0x02 // locally administered, unicast
@@ -57,6 +82,10 @@ export interface InterfaceReading {
   rx_bytes: bigint
   ts: number
   loopback: boolean
+  /** Link speed (bits/s) where the interface reports one: bounds what a counter wrap may imply. */
+  link_speed_bps: number | null
+  /** When this machine booted (epoch ms): a boot after the previous reading is a counter reset, never a wrap. */
+  boot_time_ms: number | null
 }
 
 const ZERO_MAC = '00:00:00:00:00:00'
@@ -73,10 +102,17 @@ interface Meta {
   mac: string | null
   ip: string | null
   loopback: boolean
+  linkSpeedBps?: number | null
 }
 
 /** Keys each interface: its MAC unless missing, all-zero or shared (then synthetic). */
-export function keyInterfaces(rows: {name: string; rx: bigint; tx: bigint}[], meta: (name: string) => Meta, host: string, ts: number): InterfaceReading[] {
+export function keyInterfaces(
+  rows: {name: string; rx: bigint; tx: bigint}[],
+  meta: (name: string) => Meta,
+  host: string,
+  ts: number,
+  bootTimeMs: number | null = null,
+): InterfaceReading[] {
   const metas = rows.map(r => meta(r.name))
   const count = new Map<string, number>()
   for (const m of metas) if (m.mac && m.mac !== ZERO_MAC) count.set(m.mac, (count.get(m.mac) ?? 0) + 1)
@@ -92,6 +128,8 @@ export function keyInterfaces(rows: {name: string; rx: bigint; tx: bigint}[], me
       rx_bytes: r.rx,
       ts,
       loopback: m.loopback,
+      link_speed_bps: m.linkSpeedBps ?? null,
+      boot_time_ms: bootTimeMs,
     }
   })
 }
@@ -114,10 +152,13 @@ async function readLinux(): Promise<InterfaceReading[]> {
     name => {
       const addrs = os[name]
       const mac = tryNormalizeMac(addrs?.[0]?.mac ?? '') ?? sysMac(name)
-      return {mac, ip: pickIp(addrs), loopback: name === 'lo' || Boolean(addrs?.some(a => a.internal))}
+      // A name from /proc/net/dev never contains "/", so the path stays inside /sys/class/net.
+      const linkSpeedBps = readOr(`/sys/class/net/${name}/speed`, parseLinkSpeed)
+      return {mac, ip: pickIp(addrs), loopback: name === 'lo' || Boolean(addrs?.some(a => a.internal)), linkSpeedBps}
     },
     osHostname(),
     ts,
+    readOr('/proc/stat', parseBootTime),
   )
 }
 

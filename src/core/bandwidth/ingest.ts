@@ -606,7 +606,8 @@ export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions
         continue
       }
       const reading: CounterReading = {ts, sent: joinBig(chunk[o + 2]!, chunk[o + 3]!), received: joinBig(chunk[o + 4]!, chunk[o + 5]!)}
-      const step = stepCounter(st.counter, reading, opts.counter!)
+      const ctx = batch.counterContext?.[chunk[o]!]
+      const step = stepCounter(st.counter, reading, ctx ? {...opts.counter!, ...ctx} : opts.counter!)
       outcomes[step.outcome] = (outcomes[step.outcome] ?? 0) + 1
       st.counter = step.next
       st.counterTouched = true

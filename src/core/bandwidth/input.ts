@@ -11,7 +11,7 @@ import {invalidInput, type NetmonError} from '../errors.js'
 import {normalizeIp} from '../devices/ip.js'
 import {tryNormalizeMac} from '../devices/mac.js'
 import {parseTime} from '../format/time.js'
-import {parseCounter, type CounterBits} from './counters.js'
+import {parseCounter, type CounterBits, type CounterContext} from './counters.js'
 import {Spool} from './spool.js'
 
 export type SampleMode = 'delta' | 'counter'
@@ -38,6 +38,8 @@ export interface SampleBatch {
   spool: Spool
   /** Source label for counter state (e.g. iface:eth0), by MAC index. */
   sources?: (string | undefined)[]
+  /** Link speed / boot time the source knows (e.g. iface), by MAC index: feeds the counter rules. */
+  counterContext?: (CounterContext | undefined)[]
 }
 
 /** Samples may not be stamped in the future: one would turn every later sample into a late one. */

@@ -6,7 +6,7 @@ import {NetmonError, invalidInput} from '../errors.js'
 import {normalizeIp} from '../devices/ip.js'
 import {normalizeMac} from '../devices/mac.js'
 import type {Store, Tx} from '../store/index.js'
-import {parseCounter, type CounterBits} from './counters.js'
+import {parseCounter, type CounterBits, type CounterContext} from './counters.js'
 import {platformCounterBits, readInterfaces, type InterfaceReading} from './iface.js'
 import {applyBatch, type IngestResult} from './ingest.js'
 import {BatchBuilder, checkHostname, checkTs, readNdjson, type SampleBatch, type SampleMode} from './input.js'
@@ -87,15 +87,21 @@ function flagBatch(src: Extract<SampleSource, {kind: 'flags'}>, mode: SampleMode
 function ifaceBatch(readings: InterfaceReading[]): SampleBatch {
   const b = new BatchBuilder('counter')
   const sources: string[] = []
+  const context: CounterContext[] = []
   for (const r of readings) {
     const k = b.index(r.mac, 0)
     // Interface name as hostname when the device is created; the address is refreshed each time.
     b.hint(k, {...(r.ip ? {ip: r.ip} : {}), label: r.name})
     sources[k] = `iface:${r.name}`
+    context[k] = {
+      ...(r.link_speed_bps === null ? {} : {linkSpeedBps: r.link_speed_bps}),
+      ...(r.boot_time_ms === null ? {} : {bootTimeMs: r.boot_time_ms}),
+    }
     b.addCounter(k, r.ts, r.tx_bytes, r.rx_bytes)
   }
   const batch = b.finish()
   batch.sources = sources
+  batch.counterContext = context
   return batch
 }
 

@@ -131,9 +131,17 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
     x.add('netmon_bandwidth_devices', 'gauge', 'Devices with bandwidth accounting (bandwidth stats devices_count)', [[{}, s.devices_count]])
     x.add('netmon_network_sent_bytes_total', 'counter', 'Bytes sent by all devices since their accounting started', [[{}, s.network.bytes_sent]])
     x.add('netmon_network_received_bytes_total', 'counter', 'Bytes received by all devices since their accounting started', [[{}, s.network.bytes_received]])
-    x.add('netmon_network_upload_bits_per_second', 'gauge', "Sum of every device's current (latest-sample) upload rate", [[{}, s.network.upload_bps]])
-    x.add('netmon_network_download_bits_per_second', 'gauge', "Sum of every device's current (latest-sample) download rate", [[{}, s.network.download_bps]])
-    x.add('netmon_network_total_bits_per_second', 'gauge', "Sum of every device's current (latest-sample) rate", [[{}, s.network.total_bps]])
+    // "Current" follows the one staleness rule (rates.ts currentRate): a device whose latest sample is old counts 0.
+    x.add('netmon_network_upload_bits_per_second', 'gauge', "Sum of every device's current upload rate (devices with no recent sample count 0)", [
+      [{}, s.network.upload_bps],
+    ])
+    x.add('netmon_network_download_bits_per_second', 'gauge', "Sum of every device's current download rate (devices with no recent sample count 0)", [
+      [{}, s.network.download_bps],
+    ])
+    x.add('netmon_network_total_bits_per_second', 'gauge', "Sum of every device's current rate (devices with no recent sample count 0)", [
+      [{}, s.network.total_bps],
+    ])
+    x.add('netmon_bandwidth_stale_devices', 'gauge', 'Devices whose latest sample is too old to give a current rate', [[{}, s.network.stale_devices]])
     x.add(
       'netmon_device_sent_bytes_total',
       'counter',
@@ -149,8 +157,14 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
     x.add(
       'netmon_device_current_bits_per_second',
       'gauge',
-      "The device's current rate: its latest sample's bytes × 8 / interval",
+      "The device's current rate: its latest sample's bytes × 8 / interval; 0 once that sample is older than max(2 × interval, 60 s)",
       s.devices.map(d => [dev(d), d.current_bps]),
+    )
+    x.add(
+      'netmon_device_current_stale',
+      'gauge',
+      "1 when the device's latest sample is too old to be its current rate (the rate gauge is then 0)",
+      s.devices.map(d => [dev(d), d.stale ? 1 : 0]),
     )
     x.add(
       'netmon_device_last_update_timestamp_seconds',

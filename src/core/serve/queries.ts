@@ -85,3 +85,19 @@ export async function latencyTargets(store: Store, opts: {sinceMs: number; limit
     },
   }))
 }
+
+/**
+ * The seed bridge's clients address meters by number (`/meters/1/network_stats`): its meters
+ * table numbered them 1, 2, … in the order they were added. A decimal `ref` is a meter's own id
+ * or name when one has it (a config may use `id: "1"`); otherwise the N-th meter registered
+ * (first `bridge run` with it: created_at, then config order), retired ones included, so a
+ * number keeps naming the same meter. Anything else, or a number past the end, is left to the
+ * command's lookup (and its 404).
+ */
+export async function resolveSeedMeter(store: Store, ref: string): Promise<{ref: string; number: number | null}> {
+  if (!/^[1-9]\d{0,8}$/.test(ref)) return {ref, number: null}
+  const own = await store.get('SELECT 1 FROM meters WHERE id = ? OR name = ?', [ref, ref])
+  if (own) return {ref, number: Number(ref)}
+  const nth = await store.get<{id: string}>('SELECT id FROM meters ORDER BY created_at, rowid LIMIT 1 OFFSET ?', [Number(ref) - 1])
+  return nth ? {ref: String(nth.id), number: Number(ref)} : {ref, number: null}
+}

@@ -10,6 +10,7 @@ import {parseProcNetDev, syntheticMac} from '../../../src/core/bandwidth/iface.j
 import {runCli, tempStore} from '../../support/cli.js'
 import {hostname} from 'node:os'
 import {sql} from './helpers.js'
+import {openStore} from '../../../src/core/store/index.js'
 
 const lo = () => parseProcNetDev(readFileSync('/proc/net/dev', 'utf8')).find(r => r.name === 'lo')!
 
@@ -90,6 +91,26 @@ describe.skipIf(process.platform !== 'linux')('bandwidth sample --from iface:lo'
     expect(lines).toHaveLength(3)
     // The store already holds lo's counter from the previous test: every reading is a delta.
     expect(lines.map(l => l.counters[0].outcome)).toEqual(['delta', 'delta', 'delta'])
+  })
+
+  it('a stored reading from before this machine booted (/proc/stat btime) makes the next reading a reset, not a delta or wrap', async () => {
+    // Issue 13: the previous counter was read before the last boot; the counters restarted since.
+    // Counters below today's would otherwise pass as a plausible (slow) delta over the whole uptime.
+    const btime = Number(/^btime\s+(\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))![1]) * 1000
+    const mac = syntheticMac(hostname(), 'lo')
+    const [{id}] = await sql<{id: number}>(t.db, 'SELECT id FROM devices WHERE mac = ?', [mac])
+    const store = await openStore({db: t.db})
+    try {
+      await store.batch([{sql: "UPDATE bw_counters SET ts = ?, sent = '0', received = '0' WHERE device_id = ?", args: [btime - 60_000, id]}])
+    } finally {
+      await store.close()
+    }
+    const r = await runCli(['bandwidth', 'sample', '--from', 'iface:lo', '--json'], {db: t.db})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.counter_outcomes).toEqual({reset: 1})
+    expect(r.json.counters[0]).toMatchObject({outcome: 'reset', bytes_sent: 0, bytes_received: 0})
+    const [ev] = await sql<{detail: string}>(t.db, "SELECT detail FROM events WHERE device_id = ? AND type = 'counter_reset' ORDER BY id DESC LIMIT 1", [id])
+    expect(JSON.parse(ev!.detail)).toMatchObject({reason: 'the source rebooted', boot_time_ms: btime})
   })
 
   it('an unknown interface is an input error naming the ones that exist', async () => {

@@ -130,8 +130,10 @@ describe('rate math, hand-computed', () => {
   it('current, average, peak (with timestamp) and totals of one device', async () => {
     const r = await runCli(['bandwidth', 'stats', '--mac', A, '--json'], {db: t.db})
     const d = r.json.device
-    // current = the t=90 sample: 1.5 MB up over 30 s = 400 kbit/s.
-    expect(d.current).toMatchObject({upload_bps: 400_000, download_bps: 0, total_bps: 400_000, upload_mbps: 0.4, total_mbps: 0.4})
+    // The latest interval (t=60 → 90 s: 1.5 MB up over 30 s = 400 kbit/s) ended hours ago, longer than
+    // max(2 × 30 s, 60 s): no current rate (issue 13; fresh samples: test/integration/bandwidth/current.test.ts).
+    expect(d.current).toMatchObject({upload_bps: 0, download_bps: 0, total_bps: 0, stale: true, stale_after_ms: 60_000, sample_ts: at(90)})
+    expect(d.current_as_of).toBe(at(90))
     expect(d.total).toEqual({bytes_sent: 10_000_000, bytes_received: 18_000_000, total_bytes: 28_000_000, total_mb: 26.703})
     // average = bytes × 8 / 90 s (first seen t=0 → last update t=90).
     expect(d.uptime_seconds).toBe(90)
@@ -143,10 +145,10 @@ describe('rate math, hand-computed', () => {
     expect(d.sample_count).toBe(3)
   })
 
-  it('network totals are the sum of the current rates', async () => {
+  it('network totals are the sum of the devices; hours-old samples add no current rate', async () => {
     const r = await runCli(['bandwidth', 'stats', '--json'], {db: t.db})
-    // A now 400 kbit/s up; B's t=120 sample: 15 MB over 120 s = 1 Mbit/s up.
-    expect(r.json.network).toMatchObject({upload_bps: 1_400_000, download_bps: 0, total_bps: 1_400_000, upload_mbps: 1.4, total_mbps: 1.4})
+    // The sum of current rates over fresh samples: test/integration/bandwidth/current.test.ts.
+    expect(r.json.network).toMatchObject({upload_bps: 0, download_bps: 0, total_bps: 0, stale_devices: 2, bytes_sent: 25_000_000})
     expect(r.json.devices_count).toBe(2)
   })
 
@@ -163,7 +165,8 @@ describe('rate math, hand-computed', () => {
       [at(90), 15_000, 800_000],
     ])
     const s = await runCli(['bandwidth', 'stats', '--mac', A, '--json'], {db: t.db})
-    expect(s.json.device.current.upload_bps).toBe(800_000)
+    // The latest interval is now 15 s long (its rate, 800 kbit/s, is in the raw points above).
+    expect(s.json.device.current).toMatchObject({upload_bps: 0, stale: true, sample_ts: at(90)})
     expect(s.json.device.peak.bps).toBe(3_000_000)
     expect(s.json.device.total.bytes_sent).toBe(10_600_000)
   })
@@ -193,16 +196,17 @@ describe('top --sort: each order computed by hand from data where all four diffe
   const Z = 'CC:00:00:00:00:03'
 
   beforeAll(async () => {
-    const t0 = hourAgo(1)
-    // Two samples each, a minute apart. Totals: X 9300↑ 1300↓, Y 1030↑ 12030↓, Z 9000↑ 9000↓.
-    // Current (the second sample over 60 s): X 600 B → 80 bit/s, Y 60 B → 8 bit/s, Z 6000 B → 800 bit/s.
+    // Two samples each, ten minutes apart, the second ten minutes ago: current for another ten
+    // minutes at least (max(2 × 10 min, 60 s) after it). Totals: X 9300↑ 1300↓, Y 1030↑ 12030↓, Z 9000↑ 9000↓.
+    // Current (the second sample over 600 s): X 600 B → 8 bit/s, Y 60 B → 0.8 bit/s, Z 6000 B → 80 bit/s.
+    const t0 = Date.now() - 20 * 60_000
     const lines = [
       [X, 9000, 1000, t0],
       [Y, 1000, 12000, t0],
       [Z, 6000, 6000, t0],
-      [X, 300, 300, t0 + 60_000],
-      [Y, 30, 30, t0 + 60_000],
-      [Z, 3000, 3000, t0 + 60_000],
+      [X, 300, 300, t0 + 600_000],
+      [Y, 30, 30, t0 + 600_000],
+      [Z, 3000, 3000, t0 + 600_000],
     ].map(([mac, sent, received, ts]) => JSON.stringify({mac, sent, received, ts}))
     const r = await runCli(['bandwidth', 'sample', '--from', '-', '--auto-register', '--json'], {db: t.db, input: lines.join('\n')})
     expect(r.code, r.stderr).toBe(0)

@@ -24,6 +24,10 @@ interface Case {
   cur: CounterReading
   bits?: CounterBits
   maxRate?: number
+  /** Link speed, bits/s. */
+  link?: number
+  /** The source's boot time, seconds after T. */
+  boot?: number
   outcome: Outcome
   record: {sent: number; received: number} | null
   event: string | null
@@ -159,6 +163,127 @@ const cases: Case[] = [
     event: null,
   },
   {name: 'a late reading with equal counters: late too', prev: r(60, 1000n, 1000n), cur: r(30, 1000n, 1000n), outcome: 'late', record: null, event: null},
+  // Issue 13: a reboot is not a wrap. Each of these used to be booked as a 32-bit wrap (GB each way).
+  {
+    name: 'reboot 1 GB → 0 (a 3.3 GB wrap is the long way round): reset, zero',
+    prev: r(0, 1_000_000_000n, 1_000_000_000n),
+    cur: r(30, 0n, 0n),
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'reboot 1 GB → 5000: reset, zero',
+    prev: r(0, 1_000_000_000n, 1_000_000_000n),
+    cur: r(300, 5000n, 5000n),
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'counter 1 B below the previous one (1 GB → 1 GB − 1): reset, not 4,294,967,295 B',
+    prev: r(0, 1_000_000_000n, 0n),
+    cur: r(3600, 999_999_999n, 0n),
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'near the top, 1 B below the previous one (3.5 GB → 3.5 GB − 1): reset, not a 4 GiB wrap',
+    prev: r(0, 3_500_000_000n, 0n),
+    cur: r(3600, 3_499_999_999n, 0n),
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'genuine 32-bit wrap near the top keeps counting exactly (2^32 − 5,000,000 → 1,000,000)',
+    prev: r(0, TWO_32 - 5_000_000n, TWO_32 - 1n),
+    cur: r(30, 1_000_000n, 999n),
+    outcome: 'wrap',
+    record: {sent: 6_000_000, received: 1000},
+    event: 'counter_wrap',
+  },
+  {
+    name: 'genuine 32-bit wrap of half the range exactly (2^31 → 0) still counts',
+    prev: r(0, 1n << 31n, 0n),
+    cur: r(60, 0n, 0n),
+    outcome: 'wrap',
+    record: {sent: 2 ** 31, received: 0},
+    event: 'counter_wrap',
+  },
+  {
+    name: 'genuine 64-bit wrap near the top keeps counting exactly (2^64 − 2^40 → 2^30)',
+    prev: r(0, TWO_64 - (1n << 40n), 7n),
+    cur: r(3600, 1n << 30n, 7n),
+    bits: 64,
+    outcome: 'wrap',
+    record: {sent: 2 ** 40 + 2 ** 30, received: 0},
+    event: 'counter_wrap',
+  },
+  {
+    name: '64-bit counter going back by a little: reset, not a 2^64 wrap',
+    prev: r(0, 1n << 62n, 0n),
+    cur: r(60, (1n << 62n) - 10n, 0n),
+    bits: 64,
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'a near-top wrap above the link speed is a reset (3e9 → 1000 in 60 s = 172 Mbit/s on a 100 Mbit/s link)',
+    prev: r(0, 3_000_000_000n, 0n),
+    cur: r(60, 1000n, 0n),
+    link: 100e6,
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'the same wrap on a 1 Gbit/s link is a wrap',
+    prev: r(0, 3_000_000_000n, 0n),
+    cur: r(60, 1000n, 0n),
+    link: 1e9,
+    outcome: 'wrap',
+    record: {sent: Number(TWO_32 - 3_000_000_000n + 1000n), received: 0},
+    event: 'counter_wrap',
+  },
+  {
+    name: 'boot time after the previous reading: a near-top "wrap" is a reboot (reset)',
+    prev: r(0, TWO_32 - 100n, 5000n),
+    cur: r(60, 50n, 10n),
+    boot: 40,
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'boot time after the previous reading: counters that grew past their old values are a reboot too',
+    prev: r(0, 1000n, 1000n),
+    cur: r(600, 50_000n, 90_000n),
+    boot: 100,
+    outcome: 'reset',
+    record: {sent: 0, received: 0},
+    event: 'counter_reset',
+  },
+  {
+    name: 'boot time before the previous reading: the wrap counts',
+    prev: r(0, TWO_32 - 100n, 5000n),
+    cur: r(60, 50n, 6000n),
+    boot: -86_400,
+    outcome: 'wrap',
+    record: {sent: 150, received: 1000},
+    event: 'counter_wrap',
+  },
+  {
+    name: 'boot time within a few seconds of the previous reading (btime rounding, clock slew): not a reboot',
+    prev: r(0, 1000n, 1000n),
+    cur: r(60, 2000n, 3000n),
+    boot: 2,
+    outcome: 'delta',
+    record: {sent: 1000, received: 2000},
+    event: null,
+  },
   {
     name: 'a late reading from before a 32-bit wrap (counter above, wrap plausible): late',
     prev: r(200, 100n, 100n),
@@ -172,7 +297,12 @@ const cases: Case[] = [
 describe('stepCounter', () => {
   for (const c of cases) {
     it(c.name, () => {
-      const s = stepCounter(c.prev, c.cur, {maxRateBps: c.maxRate ?? 10e9, bits: c.bits ?? 'auto'})
+      const s = stepCounter(c.prev, c.cur, {
+        maxRateBps: c.maxRate ?? 10e9,
+        bits: c.bits ?? 'auto',
+        ...(c.link === undefined ? {} : {linkSpeedBps: c.link}),
+        ...(c.boot === undefined ? {} : {bootTimeMs: T + c.boot * 1000}),
+      })
       expect(s.outcome).toBe(c.outcome)
       expect(s.record).toEqual(c.record)
       expect(s.event?.type ?? null).toBe(c.event)

@@ -1,6 +1,6 @@
 /** /proc/net/dev parsing and how interfaces are keyed (loopback has MAC 00:00:00:00:00:00). */
 import {describe, expect, it} from 'vitest'
-import {keyInterfaces, parseProcNetDev, syntheticMac} from '../../../src/core/bandwidth/iface.js'
+import {keyInterfaces, parseBootTime, parseLinkSpeed, parseProcNetDev, syntheticMac} from '../../../src/core/bandwidth/iface.js'
 import {isLocallyAdministered, isMulticast} from '../../../src/core/devices/mac.js'
 
 const SAMPLE = `Inter-|   Receive                                                |  Transmit
@@ -44,5 +44,25 @@ describe('keyInterfaces', () => {
     expect(syntheticMac('hostA', 'lo')).toBe(a)
     expect(syntheticMac('hostB', 'lo')).not.toBe(a)
     expect(syntheticMac('hostA', 'lo0')).not.toBe(a)
+  })
+})
+
+describe('link speed and boot time (counter wrap rules, issue 13)', () => {
+  it('reads /sys/class/net/NAME/speed in Mbit/s; unknown speeds are null', () => {
+    expect(parseLinkSpeed('1000\n')).toBe(1e9)
+    expect(parseLinkSpeed('10000')).toBe(1e10)
+    expect(parseLinkSpeed('-1\n')).toBeNull()
+    expect(parseLinkSpeed('65535')).toBeNull()
+    expect(parseLinkSpeed('4294967295')).toBeNull()
+    expect(parseLinkSpeed('0')).toBeNull()
+    expect(parseLinkSpeed('')).toBeNull()
+  })
+  it("reads /proc/stat's btime as epoch ms", () => {
+    expect(parseBootTime('cpu  1 2 3\nintr 5\nbtime 1795000000\nprocesses 12\n')).toBe(1_795_000_000_000)
+    expect(parseBootTime('cpu 1 2 3\n')).toBeNull()
+  })
+  it('keyInterfaces carries each link speed and the boot time', () => {
+    const k = keyInterfaces([{name: 'eth0', rx: 1n, tx: 2n}], () => ({mac: '02:FC:00:00:00:01', ip: null, loopback: false, linkSpeedBps: 1e9}), 'h', 5, 1000)
+    expect(k[0]).toMatchObject({link_speed_bps: 1e9, boot_time_ms: 1000})
   })
 })

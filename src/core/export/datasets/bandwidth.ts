@@ -101,7 +101,7 @@ export const bandwidthTotals: Dataset = {
           .map(c => read(c, `t.${c}`)),
       ],
       compute(row) {
-        const s = deviceStatsShape(row as unknown as Parameters<typeof deviceStatsShape>[0])
+        const s = deviceStatsShape(row as unknown as Parameters<typeof deviceStatsShape>[0], null)
         const c = s.current
         const a = s.average
         const p = s.peak

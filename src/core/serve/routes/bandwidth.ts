@@ -8,7 +8,7 @@ import {z} from 'zod'
 import {DEFAULT_MAX_RATE_BPS} from '../../bandwidth/counters.js'
 import {registerBandwidthDevice} from '../../bandwidth/admin.js'
 import {checkHostname} from '../../bandwidth/input.js'
-import {deviceStats, history, networkStats, topTalkers} from '../../bandwidth/query.js'
+import {deviceStats, history, networkStats, topTalkers, type DeviceStats} from '../../bandwidth/query.js'
 import {runSample} from '../../bandwidth/sample.js'
 import {NetmonError, invalidInput} from '../../errors.js'
 import {body, ip, isoTime, mac, nullableIso, query, queryInt, queryTime, route, type RouteDef} from '../route.js'
@@ -16,10 +16,26 @@ import {body, ip, isoTime, mac, nullableIso, query, queryInt, queryTime, route, 
 const num = z.number()
 const int = z.number().int()
 const rateTriple = {upload_mbps: num, download_mbps: num, total_mbps: num, upload_bps: int, download_bps: int, total_bps: int}
-const peak = z.object({mbps: num, bps: int, timestamp: nullableIso, timestamp_ms: int.nullable()})
+/** The seed's device peak: `timestamp` in epoch seconds (a float), the ISO form alongside. */
+const seedPeak = z.object({
+  mbps: num,
+  bps: int,
+  timestamp: num.nullable().meta({description: "Epoch seconds, fractional (the seed's field); the CLI gives ISO here"}),
+  timestamp_iso: nullableIso,
+  timestamp_ms: int.nullable(),
+})
 
 export const networkStatsSchema = z.object({
-  network: z.object({...rateTriple, bytes_sent: int, bytes_received: int, total_bytes: int, total_mb: num}),
+  network: z.object({
+    ...rateTriple,
+    bytes_sent: int,
+    bytes_received: int,
+    total_bytes: int,
+    total_mb: num,
+    stale_devices: int.meta({description: 'Devices whose latest sample is too old to count as current (they add 0 to the rates)'}),
+    current_as_of: nullableIso,
+    current_as_of_ms: int.nullable(),
+  }),
   devices_count: int,
   devices: z.array(
     z.object({
@@ -28,6 +44,9 @@ export const networkStatsSchema = z.object({
       hostname: z.string().nullable(),
       current_mbps: num,
       current_bps: int,
+      stale: z.boolean(),
+      current_as_of: nullableIso,
+      current_as_of_ms: int.nullable(),
       total_mb: num,
       bytes_sent: int,
       bytes_received: int,
@@ -43,10 +62,18 @@ export const deviceStatsSchema = z.object({
     ip: z.string().nullable(),
     mac: z.string().nullable(),
     hostname: z.string().nullable(),
-    current: z.object({...rateTriple, sample_ts: nullableIso, sample_ts_ms: int.nullable()}),
+    current: z.object({
+      ...rateTriple,
+      sample_ts: nullableIso,
+      sample_ts_ms: int.nullable(),
+      stale: z.boolean().meta({description: 'The latest sample is older than stale_after_ms: current is 0'}),
+      stale_after_ms: int.meta({description: 'max(2 × the latest interval, 60 s)'}),
+    }),
+    current_as_of: nullableIso,
+    current_as_of_ms: int.nullable(),
     total: z.object({bytes_sent: int, bytes_received: int, total_bytes: int, total_mb: num}),
     average: z.object(rateTriple),
-    peak: peak.extend({upload: peak, download: peak}),
+    peak: seedPeak.extend({upload: seedPeak, download: seedPeak}),
     uptime_seconds: num,
     sample_count: int,
     first_seen: nullableIso,
@@ -68,6 +95,9 @@ export const topSchema = z.object({
       hostname: z.string().nullable(),
       current_mbps: num,
       current_bps: int,
+      stale: z.boolean(),
+      current_as_of: nullableIso,
+      current_as_of_ms: int.nullable(),
       total_mb: num,
       total_bytes_sent: int,
       total_bytes_received: int,
@@ -177,6 +207,8 @@ const sampleBody = body({
 export const TOP_DEFAULTS = {limit: 10, sort: 'total'} as const
 export const HISTORY_DEFAULTS = {sinceMs: 86_400_000, resolution: 'auto'} as const
 
+export const SEED_SAMPLE_MESSAGE = 'Sample added'
+
 const SINGLE_KEYS = ['mac', 'sent', 'received', 'bytes_sent', 'bytes_received', 'ts', 'ip', 'hostname'] as const
 
 export function bandwidthRoutes(): RouteDef[] {
@@ -199,7 +231,7 @@ export function bandwidthRoutes(): RouteDef[] {
       }),
       response: z.union([networkStatsSchema, deviceStatsSchema]),
       cacheable: () => true,
-      run: async ({store}, {query}) => (query.mac === undefined ? networkStats(store) : deviceStats(store, query.mac)),
+      run: async ({store}, {query}) => (query.mac === undefined ? networkStats(store) : seedDeviceStats(await deviceStats(store, query.mac))),
     }),
     route({
       method: 'GET',
@@ -295,18 +327,33 @@ export function bandwidthRoutes(): RouteDef[] {
         // The records become the NDJSON stream `bandwidth sample --from -` reads: same parser, same checks.
         const lines = records.map(r => JSON.stringify(r)).join('\n')
         try {
-          return await runSample(store, {
+          const r = await runSample(store, {
             source: {kind: 'ndjson', input: oneChunk(lines)},
             mode: body.mode ?? 'delta',
             autoRegister: body.auto_register ?? false,
             maxRateBps: body.max_rate_bps ?? DEFAULT_MAX_RATE_BPS,
           })
+          // The seed's add_sample answered exactly {"success": true, "message": "Sample added"}.
+          return single ? {...r, message: SEED_SAMPLE_MESSAGE} : r
         } catch (e) {
           throw renameLine(e, single)
         }
       },
     }),
   ]
+}
+
+type Peak = DeviceStats['peak']['upload']
+
+/** A peak as the seed's clients read it: epoch seconds in `timestamp`, ISO in `timestamp_iso`. */
+function toSeedPeak(p: Peak): Omit<Peak, 'timestamp'> & {timestamp: number | null; timestamp_iso: string | null} {
+  return {...p, timestamp: p.timestamp_ms === null ? null : p.timestamp_ms / 1000, timestamp_iso: p.timestamp}
+}
+
+/** `bandwidth stats --mac` with the seed's peak timestamps (docs/SERVE.md "Differences from the seeds"). */
+export function seedDeviceStats(r: {device: DeviceStats}) {
+  const p = r.device.peak
+  return {device: {...r.device, peak: {...toSeedPeak(p), upload: toSeedPeak(p.upload), download: toSeedPeak(p.download)}}}
 }
 
 async function* oneChunk(text: string): AsyncIterable<string> {

@@ -5,12 +5,20 @@
  */
 import {z} from 'zod'
 import {bridgeStatus, listMeters, meterNetworkStats, meterReadings} from '../../bridge/queries.js'
+import {resolveSeedMeter} from '../queries.js'
 import {isoTime, nullableIso, query, queryBool, queryInt, queryTime, route, type RouteDef} from '../route.js'
 
 /** `meters stats --limit 100`, `meters readings --limit 50`. */
 export const METER_DEFAULTS = {statsLimit: 100, readingsLimit: 50} as const
 
-const meterId = z.strictObject({id: z.string().trim().min(1, {message: 'empty meter id'}).max(200).meta({description: 'Meter id or name', example: 'm1'})})
+const meterId = z.strictObject({
+  id: z
+    .string()
+    .trim()
+    .min(1, {message: 'empty meter id'})
+    .max(200)
+    .meta({description: "Meter id or name, or the seed's meter number (1 = the first meter registered)", example: 'm1'}),
+})
 
 const num = z.number()
 const int = z.number().int()
@@ -36,7 +44,7 @@ export const meterListItem = z.object({
 })
 
 export const networkStatsSchema = z.object({
-  meter_id: z.string(),
+  meter_id: z.union([z.string(), int]).meta({description: "The meter's id; the number when it was asked for by the seed's meter number"}),
   meter_name: z.string(),
   timestamp: nullableIso,
   timestamp_ms: int.nullable(),
@@ -130,7 +138,11 @@ export function meterRoutes(): RouteDef[] {
       }),
       response: networkStatsSchema,
       cacheable: ({query}) => query.since === undefined,
-      run: async ({store}, {params, query}) => meterNetworkStats(store, params.id, {sinceMs: query.since, limit: query.limit ?? METER_DEFAULTS.statsLimit}),
+      run: async ({store}, {params, query}) => {
+        const m = await resolveSeedMeter(store, params.id)
+        const r = await meterNetworkStats(store, m.ref, {sinceMs: query.since, limit: query.limit ?? METER_DEFAULTS.statsLimit})
+        return m.number === null ? r : {...r, meter_id: m.number}
+      },
     }),
     route({
       method: 'GET',
@@ -148,7 +160,11 @@ export function meterRoutes(): RouteDef[] {
       response: readingsSchema,
       cacheable: ({query}) => query.since === undefined && query.until === undefined,
       run: async ({store}, {params, query}) =>
-        meterReadings(store, params.id, {sinceMs: query.since, untilMs: query.until, limit: query.limit ?? METER_DEFAULTS.readingsLimit}),
+        meterReadings(store, (await resolveSeedMeter(store, params.id)).ref, {
+          sinceMs: query.since,
+          untilMs: query.until,
+          limit: query.limit ?? METER_DEFAULTS.readingsLimit,
+        }),
     }),
     route({
       method: 'GET',
