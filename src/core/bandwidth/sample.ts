@@ -8,7 +8,7 @@ import {normalizeMac} from '../devices/mac.js'
 import type {Store} from '../store/index.js'
 import {parseCounter, type CounterBits} from './counters.js'
 import {platformCounterBits, readInterfaces, type InterfaceReading} from './iface.js'
-import {applyBatch, type IngestResult} from './ingest.js'
+import {ingestBatch, type IngestResult} from './ingest.js'
 import {BatchBuilder, checkHostname, checkTs, readNdjson, type SampleBatch, type SampleMode} from './input.js'
 import {autoPrune} from './retention.js'
 
@@ -100,7 +100,7 @@ export async function writeBatch(
   opts: {autoRegister: boolean; counter?: {maxRateBps: number; bits: CounterBits}},
 ): Promise<SampleResult> {
   try {
-    const result: SampleResult = await store.writeTx(tx => applyBatch(tx, batch, {...opts, local: store.isLocal}))
+    const result: SampleResult = await ingestBatch(store, batch, opts)
     // Retention must never fail a sample that was already committed.
     try {
       result.auto_pruned = (await autoPrune(store)) !== null
