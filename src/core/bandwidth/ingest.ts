@@ -317,13 +317,16 @@ async function account(
   // Flushed after each spool chunk once past the threshold, so a chunk always fits (a record
   // adds at most one raw row and one row per rollup level).
   const cap = RAW_ROWS_PER_STATEMENT + SPOOL_CHUNK_RECORDS
-  const raw = new FixedWidthRows(sink, RAW_HEAD, RAW_TAIL, [false, false, false, false, true], stateById.size, cap)
+  // Two raw buffers: samples after the device's latest one are new rows for sure (plain INSERT,
+  // ~20 % cheaper than an upsert); only same-(device, ts) samples need the upsert, flushed after.
+  const rawNew = new FixedWidthRows(sink, RAW_HEAD, '', [false, false, false, false, true], stateById.size, cap, [null, 1])
+  const raw = new FixedWidthRows(sink, RAW_HEAD, RAW_TAIL, [false, false, false, false, true], stateById.size, cap, [null, 1])
   const rollups = RESOLUTIONS.map(
-    r => new FixedWidthRows(sink, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap),
+    r => new FixedWidthRows(sink, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap, [null, r.ms]),
   )
-  const addRaw = (st: DevState, ts: number, sent: number, received: number, interval: number | null) => {
-    const o = raw.add(st.slot)
-    const v = raw.values
+  const addRaw = (st: DevState, ts: number, sent: number, received: number, interval: number | null, rows = raw) => {
+    const o = rows.add(st.slot)
+    const v = rows.values
     v[o] = st.id
     v[o + 1] = ts
     v[o + 2] = sent
@@ -380,7 +383,7 @@ async function account(
         flag(st, ts, bad)
         interval = null
       }
-      addRaw(st, ts, sent, received, interval)
+      addRaw(st, ts, sent, received, interval, rawNew)
       st.curTs = ts
       st.curSent = sent
       st.curReceived = received
@@ -457,9 +460,13 @@ async function account(
         })
       }
     }
-    if (raw.length >= RAW_ROWS_PER_STATEMENT) await raw.flush()
+    if (rawNew.length + raw.length >= RAW_ROWS_PER_STATEMENT) {
+      await rawNew.flush()
+      await raw.flush()
+    }
     for (const r of rollups) if (r.length >= RAW_ROWS_PER_STATEMENT) await r.flush()
   }
+  await rawNew.flush()
   await raw.flush()
   // Close the open buckets.
   for (let i = 0; i < 3; i++) {
