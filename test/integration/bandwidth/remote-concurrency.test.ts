@@ -5,6 +5,10 @@
  */
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {registerBandwidthDevice} from '../../../src/core/bandwidth/admin.js'
+import {ingestBatch} from '../../../src/core/bandwidth/ingest.js'
+import {BatchBuilder} from '../../../src/core/bandwidth/input.js'
+import {openStore} from '../../../src/core/store/index.js'
 import {startHranaServer, type HranaServer} from '../../support/hrana-server.js'
 import {runCli, tempStore} from '../../support/cli.js'
 
@@ -98,4 +102,44 @@ describe('5 processes × 20 bandwidth sample runs on a remote store', () => {
       await locked.close()
     }
   }, 180_000)
+})
+
+describe('the one-request remote write under a conflict (in-process)', () => {
+  const t = tempStore('netmon-bw-remote-guard-')
+  afterAll(() => t.cleanup())
+
+  it('two writers that read the same state: one commits, the other is refused by the guard and redone; totals exact', async () => {
+    // 200 ms per request: both writers read before either writes, so the second write is stale.
+    const server = await startHranaServer({dbPath: join(t.dir, 'guard.db'), latencyMs: 200})
+    const env = {NETMON_DB_URL: server.url, NETMON_DB_AUTH_TOKEN: server.token}
+    const stores = [await openStore({env}), await openStore({env})]
+    try {
+      await registerBandwidthDevice(stores[0]!, {mac: 'AA:BB:CC:00:02:01', ip: '192.0.2.21'})
+      const base = Date.now() - 60_000
+      // Whichever commits first, the other redoes (in order, or as a late sample): same result.
+      const batch = (sent: number) => {
+        const b = new BatchBuilder('delta')
+        b.addDelta(b.index('AA:BB:CC:00:02:01', 0), base + sent, sent, 1)
+        return b.finish()
+      }
+      const before = server.requests.length
+      const results = await Promise.all([
+        ingestBatch(stores[0]!, batch(1000), {autoRegister: false}),
+        ingestBatch(stores[1]!, batch(2000), {autoRegister: false}),
+      ])
+      expect(results.map(r => r.samples_recorded)).toEqual([1, 1])
+      const guarded = server.requests.slice(before).filter(q => q.body.includes('netmon_guard(ok)'))
+      expect(guarded.length).toBeGreaterThanOrEqual(3) // two writes + at least one redo
+      const [tot] = await stores[0]!.query<{bytes_sent: number; sample_count: number}>('SELECT bytes_sent, sample_count FROM bw_totals')
+      expect(tot).toEqual({bytes_sent: 3000, sample_count: 2})
+      const raw = await stores[0]!.query('SELECT sent, interval_ms FROM bw_samples ORDER BY ts')
+      expect(raw).toEqual([
+        {sent: 1000, interval_ms: null},
+        {sent: 2000, interval_ms: 1000},
+      ])
+    } finally {
+      for (const s of stores) await s.close()
+      await server.close()
+    }
+  }, 120_000)
 })
