@@ -65,7 +65,7 @@ export class BatchingSink implements Sink {
   async write(sql: string, args: Arg[]): Promise<void> {
     const size = statementBytes(sql, args)
     if (this.queue.length > 0 && this.bytes + size > this.maxBytes) await this.flush()
-    this.queue.push({sql, args: args as Stmt extends {args?: infer A} ? A : never})
+    this.queue.push({sql, args})
     this.bytes += size
   }
   async flush(): Promise<void> {
@@ -84,7 +84,7 @@ export class CollectingSink implements Sink {
   readonly statements: Stmt[] = []
   bytes = 0
   async write(sql: string, args: Arg[]): Promise<void> {
-    this.statements.push({sql, args: args as Stmt extends {args?: infer A} ? A : never})
+    this.statements.push({sql, args})
     this.bytes += statementBytes(sql, args)
   }
   async flush(): Promise<void> {}
