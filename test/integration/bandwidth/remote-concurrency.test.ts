@@ -143,3 +143,55 @@ describe('the one-request remote write under a conflict (in-process)', () => {
     }
   }, 120_000)
 })
+
+describe('counter mode through the one-request remote write', () => {
+  const t = tempStore('netmon-bw-remote-counter-')
+  afterAll(() => t.cleanup())
+
+  it('cron-style readings continue from the stored counter; a hostname hint refreshes the device', async () => {
+    const server = await startHranaServer({dbPath: join(t.dir, 'counter.db')})
+    try {
+      const env = {NETMON_DB_URL: server.url, NETMON_DB_AUTH_TOKEN: server.token}
+      const mac = 'AA:BB:CC:00:03:01'
+      expect((await runCli(['bandwidth', 'register', '--ip', '192.0.2.31', '--mac', mac], {env})).code).toBe(0)
+      const base = Math.floor(Date.now() / 1000) * 1000 - 10 * 60_000
+      const reading = (sent: string, received: string, minute: number, extra: string[] = []) =>
+        runCli(
+          [
+            'bandwidth',
+            'sample',
+            '--mode',
+            'counter',
+            '--mac',
+            mac,
+            '--sent',
+            sent,
+            '--received',
+            received,
+            '--at',
+            String(base + minute * 60_000),
+            '--json',
+            ...extra,
+          ],
+          {
+            env,
+          },
+        )
+      expect((await reading('1000', '5000', 0)).json.counter_outcomes).toEqual({baseline: 1})
+      const before = server.requests.length
+      const second = await reading('1600', '9000', 1, ['--hostname', 'router'])
+      expect(second.code, second.stderr).toBe(0)
+      expect(second.json.samples[0]).toMatchObject({bytes_sent: 600, bytes_received: 4000, interval_ms: 60_000})
+      expect(server.requests.slice(before).filter(q => q.body.includes('BEGIN IMMEDIATE'))).toHaveLength(1)
+      // 2^32 wrap on sent: 4294967000 → 200 is 496 bytes.
+      await reading('4294967000', '9100', 2)
+      const wrap = await reading('200', '9200', 3)
+      expect(wrap.json.samples[0]).toMatchObject({bytes_sent: 496, bytes_received: 100})
+      const st = await runCli(['bandwidth', 'stats', '--mac', mac, '--json'], {env})
+      expect(st.json.device.hostname).toBe('router')
+      expect(st.json.device.total).toMatchObject({bytes_sent: 600 + (4294967000 - 1600) + 496, bytes_received: 4000 + 100 + 100})
+    } finally {
+      await server.close()
+    }
+  }, 120_000)
+})
