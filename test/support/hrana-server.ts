@@ -34,7 +34,7 @@ export interface HranaServer {
   port: number
   token: string
   /** Raw log of every HTTP request, so tests can grep for secrets. */
-  requests: Array<{path: string; body: string; headers: Record<string, string | string[] | undefined>}>
+  requests: Array<{path: string; body: string; headers: Record<string, string | string[] | undefined>; bytes: number; status?: number}>
   close(): Promise<void>
 }
 
@@ -46,6 +46,13 @@ export interface HranaServerOptions {
   streamIdleMs?: number
   /** How long a statement waits for another stream's write transaction (default 5 s). */
   lockTimeoutMs?: number
+  /**
+   * Largest request body accepted (default 1 MiB, libSQL's own default); larger → HTTP 413, like
+   * the real server, so a client that sends unbounded statements fails here too.
+   */
+  maxBodyBytes?: number
+  /** Delay before answering each request, standing in for a network round trip (default 0). */
+  latencyMs?: number
 }
 
 type Conn = InstanceType<typeof Database>
@@ -200,6 +207,8 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
   const token = opts.token ?? randomBytes(24).toString('base64url')
   const idleMs = opts.streamIdleMs ?? 10_000
   const lockTimeoutMs = opts.lockTimeoutMs ?? 5_000
+  const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024
+  const latencyMs = opts.latencyMs ?? 0
   const streams = new Map<string, Stream>() // baton → stream
   const lock = new WriteLock()
   const requests: HranaServer['requests'] = []
@@ -424,11 +433,20 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8')
+    let size = 0
+    req.on('data', (c: Buffer) => {
+      size += c.length
+      if (size <= maxBodyBytes) chunks.push(c)
+    })
+    req.on('end', async () => {
+      if (latencyMs > 0) await sleep(latencyMs)
       const path = req.url ?? '/'
-      requests.push({path, body, headers: {...req.headers}})
+      if (size > maxBodyBytes) {
+        requests.push({path, body: '', headers: {...req.headers}, status: 413, bytes: size})
+        return send(res, 413, {message: `request body of ${size} bytes exceeds the limit of ${maxBodyBytes} bytes`, code: 'PAYLOAD_TOO_LARGE'})
+      }
+      const body = Buffer.concat(chunks).toString('utf8')
+      requests.push({path, body, headers: {...req.headers}, bytes: size})
       const route = `${req.method} ${path.replace(/\/+$/, '')}`
       if (route === 'GET /v2') return send(res, 200, {version: 2}) // version probe
       if (route !== 'POST /v2/pipeline') return send(res, 404, {message: `not found: ${req.method} ${path}`, code: 'NOT_FOUND'})

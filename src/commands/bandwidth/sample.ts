@@ -33,7 +33,10 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     'auto-register': Flags.boolean({description: 'Register unknown MACs instead of rejecting them'}),
     ip: Flags.string({description: "With --mac: the device's address (used by --auto-register)"}),
     hostname: Flags.string({description: "With --mac: the device's name (used by --auto-register)"}),
-    'max-rate': Flags.string({description: 'Counter mode: highest plausible rate (SI), e.g. 10G, 1000M', default: '10G'}),
+    'max-rate': Flags.string({
+      description: 'Highest plausible rate per direction (SI), e.g. 10G, 1000M: decides counter wraps; faster delta rates are flagged',
+      default: '10G',
+    }),
     'counter-bits': Flags.string({
       description: 'Counter mode: counter width (auto decides per wrap; interfaces default to 64 on 64-bit systems)',
       options: ['32', '64', 'auto'],

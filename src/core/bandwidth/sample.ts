@@ -8,7 +8,7 @@ import {normalizeMac} from '../devices/mac.js'
 import type {Store, Tx} from '../store/index.js'
 import {parseCounter, type CounterBits, type CounterContext} from './counters.js'
 import {platformCounterBits, readInterfaces, type InterfaceReading} from './iface.js'
-import {applyBatch, type IngestResult} from './ingest.js'
+import {applyBatch, ingestBatch, type IngestResult} from './ingest.js'
 import {BatchBuilder, checkHostname, checkTs, readNdjson, type SampleBatch, type SampleMode} from './input.js'
 import {autoPrune} from './retention.js'
 import {removeOrphanSpools} from './spool.js'
@@ -173,13 +173,16 @@ export async function writeBatch(
 ): Promise<SampleResult> {
   const {signal, ...apply} = opts
   try {
-    const result: SampleResult = await store.writeTx(async tx => {
-      if (!signal) return applyBatch(tx, batch, {...apply, local: store.isLocal})
-      const r = await applyBatch(stoppable(tx, signal), batch, {...apply, local: store.isLocal})
-      // Last chance before COMMIT: a signal now still means nothing is recorded.
-      if (signal.aborted) throw interrupted(signal.reason)
-      return r
-    })
+    // A stream that a signal may stop goes through one transaction whose statements fail once the
+    // signal is seen; everything else takes ingestBatch's fast paths (one request on a remote).
+    const result: SampleResult = signal
+      ? await store.writeTx(async tx => {
+          const r = await applyBatch(stoppable(tx, signal), batch, {...apply, local: store.isLocal})
+          // Last chance before COMMIT: a signal now still means nothing is recorded.
+          if (signal.aborted) throw interrupted(signal.reason)
+          return r
+        })
+      : await ingestBatch(store, batch, apply)
     // Retention must never fail a sample that was already committed.
     try {
       result.auto_pruned = (await autoPrune(store)) !== null

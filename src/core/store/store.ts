@@ -40,6 +40,11 @@ export interface StoreStats {
 
 const BUSY_TIMEOUT_MS = 10_000
 const MAX_ATTEMPTS = 8
+/**
+ * A remote server answers BUSY after its own (short, unknown) lock wait, so 8 attempts could give
+ * up within seconds: remote stores retry by time instead, as long as 8 local attempts can take.
+ */
+const REMOTE_RETRY_BUDGET_MS = MAX_ATTEMPTS * BUSY_TIMEOUT_MS
 
 export function toRows<T = Row>(rs: ResultSet): T[] {
   const cols = rs.columns
@@ -149,12 +154,14 @@ export class Store {
    * exponential backoff + jitter. Non-BUSY errors are mapped to NetmonError at once.
    */
   private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const start = Date.now()
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn()
       } catch (e) {
         if (e instanceof NetmonError) throw e
-        if (!isBusy(e) || attempt >= MAX_ATTEMPTS) throw storeError(e, this.location, what)
+        const exhausted = this.isLocal ? attempt >= MAX_ATTEMPTS : Date.now() - start >= REMOTE_RETRY_BUDGET_MS
+        if (!isBusy(e) || exhausted) throw storeError(e, this.location, what, attempt)
         this.stats.busyRetries++
         this.onRetry?.(attempt, e)
         if (this.isLocal) {
@@ -251,7 +258,7 @@ export function isCorruption(e: unknown): boolean {
 }
 
 /** Maps a client error to one clear NetmonError line; never includes the auth token. */
-export function storeError(e: unknown, location: StoreLocation, what: string): NetmonError {
+export function storeError(e: unknown, location: StoreLocation, what: string, attempts = MAX_ATTEMPTS): NetmonError {
   if (e instanceof NetmonError) return e
   const any = e as {code?: string; message?: string; cause?: {code?: string; message?: string}}
   const code = any?.code ?? ''
@@ -293,7 +300,7 @@ export function storeError(e: unknown, location: StoreLocation, what: string): N
     message = `${where} is not a netmon store (not an SQLite database)`
     hint = 'point --db at a netmon store, or a new path to create one'
   } else if (isBusy(e)) {
-    message = `the store ${where} stayed locked by other writers (${what} gave up after ${MAX_ATTEMPTS} attempts)`
+    message = `the store ${where} stayed locked by other writers (${what} gave up after ${attempts} attempts)`
     hint = 'another process holds a long write; try again'
   } else {
     message = `store ${what} failed on ${where}: ${raw.split('\n')[0]}`

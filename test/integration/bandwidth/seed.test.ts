@@ -83,14 +83,16 @@ describe('the seed example: laptop, desktop, phone', () => {
     expect(table.stdout).toMatch(/desktop.*192\.168\.1\.101.*AA:BB:CC:DD:EE:02.*120\.0 MB/)
   })
 
-  it('the first delta sample after registration is traffic since registration (the seed semantics)', async () => {
+  it('the first delta sample after registration counts its bytes but has no rate (registration is no measurement)', async () => {
     const reg = await runCli(['bandwidth', 'register', '--ip', '192.168.1.110', '--mac', 'AA:BB:CC:DD:EE:10', '--json'], {db: t.db})
+    expect(reg.code, reg.stderr).toBe(0)
+    // Issue 13: milliseconds after register, the old rule gave a rate over those milliseconds.
     const s = await runCli(['bandwidth', 'sample', '--mac', 'AA:BB:CC:DD:EE:10', '--sent', '1000000', '--received', '0', '--json'], {db: t.db})
     expect(s.code, s.stderr).toBe(0)
-    const x = s.json.samples[0]
-    const interval = x.ts_ms - reg.json.first_seen_ms
-    expect(x.interval_ms).toBe(interval)
-    expect(x.upload_bps).toBe(Math.round((1_000_000 * 8000) / interval))
+    expect(s.json.samples[0]).toMatchObject({bytes_sent: 1_000_000, interval_ms: null, upload_bps: null, total_bps: null})
+    const st = await runCli(['bandwidth', 'stats', '--mac', 'AA:BB:CC:DD:EE:10', '--json'], {db: t.db})
+    expect(st.json.device.total.bytes_sent).toBe(1_000_000)
+    expect(st.json.device.peak).toMatchObject({bps: 0, timestamp: null})
   })
 
   it('re-registering updates ip/hostname and keeps the totals', async () => {

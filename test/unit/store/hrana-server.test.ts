@@ -412,4 +412,19 @@ describe('hrana test server, raw protocol', () => {
     expect(r2.json.results[0].error.code).toBe('SQLITE_BUSY')
     expect((await c.execute('SELECT v FROM t ORDER BY rowid')).rows.map(r => r.v)).toEqual(['other', 'fresh'])
   })
+
+  it('refuses a request body above 1 MiB with HTTP 413, as libSQL does, and executes nothing', async () => {
+    const s = await serve()
+    const c = client(s)
+    await c.execute('CREATE TABLE t(v)')
+    const insert = (bytes: number) => ({
+      requests: [{type: 'execute', stmt: {sql: 'INSERT INTO t VALUES (?)', args: [{type: 'text', value: 'x'.repeat(bytes)}]}}],
+    })
+    const big = await pipeline(s, insert(1024 * 1024))
+    expect(big.status).toBe(413)
+    expect(big.json.message).toMatch(/exceeds the limit of 1048576 bytes/)
+    const small = await pipeline(s, insert(1000 * 1000))
+    expect(small.status).toBe(200)
+    expect(await count(c)).toBe(1)
+  })
 })
