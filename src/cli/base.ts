@@ -16,10 +16,17 @@ import {validate} from '../core/validate.js'
 export const dbFlag = Flags.string({
   description: 'Store to use: a file path, file:PATH, or libsql:// / https:// URL (default: $NETMON_DB_URL, else ~/.local/share/netmon/netmon.db)',
   helpValue: 'URL|PATH',
+  helpGroup: 'GLOBAL',
 })
+
+// oclif's FlagOutput/ArgOutput, which its Interfaces namespace does not re-export.
+type Parsed = {[name: string]: any}
 
 export abstract class NetmonCommand extends Command {
   static override enableJsonFlag = true
+  // Every command takes --db (docs/CONVENTIONS.md), so a script can pass the same flags to all of
+  // them; commands that never open the store (bridge check, meters read/simulate) still check it.
+  static override baseFlags = {db: dbFlag}
 
   private storeHandle?: Store
 
@@ -29,6 +36,17 @@ export abstract class NetmonCommand extends Command {
     const {openStore} = await import('../core/store/index.js')
     this.storeHandle = await openStore({db})
     return this.storeHandle
+  }
+
+  protected override async parse<F extends Parsed, B extends Parsed, A extends Parsed>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const out = await super.parse(options, argv)
+    const db = (out.flags as {db?: unknown}).db
+    // A wrong --db is exit 2 whether or not this command gets as far as opening the store.
+    if (typeof db === 'string') (await import('../core/store/location.js')).resolveStoreLocation(db)
+    return out
   }
 
   /** zod validation of already-parsed flags/args; failures exit 2 with the path named. */
