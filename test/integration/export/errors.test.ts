@@ -29,7 +29,7 @@ describe.concurrent('bad input: exit 2, one line, nothing written', () => {
     [['--what', 'events', '--since', '1d', '--until', '2d'], /--since .* must be before --until/],
     [['--what', 'events', '--meter', 'm1'], /--meter does not apply to dataset "events"/],
     [['--format', 'csv'], /missing --what DATASET/],
-    [['--what', 'events', '--bogus'], /Nonexistent flag: --bogus/],
+    [['--what', 'events', '--bogus'], /unknown flag --bogus/],
   ])('%j', async ([args, msg], {expect}) => {
     const dir = join(t.dir, `bad-${Math.random().toString(16).slice(2)}`)
     mkdirSync(dir)
