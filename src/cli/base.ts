@@ -12,14 +12,22 @@ import {NetmonError, isNetmonError} from '../core/errors.js'
 import {redact, redactDeep} from '../core/secrets.js'
 import type {Store} from '../core/store/index.js'
 import {validate} from '../core/validate.js'
+import {closest} from './did-you-mean.js'
 
 export const dbFlag = Flags.string({
   description: 'Store to use: a file path, file:PATH, or libsql:// / https:// URL (default: $NETMON_DB_URL, else ~/.local/share/netmon/netmon.db)',
   helpValue: 'URL|PATH',
+  helpGroup: 'GLOBAL',
 })
+
+// oclif's FlagOutput/ArgOutput, which its Interfaces namespace does not re-export.
+type Parsed = {[name: string]: any}
 
 export abstract class NetmonCommand extends Command {
   static override enableJsonFlag = true
+  // Every command takes --db (docs/CONVENTIONS.md), so a script can pass the same flags to all of
+  // them; commands that never open the store (bridge check, meters read/simulate) still check it.
+  static override baseFlags = {db: dbFlag}
 
   private storeHandle?: Store
 
@@ -29,6 +37,17 @@ export abstract class NetmonCommand extends Command {
     const {openStore} = await import('../core/store/index.js')
     this.storeHandle = await openStore({db})
     return this.storeHandle
+  }
+
+  protected override async parse<F extends Parsed, B extends Parsed, A extends Parsed>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const out = await super.parse(options, argv)
+    const db = (out.flags as {db?: unknown}).db
+    // A wrong --db is exit 2 whether or not this command gets as far as opening the store.
+    if (typeof db === 'string') (await import('../core/store/location.js')).resolveStoreLocation(db)
+    return out
   }
 
   /** zod validation of already-parsed flags/args; failures exit 2 with the path named. */
@@ -94,6 +113,10 @@ export abstract class NetmonCommand extends Command {
 export function toNetmonError(err: unknown): NetmonError {
   if (isNetmonError(err)) return err
   const any = err as {oclif?: {exit?: number}; message?: string; name?: string}
+  if (err instanceof Errors.CLIError) {
+    const unknown = unknownFlags(err)
+    if (unknown) return unknown
+  }
   // oclif parse/validation errors (missing/unknown flags, bad option values) are usage errors.
   if (err instanceof Errors.CLIError || any?.oclif?.exit === 2) {
     const first = String(any?.message ?? err)
@@ -104,4 +127,36 @@ export function toNetmonError(err: unknown): NetmonError {
   }
   const msg = String(any?.message ?? err).split('\n')[0]
   return new NetmonError('internal', msg || 'unexpected error', {hint: 'run with DEBUG=1 for details', cause: err})
+}
+
+/**
+ * oclif's "Nonexistent flag: --limt" becomes `unknown flag --limt` with the closest flags of that
+ * command as the hint, as a mistyped command gets the closest commands (hooks/not-found.ts).
+ */
+function unknownFlags(err: Errors.CLIError): NetmonError | undefined {
+  const e = err as Errors.CLIError & {flags?: unknown; parse?: {input?: {flags?: Record<string, {char?: string; aliases?: string[]; hidden?: boolean}>}}}
+  if (!Array.isArray(e.flags) || !/^Nonexistent flag/.test(err.message)) return undefined
+  const typed = e.flags.map(f => String(f).replace(/=.*$/s, ''))
+  const known: string[] = []
+  for (const [name, def] of Object.entries(e.parse?.input?.flags ?? {})) {
+    if (def.hidden) continue
+    known.push(`--${name}`, ...(def.aliases ?? []).map(a => `--${a}`))
+    if (def.char) known.push(`-${def.char}`)
+  }
+  const ideas = typed.map(t =>
+    t.startsWith('--')
+      ? closest(
+          t,
+          known.filter(k => k.startsWith('--')),
+        )
+      : [],
+  )
+  const message = `unknown flag${typed.length === 1 ? '' : 's'} ${typed.join(', ')}`
+  const hint =
+    typed.length === 1
+      ? ideas[0]!.length
+        ? `did you mean ${ideas[0]!.join(', ')}? see --help`
+        : 'see --help'
+      : [...typed.flatMap((t, i) => (ideas[i]!.length ? [`${t}: did you mean ${ideas[i]!.join(', ')}?`] : [])), 'see --help'].join('; ')
+  return new NetmonError('usage', message, {hint})
 }

@@ -3,25 +3,12 @@
  * one line on stderr, the {"error":…} object on stdout under --json), with the closest command
  * names as the hint, instead of oclif's own multi-line message.
  */
+import {distance} from '../did-you-mean.js'
+
 interface NotFoundOptions {
   id: string
   argv?: string[]
   config: {commandIDs: string[]; topicSeparator?: string; bin: string}
-}
-
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const row = Array.from({length: b.length + 1}, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = cur
-    }
-  }
-  return row[b.length]!
 }
 
 export function suggestions(id: string, commandIds: string[]): string[] {

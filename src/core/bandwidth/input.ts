@@ -4,13 +4,14 @@
  * completely before anything is written (docs/CONVENTIONS.md: bad input writes nothing).
  *
  * NDJSON lines: {"mac", "sent"|"bytes_sent", "received"|"bytes_received", "ts"?, "ip"?, "hostname"?}.
- * `ts` is epoch ms or an ISO-8601 string (default: when the line was read). Unknown keys are
+ * `ts` is epoch ms as a JSON number or an ISO-8601 date-time string with a zone (default: when the
+ * line was read); nothing relative, no numbers in strings (docs/CONVENTIONS.md, Time). Unknown keys are
  * ignored; blank lines are skipped (but counted for line numbers).
  */
 import {invalidInput, type NetmonError} from '../errors.js'
 import {normalizeIp} from '../devices/ip.js'
 import {tryNormalizeMac} from '../devices/mac.js'
-import {parseTime} from '../format/time.js'
+import {MAX_DATE_MS, parseStamp} from '../format/time.js'
 import {parseCounter, type CounterBits, type CounterContext} from './counters.js'
 import {Spool} from './spool.js'
 
@@ -48,7 +49,11 @@ export const MAX_FUTURE_MS = 5 * 60_000
 const MIN_TS = 946_684_800_000
 
 export function checkTs(ts: number, now: number, what: string): string | null {
+  // Before the future check: toISOString throws a RangeError past the Date range (1e20), and
+  // beyond 2^53 the JSON number is not the one written (9007199254740993 reads as …992).
+  if (!Number.isSafeInteger(ts) && Number.isInteger(ts)) return `${what} ${ts} is out of range for epoch milliseconds`
   if (!Number.isInteger(ts)) return `${what} must be whole epoch milliseconds`
+  if (ts > MAX_DATE_MS) return `${what} ${ts} is out of range for epoch milliseconds`
   if (ts < MIN_TS) return `${what} ${ts} is before 2000-01-01; epoch seconds? (use epoch milliseconds or ISO-8601)`
   if (ts > now + MAX_FUTURE_MS) return `${what} ${new Date(ts).toISOString()} is in the future`
   return null
@@ -126,7 +131,7 @@ export async function readNdjson(input: AsyncIterable<string | Buffer>, opts: Nd
   const macCache = new Map<string, number>()
   let lineNo = 0
   let rest = ''
-  let lastTsText = ''
+  let lastTsText: string | undefined
   let lastTsValue = 0
   let clock = now()
   const decoder = new TextDecoder('utf-8', {fatal: false})
@@ -145,23 +150,15 @@ export async function readNdjson(input: AsyncIterable<string | Buffer>, opts: Nd
 
   const tsOf = (raw: unknown): number => {
     if (raw === undefined || raw === null) return clock
-    let ts: number
-    if (typeof raw === 'number') ts = raw
-    else if (typeof raw === 'string') {
-      if (raw === lastTsText) return lastTsValue
-      try {
-        ts = parseTime(raw, clock, 'ts')
-      } catch (_e) {
-        throw lineError(lineNo, `invalid "ts" ${JSON.stringify(raw)} (ISO-8601 or epoch milliseconds)`)
-      }
-      const bad = checkTs(ts, clock, '"ts"')
-      if (bad) throw lineError(lineNo, bad)
-      lastTsText = raw
-      lastTsValue = ts
-      return ts
-    } else throw lineError(lineNo, '"ts" must be epoch milliseconds or an ISO-8601 string')
+    if (typeof raw === 'string' && raw === lastTsText) return lastTsValue
+    const ts = parseStamp(raw)
+    if (typeof ts !== 'number') throw lineError(lineNo, `invalid "ts" ${JSON.stringify(raw)}: ${ts.error}`)
     const bad = checkTs(ts, clock, '"ts"')
     if (bad) throw lineError(lineNo, bad)
+    if (typeof raw === 'string') {
+      lastTsText = raw
+      lastTsValue = ts
+    }
     return ts
   }
 
@@ -258,12 +255,20 @@ export async function readNdjson(input: AsyncIterable<string | Buffer>, opts: Nd
   return b.finish()
 }
 
-/** Hostnames are labels for humans: 1–253 printable characters. */
+/**
+ * Hostnames are labels for humans: 1–253 printable characters of well-formed Unicode. U+FFFD is
+ * what invalid UTF-8 (on stdin or in argv) decodes to, and a lone surrogate (JSON "\ud800") is no
+ * character at all: either would be stored as text no other tool reads back the same.
+ */
 export function checkHostname(v: unknown): string | {error: string} {
   if (typeof v !== 'string') return {error: '"hostname" must be a string'}
   const h = v.trim()
   if (h.length === 0 || h.length > 253) return {error: 'hostname must be 1-253 characters'}
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(h)) return {error: 'hostname contains control characters'}
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(h)) return {error: 'hostname contains control characters'}
+  if (h.includes('\ufffd')) return {error: 'hostname is not valid UTF-8'}
+  if (!isWellFormed(h)) return {error: 'hostname contains a lone surrogate (not valid Unicode)'}
   return h
 }
+
+// String.prototype.isWellFormed, which the ES2023 lib does not declare.
+const isWellFormed = (s: string): boolean => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s)

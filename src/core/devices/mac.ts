@@ -12,7 +12,9 @@ const FORMS = [
 ]
 
 export function tryNormalizeMac(text: string): string | null {
-  const s = text.trim()
+  // Spaces around a pasted address are forgiven; a newline or other control character is not
+  // (`"AA:BB:CC:DD:EE:01\n"` in an NDJSON line is a broken producer, not a MAC).
+  const s = text.replace(/^[ \t]+|[ \t]+$/g, '')
   for (const re of FORMS) {
     const m = re.exec(s)
     if (m) return m.slice(1, 7).join(':').toUpperCase()

@@ -100,7 +100,15 @@ function inferFormat(out: string | null): ExportFormat {
   return 'csv'
 }
 
-const has = (v: string | undefined): v is string => v !== undefined && v !== ''
+/**
+ * A filter or option given as an empty string (`--format ''`, often `--format "$FMT"` with FMT
+ * unset) is a mistake, not a request for the default: refused rather than ignored.
+ */
+const has = (v: string | undefined, flag: string): v is string => {
+  if (v === undefined) return false
+  if (v.trim() === '') throw invalidInput(`--${flag} is empty`, `give a value, or leave --${flag} out for the default`)
+  return true
+}
 
 /** Validates everything that can be checked without the store (bad input → exit 2). */
 export function planExport(req: ExportRequest): ExportPlan {
@@ -108,9 +116,9 @@ export function planExport(req: ExportRequest): ExportPlan {
   if (!dataset) {
     throw invalidInput(`unknown dataset "${req.what}"`, `choose one of: ${datasetNames().join(', ')} (see --list)`)
   }
-  const out = !has(req.out) || req.out === '-' ? null : req.out
+  const out = !has(req.out, 'out') || req.out === '-' ? null : req.out
   let format: ExportFormat
-  if (has(req.format)) {
+  if (has(req.format, 'format')) {
     const f = req.format.toLowerCase()
     if (!(FORMATS as readonly string[]).includes(f)) throw invalidInput(`unknown format "${req.format}"`, `use one of: ${FORMATS.join(', ')}`)
     format = f as ExportFormat
@@ -118,7 +126,7 @@ export function planExport(req: ExportRequest): ExportPlan {
 
   let resolution: Resolution | null = null
   let source = dataset.source
-  if (has(req.resolution)) {
+  if (has(req.resolution, 'resolution')) {
     const r = req.resolution.toLowerCase()
     if (!(RESOLUTIONS as readonly string[]).includes(r)) {
       throw invalidInput(`unknown resolution "${req.resolution}"`, `use one of: ${RESOLUTIONS.join(', ')}`)
@@ -135,8 +143,8 @@ export function planExport(req: ExportRequest): ExportPlan {
   } else if (dataset.resolutions) resolution = 'raw'
 
   const now = req.now ?? Date.now()
-  const since = has(req.since) ? parseTime(req.since, now, '--since time') : undefined
-  const until = has(req.until) ? parseTime(req.until, now, '--until time') : undefined
+  const since = has(req.since, 'since') ? parseTime(req.since, now, '--since time') : undefined
+  const until = has(req.until, 'until') ? parseTime(req.until, now, '--until time') : undefined
   if (since !== undefined && until !== undefined && since >= until) {
     throw invalidInput(`--since (${new Date(since).toISOString()}) must be before --until (${new Date(until).toISOString()})`, 'the range is since ≤ t < until')
   }
@@ -145,14 +153,16 @@ export function planExport(req: ExportRequest): ExportPlan {
   }
   if ((since !== undefined || until !== undefined) && !source.filters.time) refuse(since !== undefined ? '--since' : '--until')
   let device: string | undefined
-  if (has(req.device)) {
+  if (has(req.device, 'device')) {
     if (!source.filters.device) refuse('--device')
     const mac = tryNormalizeMac(req.device)
     if (mac) device = mac
     else if (ipVersion(req.device)) device = normalizeIp(req.device)
     else throw invalidInput(`malformed --device "${req.device}"`, 'give a MAC (AA:BB:CC:DD:EE:01) or an IP address')
   }
-  if (has(req.meter) && !source.filters.meter) refuse('--meter')
+  if (has(req.meter, 'meter') && !source.filters.meter) refuse('--meter')
+  // NDJSON/JSON parsers treat a leading U+FEFF as data (JSON.parse refuses it): a BOM there breaks the file.
+  if (req.bom && format !== 'csv') throw invalidInput(`--bom applies to CSV only (this export is ${format})`, 'drop --bom, or use --format csv')
   const pageSize = req.pageSize ?? DEFAULT_PAGE_SIZE
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) throw invalidInput(`--page-size must be an integer from 1 to 100000`)
   return {
@@ -163,10 +173,10 @@ export function planExport(req: ExportRequest): ExportPlan {
     since,
     until,
     device,
-    meter: has(req.meter) ? req.meter : undefined,
+    meter: has(req.meter, 'meter') ? req.meter : undefined,
     out,
     excelSafe: req.excelSafe ?? format === 'csv',
-    bom: (req.bom ?? false) && format === 'csv',
+    bom: req.bom ?? false,
     pageSize,
   }
 }

@@ -37,18 +37,95 @@ export function parseDuration(text: string, what = 'duration'): number {
   return Math.round(total)
 }
 
+/** The range of a JavaScript Date (±10^8 days around 1970). */
+export const MAX_DATE_MS = 8.64e15
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?$/
+
+// Day 0 of the next month is the last day of this one (years here are ≥ 1970, so no 19xx mapping).
+const daysIn = (y: number, m: number): number => new Date(Date.UTC(y, m, 0)).getUTCDate()
+
 /**
- * Parses a point in time: an ISO-8601 date/time, epoch milliseconds, `now`, or a duration meaning
- * "that long before now" (`24h` → now − 24 h). Returns epoch ms.
+ * Strict ISO-8601 (RFC 3339 spelling): `2026-11-23T10:00:00Z`, `…T10:00:00.123+01:00`, `…T10:00Z`;
+ * a date alone (`2026-11-23`, midnight UTC) only when `dateOnly`. A date-time needs a zone: local
+ * time would mean something else on every machine. Impossible fields (30 February, hour 24, second
+ * 60) are refused rather than rolled over the way Date.parse does. Returns epoch ms, or a reason.
+ */
+export function parseIso(text: string, opts: {dateOnly?: boolean} = {}): number | {error: string} {
+  const m = ISO.exec(text)
+  if (!m) return {error: 'not an ISO-8601 time'}
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  if (y < 1970) return {error: 'is before 1970'}
+  if (mo < 1 || mo > 12) return {error: `has no month ${m[2]}`}
+  if (d < 1 || d > daysIn(y, mo)) return {error: `${m[1]}-${m[2]} has no day ${m[3]}`}
+  if (m[4] === undefined) {
+    if (!opts.dateOnly) return {error: 'needs a time and a zone'}
+    return Date.UTC(y, mo - 1, d)
+  }
+  const [h, mi, sec] = [Number(m[4]), Number(m[5]), Number(m[6] ?? 0)]
+  if (h > 23 || mi > 59 || sec > 59) return {error: `has no time ${m[4]}:${m[5]}${m[6] === undefined ? '' : ':' + m[6]}`}
+  if (m[8] === undefined && m[9] === undefined) return {error: 'has no zone (add Z or an offset such as +01:00)'}
+  let offset = 0
+  if (m[9] !== undefined) {
+    const [oh, om] = [Number(m[10]), Number(m[11])]
+    if (oh > 23 || om > 59) return {error: `has no offset ${m[9]}${m[10]}:${m[11]}`}
+    offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000
+  }
+  const frac = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000)
+  return Date.UTC(y, mo - 1, d, h, mi, sec, frac) - offset
+}
+
+/** Epoch ms given as digits: a safe integer within the Date range, or a reason. */
+function epochDigits(s: string): number | {error: string} {
+  const n = Number(s)
+  if (!Number.isSafeInteger(n) || n > MAX_DATE_MS) return {error: 'is out of range for epoch milliseconds'}
+  if (s.length <= 10) return {error: 'is too small for epoch milliseconds (epoch seconds? multiply by 1000)'}
+  return n
+}
+
+const TIME_HINT = 'use an ISO-8601 time with a zone (2026-11-23T10:00:00Z), a date (2026-11-23), epoch milliseconds, now, or a duration back from now (24h, 7d)'
+
+/**
+ * Parses a point in time given on the command line or in a query (`--since`, `--until`, `--at`):
+ * an ISO-8601 date-time with a zone, a date (midnight UTC), epoch milliseconds, `now`, or a
+ * duration meaning "that long before now" (`24h` → now − 24 h). Returns epoch ms. Stored data
+ * (NDJSON `ts`) takes the narrower `parseStamp`.
  */
 export function parseTime(text: string, now = Date.now(), what = 'time'): number {
   const s = text.trim()
+  const bad = (why?: string) => invalidInput(`invalid ${what} "${text}"${why ? `: ${why}` : ''}`, TIME_HINT)
   if (s === 'now') return now
-  if (/^\d{12,}$/.test(s)) return Number(s)
-  if (/^\d+(\.\d+)?(ms|sec|min|s|m|h|d|w)/i.test(s)) return now - parseDuration(s, what)
-  if (/^\d{4}-\d{2}-\d{2}/.test(s)) {
-    const ms = Date.parse(s)
-    if (Number.isFinite(ms)) return ms
+  if (/^\d+$/.test(s)) {
+    const n = epochDigits(s)
+    if (typeof n !== 'number') throw bad(n.error)
+    return n
   }
-  throw invalidInput(`invalid ${what} "${text}"`, 'use an ISO-8601 time (2026-11-23T10:00:00Z), epoch milliseconds, or a duration back from now (24h, 7d)')
+  if (/^\d+(\.\d+)?(ms|sec|min|s|m|h|d|w)/i.test(s)) {
+    const t = now - parseDuration(s, what)
+    if (!(Math.abs(t) <= MAX_DATE_MS)) throw bad('too far back')
+    return t
+  }
+  if (/^\d{4}-/.test(s)) {
+    const ms = parseIso(s, {dateOnly: true})
+    if (typeof ms !== 'number') throw bad(ms.error)
+    return ms
+  }
+  throw bad()
+}
+
+/**
+ * A timestamp in stored data (an NDJSON `ts`): a JSON number of epoch milliseconds, or a string in
+ * ISO-8601 with a date, a time and a zone. Nothing relative (`now`, `24h`: a file means the same
+ * thing whenever it is replayed), no numbers in strings. Range checks are the caller's (`checkTs`).
+ * Returns epoch ms, or a reason.
+ */
+export function parseStamp(raw: unknown): number | {error: string} {
+  if (typeof raw === 'number') {
+    if (!Number.isFinite(raw) || Math.abs(raw) > MAX_DATE_MS) return {error: 'is out of range for epoch milliseconds'}
+    return raw
+  }
+  if (typeof raw !== 'string') return {error: 'must be epoch milliseconds (a number) or an ISO-8601 string'}
+  const ms = parseIso(raw)
+  if (typeof ms !== 'number') return {error: `${ms.error} (use epoch milliseconds as a number, or ISO-8601 with a zone: 2026-11-23T10:00:00Z)`}
+  return ms
 }

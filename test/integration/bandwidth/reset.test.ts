@@ -72,8 +72,27 @@ describe('bandwidth reset', () => {
     expect(await counts(t.db)).toEqual(before)
   })
 
+  // Issue 13: without a terminal, no --mac used to mean every device.
+  const refusals: [string, string[], RegExp][] = [
+    ['no --mac nor --all, no terminal', ['bandwidth', 'reset'], /^Error: say which devices to reset: --mac MAC for one, or --all for every device/],
+    ['--yes alone', ['bandwidth', 'reset', '--yes', '--purge'], /^Error: say which devices to reset/],
+    ['--mac and --all', ['bandwidth', 'reset', '--mac', A, '--all', '--yes'], /^Error: .*--(all|mac)=.*cannot also be provided when using --(mac|all)/],
+  ]
+  for (const [name, args, re] of refusals) {
+    it(`${name}: exit 2, one line, nothing reset`, async () => {
+      const before = await sql(t.db, 'SELECT * FROM bw_totals ORDER BY device_id')
+      const c = await counts(t.db)
+      const r = await runCli(args, {db: t.db})
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toMatch(re)
+      expect(await sql(t.db, 'SELECT * FROM bw_totals ORDER BY device_id')).toEqual(before)
+      expect(await counts(t.db)).toEqual(c)
+    })
+  }
+
   it('all devices with --purge: history deleted too', async () => {
-    const r = await json(['bandwidth', 'reset', '--yes', '--purge'])
+    const r = await json(['bandwidth', 'reset', '--all', '--yes', '--purge'])
     expect(r.devices_reset).toBe(2)
     expect(r.purged.raw_samples).toBe(9)
     const c = await counts(t.db)

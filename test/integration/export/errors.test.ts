@@ -29,7 +29,15 @@ describe.concurrent('bad input: exit 2, one line, nothing written', () => {
     [['--what', 'events', '--since', '1d', '--until', '2d'], /--since .* must be before --until/],
     [['--what', 'events', '--meter', 'm1'], /--meter does not apply to dataset "events"/],
     [['--format', 'csv'], /missing --what DATASET/],
-    [['--what', 'events', '--bogus'], /Nonexistent flag: --bogus/],
+    [['--what', 'events', '--bogus'], /unknown flag --bogus/],
+    // Issue 13: empty values were taken as the default, a BOM was dropped without a word.
+    [['--what', 'events', '--format', ''], /--format is empty/],
+    [['--what', 'bandwidth', '--resolution', ''], /--resolution is empty/],
+    [['--what', 'events', '--since', ''], /--since is empty/],
+    [['--what', 'bandwidth', '--device', ' '], /--device is empty/],
+    [['--what', 'events', '--format', 'ndjson', '--bom'], /--bom applies to CSV only \(this export is ndjson\)/],
+    [['--what', 'events', '--format', 'json', '--bom'], /--bom applies to CSV only \(this export is json\)/],
+    [['--what', 'events', '--since', '2026-02-30T00:00:00Z'], /invalid --since time "2026-02-30T00:00:00Z": 2026-02 has no day 30/],
   ])('%j', async ([args, msg], {expect}) => {
     const dir = join(t.dir, `bad-${Math.random().toString(16).slice(2)}`)
     mkdirSync(dir)

@@ -72,6 +72,27 @@ describe('readNdjson', () => {
     ['future ts', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":"2027-01-01T00:00:00Z"}', /line 2: "ts" 2027-01-01T00:00:00.000Z is in the future/],
     ['bad ts text', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":"yesterday"}', /line 2: invalid "ts"/],
     ['bad ip', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ip":"300.1.1.1"}', /line 2: malformed IP address/],
+    // Issue 13: timestamps past the Date range or beyond 2^53, impossible dates, relative or empty strings.
+    ['ts 1e20', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":1e20}', /line 2: invalid "ts" 100000000000000000000: is out of range/],
+    ['ts above 2^53', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":9007199254740993}', /line 2: invalid "ts" 9007199254740992: is out of range/],
+    [
+      'ts 30 February',
+      '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":"2026-02-30T00:00:00Z"}',
+      /line 2: invalid "ts" "2026-02-30T00:00:00Z": 2026-02 has no day 30/,
+    ],
+    ['ts ""', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":""}', /line 2: invalid "ts" "": not an ISO-8601 time/],
+    ['ts "now"', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":"now"}', /line 2: invalid "ts" "now": not an ISO-8601 time/],
+    ['ts "24h"', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":"24h"}', /line 2: invalid "ts" "24h": not an ISO-8601 time/],
+    [
+      'ts numeric string',
+      '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":"1795000000000"}',
+      /line 2: invalid "ts" "1795000000000": not an ISO-8601 time/,
+    ],
+    ['ts without a zone', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"ts":"2026-11-20T00:00:00"}', /line 2: invalid "ts" .*: has no zone/],
+    ['mac ending in \\n', '{"mac":"AA:BB:CC:DD:EE:01\\n","sent":1,"received":1}', /line 2: malformed MAC address/],
+    ['hostname lone surrogate', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"hostname":"cam\\ud800"}', /line 2: hostname contains a lone surrogate/],
+    ['hostname U+FFFD', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"hostname":"cam\ufffd"}', /line 2: hostname is not valid UTF-8/],
+    ['hostname C1 control', '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"hostname":"cam\\u0085"}', /line 2: hostname contains control characters/],
   ]
   for (const [name, line, re] of bad) {
     it(`rejects ${name}, naming the line`, async () => {
@@ -80,6 +101,15 @@ describe('readNdjson', () => {
       expect(e.message).toMatch(/^NDJSON line 2: /)
     })
   }
+
+  it('refuses a hostname of invalid UTF-8 bytes (decoded to U+FFFD)', async () => {
+    const bytes = Buffer.concat([
+      Buffer.from('{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":1,"hostname":"cam'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}\n'),
+    ])
+    await expect(readNdjson(Readable.from([bytes]), {mode: 'delta', bits: 'auto', now: () => NOW})).rejects.toThrow(/line 1: hostname is not valid UTF-8/)
+  })
 
   it('counts blank lines in line numbers', async () => {
     const e = await failure('\n\n{"mac":"x","sent":1,"received":1}\n')
