@@ -55,6 +55,12 @@ The inventory is updated in one transaction at the end: new devices, devices bac
       helpValue: 'ADDR[:PORT]',
     }),
     'dns-timeout': Flags.string({description: 'Reverse DNS timeout', default: '500ms', helpValue: 'DURATION'}),
+    'arp-wait': Flags.string({
+      description:
+        'How long on-link addresses are given to answer ARP/NDP from their first request: the ones still silent after --timeout are asked once more and watched together until then (0: no extra wait)',
+      default: '2.5s',
+      helpValue: 'DURATION',
+    }),
     register: Flags.boolean({description: 'Also register every found device (with a MAC) for bandwidth accounting', default: false}),
     'allow-public': Flags.boolean({description: 'Allow public address space (only networks you are authorised to scan)', default: false}),
     force: Flags.boolean({description: 'Allow more than a /22 (1024 addresses), up to a /16', default: false}),

@@ -17,6 +17,8 @@ export interface ApplyInput {
   covered: readonly string[]
   scannedPorts: readonly number[] | null
   now: number
+  /** Covered addresses not found whose neighbor entry was REACHABLE at the end (plan.ts: not offline on one miss). */
+  reachable?: readonly {ip: string; mac: string}[]
   register: boolean
   status: 'done' | 'interrupted'
   warnings: string[]
@@ -61,6 +63,7 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
       scannedPorts: input.scannedPorts,
       now: input.now,
       scanId: input.scanId,
+      reachable: input.reachable,
     })
     const now = input.now
     for (const m of plan.merges) await mergeDevice(tx, m.from, m.into, now, m.ip)

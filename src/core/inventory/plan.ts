@@ -10,7 +10,10 @@
  * - open ports differing from the previous port scan of the same ports → `ports_changed`
  *   (only when both scans looked at those ports: "not scanned" is not "closed");
  * - a device whose current address the scan covered but did not find → offline (`offline`
- *   event when it was online).
+ *   event when it was online), except when the kernel's neighbor entry for that address is
+ *   REACHABLE with the device's MAC at the end of the scan: the host answered ARP/NDP moments
+ *   ago (too late for the window, or to a method other than neighbor), so one miss is not
+ *   enough (`kept_online` counts them; their last_seen is not moved).
  */
 import type {DeviceRow} from '../devices/repo.js'
 import type {HostResult, Method} from '../scan/types.js'
@@ -65,7 +68,17 @@ export interface Plan {
   links: Map<string, Ref>
   /** IP-only devices to fold into the MAC device now seen at their address (devices/repo mergeDevice). */
   merges: {from: number; into: number; ip: string}[]
-  counts: {seen: number; new: number; online: number; offline: number; ip_changed: number; hostname_changed: number; ports_changed: number; merged: number}
+  counts: {
+    seen: number
+    new: number
+    online: number
+    offline: number
+    kept_online: number
+    ip_changed: number
+    hostname_changed: number
+    ports_changed: number
+    merged: number
+  }
 }
 
 export interface PlanInput {
@@ -77,6 +90,8 @@ export interface PlanInput {
   scannedPorts: readonly number[] | null
   now: number
   scanId: number
+  /** Covered addresses not found whose neighbor entry was REACHABLE at the end, with its MAC. */
+  reachable?: readonly {ip: string; mac: string}[]
 }
 
 export function planInventory(input: PlanInput): Plan {
@@ -109,7 +124,7 @@ export function planInventory(input: PlanInput): Plan {
     ports: [],
     links: new Map(),
     merges: [],
-    counts: {seen: 0, new: 0, online: 0, offline: 0, ip_changed: 0, hostname_changed: 0, ports_changed: 0, merged: 0},
+    counts: {seen: 0, new: 0, online: 0, offline: 0, kept_online: 0, ip_changed: 0, hostname_changed: 0, ports_changed: 0, merged: 0},
   }
   const mergedAway = new Set<number>()
   const matched = new Map<Ref, DeviceChange>()
@@ -215,9 +230,15 @@ export function planInventory(input: PlanInput): Plan {
   }
 
   const covered = new Set(input.covered)
+  const reachable = new Map((input.reachable ?? []).map(r => [r.ip, r.mac]))
   for (const d of input.devices) {
     if (matched.has(d.id) || mergedAway.has(d.id) || !d.ip || !covered.has(d.ip)) continue
     if (d.online === 0) continue
+    const heard = reachable.get(d.ip)
+    if (heard !== undefined && (d.mac === null || d.mac === heard)) {
+      plan.counts.kept_online++
+      continue
+    }
     plan.offline.push(d.id)
     if (d.online === 1) {
       event(d.id, 'offline', {ip: d.ip, last_seen: d.last_seen})

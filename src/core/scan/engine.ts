@@ -8,9 +8,9 @@
  *   neighbor entry that appears is proof of life, even for a host that drops all IP traffic;
  * - tcp: connects to a few common ports; an accept or a refusal (RST) proves the host is up;
  * - icmp: echo through fping/ping (icmp.ts).
- * An address is done when every method has concluded; one that has answered is given until the
- * end of its window (at least GRACE_MS) for the other methods to answer too; one that has not
- * answered is done (down) at the end of its window.
+ * An address is done when every method has concluded: one that has answered waits for the other
+ * methods' own timeouts (so how it was found does not depend on how busy the machine is); one that
+ * has not answered is done (down) at the end of its window.
  */
 import dgram from 'node:dgram'
 import {networkInterfaces} from 'node:os'
@@ -46,6 +46,12 @@ export interface EngineOptions {
   onProgress?: (p: ScanProgress) => void
   /** For tests: this machine's interfaces (default os.networkInterfaces()). */
   interfaces?: ReturnType<typeof networkInterfaces>
+  /**
+   * How long an on-link address is given to answer ARP/NDP, from its first request (default: no
+   * more than `timeoutMs`). Addresses still silent when their window closes are asked once more
+   * and watched, all together, until this much time has passed since their first request.
+   */
+  arpWaitMs?: number
 }
 
 export interface EngineResult {
@@ -58,13 +64,17 @@ export interface EngineResult {
   tcp_engine: 'wrap' | 'net'
   /** Stale neighbor entries deleted before probing (-1: not possible, e.g. not root). */
   neighbor_flushed: number
+  /** Covered addresses not found whose neighbor entry is REACHABLE at the end (the kernel heard from them recently). */
+  reachable: {ip: string; mac: string}[]
+  /** On-link addresses found late, after their discovery window, by the ARP/NDP wait. */
+  late_found: string[]
   aborted: boolean
   duration_ms: number
   progress: ScanProgress
 }
 
-/** Least time given to the other methods once one has proved the host is up. */
-const GRACE_MS = 150
+/** Beyond 3 × the window, a live host's unfinished method is given up (a safety net: every method concludes by itself). */
+const ALIVE_CAP_MS = 5000
 
 interface Evidence {
   /** The port scan, started as soon as the host proved alive. */
@@ -74,6 +84,8 @@ interface Evidence {
   found: Map<Method, number | null>
   entry: NeighborEntry | null
   complete: boolean
+  /** On-link: the neighbor table is watched for it. */
+  watched: boolean
 }
 
 class Mutex {
@@ -185,6 +197,15 @@ function localAddresses(ifaces: ReturnType<typeof networkInterfaces>): Map<strin
   return map
 }
 
+/** Of the covered addresses not found, those whose neighbor entry is REACHABLE now, with its MAC. */
+async function reachableAmong(covered: string[], found: Set<string>): Promise<{ip: string; mac: string}[]> {
+  const missed = new Set(covered.filter(ip => !found.has(ip)))
+  if (missed.size === 0) return []
+  const out: {ip: string; mac: string}[] = []
+  for (const e of await readNeighbors()) if (missed.has(e.ip) && e.mac && isComplete(e) && e.state.includes('REACHABLE')) out.push({ip: e.ip, mac: e.mac})
+  return out
+}
+
 export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const started = performance.now()
   const warnings: string[] = []
@@ -280,11 +301,11 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const discover = (target: {ip: string; hostname?: string}): Promise<Evidence> =>
     new Promise(resolve => {
       const ip = target.ip
-      const ev: Evidence = {ip, hostname: target.hostname, found: new Map(), entry: null, complete: false}
-      const startedAt = performance.now()
+      const ev: Evidence = {ip, hostname: target.hostname, found: new Map(), entry: null, complete: false, watched: false}
       // Loopback and this machine's own addresses never get neighbor entries: do not wait for one.
       const link = self.has(ip) || isLoopback(ip) ? null : linkOf(ip)
       const watched = useNeighbor && link !== null
+      ev.watched = watched
       // On-link IPv4/IPv6 hosts cannot answer anything before ARP/NDP resolves them, so TCP and
       // ICMP probes wait for the neighbor entry ("gated"): a /24 sweep then opens sockets only to
       // the few live hosts instead of 254 × 9 connects that would sit in the ARP queue.
@@ -308,10 +329,13 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
         if (ev.found.has(m)) return // e.g. several discovery ports answering
         ev.found.set(m, rtt)
         pending.delete(m)
-        // The other methods may still answer (fping takes a moment to start): wait for them until
-        // the address's window ends, or GRACE_MS when the proof came late in the window.
+        // The other methods may still answer: wait until each has concluded on its own schedule
+        // (TCP rounds, fping's -t/-r, ping's kill timer), not until a wall-clock window ends. A
+        // window timer cut found_by short on a busy machine: a slow fping start, or an event loop
+        // blocked for a moment, ran it before the echo reply already waiting in the pipe was read.
+        // The cap only guards against a method that never reports.
         if (ev.found.size === 1) {
-          timers.push(setTimeout(() => finish(true), Math.max(GRACE_MS, startedAt + opts.timeoutMs - performance.now())))
+          timers.push(setTimeout(() => finish(true), 3 * opts.timeoutMs + ALIVE_CAP_MS))
           // Alive: its port scan need not wait for the slower methods.
           if (wantPorts) ev.ports = scanPorts(ip, opts.ports!)
         }
@@ -359,10 +383,13 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
         }
       }
       if (!gated) open()
-      // The window closes for addresses that have not answered; a host that has is given GRACE_MS.
+      // The window closes for addresses that have not answered. For one that has, the neighbor
+      // method concludes here (an entry that never became fresh proves nothing) and the others
+      // conclude by themselves.
       timers.push(
         setTimeout(() => {
           if (ev.found.size === 0) finish(true)
+          else fail('neighbor')
         }, opts.timeoutMs),
       )
     })
@@ -471,25 +498,81 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     return results
   }
 
+  const arpWaitMs = opts.arpWaitMs ?? 0
+  const late: {target: {ip: string; hostname?: string}; until: number}[] = []
+  const lateFound: string[] = []
+  const reachable: {ip: string; mac: string}[] = []
+  /**
+   * The ARP/NDP wait for the on-link addresses still silent when their windows closed, all at
+   * once so a sweep pays it once: each is asked once more (no flush: a late reply to an earlier
+   * request completes the entry the kernel still holds) and watched until `arpWaitMs` after its
+   * first request. One that answers gets a normal discovery (its entry is then fresh, so TCP and
+   * ICMP run at once); the rest are down.
+   */
+  const lateArp = (list: typeof late, settle: (ev: Evidence) => void): Promise<void> =>
+    new Promise<void>(resolve => {
+      let left = list.length
+      const one = () => {
+        if (--left === 0) resolve()
+      }
+      void abortPromise.then(resolve)
+      for (const item of list) {
+        const ip = item.target.ip
+        let done = false
+        const timer = setTimeout(
+          () => {
+            if (done) return
+            done = true
+            watch.unwatch(ip)
+            settle({ip, found: new Map(), entry: null, complete: true, watched: true})
+            one()
+          },
+          Math.max(0, item.until - performance.now()),
+        )
+        watch.watch(ip, (_e, fresh) => {
+          if (done || !fresh) return
+          done = true
+          clearTimeout(timer)
+          watch.unwatch(ip)
+          void discover(item.target).then(ev => {
+            if (ev.complete) {
+              if (ev.found.size > 0) lateFound.push(ip)
+              settle(ev)
+            }
+            one()
+          })
+        })
+        nudge(ip)
+      }
+    })
+
   // Progress is reported at most every 100 ms (the store writer batches further).
   const ticker = setInterval(report, 100)
   try {
     let next = 0
+    const settle = (ev: Evidence) => {
+      covered.push(ev.ip)
+      progress.hosts_done++
+      if (ev.found.size > 0) {
+        progress.found++
+        pipelines.push(enrich(ev))
+      }
+    }
     const worker = async () => {
       while (next < opts.targets.length && !aborted) {
         const target = opts.targets[next++]!
+        const firstAsked = performance.now()
         const ev = await discover(target)
         if (!ev.complete) continue
-        covered.push(ev.ip)
-        progress.hosts_done++
-        if (ev.found.size > 0) {
-          progress.found++
-          pipelines.push(enrich(ev))
-        }
+        // Silent on-link addresses are not down yet when ARP may still answer: see lateArp.
+        if (ev.found.size === 0 && ev.watched && arpWaitMs > opts.timeoutMs) late.push({target, until: firstAsked + arpWaitMs})
+        else settle(ev)
       }
     }
     await Promise.all(Array.from({length: Math.max(1, Math.min(opts.concurrency, opts.targets.length))}, worker))
+    if (late.length && !aborted) await lateArp(late, settle)
     await Promise.all(pipelines)
+    if (process.platform === 'linux' && !aborted) reachable.push(...(await reachableAmong(covered, new Set(hosts.map(h => h.ip)))))
   } finally {
     clearInterval(ticker)
     watch.stop()
@@ -512,6 +595,8 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     icmp_tool: icmpTool?.tool ?? null,
     tcp_engine: prober.engine,
     neighbor_flushed: flushed,
+    reachable,
+    late_found: lateFound.sort(compareIp),
     aborted,
     duration_ms: Math.round(performance.now() - started),
     progress: {...progress},

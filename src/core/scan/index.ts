@@ -38,6 +38,8 @@ export interface ScanRequest {
   dnsServers: string[]
   rdnsTimeoutMs: number
   register: boolean
+  /** How long on-link addresses are given to answer ARP/NDP (engine.ts lateArp); at most timeoutMs: no extra wait. */
+  arpWaitMs: number
 }
 
 export interface ScanHooks {
@@ -75,6 +77,8 @@ export interface ScanReport {
     tcp_engine: string
     icmp_tool: string | null
     neighbor_flushed: number
+    /** Found only by the ARP/NDP wait, after their discovery window (slow responders). */
+    late_found: string[]
     warnings: string[]
   }
   summary: Plan['counts'] & {registered: number; found: number}
@@ -220,6 +224,7 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
       banners: req.banners,
       bannerTimeoutMs: req.bannerTimeoutMs,
       rdns: {enabled: req.rdns, servers: dnsServers, timeoutMs: req.rdnsTimeoutMs},
+      arpWaitMs: req.arpWaitMs,
       signal: ac.signal,
       onHost: hooks.onHost,
       onProgress: p => {
@@ -257,6 +262,7 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
     covered: engine.covered,
     scannedPorts: ports,
     now: finishedMs,
+    reachable: engine.reachable,
     register: req.register,
     status: engine.aborted ? 'interrupted' : 'done',
     warnings: engine.warnings,
@@ -280,6 +286,7 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
       tcp_engine: engine.tcp_engine,
       icmp_tool: engine.icmp_tool,
       neighbor_flushed: engine.neighbor_flushed,
+      late_found: engine.late_found,
       warnings: engine.warnings,
     },
     summary: {...applied.counts, found: engine.hosts.length},

@@ -22,6 +22,8 @@ export interface ScanFlags {
   rdns: boolean
   'dns-server'?: string[]
   'dns-timeout': string
+  /** Default 2.5s (callers other than the command, e.g. the API, need not pass it). */
+  'arp-wait'?: string
   register: boolean
   'allow-public': boolean
   force: boolean
@@ -37,6 +39,17 @@ function duration(text: string, flag: string, min: number, max: number): number 
   const ms = parseDuration(text, `--${flag}`)
   if (ms < min || ms > max) throw invalidInput(`--${flag} ${text} is out of range`, `use ${min} ms to ${max / 1000} s`)
   return ms
+}
+
+/**
+ * arp-scan waits ~2.4 s in all (500 ms, ×1.5 per retry): hosts whose ARP stack is slow (sleeping
+ * Wi-Fi clients, busy embedded devices) answer after 1–2 s and were missed by an 800 ms window.
+ */
+export const DEFAULT_ARP_WAIT = '2.5s'
+
+function arpWait(text: string): number {
+  if (/^\s*0+\s*$/.test(text)) return 0
+  return duration(text, 'arp-wait', 0, 30_000)
 }
 
 export function parseMethods(text: string): Method[] {
@@ -74,5 +87,6 @@ export function buildScanRequest(argv: string[], flags: ScanFlags): ScanRequest 
     dnsServers: flags['dns-server'] ?? [],
     rdnsTimeoutMs: duration(flags['dns-timeout'], 'dns-timeout', 50, 10_000),
     register: flags.register,
+    arpWaitMs: arpWait(flags['arp-wait'] ?? DEFAULT_ARP_WAIT),
   }
 }

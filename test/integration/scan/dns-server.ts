@@ -10,6 +10,8 @@ export interface FakeDns {
   /** ip → name; edit freely between scans. */
   names: Map<string, string>
   queries: string[]
+  /** Holds back the answers for `ip`'s PTR until the returned function is called. */
+  hold(ip: string): () => void
   close(): Promise<void>
 }
 
@@ -34,17 +36,24 @@ function ptrToIp(qname: string): string | null {
   return m ? `${m[4]}.${m[3]}.${m[2]}.${m[1]}` : null
 }
 
-export async function startFakeDns(initial: Record<string, string> = {}): Promise<FakeDns> {
+/** `bind`: where to listen (default 127.0.0.1, any port); port 53 lets it stand in for a resolv.conf nameserver. */
+export async function startFakeDns(initial: Record<string, string> = {}, bind: {address?: string; port?: number} = {}): Promise<FakeDns> {
   const sock = dgram.createSocket('udp4')
   const names = new Map(Object.entries(initial))
   const queries: string[] = []
+  const held = new Map<string, (() => void)[]>()
   sock.on('message', (msg, rinfo) => {
     if (msg.length < 12) return
     const {name: qname, end} = readName(msg, 12)
-    const question = msg.subarray(12, end + 4)
     const qtype = msg.readUInt16BE(end)
     queries.push(qname)
     const ip = ptrToIp(qname)
+    const later = ip ? held.get(ip) : undefined
+    if (later) later.push(() => answer(msg, rinfo, end, qtype, ip))
+    else answer(msg, rinfo, end, qtype, ip)
+  })
+  const answer = (msg: Buffer, rinfo: dgram.RemoteInfo, end: number, qtype: number, ip: string | null) => {
+    const question = msg.subarray(12, end + 4)
     const answerName = ip ? names.get(ip) : undefined
     const header = Buffer.alloc(12)
     header.writeUInt16BE(msg.readUInt16BE(0), 0) // id
@@ -64,12 +73,26 @@ export async function startFakeDns(initial: Record<string, string> = {}): Promis
       parts.push(rr, rdata)
     }
     sock.send(Buffer.concat(parts), rinfo.port, rinfo.address)
+  }
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject)
+    sock.bind(bind.port ?? 0, bind.address ?? '127.0.0.1', () => {
+      sock.off('error', reject)
+      resolve()
+    })
   })
-  await new Promise<void>(resolve => sock.bind(0, '127.0.0.1', resolve))
   return {
     port: sock.address().port,
     names,
     queries,
+    hold(ip) {
+      held.set(ip, [])
+      return () => {
+        const list = held.get(ip) ?? []
+        held.delete(ip)
+        for (const f of list) f()
+      }
+    },
     close: () => new Promise(resolve => sock.close(() => resolve())),
   }
 }
