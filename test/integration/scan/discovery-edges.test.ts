@@ -35,10 +35,12 @@ def reply(f):
     time.sleep(delay)
     sha, spa = f[22:28], f[28:32]
     s.send(f[6:12] + me + b'\\x08\\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 2) + me + ip + sha + spa)
+    print('sent', flush=True)
 print('ready', flush=True)
 while True:
     f = s.recv(2048)
     if len(f) >= 42 and f[12:14] == b'\\x08\\x06' and f[20:22] == b'\\x00\\x01' and f[38:42] == ip:
+        print('asked', flush=True)
         threading.Thread(target=reply, args=(f,), daemon=True).start()
 `
 
@@ -52,6 +54,18 @@ describe.skipIf(NETNS_SKIP)('scan discovery edges on a netns LAN (10.77.9.0/24)'
   let lan: Lan
   const hosts: Record<string, LanHost> = {}
   let responder: ChildProcess | undefined
+  /** The slow responder's requests seen and replies sent, and when the last of either happened. */
+  const arp = {asked: 0, sent: 0, at: 0}
+  /**
+   * Waits until the slow responder has answered every request it saw and the kernel has stopped
+   * asking (it re-solicits once a second), then drops the neighbor entry: a late reply to an
+   * earlier scan's request would otherwise complete the next scan's entry early.
+   */
+  const arpSettled = async () => {
+    while (arp.asked !== arp.sent || performance.now() - arp.at < 2500) await new Promise(r => setTimeout(r, 100))
+    spawnSync('ip', ['neigh', 'del', '10.77.9.20', 'dev', lan.bridge])
+    expect(spawnSync('ip', ['neigh', 'show', '10.77.9.20', 'dev', lan.bridge], {encoding: 'utf8'}).stdout.trim()).toBe('')
+  }
   const ok = async (args: string[], env?: Record<string, string>) => {
     const r = await runCli(args, {db: t.db, timeoutMs: 90_000, env})
     expect(r.code, `netmon ${args.join(' ')}: ${r.stderr}`).toBe(0)
@@ -70,7 +84,15 @@ describe.skipIf(NETNS_SKIP)('scan discovery edges on a netns LAN (10.77.9.0/24)'
       await new Promise<void>((resolve, reject) => {
         let err = ''
         responder!.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-        responder!.stdout!.setEncoding('utf8').on('data', (d: string) => d.includes('ready') && resolve())
+        responder!.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          for (const line of d.split('\n')) {
+            if (line === 'ready') resolve()
+            else if (line === 'asked' || line === 'sent') {
+              arp[line]++
+              arp.at = performance.now()
+            }
+          }
+        })
         responder!.on('exit', code => reject(new Error(`slow ARP responder exited (${code}): ${err}`)))
       })
     }
@@ -98,6 +120,8 @@ describe.skipIf(NETNS_SKIP)('scan discovery edges on a netns LAN (10.77.9.0/24)'
     // Without the wait (the old fixed 800 ms window): missed, every time.
     const before = await ok(['scan', '10.77.9.20', '--no-rdns', '--arp-wait', '0', '--json'])
     expect(before.json.hosts).toEqual([])
+    expect(arp.asked).toBeGreaterThan(0)
+    await arpSettled()
     const r = await ok(['scan', '10.77.9.20', '--no-rdns', '--json'])
     expect(r.json.hosts.map((h: any) => [h.ip, h.mac, h.found_by])).toEqual([['10.77.9.20', '02:4E:4D:09:00:14', ['neighbor', 'tcp', 'icmp']]])
     expect(r.json.scan.late_found).toEqual(['10.77.9.20'])
