@@ -33,7 +33,7 @@ ${gradeTableText()}`
   ]
 
   static override strict = false
-  static override args = {host: Args.string({description: 'IP address or host name (several allowed)', required: true})}
+  static override args = {host: Args.string({description: 'IP address, CIDR up to /24, range (192.168.1.1-20) or host name (several allowed)', required: true})}
 
   static override flags = {
     count: Flags.integer({char: 'c', description: 'Probes per host (with --watch: per stored round)', default: 10}),

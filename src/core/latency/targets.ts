@@ -3,8 +3,9 @@
  * any probe, so a typo fails the whole command with exit 2 before anything is sent or stored.
  */
 import {lookup} from 'node:dns/promises'
-import {NetmonError, invalidInput} from '../errors.js'
+import {NetmonError, invalidInput, isNetmonError} from '../errors.js'
 import {ipVersion, normalizeIp} from '../devices/ip.js'
+import {bigToIp, checkRanges, expandRanges, parseIpLiteral, parseTarget, type ParsedTarget, type TargetRange} from '../scan/targets.js'
 
 export interface Target {
   /** As the user typed it (the label in tables and the `host` column). */
@@ -27,21 +28,73 @@ export function isHostName(text: string): boolean {
   return s.split('.').every(l => LABEL.test(l))
 }
 
-/** Checks every HOST argument (syntax only, no network). Throws exit-2 errors naming the bad one. */
-export function checkHosts(hosts: readonly string[]): string[] {
+const HOST_HINT = 'give an IPv4/IPv6 address, a CIDR of up to 256 addresses (192.168.1.0/24), a range (192.168.1.1-20) or a host name'
+
+/** One HOST argument after the syntax check: addresses to probe, or a name still to resolve. */
+export type HostSpec = {host: string; ip: string; family: 4 | 6; name?: undefined} | {host: string; name: string; ip?: undefined}
+
+/** Scan's checks of address classes (multicast, broadcast, 0.0.0.0/8 …): what scan refuses, latency refuses. */
+function checkClass(range: TargetRange, label: string): void {
+  try {
+    // Public space is fair game for a latency probe (one host the user named), so only the classes.
+    checkRanges([range], {allowPublic: true, force: true})
+  } catch (e) {
+    if (!isNetmonError(e)) throw e
+    throw invalidInput(`cannot probe ${label}: it ${e.message.replace(/^target \S+ /, '')}`, 'latency probes unicast host addresses only')
+  }
+}
+
+/**
+ * Checks every HOST argument (syntax only, no network) with scan's target parser, so an address
+ * that is malformed (256.0.0.1, 127.0.0.01, 127.1.2.3.4) is refused as such instead of being
+ * looked up as a name. A CIDR or range becomes its addresses, up to MAX_HOSTS in all (a /24: the
+ * network and broadcast addresses are not hosts). Throws exit-2 errors naming the bad one.
+ */
+export function checkHosts(hosts: readonly string[]): HostSpec[] {
   if (hosts.length === 0) throw invalidInput('no host given', 'name at least one host: netmon latency 192.0.2.10 router.lan')
-  const out: string[] = []
+  const out: HostSpec[] = []
   const seen = new Set<string>()
+  const add = (key: string, spec: HostSpec) => {
+    if (seen.has(key)) return
+    seen.add(key)
+    out.push(spec)
+    if (out.length > MAX_HOSTS) {
+      throw invalidInput(`too many hosts (more than ${MAX_HOSTS})`, `probe at most ${MAX_HOSTS} hosts per run (a /24), or find the live ones first with \`netmon scan\``)
+    }
+  }
   for (const raw of hosts) {
     const h = raw.trim()
-    if (!ipVersion(h) && !isHostName(h)) {
-      throw invalidInput(`invalid host "${raw}"`, 'give an IPv4/IPv6 address or a host name (letters, digits, hyphens and dots)')
+    // A link-local address with its zone (fe80::1%eth0): scan's parser takes no zones.
+    if (ipVersion(h) === 6 && h.includes('%')) {
+      const ip = normalizeIp(h)
+      add(`ip:${ip}`, {host: h, ip, family: 6})
+      continue
     }
-    if (seen.has(h.toLowerCase())) continue
-    seen.add(h.toLowerCase())
-    out.push(h)
+    let parsed: ParsedTarget
+    try {
+      parsed = parseTarget(h)
+    } catch (e) {
+      if (!isNetmonError(e)) throw e
+      const why = /^invalid target "[^"]*": (.*)$/.exec(e.message)?.[1]
+      throw invalidInput(`invalid host "${raw}"${why ? `: ${why}` : ''}`, HOST_HINT)
+    }
+    if (parsed.version === undefined) {
+      if (!isHostName(h)) throw invalidInput(`invalid host "${raw}"`, HOST_HINT)
+      add(`name:${h.toLowerCase()}`, {host: h, name: h})
+      continue
+    }
+    const size = parsed.last - parsed.first + 1n
+    if (size > BigInt(MAX_HOSTS)) {
+      throw invalidInput(
+        `"${raw}" has ${size} addresses, more than latency probes in one run (${MAX_HOSTS})`,
+        `give a /24 or smaller (e.g. ${bigToIp((parsed.first >> 8n) << 8n, parsed.version)}/${parsed.version === 4 ? 24 : 120}), or find the live hosts first with \`netmon scan ${h}\``,
+      )
+    }
+    checkClass(parsed, `"${raw}"`)
+    // An address is labelled as typed; the members of a CIDR or range by their address.
+    const literal = parseIpLiteral(h) !== null
+    for (const {ip} of expandRanges([parsed])) add(`ip:${ip}`, {host: literal ? h : ip, ip, family: parsed.version})
   }
-  if (out.length > MAX_HOSTS) throw invalidInput(`too many hosts (${out.length})`, `probe at most ${MAX_HOSTS} hosts per run`)
   return out
 }
 
@@ -56,9 +109,9 @@ const systemResolver: Resolver = name => lookup(name, {all: true})
 export async function resolveTargets(hosts: readonly string[], resolver: Resolver = systemResolver): Promise<Target[]> {
   const checked = checkHosts(hosts)
   return Promise.all(
-    checked.map(async (host): Promise<Target> => {
-      const v = ipVersion(host)
-      if (v) return {host, ip: normalizeIp(host), family: v}
+    checked.map(async (spec): Promise<Target> => {
+      if (spec.name === undefined) return {host: spec.host, ip: spec.ip, family: spec.family}
+      const host = spec.name
       let addrs: {address: string; family: number}[]
       try {
         addrs = await resolver(host)
@@ -71,7 +124,11 @@ export async function resolveTargets(hosts: readonly string[], resolver: Resolve
       }
       const pick = addrs.find(a => a.family === 4) ?? addrs[0]
       if (!pick) throw invalidInput(`cannot resolve host "${host}" (no address)`, 'check the name, or give its IP address')
-      return {host, ip: normalizeIp(pick.address), family: pick.family === 6 ? 6 : 4}
+      const ip = normalizeIp(pick.address)
+      // A name that a blocklist resolves to 0.0.0.0 is no host either.
+      const lit = parseIpLiteral(ip)
+      if (lit) checkClass({spec: host, hostname: host, version: lit.version, first: lit.value, last: lit.value}, `"${host}" (${ip})`)
+      return {host, ip, family: pick.family === 6 ? 6 : 4}
     }),
   )
 }

@@ -127,6 +127,48 @@ describe('bad input → exit 2, nothing stored (acceptance 4)', () => {
   })
 })
 
+// Issue 13: malformed addresses were looked up as names (exit 1 after a DNS query), and addresses
+// scan refuses were probed and stored. Lookups are disabled in these processes (no-dns.cjs records
+// any attempt) and ping is the fake that sends nothing, so even a regression stays on this machine.
+describe('addresses latency refuses, like scan: exit 2, no lookup, nothing stored', () => {
+  const NO_DNS = join(import.meta.dirname, '..', '..', 'support', 'no-dns.cjs')
+  const cases: [string, RegExp][] = [
+    ['256.0.0.1', /^Error: invalid host "256\.0\.0\.1": not a valid IP address/],
+    ['127.1.2.3.4', /^Error: invalid host "127\.1\.2\.3\.4": not a valid IP address/],
+    ['127.0.0.01', /^Error: invalid host "127\.0\.0\.01": not a valid IP address/],
+    ['0.0.0.0', /^Error: cannot probe "0\.0\.0\.0": it is "this network" space/],
+    ['255.255.255.255', /^Error: cannot probe "255\.255\.255\.255": it is reserved space .*broadcast/],
+    ['224.0.0.1', /^Error: cannot probe "224\.0\.0\.1": it is multicast space/],
+    ['ff02::1', /^Error: cannot probe "ff02::1": it is IPv6 multicast space/],
+    ['127.0.0.0/23', /^Error: "127\.0\.0\.0\/23" has 510 addresses, more than latency probes in one run \(256\) \(give a \/24 or smaller \(e\.g\. 127\.0\.0\.0\/24\)/],
+    ['127.0.0.0/30,', /^Error: invalid host "127\.0\.0\.0\/30,"/],
+  ]
+  for (const [host, message] of cases) {
+    it(host, async () => {
+      const db = freshDb()
+      const log = join(tmp.dir, `dns-${dbCounter}.log`)
+      writeFileSync(log, '')
+      const r = await runCli(['latency', host, '--method', 'icmp', '-c', '1'], {
+        db,
+        env: {NODE_OPTIONS: `--require ${NO_DNS}`, NO_DNS_LOG: log, NETMON_PING: FAKE},
+      })
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toMatch(message)
+      expect(readFileSync(log, 'utf8')).toBe('')
+      expect(() => readFileSync(db)).toThrow()
+    })
+  }
+
+  it('a CIDR of loopback addresses is probed host by host (network and broadcast left out)', async () => {
+    const db = freshDb()
+    const r = await runCli(['latency', '127.0.0.0/30', '--method', 'tcp', '--port', String(openPort), '-c', '1', '--json'], {db})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.hosts.map((h: {host: string; ip: string}) => `${h.host}=${h.ip}`)).toEqual(['127.0.0.1=127.0.0.1', '127.0.0.2=127.0.0.2'])
+    expect(await count(db, 'SELECT count(*) AS n FROM latency_runs')).toBe(2)
+  })
+})
+
 describe('ping missing or unusable (acceptance 4)', () => {
   it('--method icmp without ping: a clear message suggesting --method tcp, exit 1', async () => {
     const db = freshDb()
