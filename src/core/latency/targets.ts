@@ -59,7 +59,10 @@ export function checkHosts(hosts: readonly string[]): HostSpec[] {
     seen.add(key)
     out.push(spec)
     if (out.length > MAX_HOSTS) {
-      throw invalidInput(`too many hosts (more than ${MAX_HOSTS})`, `probe at most ${MAX_HOSTS} hosts per run (a /24), or find the live ones first with \`netmon scan\``)
+      throw invalidInput(
+        `too many hosts (more than ${MAX_HOSTS})`,
+        `probe at most ${MAX_HOSTS} hosts per run (a /24), or find the live ones first with \`netmon scan\``,
+      )
     }
   }
   for (const raw of hosts) {

@@ -140,7 +140,10 @@ describe('addresses latency refuses, like scan: exit 2, no lookup, nothing store
     ['255.255.255.255', /^Error: cannot probe "255\.255\.255\.255": it is reserved space .*broadcast/],
     ['224.0.0.1', /^Error: cannot probe "224\.0\.0\.1": it is multicast space/],
     ['ff02::1', /^Error: cannot probe "ff02::1": it is IPv6 multicast space/],
-    ['127.0.0.0/23', /^Error: "127\.0\.0\.0\/23" has 510 addresses, more than latency probes in one run \(256\) \(give a \/24 or smaller \(e\.g\. 127\.0\.0\.0\/24\)/],
+    [
+      '127.0.0.0/23',
+      /^Error: "127\.0\.0\.0\/23" has 510 addresses, more than latency probes in one run \(256\) \(give a \/24 or smaller \(e\.g\. 127\.0\.0\.0\/24\)/,
+    ],
     ['127.0.0.0/30,', /^Error: invalid host "127\.0\.0\.0\/30,"/],
   ]
   for (const [host, message] of cases) {

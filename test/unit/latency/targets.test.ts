@@ -93,7 +93,10 @@ describe('checked like scan targets', () => {
 
   it('a name that resolves to such an address is refused too', async () => {
     const sink: Resolver = async () => [{address: '0.0.0.0', family: 4}]
-    await expect(resolveTargets(['ads.example'], sink)).rejects.toMatchObject({exitCode: 2, message: expect.stringMatching(/^cannot probe "ads.example" \(0\.0\.0\.0\)/)})
+    await expect(resolveTargets(['ads.example'], sink)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/^cannot probe "ads.example" \(0\.0\.0\.0\)/),
+    })
   })
 
   it('a CIDR up to a /24 becomes its hosts; a range its addresses; duplicates once', async () => {
