@@ -243,9 +243,9 @@ export class TcpProber {
     }
   }
 
-  private startWrap(probe: Probe, b: WrapBinding): void {
+  private startWrap(probe: Probe, b: WrapBinding, fresh = false): void {
     const spare = probe.job.v6 ? this.spare6 : this.spare4
-    const reused = spare.length > 0
+    const reused = !fresh && spare.length > 0
     const handle = reused ? spare.pop()! : new b.TCP(b.constants.SOCKET)
     probe.handle = handle
     // One shared completion function (libuv calls it as a method of the request): no closure per port.
@@ -285,7 +285,18 @@ export class TcpProber {
       const local: Record<string, unknown> = {}
       const peer: Record<string, unknown> = {}
       handle.getsockname(local)
-      handle.getpeername(peer)
+      if (handle.getpeername(peer) !== 0) {
+        // Not connected: a stale readiness event. A spare socket sits in the epoll set, hung up,
+        // until libuv next sees an event for it; when one libuv batch holds that event and an
+        // earlier callback in the same batch reuses the socket, libuv hands the old event to the
+        // new connect, reads SO_ERROR = 0 while the SYN is still unanswered and reports success
+        // (seen as "open" ports and tcp-found hosts at addresses nobody holds, once a batch held
+        // more than ~1000 completions). The attempt's outcome is unknown: redo it on a new socket
+        // within the same deadline.
+        handle.close()
+        probe.handle = null
+        return this.startWrap(probe, this.wrap!, true)
+      }
       if (local.port === peer.port && local.address === peer.address) this.finish(probe, 'closed', 'SELF_CONNECT')
       else this.finish(probe, 'open')
     } else {
