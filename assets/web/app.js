@@ -693,11 +693,17 @@
     const rows = [...events].reverse()
     return table(
       withDevice ? ['time', 'event', 'device', 'IP', 'detail'] : ['time', 'event', 'detail'],
-      rows.map(e => [fmtTime(e.ts), e.type, ...(withDevice ? [e.name || e.mac || '', e.ip || ''] : []), e.detail ? JSON.stringify(e.detail) : '']),
+      rows.map(e => [
+        fmtTime(e.ts),
+        e.type,
+        ...(withDevice ? [e.name || e.mac || '', e.ip_from ? `${e.ip_from} → ${e.ip}` : e.ip || ''] : []),
+        e.detail ? JSON.stringify(e.detail) : '',
+      ]),
       withDevice &&
         (i => {
           const e = rows[i]
-          if (e.mac || e.ip) go(`#/device/${encodeURIComponent(e.mac || e.ip)}`)
+          const ref = e.mac || e.current_ip || e.ip
+          if (ref) go(`#/device/${encodeURIComponent(ref)}`)
         }),
     )
   }

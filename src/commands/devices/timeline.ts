@@ -8,7 +8,7 @@ import {z} from 'zod'
 export default class DevicesTimeline extends NetmonCommand {
   static override summary = 'Inventory events over time'
   static override description =
-    `Events: ${EVENT_TYPES.join(', ')} (and those other capabilities record). Oldest first; with more than --limit, the newest --limit are shown. --since is inclusive, --until exclusive.`
+    `Events: ${EVENT_TYPES.join(', ')} (and those other capabilities record). Oldest first; with more than --limit, the newest --limit are shown. --since is inclusive, --until exclusive. The IP column is the device's address at the time of the event (the event's own, else the one its IP history says it held then); for ip_changed, from → to.`
   static override examples = [
     '<%= config.bin %> devices timeline --since 24h',
     '<%= config.bin %> devices timeline --type new,offline --since 7d --json',
@@ -34,7 +34,13 @@ export default class DevicesTimeline extends NetmonCommand {
     this.out(
       renderTable(
         ['Time', 'Event', 'Device', 'IP', 'Detail'],
-        t.events.map(e => [e.ts, e.type, e.name ? (e.mac ? `${e.name} (${e.mac})` : e.name) : e.mac, e.ip, e.detail ? JSON.stringify(e.detail) : '']),
+        t.events.map(e => [
+          e.ts,
+          e.type,
+          e.name ? (e.mac ? `${e.name} (${e.mac})` : e.name) : e.mac,
+          e.ip_from ? `${e.ip_from} → ${e.ip}` : e.ip,
+          e.detail ? JSON.stringify(e.detail) : '',
+        ]),
       ),
     )
     this.out(`${t.count} event${t.count === 1 ? '' : 's'}${t.truncated ? ` (the newest ${limit}; raise --limit or narrow --since for more)` : ''}`)

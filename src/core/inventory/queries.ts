@@ -5,6 +5,8 @@
  */
 import {hostname as machineName} from 'node:os'
 import {addEvent, findDevice, requireDevice, type DeviceRow} from '../devices/repo.js'
+import {addressTimelines, ipAt, ipHolders, type AddressTimeline} from '../devices/ip-history.js'
+import {ipVersion} from '../devices/ip.js'
 import {tryNormalizeMac} from '../devices/mac.js'
 import {invalidInput, notFound} from '../errors.js'
 import {isoOf} from '../format/time.js'
@@ -99,12 +101,20 @@ export interface EventView {
   type: string
   device_id: number | null
   mac: string | null
+  /**
+   * The device's address at the time of the event: the event's own (`detail.ip`; for
+   * ip_changed `detail.to`), else the one it held then by its IP history (ipAt).
+   */
   ip: string | null
+  /** ip_changed only: the address it moved from (`detail.from`); null for other events. */
+  ip_from: string | null
+  /** The device's address now. */
+  current_ip: string | null
   name: string | null
   detail: Record<string, unknown> | null
 }
 
-function eventView(r: {
+interface EventRow {
   id: number
   ts: number
   type: string
@@ -113,26 +123,44 @@ function eventView(r: {
   ip?: string | null
   name?: string | null
   detail: string | null
-}): EventView {
+}
+
+/** `addresses`: the address timelines of the events' devices (addressTimelines). */
+function eventView(r: EventRow, addresses: Map<number, AddressTimeline>): EventView {
   let detail: Record<string, unknown> | null = null
   if (r.detail) {
     try {
-      detail = JSON.parse(r.detail)
+      const parsed: unknown = JSON.parse(r.detail)
+      detail = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {raw: r.detail}
     } catch {
       detail = {raw: r.detail}
     }
   }
+  const deviceId = r.device_id === null ? null : Number(r.device_id)
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null)
+  const moved = r.type === 'ip_changed' && str(detail?.to) !== null
+  const ip = moved ? str(detail!.to) : (str(detail?.ip) ?? (deviceId === null ? null : ipAt(addresses.get(deviceId), Number(r.ts))))
   return {
     id: Number(r.id),
     ts: isoOf(Number(r.ts)),
     ts_ms: Number(r.ts),
     type: r.type,
-    device_id: r.device_id === null ? null : Number(r.device_id),
+    device_id: deviceId,
     mac: r.mac ?? null,
-    ip: r.ip ?? null,
+    ip,
+    ip_from: moved ? str(detail!.from) : null,
+    current_ip: deviceId === null ? null : (r.ip ?? addresses.get(deviceId)?.current ?? null),
     name: r.name ?? null,
     detail,
   }
+}
+
+async function eventViews(store: Store, rows: EventRow[]): Promise<EventView[]> {
+  const addresses = await addressTimelines(
+    store,
+    rows.flatMap(r => (r.device_id === null ? [] : [Number(r.device_id)])),
+  )
+  return rows.map(r => eventView(r, addresses))
 }
 
 export interface IpHistoryView {
@@ -175,13 +203,37 @@ async function deviceEvents(store: Store, id: number, limit?: number): Promise<E
     `SELECT id, ts, type, device_id, detail FROM events WHERE device_id = ? ORDER BY ts DESC, id DESC${limit ? ` LIMIT ${limit}` : ''}`,
     [id],
   )
-  return rows.map(eventView).reverse()
+  return (await eventViews(store, rows)).reverse()
 }
 
 export interface DeviceHistory {
   device: DeviceView
   ips: IpHistoryView[]
   events: EventView[]
+}
+
+export interface IpHolderView {
+  device_id: number
+  mac: string | null
+  name: string | null
+  /** The device's address now. */
+  ip: string | null
+  /** The device is at the looked-up address now. */
+  current: boolean
+  /** First and last sighting of the device at the looked-up address. */
+  first_seen: string
+  first_seen_ms: number
+  last_seen: string
+  last_seen_ms: number
+}
+
+export interface DeviceHistoryByIp extends DeviceHistory {
+  /**
+   * Looked up by IP: every device that held that address, oldest first; `device` is the one at
+   * the address now (the most recently seen if several), else the one that held it last.
+   * Null when looked up by MAC.
+   */
+  ip_holders: IpHolderView[] | null
 }
 
 async function deviceById(store: Store, id: number): Promise<DeviceView> {
@@ -192,10 +244,43 @@ async function lookup(store: Store, macOrIp: string): Promise<DeviceRow> {
   return requireDevice(store, macOrIp.trim())
 }
 
-/** IP history and every event of one device (oldest first). */
-export async function deviceHistory(store: Store, macOrIp: string): Promise<DeviceHistory> {
-  const d = await lookup(store, macOrIp)
-  return {device: await deviceById(store, d.id), ips: await ipHistory(store, d), events: await deviceEvents(store, d.id)}
+/**
+ * IP history and every event of one device (oldest first). By IP, a former address finds the
+ * device too: see DeviceHistoryByIp.
+ */
+export async function deviceHistory(store: Store, macOrIp: string): Promise<DeviceHistoryByIp> {
+  const key = macOrIp.trim()
+  let d: DeviceRow
+  let holders: IpHolderView[] | null = null
+  if (!tryNormalizeMac(key) && ipVersion(key)) {
+    const found = await ipHolders(store, key)
+    if (!found.length) return deviceHistoryOf(store, await lookup(store, key), null)
+    const rows = await store.query<DeviceRow>(`SELECT * FROM devices WHERE id IN (SELECT value FROM json_each(?))`, [
+      JSON.stringify(found.map(h => h.device_id)),
+    ])
+    const byId = new Map(rows.map(r => [Number(r.id), r]))
+    holders = found.map(h => {
+      const dev = byId.get(h.device_id)!
+      return {
+        device_id: h.device_id,
+        mac: dev.mac,
+        name: dev.name,
+        ip: dev.ip,
+        current: h.current,
+        first_seen: isoOf(h.first_seen),
+        first_seen_ms: h.first_seen,
+        last_seen: isoOf(h.last_seen),
+        last_seen_ms: h.last_seen,
+      }
+    })
+    // The device there now (as `devices show IP` finds it), else the last one to hold it.
+    d = (await findDevice(store, key)) ?? byId.get([...found].sort((a, b) => b.last_seen - a.last_seen || b.device_id - a.device_id)[0]!.device_id)!
+  } else d = await lookup(store, key)
+  return deviceHistoryOf(store, d, holders)
+}
+
+async function deviceHistoryOf(store: Store, d: DeviceRow, holders: IpHolderView[] | null): Promise<DeviceHistoryByIp> {
+  return {device: await deviceById(store, d.id), ips: await ipHistory(store, d), events: await deviceEvents(store, d.id), ip_holders: holders}
 }
 
 export interface DeviceDetail extends DeviceHistory {
@@ -357,7 +442,7 @@ export async function timeline(store: Store, o: TimelineOptions): Promise<Timeli
     [...args, o.limit + 1],
   )
   const truncated = rows.length > o.limit
-  const events = rows.slice(0, o.limit).map(eventView).reverse()
+  const events = (await eventViews(store, rows.slice(0, o.limit))).reverse()
   return {
     since: o.since === undefined ? null : isoOf(o.since),
     since_ms: o.since ?? null,

@@ -63,13 +63,32 @@ const eventSchema = z.object({
   type: z.string(),
   device_id: int.nullable(),
   mac: z.string().nullable(),
-  ip: z.string().nullable(),
+  ip: z.string().nullable().meta({description: "The device's address at the time of the event (ip_changed: the new one)"}),
+  ip_from: z.string().nullable().meta({description: 'ip_changed: the address it moved from; null for other events'}),
+  current_ip: z.string().nullable().meta({description: "The device's address now"}),
   name: z.string().nullable(),
   detail: z.record(z.string(), z.unknown()).nullable(),
 })
 const ipHistorySchema = z.object({ip: z.string(), current: z.boolean(), first_seen: isoTime, first_seen_ms: int, last_seen: isoTime, last_seen_ms: int})
-export const deviceHistorySchema = z.object({device: deviceViewSchema, ips: z.array(ipHistorySchema), events: z.array(eventSchema)})
-export const deviceDetailSchema = deviceHistorySchema.extend({
+const deviceEventsSchema = z.object({device: deviceViewSchema, ips: z.array(ipHistorySchema), events: z.array(eventSchema)})
+const ipHolderSchema = z.object({
+  device_id: int,
+  mac: z.string().nullable(),
+  name: z.string().nullable(),
+  ip: z.string().nullable(),
+  current: z.boolean(),
+  first_seen: isoTime,
+  first_seen_ms: int,
+  last_seen: isoTime,
+  last_seen_ms: int,
+})
+export const deviceHistorySchema = deviceEventsSchema.extend({
+  ip_holders: z
+    .array(ipHolderSchema)
+    .nullable()
+    .meta({description: 'Looked up by IP: every device that held the address (first/last seen there), oldest first; null when looked up by MAC'}),
+})
+export const deviceDetailSchema = deviceEventsSchema.extend({
   ports: z.array(
     z.object({port: int, proto: z.string(), service: z.string().nullable(), banner: z.string().nullable(), first_seen: isoTime, last_seen: isoTime}).loose(),
   ),
@@ -299,7 +318,7 @@ export function inventoryRoutes(): RouteDef[] {
       method: 'GET',
       path: '/api/network/history/{mac}',
       operationId: 'deviceHistory',
-      summary: 'IP history and events of one device',
+      summary: 'IP history and events of one device (an IP finds its current or any former holder; all holders listed)',
       capability: 'inventory',
       cli: 'netmon devices history MAC|IP',
       params: deviceRef,
