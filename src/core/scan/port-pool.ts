@@ -65,7 +65,9 @@ export function scanPortsOnThreads(ip: string, ports: readonly number[], o: Pool
           if (m.type === 'done') resolve({open: m.open ?? [], closed: m.closed ?? 0, filtered: m.filtered ?? 0})
         })
         w.on('error', reject)
-        w.on('exit', code => (o.signal?.aborted ? resolve({open: [], closed: 0, filtered: 0}) : code !== 0 ? reject(new Error(`port scan thread exited with ${code}`)) : undefined))
+        w.on('exit', code =>
+          o.signal?.aborted ? resolve({open: [], closed: 0, filtered: 0}) : code !== 0 ? reject(new Error(`port scan thread exited with ${code}`)) : undefined,
+        )
       }),
   )
   return Promise.all(runs)
