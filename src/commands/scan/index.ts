@@ -11,12 +11,20 @@ function portsText(h: {ports?: {port: number; service: string | null}[]}): strin
   return h.ports.map(p => (p.service ? `${p.port}/${p.service}` : String(p.port))).join(', ')
 }
 
+/** nmap's "Not shown" line: the scanned ports that are not open, by state (empty when every port is open or none was scanned). */
+function notShownText(h: {ports_summary?: {closed: number; filtered: number}}): string {
+  const s = h.ports_summary
+  if (!s) return ''
+  const parts = [s.closed ? `${s.closed} closed` : '', s.filtered ? `${s.filtered} filtered` : ''].filter(Boolean)
+  return parts.length ? `Not shown: ${parts.join(', ')}` : ''
+}
+
 export default class Scan extends NetmonCommand {
   static override summary = 'Discover devices on the LAN and remember them in the inventory'
   static override description =
     `Targets are CIDRs (192.168.1.0/24), ranges (192.168.1.1-50 or 192.168.1.1-192.168.1.50), addresses and host names, space or comma separated. Without targets, the subnets of this machine's up, non-loopback interfaces are scanned (each at most a /22 unless --force). Public address space is refused unless --allow-public.
 
-Each address is probed by every method at once: the kernel neighbor table after a UDP nudge (finds hosts that answer nothing but ARP), TCP connects to a few common ports (a refusal proves the host is up) and ICMP echo through fping/ping. Each host is reported with the methods that found it, its MAC and vendor (locally administered MACs are reported as such), reverse-DNS name and, with --ports, its open TCP ports.
+Each address is probed by every method at once: the kernel neighbor table after a UDP nudge (finds hosts that answer nothing but ARP), TCP connects to a few common ports (a refusal proves the host is up) and ICMP echo through fping/ping. Each host is reported with the methods that found it, its MAC and vendor (locally administered MACs are reported as such), reverse-DNS name and, with --ports, its open TCP ports and how many of the others were closed (refused) or filtered (no answer), as nmap's "Not shown" line.
 
 The inventory is updated in one transaction at the end: new devices, devices back online, devices not found at an address the scan covered (offline), IP and hostname changes and port changes become events (netmon devices timeline). While the scan runs, \`netmon scan status\` in another shell shows its progress. A progress bar is drawn on stderr when it is a terminal. Ctrl-C stops the scan, keeps what was found, and exits 130.`
 
@@ -88,7 +96,16 @@ The inventory is updated in one transaction at the end: new devices, devices bac
           const {seen_ms, ...rest} = h
           if (json) process.stdout.write(JSON.stringify({type: 'host', ...rest, seen: new Date(seen_ms).toISOString(), seen_ms}) + '\n')
           else {
-            const line = [h.ip.padEnd(15), (h.mac ?? '-').padEnd(17), h.found_by.join(',').padEnd(18), vendorLabel(h, h.mac), h.hostname ?? '', portsText(h)]
+            const notShown = notShownText(h)
+            const line = [
+              h.ip.padEnd(15),
+              (h.mac ?? '-').padEnd(17),
+              h.found_by.join(',').padEnd(18),
+              vendorLabel(h, h.mac),
+              h.hostname ?? '',
+              portsText(h),
+              notShown && `(${notShown})`,
+            ]
             this.out(line.filter((x, i) => i < 3 || x).join('  '))
           }
         },
@@ -103,7 +120,11 @@ The inventory is updated in one transaction at the end: new devices, devices bac
         process.stdout.write(JSON.stringify({type: 'summary', scan: report.scan, summary: report.summary}) + '\n')
         return undefined
       }
-      if (!flags.stream) this.out(renderHosts(report.hosts))
+      if (!flags.stream) {
+        this.out(renderHosts(report.hosts))
+        const notShown = report.hosts.map(h => [h.ip, notShownText(h)]).filter(([, t]) => t)
+        if (notShown.length) this.out(notShown.map(([ip, t]) => `${ip}: ${t}`).join('\n'))
+      }
       this.out(summaryLine(report))
       return report
     } finally {

@@ -17,6 +17,7 @@ import {networkInterfaces} from 'node:os'
 import {tryNormalizeMac} from '../devices/mac.js'
 import {grabBanner} from './banner.js'
 import {scanPortsOnThreads, workerCount} from './port-pool.js'
+import {probePortStates, type PortCounts} from './port-state.js'
 import {detectIcmpTool, IcmpPinger} from './icmp.js'
 import {pingCommand} from '../latency/icmp.js'
 import {flushNeighbors, isComplete, isConfirmed, readNeighbors, readNeighbors6, readProcArp, type NeighborEntry} from './neighbor.js'
@@ -24,7 +25,7 @@ import {ReverseResolver, type RdnsOptions} from './rdns.js'
 import {DISCOVERY_PORTS, serviceName} from './services.js'
 import {compareIp, ipToBig, isLoopback} from './targets.js'
 import {TcpProber} from './tcp.js'
-import {METHODS, type HostResult, type Method, type PortResult, type ScanProgress} from './types.js'
+import {METHODS, type HostResult, type Method, type PortResult, type PortsSummary, type ScanProgress} from './types.js'
 import {lookupVendor} from './vendor.js'
 
 export interface EngineOptions {
@@ -76,9 +77,15 @@ export interface EngineResult {
 /** Beyond 3 × the window, a live host's unfinished method is given up (a safety net: every method concludes by itself). */
 const ALIVE_CAP_MS = 5000
 
+/** One host's port scan: its open ports (with names and banners) and the count per state. */
+interface PortScan {
+  ports: PortResult[]
+  summary: PortsSummary
+}
+
 interface Evidence {
   /** The port scan, started as soon as the host proved alive. */
-  ports?: Promise<PortResult[] | undefined>
+  ports?: Promise<PortScan | undefined>
   ip: string
   hostname?: string
   found: Map<Method, number | null>
@@ -416,7 +423,9 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     if (portScan) {
       tasks.push(
         portScan.then(r => {
-          if (r) host.ports = r
+          if (!r) return
+          host.ports = r.ports
+          host.ports_summary = r.summary
         }),
       )
     }
@@ -431,10 +440,13 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     opts.onHost?.(host)
   }
 
-  /** Open ports of a live host (undefined when the scan was interrupted: a partial list says nothing). */
-  const scanPorts = async (ip: string, ports: number[]): Promise<PortResult[] | undefined> => {
+  /**
+   * Open ports of a live host and how many ports ended in each state (undefined when the scan was
+   * interrupted: a partial list says nothing). States and progress: port-state.ts.
+   */
+  const scanPorts = async (ip: string, ports: number[]): Promise<PortScan | undefined> => {
     const timeout = opts.portTimeoutMs ?? opts.timeoutMs
-    let open: number[] = []
+    let counts: PortCounts = {open: [], closed: 0, filtered: 0}
     progress.ports_total += ports.length
     let threads = workerCount(ports.length)
     if (threads) {
@@ -442,7 +454,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       const release = await threadLock.acquire()
       const base = progress.ports_done
       try {
-        open = await scanPortsOnThreads(ip, ports, {
+        counts = await scanPortsOnThreads(ip, ports, {
           timeoutMs: timeout,
           retries: opts.retries,
           maxSockets: opts.maxSockets ?? 4096,
@@ -455,32 +467,24 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
         // A thread that cannot start (or dies) must not cost the scan: redo it on this thread.
         warnings.push(`port scan threads failed (${(e as Error).message}); scanned ${ip} on the main thread`)
         progress.ports_done = base
-        open = []
         threads = 0
       } finally {
         release()
       }
     }
     if (!threads) {
-      let todo: number[] = ports
-      for (let attempt = 0; attempt <= opts.retries && todo.length && !aborted; attempt++) {
-        const timedOut: number[] = []
-        const last = attempt === opts.retries
-        await new Promise<void>(resolve => {
-          void abortPromise.then(resolve)
-          let left = todo.length
-          prober.probePorts(ip, todo, timeout, (port, r) => {
-            if (r.outcome === 'open') open.push(port)
-            else if (r.outcome === 'timeout' && !last) timedOut.push(port)
-            if (r.outcome !== 'timeout' || last) progress.ports_done++
-            if (--left === 0) resolve()
-          })
-        })
-        todo = timedOut
-      }
+      counts = await probePortStates(prober, ip, ports, {
+        timeoutMs: timeout,
+        retries: opts.retries,
+        onFirstTry: () => progress.ports_done++,
+        stopped: () => aborted,
+        interrupted: abortPromise,
+      })
     }
     // An interrupted port scan says nothing about closed ports: report none rather than a partial list.
     if (aborted) return undefined
+    const open = counts.open
+    const summary: PortsSummary = {open: open.length, closed: counts.closed, filtered: counts.filtered}
     open.sort((a, b) => a - b)
     const results: PortResult[] = open.map(port => ({port, proto: 'tcp', service: serviceName(port)}))
     if (opts.banners) {
@@ -495,7 +499,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       }
       await Promise.all(Array.from({length: Math.min(limit, results.length)}, worker))
     }
-    return results
+    return {ports: results, summary}
   }
 
   const arpWaitMs = opts.arpWaitMs ?? 0

@@ -10,6 +10,7 @@ import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
+import type {PortCounts} from './port-state.js'
 import {socketBudget} from './tcp.js'
 
 /** Below this many ports per host, threads cost more than they save. */
@@ -35,8 +36,8 @@ export interface PoolOptions {
   onProgress?: (done: number) => void
 }
 
-/** Open ports of `ip` among `ports`, probed by `threads` workers. */
-export function scanPortsOnThreads(ip: string, ports: readonly number[], o: PoolOptions): Promise<number[]> {
+/** The states of `ip`'s `ports` (open ones sorted), probed by `threads` workers. */
+export function scanPortsOnThreads(ip: string, ports: readonly number[], o: PoolOptions): Promise<PortCounts> {
   const shares: number[][] = Array.from({length: o.threads}, () => [])
   ports.forEach((p, i) => shares[i % o.threads]!.push(p))
   const progress = new Array<number>(o.threads).fill(0)
@@ -47,7 +48,7 @@ export function scanPortsOnThreads(ip: string, ports: readonly number[], o: Pool
   o.signal?.addEventListener('abort', stop, {once: true})
   const runs = shares.map(
     (share, i) =>
-      new Promise<number[]>((resolve, reject) => {
+      new Promise<PortCounts>((resolve, reject) => {
         const w = new Worker(WORKER_URL, {
           workerData: {
             ip,
@@ -58,16 +59,22 @@ export function scanPortsOnThreads(ip: string, ports: readonly number[], o: Pool
           },
         })
         workers.push(w)
-        w.on('message', (m: {type: string; done: number; open?: number[]}) => {
+        w.on('message', (m: {type: string; done: number} & Partial<PortCounts>) => {
           progress[i] = m.done
           o.onProgress?.(progress.reduce((a, b) => a + b, 0))
-          if (m.type === 'done') resolve(m.open ?? [])
+          if (m.type === 'done') resolve({open: m.open ?? [], closed: m.closed ?? 0, filtered: m.filtered ?? 0})
         })
         w.on('error', reject)
-        w.on('exit', code => (o.signal?.aborted ? resolve([]) : code !== 0 ? reject(new Error(`port scan thread exited with ${code}`)) : undefined))
+        w.on('exit', code =>
+          o.signal?.aborted ? resolve({open: [], closed: 0, filtered: 0}) : code !== 0 ? reject(new Error(`port scan thread exited with ${code}`)) : undefined,
+        )
       }),
   )
   return Promise.all(runs)
-    .then(lists => lists.flat().sort((a, b) => a - b))
+    .then(parts => ({
+      open: parts.flatMap(p => p.open).sort((a, b) => a - b),
+      closed: parts.reduce((n, p) => n + p.closed, 0),
+      filtered: parts.reduce((n, p) => n + p.filtered, 0),
+    }))
     .finally(() => o.signal?.removeEventListener('abort', stop))
 }

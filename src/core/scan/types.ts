@@ -11,6 +11,13 @@ export interface PortResult {
   banner?: string | null
 }
 
+/** Scanned ports by final state, as nmap names them: open (accepted), closed (refused), filtered (no answer, or unreachable). */
+export interface PortsSummary {
+  open: number
+  closed: number
+  filtered: number
+}
+
 export interface HostResult {
   ip: string
   mac: string | null
@@ -27,6 +34,8 @@ export interface HostResult {
   self: boolean
   /** Present only when the scan included a port scan: open TCP ports. */
   ports?: PortResult[]
+  /** Present with `ports`: how many of the scanned ports ended in each state (port-state.ts). */
+  ports_summary?: PortsSummary
   /** When the host answered (epoch ms). */
   seen_ms: number
 }
