@@ -87,7 +87,7 @@ try {
   peerTop.rollupsUnion = `SELECT d.mac, d.ip, d.hostname, x.sent, x.received, x.total FROM (SELECT device_id, sum(sent) AS sent, sum(received) AS received, sum(sent + received) AS total FROM (${segs
     .map(([t, k, a, b]) => `SELECT device_id, sent, received FROM ${t} WHERE ${k} >= ${a} AND ${k} < ${b}`)
     .join(' UNION ALL ')}) GROUP BY device_id ORDER BY total DESC LIMIT 10) x JOIN devices d ON d.id = x.device_id ORDER BY x.total DESC;`
-  peerTop.rollupsPerDevice = `SELECT d.mac, d.ip, d.hostname, x.total FROM (SELECT device_id, ${segs
+  peerTop.rollupsPerDevice = `SELECT d.mac, d.ip, d.hostname, x.total FROM (SELECT d.id AS device_id, ${segs
     .map(([t, k, a, b]) => `coalesce((SELECT sum(sent + received) FROM ${t} s WHERE s.device_id = d.id AND s.${k} >= ${a} AND s.${k} < ${b}), 0)`)
     .join(' + ')} AS total FROM devices d WHERE total > 0 ORDER BY total DESC LIMIT 10) x JOIN devices d ON d.id = x.device_id ORDER BY x.total DESC;`
   const peerStats = {
