@@ -6,9 +6,28 @@ import {scan, type ReportedHost, type ScanReport} from '../../core/scan/index.js
 import {buildScanRequest} from '../../core/scan/options.js'
 import {vendorLabel} from '../../core/scan/vendor.js'
 
-function portsText(h: {ports?: {port: number; service: string | null}[]}): string {
+type PortsOf = {ports?: {port: number; service: string | null; banner?: string | null}[]}
+
+const portName = (p: {port: number; service: string | null}) => (p.service ? `${p.port}/${p.service}` : String(p.port))
+
+function portsText(h: PortsOf): string {
   if (!h.ports) return ''
-  return h.ports.map(p => (p.service ? `${p.port}/${p.service}` : String(p.port))).join(', ')
+  return h.ports.map(portName).join(', ')
+}
+
+/** A banner for the table: printable ASCII only, at most 60 characters. */
+function shortBanner(banner: string): string {
+  const text = banner
+    .replace(/[^\x20-\x7e]/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim()
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
+
+/** With --banners: one line per open port, its banner after the name (`3306/mysql  MySQL 8.0.32`). */
+function portsWithBanners(h: PortsOf): string {
+  if (!h.ports) return ''
+  return h.ports.map(p => (p.banner ? `${portName(p)}  ${shortBanner(p.banner)}` : portName(p))).join('\n')
 }
 
 /** nmap's "Not shown" line: the scanned ports that are not open, by state (empty when every port is open or none was scanned). */
@@ -54,7 +73,10 @@ The inventory is updated in one transaction at the end: new devices, devices bac
     }),
     'port-timeout': Flags.string({description: 'Per-port connect timeout', default: '1s', helpValue: 'DURATION'}),
     'max-sockets': Flags.integer({description: 'TCP connections in flight at most', default: 4096}),
-    banners: Flags.boolean({description: 'Read the first line each open port says (HTTP ports get one HEAD request)', default: false}),
+    banners: Flags.boolean({
+      description: 'Read the first line each open port says (MySQL/MariaDB greetings decoded to their version; HTTP ports get one HEAD request)',
+      default: false,
+    }),
     'banner-timeout': Flags.string({description: 'How long to wait for a banner', default: '1s', helpValue: 'DURATION'}),
     rdns: Flags.boolean({description: 'Reverse DNS for found hosts (hosts file first; --no-rdns to skip DNS)', default: true, allowNo: true}),
     'dns-server': Flags.string({
@@ -136,7 +158,9 @@ The inventory is updated in one transaction at the end: new devices, devices bac
 
 function renderHosts(hosts: ReportedHost[]): string {
   const withPorts = hosts.some(h => h.ports)
-  const head = ['IP', 'MAC', 'Vendor', 'Hostname', 'Found by', 'RTT ms', ...(withPorts ? ['Open ports'] : []), '']
+  // Banners were asked for when the scan's ports carry the field (null when a port said nothing).
+  const withBanners = hosts.some(h => h.ports?.some(p => p.banner !== undefined))
+  const head = ['IP', 'MAC', 'Vendor', 'Hostname', 'Found by', 'RTT ms', ...(withPorts ? [withBanners ? 'Open ports, banners' : 'Open ports'] : []), '']
   return renderTable(
     head,
     hosts.map(h => [
@@ -146,7 +170,7 @@ function renderHosts(hosts: ReportedHost[]): string {
       h.hostname ?? '',
       h.found_by.join(','),
       h.rtt_ms === null ? '' : h.rtt_ms.toFixed(2),
-      ...(withPorts ? [portsText(h)] : []),
+      ...(withPorts ? [withBanners ? portsWithBanners(h) : portsText(h)] : []),
       [h.new ? 'new' : '', h.self ? 'this machine' : ''].filter(Boolean).join(', '),
     ]),
   )

@@ -494,7 +494,10 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       const worker = async () => {
         while (i < results.length) {
           const p = results[i++]!
-          p.banner = await grabBanner(ip, p.port, opts.bannerTimeoutMs ?? 1000, p.service)
+          const b = await grabBanner(ip, p.port, opts.bannerTimeoutMs ?? 1000, p.service)
+          p.banner = b?.text ?? null
+          // A decoded greeting names the service whatever the port (MySQL on 13306 is mysql).
+          if (b?.service) p.service = b.service
         }
       }
       await Promise.all(Array.from({length: Math.min(limit, results.length)}, worker))
