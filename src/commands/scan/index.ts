@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderTable} from '../../cli/table.js'
 import {startProgress, type Progress} from '../../core/progress.js'
-import {scan, type ReportedHost, type ScanReport} from '../../core/scan/index.js'
+import {scan, type IpConflict, type ReportedHost, type ScanReport} from '../../core/scan/index.js'
 import {buildScanRequest} from '../../core/scan/options.js'
 import {vendorLabel} from '../../core/scan/vendor.js'
 
@@ -45,7 +45,7 @@ export default class Scan extends NetmonCommand {
 
 Each address is probed by every method at once: the kernel neighbor table after a UDP nudge (finds hosts that answer nothing but ARP), TCP connects to a few common ports (a refusal proves the host is up) and ICMP echo through fping/ping. Each host is reported with the methods that found it, its MAC and vendor (locally administered MACs are reported as such), reverse-DNS name and, with --ports, its open TCP ports and how many of the others were closed (refused) or filtered (no answer), as nmap's "Not shown" line.
 
-The inventory is updated in one transaction at the end: new devices, devices back online, devices not found at an address the scan covered (offline), IP and hostname changes and port changes become events (netmon devices timeline). While the scan runs, \`netmon scan status\` in another shell shows its progress. A progress bar is drawn on stderr when it is a terminal. Ctrl-C stops the scan, keeps what was found, and exits 130.`
+The inventory is updated in one transaction at the end: new devices, devices back online, devices not found at an address the scan covered (offline), IP and hostname changes, port changes and IP conflicts (two or more MACs answering ARP for one address, arp-scan's DUP; checked with arping after discovery) become events (netmon devices timeline). While the scan runs, \`netmon scan status\` in another shell shows its progress. A progress bar is drawn on stderr when it is a terminal. Ctrl-C stops the scan, keeps what was found, and exits 130.`
 
   static override examples = [
     '<%= config.bin %> scan 192.168.1.0/24',
@@ -90,6 +90,12 @@ The inventory is updated in one transaction at the end: new devices, devices bac
         'How long on-link addresses are given to answer ARP/NDP from their first request: the ones still silent after --timeout are asked once more and watched together until then (0: no extra wait)',
       default: '2.5s',
       helpValue: 'DURATION',
+    }),
+    'conflict-check': Flags.boolean({
+      description:
+        'Ask every live on-link IPv4 host once more with arping (iputils, needs root or CAP_NET_RAW, ~1 s) and report addresses that two or more MACs answer (IP conflicts)',
+      default: true,
+      allowNo: true,
     }),
     register: Flags.boolean({description: 'Also register every found device (with a MAC) for bandwidth accounting', default: false}),
     'allow-public': Flags.boolean({description: 'Allow public address space (only networks you are authorised to scan)', default: false}),
@@ -139,7 +145,7 @@ The inventory is updated in one transaction at the end: new devices, devices bac
       ;(await ui.bar)?.stop()
       if (report.scan.status === 'interrupted') process.exitCode = 130
       if (json && flags.stream) {
-        process.stdout.write(JSON.stringify({type: 'summary', scan: report.scan, summary: report.summary}) + '\n')
+        process.stdout.write(JSON.stringify({type: 'summary', scan: report.scan, summary: report.summary, conflicts: report.conflicts}) + '\n')
         return undefined
       }
       if (!flags.stream) {
@@ -147,6 +153,7 @@ The inventory is updated in one transaction at the end: new devices, devices bac
         const notShown = report.hosts.map(h => [h.ip, notShownText(h)]).filter(([, t]) => t)
         if (notShown.length) this.out(notShown.map(([ip, t]) => `${ip}: ${t}`).join('\n'))
       }
+      for (const c of report.conflicts) this.out(conflictLine(c))
       this.out(summaryLine(report))
       return report
     } finally {
@@ -176,12 +183,18 @@ function renderHosts(hosts: ReportedHost[]): string {
   )
 }
 
+/** Like arp-scan's DUP: one line per address that several MACs answered. */
+function conflictLine(c: IpConflict): string {
+  return `warning: IP conflict (DUP): ${c.ip} is answered by ${c.macs.length} MACs: ${c.macs.join(', ')}`
+}
+
 function summaryLine(r: ScanReport): string {
   const s = r.summary
   const parts = [`${s.found} up`, `${s.new} new`]
   if (s.online) parts.push(`${s.online} back online`)
   if (s.offline) parts.push(`${s.offline} went offline`)
   if (s.ip_changed) parts.push(`${s.ip_changed} changed IP`)
+  if (s.ip_conflict) parts.push(`${s.ip_conflict} IP conflict${s.ip_conflict === 1 ? '' : 's'}`)
   if (s.hostname_changed) parts.push(`${s.hostname_changed} changed hostname`)
   if (s.ports_changed) parts.push(`${s.ports_changed} changed ports`)
   if (s.merged) parts.push(`${s.merged} IP-only merged into their MAC device`)

@@ -19,6 +19,8 @@ export interface ApplyInput {
   now: number
   /** Covered addresses not found whose neighbor entry was REACHABLE at the end (plan.ts: not offline on one miss). */
   reachable?: readonly {ip: string; mac: string}[]
+  /** Found addresses that several MACs answered: an `ip_conflict` event each. */
+  conflicts?: readonly {ip: string; macs: readonly string[]}[]
   register: boolean
   status: 'done' | 'interrupted'
   warnings: string[]
@@ -64,6 +66,7 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
       now: input.now,
       scanId: input.scanId,
       reachable: input.reachable,
+      conflicts: input.conflicts,
     })
     const now = input.now
     for (const m of plan.merges) await mergeDevice(tx, m.from, m.into, now, m.ip)

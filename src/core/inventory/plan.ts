@@ -13,7 +13,9 @@
  *   event when it was online), except when the kernel's neighbor entry for that address is
  *   REACHABLE with the device's MAC at the end of the scan: the host answered ARP/NDP moments
  *   ago (too late for the window, or to a method other than neighbor), so one miss is not
- *   enough (`kept_online` counts them; their last_seen is not moved).
+ *   enough (`kept_online` counts them; their last_seen is not moved);
+ * - an address that two or more MACs answered (scan/conflict.ts, arp-scan's DUP) →
+ *   `ip_conflict` (ip, macs) on the device the scan linked to that address.
  */
 import type {DeviceRow} from '../devices/repo.js'
 import type {HostResult, Method} from '../scan/types.js'
@@ -30,8 +32,18 @@ export interface ExistingPort {
   banner: string | null
 }
 
-export type EventType = 'new' | 'online' | 'offline' | 'ip_changed' | 'hostname_changed' | 'ports_changed' | 'promoted' | 'merged'
-export const EVENT_TYPES: readonly EventType[] = ['new', 'online', 'offline', 'ip_changed', 'hostname_changed', 'ports_changed', 'promoted', 'merged']
+export type EventType = 'new' | 'online' | 'offline' | 'ip_changed' | 'ip_conflict' | 'hostname_changed' | 'ports_changed' | 'promoted' | 'merged'
+export const EVENT_TYPES: readonly EventType[] = [
+  'new',
+  'online',
+  'offline',
+  'ip_changed',
+  'ip_conflict',
+  'hostname_changed',
+  'ports_changed',
+  'promoted',
+  'merged',
+]
 
 /** Devices are referred to by id, or by a negative placeholder for rows the plan creates. */
 export type Ref = number
@@ -75,6 +87,7 @@ export interface Plan {
     offline: number
     kept_online: number
     ip_changed: number
+    ip_conflict: number
     hostname_changed: number
     ports_changed: number
     merged: number
@@ -92,6 +105,8 @@ export interface PlanInput {
   scanId: number
   /** Covered addresses not found whose neighbor entry was REACHABLE at the end, with its MAC. */
   reachable?: readonly {ip: string; mac: string}[]
+  /** Found addresses that several MACs answered (scan/conflict.ts). */
+  conflicts?: readonly {ip: string; macs: readonly string[]}[]
 }
 
 export function planInventory(input: PlanInput): Plan {
@@ -124,7 +139,7 @@ export function planInventory(input: PlanInput): Plan {
     ports: [],
     links: new Map(),
     merges: [],
-    counts: {seen: 0, new: 0, online: 0, offline: 0, kept_online: 0, ip_changed: 0, hostname_changed: 0, ports_changed: 0, merged: 0},
+    counts: {seen: 0, new: 0, online: 0, offline: 0, kept_online: 0, ip_changed: 0, ip_conflict: 0, hostname_changed: 0, ports_changed: 0, merged: 0},
   }
   const mergedAway = new Set<number>()
   const matched = new Map<Ref, DeviceChange>()
@@ -227,6 +242,13 @@ export function planInventory(input: PlanInput): Plan {
     }
     matched.set(ref, change)
     plan.updates.push(change)
+  }
+
+  for (const c of input.conflicts ?? []) {
+    const ref = plan.links.get(c.ip)
+    if (ref === undefined) continue // only found addresses are checked
+    event(ref, 'ip_conflict', {ip: c.ip, macs: [...c.macs]})
+    plan.counts.ip_conflict++
   }
 
   const covered = new Set(input.covered)

@@ -176,7 +176,7 @@ class NeighborWatch {
 }
 
 /** The interface whose subnet contains `ip` (the host is on-link there), from the interface table. */
-function onLinkTable(ifaces: ReturnType<typeof networkInterfaces>): {version: 4 | 6; first: bigint; last: bigint; iface: string}[] {
+export function onLinkTable(ifaces: ReturnType<typeof networkInterfaces>): {version: 4 | 6; first: bigint; last: bigint; iface: string}[] {
   const out: {version: 4 | 6; first: bigint; last: bigint; iface: string}[] = []
   for (const [name, list] of Object.entries(ifaces)) {
     for (const a of list ?? []) {

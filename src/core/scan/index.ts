@@ -2,8 +2,9 @@
  * `netmon scan` (issue 5), the one core entry point the command calls:
  * validate everything (targets, ports, DNS servers) before the store is even opened, so bad
  * input writes nothing → record a `scans` row → run the engine while a progress writer keeps
- * that row current (for `scan status` in another shell) → apply the results to the inventory
- * and finish the scan row in one transaction.
+ * that row current (for `scan status` in another shell) → ask the live on-link hosts once more
+ * for IP conflicts (conflict.ts) → apply the results to the inventory and finish the scan row in
+ * one transaction.
  */
 import {readFileSync} from 'node:fs'
 import {hostname as machineName, networkInterfaces} from 'node:os'
@@ -12,11 +13,13 @@ import {isoOf} from '../format/time.js'
 import {applyScan} from '../inventory/apply.js'
 import type {Plan} from '../inventory/plan.js'
 import type {Store} from '../store/index.js'
-import {runEngine} from './engine.js'
+import {checkConflicts, type IpConflict} from './conflict.js'
+import {onLinkTable, runEngine} from './engine.js'
 import {parsePorts} from './services.js'
-import {defaultTargets, expandRanges, parseIpLiteral, resolveTargets, type InterfaceInfo} from './targets.js'
+import {defaultTargets, expandRanges, ipToBig, parseIpLiteral, resolveTargets, type InterfaceInfo} from './targets.js'
 import type {HostResult, Method, ScanProgress} from './types.js'
 
+export type {IpConflict} from './conflict.js'
 export {METHODS, type HostResult, type Method, type PortResult, type ScanProgress} from './types.js'
 
 export interface ScanRequest {
@@ -40,6 +43,8 @@ export interface ScanRequest {
   register: boolean
   /** How long on-link addresses are given to answer ARP/NDP (engine.ts lateArp); at most timeoutMs: no extra wait. */
   arpWaitMs: number
+  /** Ask the live on-link hosts for IP conflicts with arping (conflict.ts); default true. */
+  conflictCheck?: boolean
 }
 
 export interface ScanHooks {
@@ -83,6 +88,8 @@ export interface ScanReport {
   }
   summary: Plan['counts'] & {registered: number; found: number}
   hosts: ReportedHost[]
+  /** Found addresses that two or more MACs answered (arp-scan's DUP), each an `ip_conflict` event. */
+  conflicts: IpConflict[]
 }
 
 /** This machine's interfaces with their link state (for the default targets). */
@@ -251,6 +258,19 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
   }
   // A store that failed to open stopped the engine: report that failure, not a partial scan.
   const {store, scanId} = await opened
+
+  // 3b. IP conflicts: the found on-link hosts are asked once more, each reply counted.
+  let conflicts: IpConflict[] = []
+  if (req.conflictCheck !== false && !engine.aborted) {
+    const links = onLinkTable(networkInterfaces())
+    const linkOf = (ip: string): string | null => {
+      const {version, value} = ipToBig(ip)
+      return links.find(l => l.version === version && value >= l.first && value <= l.last)?.iface ?? null
+    }
+    const c = await checkConflicts(engine.hosts, {linkOf, signal: ac.signal})
+    conflicts = c.conflicts
+    engine.warnings.push(...c.warnings)
+  }
   await (writer as ProgressWriter | null)?.stop()
   for (const w of engine.warnings) hooks.onNote?.(w)
 
@@ -263,6 +283,7 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
     scannedPorts: ports,
     now: finishedMs,
     reachable: engine.reachable,
+    conflicts,
     register: req.register,
     status: engine.aborted ? 'interrupted' : 'done',
     warnings: engine.warnings,
@@ -295,5 +316,6 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
       const {seen_ms, ...rest} = h
       return {...rest, device_id: id, new: id !== null && applied.created.has(id), seen: isoOf(seen_ms), seen_ms}
     }),
+    conflicts,
   }
 }

@@ -25,6 +25,8 @@ export interface ScanFlags {
   /** Default 2.5s (callers other than the command, e.g. the API, need not pass it). */
   'arp-wait'?: string
   register: boolean
+  /** Default true: arping the live on-link hosts for IP conflicts (conflict.ts). */
+  'conflict-check'?: boolean
   'allow-public': boolean
   force: boolean
 }
@@ -88,5 +90,6 @@ export function buildScanRequest(argv: string[], flags: ScanFlags): ScanRequest 
     rdnsTimeoutMs: duration(flags['dns-timeout'], 'dns-timeout', 50, 10_000),
     register: flags.register,
     arpWaitMs: arpWait(flags['arp-wait'] ?? DEFAULT_ARP_WAIT),
+    conflictCheck: flags['conflict-check'] ?? true,
   }
 }

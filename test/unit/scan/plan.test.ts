@@ -47,6 +47,23 @@ describe('planInventory', () => {
     expect(p.counts).toMatchObject({seen: 2, new: 2, offline: 0})
   })
 
+  it('an address two MACs answered → one ip_conflict (ip, macs) on the device linked to it; an address not found gets none', () => {
+    const macs = ['AA:00:00:00:00:01', 'AA:00:00:00:00:02']
+    const p = plan({
+      devices: [dev(1, 'AA:00:00:00:00:01', '10.0.0.1')],
+      hosts: [host('10.0.0.1', 'AA:00:00:00:00:01')],
+      covered: ['10.0.0.1', '10.0.0.2'],
+      conflicts: [
+        {ip: '10.0.0.1', macs},
+        {ip: '10.0.0.2', macs},
+      ],
+    })
+    expect(types(p)).toEqual([[1, 'ip_conflict']])
+    expect(p.events[0]!.detail).toEqual({ip: '10.0.0.1', macs, scan_id: 7})
+    expect(p.counts.ip_conflict).toBe(1)
+    expect(plan({hosts: [host('10.0.0.1', 'AA:00:00:00:00:01')], covered: ['10.0.0.1']}).counts.ip_conflict).toBe(0)
+  })
+
   it('seen again at the same address: no event, last seen now', () => {
     const p = plan({devices: [dev(1, 'AA:00:00:00:00:01', '10.0.0.1')], hosts: [host('10.0.0.1', 'AA:00:00:00:00:01')], covered: ['10.0.0.1']})
     expect(p.events).toEqual([])

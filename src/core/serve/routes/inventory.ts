@@ -330,7 +330,7 @@ export function inventoryRoutes(): RouteDef[] {
       method: 'GET',
       path: '/api/network/timeline',
       operationId: 'timeline',
-      summary: 'Inventory events over time (new, online, offline, ip_changed, hostname_changed, ports_changed, promoted, merged)',
+      summary: 'Inventory events over time (new, online, offline, ip_changed, ip_conflict, hostname_changed, ports_changed, promoted, merged)',
       capability: 'inventory',
       cli: 'netmon devices timeline [--since] [--until] [--type] [--device] [--limit]',
       query: query({
