@@ -6,7 +6,41 @@ export interface Stamp {
   ms: number
 }
 
-export const isoOf = (ms: number): string => new Date(ms).toISOString()
+const TWO = Array.from({length: 100}, (_, i) => (i < 10 ? '0' : '') + i)
+const THREE = Array.from({length: 1000}, (_, i) => (i < 10 ? '00' : i < 100 ? '0' : '') + i)
+let lastDay = Number.NaN
+let lastPrefix = ''
+
+/**
+ * `new Date(ms).toISOString()`, ~5× faster for years 1970–9999 (bandwidth stats formats two
+ * stamps per device: toISOString was a third of `stats` for 1,000 devices). The date part is
+ * cached per day; anything outside the fast range goes through Date.
+ */
+export function isoOf(ms: number): string {
+  if (!(ms >= 0 && ms < 253_402_300_800_000) || !Number.isInteger(ms)) return new Date(ms).toISOString()
+  const day = Math.floor(ms / 86_400_000)
+  if (day !== lastDay) {
+    // Days since 1970-01-01 → civil date (H. Hinnant's days_from_civil, inverted).
+    const z = day + 719_468
+    const era = Math.floor(z / 146_097)
+    const doe = z - era * 146_097
+    const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365)
+    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+    const mp = Math.floor((5 * doy + 2) / 153)
+    const d = doy - Math.floor((153 * mp + 2) / 5) + 1
+    const m = mp < 10 ? mp + 3 : mp - 9
+    const y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+    lastDay = day
+    lastPrefix = `${y}-${TWO[m]}-${TWO[d]}T`
+  }
+  let rest = ms - day * 86_400_000
+  const h = Math.floor(rest / 3_600_000)
+  rest -= h * 3_600_000
+  const mi = Math.floor(rest / 60_000)
+  rest -= mi * 60_000
+  const sec = Math.floor(rest / 1000)
+  return `${lastPrefix}${TWO[h]}:${TWO[mi]}:${TWO[sec]}.${THREE[rest - sec * 1000]}Z`
+}
 export const stamp = (ms: number): Stamp => ({iso: isoOf(ms), ms})
 
 const UNIT_MS: Record<string, number> = {

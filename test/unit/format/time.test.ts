@@ -1,7 +1,7 @@
 /** Issue 13: one strict time parser (impossible dates refused, not rolled over; stored stamps absolute only). */
 import {describe, expect, it} from 'vitest'
 import {NetmonError} from '../../../src/core/errors.js'
-import {parseIso, parseStamp, parseTime} from '../../../src/core/format/time.js'
+import {isoOf, parseIso, parseStamp, parseTime} from '../../../src/core/format/time.js'
 
 const NOW = Date.now()
 
@@ -83,4 +83,19 @@ describe('parseStamp (NDJSON ts: stored data)', () => {
   for (const raw of ['', 'now', '24h', String(NOW), '2026-11-23', '2026-02-30T00:00:00Z', 1e20, Number.NaN, true, {}]) {
     it(`refuses ${JSON.stringify(raw)}`, () => expect(typeof parseStamp(raw)).toBe('object'))
   }
+})
+
+describe('isoOf', () => {
+  it('equals Date#toISOString for every kind of instant (day, month, leap-year and range edges, random)', () => {
+    const day = 86_400_000
+    const edges = [0, 1, 999, 1000, day - 1, day, Date.UTC(2000, 1, 29), Date.UTC(2000, 1, 29) + day - 1, Date.UTC(2100, 1, 28, 23, 59, 59, 999)]
+    edges.push(Date.UTC(2100, 2, 1), Date.UTC(2024, 11, 31, 23, 59, 59, 999), Date.UTC(9999, 11, 31, 23, 59, 59, 999), 253_402_300_800_000, -1, -day, 8.64e15)
+    edges.push(Date.now(), 1.5, -62_198_755_200_000)
+    let seed = 12345
+    const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31) * 253_402_300_800_000
+    for (let i = 0; i < 20_000; i++) edges.push(Math.floor(rnd()))
+    // Runs of nearby instants exercise the per-day cache (same day, then the next).
+    for (let t = Date.UTC(2026, 0, 31, 23, 0); t < Date.UTC(2026, 1, 1, 1, 0); t += 61_001) edges.push(t)
+    for (const ms of edges) expect(isoOf(ms), String(ms)).toBe(new Date(ms).toISOString())
+  })
 })
