@@ -13,6 +13,7 @@ import {isoOf} from '../format/time.js'
 import type {Store} from '../store/index.js'
 import {currentRate, peakShape, rateBps, rateTriple, type CurrentRate, type PeakShape, type RateTriple} from './rates.js'
 import {getRetention, LEVEL_MS, type Level} from './retention.js'
+import {TOTALS_COLUMNS as TOTALS_ROW_COLUMNS} from './state.js'
 import {planWindow, type Segment} from './windows.js'
 
 interface TotalsJoin {
@@ -161,29 +162,8 @@ export interface NetworkStats {
   devices: NetworkDevice[]
 }
 
-const TOTALS_COLUMNS = [
-  'device_id',
-  'mac',
-  'ip',
-  'hostname',
-  'since_ts',
-  'reset_ts',
-  'first_ts',
-  'last_ts',
-  'bytes_sent',
-  'bytes_received',
-  'sample_count',
-  'cur_ts',
-  'cur_sent',
-  'cur_received',
-  'cur_interval_ms',
-  'peak_bps',
-  'peak_ts',
-  'peak_up_bps',
-  'peak_up_ts',
-  'peak_down_bps',
-  'peak_down_ts',
-] as const
+/** bw_totals' columns (state.ts owns them) with the device's identity after the id. */
+const TOTALS_COLUMNS = ['device_id', 'mac', 'ip', 'hostname', ...TOTALS_ROW_COLUMNS.slice(1)] as const
 
 /**
  * Many rows as ONE JSON value: the client builds a row object per result row with a property per
