@@ -196,6 +196,8 @@ describe('spools of killed imports', () => {
         }
         const old = (Date.now() - 48 * 3600_000) / 1000
         utimesSync(join(dir, names.legacyOld), old, old)
+        // "Fresh" by this process's clock (the kernel stamps real time, which faketime does not move).
+        utimesSync(join(dir, names.legacyNew), Date.now() / 1000, Date.now() / 1000)
         const removed = removeOrphanSpools(dir).map(p => p.slice(dir.length + 1))
         expect(removed.sort()).toEqual([names.dead, names.legacyOld, names.reused].sort())
         expect(readdirSync(dir).sort()).toEqual([names.legacyNew, names.live, names.other, names.own].sort())

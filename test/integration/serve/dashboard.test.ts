@@ -5,6 +5,7 @@
  * samples, host names from the network are shown as text (never HTML), and a server with a token
  * asks for it. Screenshots go to test-artifacts/serve/ (gitignored, kept by CI as artifacts).
  */
+import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -18,6 +19,29 @@ const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'serve')
 const TOKEN = 'dashboard-token-0123456789'
 const haveChromium = existsSync(CHROMIUM)
+
+/**
+ * Under libfaketime (issue 13's acceptance runs the suite with the clock 60 days ahead) Chromium
+ * crawls: page loads took minutes and timed out under load. The browser runs on the real clock
+ * and its pages get the test's clock instead: Date is shifted by the difference, so the charts'
+ * "last 15 minutes" and the "x s ago" labels agree with the server's store. Without faketime the
+ * shift is 0 and nothing is replaced.
+ */
+const fakeTime = /faketime/i.test(process.env.LD_PRELOAD ?? '')
+const browserEnv = fakeTime ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME'))) : undefined
+function clockShiftScript(): string | null {
+  if (!fakeTime) return null
+  const real = Number(execFileSync('date', ['+%s%3N'], {env: browserEnv, encoding: 'utf8'}).trim())
+  const shift = Date.now() - real
+  return `(() => {
+    const RealDate = Date, realNow = Date.now, shift = ${shift}
+    class ShiftedDate extends RealDate {
+      constructor(...a) { if (a.length === 0) super(realNow.call(RealDate) + shift); else super(...a) }
+      static now() { return realNow.call(RealDate) + shift }
+    }
+    globalThis.Date = ShiftedDate
+  })()`
+}
 
 const tmp = tempStore('netmon-serve-ui-')
 let srv: ServeProc
@@ -44,7 +68,10 @@ beforeAll(async () => {
       '--disable-sync',
     ],
     viewport: {width: 1280, height: 900},
+    ...(browserEnv ? {env: browserEnv} : {}),
   })
+  const shift = clockShiftScript()
+  if (shift) await browser.addInitScript({content: shift})
 }, 120_000)
 
 afterAll(async () => {
