@@ -107,9 +107,13 @@ try {
     top: [node, [bin, 'bandwidth', 'top', '--since', '24h', '--json', '--db', db]],
     stats: [node, [bin, 'bandwidth', 'stats', '--json', '--db', db]],
   }
-  // Sanity: both sides agree on the top 10.
-  const ours = JSON.parse(run(...netmon.top).stdout).top_talkers.map(x => x.mac)
-  for (const q of [peerTop.aggregate, peerTop.rollupsUnion, peerTop.rollupsPerDevice]) {
+  // Sanity: both sides agree on the top 10 over one fixed window (the timed runs each use their
+  // own "now", and the window's start drops one more minute of samples every minute).
+  const ours = JSON.parse(run(node, [bin, 'bandwidth', 'top', '--since', String(w0), '--until', String(nowMs), '--json', '--db', db]).stdout).top_talkers.map(
+    x => x.mac,
+  )
+  const fixedAggregate = peerTop.aggregate.replace(`ts >= ${since}`, `ts >= ${w0} AND ts < ${nowMs}`)
+  for (const q of [fixedAggregate, peerTop.rollupsUnion, peerTop.rollupsPerDevice]) {
     const theirs = sqlite(peerDb, q)
       .trim()
       .split('\n')
@@ -183,8 +187,10 @@ try {
     peer_name: peerName,
     unit: 'ms (median)',
     ratio: r2(median(ours) / median(peer)),
-    goal: '≤ 2×',
-    pass: median(ours) / median(peer) <= 2,
+    // Issue 13: "start-up aside, within 2× of the best SQL" is the in-process rows' goal; these
+    // include Node + oclif start-up (~200 ms) against sqlite3's ~2 ms, so they are a reference.
+    goal: 'reference (start-up included)',
+    pass: undefined,
     command,
     peer_command: peerCommand + (which ? ` (fastest formulation: ${which})` : ''),
   })
@@ -224,6 +230,7 @@ try {
             'same SQL',
           ),
           goal: '≤ 2× (start-up aside)',
+          pass: median(inproc.top) / peerIn.top <= 2,
         },
         {
           ...row(
@@ -236,6 +243,7 @@ try {
             'same SQL',
           ),
           goal: '≤ 2× (start-up aside)',
+          pass: median(inproc.stats) / peerIn.stats <= 2,
         },
         {
           metric: 'bytes on disk per raw sample (1.44M rows)',
