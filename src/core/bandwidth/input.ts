@@ -121,7 +121,6 @@ const lineError = (line: number, what: string): NetmonError =>
 // valid JSON matches (no leading zeros, no escapes), so both paths accept the same lines.
 const FAST = /^\{"mac":"([0-9A-Fa-f:.-]{12,17})","(?:bytes_)?sent":(0|[1-9]\d{0,15}),"(?:bytes_)?received":(0|[1-9]\d{0,15})(?:,"ts":([1-9]\d{11,14}))?\}$/
 
-
 const bytesOfText = (t: string): Uint8Array => Uint8Array.from(t, c => c.charCodeAt(0))
 const SENT = bytesOfText(',"sent":')
 const BYTES_SENT = bytesOfText(',"bytes_sent":')
