@@ -120,7 +120,8 @@ function profile(ndjsonPath) {
   const byId = new Map(prof.nodes.map(n => [n.id, n.callFrame]))
   const groups = {
     SQLite: /^(run|all|get|exec|prepare)$/,
-    'NDJSON parse + validation': /^(handle|macIndex|readNdjson|decode|seal|addDelta|index|RegExp: .*)$/,
+    'NDJSON parse + validation':
+      /^(handle|macIndex|readNdjson|decode|seal|addDelta|push|index|fastLine|slowLine|digits|field|startsWith|hexVal|macText|readFileChunks|RegExp: .*)$/,
     accounting: /^(record|account|accAdd|applyBatch|pushAcc|addRaw|updatePeaks|implausibleRate)$/,
     encoding: /^(flush|jsonChunks)$/,
     GC: /^\(garbage collector\)$/,

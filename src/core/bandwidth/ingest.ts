@@ -351,10 +351,17 @@ async function account(
       const size = RESOLUTIONS[i]!.ms
       const bucket = ts - (((ts % size) + size) % size)
       let a = st.acc[i]!
-      if (a === null || a.bucket !== bucket) {
-        if (a !== null) pushAcc(rollups[i]!, st, a)
+      if (a === null) {
         a = {bucket, sent: 0, received: 0, n: 0, peak: null}
         st.acc[i] = a
+      } else if (a.bucket !== bucket) {
+        // pushAcc copied the closed bucket's values: the object is reused for the next one.
+        pushAcc(rollups[i]!, st, a)
+        a.bucket = bucket
+        a.sent = 0
+        a.received = 0
+        a.n = 0
+        a.peak = null
       }
       a.sent += sent
       a.received += received

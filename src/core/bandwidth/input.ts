@@ -121,6 +121,59 @@ const lineError = (line: number, what: string): NetmonError =>
 // valid JSON matches (no leading zeros, no escapes), so both paths accept the same lines.
 const FAST = /^\{"mac":"([0-9A-Fa-f:.-]{12,17})","(?:bytes_)?sent":(0|[1-9]\d{0,15}),"(?:bytes_)?received":(0|[1-9]\d{0,15})(?:,"ts":([1-9]\d{11,14}))?\}$/
 
+const bytesOfText = (t: string): Uint8Array => Uint8Array.from(t, c => c.charCodeAt(0))
+const SENT = bytesOfText(',"sent":')
+const BYTES_SENT = bytesOfText(',"bytes_sent":')
+const RECEIVED = bytesOfText(',"received":')
+const BYTES_RECEIVED = bytesOfText(',"bytes_received":')
+const TS = bytesOfText(',"ts":')
+
+const hexVal = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1)
+
+function startsWith(buf: Uint8Array, p: number, e: number, lit: Uint8Array): boolean {
+  if (p + lit.length > e) return false
+  for (let i = 0; i < lit.length; i++) if (buf[p + i] !== lit[i]) return false
+  return true
+}
+
+/** Position after `a` or `b` at p, or -1. */
+function field(buf: Uint8Array, p: number, e: number, a: Uint8Array, b: Uint8Array): number {
+  if (startsWith(buf, p, e, a)) return p + a.length
+  if (startsWith(buf, p, e, b)) return p + b.length
+  return -1
+}
+
+/** Where the last digits() call stopped. */
+let numEnd = 0
+/**
+ * A JSON non-negative integer of at most 15 digits (below 2^53, exact) at p, followed by `,` or
+ * `}`; -1 otherwise (leading zeros, 16+ digits, anything else: the slow path decides).
+ */
+function digits(buf: Uint8Array, p: number, e: number): number {
+  let v = 0
+  let i = p
+  for (; i < e; i++) {
+    const c = buf[i]!
+    if (c < 48 || c > 57) break
+    v = v * 10 + (c - 48)
+  }
+  const len = i - p
+  if (len === 0 || len > 15 || (len > 1 && buf[p] === 48) || i >= e || (buf[i] !== 44 && buf[i] !== 125)) return -1
+  numEnd = i
+  return v
+}
+
+const HEX = '0123456789ABCDEF'
+/** AA:BB:CC:DD:EE:FF from a 48-bit value (what tryNormalizeMac makes of any colon spelling). */
+function macText(v: number): string {
+  let out = ''
+  for (let i = 5; i >= 0; i--) {
+    const o = Math.floor(v / 2 ** (8 * i)) % 256
+    out += HEX[o >> 4]! + HEX[o & 15]! + (i > 0 ? ':' : '')
+  }
+  return out
+}
+
 /**
  * Reads NDJSON samples from a stream (stdin), validating each line; the first bad line throws
  * (exit 2) naming its line number. Memory stays flat: records go to a spool.
@@ -134,7 +187,7 @@ export async function readNdjson(input: AsyncIterable<string | Buffer>, opts: Nd
   let lastTsText: string | undefined
   let lastTsValue = 0
   let clock = now()
-  const decoder = new TextDecoder('utf-8', {fatal: false})
+  let decoder = new TextDecoder('utf-8', {fatal: false})
 
   const macIndex = (raw: unknown): number => {
     if (typeof raw !== 'string') throw lineError(lineNo, '"mac" must be a string')
@@ -232,9 +285,105 @@ export async function readNdjson(input: AsyncIterable<string | Buffer>, opts: Nd
     }
   }
 
+  // Byte path (delta mode, Buffer chunks: stdin): the common compact line is parsed straight from
+  // the bytes — no decoding, no line string, no regex, a MAC looked up by its 48-bit value — and
+  // anything else is decoded and goes through handle(), so both paths accept the same lines.
+  const byMacValue = new Map<number, number>()
+  let lastNumTs = -1
+  let lastNumTsValue = 0
+  const lineDecoder = new TextDecoder('utf-8', {fatal: false, ignoreBOM: true})
+  const fastLine = (buf: Uint8Array, s: number, e: number): boolean => {
+    // {"mac":"AA:BB:CC:DD:EE:FF","
+    if (e - s < 49 || buf[s] !== 123 || buf[s + 1] !== 34 || buf[s + 2] !== 109 || buf[s + 3] !== 97 || buf[s + 4] !== 99) return false
+    if (buf[s + 5] !== 34 || buf[s + 6] !== 58 || buf[s + 7] !== 34) return false
+    let mac = 0
+    let p = s + 8
+    for (let i = 0; i < 6; i++, p += 3) {
+      const hi = hexVal(buf[p]!)
+      const lo = hexVal(buf[p + 1]!)
+      if (hi < 0 || lo < 0 || buf[p + 2] !== (i === 5 ? 34 : 58)) return false
+      mac = mac * 256 + hi * 16 + lo
+    }
+    // p is past the closing quote: ,"sent": or ,"bytes_sent":
+    p = field(buf, p, e, SENT, BYTES_SENT)
+    if (p < 0) return false
+    const sent = digits(buf, p, e)
+    if (sent < 0) return false
+    p = numEnd
+    p = field(buf, p, e, RECEIVED, BYTES_RECEIVED)
+    if (p < 0) return false
+    const received = digits(buf, p, e)
+    if (received < 0) return false
+    p = numEnd
+    let ts = clock
+    if (p === e - 1 && buf[p] === 125) {
+      // no ts
+    } else {
+      if (!startsWith(buf, p, e, TS)) return false
+      p += TS.length
+      if (buf[p] === 48) return false
+      const t = digits(buf, p, e)
+      if (t < 0 || numEnd - p < 12 || numEnd !== e - 1 || buf[numEnd] !== 125) return false
+      lineNo++
+      if (t !== lastNumTs) {
+        lastNumTsValue = tsOf(t)
+        lastNumTs = t
+      }
+      ts = lastNumTsValue
+      lineNo--
+    }
+    lineNo++
+    let k = byMacValue.get(mac)
+    if (k === undefined) {
+      k = b.index(macText(mac), lineNo)
+      byMacValue.set(mac, k)
+    }
+    b.addDelta(k, ts, sent, received)
+    return true
+  }
+  const slowLine = (buf: Uint8Array, s: number, e: number): void => {
+    if (!fastLine(buf, s, e)) handle(lineDecoder.decode(buf.subarray(s, e)))
+  }
+
   try {
+    let restBytes: Uint8Array | null = null
+    let first = true
     for await (const chunk of input) {
       clock = now()
+      lastNumTs = -1
+      if (opts.mode === 'delta' && typeof chunk !== 'string' && rest === '' && !(first && chunk.length < 3)) {
+        let buf: Uint8Array = chunk
+        let start = 0
+        if (first) {
+          if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) start = 3 // BOM (as TextDecoder drops it)
+          decoder = new TextDecoder('utf-8', {fatal: false, ignoreBOM: true})
+          first = false
+        }
+        if (restBytes !== null) {
+          const nl = buf.indexOf(10)
+          if (nl === -1) {
+            restBytes = Buffer.concat([restBytes, buf])
+            continue
+          }
+          buf = Buffer.concat([restBytes, buf])
+          restBytes = null
+        }
+        const n = buf.length
+        let nl: number
+        while ((nl = buf.indexOf(10, start)) !== -1) {
+          let end = nl
+          if (end > start && buf[end - 1] === 13) end-- // CRLF
+          slowLine(buf, start, end)
+          start = nl + 1
+        }
+        if (start < n) restBytes = Buffer.from(buf.subarray(start))
+        continue
+      }
+      first = false
+      if (restBytes !== null) {
+        rest = decoder.decode(restBytes, {stream: true})
+        restBytes = null
+      }
       const text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, {stream: true}))
       let start = 0
       let nl: number
@@ -245,6 +394,11 @@ export async function readNdjson(input: AsyncIterable<string | Buffer>, opts: Nd
         start = nl + 1
       }
       rest = text.slice(start)
+    }
+    if (restBytes !== null) {
+      let end = restBytes.length
+      if (restBytes[end - 1] === 13) end--
+      slowLine(restBytes, 0, end)
     }
     rest += decoder.decode()
     if (rest.length > 0) handle(rest.endsWith('\r') ? rest.slice(0, -1) : rest)

@@ -140,3 +140,63 @@ describe('readNdjson', () => {
     b.spool.close()
   })
 })
+
+describe('readNdjson byte path (Buffer chunks, as from stdin)', () => {
+  // The byte parser must accept, reject and number exactly what the string path does.
+  const lines = [
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":10,"received":20,"ts":1795000000000}',
+    '{"mac":"aa:bb:cc:dd:ee:02","bytes_sent":0,"bytes_received":7}',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":0,"received":0}',
+    '{"mac":"Aa:bB:cC:dD:eE:01","sent":999999999999999,"received":1,"ts":1795000060000}',
+    '',
+    '{"mac":"aa-bb-cc-dd-ee-03","sent":1,"received":2,"ts":"2026-11-20T00:00:00Z"}',
+    '{"received":5, "sent":4, "mac":"aabb.ccdd.ee02"}',
+    '{"mac":"AA:BB:CC:DD:EE:04","sent":1,"received":2,"ts":1795000000000,"ip":"192.0.2.9"}',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":1234567890123456,"received":2,"ts":1795000120000}',
+  ]
+  const bad = [
+    '{"mac":"AA:BB:CC:DD:EE:0G","sent":1,"received":2}',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":01,"received":2}',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":-1,"received":2}',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":2,"ts":0179500000000}',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":2,"ts":1795000000}',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":2,"ts":9795000000000}',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":2}x',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":9007199254740993,"received":2}',
+    '{"mac":"AA:BB:CC:DD:EE:01","sent":1,"received":2,"ts":1795000000000',
+  ]
+  const readBytes = (chunks: Buffer[]) => readNdjson(Readable.from(chunks), {mode: 'delta', bits: 'auto', now: () => NOW})
+  const outcome = async (p: Promise<SampleBatch>) => {
+    try {
+      const b = await p
+      return {macs: b.macs, firstLine: b.firstLine, hints: b.hints, records: records(b)}
+    } catch (e) {
+      return {error: (e as Error).message}
+    }
+  }
+  // Cut the bytes at every few positions so lines (and CRLFs) straddle chunks.
+  const cut = (bytes: Buffer, step: number): Buffer[] => {
+    const out: Buffer[] = []
+    for (let i = 0; i < bytes.length; i += step) out.push(bytes.subarray(i, i + step))
+    return out
+  }
+
+  it('gives the same records, MACs and line numbers as the string path, however the bytes are cut', async () => {
+    const text = lines.join('\n') + '\r\n' + lines.join('\r\n')
+    const want = await outcome(read(text))
+    expect(want).not.toHaveProperty('error')
+    for (const step of [1, 7, 64, 1 << 20]) expect(await outcome(readBytes(cut(Buffer.from(text), step)))).toEqual(want)
+    // Without a trailing newline, and with a UTF-8 BOM in front (dropped like TextDecoder does).
+    expect(await outcome(readBytes([Buffer.from('\ufeff' + lines.join('\n'))]))).toEqual(await outcome(read(lines.join('\n'))))
+  })
+
+  it('rejects the same lines with the same message and line number', async () => {
+    for (const b of bad) {
+      const text = `${lines[0]}\n${lines[1]}\n${b}\n${lines[2]}\n`
+      const want = await outcome(read(text))
+      expect(want).toHaveProperty('error')
+      expect(want.error).toContain('line 3')
+      for (const step of [5, 1 << 20]) expect(await outcome(readBytes(cut(Buffer.from(text), step)))).toEqual(want)
+    }
+  })
+})
