@@ -4,7 +4,8 @@ import {describe, expect, it} from 'vitest'
 import {joinBig, readNdjson, type SampleBatch} from '../../../src/core/bandwidth/input.js'
 import {NetmonError} from '../../../src/core/errors.js'
 
-const NOW = Date.UTC(2026, 10, 23, 12)
+// An injected fixed clock for the pure parser (nothing is stored, so it cannot age into a retention window).
+const NOW = Date.UTC(2026, 10, 23, 12) // fixed clock
 const read = (text: string | string[], mode: 'delta' | 'counter' = 'delta', spoolMemoryBytes?: number) =>
   readNdjson(Readable.from(Array.isArray(text) ? text : [text]), {mode, bits: 'auto', now: () => NOW, spoolMemoryBytes})
 
