@@ -13,31 +13,14 @@ import {isoOf} from '../format/time.js'
 import type {Store} from '../store/index.js'
 import {currentRate, peakShape, rateBps, rateTriple, type CurrentRate, type PeakShape, type RateTriple} from './rates.js'
 import {getRetention, LEVEL_MS, type Level} from './retention.js'
-import {TOTALS_COLUMNS as TOTALS_ROW_COLUMNS} from './state.js'
+import {TOTALS_COLUMNS as TOTALS_ROW_COLUMNS, type TotalsRow} from './state.js'
 import {planWindow, type Segment} from './windows.js'
 
-interface TotalsJoin {
-  device_id: number
+/** A bw_totals row (state.ts owns its columns) with the device's identity. */
+interface TotalsJoin extends TotalsRow {
   mac: string | null
   ip: string | null
   hostname: string | null
-  since_ts: number | null
-  reset_ts: number | null
-  first_ts: number | null
-  last_ts: number | null
-  bytes_sent: number | null
-  bytes_received: number | null
-  sample_count: number | null
-  cur_ts: number | null
-  cur_sent: number | null
-  cur_received: number | null
-  cur_interval_ms: number | null
-  peak_bps: number | null
-  peak_ts: number | null
-  peak_up_bps: number | null
-  peak_up_ts: number | null
-  peak_down_bps: number | null
-  peak_down_ts: number | null
 }
 
 const TOTALS_SELECT = `SELECT d.id AS device_id, d.mac, d.ip, d.hostname, t.since_ts, t.reset_ts, t.first_ts, t.last_ts,
