@@ -11,3 +11,14 @@ export const DAY = 86_400_000
 export function utcDayStart(daysAgo: number, now = Date.now()): number {
   return Math.floor(now / DAY) * DAY - daysAgo * DAY
 }
+
+/** True when this process runs under libfaketime (issue 13's acceptance: the suite 60 days ahead). */
+export const UNDER_FAKETIME = /faketime/i.test(process.env.LD_PRELOAD ?? '')
+
+/**
+ * This environment without libfaketime, for child processes that must run on the real clock
+ * (Chromium crawls under it; Python's time.sleep fails with EINVAL).
+ */
+export function realClockEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME')))
+}

@@ -11,6 +11,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {findExecutable} from '../../../src/core/scan/icmp.js'
 import {runCli, tempStore} from '../../support/cli.js'
+import {realClockEnv} from '../../support/clock.js'
 import {NETNS_SKIP, createLan, type Lan, type LanHost} from '../../support/netns.js'
 
 if (NETNS_SKIP) console.warn(`skipping netns scan edge tests: ${NETNS_SKIP}`)
@@ -81,7 +82,7 @@ describe.skipIf(NETNS_SKIP)('scan discovery edges on a netns LAN (10.77.9.0/24)'
     if (PYTHON) {
       ignoreArp(lan, hosts.slow, true)
       // On the real clock: under libfaketime (the suite run 60 days ahead) Python's time.sleep fails with EINVAL.
-      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME')))
+      const env = realClockEnv()
       responder = spawn('ip', ['netns', 'exec', hosts.slow.ns, PYTHON, '-c', SLOW_ARP, 'eth0', '10.77.9.20', '1.2'], {stdio: ['ignore', 'pipe', 'pipe'], env})
       await new Promise<void>((resolve, reject) => {
         let err = ''

@@ -12,6 +12,7 @@ import {join} from 'node:path'
 import {chromium, type BrowserContext, type Page} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ROOT, tempStore} from '../../support/cli.js'
+import {realClockEnv, UNDER_FAKETIME} from '../../support/clock.js'
 import {http, startServe, type ServeProc} from './harness.js'
 import {seedStore} from './seed.js'
 
@@ -27,10 +28,10 @@ const haveChromium = existsSync(CHROMIUM)
  * "last 15 minutes" and the "x s ago" labels agree with the server's store. Without faketime the
  * shift is 0 and nothing is replaced.
  */
-const fakeTime = /faketime/i.test(process.env.LD_PRELOAD ?? '')
-const browserEnv = fakeTime ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME'))) : undefined
+
+const browserEnv = UNDER_FAKETIME ? realClockEnv() : undefined
 function clockShiftScript(): string | null {
-  if (!fakeTime) return null
+  if (!UNDER_FAKETIME) return null
   const real = Number(execFileSync('date', ['+%s%3N'], {env: browserEnv, encoding: 'utf8'}).trim())
   const shift = Date.now() - real
   return `(() => {
