@@ -28,7 +28,6 @@ const haveChromium = existsSync(CHROMIUM)
  * "last 15 minutes" and the "x s ago" labels agree with the server's store. Without faketime the
  * shift is 0 and nothing is replaced.
  */
-
 const browserEnv = UNDER_FAKETIME ? realClockEnv() : undefined
 function clockShiftScript(): string | null {
   if (!UNDER_FAKETIME) return null
