@@ -5,13 +5,16 @@
 import {NetmonError, invalidInput} from '../errors.js'
 import {normalizeIp} from '../devices/ip.js'
 import {normalizeMac} from '../devices/mac.js'
-import type {Store, Tx} from '../store/index.js'
-import {parseCounter, type CounterBits, type CounterContext} from './counters.js'
-import {platformCounterBits, readInterfaces, type InterfaceReading} from './iface.js'
-import {applyBatch, ingestBatch, type IngestResult} from './ingest.js'
+import type {Store} from '../store/index.js'
+import {CollectorRunner, type TickResult} from '../collect/runner.js'
+import {ifaceSource} from '../collect/iface.js'
+import {parseCounter, type CounterBits} from './counters.js'
+import {platformCounterBits} from './iface.js'
 import {BatchBuilder, checkHostname, checkTs, readNdjson, type SampleBatch, type SampleMode} from './input.js'
-import {autoPrune} from './retention.js'
 import {removeOrphanSpools} from './spool.js'
+import {interrupted, untilAborted, writeBatch, type SampleResult} from './write.js'
+
+export {interrupted, writeBatch, type InterfaceSample, type SampleResult} from './write.js'
 
 export type SampleSource =
   | {kind: 'flags'; mac: string; sent: string; received: string; at?: number; ip?: string; hostname?: string}
@@ -35,19 +38,6 @@ export interface SampleSpec {
    */
   signal?: AbortSignal
 }
-
-export interface InterfaceSample {
-  name: string
-  mac: string
-  synthetic_mac: boolean
-  ip: string | null
-  counter_sent: string
-  counter_received: string
-  read_at: string
-  read_at_ms: number
-}
-
-export type SampleResult = IngestResult & {interfaces?: InterfaceSample[]; auto_pruned?: boolean}
 
 function flagBatch(src: Extract<SampleSource, {kind: 'flags'}>, mode: SampleMode, bits: CounterBits): SampleBatch {
   const mac = normalizeMac(src.mac)
@@ -84,126 +74,7 @@ function flagBatch(src: Extract<SampleSource, {kind: 'flags'}>, mode: SampleMode
   return b.finish()
 }
 
-function ifaceBatch(readings: InterfaceReading[]): SampleBatch {
-  const b = new BatchBuilder('counter')
-  const sources: string[] = []
-  const context: CounterContext[] = []
-  for (const r of readings) {
-    const k = b.index(r.mac, 0)
-    // Interface name as hostname when the device is created; the address is refreshed each time.
-    b.hint(k, {...(r.ip ? {ip: r.ip} : {}), label: r.name})
-    sources[k] = `iface:${r.name}`
-    context[k] = {
-      ...(r.link_speed_bps === null ? {} : {linkSpeedBps: r.link_speed_bps}),
-      ...(r.boot_time_ms === null ? {} : {bootTimeMs: r.boot_time_ms}),
-    }
-    b.addCounter(k, r.ts, r.tx_bytes, r.rx_bytes)
-  }
-  const batch = b.finish()
-  batch.sources = sources
-  batch.counterContext = context
-  return batch
-}
-
 let swept = false
-
-const SIGNAL_EXIT: Record<string, number> = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129}
-
-/** The error for an import stopped by a signal: one line, exit 128 + the signal's number. */
-export function interrupted(reason: unknown): NetmonError {
-  const sig = typeof reason === 'string' && reason in SIGNAL_EXIT ? reason : 'SIGINT'
-  return new NetmonError('internal', `interrupted by ${sig}: nothing was recorded (the unfinished batch was rolled back)`, {
-    code: 'INTERRUPTED',
-    exitCode: SIGNAL_EXIT[sig],
-  })
-}
-
-/**
- * The transaction as seen by applyBatch, failing (so rolling back) once `signal` is aborted.
- * A local store runs the whole transaction without returning to the event loop (the SQLite
- * binding is synchronous), so a signal handler could only run after COMMIT: each statement
- * first yields to the loop once. The statements are few and large (json_each), so this is cheap.
- */
-function stoppable(tx: Tx, signal: AbortSignal): Tx {
-  const check = async () => {
-    await new Promise(setImmediate)
-    if (signal.aborted) throw interrupted(signal.reason)
-  }
-  return {
-    query: async (sql, args) => (await check(), tx.query(sql, args)),
-    get: async (sql, args) => (await check(), tx.get(sql, args)),
-    execute: async (sql, args) => (await check(), tx.execute(sql, args)),
-    batch: async stmts => (await check(), tx.batch(stmts)),
-  }
-}
-
-/**
- * Yields `input` until `signal` aborts, then fails with `interrupted`, even while waiting for
- * the next chunk of an open pipe; a stream (stdin) is destroyed so it no longer holds the process.
- */
-async function* untilAborted<T>(input: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
-  let onAbort = () => {}
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      ;(input as {destroy?: () => void}).destroy?.()
-      reject(interrupted(signal.reason))
-    }
-  })
-  aborted.catch(() => {})
-  if (signal.aborted) onAbort()
-  else signal.addEventListener('abort', onAbort, {once: true})
-  const it = input[Symbol.asyncIterator]()
-  try {
-    for (;;) {
-      const r = await Promise.race([it.next(), aborted])
-      if (r.done) return
-      yield r.value
-      if (signal.aborted) await aborted
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
-
-/** Writes one batch atomically, then prunes if an hour has passed since the last prune. */
-export async function writeBatch(
-  store: Store,
-  batch: SampleBatch,
-  opts: {autoRegister: boolean; counter?: {maxRateBps: number; bits: CounterBits}; signal?: AbortSignal},
-): Promise<SampleResult> {
-  const {signal, ...apply} = opts
-  try {
-    // A stream that a signal may stop goes through one transaction whose statements fail once the
-    // signal is seen; everything else takes ingestBatch's fast paths (one request on a remote).
-    const result: SampleResult = signal
-      ? await store.writeTx(async tx => {
-          const r = await applyBatch(stoppable(tx, signal), batch, {...apply, local: store.isLocal})
-          // Last chance before COMMIT: a signal now still means nothing is recorded.
-          if (signal.aborted) throw interrupted(signal.reason)
-          return r
-        })
-      : await ingestBatch(store, batch, apply)
-    // Retention must never fail a sample that was already committed.
-    try {
-      result.auto_pruned = (await autoPrune(store)) !== null
-    } catch {
-      result.auto_pruned = false
-    }
-    return result
-  } finally {
-    batch.spool.close()
-  }
-}
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>(resolve => {
-    if (signal?.aborted) return resolve()
-    const t = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t)
-      resolve()
-    })
-  })
 
 /**
  * Runs `bandwidth sample`. Interfaces may repeat (`everyMs`/`count`): each reading is its own
@@ -240,15 +111,23 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
     onResult?.(r)
     return r
   }
-  const total = spec.everyMs === undefined ? 1 : (spec.count ?? Infinity)
-  const start = Date.now()
+  // Interfaces: the collector runner's one source; a repeat runs on its grid (collect/runner.ts).
+  const source = {...ifaceSource(src.name), bits}
   let last: SampleResult | undefined
-  for (let i = 0; i < total && !spec.signal?.aborted; i++) {
-    if (i > 0) await sleep(Math.max(0, start + i * spec.everyMs! - Date.now()), spec.signal)
-    if (spec.signal?.aborted) break
-    const readings = await readInterfaces(src.name)
-    const r = await writeBatch(await storeNow(), ifaceBatch(readings), {autoRegister: true, counter})
-    r.interfaces = readings.map(x => ({
+  let failure: unknown
+  const stop = new AbortController()
+  const signal = spec.signal ? AbortSignal.any([spec.signal, stop.signal]) : stop.signal
+  const runner = new CollectorRunner({sources: [source], store: storeNow, maxRateBps: spec.maxRateBps})
+  const onTick = (t: TickResult) => {
+    const one = t.sources[0]!
+    if (!one.result) {
+      // A reading that fails ends the command (as a one-shot would): exit 2 for a missing interface.
+      failure = one.failure ?? new NetmonError('internal', one.error ?? 'no reading')
+      stop.abort()
+      return
+    }
+    const r: SampleResult = one.result
+    r.interfaces = source.last().map(x => ({
       name: x.name,
       mac: x.mac,
       synthetic_mac: x.synthetic_mac,
@@ -261,6 +140,9 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
     onResult?.(r)
     last = r
   }
+  if (spec.everyMs === undefined) onTick(await runner.tick(signal))
+  else await runner.run({intervalMs: spec.everyMs, count: spec.count, signal, onTick})
+  if (failure) throw failure
   if (!last) throw invalidInput('no sample was taken (stopped before the first reading)')
   return last
 }
