@@ -31,9 +31,6 @@ export type InventoryEventType = (typeof INVENTORY_EVENT_TYPES)[number]
 export type BandwidthEventType = (typeof BANDWIDTH_EVENT_TYPES)[number]
 export type EventType = (typeof EVENT_TYPES)[number]
 
-const KNOWN = new Set<string>(EVENT_TYPES)
-export const isEventType = (s: string): s is EventType => KNOWN.has(s)
-
 /** Who created a device (the `by` of its `new` event's detail). */
 export type CreatedBy = 'scan' | 'register' | 'bandwidth'
 
