@@ -39,6 +39,7 @@
  *    resets both counters, and a direction that merely grew past its old value is unreliable.
  *  - a reset/spike records a zero-byte sample, so the next interval starts at this reading.
  */
+import type {BandwidthEventType} from '../devices/events.js'
 export const TWO_32 = 1n << 32n
 export const TWO_64 = 1n << 64n
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
@@ -100,7 +101,7 @@ export interface DirectionResult {
 export type Outcome = 'baseline' | 'duplicate' | 'late' | 'delta' | 'wrap' | 'reset' | 'spike' | 'clock_backwards'
 
 export interface CounterEvent {
-  type: 'counter_wrap' | 'counter_reset' | 'counter_spike' | 'clock_backwards'
+  type: Extract<BandwidthEventType, 'counter_wrap' | 'counter_reset' | 'counter_spike' | 'clock_backwards'>
   detail: Record<string, unknown>
 }
 

@@ -27,7 +27,8 @@
  * Two samples with the same (device, ts) are summed into one (bytes are never dropped).
  */
 import {invalidInput, NetmonError} from '../errors.js'
-import {registerDevice} from '../devices/repo.js'
+import {writeEvents, type BulkRows} from '../devices/events.js'
+import {ensureDevicesByMac, refreshAddresses, refreshHostnames, registerDevice, touchLastSeen} from '../devices/repo.js'
 import type {Stmt, Store, Tx} from '../store/index.js'
 import {BatchingSink, CollectingSink, DirectSink, FixedWidthRows, jsonChunks, REMOTE_REQUEST_BYTES, statementBytes, writeJsonRows, type Sink} from './bulk.js'
 import {DEFAULT_MAX_RATE_BPS, stepCounter, type CounterBits, type CounterEvent, type CounterReading, type Outcome} from './counters.js'
@@ -167,11 +168,18 @@ async function lookup(tx: Pick<Tx, 'query'>, macs: readonly string[], maxBytes: 
   return out
 }
 
-const INSERT_DEVICES = `INSERT INTO devices(mac, ip, hostname, first_seen, last_seen)
-  SELECT value->>0, value->>1, value->>2, value->>3, value->>3 FROM json_each(?) RETURNING id, mac`
-const UPDATE_IP = `UPDATE devices SET ip = j.value->>1, hostname = coalesce(j.value->>2, hostname), last_seen = max(last_seen, j.value->>3)
-  FROM json_each(?) j WHERE devices.id = j.value->>0`
-const UPDATE_HOSTNAME = `UPDATE devices SET hostname = j.value->>1 FROM json_each(?) j WHERE devices.id = j.value->>0`
+/** The devices module's bulk writes over this batch's sink (chunked under its request budget). */
+function bulkRows(sink: Sink, tx: Pick<Tx, 'query'> | null): BulkRows {
+  return {
+    write: (sql, rows) => writeJsonRows(sink, sql, rows),
+    query: async <T>(sql: string, rows: readonly string[]) => {
+      if (!tx) throw new Error('bulk query needs a transaction')
+      const out: T[] = []
+      for (const chunk of jsonChunks(rows, sql, sink.maxBytes)) out.push(...(await tx.query<T>(sql, [chunk])))
+      return out
+    },
+  }
+}
 
 /**
  * Resolves the batch's MACs to device ids inside the transaction: unknown MACs are registered
@@ -228,13 +236,12 @@ async function resolveDevices(
       newRows.push(JSON.stringify([mac, hint?.ip ?? null, hint?.hostname ?? hint?.label ?? null, now]))
     }
   }
-  await writeJsonRows(sink, UPDATE_IP, ipRows)
-  await writeJsonRows(sink, UPDATE_HOSTNAME, hostRows)
+  const bulk = bulkRows(sink, tx)
+  await refreshAddresses(bulk, ipRows)
+  await refreshHostnames(bulk, hostRows)
   if (newRows.length) {
-    const created = new Map<string, number>()
-    for (const chunk of jsonChunks(newRows, INSERT_DEVICES, sink.maxBytes)) {
-      for (const r of await tx.query<{id: number; mac: string}>(INSERT_DEVICES, [chunk])) created.set(String(r.mac), Number(r.id))
-    }
+    // Created devices raise `new` like those a scan finds (devices/repo.ts, in bulk).
+    const created = await ensureDevicesByMac(bulk, newRows, now, 'bandwidth')
     for (let k = 0; k < batch.macs.length; k++) {
       const id = created.get(batch.macs[k]!)
       if (id === undefined) continue
@@ -508,14 +515,14 @@ async function account(
       rows.map(r => JSON.stringify(r)),
     )
   }
-  await writeJsonRows(
-    sink,
-    `INSERT INTO events(ts, device_id, type, detail) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`,
-    events.map(e => JSON.stringify([e.ts, e.deviceId, e.event.type, JSON.stringify(e.event.detail)])),
+  const bulk = bulkRows(sink, tx)
+  await writeEvents(
+    bulk,
+    events.map(e => ({ts: e.ts, deviceId: e.deviceId, type: e.event.type, detail: JSON.stringify(e.event.detail)})),
   )
   // Traffic is evidence the device is there: keep the shared last_seen moving.
   const seen = [...stateById.values()].filter(s => s.touched && s.lastTs !== null).map(s => `[${s.id},${Math.min(s.lastTs!, now)}]`)
-  await writeJsonRows(sink, `UPDATE devices SET last_seen = max(last_seen, j.value->>1) FROM json_each(?) j WHERE devices.id = j.value->>0`, seen)
+  await touchLastSeen(bulk, seen)
   if (big && opts.local && tx) await tx.execute('PRAGMA cache_size = -2000')
 
   const result: IngestResult = {
@@ -569,9 +576,8 @@ async function ingestOneRequest(store: Store, batch: SampleBatch, opts: IngestOp
     if (batch.macs.some(m => !loaded.has(m))) return null
     const ids = batch.macs.map(m => Number(loaded.get(m)!.id))
     const sink = new CollectingSink()
-    await writeJsonRows(
-      sink,
-      UPDATE_HOSTNAME,
+    await refreshHostnames(
+      bulkRows(sink, null),
       batch.hints.flatMap((h, k) => (h?.hostname ? [JSON.stringify([ids[k], h.hostname])] : [])),
     )
     const result = await account(batch, opts, now, ids, loaded, sink, null)

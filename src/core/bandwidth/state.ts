@@ -2,6 +2,7 @@
  * Per-device accounting state of the write path: what a batch reads from bw_totals (and
  * bw_counters), keeps in memory while it runs, and writes back. Pure: no store access.
  */
+import type {BandwidthEventType} from '../devices/events.js'
 import {DEFAULT_MAX_RATE_BPS, type CounterReading} from './counters.js'
 
 export const RESOLUTIONS = [
@@ -167,7 +168,7 @@ export function updatePeaks(st: DevState, ts: number, sent: number, received: nu
 
 /** The `rate_implausible` event: a delta whose rate over its interval is faster than the link can be. */
 export interface RateEvent {
-  type: 'rate_implausible'
+  type: Extract<BandwidthEventType, 'rate_implausible'>
   detail: {interval_ms: number; bytes_sent: number; bytes_received: number; upload_bps: number; download_bps: number; max_rate_bps: number}
 }
 

@@ -1,9 +1,14 @@
 /**
  * The devices table (shared by bandwidth accounting, the inventory, latency and export).
  * Devices are keyed by MAC when known, else by IP (devices.mac NULL).
+ *
+ * Issue 14: this module (with events.ts) is the only one that inserts, updates or deletes rows of
+ * `devices` and `events` (test/unit/devices/ownership.test.ts checks src/core for it). Every path
+ * that creates a device records its `new` event here.
  */
 import {notFound} from '../errors.js'
-import type {Store, Tx} from '../store/index.js'
+import type {Stmt, Store, Tx} from '../store/index.js'
+import {recordEvent, type BulkRows, type CreatedBy, type EventType} from './events.js'
 import {ipVersion, normalizeIp} from './ip.js'
 import {normalizeMac, tryNormalizeMac} from './mac.js'
 
@@ -81,27 +86,122 @@ export async function registerDevice(tx: Tx, raw: RegisterInput): Promise<{devic
       ipOnly.id,
     ])
   } else {
-    await tx.execute('INSERT INTO devices(mac, ip, hostname, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)', [
+    const r = await tx.execute('INSERT INTO devices(mac, ip, hostname, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)', [
       input.mac,
       input.ip,
       input.hostname ?? null,
       now,
       now,
     ])
+    await recordEvent(tx, {
+      ts: now,
+      deviceId: Number(r.lastInsertRowid),
+      type: 'new',
+      detail: newDetail({mac: input.mac, ip: input.ip, hostname: input.hostname ?? null}, 'register'),
+    })
   }
   return {device: (await findDeviceByMac(tx, input.mac))!, created: true}
 }
 
+/** The detail of a `new` event raised outside a scan (a scan's plan adds vendor and found_by). */
+const newDetail = (d: {mac: string | null; ip: string | null; hostname: string | null}, by: CreatedBy) => ({ip: d.ip, mac: d.mac, hostname: d.hostname, by})
+
+/** Records one event for a device (promote, bandwidth reset …) inside the caller's transaction. */
 export async function addEvent(
   tx: Pick<Tx, 'execute'>,
-  ev: {ts: number; deviceId: number | null; type: string; detail?: Record<string, unknown>},
+  ev: {ts: number; deviceId: number | null; type: EventType; detail?: Record<string, unknown>},
 ): Promise<void> {
-  await tx.execute('INSERT INTO events(ts, device_id, type, detail) VALUES (?, ?, ?, ?)', [
-    ev.ts,
-    ev.deviceId,
-    ev.type,
-    ev.detail ? JSON.stringify(ev.detail) : null,
+  await recordEvent(tx, ev)
+}
+
+// ---- Bulk writes for bandwidth ingest (one statement per chunk, whatever the number of devices).
+
+const INSERT_DEVICES_BY_MAC = `INSERT INTO devices(mac, ip, hostname, first_seen, last_seen)
+  SELECT value->>0, value->>1, value->>2, value->>3, value->>3 FROM json_each(?) RETURNING id, mac, ip, hostname`
+const UPDATE_ADDRESS = `UPDATE devices SET ip = j.value->>1, hostname = coalesce(j.value->>2, hostname), last_seen = max(last_seen, j.value->>3)
+  FROM json_each(?) j WHERE devices.id = j.value->>0`
+const UPDATE_HOSTNAME = `UPDATE devices SET hostname = j.value->>1 FROM json_each(?) j WHERE devices.id = j.value->>0`
+const TOUCH_LAST_SEEN = `UPDATE devices SET last_seen = max(last_seen, j.value->>1) FROM json_each(?) j WHERE devices.id = j.value->>0`
+
+/**
+ * Creates devices by MAC in bulk (`rows`: JSON `[mac, ip, hostname, now]`, MACs not in the table)
+ * and records one `new` event each. Returns MAC → id.
+ */
+export async function ensureDevicesByMac(bulk: BulkRows, rows: readonly string[], now: number, by: CreatedBy = 'bandwidth'): Promise<Map<string, number>> {
+  const created = new Map<string, number>()
+  if (rows.length === 0) return created
+  const events: string[] = []
+  for (const r of await bulk.query<{id: number; mac: string; ip: string | null; hostname: string | null}>(INSERT_DEVICES_BY_MAC, rows)) {
+    const id = Number(r.id)
+    created.set(String(r.mac), id)
+    events.push(JSON.stringify([now, id, 'new', JSON.stringify(newDetail({mac: String(r.mac), ip: r.ip, hostname: r.hostname}, by))]))
+  }
+  await bulk.write(`INSERT INTO events(ts, device_id, type, detail) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`, events)
+  return created
+}
+
+/** Refreshes address (and hostname when given) of known devices: JSON `[id, ip, hostname|null, ts]`. */
+export async function refreshAddresses(bulk: Pick<BulkRows, 'write'>, rows: readonly string[]): Promise<void> {
+  await bulk.write(UPDATE_ADDRESS, rows)
+}
+
+/** Sets hostnames of known devices: JSON `[id, hostname]`. */
+export async function refreshHostnames(bulk: Pick<BulkRows, 'write'>, rows: readonly string[]): Promise<void> {
+  await bulk.write(UPDATE_HOSTNAME, rows)
+}
+
+/** Moves last_seen forward (never back): JSON `[id, ts]`. Traffic is evidence the device is there. */
+export async function touchLastSeen(bulk: Pick<BulkRows, 'write'>, rows: readonly string[]): Promise<void> {
+  await bulk.write(TOUCH_LAST_SEEN, rows)
+}
+
+// ---- Writes of a scan's plan (inventory/apply.ts), inside its one write transaction.
+
+/** Creates a device a scan found (online). Its `new` event is in the scan's plan (plan.ts). */
+export async function insertScannedDevice(
+  tx: Pick<Tx, 'execute'>,
+  d: {mac: string | null; ip: string; hostname: string | null; vendor: string | null; now: number},
+): Promise<number> {
+  const r = await tx.execute(`INSERT INTO devices(mac, ip, hostname, vendor, online, first_seen, last_seen) VALUES (?, ?, ?, ?, 1, ?, ?)`, [
+    d.mac,
+    d.ip,
+    d.hostname,
+    d.vendor,
+    d.now,
+    d.now,
   ])
+  return Number(r.lastInsertRowid)
+}
+
+/** A device a scan saw again: its current identity, online. */
+export function scannedDeviceStmt(u: {
+  id: number
+  mac: string | null
+  ip: string
+  hostname: string | null
+  vendor: string | null
+  last_seen: number
+  ports_scanned_at: number | null
+}): Stmt {
+  return {
+    sql: `UPDATE devices SET mac = ?, ip = ?, hostname = ?, vendor = ?, online = 1, last_seen = ?, ports_scanned_at = ? WHERE id = ?`,
+    args: [u.mac, u.ip, u.hostname, u.vendor, u.last_seen, u.ports_scanned_at, u.id],
+  }
+}
+
+/** Marks devices offline. */
+export function setOfflineStmt(ids: readonly number[]): Stmt {
+  return {sql: `UPDATE devices SET online = 0 WHERE id IN (SELECT value FROM json_each(?))`, args: [JSON.stringify(ids)]}
+}
+
+/** Records that these devices' ports were scanned now. */
+export function portsScannedStmt(ids: readonly number[], now: number): Stmt {
+  return {sql: `UPDATE devices SET ports_scanned_at = ? WHERE id IN (SELECT value FROM json_each(?))`, args: [now, JSON.stringify(ids)]}
+}
+
+/** Marks a device known under `name` (promote); the caller records the `promoted` event. */
+export async function setKnown(tx: Pick<Tx, 'execute'>, id: number, name: string | null): Promise<void> {
+  await tx.execute(`UPDATE devices SET known = 1, name = ? WHERE id = ?`, [name, id])
 }
 
 /**

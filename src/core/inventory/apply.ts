@@ -5,7 +5,8 @@
  * registerDevice). Reads happen inside the same BEGIN IMMEDIATE transaction, so two scans
  * finishing at once cannot both create the same device.
  */
-import {mergeDevice, registerDevice} from '../devices/repo.js'
+import {recordEventsStmt} from '../devices/events.js'
+import {insertScannedDevice, mergeDevice, portsScannedStmt, registerDevice, scannedDeviceStmt, setOfflineStmt} from '../devices/repo.js'
 import {openAccounting} from '../bandwidth/admin.js'
 import type {Stmt, Store, Tx} from '../store/index.js'
 import type {HostResult} from '../scan/types.js'
@@ -74,30 +75,15 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
     for (const d of devices) ids.set(d.id, d.id)
     const created = new Set<number>()
     for (const c of plan.creates) {
-      const r = await tx.execute(`INSERT INTO devices(mac, ip, hostname, vendor, online, first_seen, last_seen) VALUES (?, ?, ?, ?, 1, ?, ?)`, [
-        c.mac,
-        c.ip,
-        c.hostname,
-        c.vendor,
-        now,
-        now,
-      ])
-      const id = Number(r.lastInsertRowid)
+      const id = await insertScannedDevice(tx, {mac: c.mac, ip: c.ip, hostname: c.hostname, vendor: c.vendor, now})
       ids.set(c.ref, id)
       created.add(id)
     }
     const id = (ref: Ref) => ids.get(ref)!
 
     const stmts: Stmt[] = []
-    for (const u of plan.updates) {
-      stmts.push({
-        sql: `UPDATE devices SET mac = ?, ip = ?, hostname = ?, vendor = ?, online = 1, last_seen = ?, ports_scanned_at = ? WHERE id = ?`,
-        args: [u.mac, u.ip, u.hostname, u.vendor, u.last_seen, u.ports_scanned_at, id(u.ref)],
-      })
-    }
-    if (plan.offline.length) {
-      stmts.push({sql: `UPDATE devices SET online = 0 WHERE id IN (SELECT value FROM json_each(?))`, args: [JSON.stringify(plan.offline)]})
-    }
+    for (const u of plan.updates) stmts.push(scannedDeviceStmt({...u, id: id(u.ref)}))
+    if (plan.offline.length) stmts.push(setOfflineStmt(plan.offline))
     if (plan.ips.length) {
       stmts.push({
         sql: `INSERT INTO device_ips(device_id, ip, first_seen, last_seen)
@@ -132,7 +118,7 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
       })
     }
     if (scannedIds.length) {
-      stmts.push({sql: `UPDATE devices SET ports_scanned_at = ? WHERE id IN (SELECT value FROM json_each(?))`, args: [now, JSON.stringify(scannedIds)]})
+      stmts.push(portsScannedStmt(scannedIds, now))
     }
     if (input.hosts.length) {
       const rows = input.hosts.map(h => [
@@ -152,13 +138,7 @@ export async function applyScan(store: Store, input: ApplyInput): Promise<ApplyR
         args: [JSON.stringify(rows), input.scanId],
       })
     }
-    if (plan.events.length) {
-      stmts.push({
-        sql: `INSERT INTO events(ts, device_id, type, detail)
-              SELECT ?2, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?1)`,
-        args: [JSON.stringify(plan.events.map(e => [id(e.ref), e.type, JSON.stringify(e.detail)])), now],
-      })
-    }
+    if (plan.events.length) stmts.push(recordEventsStmt(plan.events.map(e => ({ts: now, deviceId: id(e.ref), type: e.type, detail: e.detail}))))
     await tx.batch(stmts)
 
     let registered = 0

@@ -17,6 +17,7 @@
  * - an address that two or more MACs answered (scan/conflict.ts, arp-scan's DUP) →
  *   `ip_conflict` (ip, macs) on the device the scan linked to that address.
  */
+import {INVENTORY_EVENT_TYPES, type InventoryEventType} from '../devices/events.js'
 import type {DeviceRow} from '../devices/repo.js'
 import type {HostResult, Method} from '../scan/types.js'
 
@@ -32,18 +33,9 @@ export interface ExistingPort {
   banner: string | null
 }
 
-export type EventType = 'new' | 'online' | 'offline' | 'ip_changed' | 'ip_conflict' | 'hostname_changed' | 'ports_changed' | 'promoted' | 'merged'
-export const EVENT_TYPES: readonly EventType[] = [
-  'new',
-  'online',
-  'offline',
-  'ip_changed',
-  'ip_conflict',
-  'hostname_changed',
-  'ports_changed',
-  'promoted',
-  'merged',
-]
+/** The events a scan raises: devices/events.ts owns the one union of event types. */
+export type EventType = InventoryEventType
+export const EVENT_TYPES: readonly EventType[] = INVENTORY_EVENT_TYPES
 
 /** Devices are referred to by id, or by a negative placeholder for rows the plan creates. */
 export type Ref = number

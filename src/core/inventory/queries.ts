@@ -4,7 +4,7 @@
  * /scan/status and POST /devices/{mac}/promote). JSON shapes are documented in docs/SCAN.md.
  */
 import {hostname as machineName} from 'node:os'
-import {addEvent, findDevice, requireDevice, type DeviceRow} from '../devices/repo.js'
+import {addEvent, findDevice, requireDevice, setKnown, type DeviceRow} from '../devices/repo.js'
 import {addressTimelines, ipAt, ipHolders, type AddressTimeline} from '../devices/ip-history.js'
 import {ipVersion} from '../devices/ip.js'
 import {tryNormalizeMac} from '../devices/mac.js'
@@ -372,7 +372,7 @@ export async function promoteDevice(store: Store, macOrIp: string, name?: string
     if (!d) throw notFound(`no device ${macOrIp} in the store`, 'list devices with `netmon devices list`')
     const newName = name === undefined ? d.name : name.trim()
     if (Number(d.known) === 1 && newName === d.name) return {id: d.id, changed: false}
-    await tx.execute(`UPDATE devices SET known = 1, name = ? WHERE id = ?`, [newName, d.id])
+    await setKnown(tx, d.id, newName)
     await addEvent(tx, {ts: now, deviceId: d.id, type: 'promoted', detail: {name: newName, previous_name: d.name, was_known: Number(d.known) === 1}})
     return {id: d.id, changed: true}
   })

@@ -47,8 +47,8 @@ describe('bandwidth reset', () => {
       'raw',
     ])
     expect(h.points).toHaveLength(4)
-    const ev = await sql(t.db, `SELECT e.type FROM events e JOIN devices d ON d.id = e.device_id WHERE d.mac = ?`, [A])
-    expect(ev.map(e => e.type)).toEqual(['bandwidth_reset'])
+    const ev = await sql(t.db, `SELECT e.type FROM events e JOIN devices d ON d.id = e.device_id WHERE d.mac = ? ORDER BY e.id`, [A])
+    expect(ev.map(e => e.type)).toEqual(['new', 'bandwidth_reset'])
   })
 
   it('counts again from the reset on the next sample', async () => {
