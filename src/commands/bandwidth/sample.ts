@@ -32,7 +32,10 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     sent: Flags.string({description: 'Bytes sent (delta) or the sent counter (counter mode)'}),
     received: Flags.string({description: 'Bytes received (delta) or the received counter (counter mode)'}),
     mode: Flags.string({description: 'delta: bytes since the previous sample; counter: cumulative counters', options: ['delta', 'counter'], default: 'delta'}),
-    from: Flags.string({description: '"-" for NDJSON on stdin, iface[:NAME] for interface counters, nft for per-host counters on this router', helpValue: '-|iface[:NAME]|nft'}),
+    from: Flags.string({
+      description: '"-" for NDJSON on stdin, iface[:NAME] for interface counters, nft for per-host counters on this router',
+      helpValue: '-|iface[:NAME]|nft',
+    }),
     lan: Flags.string({description: 'With --from nft: the LAN prefixes to count (IPv4/IPv6 CIDR, comma-separated or repeated)', multiple: true}),
     at: Flags.string({description: 'Sample time: ISO-8601, epoch ms, or a duration back from now (default now)'}),
     'auto-register': Flags.boolean({description: 'Register unknown MACs instead of rejecting them'}),
@@ -100,7 +103,16 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     }
   }
 
-  private source(flags: {mac?: string; sent?: string; received?: string; from?: string; at?: string; ip?: string; hostname?: string; lan?: string[]}): SampleSource {
+  private source(flags: {
+    mac?: string
+    sent?: string
+    received?: string
+    from?: string
+    at?: string
+    ip?: string
+    hostname?: string
+    lan?: string[]
+  }): SampleSource {
     if (flags.from !== undefined) {
       if (flags.mac !== undefined || flags.sent !== undefined || flags.received !== undefined) {
         throw usageError('--from cannot be combined with --mac/--sent/--received')

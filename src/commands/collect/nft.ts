@@ -6,7 +6,8 @@ import {usageError} from '../../core/errors.js'
 
 export default class CollectNft extends NetmonCommand {
   static override summary = "Install, inspect or remove netmon's nftables table for per-host accounting on this router"
-  static override description = `netmon counts bytes and packets per LAN host in its own table, table inet netmon (dynamic sets keyed by address, filled from a forward-hook chain at priority filter + 10 that only counts). It never touches other tables. docs/NFTABLES.md lists exactly what is added.
+  static override description =
+    `netmon counts bytes and packets per LAN host in its own table, table inet netmon (dynamic sets keyed by address, filled from a forward-hook chain at priority filter + 10 that only counts). It never touches other tables. docs/NFTABLES.md lists exactly what is added.
 --install is idempotent: it creates what is missing and adds new --lan prefixes. --uninstall deletes table inet netmon and nothing else. --status shows it. Needs Linux, nftables and root (CAP_NET_ADMIN).`
   static override examples = [
     '<%= config.bin %> collect nft --install --lan 192.168.1.0/24,fd00:1::/64',
@@ -23,14 +24,17 @@ export default class CollectNft extends NetmonCommand {
 
   async run(): Promise<(NftStatus & {action: string; created?: boolean; added?: string[]; removed?: boolean}) | undefined> {
     const {flags} = await this.parse(CollectNft)
-    if (!flags.install && !flags.uninstall && !flags.status) throw usageError('give --install, --uninstall or --status', 'e.g. netmon collect nft --install --lan 192.168.1.0/24')
+    if (!flags.install && !flags.uninstall && !flags.status)
+      throw usageError('give --install, --uninstall or --status', 'e.g. netmon collect nft --install --lan 192.168.1.0/24')
     if (flags.lan && !flags.install) throw usageError('--lan only applies to --install')
     const lan = parsePrefixes(flags.lan ?? [])
     const nft = new Nft(flags.netns)
     if (flags.install) {
       const r = await nft.install(lan)
       const st = await nft.status()
-      this.out(`${r.created ? 'created' : 'checked'} table inet netmon: LAN ${st.lan.join(', ') || '(none)'}${r.added.length ? ` (added ${r.added.join(', ')})` : ''}, ${st.hosts} host(s) counted`)
+      this.out(
+        `${r.created ? 'created' : 'checked'} table inet netmon: LAN ${st.lan.join(', ') || '(none)'}${r.added.length ? ` (added ${r.added.join(', ')})` : ''}, ${st.hosts} host(s) counted`,
+      )
       return {action: 'install', created: r.created, added: r.added, ...st}
     }
     if (flags.uninstall) {

@@ -10,6 +10,7 @@
 import {ipToBig, bigToIp} from '../scan/targets.js'
 import {invalidInput} from '../errors.js'
 import {normalizeIp} from '../devices/ip.js'
+import type {CounterReadingIn} from './source.js'
 
 export const NFT_TABLE = 'netmon'
 export const NFT_FAMILY = 'inet'
@@ -42,7 +43,8 @@ export function parsePrefix(text: string): LanPrefix {
   const bits = addr.version === 4 ? 32 : 128
   const len = Number(m[2])
   if (len > bits) throw bad()
-  if (len < (addr.version === 4 ? 8 : 16)) throw invalidInput(`--lan "${text}": a /${len} is not a LAN`, `use the LAN's own prefix, at least /${addr.version === 4 ? 8 : 16}`)
+  if (len < (addr.version === 4 ? 8 : 16))
+    throw invalidInput(`--lan "${text}": a /${len} is not a LAN`, `use the LAN's own prefix, at least /${addr.version === 4 ? 8 : 16}`)
   const hostBits = BigInt(bits - len)
   const first = (addr.value >> hostBits) << hostBits
   const last = first | ((1n << hostBits) - 1n)
@@ -305,4 +307,19 @@ export function hostReadings(table: NftTable, macOf: (ip: string) => string | un
     r.counters.rxPackets += c.rxPackets
   }
   return [...byKey.values()]
+}
+
+/**
+ * The counter readings of one table read: one per device, counter mode, sent = what the host sent
+ * (saddr), the table's creation time as the counters' boot time (a recreated table is a reset).
+ */
+export function tableReadings(table: NftTable, macOf: (ip: string) => string | undefined, ts: number): CounterReadingIn[] {
+  return hostReadings(table, macOf).map(h => ({
+    key: h.mac ? {mac: h.mac} : {ip: h.addrs[0]!},
+    ts,
+    counters: {bytesSent: h.counters.txBytes, bytesReceived: h.counters.rxBytes, packetsSent: h.counters.txPackets, packetsReceived: h.counters.rxPackets},
+    ip: h.addrs[0]!,
+    counterId: `nft:${h.addrs.join(',')}`,
+    bootTimeMs: table.createdMs,
+  }))
 }

@@ -21,17 +21,18 @@ import {delimiter, join} from 'node:path'
 import {NetmonError} from '../errors.js'
 import {
   NFT_FAMILY,
+  NFT_RULES,
   NFT_TABLE,
-  hostReadings,
   inPrefixes,
   installScript,
   parseNeighbors,
   parseNftTable,
   parsePrefixes,
+  tableReadings,
   type LanPrefix,
   type NftTable,
 } from './nft-parse.js'
-import type {CounterReadingIn, CounterSource} from './source.js'
+import type {CounterSource} from './source.js'
 
 export interface NftOptions {
   /** LAN prefixes (IPv4/IPv6 CIDR). Required to create the table; added to it when missing. */
@@ -156,7 +157,9 @@ export class Nft {
   async install(lan: LanPrefix[], now = Date.now()): Promise<{created: boolean; added: string[]; table: NftTable}> {
     const before = await this.list()
     if (!before && lan.length === 0) {
-      throw new NetmonError('usage', 'table inet netmon does not exist: give the LAN prefixes to count (--lan)', {hint: 'e.g. --lan 192.168.1.0/24,fd00:1::/64'})
+      throw new NetmonError('usage', 'table inet netmon does not exist: give the LAN prefixes to count (--lan)', {
+        hint: 'e.g. --lan 192.168.1.0/24,fd00:1::/64',
+      })
     }
     const have = new Set(before?.lan ?? [])
     const add = lan.filter(p => !have.has(p.text))
@@ -214,27 +217,18 @@ export function nftSource(opts: NftOptions = {}): NftSource {
     async read(signal) {
       nft ??= new Nft(opts.netns)
       let table = await nft.list(signal)
-      const missing = !table || table.rules !== 4 || table.createdMs === null || lan.some(p => !table!.lan.includes(p.text))
-      if (missing) {
-        if (opts.ensure === false || (!table && lan.length === 0)) {
-          if (!table) {
-            throw new NetmonError('not_found', 'table inet netmon does not exist', {hint: 'create it with `netmon collect nft --install --lan PREFIX` or give --lan'})
-          }
-        } else table = (await nft.install(lan, now())).table
+      if (!table && (opts.ensure === false || lan.length === 0)) {
+        throw new NetmonError('not_found', 'table inet netmon does not exist', {
+          hint: 'create it with `netmon collect nft --install --lan PREFIX` or give --lan',
+        })
       }
+      // Missing, or changed under us (rules flushed, a prefix missing): put it back as installed.
+      const incomplete = !table || table.rules !== NFT_RULES.length || table.createdMs === null || lan.some(p => !table!.lan.includes(p.text))
+      if (incomplete && opts.ensure !== false) table = (await nft.install(lan, now())).table
       const ts = now()
       for (const [ip, mac] of await nft.neighbors(signal)) cache.set(ip, mac)
       last = table
-      return hostReadings(table!, ip => cache.get(ip)).map(
-        (h): CounterReadingIn => ({
-          key: h.mac ? {mac: h.mac} : {ip: h.addrs[0]!},
-          ts,
-          counters: {bytesSent: h.counters.txBytes, bytesReceived: h.counters.rxBytes, packetsSent: h.counters.txPackets, packetsReceived: h.counters.rxPackets},
-          ip: h.addrs[0]!,
-          counterId: `nft:${h.addrs.join(',')}`,
-          bootTimeMs: table!.createdMs,
-        }),
-      )
+      return tableReadings(table!, ip => cache.get(ip), ts)
     },
   }
 }

@@ -47,13 +47,44 @@ interface Host {
 }
 
 const HOSTS: Host[] = [
-  {ns: `${TAG}-h0`, port: 'h0', mac: testMac(0x1100), ip4: '10.77.11.10', ip6: 'fd77:11::10', down: 3_000_000, up: 1_000_000, downUrlHost: '10.77.12.2', upUrlHost: '10.77.12.2'},
-  {ns: `${TAG}-h1`, port: 'h1', mac: testMac(0x1101), ip4: '10.77.11.11', ip6: 'fd77:11::11', down: 2_000_000, up: 2_500_000, downUrlHost: '10.77.12.2', upUrlHost: '10.77.12.2'},
-  {ns: `${TAG}-h2`, port: 'h2', mac: testMac(0x1102), ip4: '10.77.11.12', ip6: 'fd77:11::12', down: 1_000_000, up: 3_500_000, downUrlHost: '[fd77:12::2]', upUrlHost: '10.77.12.2'},
+  {
+    ns: `${TAG}-h0`,
+    port: 'h0',
+    mac: testMac(0x1100),
+    ip4: '10.77.11.10',
+    ip6: 'fd77:11::10',
+    down: 3_000_000,
+    up: 1_000_000,
+    downUrlHost: '10.77.12.2',
+    upUrlHost: '10.77.12.2',
+  },
+  {
+    ns: `${TAG}-h1`,
+    port: 'h1',
+    mac: testMac(0x1101),
+    ip4: '10.77.11.11',
+    ip6: 'fd77:11::11',
+    down: 2_000_000,
+    up: 2_500_000,
+    downUrlHost: '10.77.12.2',
+    upUrlHost: '10.77.12.2',
+  },
+  {
+    ns: `${TAG}-h2`,
+    port: 'h2',
+    mac: testMac(0x1102),
+    ip4: '10.77.11.12',
+    ip6: 'fd77:11::12',
+    down: 1_000_000,
+    up: 3_500_000,
+    downUrlHost: '[fd77:12::2]',
+    upUrlHost: '10.77.12.2',
+  },
 ]
 const usesV6 = (h: Host) => h.downUrlHost.startsWith('[') || h.upUrlHost.startsWith('[')
 
-const sh = (argv: string[], input?: string) => execFileSync(argv[0]!, argv.slice(1), {encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']})
+const sh = (argv: string[], input?: string) =>
+  execFileSync(argv[0]!, argv.slice(1), {encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']})
 const inNs = (ns: string, argv: string[], input?: string) => sh(['ip', 'netns', 'exec', ns, ...argv], input)
 const quiet = (argv: string[]) => {
   try {
@@ -157,7 +188,9 @@ function portStats(h: Host): {rxBytes: bigint; rxPackets: bigint; txBytes: bigin
 
 /** TCP segments a namespace retransmitted so far (/proc/net/snmp, Tcp RetransSegs). */
 function retransSegs(ns: string): number {
-  const lines = inNs(ns, ['cat', '/proc/net/snmp']).split('\n').filter(l => l.startsWith('Tcp:'))
+  const lines = inNs(ns, ['cat', '/proc/net/snmp'])
+    .split('\n')
+    .filter(l => l.startsWith('Tcp:'))
   const names = lines[0]!.split(/\s+/)
   const values = lines[1]!.split(/\s+/)
   return Number(values[names.indexOf('RetransSegs')])
@@ -177,7 +210,21 @@ function traffic(h: Host, dir: string, scale: number): Generated {
   const file = join(dir, `up-${h.port}-${scale}`)
   writeFileSync(file, Buffer.alloc(h.up * scale, 0x61))
   const curl = (args: string[]) => {
-    const out = inNs(h.ns, ['curl', '-sS', '--fail', '--http1.1', '--noproxy', '*', '-H', 'Expect:', '-o', '/dev/null', '-w', '%{size_header} %{size_download} %{size_request} %{size_upload}', ...args])
+    const out = inNs(h.ns, [
+      'curl',
+      '-sS',
+      '--fail',
+      '--http1.1',
+      '--noproxy',
+      '*',
+      '-H',
+      'Expect:',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{size_header} %{size_download} %{size_request} %{size_upload}',
+      ...args,
+    ])
     const [hdr, body, req, upl] = out.trim().split(' ').map(Number)
     return {sent: req! + upl!, received: hdr! + body!}
   }
@@ -201,7 +248,16 @@ function runRound(dir: string, scale: number): Round {
 }
 
 /** The checks of the header comment, for one host and direction. */
-function checkBounds(label: string, netmon: bigint, packets: bigint, generated: number, retrans: number, iface: bigint, ifacePackets: bigint, v6: boolean): void {
+function checkBounds(
+  label: string,
+  netmon: bigint,
+  packets: bigint,
+  generated: number,
+  retrans: number,
+  iface: bigint,
+  ifacePackets: bigint,
+  v6: boolean,
+): void {
   const p = packets
   expect(p, `${label}: packets counted`).toBeGreaterThan(0n)
   const lo = BigInt(generated) + 40n * p
@@ -219,16 +275,26 @@ describe.skipIf(NETNS_SKIP)('nft source on a netns router (3 LAN hosts, IPv4 + I
   const store = tempStore('netmon-nft-')
   const dir = mkdtempSync(join(tmpdir(), 'netmon-nft-files-'))
   let server: ChildProcess | undefined
-  const sample = (extra: string[] = []) => runCli(['bandwidth', 'sample', '--from', 'nft', '--lan', LAN, '--json', ...extra], {db: store.db, netns: ROUTER, timeoutMs: 60_000})
+  const sample = (extra: string[] = []) =>
+    runCli(['bandwidth', 'sample', '--from', 'nft', '--lan', LAN, '--json', ...extra], {db: store.db, netns: ROUTER, timeoutMs: 60_000})
   const stats = async (h: Host) => {
     const r = await runCli(['bandwidth', 'stats', '--mac', h.mac, '--json'], {db: store.db})
     expect(r.code, r.stderr).toBe(0)
     return {sent: BigInt(r.json.device.total.bytes_sent), received: BigInt(r.json.device.total.bytes_received)}
   }
-  const byMac = (r: {json: {hosts: {key: string; counter_sent: string; counter_received: string; packets_sent: string; packets_received: string; counter_id: string}[]}}, h: Host) => {
+  const byMac = (
+    r: {json: {hosts: {key: string; counter_sent: string; counter_received: string; packets_sent: string; packets_received: string; counter_id: string}[]}},
+    h: Host,
+  ) => {
     const x = r.json.hosts.find(e => e.key === h.mac.toUpperCase())
     expect(x, `host ${h.mac} in the reading`).toBeDefined()
-    return {sent: BigInt(x!.counter_sent), received: BigInt(x!.counter_received), pSent: BigInt(x!.packets_sent), pReceived: BigInt(x!.packets_received), id: x!.counter_id}
+    return {
+      sent: BigInt(x!.counter_sent),
+      received: BigInt(x!.counter_received),
+      pSent: BigInt(x!.packets_sent),
+      pReceived: BigInt(x!.packets_received),
+      id: x!.counter_id,
+    }
   }
   const keepText = () => inNs(ROUTER, ['nft', 'list', 'table', 'ip', 'keepme']).replace(/counter packets \d+ bytes \d+/g, 'counter')
 
@@ -291,7 +357,12 @@ describe.skipIf(NETNS_SKIP)('nft source on a netns router (3 LAN hosts, IPv4 + I
       expect(st.sent).toBe(b.sent - a.sent)
       expect(st.received).toBe(b.received - a.received)
       // … which is the generated traffic plus headers, and the router port's bytes minus Ethernet.
-      const port = {rx: r1.after[i]!.rxBytes - r1.before[i]!.rxBytes, rxp: r1.after[i]!.rxPackets - r1.before[i]!.rxPackets, tx: r1.after[i]!.txBytes - r1.before[i]!.txBytes, txp: r1.after[i]!.txPackets - r1.before[i]!.txPackets}
+      const port = {
+        rx: r1.after[i]!.rxBytes - r1.before[i]!.rxBytes,
+        rxp: r1.after[i]!.rxPackets - r1.before[i]!.rxPackets,
+        tx: r1.after[i]!.txBytes - r1.before[i]!.txBytes,
+        txp: r1.after[i]!.txPackets - r1.before[i]!.txPackets,
+      }
       checkBounds(`${h.port} sent`, st.sent, b.pSent - a.pSent, r1.app[i]!.sent, r1.app[i]!.retransSent, port.rx, port.rxp, usesV6(h))
       checkBounds(`${h.port} received`, st.received, b.pReceived - a.pReceived, r1.app[i]!.received, r1.app[i]!.retransReceived, port.tx, port.txp, usesV6(h))
     }
@@ -323,7 +394,12 @@ describe.skipIf(NETNS_SKIP)('nft source on a netns router (3 LAN hosts, IPv4 + I
       expect(st.sent - totals1[i]!.sent).toBe(b.sent)
       expect(st.received - totals1[i]!.received).toBe(b.received)
       // … and those are the second round's traffic within the same bounds.
-      const port = {rx: r2.after[i]!.rxBytes - r2.before[i]!.rxBytes, rxp: r2.after[i]!.rxPackets - r2.before[i]!.rxPackets, tx: r2.after[i]!.txBytes - r2.before[i]!.txBytes, txp: r2.after[i]!.txPackets - r2.before[i]!.txPackets}
+      const port = {
+        rx: r2.after[i]!.rxBytes - r2.before[i]!.rxBytes,
+        rxp: r2.after[i]!.rxPackets - r2.before[i]!.rxPackets,
+        tx: r2.after[i]!.txBytes - r2.before[i]!.txBytes,
+        txp: r2.after[i]!.txPackets - r2.before[i]!.txPackets,
+      }
       checkBounds(`${h.port} sent (after reset)`, b.sent, b.pSent, r2.app[i]!.sent, r2.app[i]!.retransSent, port.rx, port.rxp, usesV6(h))
       checkBounds(`${h.port} received (after reset)`, b.received, b.pReceived, r2.app[i]!.received, r2.app[i]!.retransReceived, port.tx, port.txp, usesV6(h))
     }
@@ -345,7 +421,13 @@ describe.skipIf(NETNS_SKIP)('nft source on a netns router (3 LAN hosts, IPv4 + I
 describe.skipIf(process.platform !== 'linux')('nft source requirements', () => {
   const dir = mkdtempSync(join(tmpdir(), 'netmon-nft-req-'))
   afterAll(() => rmSync(dir, {recursive: true, force: true}))
-  const env = (path: string) => ({PATH: path, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config'), XDG_CACHE_HOME: join(dir, 'cache')})
+  const env = (path: string) => ({
+    PATH: path,
+    HOME: dir,
+    XDG_DATA_HOME: join(dir, 'data'),
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    XDG_CACHE_HOME: join(dir, 'cache'),
+  })
 
   it('without the nft binary: one error naming it (and iptables when that is what is there)', async () => {
     const empty = join(dir, 'empty')
@@ -364,7 +446,22 @@ describe.skipIf(process.platform !== 'linux')('nft source requirements', () => {
   })
 
   it.skipIf(NETNS_SKIP)('without root: one error naming CAP_NET_ADMIN', async () => {
-    const r = spawnSyncText(['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, join(import.meta.dirname, '..', '..', '..', 'bin', 'run.js'), 'collect', 'nft', '--status'], env(process.env.PATH ?? ''))
+    const r = spawnSyncText(
+      [
+        'setpriv',
+        '--reuid',
+        '65534',
+        '--regid',
+        '65534',
+        '--clear-groups',
+        process.execPath,
+        join(import.meta.dirname, '..', '..', '..', 'bin', 'run.js'),
+        'collect',
+        'nft',
+        '--status',
+      ],
+      env(process.env.PATH ?? ''),
+    )
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('nft source needs root (CAP_NET_ADMIN)')
   })
