@@ -175,6 +175,23 @@ export class Nft {
     return {created: !before, added: add.map(p => p.text), table}
   }
 
+  /** Removes addresses from the per-host sets (their counters restart at their next packet). */
+  async forget(addrs: string[], signal?: AbortSignal): Promise<void> {
+    const v4 = addrs.filter(a => !a.includes(':'))
+    const v6 = addrs.filter(a => a.includes(':'))
+    const t = `${NFT_FAMILY} ${NFT_TABLE}`
+    const lines: string[] = []
+    // `add` first: deleting an element that one set lacks would fail the whole transaction.
+    for (const [list, sets] of [
+      [v4, ['tx4', 'rx4']],
+      [v6, ['tx6', 'rx6']],
+    ] as const) {
+      if (!list.length) continue
+      for (const set of sets) lines.push(`add element ${t} ${set} { ${list.join(', ')} }`, `delete element ${t} ${set} { ${list.join(', ')} }`)
+    }
+    if (lines.length) await this.exec(['-f', '-'], lines.join('\n') + '\n', signal)
+  }
+
   /** Deletes `table inet netmon` (and only it). False when it was not there. */
   async uninstall(): Promise<boolean> {
     if (!(await this.list())) return false
@@ -226,7 +243,19 @@ export function nftSource(opts: NftOptions = {}): NftSource {
       const incomplete = !table || table.rules !== NFT_RULES.length || table.createdMs === null || lan.some(p => !table!.lan.includes(p.text))
       if (incomplete && opts.ensure !== false) table = (await nft.install(lan, now())).table
       const ts = now()
-      for (const [ip, mac] of await nft.neighbors(signal)) cache.set(ip, mac)
+      // An address now answered by another MAC (a DHCP lease handed to a new device) must not
+      // carry its counter to the new owner: its elements are removed (they restart from zero at
+      // the next packet) and left out of this reading (the old owner's sum drops: a reset).
+      const moved: string[] = []
+      for (const [ip, mac] of await nft.neighbors(signal)) {
+        const was = cache.get(ip)
+        if (was !== undefined && was !== mac && table!.hosts.has(ip)) moved.push(ip)
+        cache.set(ip, mac)
+      }
+      if (moved.length) {
+        await nft.forget(moved, signal)
+        for (const ip of moved) table!.hosts.delete(ip)
+      }
       last = table
       return tableReadings(table!, ip => cache.get(ip), ts)
     },

@@ -476,3 +476,31 @@ function spawnSyncText(argv: string[], env: Record<string, string>): {code: numb
     return {code: x.status, stderr: x.stderr}
   }
 }
+
+describe.skipIf(NETNS_SKIP)('nft source: an address handed to another MAC', () => {
+  const NS = `${TAG}-m`
+  afterAll(() => quiet(['ip', 'netns', 'del', NS]))
+
+  it('does not carry its counter to the new owner (the element is removed, the old owner resets)', async () => {
+    const {nftSource} = await import('../../../src/core/collect/nft.js')
+    quiet(['ip', 'netns', 'del', NS])
+    sh(['ip', 'netns', 'add', NS])
+    sh(['ip', '-n', NS, 'link', 'add', 'br0', 'type', 'bridge'])
+    sh(['ip', '-n', NS, 'link', 'set', 'br0', 'up'])
+    const [A, B] = [testMac(0x1150), testMac(0x1151)]
+    const neigh = (mac: string) => sh(['ip', '-n', NS, 'neigh', 'replace', '10.77.11.50', 'lladdr', mac, 'dev', 'br0', 'nud', 'permanent'])
+    neigh(A)
+    const src = nftSource({lan: [LAN4], netns: NS})
+    const read = async () => (await src.read(AbortSignal.timeout(20_000))).map(r => [r.key, r.counters.bytesSent])
+    // The first read installs the table (seeding 10.77.11.50 with zero counters).
+    expect(await read()).toEqual([[{mac: A.toUpperCase()}, 0n]])
+    inNs(NS, ['nft', 'flush', 'set', 'inet', 'netmon', 'tx4'])
+    inNs(NS, ['nft', 'add', 'element', 'inet', 'netmon', 'tx4', '{ 10.77.11.50 counter packets 3 bytes 3000 }'])
+    expect(await read()).toEqual([[{mac: A.toUpperCase()}, 3000n]])
+    neigh(B)
+    expect(await read()).toEqual([])
+    expect(inNs(NS, ['nft', 'list', 'set', 'inet', 'netmon', 'tx4'])).not.toContain('10.77.11.50')
+    inNs(NS, ['nft', 'add', 'element', 'inet', 'netmon', 'tx4', '{ 10.77.11.50 counter packets 1 bytes 100 }'])
+    expect(await read()).toEqual([[{mac: B.toUpperCase()}, 100n]])
+  })
+})
