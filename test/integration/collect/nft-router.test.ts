@@ -445,6 +445,18 @@ describe.skipIf(process.platform !== 'linux')('nft source requirements', () => {
     expect(b.json.error.message).toBe('nft not found (iptables is installed, but the nft source needs nftables); install nftables')
   })
 
+  it('bad flags exit 2 before anything runs', async () => {
+    const a = await runCli(['bandwidth', 'sample', '--from', 'nft', '--lan', '10.77.11.0/33'], {db: join(dir, 'y.db'), env: env(join(dir, 'empty'))})
+    expect(a.code).toBe(2)
+    expect(a.stderr).toContain('--lan "10.77.11.0/33" is not a CIDR prefix')
+    const b = await runCli(['bandwidth', 'sample', '--from', 'iface', '--lan', LAN4], {db: join(dir, 'y.db')})
+    expect(b.code).toBe(2)
+    expect(b.stderr).toContain('--lan only applies to --from nft')
+    const c = await runCli(['collect', 'nft'], {noDb: true})
+    expect(c.code).toBe(2)
+    expect(c.stderr).toContain('give --install, --uninstall or --status')
+  })
+
   it.skipIf(NETNS_SKIP)('without root: one error naming CAP_NET_ADMIN', async () => {
     const r = spawnSyncText(
       [
@@ -502,5 +514,20 @@ describe.skipIf(NETNS_SKIP)('nft source: an address handed to another MAC', () =
     expect(inNs(NS, ['nft', 'list', 'set', 'inet', 'netmon', 'tx4'])).not.toContain('10.77.11.50')
     inNs(NS, ['nft', 'add', 'element', 'inet', 'netmon', 'tx4', '{ 10.77.11.50 counter packets 1 bytes 100 }'])
     expect(await read()).toEqual([[{mac: B.toUpperCase()}, 100n]])
+
+    // The CLI's repeat runs through the same runner: one NDJSON object per reading.
+    const t = tempStore('netmon-nft-every-')
+    try {
+      const r = await runCli(['bandwidth', 'sample', '--from', 'nft', '--lan', LAN4, '--every', '300ms', '--count', '2', '--json'], {db: t.db, netns: NS})
+      expect(r.code, r.stderr).toBe(0)
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map(l => JSON.parse(l))
+      expect(lines.map(l => l.counter_outcomes)).toEqual([{baseline: 1}, {delta: 1}])
+      expect(lines[0].hosts).toEqual([expect.objectContaining({key: B.toUpperCase(), counter_id: 'nft:10.77.11.50', counter_sent: '100'})])
+    } finally {
+      t.cleanup()
+    }
   })
 })
