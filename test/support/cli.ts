@@ -26,6 +26,8 @@ export interface CliOptions {
   input?: string | Buffer
   timeoutMs?: number
   cwd?: string
+  /** Run the CLI inside this network namespace (`ip netns exec NS node bin/run.js …`; needs root). */
+  netns?: string
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
@@ -34,7 +36,8 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries({...process.env, NETMON_NO_PROGRESS: '1', ...opts.env})) if (v !== undefined) env[k] = v
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe']})
+    const [cmd, full] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]] : [process.execPath, argv]
+    const child = spawn(cmd, full, {cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', d => (stdout += d))

@@ -4,6 +4,7 @@ import {z} from 'zod'
 import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderTable} from '../../cli/table.js'
 import {DEFAULT_MAX_RATE_BPS, parseRate, type CounterBits} from '../../core/bandwidth/counters.js'
+import {parsePrefixes} from '../../core/collect/nft-parse.js'
 import {runSample, type SampleResult, type SampleSource} from '../../core/bandwidth/sample.js'
 import {usageError, invalidInput} from '../../core/errors.js'
 import {humanBytes, humanRate} from '../../core/format/units.js'
@@ -16,6 +17,7 @@ export default class BandwidthSample extends NetmonCommand {
 - Counter mode (--mode counter): they are cumulative counters; netmon stores the difference from the previous counter. A counter that goes down is a 32- or 64-bit wrap only when the wrap is the short way round (at most half the counter's range) and its rate is at most --max-rate (and the link speed, where known); else, or after a reboot (boot time known), a reset (zero traffic for that interval + a counter_reset event). See docs/BANDWIDTH.md for every rule.
 - --from - reads NDJSON lines {"mac","sent","received","ts"?} (or bytes_sent/bytes_received; optional "ip", "hostname") from stdin; a bad line exits 2 naming its line number.
 - --from iface[:NAME] reads this machine's interface counters (counter mode, keyed by the interface's MAC — loopback and MAC-less interfaces get a synthetic locally-administered MAC — auto-registered with the interface name as hostname). Without NAME: every interface except loopback. --every 5s --count N repeats; without them one reading is taken, and the previous counter is in the store, so cron runs give correct deltas.
+- --from nft --lan PREFIX[,PREFIX…] (a Linux router, as root) reads per-host counters from netmon's own nftables table (table inet netmon, created on first use with the given IPv4/IPv6 LAN prefixes; see \`netmon collect nft\` and docs/NFTABLES.md): counter mode, one device per LAN host, addresses mapped to MACs through the neighbor table; sent = bytes the host sent.
 Samples may come out of order (--at / "ts"); each is placed by time. Two samples with the same device and time are added together.`
   static override examples = [
     '<%= config.bin %> bandwidth sample --mac AA:BB:CC:DD:EE:01 --sent 10485760 --received 52428800',
@@ -23,13 +25,18 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     'cat samples.ndjson | <%= config.bin %> bandwidth sample --from - --auto-register --json',
     '<%= config.bin %> bandwidth sample --from iface:eth0',
     '<%= config.bin %> bandwidth sample --from iface --every 5s --count 12',
+    '<%= config.bin %> bandwidth sample --from nft --lan 192.168.1.0/24,fd00:1::/64 --every 10s',
   ]
   static override flags = {
     mac: Flags.string({description: 'Device MAC (with --sent/--received)'}),
     sent: Flags.string({description: 'Bytes sent (delta) or the sent counter (counter mode)'}),
     received: Flags.string({description: 'Bytes received (delta) or the received counter (counter mode)'}),
     mode: Flags.string({description: 'delta: bytes since the previous sample; counter: cumulative counters', options: ['delta', 'counter'], default: 'delta'}),
-    from: Flags.string({description: '"-" for NDJSON on stdin, or iface[:NAME] for interface counters', helpValue: '-|iface[:NAME]'}),
+    from: Flags.string({
+      description: '"-" for NDJSON on stdin, iface[:NAME] for interface counters, nft for per-host counters on this router',
+      helpValue: '-|iface[:NAME]|nft',
+    }),
+    lan: Flags.string({description: 'With --from nft: the LAN prefixes to count (IPv4/IPv6 CIDR, comma-separated or repeated)', multiple: true}),
     at: Flags.string({description: 'Sample time: ISO-8601, epoch ms, or a duration back from now (default now)'}),
     'auto-register': Flags.boolean({description: 'Register unknown MACs instead of rejecting them'}),
     ip: Flags.string({description: "With --mac: the device's address (used by --auto-register)"}),
@@ -42,7 +49,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
       description: 'Counter mode: counter width (auto decides per wrap; interfaces default to 64 on 64-bit systems)',
       options: ['32', '64', 'auto'],
     }),
-    every: Flags.string({description: 'With --from iface: repeat every DURATION (e.g. 5s)'}),
+    every: Flags.string({description: 'With --from iface or nft: repeat every DURATION (e.g. 5s)'}),
     count: Flags.integer({description: 'With --every: number of readings (default: until interrupted)'}),
     db: dbFlag,
   }
@@ -53,7 +60,8 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     const maxRate = parseRate(flags['max-rate'])
     if (maxRate === null) throw invalidInput(`--max-rate "${flags['max-rate']}" is not a rate`, 'e.g. 10G, 2.5G, 100M or 1000000000')
     const everyMs = flags.every === undefined ? undefined : parseDuration(flags.every, '--every')
-    if (everyMs !== undefined && source.kind !== 'iface') throw usageError('--every only applies to --from iface')
+    if (everyMs !== undefined && source.kind !== 'iface' && source.kind !== 'nft') throw usageError('--every only applies to --from iface or nft')
+    if (flags.lan !== undefined && source.kind !== 'nft') throw usageError('--lan only applies to --from nft')
     if (everyMs !== undefined && everyMs < 100) throw invalidInput('--every must be at least 100ms')
     if (flags.count !== undefined) {
       this.check(z.number().int().min(1, {message: 'expected a positive integer'}), flags.count, '--count')
@@ -73,7 +81,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
         () => this.openStore(flags.db),
         {
           source,
-          mode: source.kind === 'iface' ? 'counter' : (flags.mode as 'delta' | 'counter'),
+          mode: source.kind === 'iface' || source.kind === 'nft' ? 'counter' : (flags.mode as 'delta' | 'counter'),
           autoRegister: flags['auto-register'],
           maxRateBps: maxRate ?? DEFAULT_MAX_RATE_BPS,
           bits,
@@ -95,7 +103,16 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     }
   }
 
-  private source(flags: {mac?: string; sent?: string; received?: string; from?: string; at?: string; ip?: string; hostname?: string}): SampleSource {
+  private source(flags: {
+    mac?: string
+    sent?: string
+    received?: string
+    from?: string
+    at?: string
+    ip?: string
+    hostname?: string
+    lan?: string[]
+  }): SampleSource {
     if (flags.from !== undefined) {
       if (flags.mac !== undefined || flags.sent !== undefined || flags.received !== undefined) {
         throw usageError('--from cannot be combined with --mac/--sent/--received')
@@ -104,7 +121,12 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
       if (flags.from === '-') return {kind: 'ndjson', input: stdinStream()}
       const m = /^iface(?::(.+))?$/.exec(flags.from)
       if (m) return {kind: 'iface', name: m[1]}
-      throw invalidInput(`--from "${flags.from}" is not a source`, 'use --from - (NDJSON on stdin) or --from iface[:NAME]')
+      if (flags.from === 'nft') {
+        const lan = flags.lan ?? []
+        parsePrefixes(lan) // exit 2 on a bad prefix before anything runs
+        return {kind: 'nft', lan}
+      }
+      throw invalidInput(`--from "${flags.from}" is not a source`, 'use --from - (NDJSON on stdin), --from iface[:NAME] or --from nft')
     }
     if (flags.mac === undefined || flags.sent === undefined || flags.received === undefined) {
       throw usageError('give --mac, --sent and --received, or --from', 'see `netmon bandwidth sample --help`')
@@ -122,7 +144,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
 
   private render(r: SampleResult): void {
     if (this.jsonEnabled()) return
-    const stamp = r.interfaces?.[0]?.read_at ?? ''
+    const stamp = r.interfaces?.[0]?.read_at ?? (r.hosts?.[0] ? new Date(r.hosts[0].read_at_ms).toISOString() : '')
     this.out(
       `${stamp ? stamp + ' ' : ''}${r.message}: ${humanBytes(r.bytes_sent)} sent, ${humanBytes(r.bytes_received)} received, ${r.devices} device(s)` +
         (r.samples_late ? `, ${r.samples_late} placed out of order` : '') +
@@ -137,7 +159,14 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
       )
     }
     for (const e of r.events) this.note(`event: ${e.type} for ${e.mac} at ${e.ts}`)
-    if (r.interfaces && r.counters) {
+    if (r.hosts) {
+      this.out(
+        renderTable(
+          ['host', 'addresses', 'sent counter', 'received counter', 'packets sent', 'packets received'],
+          r.hosts.map(h => [h.key, h.counter_id.replace(/^nft:/, ''), h.counter_sent, h.counter_received, h.packets_sent, h.packets_received]),
+        ),
+      )
+    } else if (r.interfaces && r.counters) {
       const byMac = new Map(r.counters.map(c => [c.mac, c]))
       this.out(
         renderTable(

@@ -8,6 +8,7 @@ import {normalizeMac} from '../devices/mac.js'
 import type {Store} from '../store/index.js'
 import {CollectorRunner, type TickResult} from '../collect/runner.js'
 import {ifaceSource} from '../collect/iface.js'
+import {nftSource} from '../collect/nft.js'
 import {parseCounter, type CounterBits} from './counters.js'
 import {platformCounterBits} from './iface.js'
 import {BatchBuilder, checkHostname, checkTs, readNdjson, type SampleBatch, type SampleMode} from './input.js'
@@ -20,6 +21,8 @@ export type SampleSource =
   | {kind: 'flags'; mac: string; sent: string; received: string; at?: number; ip?: string; hostname?: string}
   | {kind: 'ndjson'; input: AsyncIterable<string | Buffer>}
   | {kind: 'iface'; name?: string}
+  /** Per-host counters of netmon's nftables table on this router (collect/nft.ts). */
+  | {kind: 'nft'; lan: string[]; netns?: string}
 
 export interface SampleSpec {
   source: SampleSource
@@ -111,8 +114,10 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
     onResult?.(r)
     return r
   }
-  // Interfaces: the collector runner's one source; a repeat runs on its grid (collect/runner.ts).
-  const source = {...ifaceSource(src.name), bits}
+  // Interfaces / nftables: the collector runner's one source; a repeat runs on its grid (collect/runner.ts).
+  const iface = src.kind === 'iface' ? ifaceSource(src.name) : null
+  const nft = src.kind === 'nft' ? nftSource({lan: src.lan, netns: src.netns}) : null
+  const source = iface ? {...iface, bits} : {...nft!, bits: spec.bits ?? nft!.bits}
   let last: SampleResult | undefined
   let failure: unknown
   const stop = new AbortController()
@@ -120,6 +125,22 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
   const runner = new CollectorRunner({sources: [source], store: storeNow, maxRateBps: spec.maxRateBps})
   const onTick = (t: TickResult) => {
     const one = t.sources[0]!
+    if (!one.result && one.error === null && nft) {
+      // A table with no LAN host in it yet (nothing forwarded since it was created): a reading, zero devices.
+      one.result = {
+        success: true,
+        message: 'no LAN host counted yet',
+        mode: 'counter',
+        samples_in: 0,
+        samples_recorded: 0,
+        samples_late: 0,
+        bytes_sent: 0,
+        bytes_received: 0,
+        devices: 0,
+        registered: [],
+        events: [],
+      }
+    }
     if (!one.result) {
       // A reading that fails ends the command (as a one-shot would): exit 2 for a missing interface.
       failure = one.failure ?? new NetmonError('internal', one.error ?? 'no reading')
@@ -127,7 +148,23 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
       return
     }
     const r: SampleResult = one.result
-    r.interfaces = source.last().map(x => ({
+    if (nft) {
+      const t = nft.lastTable()
+      r.hosts = one.readings.map(x => ({
+        key: 'mac' in x.key ? x.key.mac : 'ip' in x.key ? `ip:${x.key.ip}` : `${x.key.source}:${x.key.key}`,
+        counter_id: x.counterId,
+        counter_sent: x.counters.bytesSent.toString(),
+        counter_received: x.counters.bytesReceived.toString(),
+        packets_sent: (x.counters.packetsSent ?? 0n).toString(),
+        packets_received: (x.counters.packetsReceived ?? 0n).toString(),
+        read_at_ms: x.ts,
+      }))
+      r.table_created_at = t?.createdMs ? new Date(t.createdMs).toISOString() : null
+      onResult?.(r)
+      last = r
+      return
+    }
+    r.interfaces = iface!.last().map(x => ({
       name: x.name,
       mac: x.mac,
       synthetic_mac: x.synthetic_mac,

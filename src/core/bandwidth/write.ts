@@ -20,7 +20,19 @@ export interface InterfaceSample {
   read_at_ms: number
 }
 
-export type SampleResult = IngestResult & {interfaces?: InterfaceSample[]; auto_pruned?: boolean}
+/** One device's counters as the nftables source read them (`bandwidth sample --from nft`). */
+export interface HostSample {
+  /** The device's MAC, or ip:ADDR for an address the neighbor table never resolved. */
+  key: string
+  counter_id: string
+  counter_sent: string
+  counter_received: string
+  packets_sent: string
+  packets_received: string
+  read_at_ms: number
+}
+
+export type SampleResult = IngestResult & {interfaces?: InterfaceSample[]; hosts?: HostSample[]; table_created_at?: string | null; auto_pruned?: boolean}
 
 const SIGNAL_EXIT: Record<string, number> = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129}
 
