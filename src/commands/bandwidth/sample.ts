@@ -5,6 +5,7 @@ import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderTable} from '../../cli/table.js'
 import {DEFAULT_MAX_RATE_BPS, parseRate, type CounterBits} from '../../core/bandwidth/counters.js'
 import {runSample, type SampleResult, type SampleSource} from '../../core/bandwidth/sample.js'
+import {parseSnmpUrl} from '../../core/collect/snmp-config.js'
 import {usageError, invalidInput} from '../../core/errors.js'
 import {humanBytes, humanRate} from '../../core/format/units.js'
 import {parseDuration, parseTime} from '../../core/format/time.js'
@@ -16,6 +17,7 @@ export default class BandwidthSample extends NetmonCommand {
 - Counter mode (--mode counter): they are cumulative counters; netmon stores the difference from the previous counter. A counter that goes down is a 32- or 64-bit wrap only when the wrap is the short way round (at most half the counter's range) and its rate is at most --max-rate (and the link speed, where known); else, or after a reboot (boot time known), a reset (zero traffic for that interval + a counter_reset event). See docs/BANDWIDTH.md for every rule.
 - --from - reads NDJSON lines {"mac","sent","received","ts"?} (or bytes_sent/bytes_received; optional "ip", "hostname") from stdin; a bad line exits 2 naming its line number.
 - --from iface[:NAME] reads this machine's interface counters (counter mode, keyed by the interface's MAC — loopback and MAC-less interfaces get a synthetic locally-administered MAC — auto-registered with the interface name as hostname). Without NAME: every interface except loopback. --every 5s --count N repeats; without them one reading is taken, and the previous counter is in the store, so cron runs give correct deltas.
+- --from snmp://[COMMUNITY@]HOST[:PORT] reads an SNMP v2c agent's IF-MIB counters once (or --every/--count): each port is a device labelled HOST:PORT:ifName; the community comes from the URL or --community-env NAME and is never printed (docs/SOURCES.md; v3 agents are configured in the agent's config).
 Samples may come out of order (--at / "ts"); each is placed by time. Two samples with the same device and time are added together.`
   static override examples = [
     '<%= config.bin %> bandwidth sample --mac AA:BB:CC:DD:EE:01 --sent 10485760 --received 52428800',
@@ -23,13 +25,17 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     'cat samples.ndjson | <%= config.bin %> bandwidth sample --from - --auto-register --json',
     '<%= config.bin %> bandwidth sample --from iface:eth0',
     '<%= config.bin %> bandwidth sample --from iface --every 5s --count 12',
+    'SNMP_COMMUNITY=s3cret <%= config.bin %> bandwidth sample --from snmp://192.0.2.2:161 --community-env SNMP_COMMUNITY',
   ]
   static override flags = {
     mac: Flags.string({description: 'Device MAC (with --sent/--received)'}),
     sent: Flags.string({description: 'Bytes sent (delta) or the sent counter (counter mode)'}),
     received: Flags.string({description: 'Bytes received (delta) or the received counter (counter mode)'}),
     mode: Flags.string({description: 'delta: bytes since the previous sample; counter: cumulative counters', options: ['delta', 'counter'], default: 'delta'}),
-    from: Flags.string({description: '"-" for NDJSON on stdin, or iface[:NAME] for interface counters', helpValue: '-|iface[:NAME]'}),
+    from: Flags.string({
+      description: '"-" for NDJSON on stdin, iface[:NAME] for interface counters, or snmp://[COMMUNITY@]HOST[:PORT] for an SNMP agent',
+      helpValue: '-|iface[:NAME]|snmp://HOST',
+    }),
     at: Flags.string({description: 'Sample time: ISO-8601, epoch ms, or a duration back from now (default now)'}),
     'auto-register': Flags.boolean({description: 'Register unknown MACs instead of rejecting them'}),
     ip: Flags.string({description: "With --mac: the device's address (used by --auto-register)"}),
@@ -44,6 +50,8 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     }),
     every: Flags.string({description: 'With --from iface: repeat every DURATION (e.g. 5s)'}),
     count: Flags.integer({description: 'With --every: number of readings (default: until interrupted)'}),
+    'community-env': Flags.string({description: 'With --from snmp://HOST: the environment variable holding the v2c community', helpValue: 'NAME'}),
+    'snmp-timeout': Flags.string({description: 'With --from snmp://: per-request timeout (one retry)', default: '2s'}),
     db: dbFlag,
   }
 
@@ -53,7 +61,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     const maxRate = parseRate(flags['max-rate'])
     if (maxRate === null) throw invalidInput(`--max-rate "${flags['max-rate']}" is not a rate`, 'e.g. 10G, 2.5G, 100M or 1000000000')
     const everyMs = flags.every === undefined ? undefined : parseDuration(flags.every, '--every')
-    if (everyMs !== undefined && source.kind !== 'iface') throw usageError('--every only applies to --from iface')
+    if (everyMs !== undefined && source.kind !== 'iface' && source.kind !== 'snmp') throw usageError('--every only applies to --from iface or snmp://')
     if (everyMs !== undefined && everyMs < 100) throw invalidInput('--every must be at least 100ms')
     if (flags.count !== undefined) {
       this.check(z.number().int().min(1, {message: 'expected a positive integer'}), flags.count, '--count')
@@ -73,7 +81,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
         () => this.openStore(flags.db),
         {
           source,
-          mode: source.kind === 'iface' ? 'counter' : (flags.mode as 'delta' | 'counter'),
+          mode: source.kind === 'iface' || source.kind === 'snmp' ? 'counter' : (flags.mode as 'delta' | 'counter'),
           autoRegister: flags['auto-register'],
           maxRateBps: maxRate ?? DEFAULT_MAX_RATE_BPS,
           bits,
@@ -95,7 +103,17 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     }
   }
 
-  private source(flags: {mac?: string; sent?: string; received?: string; from?: string; at?: string; ip?: string; hostname?: string}): SampleSource {
+  private source(flags: {
+    mac?: string
+    sent?: string
+    received?: string
+    from?: string
+    at?: string
+    ip?: string
+    hostname?: string
+    'community-env'?: string
+    'snmp-timeout'?: string
+  }): SampleSource {
     if (flags.from !== undefined) {
       if (flags.mac !== undefined || flags.sent !== undefined || flags.received !== undefined) {
         throw usageError('--from cannot be combined with --mac/--sent/--received')
@@ -104,7 +122,15 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
       if (flags.from === '-') return {kind: 'ndjson', input: stdinStream()}
       const m = /^iface(?::(.+))?$/.exec(flags.from)
       if (m) return {kind: 'iface', name: m[1]}
-      throw invalidInput(`--from "${flags.from}" is not a source`, 'use --from - (NDJSON on stdin) or --from iface[:NAME]')
+      if (/^snmp:/i.test(flags.from)) {
+        const timeoutMs = parseDuration(flags['snmp-timeout'] ?? '2s', '--snmp-timeout')
+        return {kind: 'snmp', options: parseSnmpUrl(flags.from, {communityEnv: flags['community-env'], env: process.env, timeoutMs})}
+      }
+      if (flags['community-env'] !== undefined) throw usageError('--community-env applies to --from snmp://HOST')
+      throw invalidInput(
+        `--from "${flags.from}" is not a source`,
+        'use --from - (NDJSON on stdin), --from iface[:NAME] or --from snmp://[COMMUNITY@]HOST[:PORT]',
+      )
     }
     if (flags.mac === undefined || flags.sent === undefined || flags.received === undefined) {
       throw usageError('give --mac, --sent and --received, or --from', 'see `netmon bandwidth sample --help`')

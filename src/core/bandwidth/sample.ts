@@ -8,6 +8,8 @@ import {normalizeMac} from '../devices/mac.js'
 import type {Store} from '../store/index.js'
 import {CollectorRunner, type TickResult} from '../collect/runner.js'
 import {ifaceSource} from '../collect/iface.js'
+import {snmpSource, type SnmpSourceOptions} from '../collect/snmp.js'
+import {keyedMac} from '../collect/runner.js'
 import {parseCounter, type CounterBits} from './counters.js'
 import {platformCounterBits} from './iface.js'
 import {BatchBuilder, checkHostname, checkTs, readNdjson, type SampleBatch, type SampleMode} from './input.js'
@@ -20,6 +22,7 @@ export type SampleSource =
   | {kind: 'flags'; mac: string; sent: string; received: string; at?: number; ip?: string; hostname?: string}
   | {kind: 'ndjson'; input: AsyncIterable<string | Buffer>}
   | {kind: 'iface'; name?: string}
+  | {kind: 'snmp'; options: SnmpSourceOptions}
 
 export interface SampleSpec {
   source: SampleSource
@@ -111,8 +114,10 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
     onResult?.(r)
     return r
   }
-  // Interfaces: the collector runner's one source; a repeat runs on its grid (collect/runner.ts).
-  const source = {...ifaceSource(src.name), bits}
+  // Interfaces / an SNMP agent: the collector runner's one source; a repeat runs on its grid (collect/runner.ts).
+  const snmp = src.kind === 'snmp' ? snmpSource(src.options) : undefined
+  const iface = src.kind === 'iface' ? {...ifaceSource(src.name), bits} : undefined
+  const source = (snmp ?? iface)!
   let last: SampleResult | undefined
   let failure: unknown
   const stop = new AbortController()
@@ -127,21 +132,40 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
       return
     }
     const r: SampleResult = one.result
-    r.interfaces = source.last().map(x => ({
-      name: x.name,
-      mac: x.mac,
-      synthetic_mac: x.synthetic_mac,
-      ip: x.ip,
-      counter_sent: x.tx_bytes.toString(),
-      counter_received: x.rx_bytes.toString(),
-      read_at: new Date(x.ts).toISOString(),
-      read_at_ms: x.ts,
-    }))
+    if (iface) {
+      r.interfaces = iface.last().map(x => ({
+        name: x.name,
+        mac: x.mac,
+        synthetic_mac: x.synthetic_mac,
+        ip: x.ip,
+        counter_sent: x.tx_bytes.toString(),
+        counter_received: x.rx_bytes.toString(),
+        read_at: new Date(x.ts).toISOString(),
+        read_at_ms: x.ts,
+      }))
+    } else if (snmp) {
+      // The agent's ports, in the device view: sent = the port's in-octets (collect/snmp.ts).
+      const poll = snmp.last()!
+      r.interfaces = one.readings.map(x => ({
+        name: x.label!,
+        mac: keyedMac(`snmp:${snmp.agent}`, (x.key as {key: string}).key),
+        synthetic_mac: true,
+        ip: null,
+        counter_sent: x.counters.bytesSent.toString(),
+        counter_received: x.counters.bytesReceived.toString(),
+        read_at: new Date(poll.ts).toISOString(),
+        read_at_ms: poll.ts,
+      }))
+    }
     onResult?.(r)
     last = r
   }
-  if (spec.everyMs === undefined) onTick(await runner.tick(signal))
-  else await runner.run({intervalMs: spec.everyMs, count: spec.count, signal, onTick})
+  try {
+    if (spec.everyMs === undefined) onTick(await runner.tick(signal))
+    else await runner.run({intervalMs: spec.everyMs, count: spec.count, signal, onTick})
+  } finally {
+    await runner.close()
+  }
   if (failure) throw failure
   if (!last) throw invalidInput('no sample was taken (stopped before the first reading)')
   return last
