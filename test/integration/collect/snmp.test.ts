@@ -54,12 +54,12 @@ const totals = async (store: Store, mac: string) => {
 }
 const lo = () => procNetDev('lo', readFileSync('/proc/net/dev', 'utf8'))
 
+if (SNMPD_SKIP) console.log(`snmp tests skipped: ${SNMPD_SKIP}`)
 describe.skipIf(SNMPD_SKIP)('snmp source (Debian snmpd on 127.0.0.1)', () => {
   let agent: Snmpd
   let store: Store
   let t: ReturnType<typeof tempStore>
   beforeAll(async () => {
-    if (SNMPD_SKIP) console.log(`skipped: ${SNMPD_SKIP}`)
     agent = await startSnmpd()
     t = tempStore()
     store = await openStore({db: t.db})
@@ -227,6 +227,10 @@ describe.skipIf(SNMPD_SKIP)('snmp source (Debian snmpd on 127.0.0.1)', () => {
         .map(l => JSON.parse(l))
       expect(lines).toHaveLength(2)
       for (const l of lines) expect(l.counter_outcomes.baseline ?? 0).toBe(0)
+      // The ports are devices to every bandwidth view: top lists them under their labels.
+      const top = await runCli(['bandwidth', 'top', '--json'], {db: c.db})
+      expect(top.code).toBe(0)
+      expect(top.json.top_talkers.map((x: {hostname: string}) => x.hostname)).toContain(`127.0.0.1:${agent.port}:lo`)
       const bad = await runCli(['bandwidth', 'sample', '--from', `snmp://not-the-community@127.0.0.1:${agent.port}`, '--snmp-timeout', '300ms'], {db: c.db})
       expect(bad.code).toBe(1)
       expect(bad.stderr.trim().split('\n')[0]).toMatch(new RegExp(`^(Error: )?snmp agent 127\\.0\\.0\\.1:${agent.port}: no answer`))
