@@ -6,6 +6,7 @@ import {renderTable} from '../../cli/table.js'
 import {DEFAULT_MAX_RATE_BPS, parseRate, type CounterBits} from '../../core/bandwidth/counters.js'
 import {parsePrefixes} from '../../core/collect/nft-parse.js'
 import {runSample, type SampleResult, type SampleSource} from '../../core/bandwidth/sample.js'
+import {parseSnmpUrl} from '../../core/collect/snmp-config.js'
 import {usageError, invalidInput} from '../../core/errors.js'
 import {humanBytes, humanRate} from '../../core/format/units.js'
 import {parseDuration, parseTime} from '../../core/format/time.js'
@@ -18,6 +19,7 @@ export default class BandwidthSample extends NetmonCommand {
 - --from - reads NDJSON lines {"mac","sent","received","ts"?} (or bytes_sent/bytes_received; optional "ip", "hostname") from stdin; a bad line exits 2 naming its line number.
 - --from iface[:NAME] reads this machine's interface counters (counter mode, keyed by the interface's MAC — loopback and MAC-less interfaces get a synthetic locally-administered MAC — auto-registered with the interface name as hostname). Without NAME: every interface except loopback. --every 5s --count N repeats; without them one reading is taken, and the previous counter is in the store, so cron runs give correct deltas.
 - --from nft --lan PREFIX[,PREFIX…] (a Linux router, as root) reads per-host counters from netmon's own nftables table (table inet netmon, created on first use with the given IPv4/IPv6 LAN prefixes; see \`netmon collect nft\` and docs/NFTABLES.md): counter mode, one device per LAN host, addresses mapped to MACs through the neighbor table; sent = bytes the host sent.
+- --from snmp://[COMMUNITY@]HOST[:PORT] reads an SNMP v2c agent's IF-MIB counters once (or --every/--count): each port is a device labelled HOST:PORT:ifName; the community comes from the URL or --community-env NAME and is never printed (docs/SOURCES.md; v3 agents are configured in the agent's config).
 Samples may come out of order (--at / "ts"); each is placed by time. Two samples with the same device and time are added together.`
   static override examples = [
     '<%= config.bin %> bandwidth sample --mac AA:BB:CC:DD:EE:01 --sent 10485760 --received 52428800',
@@ -26,6 +28,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     '<%= config.bin %> bandwidth sample --from iface:eth0',
     '<%= config.bin %> bandwidth sample --from iface --every 5s --count 12',
     '<%= config.bin %> bandwidth sample --from nft --lan 192.168.1.0/24,fd00:1::/64 --every 10s',
+    'SNMP_COMMUNITY=s3cret <%= config.bin %> bandwidth sample --from snmp://192.0.2.2:161 --community-env SNMP_COMMUNITY',
   ]
   static override flags = {
     mac: Flags.string({description: 'Device MAC (with --sent/--received)'}),
@@ -33,8 +36,9 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     received: Flags.string({description: 'Bytes received (delta) or the received counter (counter mode)'}),
     mode: Flags.string({description: 'delta: bytes since the previous sample; counter: cumulative counters', options: ['delta', 'counter'], default: 'delta'}),
     from: Flags.string({
-      description: '"-" for NDJSON on stdin, iface[:NAME] for interface counters, nft for per-host counters on this router',
-      helpValue: '-|iface[:NAME]|nft',
+      description:
+        '"-" for NDJSON on stdin, iface[:NAME] for interface counters, nft for per-host counters on this router, or snmp://[COMMUNITY@]HOST[:PORT] for an SNMP agent',
+      helpValue: '-|iface[:NAME]|nft|snmp://HOST',
     }),
     lan: Flags.string({description: 'With --from nft: the LAN prefixes to count (IPv4/IPv6 CIDR, comma-separated or repeated)', multiple: true}),
     at: Flags.string({description: 'Sample time: ISO-8601, epoch ms, or a duration back from now (default now)'}),
@@ -51,6 +55,8 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     }),
     every: Flags.string({description: 'With --from iface or nft: repeat every DURATION (e.g. 5s)'}),
     count: Flags.integer({description: 'With --every: number of readings (default: until interrupted)'}),
+    'community-env': Flags.string({description: 'With --from snmp://HOST: the environment variable holding the v2c community', helpValue: 'NAME'}),
+    'snmp-timeout': Flags.string({description: 'With --from snmp://: per-request timeout (one retry)', default: '2s'}),
     db: dbFlag,
   }
 
@@ -60,7 +66,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     const maxRate = parseRate(flags['max-rate'])
     if (maxRate === null) throw invalidInput(`--max-rate "${flags['max-rate']}" is not a rate`, 'e.g. 10G, 2.5G, 100M or 1000000000')
     const everyMs = flags.every === undefined ? undefined : parseDuration(flags.every, '--every')
-    if (everyMs !== undefined && source.kind !== 'iface' && source.kind !== 'nft') throw usageError('--every only applies to --from iface or nft')
+    if (everyMs !== undefined && !['iface', 'nft', 'snmp'].includes(source.kind)) throw usageError('--every only applies to --from iface, nft or snmp://')
     if (flags.lan !== undefined && source.kind !== 'nft') throw usageError('--lan only applies to --from nft')
     if (everyMs !== undefined && everyMs < 100) throw invalidInput('--every must be at least 100ms')
     if (flags.count !== undefined) {
@@ -81,7 +87,7 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
         () => this.openStore(flags.db),
         {
           source,
-          mode: source.kind === 'iface' || source.kind === 'nft' ? 'counter' : (flags.mode as 'delta' | 'counter'),
+          mode: ['iface', 'nft', 'snmp'].includes(source.kind) ? 'counter' : (flags.mode as 'delta' | 'counter'),
           autoRegister: flags['auto-register'],
           maxRateBps: maxRate ?? DEFAULT_MAX_RATE_BPS,
           bits,
@@ -112,6 +118,8 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     ip?: string
     hostname?: string
     lan?: string[]
+    'community-env'?: string
+    'snmp-timeout'?: string
   }): SampleSource {
     if (flags.from !== undefined) {
       if (flags.mac !== undefined || flags.sent !== undefined || flags.received !== undefined) {
@@ -126,7 +134,15 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
         parsePrefixes(lan) // exit 2 on a bad prefix before anything runs
         return {kind: 'nft', lan}
       }
-      throw invalidInput(`--from "${flags.from}" is not a source`, 'use --from - (NDJSON on stdin), --from iface[:NAME] or --from nft')
+      if (/^snmp:/i.test(flags.from)) {
+        const timeoutMs = parseDuration(flags['snmp-timeout'] ?? '2s', '--snmp-timeout')
+        return {kind: 'snmp', options: parseSnmpUrl(flags.from, {communityEnv: flags['community-env'], env: process.env, timeoutMs})}
+      }
+      if (flags['community-env'] !== undefined) throw usageError('--community-env applies to --from snmp://HOST')
+      throw invalidInput(
+        `--from "${flags.from}" is not a source`,
+        'use --from - (NDJSON on stdin), --from iface[:NAME], --from nft or --from snmp://[COMMUNITY@]HOST[:PORT]',
+      )
     }
     if (flags.mac === undefined || flags.sent === undefined || flags.received === undefined) {
       throw usageError('give --mac, --sent and --received, or --from', 'see `netmon bandwidth sample --help`')

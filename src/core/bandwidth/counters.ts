@@ -64,8 +64,8 @@ export interface CounterOptions {
   bootTimeMs?: number
 }
 
-/** What a source knows about one device beyond its counters (per reading batch). */
-export type CounterContext = Pick<CounterOptions, 'linkSpeedBps' | 'bootTimeMs'>
+/** What a source knows about one device beyond its counters (per reading batch); `bits` overrides the batch's width. */
+export type CounterContext = Pick<CounterOptions, 'linkSpeedBps' | 'bootTimeMs'> & {bits?: 32 | 64}
 
 export const DEFAULT_MAX_RATE_BPS = 10_000_000_000
 

@@ -9,6 +9,8 @@ import type {Store} from '../store/index.js'
 import {CollectorRunner, type TickResult} from '../collect/runner.js'
 import {ifaceSource} from '../collect/iface.js'
 import {nftSource} from '../collect/nft.js'
+import {snmpSource, type SnmpSourceOptions} from '../collect/snmp.js'
+import {keyedMac} from '../collect/runner.js'
 import {parseCounter, type CounterBits} from './counters.js'
 import {platformCounterBits} from './iface.js'
 import {BatchBuilder, checkHostname, checkTs, readNdjson, type SampleBatch, type SampleMode} from './input.js'
@@ -23,6 +25,7 @@ export type SampleSource =
   | {kind: 'iface'; name?: string}
   /** Per-host counters of netmon's nftables table on this router (collect/nft.ts). */
   | {kind: 'nft'; lan: string[]; netns?: string}
+  | {kind: 'snmp'; options: SnmpSourceOptions}
 
 export interface SampleSpec {
   source: SampleSource
@@ -114,10 +117,11 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
     onResult?.(r)
     return r
   }
-  // Interfaces / nftables: the collector runner's one source; a repeat runs on its grid (collect/runner.ts).
+  // Interfaces / nftables / an SNMP agent: the collector runner's one source; a repeat runs on its grid (collect/runner.ts).
   const iface = src.kind === 'iface' ? ifaceSource(src.name) : null
   const nft = src.kind === 'nft' ? nftSource({lan: src.lan, netns: src.netns}) : null
-  const source = iface ? {...iface, bits} : {...nft!, bits: spec.bits ?? nft!.bits}
+  const snmp = src.kind === 'snmp' ? snmpSource(src.options) : null
+  const source = iface ? {...iface, bits} : nft ? {...nft, bits: spec.bits ?? nft.bits} : snmp!
   let last: SampleResult | undefined
   let failure: unknown
   const stop = new AbortController()
@@ -164,21 +168,40 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
       last = r
       return
     }
-    r.interfaces = iface!.last().map(x => ({
-      name: x.name,
-      mac: x.mac,
-      synthetic_mac: x.synthetic_mac,
-      ip: x.ip,
-      counter_sent: x.tx_bytes.toString(),
-      counter_received: x.rx_bytes.toString(),
-      read_at: new Date(x.ts).toISOString(),
-      read_at_ms: x.ts,
-    }))
+    if (iface) {
+      r.interfaces = iface.last().map(x => ({
+        name: x.name,
+        mac: x.mac,
+        synthetic_mac: x.synthetic_mac,
+        ip: x.ip,
+        counter_sent: x.tx_bytes.toString(),
+        counter_received: x.rx_bytes.toString(),
+        read_at: new Date(x.ts).toISOString(),
+        read_at_ms: x.ts,
+      }))
+    } else if (snmp) {
+      // The agent's ports, in the device view: sent = the port's in-octets (collect/snmp.ts).
+      const poll = snmp.last()!
+      r.interfaces = one.readings.map(x => ({
+        name: x.label!,
+        mac: keyedMac(`snmp:${snmp.agent}`, (x.key as {key: string}).key),
+        synthetic_mac: true,
+        ip: null,
+        counter_sent: x.counters.bytesSent.toString(),
+        counter_received: x.counters.bytesReceived.toString(),
+        read_at: new Date(poll.ts).toISOString(),
+        read_at_ms: poll.ts,
+      }))
+    }
     onResult?.(r)
     last = r
   }
-  if (spec.everyMs === undefined) onTick(await runner.tick(signal))
-  else await runner.run({intervalMs: spec.everyMs, count: spec.count, signal, onTick})
+  try {
+    if (spec.everyMs === undefined) onTick(await runner.tick(signal))
+    else await runner.run({intervalMs: spec.everyMs, count: spec.count, signal, onTick})
+  } finally {
+    await runner.close()
+  }
   if (failure) throw failure
   if (!last) throw invalidInput('no sample was taken (stopped before the first reading)')
   return last

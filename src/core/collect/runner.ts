@@ -90,6 +90,7 @@ export function readingsBatch(readings: CounterReadingIn[]): SampleBatch {
     context[k] = {
       ...(r.linkSpeedBps == null ? {} : {linkSpeedBps: r.linkSpeedBps}),
       ...(r.bootTimeMs == null ? {} : {bootTimeMs: r.bootTimeMs}),
+      ...(r.bits === undefined ? {} : {bits: r.bits}),
     }
     b.addCounter(k, r.ts, r.counters.bytesSent, r.counters.bytesReceived)
   }

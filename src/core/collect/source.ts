@@ -44,6 +44,8 @@ export interface CounterReadingIn {
   /** Bounds on what a wrap may imply (bits/s) and when the counter's host booted (epoch ms). */
   linkSpeedBps?: number | null
   bootTimeMs?: number | null
+  /** This reading's counter width where it differs from the source's (an SNMP port without ifHC* counters: 32). */
+  bits?: 32 | 64
 }
 
 export interface CounterSource {
