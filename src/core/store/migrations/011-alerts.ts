@@ -72,8 +72,10 @@ export const alerts: Migration = {
       comment    TEXT,
       created_at INTEGER NOT NULL
     )`,
+    // AUTOINCREMENT: ids are never reused after delivered rows are deleted, so a receiver can
+    // de-duplicate by X-Netmon-Delivery.
     `CREATE TABLE alert_outbox (
-      id         INTEGER PRIMARY KEY,
+      id         INTEGER PRIMARY KEY AUTOINCREMENT,
       channel    TEXT NOT NULL,
       payload    TEXT NOT NULL,               -- JSON body (docs/ALERTS.md)
       created_at INTEGER NOT NULL,
