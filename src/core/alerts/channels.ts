@@ -3,11 +3,14 @@
  * - log: one line on stderr (text, or JSON with format: json).
  * - webhook: HTTP POST of the JSON body; `X-Netmon-Signature: sha256=<hex HMAC-SHA256 of the body>`
  *   when a secret is configured; `X-Netmon-Delivery: <outbox id>` to de-duplicate; 2xx = delivered.
+ * - mqtt: QoS 1 publish of the JSON body (src/core/mqtt/connection.ts, the bridge's connection);
+ *   delivered on PUBACK; one connection per delivery run, closed after it.
  * - exec: runs the command (no shell) with the body on stdin and NETMON_ALERT_* variables; exit 0 =
  *   delivered; killed after the timeout.
  */
 import {spawn} from 'node:child_process'
 import {createHmac} from 'node:crypto'
+import {MqttConnection} from '../mqtt/connection.js'
 import type {QueuedRow, Sender} from '../outbox/queue.js'
 import type {Channel} from './rules.js'
 
@@ -84,6 +87,7 @@ export function senderFor(ch: Channel, opts: {stderr?: (line: string) => void} =
       },
     }
   }
+  if (ch.type === 'mqtt') return mqttSender(ch)
   return {
     maxAttempts: ch.maxAttempts,
     backoff: ch.backoff,
@@ -122,6 +126,64 @@ export function senderFor(ch: Channel, opts: {stderr?: (line: string) => void} =
         child.stdin.on('error', () => {})
         child.stdin.end(body)
       })
+    },
+  }
+}
+
+function mqttSender(ch: Extract<Channel, {type: 'mqtt'}>): Sender {
+  let conn: MqttConnection | undefined
+  let ready: Promise<void> | undefined
+  const connect = (): Promise<void> => {
+    if (ready) return ready
+    const c = new MqttConnection({
+      url: ch.url,
+      clientId: ch.clientId ?? `netmon-alerts-${process.pid}`,
+      username: ch.username,
+      password: ch.password,
+      connectTimeoutMs: ch.timeoutMs,
+      reconnect: {minMs: ch.timeoutMs, maxMs: ch.timeoutMs},
+      label: `alert channel ${ch.name}`,
+    })
+    conn = c
+    ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        ready = undefined
+        reject(new Error(`mqtt ${ch.name}: not connected within ${ch.timeoutMs} ms${c.error ? ` (${c.error})` : ''}`))
+      }, ch.timeoutMs)
+      c.once('connect', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+    c.start()
+    return ready
+  }
+  return {
+    maxAttempts: ch.maxAttempts,
+    backoff: ch.backoff,
+    async send(row) {
+      await connect()
+      const p = JSON.parse(row.payload) as Payload
+      const topic = ch.topic.replace('{rule}', p.alert.rule).replace('{severity}', p.alert.severity).replace('{state}', p.alert.state)
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([
+          conn!.publish(topic, bodyOf(row)),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`mqtt ${ch.name}: no PUBACK within ${ch.timeoutMs} ms`)), ch.timeoutMs)
+          }),
+        ])
+      } catch (e) {
+        throw new Error(String((e as Error).message).startsWith('mqtt ') ? (e as Error).message : `mqtt ${ch.name}: ${(e as Error).message}`)
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    async close() {
+      const c = conn
+      conn = undefined
+      ready = undefined
+      await c?.stop(ch.timeoutMs)
     },
   }
 }

@@ -4,7 +4,7 @@
  * config (src/core/bridge/config.ts): one parser for YAML and JSON, secrets named by environment
  * variable or file, never written in the file.
  *
- *   channels: {NAME: {type: log|webhook|exec, …}}   (log is always there)
+ *   channels: {NAME: {type: log|webhook|exec|mqtt, …}}   (log is always there)
  *   defaults: {channels, repeat_interval, severity}
  *   rules: [{name, kind, scope, <thresholds>, for, keep_firing_for, repeat_interval, severity,
  *            labels, channels, message}]
@@ -17,6 +17,7 @@ import {parseConfigText} from '../bridge/config.js'
 import {normalizeMac, tryNormalizeMac} from '../devices/mac.js'
 import {invalidInput, NetmonError} from '../errors.js'
 import {parseDuration} from '../format/time.js'
+import {registerSecret} from '../secrets.js'
 import {formatPath} from '../validate.js'
 
 export const KINDS = [
@@ -288,8 +289,23 @@ const channel = z.discriminatedUnion(
       command: z.array(z.string().min(1), {message: 'expected the command as a list: [program, arg, …]'}).min(1, {message: 'expected [program, arg, …]'}),
       ...delivery,
     }),
+    z.strictObject({
+      type: z.literal('mqtt'),
+      url: z
+        .string()
+        .refine(u => /^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/i.test(u), {message: 'expected an mqtt://, mqtts://, ws:// or wss:// URL'})
+        .refine(u => !/\/\/[^/@]*:[^/@]*@/.test(u), {message: 'must not contain a password: name an environment variable in password_env'}),
+      topic: z
+        .string({message: 'expected a topic such as netmon/alerts/{rule}'})
+        .min(1, {message: 'expected a topic'})
+        .refine(t => !/[#+]/.test(t), {message: 'a topic to publish to must not contain + or #'}),
+      username: z.string().min(1).optional(),
+      password_env: envName.optional(),
+      client_id: z.string().min(1).max(200).optional(),
+      ...delivery,
+    }),
   ],
-  {message: 'expected a channel with type log, webhook or exec (email and mqtt are not available yet)'},
+  {message: 'expected a channel with type log, webhook, exec or mqtt (email is not available yet)'},
 )
 
 const fileSchema = z.strictObject(
@@ -334,6 +350,19 @@ export type Channel =
   | {name: string; type: 'log'; format: 'text' | 'json'}
   | {name: string; type: 'webhook'; url: string; secret?: string; headers: Record<string, string>; maxAttempts: number; backoff: Backoff; timeoutMs: number}
   | {name: string; type: 'exec'; command: string[]; maxAttempts: number; backoff: Backoff; timeoutMs: number}
+  | {
+      name: string
+      type: 'mqtt'
+      url: string
+      /** `{rule}`, `{severity}`, `{state}` are replaced per notification. */
+      topic: string
+      username?: string
+      password?: string
+      clientId?: string
+      maxAttempts: number
+      backoff: Backoff
+      timeoutMs: number
+    }
 
 export interface RuleSet {
   rules: Rule[]
@@ -409,7 +438,18 @@ export function resolveRules(raw: unknown, opts: LoadOptions = {}): RuleSet {
         }
         if (!secret) fail([...path, 'secret_file'], `${ch.secret_file} is empty`, what)
       }
+      if (secret) registerSecret(secret)
       channels.set(name, {name, type: 'webhook', url: ch.url, secret, headers: ch.headers ?? {}, ...common})
+    } else if (ch.type === 'mqtt') {
+      let password: string | undefined
+      if (ch.password_env) {
+        password = env[ch.password_env]
+        if (!password) fail([...path, 'password_env'], `environment variable ${ch.password_env} is not set`, what, `export ${ch.password_env}=…`)
+        registerSecret(password!)
+      }
+      const bad = ch.topic.match(/\{([^}]*)\}/g)?.find(t => !['{rule}', '{severity}', '{state}'].includes(t))
+      if (bad) fail([...path, 'topic'], `unknown placeholder ${bad} (use {rule}, {severity}, {state})`, what)
+      channels.set(name, {name, type: 'mqtt', url: ch.url, topic: ch.topic, username: ch.username, password, clientId: ch.client_id, ...common})
     } else {
       channels.set(name, {name, type: 'exec', command: resolveCommand(ch.command, opts.baseDir), ...common})
     }

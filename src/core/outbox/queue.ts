@@ -30,6 +30,8 @@ export interface Sender {
   send(row: QueuedRow): Promise<void>
   maxAttempts: number
   backoff: {minMs: number; maxMs: number}
+  /** Called once after a drain of its channel (e.g. to disconnect). */
+  close?(): Promise<void>
 }
 
 export interface ChannelReport {
@@ -84,6 +86,14 @@ export class ChannelOutbox {
   }
 
   private async drainOne(channel: string, sender: Sender, max: number): Promise<ChannelReport> {
+    try {
+      return await this.drainRows(channel, sender, max)
+    } finally {
+      await sender.close?.().catch(() => undefined)
+    }
+  }
+
+  private async drainRows(channel: string, sender: Sender, max: number): Promise<ChannelReport> {
     const rep: ChannelReport = {channel, delivered: 0, failed: 0, dead: 0, waiting: 0, last_error: null}
     for (let n = 0; n < max; n++) {
       const row = await this.store.get<QueuedRow & {next_at: number}>(

@@ -42,7 +42,14 @@ const INVALID: [string, string][] = [
   ['rules: [{name: a, kind: bridge_backlog, depth_above: 0}]', 'rules[0].depth_above: expected a whole number ≥ 1'],
   ['rules: [{name: a, kind: source_failing}]', 'rules[0].consecutive_failures: expected a whole number ≥ 1'],
   ['rules: [{name: a, kind: interface_errors, errors_above: -1}]', 'rules[0].errors_above: expected a number of errors/drops'],
-  ['channels: {w: {type: email}}\nrules: []', 'channels.w.type: expected a channel with type log, webhook or exec'],
+  ['channels: {w: {type: email}}\nrules: []', 'channels.w.type: expected a channel with type log, webhook, exec or mqtt'],
+  [
+    'channels: {m: {type: mqtt, url: "mqtt://127.0.0.1:1883", topic: "alerts/#"}}\nrules: []',
+    'channels.m.topic: a topic to publish to must not contain + or #',
+  ],
+  ['channels: {m: {type: mqtt, url: "mqtt://u:pw@127.0.0.1:1883", topic: a}}\nrules: []', 'channels.m.url: must not contain a password'],
+  ['channels: {m: {type: mqtt, url: "mqtt://127.0.0.1:1883", topic: "a/{device}"}}\nrules: []', 'channels.m.topic: unknown placeholder {device}'],
+  ['channels: {m: {type: mqtt, url: "mqtt://127.0.0.1:1883"}}\nrules: []', 'channels.m.topic: expected a topic such as netmon/alerts/{rule}'],
   ['channels: {w: {type: webhook, url: "ftp://x"}}\nrules: []', 'channels.w.url: expected an http:// or https:// URL'],
   [
     'channels: {w: {type: webhook, url: "http://127.0.0.1:9/", secret_env: NETMON_TEST_UNSET_SECRET}}\nrules: []',
