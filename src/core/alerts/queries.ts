@@ -165,3 +165,56 @@ export async function addSilence(
     comment: o.comment ?? null,
   }
 }
+
+export interface RuleView {
+  name: string
+  kind: string
+  evaluated: boolean
+  severity: string
+  scope: unknown
+  for_ms: number
+  keep_firing_for_ms: number
+  repeat_interval_ms: number
+  channels: string[]
+  labels: Record<string, string>
+  params: Record<string, unknown>
+  last_eval_at: string | null
+  last_eval_at_ms: number | null
+  last_result: unknown
+  cursor: number | null
+  firing: number
+  pending: number
+}
+
+/** The loaded rules with their last evaluation and open alerts (`alerts rules`). */
+export async function describeRules(store: Store, rules: import('./rules.js').Rule[], evaluated: ReadonlySet<string>): Promise<RuleView[]> {
+  const [states, open] = await store.readBatch([
+    'SELECT rule, cursor, last_eval_at, last_result FROM alert_rule_state',
+    `SELECT rule, state, count(*) AS n FROM alerts WHERE state IN ('pending', 'firing') GROUP BY rule, state`,
+  ])
+  const st = new Map(states!.map(r => [String(r.rule), r]))
+  const counts = new Map<string, number>(open!.map(r => [`${r.rule}\u0000${r.state}`, Number(r.n)]))
+  return rules.map(r => {
+    const s = st.get(r.name)
+    const at = s?.last_eval_at === null || s?.last_eval_at === undefined ? null : Number(s.last_eval_at)
+    return {
+      name: r.name,
+      kind: r.kind,
+      evaluated: evaluated.has(r.kind),
+      severity: r.severity,
+      scope: r.scope,
+      for_ms: r.forMs,
+      keep_firing_for_ms: r.keepFiringForMs,
+      repeat_interval_ms: r.repeatMs,
+      channels: r.channels,
+      labels: r.labels,
+      params: r.params,
+      last_eval_at: at === null ? null : isoOf(at),
+      last_eval_at_ms: at,
+      last_result: s?.last_result ? JSON.parse(String(s.last_result)) : null,
+      cursor: s?.cursor === null || s?.cursor === undefined ? null : Number(s.cursor),
+      firing: counts.get(`${r.name}\u0000firing`) ?? 0,
+      pending: counts.get(`${r.name}\u0000pending`) ?? 0,
+    }
+  })
+}

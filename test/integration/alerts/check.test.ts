@@ -86,7 +86,7 @@ describe('alerts check', () => {
   it('fires after for, resolves when clear, one notification per transition to a webhook (signed) and an exec channel; exit 0/3', async () => {
     const rx = await receiver()
     cleanups.push(rx.close)
-    const {cli, check, execLines} = setup(rx.port)
+    const {cli, check, execLines, rules: rules_} = setup(rx.port)
 
     let r = await check()
     expect(r.code).toBe(0)
@@ -142,6 +142,14 @@ describe('alerts check', () => {
     const id = list.json.alerts.find((a: any) => a.rule === 'fast').id
     const show = await cli(['alerts', 'show', String(id), '--json'])
     expect(show.json.events.map((e: any) => `${e.kind}${e.notified ? '!' : ''}`)).toEqual(['pending', 'firing!', 'resolved!'])
+
+    const rulesView = await cli(['alerts', 'rules', '--rules', rules_, '--json'])
+    expect(rulesView.code).toBe(0)
+    expect(rulesView.json.rules.map((x: any) => [x.name, x.firing, x.last_eval_at_ms !== null])).toEqual([
+      ['heavy-user', 0, true],
+      ['fast', 0, true],
+      ['new-device', 0, true],
+    ])
 
     // Nothing more to send, and a quiet check stays quiet.
     r = await check()
