@@ -8,7 +8,7 @@ import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {createClient} from '@libsql/client/sqlite3'
-import {LATEST_VERSION} from '../../../src/core/store/migrate.js'
+import {MIGRATIONS} from '../../../src/core/store/migrations/index.js'
 import {ROOT, tempStore} from '../../support/cli.js'
 import {startHranaServer} from '../../support/hrana-server.js'
 
@@ -42,7 +42,7 @@ describe('store under concurrent processes', () => {
     const versions = (await c.execute('SELECT version FROM schema_migrations ORDER BY version')).rows.map(r => Number(r.version))
     // Every version exactly once (version is the PRIMARY KEY, but the count of tables below would
     // also catch a second apply: CREATE TABLE without IF NOT EXISTS fails the racing process).
-    expect(versions).toEqual(Array.from({length: LATEST_VERSION}, (_, i) => i + 1))
+    expect(versions).toEqual(MIGRATIONS.map(m => m.version))
     const devTables = (await c.execute(`SELECT count(*) AS n FROM sqlite_master WHERE type='table' AND name='devices'`)).rows[0]!.n
     expect(Number(devTables)).toBe(1)
     expect((await c.execute('PRAGMA journal_mode')).rows[0]![0]).toBe('wal')
@@ -102,7 +102,7 @@ describe('store under concurrent processes, remote (the Hrana test server on loo
       }
       const c = createClient({url: `file:${join(t.dir, 'remote.db')}`})
       const versions = (await c.execute('SELECT version FROM schema_migrations ORDER BY version')).rows.map(r => Number(r.version))
-      expect(versions).toEqual(Array.from({length: LATEST_VERSION}, (_, i) => i + 1))
+      expect(versions).toEqual(MIGRATIONS.map(m => m.version))
       startAt = Date.now() + 1500
       const writers = await Promise.all(Array.from({length: 20}, (_, i) => worker(['write', server.url, String(i), '25', String(startAt)], env)))
       for (const r of writers) {

@@ -1,0 +1,319 @@
+/**
+ * One check (issue 16): evaluate every rule once, move each alert instance through the state
+ * machine, store the transitions and queue their notifications in one transaction per rule (with
+ * the rule's event cursor, so a crash never half-applies a rule), then deliver the outbox.
+ * `dryRun` (alerts test) evaluates and steps without writing or sending anything.
+ */
+import {isoOf} from '../format/time.js'
+import {ChannelOutbox, type ChannelReport, type Sender} from '../outbox/queue.js'
+import type {Store, Tx} from '../store/index.js'
+import {type Payload, senderFor} from './channels.js'
+import {type Evaluation, evaluateRule, type Observation} from './evaluate.js'
+import {EVENT_KINDS, renderTemplate, type Rule, type RuleSet} from './rules.js'
+import {type Instance, step, type Transition} from './state.js'
+
+export const OUTBOX_TABLE = 'alert_outbox'
+
+interface AlertRow {
+  id: number
+  rule: string
+  kind: string
+  subject: string
+  severity: string
+  state: 'pending' | 'firing' | 'resolved'
+  labels: string
+  value: string
+  values: string
+  vars: string
+  message: string
+  started_at: number
+  fired_at: number | null
+  resolved_at: number | null
+  last_active_at: number
+  clear_since: number | null
+  last_notified_at: number | null
+  acked_at: number | null
+  ack_comment: string | null
+  updated_at: number
+}
+
+const toInstance = (r: AlertRow): Instance => ({
+  id: Number(r.id),
+  rule: r.rule,
+  subject: r.subject,
+  state: r.state,
+  startedAt: Number(r.started_at),
+  firedAt: r.fired_at === null ? null : Number(r.fired_at),
+  resolvedAt: r.resolved_at === null ? null : Number(r.resolved_at),
+  lastActiveAt: Number(r.last_active_at),
+  clearSince: r.clear_since === null ? null : Number(r.clear_since),
+  lastNotifiedAt: r.last_notified_at === null ? null : Number(r.last_notified_at),
+  ackedAt: r.acked_at === null ? null : Number(r.acked_at),
+  value: r.value,
+  values: JSON.parse(r.values),
+  vars: JSON.parse(r.vars),
+})
+
+export interface Silence {
+  id: number
+  rule: string | null
+  matchers: Record<string, string>
+  starts_at: number
+  ends_at: number
+  comment: string | null
+}
+
+/** The keys a silence's --match can name: labels, plus rule, kind, severity, subject and device.*. */
+export function matchKeys(rule: Rule, inst: {subject: string; vars: Record<string, unknown>}): Record<string, string> {
+  const out: Record<string, string> = {...rule.labels, rule: rule.name, kind: rule.kind, severity: rule.severity, subject: inst.subject}
+  for (const [k, v] of Object.entries(inst.vars)) if (v !== null && v !== undefined) out[k] = String(v)
+  return out
+}
+
+export function silencedBy(silences: Silence[], rule: Rule, inst: {subject: string; vars: Record<string, unknown>}, now: number): Silence | undefined {
+  const keys = matchKeys(rule, inst)
+  return silences.find(
+    s => s.starts_at <= now && now < s.ends_at && (s.rule === null || s.rule === rule.name) && Object.entries(s.matchers).every(([k, v]) => keys[k] === v),
+  )
+}
+
+export async function activeSilences(store: Store, now: number): Promise<Silence[]> {
+  const rows = await store.query<Silence & {matchers: string}>('SELECT id, rule, matchers, starts_at, ends_at, comment FROM silences WHERE ends_at > ?', [now])
+  return rows.map(r => ({...r, id: Number(r.id), starts_at: Number(r.starts_at), ends_at: Number(r.ends_at), matchers: JSON.parse(r.matchers)}))
+}
+
+export interface RuleOutcome {
+  rule: string
+  kind: string
+  evaluated: boolean
+  note?: string
+  /** Subjects whose condition holds now (event kinds: that had an event). */
+  matching: number
+  transitions: {alert_id: number | null; subject: string; kind: string; from: string | null; to: string; value: string; notify: boolean; silenced: boolean}[]
+}
+
+export interface CheckResult {
+  evaluated_at: string
+  evaluated_at_ms: number
+  dry_run: boolean
+  rules: RuleOutcome[]
+  /** Firing alerts of the loaded rules after this check (silenced ones listed but not counted). */
+  firing: {id: number | null; rule: string; subject: string; severity: string; value: string; message: string; silenced: boolean}[]
+  firing_count: number
+  queued: number
+  delivery: ChannelReport[]
+}
+
+function messageOf(rule: Rule, inst: Instance, state: string): string {
+  return renderTemplate(rule.message, {
+    ...inst.vars,
+    ...Object.fromEntries(Object.entries(rule.labels).map(([k, v]) => [`labels.${k}`, v])),
+    rule: rule.name,
+    kind: rule.kind,
+    severity: rule.severity,
+    state,
+    subject: inst.subject,
+    value: inst.value,
+  })
+}
+
+function payloadOf(rule: Rule, id: number, inst: Instance, t: Transition, message: string): Payload {
+  return {
+    version: 1,
+    transition: {kind: t.kind, from: t.from, to: t.to, at: isoOf(t.at), at_ms: t.at},
+    alert: {
+      id,
+      rule: rule.name,
+      kind: rule.kind,
+      subject: inst.subject,
+      severity: rule.severity,
+      state: inst.state,
+      labels: rule.labels,
+      value: inst.value,
+      values: inst.values,
+      message,
+      started_at_ms: inst.startedAt,
+      fired_at_ms: inst.firedAt,
+      resolved_at_ms: inst.resolvedAt,
+    },
+  }
+}
+
+async function writeInstance(tx: Tx, rule: Rule, inst: Instance, message: string, now: number): Promise<number> {
+  const cols = [
+    rule.severity,
+    inst.state,
+    JSON.stringify(rule.labels),
+    inst.value,
+    JSON.stringify(inst.values),
+    JSON.stringify(inst.vars),
+    message,
+    inst.firedAt,
+    inst.resolvedAt,
+    inst.lastActiveAt,
+    inst.clearSince,
+    inst.lastNotifiedAt,
+    now,
+  ]
+  if (inst.id !== undefined) {
+    await tx.execute(
+      `UPDATE alerts SET severity = ?, state = ?, labels = ?, value = ?, "values" = ?, vars = ?, message = ?, fired_at = ?, resolved_at = ?,
+         last_active_at = ?, clear_since = ?, last_notified_at = ?, updated_at = ? WHERE id = ?`,
+      [...cols, inst.id],
+    )
+    return inst.id
+  }
+  const r = await tx.execute(
+    `INSERT INTO alerts(severity, state, labels, value, "values", vars, message, fired_at, resolved_at, last_active_at, clear_since, last_notified_at, updated_at,
+       rule, kind, subject, started_at) VALUES (${Array(17).fill('?').join(', ')})`,
+    [...cols, rule.name, rule.kind, inst.subject, inst.startedAt],
+  )
+  return Number(r.lastInsertRowid)
+}
+
+export interface CheckOptions {
+  now?: number
+  dryRun?: boolean
+  /** Only these rules (alerts test). */
+  only?: string[]
+  /** Deliver the outbox after evaluating (default true unless dryRun). */
+  deliver?: boolean
+  stderr?: (line: string) => void
+}
+
+export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {}): Promise<CheckResult> {
+  const now = o.now ?? Date.now()
+  const dry = o.dryRun ?? false
+  const rules = o.only ? set.rules.filter(r => o.only!.includes(r.name)) : set.rules
+  const outbox = new ChannelOutbox(store, OUTBOX_TABLE)
+  const [openRows, ruleStates, silences] = await Promise.all([
+    store.query<AlertRow>(`SELECT * FROM alerts WHERE state IN ('pending', 'firing')`),
+    store.query<{rule: string; cursor: number | null}>('SELECT rule, cursor FROM alert_rule_state'),
+    activeSilences(store, now),
+  ])
+  const cursors = new Map(ruleStates.map(r => [r.rule, r.cursor === null ? undefined : Number(r.cursor)]))
+  const open = new Map<string, Map<string, Instance>>()
+  for (const r of openRows) {
+    if (!open.has(r.rule)) open.set(r.rule, new Map())
+    open.get(r.rule)!.set(r.subject, toInstance(r))
+  }
+  const outcomes: RuleOutcome[] = []
+  const firing: CheckResult['firing'] = []
+  let queued = 0
+  for (const rule of rules) {
+    const startCursor = cursors.get(rule.name)
+    const ev: Evaluation = await evaluateRule(store, rule, {now, cursor: startCursor})
+    const outcome: RuleOutcome = {
+      rule: rule.name,
+      kind: rule.kind,
+      evaluated: ev.evaluated,
+      ...(ev.note ? {note: ev.note} : {}),
+      matching: ev.observations.length,
+      transitions: [],
+    }
+    outcomes.push(outcome)
+    const mine = open.get(rule.name) ?? new Map<string, Instance>()
+    const seen = new Map<string, Observation>(ev.observations.map(x => [x.subject, x]))
+    const subjects = ev.evaluated ? new Set([...mine.keys(), ...seen.keys()]) : new Set<string>()
+    const stepRule = {forMs: rule.forMs, keepFiringForMs: rule.keepFiringForMs, repeatMs: rule.repeatMs, event: EVENT_KINDS.has(rule.kind)}
+    const changes: {inst: Instance; transitions: Transition[]; silenced: boolean}[] = []
+    for (const subject of [...subjects].sort()) {
+      const prev = mine.get(subject)
+      const obs = seen.get(subject)
+      const r = step(prev, obs, stepRule, now, {rule: rule.name, subject})
+      if (!r.next) continue
+      const unchanged = r.transitions.length === 0 && prev !== undefined && !obs && r.next.clearSince === prev.clearSince
+      if (!unchanged) changes.push({inst: r.next, transitions: r.transitions, silenced: silencedBy(silences, rule, r.next, now) !== undefined})
+    }
+    const apply = async (tx: Tx): Promise<boolean> => {
+      if (EVENT_KINDS.has(rule.kind)) {
+        // Compare-and-set: a concurrent check that already moved this cursor wins; this one skips the rule.
+        const cur = await tx.get<{cursor: number | null}>('SELECT cursor FROM alert_rule_state WHERE rule = ?', [rule.name])
+        const stored = cur?.cursor === null || cur === undefined ? undefined : Number(cur.cursor)
+        if (stored !== startCursor) return false
+      }
+      for (const c of changes) {
+        const msg = messageOf(rule, c.inst, c.inst.state)
+        const id = await writeInstance(tx, rule, c.inst, msg, now)
+        c.inst.id = id
+        for (const t of c.transitions) {
+          const notify = t.notify && !c.silenced
+          await tx.execute(
+            `INSERT INTO alert_events(alert_id, ts, kind, from_state, to_state, value, "values", notified, silenced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            [id, t.at, t.kind, t.from, t.to, t.value, JSON.stringify(t.values), notify ? 1 : 0, t.notify && c.silenced ? 1 : 0],
+          )
+          if (!notify) continue
+          const body = JSON.stringify(payloadOf(rule, id, c.inst, t, msg))
+          for (const ch of rule.channels) {
+            await outbox.enqueue(tx, ch, body, now)
+            queued++
+          }
+        }
+      }
+      await tx.execute(
+        `INSERT INTO alert_rule_state(rule, kind, cursor, last_eval_at, last_result) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(rule) DO UPDATE SET kind = excluded.kind, cursor = excluded.cursor, last_eval_at = excluded.last_eval_at, last_result = excluded.last_result`,
+        [
+          rule.name,
+          rule.kind,
+          ev.cursor ?? null,
+          now,
+          JSON.stringify({matching: ev.observations.length, transitions: changes.reduce((n, c) => n + c.transitions.length, 0), note: ev.note ?? null}),
+        ],
+      )
+      return true
+    }
+    let applied = true
+    if (!dry) applied = await store.writeTx(apply)
+    if (!applied) {
+      outcome.note = 'skipped: another check evaluated this rule at the same time'
+      continue
+    }
+    for (const c of changes)
+      for (const t of c.transitions)
+        outcome.transitions.push({
+          alert_id: c.inst.id ?? null,
+          subject: c.inst.subject,
+          kind: t.kind,
+          from: t.from,
+          to: t.to,
+          value: t.value,
+          notify: t.notify && !c.silenced,
+          silenced: t.notify && c.silenced,
+        })
+    // The rule's firing alerts after this check: the changed ones plus the untouched open ones.
+    const after = new Map<string, Instance>(mine)
+    for (const c of changes) after.set(c.inst.subject, c.inst)
+    for (const inst of after.values()) {
+      if (inst.state !== 'firing') continue
+      firing.push({
+        id: inst.id ?? null,
+        rule: rule.name,
+        subject: inst.subject,
+        severity: rule.severity,
+        value: inst.value,
+        message: messageOf(rule, inst, 'firing'),
+        silenced: silencedBy(silences, rule, inst, now) !== undefined,
+      })
+    }
+  }
+  let delivery: ChannelReport[] = []
+  if (!dry && o.deliver !== false) delivery = await deliver(store, set, {stderr: o.stderr})
+  return {
+    evaluated_at: isoOf(now),
+    evaluated_at_ms: now,
+    dry_run: dry,
+    rules: outcomes,
+    firing,
+    firing_count: firing.filter(f => !f.silenced).length,
+    queued,
+    delivery,
+  }
+}
+
+/** Delivers the outbox to the configured channels (a channel not in the rules file waits). */
+export async function deliver(store: Store, set: RuleSet, o: {stderr?: (line: string) => void} = {}): Promise<ChannelReport[]> {
+  const senders = new Map<string, Sender>()
+  for (const ch of set.channels.values()) senders.set(ch.name, senderFor(ch, {stderr: o.stderr}))
+  return new ChannelOutbox(store, OUTBOX_TABLE).drain(senders)
+}
