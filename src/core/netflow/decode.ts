@@ -288,7 +288,8 @@ function parseTemplateSet(
       const scopeLen = u16(b, p + 2)
       const optLen = u16(b, p + 4)
       if (id === 0 && scopeLen === 0 && optLen === 0) break // padding
-      if (scopeLen % 4 || optLen % 4) throw new Bad('field-beyond-set', p + 2, `v9 options template ${id}: scope ${scopeLen} / option ${optLen} bytes not a multiple of 4`)
+      if (scopeLen % 4 || optLen % 4)
+        throw new Bad('field-beyond-set', p + 2, `v9 options template ${id}: scope ${scopeLen} / option ${optLen} bytes not a multiple of 4`)
       scopeCount = scopeLen / 4
       count = scopeCount + optLen / 4
       p += 6

@@ -26,7 +26,13 @@ export function ipv6At(b: Uint8Array, o: number): string {
     i = j
   }
   if (bestStart < 0) return g.map(x => x.toString(16)).join(':')
-  const head = g.slice(0, bestStart).map(x => x.toString(16)).join(':')
-  const tail = g.slice(bestStart + bestLen).map(x => x.toString(16)).join(':')
+  const head = g
+    .slice(0, bestStart)
+    .map(x => x.toString(16))
+    .join(':')
+  const tail = g
+    .slice(bestStart + bestLen)
+    .map(x => x.toString(16))
+    .join(':')
   return `${head}::${tail}`
 }

@@ -66,10 +66,13 @@ const cases: Array<{name: string; bytes: Uint8Array; reason: MalformedReason}> =
   {
     name: 'template whose records are 0 bytes (data set would never advance)',
     bytes: v9([
-      set(0, v9Template(300, [
-        [8, 0],
-        [12, 0],
-      ])),
+      set(
+        0,
+        v9Template(300, [
+          [8, 0],
+          [12, 0],
+        ]),
+      ),
       set(300, [1, 2, 3, 4]),
     ]),
     reason: 'template-loop',
@@ -78,10 +81,13 @@ const cases: Array<{name: string; bytes: Uint8Array; reason: MalformedReason}> =
   {
     name: 'IPFIX variable-length field longer than its set',
     bytes: ipfix([
-      set(2, v9Template(300, [
-        [8, 4],
-        [82, 65535],
-      ])),
+      set(
+        2,
+        v9Template(300, [
+          [8, 4],
+          [82, 65535],
+        ]),
+      ),
       set(300, [10, 0, 0, 1, 200, 0x41, 0x42]),
     ]),
     reason: 'variable-length',
@@ -89,10 +95,13 @@ const cases: Array<{name: string; bytes: Uint8Array; reason: MalformedReason}> =
   {
     name: 'IPFIX variable-length 3-byte prefix cut',
     bytes: ipfix([
-      set(2, v9Template(300, [
-        [8, 4],
-        [82, 65535],
-      ])),
+      set(
+        2,
+        v9Template(300, [
+          [8, 4],
+          [82, 65535],
+        ]),
+      ),
       set(300, [10, 0, 0, 1, 255, 0]),
     ]),
     reason: 'variable-length',
@@ -213,7 +222,11 @@ describe('fields and time', () => {
   it('v9 uptime stamps across the 32-bit uptime wrap become absolute ms', () => {
     const cache = new TemplateCache()
     const fields: Array<[number, number]> = [...FLOW4, [22, 4], [21, 4]]
-    const r = decode(v9([set(0, v9Template(300, fields)), set(300, [...rec1, ...be(2 ** 32 - 1500, 4), ...be(500, 4)])], {uptime: 1000, unixSecs: 1_700_000_000}), EXP, cache)
+    const r = decode(
+      v9([set(0, v9Template(300, fields)), set(300, [...rec1, ...be(2 ** 32 - 1500, 4), ...be(500, 4)])], {uptime: 1000, unixSecs: 1_700_000_000}),
+      EXP,
+      cache,
+    )
     expect(r.ok && r.records[0]).toMatchObject({startMs: 1_700_000_000_000 - 2500, endMs: 1_700_000_000_000 - 500})
   })
 
@@ -233,7 +246,18 @@ describe('fields and time', () => {
     ]
     const v6a = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     const v6b = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x11, 0x22, 0xff, 0xfe, 0x33, 0x44, 0x55]
-    const rec = [...v6a, ...v6b, ...be(5353, 2), ...be(5353, 2), 17, ...be(2 ** 40 + 7, 8), ...be(2 ** 33, 8), ...be(1_700_000_000, 4), ...be(1_700_000_010, 4), 1]
+    const rec = [
+      ...v6a,
+      ...v6b,
+      ...be(5353, 2),
+      ...be(5353, 2),
+      17,
+      ...be(2 ** 40 + 7, 8),
+      ...be(2 ** 33, 8),
+      ...be(1_700_000_000, 4),
+      ...be(1_700_000_010, 4),
+      1,
+    ]
     const r = decode(ipfix([set(2, v9Template(400, fields)), set(400, rec)]), EXP, cache)
     expect(r.ok && r.records[0]).toMatchObject({
       ipVersion: 6,

@@ -70,14 +70,21 @@ export function be(n: number, bytes: number): number[] {
 export const set = (id: number, body: number[], lenOverride?: number) => [...be(id, 2), ...be(lenOverride ?? body.length + 4, 2), ...body]
 
 /** A v9 template record: id and [type, length] pairs. */
-export const v9Template = (id: number, fields: Array<[number, number]>) => [...be(id, 2), ...be(fields.length, 2), ...fields.flatMap(([t, l]) => [...be(t, 2), ...be(l, 2)])]
+export const v9Template = (id: number, fields: Array<[number, number]>) => [
+  ...be(id, 2),
+  ...be(fields.length, 2),
+  ...fields.flatMap(([t, l]) => [...be(t, 2), ...be(l, 2)]),
+]
 
 export function v9(sets: number[][], {uptime = 100_000, unixSecs = 1_700_000_000, seq = 1, sourceId = 7} = {}): Uint8Array {
   const body = sets.flat()
   return Uint8Array.from([...be(9, 2), ...be(sets.length, 2), ...be(uptime, 4), ...be(unixSecs, 4), ...be(seq, 4), ...be(sourceId, 4), ...body])
 }
 
-export function ipfix(sets: number[][], {exportSecs = 1_700_000_000, seq = 1, domain = 7, lenOverride}: {exportSecs?: number; seq?: number; domain?: number; lenOverride?: number} = {}): Uint8Array {
+export function ipfix(
+  sets: number[][],
+  {exportSecs = 1_700_000_000, seq = 1, domain = 7, lenOverride}: {exportSecs?: number; seq?: number; domain?: number; lenOverride?: number} = {},
+): Uint8Array {
   const body = sets.flat()
   return Uint8Array.from([...be(10, 2), ...be(lenOverride ?? 16 + body.length, 2), ...be(exportSecs, 4), ...be(seq, 4), ...be(domain, 4), ...body])
 }
