@@ -91,6 +91,14 @@ def transfer(up=120_000, down=30_000, udp=5, tag=b'x'):
     r.close()
 
 
+def softflowd_version():
+    # `softflowd -h` prints "This is softflowd version 1.1.0. Valid commandline options:"
+    for line in subprocess.run(['softflowd', '-h'], capture_output=True, text=True).stderr.splitlines():
+        if 'version ' in line:
+            return 'softflowd ' + '.'.join(line.split('version ')[1].split('.')[0:3])
+    return '?'
+
+
 def pcap_flows(path):
     """Per 5-tuple {bytes (sum of IP lengths), packets} from a pcap (DLT_EN10MB, as lo gives)."""
     flows = {}
@@ -200,7 +208,7 @@ def capture_transfer(pcap):
 def main():
     date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
     versions = {
-        'softflowd': version(['softflowd', '-h'])[0:80],
+        'softflowd': softflowd_version(),
         'pmacctd': version(['pmacctd', '-V']),
         'nfdump': version(['nfdump', '-V']),
         'tcpdump': version(['tcpdump', '--version']),
