@@ -233,7 +233,11 @@ describe('fields and time', () => {
   it('v9 stamps slightly after the header sysUptime are taken as a small signed difference, not 49.7 days back', () => {
     const cache = new TemplateCache()
     const fields: Array<[number, number]> = [...FLOW4, [22, 4], [21, 4]]
-    const r = decode(v9([set(0, v9Template(300, fields)), set(300, [...rec1, ...be(1200, 4), ...be(1500, 4)])], {uptime: 1000, unixSecs: 1_700_000_000}), EXP, cache)
+    const r = decode(
+      v9([set(0, v9Template(300, fields)), set(300, [...rec1, ...be(1200, 4), ...be(1500, 4)])], {uptime: 1000, unixSecs: 1_700_000_000}),
+      EXP,
+      cache,
+    )
     expect(r.ok && r.records[0]).toMatchObject({startMs: 1_700_000_000_200, endMs: 1_700_000_000_500})
   })
 
