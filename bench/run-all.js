@@ -18,17 +18,20 @@ export function machine() {
   return `${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`
 }
 
-const wanted = process.argv.slice(2)
+// `--doc-only`: regenerate docs/PERFORMANCE.md from the stored results without running anything
+// (after a merge brought results from several branches).
+const docOnly = process.argv.includes('--doc-only')
+const wanted = process.argv.slice(2).filter(a => a !== '--doc-only')
 const all = readdirSync(benchDir)
   .filter(f => f.endsWith('.bench.js'))
   .sort()
-const selected = wanted.length ? all.filter(f => wanted.some(w => f.startsWith(w))) : all
+const selected = docOnly ? [] : wanted.length ? all.filter(f => wanted.some(w => f.startsWith(w))) : all
 if (wanted.length && selected.length === 0) {
   console.error(`no benchmark matches ${wanted.join(', ')}; have: ${all.join(', ')}`)
   process.exit(2)
 }
 
-if (!process.env.NETMON_BENCH_SKIP_BUILD) execFileSync('npm', ['run', 'build'], {cwd: root, stdio: ['ignore', 'ignore', 'inherit']})
+if (!docOnly && !process.env.NETMON_BENCH_SKIP_BUILD) execFileSync('npm', ['run', 'build'], {cwd: root, stdio: ['ignore', 'ignore', 'inherit']})
 
 let failed = 0
 for (const f of selected) {
