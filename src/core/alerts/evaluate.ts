@@ -9,18 +9,7 @@ import {topTalkers} from '../bandwidth/query.js'
 import {humanDuration, humanRate} from '../format/units.js'
 import type {Store} from '../store/index.js'
 import {EVALUATED, GRADES, type Grade, type Rule} from './rules.js'
-import {
-  currentSamples,
-  type DeviceRef,
-  devicesIn,
-  lastDeviceId,
-  lastEventId,
-  latestLatencyRuns,
-  newDevices,
-  readEvents,
-  scopedDevices,
-  unseenDevices,
-} from './sources.js'
+import {currentSamples, type DeviceRef, devicesIn, lastEventId, latestLatencyRuns, readEvents, scopedDevices, unseenDevices} from './sources.js'
 
 export interface Observation {
   subject: string
