@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {counterDelta, parseProcNetDev, RateRing, NetSampler, type IfCounters} from '../../../src/core/netstats/index.js'
+import {counterDelta, procNetDevCounters, RateRing, NetSampler, type IfCounters} from '../../../src/core/netstats/index.js'
 
 const PROC = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -10,9 +10,9 @@ garbage line
 
 describe('netstats counters', () => {
   it('parses /proc/net/dev', () => {
-    const m = parseProcNetDev(PROC)
+    const m = procNetDevCounters(PROC)
     expect([...m.keys()]).toEqual(['lo', 'eth0'])
-    expect(m.get('eth0')).toEqual({rxBytes: 123456789, rxPackets: 1000, txBytes: 987654321, txPackets: 2000})
+    expect(m.get('eth0')).toEqual({rxBytes: 123456789, rxPackets: 1000, txBytes: 987654321, txPackets: 2000, rxErrors: 0, rxDrops: 0, txErrors: 0, txDrops: 0})
   })
 
   it.each([
