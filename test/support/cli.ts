@@ -26,6 +26,8 @@ export interface CliOptions {
   input?: string | Buffer
   timeoutMs?: number
   cwd?: string
+  /** Runs the CLI under this command, e.g. ['ip', 'netns', 'exec', NS] (inside a test namespace). */
+  wrap?: string[]
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
@@ -34,7 +36,8 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries({...process.env, NETMON_NO_PROGRESS: '1', ...opts.env})) if (v !== undefined) env[k] = v
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe']})
+    const [cmd, ...pre] = opts.wrap?.length ? [...opts.wrap, process.execPath] : [process.execPath]
+    const child = spawn(cmd!, [...pre, ...argv], {cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', d => (stdout += d))
