@@ -77,10 +77,7 @@ current = the latest sample's rate while that sample is recent: once it is older
             humanBytes(d.bytes_sent),
             humanBytes(d.bytes_received),
             ...(issues
-              ? [
-                  pair(d.interface_issues?.tx_errors, d.interface_issues?.rx_errors),
-                  pair(d.interface_issues?.tx_drops, d.interface_issues?.rx_drops),
-                ]
+              ? [pair(d.interface_issues?.tx_errors, d.interface_issues?.rx_errors), pair(d.interface_issues?.tx_drops, d.interface_issues?.rx_drops)]
               : []),
             d.last_update,
           ]),

@@ -74,11 +74,7 @@ export function stepIssues(prev: Prev | undefined, r: IssueReading, bits: Counte
  * intervals that counted something) and the new cumulative reference. Readings of devices not
  * in the store are skipped (the bytes write creates them first).
  */
-export async function recordInterfaceIssues(
-  store: Store,
-  readings: IssueReading[],
-  opts: {bits: CounterBits; maxRateBps: number},
-): Promise<IssueDetail[]> {
+export async function recordInterfaceIssues(store: Store, readings: IssueReading[], opts: {bits: CounterBits; maxRateBps: number}): Promise<IssueDetail[]> {
   if (readings.length === 0) return []
   return store.writeTx(async (tx: Tx) => {
     const prevs = await tx.query<Prev>(
@@ -171,5 +167,11 @@ export async function issueRows(store: Pick<Store, 'query'>, deviceId: number, s
     `SELECT ts, tx_errors, rx_errors, tx_drops, rx_drops FROM bw_iface_errors WHERE device_id = ? AND ts >= ? AND ts < ? ORDER BY ts`,
     [deviceId, since, until],
   )
-  return rows.map(r => ({ts: Number(r.ts), tx_errors: Number(r.tx_errors), rx_errors: Number(r.rx_errors), tx_drops: Number(r.tx_drops), rx_drops: Number(r.rx_drops)}))
+  return rows.map(r => ({
+    ts: Number(r.ts),
+    tx_errors: Number(r.tx_errors),
+    rx_errors: Number(r.rx_errors),
+    tx_drops: Number(r.tx_drops),
+    rx_drops: Number(r.rx_drops),
+  }))
 }
