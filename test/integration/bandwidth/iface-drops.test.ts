@@ -12,7 +12,10 @@
  */
 import {execFileSync} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import {parseProcNetDev} from '../../../src/core/collect/procnetdev.js'
+import {MeterTotals, renderMetrics} from '../../../src/core/serve/metrics.js'
+import {openStore} from '../../../src/core/store/index.js'
 import {runCli, tempStore} from '../../support/cli.js'
 import {createLan, NETNS_SKIP, type Lan, type LanHost} from '../../support/netns.js'
 
@@ -103,5 +106,20 @@ describe.skipIf(NETNS_SKIP)('bandwidth sample --from iface: real interface drops
     const h5 = await runCli(['bandwidth', 'history', '--mac', HOST_MAC, '--since', '1h', '--resolution', '5m', '--json'], {db: t.db})
     expect(h5.json.totals).toMatchObject(want)
     expect(h5.json.points.reduce((s: number, p: {tx_drops: number}) => s + p.tx_drops, 0)).toBe(want.tx_drops)
+
+    // /metrics: counters per interface device and direction.
+    const store = await openStore({db: t.db})
+    try {
+      const text = await renderMetrics(store, {stats: {byRoute: new Map(), inflight: 1, total: 1}, startedAt: Date.now(), meterTotals: new MeterTotals()})
+      const fams = parsePrometheusTextFormat(text) as {name: string; type: string; metrics: {labels: Record<string, string>; value: string}[]}[]
+      const val = (name: string, direction: string) =>
+        Number(fams.find(f => f.name === name)!.metrics.find(m => m.labels.mac === HOST_MAC.toUpperCase() && m.labels.direction === direction)!.value)
+      expect(fams.find(f => f.name === 'netmon_interface_drops_total')!.type).toBe('COUNTER')
+      expect(val('netmon_interface_drops_total', 'tx')).toBe(want.tx_drops)
+      expect(val('netmon_interface_drops_total', 'rx')).toBe(want.rx_drops)
+      expect(val('netmon_interface_errors_total', 'tx')).toBe(want.tx_errors)
+    } finally {
+      await store.close()
+    }
   }, 120_000)
 })
