@@ -32,7 +32,7 @@ export interface CollectorOptions {
   readTimeoutMs?: number
   log?: Logger
   now?: () => number
-  /** Called after a source's readings are written (errors/drops, the agent's job status). */
+  /** Called after a source's readings are written (bytes, then errors/drops: result.interface_issues), e.g. the agent's job status. */
   onWritten?: (source: CounterSource, readings: CounterReadingIn[], result: SampleResult) => Promise<void> | void
 }
 
@@ -192,8 +192,15 @@ export class CollectorRunner {
         const counter = {maxRateBps: this.opts.maxRateBps, bits: source.bits ?? 'auto'} as const
         result = await writeBatch(store, readingsBatch(readings), {autoRegister: true, counter})
         // Errors/drops after the bytes (which created any new device), in their own small transaction.
+        // Like retention, they never fail bytes that are already committed: a failure is logged.
         const issues = issueReadings(readings)
-        if (issues.length) result.interface_issues = await recordInterfaceIssues(store, issues, counter)
+        if (issues.length) {
+          try {
+            result.interface_issues = await recordInterfaceIssues(store, issues, counter)
+          } catch (e) {
+            this.opts.log?.warn(`collector: ${source.name}: interface errors/drops not recorded`, {error: redact(e instanceof Error ? e.message : String(e))})
+          }
+        }
         await this.opts.onWritten?.(source, readings, result)
       }
       st.state = 'ok'
