@@ -610,6 +610,15 @@
             `DLMS ${fmtBytes(a.dlms_total_bytes_sent + a.dlms_total_bytes_recv)} · MQTT ${fmtBytes(a.mqtt_total_bytes_sent)}`,
           ),
         ),
+        // Section E of the seed's dashboard: interface errors and drops, shown only when there are any.
+        s.issues && s.issues.network_errors + s.issues.packet_drops > 0
+          ? h(
+              'div',
+              {class: 'grid', id: 'meter-issues'},
+              metric('Network errors', String(s.issues.network_errors), `TX ${s.issues.tx_errors} · RX ${s.issues.rx_errors}`),
+              metric('Packet drops', String(s.issues.packet_drops), `TX ${s.issues.tx_drops} · RX ${s.issues.rx_drops}`),
+            )
+          : null,
         h(
           'div',
           {class: 'cols'},

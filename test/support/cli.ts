@@ -28,6 +28,8 @@ export interface CliOptions {
   cwd?: string
   /** Run the CLI inside this network namespace (`ip netns exec NS node bin/run.js …`; needs root). */
   netns?: string
+  /** Runs the CLI under this command, e.g. ['ip', 'netns', 'exec', NS] (inside a test namespace). */
+  wrap?: string[]
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
@@ -36,8 +38,9 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries({...process.env, NETMON_NO_PROGRESS: '1', ...opts.env})) if (v !== undefined) env[k] = v
   return new Promise((resolve, reject) => {
-    const [cmd, full] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]] : [process.execPath, argv]
-    const child = spawn(cmd, full, {cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe']})
+    const wrap = opts.wrap ?? (opts.netns ? ['ip', 'netns', 'exec', opts.netns] : [])
+    const [cmd, ...pre] = wrap.length ? [...wrap, process.execPath] : [process.execPath]
+    const child = spawn(cmd!, [...pre, ...argv], {cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', d => (stdout += d))

@@ -9,7 +9,7 @@ export default class BandwidthHistory extends NetmonCommand {
   static override summary = "A device's traffic over time: bytes and rates per sample or per 5m/1h/1d bucket, charted"
   static override description =
     `raw = the stored samples (rate = bytes × 8 / seconds since the previous sample); 5m/1h/1d = rollups (rate = the bucket's average; peak_bps = its fastest sample). auto (default) picks the finest level that is still kept for the window and gives a readable number of points. Buckets are whole: since/until are widened to bucket edges.
-JSON: {device:{ip, mac, hostname}, resolution, since, since_ms, until, until_ms, widened, pruned_before, pruned_before_ms (set when this resolution's rows before it were deleted by retention), points:[{ts, ts_ms, bytes_sent, bytes_received, total_bytes, upload_bps, download_bps, total_bps, total_mbps, samples, peak_bps, interval_ms}], totals:{…}}. Without --json: a terminal chart of the total rate.`
+JSON: {device:{ip, mac, hostname}, resolution, since, since_ms, until, until_ms, widened, pruned_before, pruned_before_ms (set when this resolution's rows before it were deleted by retention), points:[{ts, ts_ms, bytes_sent, bytes_received, total_bytes, upload_bps, download_bps, total_bps, total_mbps, samples, peak_bps, interval_ms}], totals:{…}}. Interface devices (bandwidth sample --from iface) add tx_errors, rx_errors, tx_drops, rx_drops to every point and to totals (the kernel's counts in that point); the text output then lists them under the chart. Without --json: a terminal chart of the total rate.`
   static override examples = [
     '<%= config.bin %> bandwidth history --mac AA:BB:CC:DD:EE:01',
     '<%= config.bin %> bandwidth history --mac AA:BB:CC:DD:EE:01 --since 7d --resolution 1h',

@@ -9,6 +9,7 @@ export default class BandwidthStats extends NetmonCommand {
   static override description = `Reads the running totals (never the raw samples), so it costs the same after a year as after a minute.
 One device (--mac MAC or IP): {device:{ip, mac, hostname, current:{upload_mbps, download_mbps, total_mbps, *_bps}, total:{bytes_sent, bytes_received, total_bytes, total_mb}, average:{…}, peak:{mbps, bps, timestamp, timestamp_ms, upload:{…}, download:{…}}, uptime_seconds, sample_count, first_seen, last_update, reset_at}}.
 All devices: {network:{upload_bps, download_bps, total_bps, upload_mbps, download_mbps, total_mbps, …}, devices_count, devices:[{ip, mac, hostname, current_mbps, total_mb, …}]}.
+Interface devices (bandwidth sample --from iface) also carry interface_issues:{tx_errors, rx_errors, tx_drops, rx_drops}: the kernel's errors/drops since the accounting start (absent for other devices; the text output adds columns only then).
 current = the latest sample's rate while that sample is recent: once it is older than max(2 × its interval, 60 s), current is 0 with stale: true (current_as_of says when it was measured); average = total bytes × 8 / uptime; peak = the fastest sample. Mbps = 10^6 bit/s; MB = 2^20 bytes.`
   static override examples = ['<%= config.bin %> bandwidth stats', '<%= config.bin %> bandwidth stats --mac AA:BB:CC:DD:EE:01 --json']
   static override flags = {
@@ -42,6 +43,12 @@ current = the latest sample's rate while that sample is recent: once it is older
           ['uptime', humanDuration(d.uptime_seconds * 1000)],
           ['samples', d.sample_count],
           ['last update', d.last_update ?? '—'],
+          ...(d.interface_issues
+            ? ([
+                ['errors tx / rx', `${d.interface_issues.tx_errors} / ${d.interface_issues.rx_errors}`],
+                ['drops tx / rx', `${d.interface_issues.tx_drops} / ${d.interface_issues.rx_drops}`],
+              ] as [string, string][])
+            : []),
         ]),
       )
       return r
@@ -55,9 +62,12 @@ current = the latest sample's rate while that sample is recent: once it is older
         (r.network.stale_devices ? `, ${r.network.stale_devices} with no recent sample` : ''),
     )
     if (r.devices.length) {
+      // Errors/drops columns only when some device (an interface) has such counters.
+      const issues = r.devices.some(d => d.interface_issues)
+      const pair = (a: number | undefined, b: number | undefined) => (a === undefined ? '' : `${a} / ${b}`)
       this.out(
         renderTable(
-          ['hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', 'last update'],
+          ['hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', ...(issues ? ['errors tx/rx', 'drops tx/rx'] : []), 'last update'],
           r.devices.map(d => [
             d.hostname,
             d.ip,
@@ -66,6 +76,9 @@ current = the latest sample's rate while that sample is recent: once it is older
             `${d.total_mb.toFixed(1)} MB`,
             humanBytes(d.bytes_sent),
             humanBytes(d.bytes_received),
+            ...(issues
+              ? [pair(d.interface_issues?.tx_errors, d.interface_issues?.rx_errors), pair(d.interface_issues?.tx_drops, d.interface_issues?.rx_drops)]
+              : []),
             d.last_update,
           ]),
         ),

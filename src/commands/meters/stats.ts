@@ -11,8 +11,8 @@ export default class MetersStats extends NetmonCommand {
   static override summary = "Show a meter's network self-metrics: bandwidth, DLMS and MQTT traffic (the bridge's network_stats)"
   static override description =
     `Reads the network_metrics rows the bridge writes every metrics interval (default 60 s) for METER (id or name): the last --limit rows (default 100) since --since.
-JSON shape (docs/BRIDGE.md): {meter_id, meter_name, timestamp, current:{bandwidth_tx_kbps, bandwidth_rx_kbps, bandwidth_total_kbps, packets_tx_ps, packets_rx_ps}, application:{dlms_requests_sent, dlms_responses_recv, dlms_avg_payload_size, dlms_total_bytes_sent, dlms_total_bytes_recv, mqtt_messages_sent, mqtt_total_bytes_sent}, averages:{bandwidth_tx_mbps, bandwidth_rx_mbps}, peaks:{…}, history:{timestamp:[], bandwidth_tx_mbps:[], bandwidth_rx_mbps:[], packets_tx_ps:[], packets_rx_ps:[]}}.
-current is the newest row; application sums the rows; Kbps/Mbps are SI (10^3/10^6 bit/s). Bandwidth is the host's interface rate (the same for every meter of one bridge), the DLMS/MQTT counts are the meter's own.`
+JSON shape (docs/BRIDGE.md): {meter_id, meter_name, timestamp, current:{bandwidth_tx_kbps, bandwidth_rx_kbps, bandwidth_total_kbps, packets_tx_ps, packets_rx_ps}, application:{dlms_requests_sent, dlms_responses_recv, dlms_avg_payload_size, dlms_total_bytes_sent, dlms_total_bytes_recv, mqtt_messages_sent, mqtt_total_bytes_sent}, averages:{bandwidth_tx_mbps, bandwidth_rx_mbps}, peaks:{…}, issues:{network_errors, packet_drops, tx_errors, rx_errors, tx_drops, rx_drops}, history:{timestamp:[], bandwidth_tx_mbps:[], bandwidth_rx_mbps:[], packets_tx_ps:[], packets_rx_ps:[]}}.
+current is the newest row; application and issues sum the rows (issues: the sampled interfaces' errors and drops, the seed dashboard's section E; network_errors = tx + rx errors, packet_drops = tx + rx drops; the text output lists them only when non-zero); Kbps/Mbps are SI (10^3/10^6 bit/s). Bandwidth is the host's interface rate (the same for every meter of one bridge), the DLMS/MQTT counts are the meter's own.`
   static override examples = [
     '<%= config.bin %> meters stats m1',
     '<%= config.bin %> meters stats "Meter 1" --since 1h',
@@ -46,6 +46,13 @@ current is the newest row; application sums the rows; Kbps/Mbps are SI (10^3/10^
         ['DLMS requests / responses', `${a.dlms_requests_sent} / ${a.dlms_responses_recv} (avg APDU ${a.dlms_avg_payload_size} B)`],
         ['DLMS bytes sent / received', `${humanBytes(a.dlms_total_bytes_sent)} / ${humanBytes(a.dlms_total_bytes_recv)}`],
         ['MQTT messages / bytes sent', `${a.mqtt_messages_sent} / ${humanBytes(a.mqtt_total_bytes_sent)}`],
+        // Section E: only when the interfaces counted any.
+        ...(s.issues.network_errors + s.issues.packet_drops > 0
+          ? ([
+              ['network errors (TX / RX)', `${s.issues.network_errors} (${s.issues.tx_errors} / ${s.issues.rx_errors})`],
+              ['packet drops (TX / RX)', `${s.issues.packet_drops} (${s.issues.tx_drops} / ${s.issues.rx_drops})`],
+            ] as [string, string][])
+          : []),
       ]),
     )
     const chart = renderBandwidthChart(s, {width: process.stdout.columns || 100})

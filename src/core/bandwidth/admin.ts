@@ -85,6 +85,8 @@ export async function resetStats(store: Store, opts: {mac?: string; purge?: bool
     if (opts.purge) {
       const raw = await tx.execute(`DELETE FROM bw_samples WHERE device_id IN (SELECT value FROM json_each(?))`, [ids])
       let rollupRows = 0
+      // Interface errors/drops history goes with the byte history (the cumulative reference stays).
+      await tx.execute(`DELETE FROM bw_iface_errors WHERE device_id IN (SELECT value FROM json_each(?))`, [ids])
       for (const t of ['bw_rollup_5m', 'bw_rollup_1h', 'bw_rollup_1d']) {
         rollupRows += (await tx.execute(`DELETE FROM ${t} WHERE device_id IN (SELECT value FROM json_each(?))`, [ids])).rowsAffected
       }

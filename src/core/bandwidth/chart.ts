@@ -35,7 +35,8 @@ export async function renderHistoryChart(h: HistoryResult, columns = process.std
     `${h.device.hostname ?? h.device.mac} (${h.device.mac}) · ${h.resolution} · ${h.since} → ${h.until}\n` +
     `total ${humanBytes(h.totals.total_bytes)} (sent ${humanBytes(h.totals.bytes_sent)}, received ${humanBytes(h.totals.bytes_received)}), ${h.totals.samples} samples`
   const series = chartSeries(h, Math.max(20, Math.min(200, columns - 20)))
-  if (series.length < 2) return `${head}\n(not enough points for a chart)`
+  const tail = issuesText(h)
+  if (series.length < 2) return `${head}\n(not enough points for a chart)${tail}`
   const max = Math.max(...series)
   const [div, unit] = max >= 1e9 ? [1e9, 'Gbit/s'] : max >= 1e6 ? [1e6, 'Mbit/s'] : max >= 1e3 ? [1e3, 'kbit/s'] : [1, 'bit/s']
   const spec = 'asciichart'
@@ -44,5 +45,14 @@ export async function renderHistoryChart(h: HistoryResult, columns = process.std
     series.map(v => v / div),
     {height: 12, format: (x: number) => `${x.toFixed(2).padStart(9)} ${unit} `},
   )
-  return `${head}\npeak ${humanRate(max)}\n${chart}`
+  return `${head}\npeak ${humanRate(max)}\n${chart}${tail}`
+}
+
+/** Interface devices: the errors/drops totals and the (last 20) points that counted some; '' otherwise. */
+export function issuesText(h: HistoryResult): string {
+  const t = h.totals
+  if (t.tx_errors === undefined) return ''
+  const rows = h.points.filter(p => p.tx_errors || p.rx_errors || p.tx_drops || p.rx_drops).slice(-20)
+  const lines = rows.map(p => `  ${p.ts}  errors ${p.tx_errors} / ${p.rx_errors}  drops ${p.tx_drops} / ${p.rx_drops}`)
+  return `\ninterface errors tx / rx ${t.tx_errors} / ${t.rx_errors}, drops tx / rx ${t.tx_drops} / ${t.rx_drops}${lines.length ? `\n${lines.join('\n')}` : ''}`
 }

@@ -16,29 +16,10 @@ import {readFileSync} from 'node:fs'
 import {hostname as osHostname, networkInterfaces} from 'node:os'
 import {invalidInput, NetmonError} from '../errors.js'
 import {tryNormalizeMac} from '../devices/mac.js'
+import {fromSystemInformation, parseProcNetDev, type ProcNetDevRow} from '../collect/procnetdev.js'
 
-export interface ProcNetDevRow {
-  name: string
-  rxBytes: bigint
-  txBytes: bigint
-}
-
-/** Parses /proc/net/dev: `NAME: rx_bytes rx_packets … (8 receive fields) tx_bytes …`. */
-export function parseProcNetDev(text: string): ProcNetDevRow[] {
-  const out: ProcNetDevRow[] = []
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':')
-    if (colon < 0 || line.includes('|')) continue
-    const name = line.slice(0, colon).trim()
-    const fields = line
-      .slice(colon + 1)
-      .trim()
-      .split(/\s+/)
-    if (!name || fields.length < 9 || !/^\d+$/.test(fields[0]!) || !/^\d+$/.test(fields[8]!)) continue
-    out.push({name, rxBytes: BigInt(fields[0]!), txBytes: BigInt(fields[8]!)})
-  }
-  return out
-}
+/** The one /proc/net/dev parser lives in collect/procnetdev.ts (re-exported for existing callers). */
+export {parseProcNetDev, type ProcNetDevRow} from '../collect/procnetdev.js'
 
 /**
  * /sys/class/net/NAME/speed: Mbit/s → bits/s. Unknown speeds read as -1 (or fail: loopback, a
@@ -80,6 +61,13 @@ export interface InterfaceReading {
   /** Transmitted by the interface = the device's "sent". */
   tx_bytes: bigint
   rx_bytes: bigint
+  /** Packets, errors and drops each way (cumulative, as the kernel counts them); packets null where the platform has none (systeminformation). */
+  tx_packets: bigint | null
+  rx_packets: bigint | null
+  tx_errors: bigint
+  rx_errors: bigint
+  tx_drops: bigint
+  rx_drops: bigint
   ts: number
   loopback: boolean
   /** Link speed (bits/s) where the interface reports one: bounds what a counter wrap may imply. */
@@ -107,7 +95,7 @@ interface Meta {
 
 /** Keys each interface: its MAC unless missing, all-zero or shared (then synthetic). */
 export function keyInterfaces(
-  rows: {name: string; rx: bigint; tx: bigint}[],
+  rows: ({name: string; rx: bigint; tx: bigint} & Partial<Omit<ProcNetDevRow, 'name' | 'rxBytes' | 'txBytes'>>)[],
   meta: (name: string) => Meta,
   host: string,
   ts: number,
@@ -126,6 +114,12 @@ export function keyInterfaces(
       ip: m.ip,
       tx_bytes: r.tx,
       rx_bytes: r.rx,
+      tx_packets: r.txPackets ?? null,
+      rx_packets: r.rxPackets ?? null,
+      tx_errors: r.txErrors ?? 0n,
+      rx_errors: r.rxErrors ?? 0n,
+      tx_drops: r.txDrops ?? 0n,
+      rx_drops: r.rxDrops ?? 0n,
       ts,
       loopback: m.loopback,
       link_speed_bps: m.linkSpeedBps ?? null,
@@ -146,7 +140,7 @@ async function readLinux(): Promise<InterfaceReading[]> {
   const text = readFileSync('/proc/net/dev', 'utf8')
   const ts = Date.now()
   const os = networkInterfaces()
-  const rows = parseProcNetDev(text).map(r => ({name: r.name, rx: r.rxBytes, tx: r.txBytes}))
+  const rows = parseProcNetDev(text).map(r => ({...r, rx: r.rxBytes, tx: r.txBytes}))
   return keyInterfaces(
     rows,
     name => {
@@ -168,7 +162,10 @@ async function readOther(): Promise<InterfaceReading[]> {
   const ts = Date.now()
   const ifs = await si.networkInterfaces()
   const list = Array.isArray(ifs) ? ifs : [ifs]
-  const rows = stats.map(s => ({name: s.iface, rx: BigInt(Math.max(0, Math.floor(s.rx_bytes))), tx: BigInt(Math.max(0, Math.floor(s.tx_bytes)))}))
+  const rows = stats.map(s => {
+    const {rxPackets: _rp, txPackets: _tp, ...r} = fromSystemInformation(s)
+    return {...r, rx: r.rxBytes, tx: r.txBytes}
+  })
   return keyInterfaces(
     rows,
     name => {

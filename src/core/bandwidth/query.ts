@@ -12,6 +12,7 @@ import {bpsToMbps, bytesToMb} from '../format/units.js'
 import {isoOf} from '../format/time.js'
 import type {Store} from '../store/index.js'
 import {currentRate, peakShape, rateBps, rateTriple, type CurrentRate, type PeakShape, type RateTriple} from './rates.js'
+import {issueRows, issueTotals, type IssueTotals} from './ifaceissues.js'
 import {getRetention, LEVEL_MS, type Level} from './retention.js'
 import {TOTALS_COLUMNS as TOTALS_ROW_COLUMNS, type TotalsRow} from './state.js'
 import {planWindow, type Segment} from './windows.js'
@@ -57,6 +58,8 @@ export interface DeviceStats {
   last_update_ms: number | null
   reset_at: string | null
   reset_at_ms: number | null
+  /** Interface devices only (absent otherwise): kernel errors/drops each way since the accounting start. */
+  interface_issues?: IssueTotals
 }
 
 /** `now` null: the latest interval's rate without the staleness rule (the export dataset's raw snapshot). */
@@ -109,7 +112,11 @@ async function requireBandwidthDevice(store: Store, macOrIp: string): Promise<To
 }
 
 export async function deviceStats(store: Store, macOrIp: string, opts: {now?: number} = {}): Promise<{device: DeviceStats}> {
-  return {device: deviceStatsShape(await requireBandwidthDevice(store, macOrIp), opts.now ?? Date.now())}
+  const t = await requireBandwidthDevice(store, macOrIp)
+  const device = deviceStatsShape(t, opts.now ?? Date.now())
+  const issues = (await issueTotals(store, [Number(t.device_id)])).get(Number(t.device_id))
+  if (issues) device.interface_issues = issues
+  return {device}
 }
 
 export interface NetworkDevice {
@@ -128,6 +135,8 @@ export interface NetworkDevice {
   total_bytes: number
   last_update: string | null
   last_update_ms: number | null
+  /** Interface devices only (absent otherwise): errors/drops each way since the accounting start. */
+  interface_issues?: IssueTotals
 }
 
 export interface NetworkStats {
@@ -140,6 +149,8 @@ export interface NetworkStats {
     stale_devices: number
     current_as_of: string | null
     current_as_of_ms: number | null
+    /** Summed over the devices that have them; absent when none does. */
+    interface_issues?: IssueTotals
   }
   devices_count: number
   devices: NetworkDevice[]
@@ -198,6 +209,8 @@ async function allTotals(store: Store): Promise<TotalsJoin[]> {
 export async function networkStats(store: Store, opts: {now?: number} = {}): Promise<NetworkStats> {
   const now = opts.now ?? Date.now()
   const rows = await allTotals(store)
+  const issues = await issueTotals(store)
+  const netIssues: IssueTotals | undefined = issues.size ? {tx_errors: 0, rx_errors: 0, tx_drops: 0, rx_drops: 0} : undefined
   let stale = 0
   let newest: number | null = null
   let up = 0
@@ -215,7 +228,10 @@ export async function networkStats(store: Store, opts: {now?: number} = {}): Pro
     sent += s
     received += r
     const bps = (c.up ?? 0) + (c.down ?? 0)
+    const iss = issues.get(Number(t.device_id))
+    if (iss && netIssues) for (const k of ISSUE_KEYS) netIssues[k] += iss[k]
     return {
+      ...(iss ? {interface_issues: iss} : {}),
       ip: t.ip,
       mac: t.mac,
       hostname: t.hostname,
@@ -241,11 +257,14 @@ export async function networkStats(store: Store, opts: {now?: number} = {}): Pro
       stale_devices: stale,
       current_as_of: newest === null ? null : isoOf(newest),
       current_as_of_ms: newest,
+      ...(netIssues ? {interface_issues: netIssues} : {}),
     },
     devices_count: devices.length,
     devices,
   }
 }
+
+const ISSUE_KEYS = ['tx_errors', 'rx_errors', 'tx_drops', 'rx_drops'] as const
 
 export type TopSort = 'total' | 'upload' | 'download' | 'current'
 
@@ -411,6 +430,11 @@ export interface HistoryPoint {
   /** Highest per-sample total rate in the point (raw: the sample's own rate). */
   peak_bps: number | null
   interval_ms: number | null
+  /** Interface devices only: kernel errors/drops counted in the point (raw: that reading's interval). */
+  tx_errors?: number
+  rx_errors?: number
+  tx_drops?: number
+  rx_drops?: number
 }
 
 export interface HistoryResult {
@@ -425,7 +449,7 @@ export interface HistoryResult {
   pruned_before: string | null
   pruned_before_ms: number | null
   points: HistoryPoint[]
-  totals: {bytes_sent: number; bytes_received: number; total_bytes: number; total_mb: number; samples: number}
+  totals: {bytes_sent: number; bytes_received: number; total_bytes: number; total_mb: number; samples: number} & Partial<IssueTotals>
 }
 
 export interface HistoryOptions {
@@ -511,6 +535,25 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
       }
     })
   }
+  // Errors/drops (interface devices): each interval's counts into the point that holds its reading.
+  const hasIssues = (await issueTotals(store, [Number(d.device_id)])).size > 0
+  let issueSum: IssueTotals | undefined
+  if (hasIssues) {
+    issueSum = {tx_errors: 0, rx_errors: 0, tx_drops: 0, rx_drops: 0}
+    const at = new Map<number, HistoryPoint>()
+    for (const p of points) {
+      for (const k of ISSUE_KEYS) p[k] = 0
+      at.set(p.ts_ms, p)
+    }
+    for (const r of await issueRows(store, Number(d.device_id), since, until)) {
+      const p = at.get(level === 'raw' ? r.ts : Math.floor(r.ts / size) * size)
+      if (!p) continue
+      for (const k of ISSUE_KEYS) {
+        p[k]! += r[k]
+        issueSum[k] += r[k]
+      }
+    }
+  }
   const totals = points.reduce(
     (a, p) => ({bytes_sent: a.bytes_sent + p.bytes_sent, bytes_received: a.bytes_received + p.bytes_received, samples: a.samples + p.samples}),
     {bytes_sent: 0, bytes_received: 0, samples: 0},
@@ -526,6 +569,11 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
     pruned_before: prunedBefore === null ? null : isoOf(prunedBefore),
     pruned_before_ms: prunedBefore,
     points,
-    totals: {...totals, total_bytes: totals.bytes_sent + totals.bytes_received, total_mb: bytesToMb(totals.bytes_sent + totals.bytes_received)},
+    totals: {
+      ...totals,
+      total_bytes: totals.bytes_sent + totals.bytes_received,
+      total_mb: bytesToMb(totals.bytes_sent + totals.bytes_received),
+      ...issueSum,
+    },
   }
 }

@@ -131,6 +131,9 @@ async function pruneInTx(tx: Tx, opts: PruneOptions): Promise<PruneResult> {
       rows = Number(r?.n ?? 0)
     } else {
       rows = (await tx.execute(`DELETE FROM ${table} WHERE ${where}`, [cutoff])).rowsAffected
+      // Interface errors/drops (sparse: only intervals that counted some) answer history at every
+      // level, so they are kept as long as the 1h rollups, the finest level history reads for long windows.
+      if (l === '1h') await tx.execute(`DELETE FROM bw_iface_errors WHERE device_id IN (SELECT device_id FROM bw_totals) AND ts < ?`, [cutoff])
       wm[l] = cutoff
     }
     pruned[l] = {before: new Date(cutoff).toISOString(), before_ms: cutoff, rows}

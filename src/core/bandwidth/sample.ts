@@ -178,6 +178,10 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
         counter_received: x.rx_bytes.toString(),
         read_at: new Date(x.ts).toISOString(),
         read_at_ms: x.ts,
+        counter_tx_errors: x.tx_errors.toString(),
+        counter_rx_errors: x.rx_errors.toString(),
+        counter_tx_drops: x.tx_drops.toString(),
+        counter_rx_drops: x.rx_drops.toString(),
       }))
     } else if (snmp) {
       // The agent's ports, in the device view: sent = the port's in-octets (collect/snmp.ts).

@@ -5,6 +5,7 @@
 import {NetmonError} from '../errors.js'
 import type {Store, Tx} from '../store/index.js'
 import type {CounterBits} from './counters.js'
+import type {IssueDetail} from './ifaceissues.js'
 import {applyBatch, ingestBatch, type IngestResult} from './ingest.js'
 import type {SampleBatch} from './input.js'
 import {autoPrune} from './retention.js'
@@ -18,6 +19,11 @@ export interface InterfaceSample {
   counter_received: string
   read_at: string
   read_at_ms: number
+  /** Cumulative kernel counters (decimal), where the platform has them. */
+  counter_tx_errors?: string
+  counter_rx_errors?: string
+  counter_tx_drops?: string
+  counter_rx_drops?: string
 }
 
 /** One device's counters as the nftables source read them (`bandwidth sample --from nft`). */
@@ -32,7 +38,13 @@ export interface HostSample {
   read_at_ms: number
 }
 
-export type SampleResult = IngestResult & {interfaces?: InterfaceSample[]; hosts?: HostSample[]; table_created_at?: string | null; auto_pruned?: boolean}
+export type SampleResult = IngestResult & {
+  interfaces?: InterfaceSample[]
+  hosts?: HostSample[]
+  table_created_at?: string | null
+  auto_pruned?: boolean
+  interface_issues?: IssueDetail[]
+}
 
 const SIGNAL_EXIT: Record<string, number> = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129}
 

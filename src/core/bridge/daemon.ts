@@ -257,6 +257,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   const lastCounters = new Map<string, CounterSnapshot>()
   const metricsRows = (now: number): MetricsRow[] => {
     const bw = sampler.ring.average(lastMetricsAt, now)
+    const issues = sampler.ring.issues(lastMetricsAt, now)
     const ids = new Set([...meters.keys(), ...counters.keys()])
     const rows: MetricsRow[] = []
     for (const id of ids) {
@@ -280,6 +281,10 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
         packets_rx_ps: Math.round(bw.rxPps * 100) / 100,
         interval_ms: now - lastMetricsAt,
         mqtt_messages_acked: d.mqttMessagesAcked,
+        tx_errors: issues.txErrors,
+        rx_errors: issues.rxErrors,
+        tx_drops: issues.txDrops,
+        rx_drops: issues.rxDrops,
       })
     }
     lastMetricsAt = now

@@ -127,6 +127,11 @@ export interface NetworkStats {
   }
   averages: {bandwidth_tx_mbps: number; bandwidth_rx_mbps: number}
   peaks: {bandwidth_tx_mbps: number; bandwidth_rx_mbps: number; packets_tx_ps: number; packets_rx_ps: number}
+  /**
+   * The seed dashboard's section E: interface errors and drops (each way summed) over the rows, and
+   * the same per direction. Host-wide like the bandwidth (the bridge's sampled interfaces).
+   */
+  issues: {network_errors: number; packet_drops: number; tx_errors: number; rx_errors: number; tx_drops: number; rx_drops: number}
   history: {
     timestamp: string[]
     timestamp_ms: number[]
@@ -190,6 +195,14 @@ export async function meterNetworkStats(store: Store, ref: string, opts: {sinceM
       bandwidth_rx_mbps: mbps(peak('bandwidth_rx_bps')),
       packets_tx_ps: r2(peak('packets_tx_ps')),
       packets_rx_ps: r2(peak('packets_rx_ps')),
+    },
+    issues: {
+      network_errors: sum('tx_errors') + sum('rx_errors'),
+      packet_drops: sum('tx_drops') + sum('rx_drops'),
+      tx_errors: sum('tx_errors'),
+      rx_errors: sum('rx_errors'),
+      tx_drops: sum('tx_drops'),
+      rx_drops: sum('rx_drops'),
     },
     history: {
       timestamp: rows.map(r => isoOf(n(r, 'timestamp'))),

@@ -21,6 +21,11 @@ export interface MetricsRow {
   packets_rx_ps: number
   interval_ms: number
   mqtt_messages_acked: number
+  /** Interface errors/drops each way counted over the interval (migration 007). */
+  tx_errors: number
+  rx_errors: number
+  tx_drops: number
+  rx_drops: number
 }
 
 export const METRIC_COLUMNS = [
@@ -39,6 +44,10 @@ export const METRIC_COLUMNS = [
   'packets_rx_ps',
   'interval_ms',
   'mqtt_messages_acked',
+  'tx_errors',
+  'rx_errors',
+  'tx_drops',
+  'rx_drops',
 ] as const
 
 export function insertMetricsStmt(rows: MetricsRow[]): Stmt {

@@ -9,7 +9,16 @@ export function interfaceReadings(list: InterfaceReading[]): CounterReadingIn[] 
   return list.map(r => ({
     key: {mac: r.mac},
     ts: r.ts,
-    counters: {bytesSent: r.tx_bytes, bytesReceived: r.rx_bytes},
+    counters: {
+      bytesSent: r.tx_bytes,
+      bytesReceived: r.rx_bytes,
+      ...(r.tx_packets === null ? {} : {packetsSent: r.tx_packets}),
+      ...(r.rx_packets === null ? {} : {packetsReceived: r.rx_packets}),
+      errorsSent: r.tx_errors,
+      errorsReceived: r.rx_errors,
+      dropsSent: r.tx_drops,
+      dropsReceived: r.rx_drops,
+    },
     ip: r.ip,
     label: r.name,
     counterId: `iface:${r.name}`,

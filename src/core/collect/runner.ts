@@ -18,6 +18,7 @@ import {redact} from '../secrets.js'
 import type {Logger} from '../log.js'
 import type {CounterContext} from '../bandwidth/counters.js'
 import {BatchBuilder, type SampleBatch} from '../bandwidth/input.js'
+import {recordInterfaceIssues, type IssueReading} from '../bandwidth/ifaceissues.js'
 import {writeBatch, type SampleResult} from '../bandwidth/write.js'
 import type {Store} from '../store/index.js'
 import type {CounterReadingIn, CounterSource, ReadingKey, SourceStatus} from './source.js'
@@ -31,7 +32,7 @@ export interface CollectorOptions {
   readTimeoutMs?: number
   log?: Logger
   now?: () => number
-  /** Called after a source's readings are written (errors/drops, the agent's job status). */
+  /** Called after a source's readings are written (bytes, then errors/drops: result.interface_issues), e.g. the agent's job status. */
   onWritten?: (source: CounterSource, readings: CounterReadingIn[], result: SampleResult) => Promise<void> | void
 }
 
@@ -74,6 +75,26 @@ function macOf(key: ReadingKey): {mac: string; ip?: string} {
     return {mac: keyedMac('ip', ip), ip}
   }
   return {mac: keyedMac(key.source, key.key)}
+}
+
+/** The readings that carry errors/drops (interfaces, later SNMP), keyed as their bytes were written. */
+export function issueReadings(readings: CounterReadingIn[]): IssueReading[] {
+  const out: IssueReading[] = []
+  for (const r of readings) {
+    const c = r.counters
+    if (c.errorsSent === undefined && c.errorsReceived === undefined && c.dropsSent === undefined && c.dropsReceived === undefined) continue
+    out.push({
+      mac: macOf(r.key).mac,
+      ts: r.ts,
+      source: r.counterId,
+      txErrors: c.errorsSent ?? 0n,
+      rxErrors: c.errorsReceived ?? 0n,
+      txDrops: c.dropsSent ?? 0n,
+      rxDrops: c.dropsReceived ?? 0n,
+      bootTimeMs: r.bootTimeMs ?? null,
+    })
+  }
+  return out
 }
 
 /** A source's readings as one counter-mode batch (the interface batch of `bandwidth sample`, generalised). */
@@ -168,10 +189,19 @@ export class CollectorRunner {
       const readings = await abortable(source.read(signal), signal, () => `${source.name}: no answer within ${timeoutMs} ms`)
       let result: SampleResult | null = null
       if (readings.length > 0) {
-        result = await writeBatch(await this.store(), readingsBatch(readings), {
-          autoRegister: true,
-          counter: {maxRateBps: this.opts.maxRateBps, bits: source.bits ?? 'auto'},
-        })
+        const store = await this.store()
+        const counter = {maxRateBps: this.opts.maxRateBps, bits: source.bits ?? 'auto'} as const
+        result = await writeBatch(store, readingsBatch(readings), {autoRegister: true, counter})
+        // Errors/drops after the bytes (which created any new device), in their own small transaction.
+        // Like retention, they never fail bytes that are already committed: a failure is logged.
+        const issues = issueReadings(readings)
+        if (issues.length) {
+          try {
+            result.interface_issues = await recordInterfaceIssues(store, issues, counter)
+          } catch (e) {
+            this.opts.log?.warn(`collector: ${source.name}: interface errors/drops not recorded`, {error: redact(e instanceof Error ? e.message : String(e))})
+          }
+        }
         await this.opts.onWritten?.(source, readings, result)
       }
       st.state = 'ok'

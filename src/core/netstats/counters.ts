@@ -1,34 +1,38 @@
 /** Pure parsing and counter arithmetic (no I/O), tested with a table of edge cases. */
+import {parseProcNetDev, type ProcNetDevRow} from '../collect/procnetdev.js'
 
 export interface IfCounters {
   rxBytes: number
   rxPackets: number
   txBytes: number
   txPackets: number
+  /** Errors and drops each way (absent from sources that do not have them). */
+  rxErrors?: number
+  rxDrops?: number
+  txErrors?: number
+  txDrops?: number
 }
 
-/**
- * Parses /proc/net/dev: two header lines, then `  iface: rx_bytes rx_packets errs drop fifo frame
- * compressed multicast tx_bytes tx_packets …`. Lines that do not match are skipped (a kernel that
- * adds columns keeps the first 10 in place).
- */
-export function parseProcNetDev(text: string): Map<string, IfCounters> {
+/** Rows of the one /proc/net/dev parser (collect/procnetdev.ts) as the sampler's per-interface numbers. */
+export function ifCountersOf(rows: ProcNetDevRow[]): Map<string, IfCounters> {
   const out = new Map<string, IfCounters>()
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':')
-    if (colon < 0) continue
-    const name = line.slice(0, colon).trim()
-    if (!name || name.includes('|')) continue
-    const f = line
-      .slice(colon + 1)
-      .trim()
-      .split(/\s+/)
-      .map(Number)
-    if (f.length < 10 || f.slice(0, 10).some(n => !Number.isFinite(n))) continue
-    out.set(name, {rxBytes: f[0]!, rxPackets: f[1]!, txBytes: f[8]!, txPackets: f[9]!})
+  for (const r of rows) {
+    out.set(r.name, {
+      rxBytes: Number(r.rxBytes),
+      rxPackets: Number(r.rxPackets),
+      txBytes: Number(r.txBytes),
+      txPackets: Number(r.txPackets),
+      rxErrors: Number(r.rxErrors),
+      rxDrops: Number(r.rxDrops),
+      txErrors: Number(r.txErrors),
+      txDrops: Number(r.txDrops),
+    })
   }
   return out
 }
+
+/** /proc/net/dev text → per-interface counters (through the one parser). */
+export const procNetDevCounters = (text: string): Map<string, IfCounters> => ifCountersOf(parseProcNetDev(text))
 
 const U32 = 2 ** 32
 

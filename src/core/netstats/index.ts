@@ -5,6 +5,6 @@
  * elsewhere from systeminformation, loaded lazily (its networkStats() spawns helpers and costs
  * ~160 ms per call, shared/FACTS.md).
  */
-export {parseProcNetDev, counterDelta, type IfCounters} from './counters.js'
-export {RateRing, type RateSample} from './ring.js'
+export {procNetDevCounters, ifCountersOf, counterDelta, type IfCounters} from './counters.js'
+export {RateRing, type RateSample, type IssueCounts} from './ring.js'
 export {NetSampler, type NetSamplerOptions, type CounterSource} from './sampler.js'

@@ -8,6 +8,18 @@ export interface RateSample {
   rxBps: number
   txPps: number
   rxPps: number
+  /** Errors and drops each way counted in the interval (packets, not a rate). */
+  txErrors?: number
+  rxErrors?: number
+  txDrops?: number
+  rxDrops?: number
+}
+
+export interface IssueCounts {
+  txErrors: number
+  rxErrors: number
+  txDrops: number
+  rxDrops: number
 }
 
 export class RateRing {
@@ -45,6 +57,18 @@ export class RateRing {
   /** Samples whose interval ended after `sinceMs` (exclusive) up to `untilMs` (inclusive). */
   between(sinceMs: number, untilMs = Infinity): RateSample[] {
     return this.toArray().filter(s => s.ts > sinceMs && s.ts <= untilMs)
+  }
+
+  /** Errors and drops counted by the samples in (sinceMs, untilMs]: sums, not rates. */
+  issues(sinceMs: number, untilMs = Infinity): IssueCounts {
+    const acc: IssueCounts = {txErrors: 0, rxErrors: 0, txDrops: 0, rxDrops: 0}
+    for (const s of this.between(sinceMs, untilMs)) {
+      acc.txErrors += s.txErrors ?? 0
+      acc.rxErrors += s.rxErrors ?? 0
+      acc.txDrops += s.txDrops ?? 0
+      acc.rxDrops += s.rxDrops ?? 0
+    }
+    return acc
   }
 
   /**

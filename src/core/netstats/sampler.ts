@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises'
-import {counterDelta, parseProcNetDev, type IfCounters} from './counters.js'
+import {fromSystemInformation} from '../collect/procnetdev.js'
+import {counterDelta, ifCountersOf, procNetDevCounters, type IfCounters} from './counters.js'
 import {RateRing, type RateSample} from './ring.js'
 
 /** Where interface counters come from; injected so tests can feed fakes. */
@@ -19,14 +20,11 @@ const isLoopback = (name: string): boolean => name === 'lo' || /^lo\d*$/.test(na
 
 /** Linux: /proc/net/dev; elsewhere systeminformation (lazily imported). */
 export function defaultCounterSource(): CounterSource {
-  if (process.platform === 'linux') return async () => parseProcNetDev(await readFile('/proc/net/dev', 'utf8'))
+  if (process.platform === 'linux') return async () => procNetDevCounters(await readFile('/proc/net/dev', 'utf8'))
   return async () => {
     const si = (await import('systeminformation')).default
-    const stats = await si.networkStats('*')
-    const out = new Map<string, IfCounters>()
-    // systeminformation reports bytes only; packet counts are not available there (0).
-    for (const s of stats) out.set(s.iface, {rxBytes: s.rx_bytes, rxPackets: 0, txBytes: s.tx_bytes, txPackets: 0})
-    return out
+    // systeminformation reports bytes, errors and drops; packet counts are not available there (0).
+    return ifCountersOf((await si.networkStats('*')).map(fromSystemInformation))
   }
 }
 
@@ -82,6 +80,10 @@ export class NetSampler {
       let rx = 0
       let txp = 0
       let rxp = 0
+      let txe = 0
+      let rxe = 0
+      let txd = 0
+      let rxd = 0
       for (const [name, cur] of byIf) {
         if (!this.selected(name)) continue
         const p = prev.byIf.get(name)
@@ -90,6 +92,11 @@ export class NetSampler {
         rx += counterDelta(p.rxBytes, cur.rxBytes, maxBytes)
         txp += counterDelta(p.txPackets, cur.txPackets, maxPkts)
         rxp += counterDelta(p.rxPackets, cur.rxPackets, maxPkts)
+        // Errors/drops are packets too; a source without them (undefined) adds nothing.
+        txe += counterDelta(p.txErrors ?? 0, cur.txErrors ?? 0, maxPkts)
+        rxe += counterDelta(p.rxErrors ?? 0, cur.rxErrors ?? 0, maxPkts)
+        txd += counterDelta(p.txDrops ?? 0, cur.txDrops ?? 0, maxPkts)
+        rxd += counterDelta(p.rxDrops ?? 0, cur.rxDrops ?? 0, maxPkts)
       }
       const s: RateSample = {
         ts,
@@ -98,6 +105,10 @@ export class NetSampler {
         rxBps: Math.round((rx * 8 * 1000) / dt),
         txPps: (txp * 1000) / dt,
         rxPps: (rxp * 1000) / dt,
+        txErrors: Math.round(txe),
+        rxErrors: Math.round(rxe),
+        txDrops: Math.round(txd),
+        rxDrops: Math.round(rxd),
       }
       this.ring.push(s)
       return s

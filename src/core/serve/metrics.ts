@@ -75,6 +75,11 @@ interface MeterSums {
   br: number
   mm: number
   mb: number
+  /** Interface errors/drops each way (migration 007). */
+  te: number
+  re: number
+  td: number
+  rd: number
   /** The newest network_metrics timestamp already counted. */
   after: number
 }
@@ -92,10 +97,11 @@ export class MeterTotals {
 
   async read(store: Store, meterIds: readonly string[]): Promise<Map<string, MeterSums>> {
     for (const id of meterIds) {
-      const cur = this.sums.get(id) ?? {rq: 0, rs: 0, bs: 0, br: 0, mm: 0, mb: 0, after: -1}
+      const cur = this.sums.get(id) ?? {rq: 0, rs: 0, bs: 0, br: 0, mm: 0, mb: 0, te: 0, re: 0, td: 0, rd: 0, after: -1}
       const r = await store.get<Record<string, number | null>>(
         `SELECT count(*) AS n, sum(dlms_requests_sent) AS rq, sum(dlms_responses_recv) AS rs, sum(dlms_bytes_sent) AS bs, sum(dlms_bytes_recv) AS br,
-                sum(mqtt_messages_sent) AS mm, sum(mqtt_bytes_sent) AS mb, max(timestamp) AS last
+                sum(mqtt_messages_sent) AS mm, sum(mqtt_bytes_sent) AS mb,
+                sum(tx_errors) AS te, sum(rx_errors) AS re, sum(tx_drops) AS td, sum(rx_drops) AS rd, max(timestamp) AS last
            FROM network_metrics WHERE meter_id = ? AND timestamp > ?`,
         [id, cur.after],
       )
@@ -106,6 +112,10 @@ export class MeterTotals {
         cur.br += Number(r.br ?? 0)
         cur.mm += Number(r.mm ?? 0)
         cur.mb += Number(r.mb ?? 0)
+        cur.te += Number(r.te ?? 0)
+        cur.re += Number(r.re ?? 0)
+        cur.td += Number(r.td ?? 0)
+        cur.rd += Number(r.rd ?? 0)
         cur.after = Number(r.last)
       }
       if (cur.after >= 0) this.sums.set(id, cur)
@@ -165,6 +175,25 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
       'gauge',
       "1 when the device's latest sample is too old to be its current rate (the rate gauge is then 0)",
       s.devices.map(d => [dev(d), d.stale ? 1 : 0]),
+    )
+    // Interface devices (bandwidth sample --from iface, the agent's collector): kernel errors/drops.
+    const ifs = s.devices.filter(d => d.interface_issues)
+    const issue = (tx: 'tx_errors' | 'tx_drops', rx: 'rx_errors' | 'rx_drops'): [Labels, number][] =>
+      ifs.flatMap(d => [
+        [{...dev(d), direction: 'tx'}, d.interface_issues![tx]] as [Labels, number],
+        [{...dev(d), direction: 'rx'}, d.interface_issues![rx]] as [Labels, number],
+      ])
+    x.add(
+      'netmon_interface_errors_total',
+      'counter',
+      "The interface's errors (/proc/net/dev errs) since its accounting started (reset by bandwidth reset)",
+      issue('tx_errors', 'rx_errors'),
+    )
+    x.add(
+      'netmon_interface_drops_total',
+      'counter',
+      'Packets the interface dropped (/proc/net/dev drop) since its accounting started (reset by bandwidth reset)',
+      issue('tx_drops', 'rx_drops'),
     )
     x.add(
       'netmon_device_last_update_timestamp_seconds',
@@ -293,6 +322,26 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
     x.add('netmon_meter_dlms_received_bytes_total', 'counter', 'DLMS bytes received from the meter', t('br'))
     x.add('netmon_meter_mqtt_messages_total', 'counter', 'MQTT messages published for the meter', t('mm'))
     x.add('netmon_meter_mqtt_sent_bytes_total', 'counter', 'MQTT bytes published for the meter (serialized packets)', t('mb'))
+    // The bridge host's sampled interfaces (the same for every meter of one bridge, like its bandwidth).
+    const dir = (tx: keyof MeterSums, rx: keyof MeterSums): [Labels, number][] =>
+      s.meters
+        .filter(mm => totals.has(mm.id))
+        .flatMap(mm => [
+          [{meter: mm.id, name: mm.name, direction: 'tx'}, totals.get(mm.id)![tx]] as [Labels, number],
+          [{meter: mm.id, name: mm.name, direction: 'rx'}, totals.get(mm.id)![rx]] as [Labels, number],
+        ])
+    x.add(
+      'netmon_meter_interface_errors_total',
+      'counter',
+      "Interface errors on the bridge host's sampled interfaces (sum of network_metrics rows)",
+      dir('te', 're'),
+    )
+    x.add(
+      'netmon_meter_interface_drops_total',
+      'counter',
+      "Packets dropped on the bridge host's sampled interfaces (sum of network_metrics rows)",
+      dir('td', 'rd'),
+    )
   })
 
   // The server itself.

@@ -254,8 +254,23 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     const r = await runCli(['meters', 'stats', 'Meter One', '--json'], {db: tmp.db})
     expect(r.code).toBe(0)
     const s = r.json
-    expect(Object.keys(s)).toEqual(['meter_id', 'meter_name', 'timestamp', 'timestamp_ms', 'current', 'application', 'averages', 'peaks', 'history', 'rows'])
+    expect(Object.keys(s)).toEqual([
+      'meter_id',
+      'meter_name',
+      'timestamp',
+      'timestamp_ms',
+      'current',
+      'application',
+      'averages',
+      'peaks',
+      'issues',
+      'history',
+      'rows',
+    ])
     expect(s.meter_id).toBe('m1')
+    // Section E (issue 14): interface errors/drops of the real interfaces, whatever they counted.
+    expect(Object.keys(s.issues)).toEqual(['network_errors', 'packet_drops', 'tx_errors', 'rx_errors', 'tx_drops', 'rx_drops'])
+    expect(s.issues.network_errors).toBe(s.issues.tx_errors + s.issues.rx_errors)
     expect(Object.keys(s.current)).toEqual(['bandwidth_tx_kbps', 'bandwidth_rx_kbps', 'bandwidth_total_kbps', 'packets_tx_ps', 'packets_rx_ps'])
     expect(Object.keys(s.application)).toEqual([
       'dlms_requests_sent',

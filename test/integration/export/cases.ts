@@ -314,7 +314,27 @@ function bridgeSeed(): Stmt[] {
   ] as const) {
     for (let i = 0; i < n; i++) {
       readings.push([m, T0 + i * 1000, JSON.stringify({energy_import_wh: 12_345_678 + i, power_w: -42.5 + i, serial: '=x,"y"', missing: null}), 30 + i])
-      metrics.push([m, T0 + i * 60_000, 60 + i, 59, 1200 + i, 3400, 57.6 + i / 3, 60, 58 + i, 9000, 20_000 + i, 25_000, 0.5 + i, 1 / 3, 60_000])
+      metrics.push([
+        m,
+        T0 + i * 60_000,
+        60 + i,
+        59,
+        1200 + i,
+        3400,
+        57.6 + i / 3,
+        60,
+        58 + i,
+        9000,
+        20_000 + i,
+        25_000,
+        0.5 + i,
+        1 / 3,
+        60_000,
+        i % 3,
+        0,
+        2 * i,
+        1,
+      ])
     }
   }
   return [
@@ -338,6 +358,10 @@ function bridgeSeed(): Stmt[] {
         'packets_tx_ps',
         'packets_rx_ps',
         'interval_ms',
+        'tx_errors',
+        'rx_errors',
+        'tx_drops',
+        'rx_drops',
       ],
       metrics,
     ),
@@ -523,6 +547,10 @@ export const DATASET_CASES: DatasetCase[] = [
         bandwidth_rx_bps: r.bandwidth_rx_bps,
         packets_tx_ps: r.packets_tx_ps,
         packets_rx_ps: r.packets_rx_ps,
+        tx_errors: r.tx_errors,
+        rx_errors: r.rx_errors,
+        tx_drops: r.tx_drops,
+        rx_drops: r.rx_drops,
       })),
     asJson: same,
   },

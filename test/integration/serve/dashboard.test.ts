@@ -202,7 +202,18 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(c['meter-pk']).toMatchObject({points: 30})
       expect(c['meter-bw']!.painted).toBeGreaterThan(2000)
       expect(c['meter-reading-energy_import_kwh']!.points).toBe(40)
+      // Section E: m1's interface errors/drops (seed.ts: 3 errors, 42 drops) are shown …
+      expect(await w.page.locator('#meter-issues').count()).toBe(1)
+      const issues = (await w.page.locator('#meter-issues').textContent()) ?? ''
+      expect(issues).toMatch(/Network errors\s*3/)
+      expect(issues).toMatch(/Packet drops\s*42/)
+      expect(issues).toContain('TX 12 · RX 30')
       await shot(w, 'meter')
+      // … and m2, with none, shows no such section.
+      await visit(w, '#/meter/m2', 'meter')
+      expect(await main()).toContain('Meter 2')
+      expect(await w.page.locator('#meter-issues').count()).toBe(0)
+      expect(await main()).not.toContain('Packet drops')
 
       expect(w.problems).toEqual([])
     } finally {

@@ -123,6 +123,11 @@ export async function seedStore(db: string, opts: SeedOptions = {}): Promise<{no
           packets_rx_ps: 12 + (i % 4),
           interval_ms: 60_000,
           mqtt_messages_acked: 60,
+          // Interface errors/drops (section E): m1 has some (3 errors, 42 drops), m2 none.
+          tx_errors: 0,
+          rx_errors: k === 0 && i % 10 === 0 ? 1 : 0,
+          tx_drops: k === 0 && i % 5 === 0 ? 2 : 0,
+          rx_drops: k === 0 ? 1 : 0,
         })
       }
     }

@@ -12,11 +12,13 @@ wlan0:1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16
 
 describe('parseProcNetDev', () => {
   it('reads rx bytes (field 1) and tx bytes (field 9) exactly, including 64-bit values', () => {
-    expect(parseProcNetDev(SAMPLE)).toEqual([
+    expect(parseProcNetDev(SAMPLE).map(r => ({name: r.name, rxBytes: r.rxBytes, txBytes: r.txBytes}))).toEqual([
       {name: 'lo', rxBytes: 249473247n, txBytes: 249473247n},
       {name: 'eth0', rxBytes: 18446744073709551615n, txBytes: 1369967n},
       {name: 'wlan0', rxBytes: 1n, txBytes: 9n},
     ])
+    // The same rows carry packets, errs and drop each way (the one parser, collect/procnetdev.ts).
+    expect(parseProcNetDev(SAMPLE)[2]).toMatchObject({rxPackets: 2n, rxErrors: 3n, rxDrops: 4n, txPackets: 10n, txErrors: 11n, txDrops: 12n})
   })
 })
 

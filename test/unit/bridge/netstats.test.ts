@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {counterDelta, parseProcNetDev, RateRing, NetSampler, type IfCounters} from '../../../src/core/netstats/index.js'
+import {counterDelta, procNetDevCounters, RateRing, NetSampler, type IfCounters} from '../../../src/core/netstats/index.js'
 
 const PROC = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -10,9 +10,9 @@ garbage line
 
 describe('netstats counters', () => {
   it('parses /proc/net/dev', () => {
-    const m = parseProcNetDev(PROC)
+    const m = procNetDevCounters(PROC)
     expect([...m.keys()]).toEqual(['lo', 'eth0'])
-    expect(m.get('eth0')).toEqual({rxBytes: 123456789, rxPackets: 1000, txBytes: 987654321, txPackets: 2000})
+    expect(m.get('eth0')).toEqual({rxBytes: 123456789, rxPackets: 1000, txBytes: 987654321, txPackets: 2000, rxErrors: 0, rxDrops: 0, txErrors: 0, txDrops: 0})
   })
 
   it.each([
@@ -55,12 +55,59 @@ describe('netstats counters', () => {
     }
     const s = new NetSampler({source: async () => snap(), now: () => (t += 500)})
     expect(await s.tick()).toBeUndefined() // first read is the baseline
-    expect(await s.tick()).toEqual({ts: 1000, intervalMs: 500, txBps: 32_000, rxBps: 16_000, txPps: 40, rxPps: 20})
+    expect(await s.tick()).toEqual({
+      ts: 1000,
+      intervalMs: 500,
+      txBps: 32_000,
+      rxBps: 16_000,
+      txPps: 40,
+      rxPps: 20,
+      txErrors: 0,
+      rxErrors: 0,
+      txDrops: 0,
+      rxDrops: 0,
+    })
     s.interfaces = ['lo']
     expect((await s.tick())!.txBps).toBe(16_000_000)
     s.interfaces = ['*']
     expect((await s.tick())!.rxBps).toBe(16_016_000)
     expect(s.ring.size).toBe(3)
+  })
+
+  it('counts errors and drops per interval each way (not rates), summed by the ring over a window', async () => {
+    let t = 0
+    let n = 0
+    const c = (k: number): IfCounters => ({
+      rxBytes: 0,
+      rxPackets: 0,
+      txBytes: 0,
+      txPackets: 0,
+      txErrors: k * n,
+      rxErrors: 2 * k * n,
+      txDrops: 3 * k * n,
+      rxDrops: 4 * k * n,
+    })
+    const s = new NetSampler({
+      source: async () => {
+        n++
+        return new Map([
+          ['lo', c(1000)],
+          ['eth0', c(1)],
+          ['eth1', c(10)],
+        ])
+      },
+      now: () => (t += 1000),
+    })
+    await s.tick()
+    expect(await s.tick()).toMatchObject({txErrors: 11, rxErrors: 22, txDrops: 33, rxDrops: 44})
+    await s.tick()
+    await s.tick()
+    // Samples end at 2000, 3000, 4000: (1000, 3000] holds two of them.
+    expect(s.ring.issues(1000, 3000)).toEqual({txErrors: 22, rxErrors: 44, txDrops: 66, rxDrops: 88})
+    expect(s.ring.issues(0)).toEqual({txErrors: 33, rxErrors: 66, txDrops: 99, rxDrops: 132})
+    // A counter that went down (interface re-created: back to 1 × k) counts its new value since, never a negative.
+    n = 0
+    expect(await s.tick()).toMatchObject({txErrors: 11, rxErrors: 22, txDrops: 33, rxDrops: 44})
   })
 
   it('reads the real /proc/net/dev on Linux', async () => {

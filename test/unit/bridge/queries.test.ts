@@ -25,6 +25,10 @@ const row = (i: number, o: Partial<MetricsRow> = {}): MetricsRow => ({
   packets_rx_ps: 5,
   interval_ms: 60_000,
   mqtt_messages_acked: 20,
+  tx_errors: 0,
+  rx_errors: 0,
+  tx_drops: 0,
+  rx_drops: 0,
   ...o,
 })
 

@@ -39,6 +39,10 @@ const row = (meter: string, ts: number, requests: number, bytes: number): Metric
   packets_rx_ps: 0,
   interval_ms: 60_000,
   mqtt_messages_acked: requests,
+  tx_errors: 0,
+  rx_errors: 0,
+  tx_drops: 0,
+  rx_drops: 0,
 })
 
 describe('metrics', () => {

@@ -25,6 +25,12 @@ const seedPeak = z.object({
   timestamp_ms: int.nullable(),
 })
 
+/** Interface devices only (bandwidth sample --from iface): kernel errors/drops since the accounting start. */
+const interfaceIssues = z
+  .object({tx_errors: int, rx_errors: int, tx_drops: int, rx_drops: int})
+  .optional()
+  .meta({description: "Interface devices only: the kernel's errors/drops each way since the accounting start (absent for other devices)"})
+
 export const networkStatsSchema = z.object({
   network: z.object({
     ...rateTriple,
@@ -35,6 +41,7 @@ export const networkStatsSchema = z.object({
     stale_devices: int.meta({description: 'Devices whose latest sample is too old to count as current (they add 0 to the rates)'}),
     current_as_of: nullableIso,
     current_as_of_ms: int.nullable(),
+    interface_issues: interfaceIssues,
   }),
   devices_count: int,
   devices: z.array(
@@ -53,6 +60,7 @@ export const networkStatsSchema = z.object({
       total_bytes: int,
       last_update: nullableIso,
       last_update_ms: int.nullable(),
+      interface_issues: interfaceIssues,
     }),
   ),
 })
@@ -78,6 +86,7 @@ export const deviceStatsSchema = z.object({
     sample_count: int,
     first_seen: nullableIso,
     last_update: nullableIso,
+    interface_issues: interfaceIssues,
   }),
 })
 
@@ -108,6 +117,9 @@ export const topSchema = z.object({
   ),
 })
 
+/** Interface devices only: errors/drops counted in the point (absent for other devices). */
+const issueCounts = {tx_errors: int.optional(), rx_errors: int.optional(), tx_drops: int.optional(), rx_drops: int.optional()}
+
 export const historySchema = z.object({
   device: z.object({ip: z.string().nullable(), mac: z.string().nullable(), hostname: z.string().nullable()}),
   resolution: z.enum(['raw', '5m', '1h', '1d']),
@@ -130,9 +142,10 @@ export const historySchema = z.object({
       samples: int,
       peak_bps: int.nullable(),
       interval_ms: int.nullable(),
+      ...issueCounts,
     }),
   ),
-  totals: z.object({bytes_sent: int, bytes_received: int, total_bytes: int, total_mb: num, samples: int}),
+  totals: z.object({bytes_sent: int, bytes_received: int, total_bytes: int, total_mb: num, samples: int, ...issueCounts}),
 })
 
 export const registerSchema = z.object({

@@ -60,6 +60,9 @@ export const networkStatsSchema = z.object({
   }),
   averages: z.object({bandwidth_tx_mbps: num, bandwidth_rx_mbps: num}),
   peaks: z.object({bandwidth_tx_mbps: num, bandwidth_rx_mbps: num, packets_tx_ps: num, packets_rx_ps: num}),
+  issues: z.object({network_errors: int, packet_drops: int, tx_errors: int, rx_errors: int, tx_drops: int, rx_drops: int}).meta({
+    description: "Interface errors and drops over the rows (the seed dashboard's section E): network_errors = tx + rx errors, packet_drops = tx + rx drops",
+  }),
   history: z.object({
     timestamp: z.array(isoTime),
     timestamp_ms: z.array(int),

@@ -2,7 +2,8 @@
  * Ordered, numbered schema migrations (docs/STORE.md). Each capability owns one file here;
  * versions are reserved per capability:
  *   1 core (devices, events) · 2 bandwidth · 3 inventory/scan · 4 latency · 5 bridge/meters ·
- *   6 events cursor (AUTOINCREMENT ids) · 7 interface errors/drops · 8 agent jobs · 11 alerts
+ *   6 events cursor (AUTOINCREMENT ids) · 7 interface errors/drops (bandwidth + bridge network_metrics) ·
+ *   8 agent jobs · 11 alerts
  * Once released, a migration is never edited: a change is a new version appended below.
  */
 import type {Migration} from '../migrate.js'
@@ -12,6 +13,9 @@ import {inventory} from './003-inventory.js'
 import {latency} from './004-latency.js'
 import {bridge} from './005-bridge.js'
 import {eventsCursor} from './006-events-cursor.js'
+import {ifaceIssues} from './007-iface-issues.js'
 import {alerts} from './011-alerts.js'
 
-export const MIGRATIONS: readonly Migration[] = [core, bandwidth, inventory, latency, bridge, eventsCursor, alerts].sort((a, b) => a.version - b.version)
+export const MIGRATIONS: readonly Migration[] = [core, bandwidth, inventory, latency, bridge, eventsCursor, ifaceIssues, alerts].sort(
+  (a, b) => a.version - b.version,
+)
