@@ -124,7 +124,8 @@ describe('alert evaluation', () => {
       await evaluateRule(counted, rule, {now: Date.now(), cursor: 0})
       perRule[rule.name] = calls
     }
-    // bandwidth_usage: topTalkers (totals, retention, window) + the scope.
-    expect(perRule).toEqual({rate: 1, usage: 4, off: 1, lat: 1, new: 1})
+    // bandwidth_usage: topTalkers (totals, retention, window) + the scope; device_new: one page of
+    // `new` events + their devices (one statement each, whatever the number of devices).
+    expect(perRule).toEqual({rate: 1, usage: 4, off: 1, lat: 1, new: 2})
   })
 })
