@@ -84,7 +84,7 @@ const source = z.discriminatedUnion('type', [interfacesSource, nftablesSource], 
 const collectorJob = z.strictObject({
   ...common,
   kind: z.literal('collector'),
-  every: duration(1000, 86_400_000),
+  every: duration(1000, 86_400_000).optional(),
   jitter: duration(0, 3_600_000).optional(),
   read_timeout: duration(100, 600_000).optional(),
   /** Max plausible rate (bits/s): a wrap implying more is a counter reset. */
@@ -311,6 +311,8 @@ export function resolveAgentConfig(raw: unknown, opts: ResolveOptions = {}): Age
     }
     switch (j.kind) {
       case 'collector': {
+        if (j.every === undefined) return fail(at('every'), 'missing: the collector interval, e.g. every: 10s (collectors run on a fixed grid, not cron)')
+        const every = j.every
         const srcNames = new Set<string>()
         const sources: SourceSpec[] = j.sources.map((s, k) => {
           const n = s.name ?? (s.type === 'interfaces' ? (s.names ? `iface:${s.names.join(',')}` : 'iface') : `nft:${s.table ?? 'netmon'}`)
@@ -326,11 +328,11 @@ export function resolveAgentConfig(raw: unknown, opts: ResolveOptions = {}): Age
           return {type: 'nftables', ...(s.name ? {name: s.name} : {}), lan: s.lan, ...(s.table ? {table: s.table} : {})}
         })
         const jitterMs = j.jitter ?? 0
-        if (jitterMs >= j.every) fail(at('jitter'), `must be shorter than every (${fmtMs(j.every)})`)
+        if (jitterMs >= every) fail(at('jitter'), `must be shorter than every (${fmtMs(every)})`)
         jobs.push({
           ...base,
           kind: 'collector',
-          schedule: {type: 'every', ms: j.every},
+          schedule: {type: 'every', ms: every},
           jitterMs,
           ...(j.read_timeout !== undefined ? {readTimeoutMs: j.read_timeout} : {}),
           ...(j.max_rate !== undefined ? {maxRateBps: j.max_rate} : {}),
