@@ -23,7 +23,17 @@ const HOST_B = '10.77.13.11'
 const DEAD = '10.77.13.99'
 const PORT = 7
 
-type Job = {name: string; kind: string; runs: number; failures: number; overruns: number; last_outcome: string | null; last_error: string | null; state: string; detail: any}
+type Job = {
+  name: string
+  kind: string
+  runs: number
+  failures: number
+  overruns: number
+  last_outcome: string | null
+  last_error: string | null
+  state: string
+  detail: any
+}
 
 async function status(db: string): Promise<{state: string; jobs: Job[]}> {
   const r = await runCli(['agent', 'status', '--json'], {db})
@@ -95,7 +105,9 @@ describe.skipIf(NETNS_SKIP)('agent run: every job kind from one config', {timeou
       async () => {
         const st = await status(tmp.db)
         const j = byName(st)
-        return j['lo-bytes']?.runs >= 3 && j['lan-scan']?.runs >= 1 && j['ping-a']?.runs >= 1 && j.prune?.runs >= 1 && j.meters?.runs >= 1 && j.api?.runs >= 1 && st
+        return (
+          j['lo-bytes']?.runs >= 3 && j['lan-scan']?.runs >= 1 && j['ping-a']?.runs >= 1 && j.prune?.runs >= 1 && j.meters?.runs >= 1 && j.api?.runs >= 1 && st
+        )
       },
       60_000,
       500,
@@ -124,7 +136,9 @@ describe.skipIf(NETNS_SKIP)('agent run: every job kind from one config', {timeou
     // the collector's readings reach bandwidth accounting
     const store = await openStore({db: tmp.db})
     try {
-      const n = await store.get<{n: number}>(`SELECT COUNT(*) AS n FROM bw_samples WHERE device_id = (SELECT device_id FROM bw_counters WHERE source = 'iface:lo')`)
+      const n = await store.get<{n: number}>(
+        `SELECT COUNT(*) AS n FROM bw_samples WHERE device_id = (SELECT device_id FROM bw_counters WHERE source = 'iface:lo')`,
+      )
       expect(Number(n?.n)).toBeGreaterThanOrEqual(2)
     } finally {
       await store.close()
@@ -173,7 +187,10 @@ describe.skipIf(NETNS_SKIP)('agent run: every job kind from one config', {timeou
     const before = byName(await status(tmp.db))['lo-bytes']!.runs
     agent.child.kill('SIGHUP')
     await waitFor('the refusal', () => agent.stderr().includes('SIGHUP: config not reloaded'), 10_000)
-    const line = agent.stderr().split('\n').filter(l => l.includes('config not reloaded'))
+    const line = agent
+      .stderr()
+      .split('\n')
+      .filter(l => l.includes('config not reloaded'))
     expect(line).toHaveLength(1)
     expect(line[0]).toContain('jobs[0].every: invalid duration "soon"')
     await waitFor('the old jobs to keep running', async () => byName(await status(tmp.db))['lo-bytes']!.runs >= before + 2, 20_000, 500)
