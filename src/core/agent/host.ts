@@ -96,6 +96,7 @@ type RunResult = {detail: unknown; error?: string}
 
 async function runScan(job: ScanJob, ctx: Ctx, signal: AbortSignal): Promise<RunResult> {
   const {scan} = await import('../scan/index.js')
+  const {releaseVendorTable} = await import('../scan/vendor.js')
   const report = await scan(
     {
       targets: job.targets,
@@ -118,7 +119,7 @@ async function runScan(job: ScanJob, ctx: Ctx, signal: AbortSignal): Promise<Run
       conflictCheck: job.conflictCheck,
     },
     {openStore: async () => ctx.store, signal, onNote: t => ctx.log.info(`${job.name}: ${t}`)},
-  )
+  ).finally(releaseVendorTable) // the MAC vendor table is most of an idle agent's memory otherwise
   const detail = {scan_id: report.scan.id, status: report.scan.status, addresses: report.scan.addresses, ...report.summary}
   if (report.scan.status === 'interrupted') return {detail, error: 'the scan was interrupted (timeout or stop)'}
   return {detail}
