@@ -50,9 +50,7 @@ function setupLan() {
     sh('ip', '-n', h.ns, 'link', 'set', 'lo', 'up')
     sh('ip', '-n', h.ns, 'link', 'set', 'eth0', 'up')
     // A TCP listener on port 7 for the latency probes (and the scan's connects).
-    listeners.push(
-      spawn('ip', ['netns', 'exec', h.ns, process.execPath, '-e', "require('net').createServer(s => s.destroy()).listen(7)"], {stdio: 'ignore'}),
-    )
+    listeners.push(spawn('ip', ['netns', 'exec', h.ns, process.execPath, '-e', "require('net').createServer(s => s.destroy()).listen(7)"], {stdio: 'ignore'}))
   }
 }
 let cleaned = false
@@ -169,7 +167,9 @@ async function main() {
           command: 'same run, /proc/PID/stat utime+stime',
         },
       ],
-      notes: `Jobs: collector (lo, every 10 s), scan (${targets.join(', ')}, TCP, every 5 min), latency (TCP :7, 5 probes every 30 s) against ${isRoot ? 'two netns hosts on 10.77.13.0/24' : 'loopback'}; one status row write per run plus a heartbeat every 5 s. RSS peak in the window ${r1(maxA)} MB (while a scan/latency run is active). Runs in the window: ${Object.entries(ran)
+      notes: `Jobs: collector (lo, every 10 s), scan (${targets.join(', ')}, TCP, every 5 min), latency (TCP :7, 5 probes every 30 s) against ${isRoot ? 'two netns hosts on 10.77.13.0/24' : 'loopback'}; one status row write per run plus a heartbeat every 5 s. RSS peak in the window ${r1(maxA)} MB (while a scan/latency run is active). Runs in the window: ${Object.entries(
+        ran,
+      )
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}; job failures ${failures}. Peer: an idle Node process in the same window (vnstatd is not installed; the floor of any Node daemon).`,
     }
