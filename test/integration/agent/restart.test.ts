@@ -40,10 +40,34 @@ async function samples(): Promise<{rows: {ts: number}[]; counted: number}> {
 
 describe('agent run: kill -9 and restart', {timeout: 120_000}, () => {
   it('loses no acknowledged reading and counts none twice', async () => {
-    writeFileSync(cfg, 'heartbeat: 500ms\njobs:\n  - {name: lo-bytes, kind: collector, every: 1s, sources: [{type: interfaces, names: [lo]}]}\n')
+    writeFileSync(
+      cfg,
+      [
+        'heartbeat: 500ms',
+        'jobs:',
+        '  - {name: lo-bytes, kind: collector, every: 1s, sources: [{type: interfaces, names: [lo]}]}',
+        // a cron schedule with seconds (6 fields): every 2 s
+        '  - {name: tidy, kind: prune, cron: "*/2 * * * * *"}',
+        '',
+      ].join('\n'),
+    )
     const a = spawnCli(['agent', 'run', '--config', cfg, '--db', tmp.db])
     procs.push(a)
     await waitFor('4 collector ticks', async () => (await runs()).runs >= 4, 30_000, 300)
+    const tidy = await waitFor(
+      'the cron job to run twice',
+      async () => {
+        const r = await runCli(['agent', 'status', '--json'], {db: tmp.db})
+        const j = r.json.jobs.find((x: {name: string}) => x.name === 'tidy')
+        return j?.runs >= 2 && j
+      },
+      30_000,
+      300,
+    )
+    expect(tidy.schedule).toBe('cron */2 * * * * *')
+    expect(tidy.last_outcome).toBe('ok')
+    // the next slot croner computed is on an even second
+    expect(tidy.next_run_ms % 2000).toBe(0)
 
     // A second agent on the same store is refused while the first one runs.
     const second = await runCli(['agent', 'run', '--config', cfg], {db: tmp.db, timeoutMs: 20_000})
