@@ -47,12 +47,12 @@ export class AgentRepo {
     const now = Date.now()
     await this.store.batch([
       {
-        sql: `INSERT INTO agent_jobs(name, kind, schedule, active, state, runs, failures, overruns, pid, hostname, heartbeat_at, heartbeat_ms, updated_at)
-              VALUES (?, ?, ?, 1, ?, 0, 0, 0, ?, ?, ?, ?, ?)
+        sql: `INSERT INTO agent_jobs(name, kind, schedule, active, state, last_outcome, runs, failures, overruns, pid, hostname, heartbeat_at, heartbeat_ms, updated_at)
+              VALUES (?, ?, ?, 1, ?, CASE WHEN ? = 'disabled' THEN 'skipped' END, 0, 0, 0, ?, ?, ?, ?, ?)
               ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, schedule = excluded.schedule, active = 1, state = excluded.state,
-                next_run_at = NULL, pid = excluded.pid, hostname = excluded.hostname, heartbeat_at = excluded.heartbeat_at,
+                next_run_at = NULL, last_outcome = CASE WHEN excluded.state = 'disabled' THEN 'skipped' ELSE agent_jobs.last_outcome END, pid = excluded.pid, hostname = excluded.hostname, heartbeat_at = excluded.heartbeat_at,
                 heartbeat_ms = excluded.heartbeat_ms, updated_at = excluded.updated_at`,
-        args: [name, kind, schedule, state, process.pid, HOST, now, this.heartbeatMs, now],
+        args: [name, kind, schedule, state, state, process.pid, HOST, now, this.heartbeatMs, now],
       },
     ])
   }

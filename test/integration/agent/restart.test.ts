@@ -48,6 +48,7 @@ describe('agent run: kill -9 and restart', {timeout: 120_000}, () => {
         '  - {name: lo-bytes, kind: collector, every: 1s, sources: [{type: interfaces, names: [lo]}]}',
         // a cron schedule with seconds (6 fields): every 2 s
         '  - {name: tidy, kind: prune, cron: "*/2 * * * * *"}',
+        '  - {name: off, kind: prune, every: 1s, enabled: false}',
         '',
       ].join('\n'),
     )
@@ -68,6 +69,8 @@ describe('agent run: kill -9 and restart', {timeout: 120_000}, () => {
     expect(tidy.last_outcome).toBe('ok')
     // the next slot croner computed is on an even second
     expect(tidy.next_run_ms % 2000).toBe(0)
+    const off = (await runCli(['agent', 'status', '--json'], {db: tmp.db})).json.jobs.find((x: {name: string}) => x.name === 'off')
+    expect(off).toMatchObject({state: 'disabled', last_outcome: 'skipped', runs: 0})
 
     // A second agent on the same store is refused while the first one runs.
     const second = await runCli(['agent', 'run', '--config', cfg], {db: tmp.db, timeoutMs: 20_000})
