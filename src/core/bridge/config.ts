@@ -22,7 +22,7 @@ export type PublishFormat = (typeof FORMATS)[number]
 // ---------- schema pieces ----------
 
 /** A duration: "500ms", "3s", "1h30m", or a number of seconds. */
-const duration = (min: number, max: number) =>
+export const duration = (min: number, max: number) =>
   z.unknown().transform((v, ctx) => {
     let ms: number
     if (typeof v === 'number') ms = Math.round(v * 1000)
@@ -44,7 +44,7 @@ const duration = (min: number, max: number) =>
     return ms
   })
 
-function fmtMs(ms: number): string {
+export function fmtMs(ms: number): string {
   if (ms % 86_400_000 === 0 && ms >= 86_400_000) return `${ms / 86_400_000}d`
   if (ms % 3_600_000 === 0 && ms >= 3_600_000) return `${ms / 3_600_000}h`
   if (ms % 60_000 === 0 && ms >= 60_000) return `${ms / 60_000}m`
@@ -52,7 +52,7 @@ function fmtMs(ms: number): string {
   return `${ms}ms`
 }
 
-const int = (min: number, max: number, what = `${min}-${max}`) =>
+export const int = (min: number, max: number, what = `${min}-${max}`) =>
   z
     .number({message: `expected an integer ${what}`})
     .int({message: `expected an integer ${what}`})
@@ -60,8 +60,8 @@ const int = (min: number, max: number, what = `${min}-${max}`) =>
     .max(max, {message: `expected ${what}`})
 
 const port = int(1, 65535)
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {message: 'expected the NAME of an environment variable (letters, digits, _)'})
-const idText = z
+export const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {message: 'expected the NAME of an environment variable (letters, digits, _)'})
+export const idText = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {message: 'expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'})
 const obisText = z.string().refine(s => tryParseObis(s) !== undefined, {message: 'expected an OBIS code like 1.0.1.8.0.255 or 1-0:1.8.0*255'})

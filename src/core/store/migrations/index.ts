@@ -14,8 +14,9 @@ import {latency} from './004-latency.js'
 import {bridge} from './005-bridge.js'
 import {eventsCursor} from './006-events-cursor.js'
 import {ifaceIssues} from './007-iface-issues.js'
+import {agent} from './008-agent.js'
 import {alerts} from './011-alerts.js'
 
-export const MIGRATIONS: readonly Migration[] = [core, bandwidth, inventory, latency, bridge, eventsCursor, ifaceIssues, alerts].sort(
+export const MIGRATIONS: readonly Migration[] = [core, bandwidth, inventory, latency, bridge, eventsCursor, ifaceIssues, agent, alerts].sort(
   (a, b) => a.version - b.version,
 )
