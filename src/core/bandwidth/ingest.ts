@@ -29,7 +29,19 @@
 import {invalidInput, NetmonError} from '../errors.js'
 import {registerDevice} from '../devices/repo.js'
 import type {Stmt, Store, Tx} from '../store/index.js'
-import {BatchingSink, CollectingSink, DirectSink, FixedWidthRows, jsonChunks, REMOTE_REQUEST_BYTES, statementBytes, writeJsonRows, type Sink} from './bulk.js'
+import {
+  BatchingSink,
+  CollectingSink,
+  DirectSink,
+  FixedWidthRows,
+  jsonChunks,
+  REMOTE_REQUEST_BYTES,
+  type RowEncoder,
+  statementBytes,
+  writeJsonRows,
+  type Sink,
+} from './bulk.js'
+import {EncoderThread} from './encoder.js'
 import {DEFAULT_MAX_RATE_BPS, stepCounter, type CounterBits, type CounterEvent, type CounterReading, type Outcome} from './counters.js'
 import {joinBig, type SampleBatch} from './input.js'
 import {mergeLate, ROLLUP_TAIL, rollupHead} from './late.js'
@@ -52,6 +64,8 @@ export {RESOLUTIONS, type Resolution} from './state.js'
 export {rollupUpsert} from './late.js'
 
 const RAW_ROWS_PER_STATEMENT = 50_000
+/** Batches above this many records get the big-batch page cache (and, local, the encoder thread). */
+const BIG_BATCH = 50_000
 const DETAIL_LIMIT = 100
 /** Batches up to this many records on a remote store try the one-request write first. */
 const ONE_REQUEST_RECORDS = 2_000
@@ -266,11 +280,23 @@ async function writeTotals(sink: Sink, states: DevState[]): Promise<void> {
 export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions): Promise<IngestResult> {
   const now = opts.now ?? Date.now()
   const sink: Sink = opts.local ? new DirectSink(tx) : new BatchingSink(tx)
-  const {ids, registered, loaded} = await resolveDevices(tx, sink, batch, opts, now)
-  const result = await account(batch, opts, now, ids, loaded, sink, tx)
-  await sink.flush()
-  result!.registered = registered
-  return result!
+  // A big local batch encodes its blobs on a second thread while SQLite runs (bulk.ts); started
+  // first, so the thread is up by the first flush.
+  const encoder = opts.local && batch.spool.count > BIG_BATCH ? EncoderThread.start() : null
+  try {
+    const {ids, registered, loaded} = await resolveDevices(tx, sink, batch, opts, now)
+    const result = await account(batch, opts, now, ids, loaded, sink, tx, encoder)
+    await sink.flush()
+    result!.registered = registered
+    return result!
+  } finally {
+    if (encoder) {
+      // On a failure, statements still queued behind an encode run (or fail) inside the
+      // transaction before it is rolled back — never after it.
+      if (sink instanceof DirectSink) await sink.settle()
+      await encoder.stop()
+    }
+  }
 }
 
 /**
@@ -286,8 +312,8 @@ async function account(
   loaded: Map<string, Loaded>,
   sink: Sink,
   tx: Tx | null,
+  encoder: RowEncoder | null = null,
 ): Promise<IngestResult | null> {
-  const maxRateBps = opts.counter?.maxRateBps ?? DEFAULT_MAX_RATE_BPS
   const stateById = new Map<number, DevState>()
   const states: DevState[] = new Array(batch.macs.length)
   for (let k = 0; k < batch.macs.length; k++) {
@@ -307,22 +333,39 @@ async function account(
   }
   const counterMode = batch.mode === 'counter'
 
-  const big = batch.spool.count > 50_000
+  const big = batch.spool.count > BIG_BATCH
   if (big && opts.local && tx) {
     // The raw table is clustered by device; a long stream interleaves 1000s of devices, so keep
     // their insertion pages in cache (bounded: 16 MiB) instead of re-reading them per row.
     await tx.execute('PRAGMA cache_size = -16384')
   }
+  return accountRows(batch, opts, now, states, stateById, counterMode, big, sink, tx, encoder)
+}
+
+/** account()'s per-record work and its writes (`encoder`: blobs encoded on the encoder thread). */
+async function accountRows(
+  batch: SampleBatch,
+  opts: IngestOptions,
+  now: number,
+  states: DevState[],
+  stateById: Map<number, DevState>,
+  counterMode: boolean,
+  big: boolean,
+  sink: Sink,
+  tx: Tx | null,
+  encoder: RowEncoder | null,
+): Promise<IngestResult | null> {
+  const maxRateBps = opts.counter?.maxRateBps ?? DEFAULT_MAX_RATE_BPS
 
   // Flushed after each spool chunk once past the threshold, so a chunk always fits (a record
   // adds at most one raw row and one row per rollup level).
   const cap = RAW_ROWS_PER_STATEMENT + SPOOL_CHUNK_RECORDS
   // Two raw buffers: samples after the device's latest one are new rows for sure (plain INSERT,
   // ~20 % cheaper than an upsert); only same-(device, ts) samples need the upsert, flushed after.
-  const rawNew = new FixedWidthRows(sink, RAW_HEAD, '', [false, false, false, false, true], stateById.size, cap, [null, 1])
-  const raw = new FixedWidthRows(sink, RAW_HEAD, RAW_TAIL, [false, false, false, false, true], stateById.size, cap, [null, 1])
+  const rawNew = new FixedWidthRows(sink, RAW_HEAD, '', [false, false, false, false, true], stateById.size, cap, [null, 1], encoder)
+  const raw = new FixedWidthRows(sink, RAW_HEAD, RAW_TAIL, [false, false, false, false, true], stateById.size, cap, [null, 1], encoder)
   const rollups = RESOLUTIONS.map(
-    r => new FixedWidthRows(sink, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap, [null, r.ms]),
+    r => new FixedWidthRows(sink, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap, [null, r.ms], encoder),
   )
   const addRaw = (st: DevState, ts: number, sent: number, received: number, interval: number | null, rows = raw) => {
     const o = rows.add(st.slot)
@@ -516,6 +559,7 @@ async function account(
   // Traffic is evidence the device is there: keep the shared last_seen moving.
   const seen = [...stateById.values()].filter(s => s.touched && s.lastTs !== null).map(s => `[${s.id},${Math.min(s.lastTs!, now)}]`)
   await writeJsonRows(sink, `UPDATE devices SET last_seen = max(last_seen, j.value->>1) FROM json_each(?) j WHERE devices.id = j.value->>0`, seen)
+  await sink.flush()
   if (big && opts.local && tx) await tx.execute('PRAGMA cache_size = -2000')
 
   const result: IngestResult = {
