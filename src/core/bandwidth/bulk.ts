@@ -40,6 +40,16 @@ export interface Sink {
   flush(): Promise<void>
 }
 
+/** Local file: every statement is executed at once (no round trips to save). */
+export class DirectSink implements Sink {
+  readonly maxBytes = Number.POSITIVE_INFINITY
+  constructor(private readonly tx: Tx) {}
+  async write(sql: string, args: Arg[]): Promise<void> {
+    await this.tx.execute(sql, args)
+  }
+  async flush(): Promise<void> {}
+}
+
 /**
  * Remote store, inside an interactive transaction: statements are packed into `tx.batch` requests
  * of at most REMOTE_REQUEST_BYTES each. All of them belong to the one open transaction, so the
@@ -114,150 +124,6 @@ export async function writeJsonRows(sink: Sink, sql: string, items: readonly str
 /** "00" … "99" as ASCII pairs. */
 const DIGITS2 = Uint8Array.from({length: 200}, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)))
 
-/** One flush's rows as FixedWidthRows hands them to the encoder (inline or on the encoder thread). */
-export interface EncodeJob {
-  n: number
-  /** n × nullable.length values, row-major. Relative columns are rewritten in place. */
-  cols: Float64Array
-  /** Device slot of each row. */
-  slot: Int32Array
-  slotCount: number
-  nullable: boolean[]
-  step: (number | null)[]
-}
-
-/** The blob and the SQL fields that cut it apart (`?1` the blob, `n` the row counter). */
-export interface Encoded {
-  buf: Uint8Array
-  rowWidth: number
-  fields: string[]
-}
-
-/**
- * Encodes one flush: rows grouped by device (stable counting sort: the target tables are clustered
- * by (device_id, …) and a stream interleaves devices; within a device, arrival order is kept),
- * relative columns made small, every value as fixed-width decimal. Pure (no store, no sink), so
- * it runs the same on the encoder thread.
- */
-export function encodeRows(job: EncodeJob): Encoded {
-  const {n, cols, slot, slotCount, nullable, step} = job
-  const width = nullable.length
-  const start = new Int32Array(slotCount + 1)
-  const order = new Int32Array(n)
-  for (let i = 0; i < n; i++) start[slot[i]! + 1]!++
-  for (let d = 0; d < slotCount; d++) start[d + 1]! += start[d]!
-  for (let i = 0; i < n; i++) order[start[slot[i]!]!++] = i
-  // Relative columns: subtract the smallest value, divide by the step.
-  const base: number[] = new Array(width).fill(0)
-  for (let c = 0; c < width; c++) {
-    const st = step[c]
-    if (!st) continue
-    let min = Number.POSITIVE_INFINITY
-    for (let i = c; i < n * width; i += width) if (cols[i]! < min) min = cols[i]!
-    base[c] = min
-    for (let i = c; i < n * width; i += width) cols[i] = (cols[i]! - min) / st
-  }
-  // Column widths: the longest decimal in this flush (max value per column, then its digits).
-  const max: number[] = new Array(width).fill(0)
-  for (let i = 0; i < n; i++) {
-    const o = i * width
-    for (let c = 0; c < width; c++) if (cols[o + c]! > max[c]!) max[c] = cols[o + c]!
-  }
-  // Values are integers below 2^53, so String() gives their exact digits (never an exponent).
-  const w: number[] = max.map((v, c) => Math.max(nullable[c] ? 2 : 1, String(v).length))
-  const rowWidth = w.reduce((a, x) => a + x, 0)
-  // A fresh buffer each flush, on purpose: see releaseNativeMemory().
-  const buf = Buffer.allocUnsafe(rowWidth * n)
-  let pos = 0
-  for (let j = 0; j < n; j++) {
-    const o = order[j]! * width
-    for (let c = 0; c < width; c++) {
-      let v = cols[o + c]!
-      const end = pos + w[c]!
-      let p = end
-      if (v < 0) {
-        buf[--p] = 49 // "1"
-        buf[--p] = 45 // "-"
-      } else if (v === 0) {
-        buf[--p] = 48
-      } else {
-        // Float division only above 2^31; below it, 32-bit integer arithmetic (much cheaper).
-        while (v >= 2147483648) {
-          const q = Math.floor(v / 10)
-          buf[--p] = 48 + (v - q * 10)
-          v = q
-        }
-        // Two digits per division, from a table.
-        let x = v | 0
-        while (x >= 100) {
-          const q = (x / 100) | 0
-          const r = (x - q * 100) << 1
-          buf[--p] = DIGITS2[r + 1]!
-          buf[--p] = DIGITS2[r]!
-          x = q
-        }
-        if (x >= 10) {
-          buf[--p] = DIGITS2[(x << 1) + 1]!
-          buf[--p] = DIGITS2[x << 1]!
-        } else if (x > 0) buf[--p] = 48 + x
-      }
-      while (p > pos) buf[--p] = 32 // left-pad with spaces (CAST ignores them)
-      pos = end
-    }
-  }
-  let off = 1
-  const fields = w.map((wc, c) => {
-    let f = `CAST(substr(?1, n * ${rowWidth} + ${off}, ${wc}) AS INTEGER)`
-    off += wc
-    const st = step[c]
-    if (st) f = `${base[c]} + ${st === 1 ? f : `${st} * ${f}`}`
-    return nullable[c] ? `NULLIF(${f}, -1)` : f
-  })
-  return {buf, rowWidth, fields}
-}
-
-/**
- * Where FixedWidthRows may send its flushes to be encoded off the main thread (encoder.ts): the
- * promise resolves with the blob and with the row buffers, handed back for reuse.
- */
-export interface RowEncoder {
-  encode(job: EncodeJob): Promise<Encoded & {cols: Float64Array; slot: Int32Array}>
-}
-
-/**
- * A local file's sink that keeps statement order while blobs are encoded on another thread: every
- * statement (plain writes and encoded flushes alike) runs after the one queued before it.
- * `flush()` waits until all of them ran.
- */
-export class DirectSink implements Sink {
-  readonly maxBytes = Number.POSITIVE_INFINITY
-  private tail: Promise<void> = Promise.resolve()
-  constructor(private readonly tx: Tx) {}
-  /** Queues `run` after everything queued before; returns what was queued before it. */
-  enqueue(run: () => Promise<void>): Promise<void> {
-    const before = this.tail
-    this.tail = before.then(run)
-    // A failure is seen by whoever awaits next (flush, write); never an unhandled rejection.
-    this.tail.catch(() => {})
-    return before
-  }
-  async write(sql: string, args: Arg[]): Promise<void> {
-    this.enqueue(() => this.tx.execute(sql, args).then(() => {}))
-    await this.tail
-  }
-  async flush(): Promise<void> {
-    await this.tail
-  }
-  /** Waits until nothing queued is left running, failed or not. */
-  async settle(): Promise<void> {
-    await this.tail.catch(() => {})
-  }
-  /** Runs an encoded flush now (called from inside the queue: its turn has come). */
-  async runEncoded(sql: string, blob: Uint8Array, n: number): Promise<void> {
-    await this.tx.execute(sql, [blob, n])
-  }
-}
-
 /**
  * Bulk rows for one INSERT … SELECT. Measured on this client (shared/FACTS.md §2 and
  * bench/bandwidth-ingest): extracting values with `json_each(?)` + `->>` costs more than the
@@ -265,17 +131,13 @@ export class DirectSink implements Sink {
  * widest value of each column in this flush), cut apart with substr() over a row counter:
  * ~1.8× faster than JSON, and still plain SQL for remote stores (where one flush becomes as many
  * statements as the request bound needs).
- *
- * With an `encoder` (a big batch into a local file, ingest.ts), a flush hands its rows to the
- * encoder thread and returns once the statements queued before it have run: SQLite executes flush
- * k − 1 while the other core encodes flush k (and the main thread goes on accounting). At most two
- * flushes per buffer are in flight, so memory stays bounded.
  */
 export class FixedWidthRows {
   private n = 0
-  private slot: Int32Array
-  private cols: Float64Array
-  private readonly spares: {cols: Float64Array; slot: Int32Array}[] = []
+  private readonly slot: Int32Array
+  private readonly cols: Float64Array
+  private readonly start: Int32Array
+  private readonly order: Int32Array
 
   /**
    * @param head `INSERT INTO t(a, b, …)`; @param tail e.g. `ON CONFLICT … DO UPDATE …`.
@@ -291,17 +153,17 @@ export class FixedWidthRows {
     private readonly slotCount: number,
     private readonly capacity: number,
     private readonly step: (number | null)[] = [],
-    private readonly encoder: RowEncoder | null = null,
   ) {
     this.slot = new Int32Array(capacity)
     this.cols = new Float64Array(capacity * nullable.length)
+    this.start = new Int32Array(slotCount + 1)
+    this.order = new Int32Array(capacity)
   }
 
   get length(): number {
     return this.n
   }
 
-  /** The row buffer (re-read it after every add: a flush may swap it). */
   get values(): Float64Array {
     return this.cols
   }
@@ -314,40 +176,93 @@ export class FixedWidthRows {
     return i * this.nullable.length
   }
 
-  private sql(fields: string[]): string {
-    // The row counter: libSQL's built-in generate_series on a local file (a recursive CTE queues
-    // every row through a temp table: measured ~25 % of a 1M-row raw insert); remote servers get
-    // the CTE, which any SQLite runs.
-    return this.sink.maxBytes === Number.POSITIVE_INFINITY
-      ? `${this.head} SELECT ${fields.join(', ')} FROM (SELECT value AS n FROM generate_series(0, ?2 - 1)) WHERE true ${this.tail}`
-      : `WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r WHERE n + 1 < ?2)
-       ${this.head} SELECT ${fields.join(', ')} FROM r WHERE true ${this.tail}`
-  }
-
   async flush(): Promise<void> {
     const n = this.n
     if (n === 0) return
-    const job: EncodeJob = {n, cols: this.cols, slot: this.slot, slotCount: this.slotCount, nullable: this.nullable, step: this.step}
-    this.n = 0
-    if (this.encoder && this.sink instanceof DirectSink) {
-      // The buffers go to the encoder thread (transferred): continue in a spare pair.
-      const spare = this.spares.pop()
-      this.cols = spare?.cols ?? new Float64Array(this.capacity * this.nullable.length)
-      this.slot = spare?.slot ?? new Int32Array(this.capacity)
-      const encoded = this.encoder.encode(job)
-      encoded.catch(() => {})
-      const sink = this.sink
-      const before = sink.enqueue(async () => {
-        const e = await encoded
-        this.spares.push({cols: e.cols, slot: e.slot})
-        await sink.runEncoded(this.sql(e.fields), e.buf, n)
-        await releaseNativeMemory()
-      })
-      await before
-      return
+    const width = this.nullable.length
+    const cols = this.cols
+    // Group rows by device (stable counting sort): the target tables are clustered by
+    // (device_id, …) and a stream interleaves devices; within a device, arrival order is kept.
+    const start = this.start
+    start.fill(0)
+    for (let i = 0; i < n; i++) start[this.slot[i]! + 1]!++
+    for (let d = 0; d < this.slotCount; d++) start[d + 1]! += start[d]!
+    for (let i = 0; i < n; i++) this.order[start[this.slot[i]!]!++] = i
+    // Relative columns: subtract the smallest value, divide by the step.
+    const base: number[] = new Array(width).fill(0)
+    for (let c = 0; c < width; c++) {
+      const st = this.step[c]
+      if (!st) continue
+      let min = Number.POSITIVE_INFINITY
+      for (let i = c; i < n * width; i += width) if (cols[i]! < min) min = cols[i]!
+      base[c] = min
+      for (let i = c; i < n * width; i += width) cols[i] = (cols[i]! - min) / st
     }
-    const {buf, rowWidth, fields} = encodeRows(job)
-    const sql = this.sql(fields)
+    // Column widths: the longest decimal in this flush (max value per column, then its digits).
+    const max: number[] = new Array(width).fill(0)
+    for (let i = 0; i < n; i++) {
+      const o = i * width
+      for (let c = 0; c < width; c++) if (cols[o + c]! > max[c]!) max[c] = cols[o + c]!
+    }
+    // Values are integers below 2^53, so String() gives their exact digits (never an exponent).
+    const w: number[] = max.map((v, c) => Math.max(this.nullable[c] ? 2 : 1, String(v).length))
+    const rowWidth = w.reduce((a, x) => a + x, 0)
+    // A fresh buffer each flush, on purpose: see releaseNativeMemory().
+    const buf = Buffer.allocUnsafe(rowWidth * n)
+    let pos = 0
+    for (let j = 0; j < n; j++) {
+      const o = this.order[j]! * width
+      for (let c = 0; c < width; c++) {
+        let v = cols[o + c]!
+        const end = pos + w[c]!
+        let p = end
+        if (v < 0) {
+          buf[--p] = 49 // "1"
+          buf[--p] = 45 // "-"
+        } else if (v === 0) {
+          buf[--p] = 48
+        } else {
+          // Float division only above 2^31; below it, 32-bit integer arithmetic (much cheaper).
+          while (v >= 2147483648) {
+            const q = Math.floor(v / 10)
+            buf[--p] = 48 + (v - q * 10)
+            v = q
+          }
+          // Two digits per division, from a table.
+          let x = v | 0
+          while (x >= 100) {
+            const q = (x / 100) | 0
+            const r = (x - q * 100) << 1
+            buf[--p] = DIGITS2[r + 1]!
+            buf[--p] = DIGITS2[r]!
+            x = q
+          }
+          if (x >= 10) {
+            buf[--p] = DIGITS2[(x << 1) + 1]!
+            buf[--p] = DIGITS2[x << 1]!
+          } else if (x > 0) buf[--p] = 48 + x
+        }
+        while (p > pos) buf[--p] = 32 // left-pad with spaces (CAST ignores them)
+        pos = end
+      }
+    }
+    let off = 1
+    const fields = w.map((wc, c) => {
+      let f = `CAST(substr(?1, n * ${rowWidth} + ${off}, ${wc}) AS INTEGER)`
+      off += wc
+      const st = this.step[c]
+      if (st) f = `${base[c]} + ${st === 1 ? f : `${st} * ${f}`}`
+      return this.nullable[c] ? `NULLIF(${f}, -1)` : f
+    })
+    this.n = 0
+    // The row counter: libSQL's built-in generate_series on a local file (a recursive CTE queues
+    // every row through a temp table: measured ~25 % of a 1M-row raw insert); remote servers get
+    // the CTE, which any SQLite runs.
+    const local = this.sink.maxBytes === Number.POSITIVE_INFINITY
+    const sql = local
+      ? `${this.head} SELECT ${fields.join(', ')} FROM (SELECT value AS n FROM generate_series(0, ?2 - 1)) WHERE true ${this.tail}`
+      : `WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r WHERE n + 1 < ?2)
+       ${this.head} SELECT ${fields.join(', ')} FROM r WHERE true ${this.tail}`
     // Base64 makes a blob 4/3 larger on the wire.
     const perStatement =
       this.sink.maxBytes === Number.POSITIVE_INFINITY ? n : Math.max(1, Math.floor(((this.sink.maxBytes - sql.length - 512) * 3) / 4 / rowWidth))

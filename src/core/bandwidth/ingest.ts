@@ -29,19 +29,7 @@
 import {invalidInput, NetmonError} from '../errors.js'
 import {registerDevice} from '../devices/repo.js'
 import type {Stmt, Store, Tx} from '../store/index.js'
-import {
-  BatchingSink,
-  CollectingSink,
-  DirectSink,
-  FixedWidthRows,
-  jsonChunks,
-  REMOTE_REQUEST_BYTES,
-  type RowEncoder,
-  statementBytes,
-  writeJsonRows,
-  type Sink,
-} from './bulk.js'
-import {EncoderThread} from './encoder.js'
+import {BatchingSink, CollectingSink, DirectSink, FixedWidthRows, jsonChunks, REMOTE_REQUEST_BYTES, statementBytes, writeJsonRows, type Sink} from './bulk.js'
 import {DEFAULT_MAX_RATE_BPS, stepCounter, type CounterBits, type CounterEvent, type CounterReading, type Outcome} from './counters.js'
 import {joinBig, type SampleBatch} from './input.js'
 import {mergeLate, ROLLUP_TAIL, rollupHead} from './late.js'
@@ -64,8 +52,6 @@ export {RESOLUTIONS, type Resolution} from './state.js'
 export {rollupUpsert} from './late.js'
 
 const RAW_ROWS_PER_STATEMENT = 50_000
-/** Batches above this many records get the big-batch page cache (and, local, the encoder thread). */
-const BIG_BATCH = 50_000
 const DETAIL_LIMIT = 100
 /** Batches up to this many records on a remote store try the one-request write first. */
 const ONE_REQUEST_RECORDS = 2_000
@@ -280,23 +266,11 @@ async function writeTotals(sink: Sink, states: DevState[]): Promise<void> {
 export async function applyBatch(tx: Tx, batch: SampleBatch, opts: IngestOptions): Promise<IngestResult> {
   const now = opts.now ?? Date.now()
   const sink: Sink = opts.local ? new DirectSink(tx) : new BatchingSink(tx)
-  // A big local batch encodes its blobs on a second thread while SQLite runs (bulk.ts); started
-  // first, so the thread is up by the first flush.
-  const encoder = opts.local && batch.spool.count > BIG_BATCH ? EncoderThread.start() : null
-  try {
-    const {ids, registered, loaded} = await resolveDevices(tx, sink, batch, opts, now)
-    const result = await account(batch, opts, now, ids, loaded, sink, tx, encoder)
-    await sink.flush()
-    result!.registered = registered
-    return result!
-  } finally {
-    if (encoder) {
-      // On a failure, statements still queued behind an encode run (or fail) inside the
-      // transaction before it is rolled back — never after it.
-      if (sink instanceof DirectSink) await sink.settle()
-      await encoder.stop()
-    }
-  }
+  const {ids, registered, loaded} = await resolveDevices(tx, sink, batch, opts, now)
+  const result = await account(batch, opts, now, ids, loaded, sink, tx)
+  await sink.flush()
+  result!.registered = registered
+  return result!
 }
 
 /**
@@ -312,8 +286,8 @@ async function account(
   loaded: Map<string, Loaded>,
   sink: Sink,
   tx: Tx | null,
-  encoder: RowEncoder | null = null,
 ): Promise<IngestResult | null> {
+  const maxRateBps = opts.counter?.maxRateBps ?? DEFAULT_MAX_RATE_BPS
   const stateById = new Map<number, DevState>()
   const states: DevState[] = new Array(batch.macs.length)
   // Per device slot: rollup buckets starting after this time hold no row yet (see newBucketsAfter).
@@ -336,57 +310,26 @@ async function account(
   }
   const counterMode = batch.mode === 'counter'
 
-  const big = batch.spool.count > BIG_BATCH
+  const big = batch.spool.count > 50_000
   if (big && opts.local && tx) {
     // The raw table is clustered by device; a long stream interleaves 1000s of devices, so keep
     // their insertion pages in cache (bounded: 16 MiB) instead of re-reading them per row.
     await tx.execute('PRAGMA cache_size = -16384')
   }
-  return accountRows(batch, opts, now, states, stateById, newAfter, counterMode, big, sink, tx, encoder)
-}
-
-/**
- * The time after which a device's rollup buckets are known to hold no row, so a closed bucket there
- * is a plain INSERT (cheaper than the upsert; ~200k 5-minute rows in the 1M-line bench): a device
- * registered by this batch has no rows at all; a known device none after its latest sample
- * (bw_totals.cur_ts: every raw sample and rollup row comes from a sample at or before it, late
- * ones included). Anything else (no totals row, cur_ts cleared, a merged device) takes the upsert.
- */
-function newBucketsAfter(row: Loaded | undefined, id: number): number {
-  if (!row) return Number.NEGATIVE_INFINITY
-  if (Number(row.id) === id && row.t_id !== null && row.cur_ts !== null) return Number(row.cur_ts)
-  return Number.POSITIVE_INFINITY
-}
-
-/** account()'s per-record work and its writes (`encoder`: blobs encoded on the encoder thread). */
-async function accountRows(
-  batch: SampleBatch,
-  opts: IngestOptions,
-  now: number,
-  states: DevState[],
-  stateById: Map<number, DevState>,
-  newAfter: number[],
-  counterMode: boolean,
-  big: boolean,
-  sink: Sink,
-  tx: Tx | null,
-  encoder: RowEncoder | null,
-): Promise<IngestResult | null> {
-  const maxRateBps = opts.counter?.maxRateBps ?? DEFAULT_MAX_RATE_BPS
 
   // Flushed after each spool chunk once past the threshold, so a chunk always fits (a record
   // adds at most one raw row and one row per rollup level).
   const cap = RAW_ROWS_PER_STATEMENT + SPOOL_CHUNK_RECORDS
   // Two raw buffers: samples after the device's latest one are new rows for sure (plain INSERT,
   // ~20 % cheaper than an upsert); only same-(device, ts) samples need the upsert, flushed after.
-  const rawNew = new FixedWidthRows(sink, RAW_HEAD, '', [false, false, false, false, true], stateById.size, cap, [null, 1], encoder)
-  const raw = new FixedWidthRows(sink, RAW_HEAD, RAW_TAIL, [false, false, false, false, true], stateById.size, cap, [null, 1], encoder)
+  const rawNew = new FixedWidthRows(sink, RAW_HEAD, '', [false, false, false, false, true], stateById.size, cap, [null, 1])
+  const raw = new FixedWidthRows(sink, RAW_HEAD, RAW_TAIL, [false, false, false, false, true], stateById.size, cap, [null, 1])
   const rollups = RESOLUTIONS.map(
-    r => new FixedWidthRows(sink, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap, [null, r.ms], encoder),
+    r => new FixedWidthRows(sink, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap, [null, r.ms]),
   )
   // Buckets known to be new (newBucketsAfter): plain INSERT.
   const rollupsNew = RESOLUTIONS.map(
-    r => new FixedWidthRows(sink, rollupHead(r.table), '', [false, false, false, false, false, true], stateById.size, cap, [null, r.ms], encoder),
+    r => new FixedWidthRows(sink, rollupHead(r.table), '', [false, false, false, false, false, true], stateById.size, cap, [null, r.ms]),
   )
   const closeAcc = (i: number, st: DevState, a: Acc) => pushAcc(a.bucket > newAfter[st.slot]! ? rollupsNew[i]! : rollups[i]!, st, a)
   const addRaw = (st: DevState, ts: number, sent: number, received: number, interval: number | null, rows = raw) => {
@@ -586,7 +529,6 @@ async function accountRows(
   // Traffic is evidence the device is there: keep the shared last_seen moving.
   const seen = [...stateById.values()].filter(s => s.touched && s.lastTs !== null).map(s => `[${s.id},${Math.min(s.lastTs!, now)}]`)
   await writeJsonRows(sink, `UPDATE devices SET last_seen = max(last_seen, j.value->>1) FROM json_each(?) j WHERE devices.id = j.value->>0`, seen)
-  await sink.flush()
   if (big && opts.local && tx) await tx.execute('PRAGMA cache_size = -2000')
 
   const result: IngestResult = {
@@ -608,6 +550,19 @@ async function accountRows(
     result.samples = details
   }
   return result
+}
+
+/**
+ * The time after which a device's rollup buckets are known to hold no row, so a closed bucket there
+ * is a plain INSERT (cheaper than the upsert; ~200k 5-minute rows in the 1M-line bench): a device
+ * registered by this batch has no rows at all; a known device none after its latest sample
+ * (bw_totals.cur_ts: every raw sample and rollup row comes from a sample at or before it, late
+ * ones included). Anything else (no totals row, cur_ts cleared, a merged device) takes the upsert.
+ */
+function newBucketsAfter(row: Loaded | undefined, id: number): number {
+  if (!row) return Number.NEGATIVE_INFINITY
+  if (Number(row.id) === id && row.t_id !== null && row.cur_ts !== null) return Number(row.cur_ts)
+  return Number.POSITIVE_INFINITY
 }
 
 const GUARD_TABLE = 'CREATE TEMP TABLE IF NOT EXISTS netmon_guard (ok INTEGER CONSTRAINT netmon_snapshot_changed CHECK (ok = 1))'

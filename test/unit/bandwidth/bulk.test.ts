@@ -3,8 +3,7 @@
  * row exactly, on a real libSQL file.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {DirectSink, FixedWidthRows, jsonChunks, jsonTextBytes, statementBytes, writeJsonRows, type Sink} from '../../../src/core/bandwidth/bulk.js'
-import {inlineEncoder} from '../../../src/core/bandwidth/encoder.js'
+import {FixedWidthRows, jsonChunks, jsonTextBytes, statementBytes, writeJsonRows, type Sink} from '../../../src/core/bandwidth/bulk.js'
 import {openStore, type Store, type Tx} from '../../../src/core/store/index.js'
 import {tempStore} from '../../support/cli.js'
 
@@ -72,60 +71,5 @@ describe('bulk statements under a byte bound', () => {
     const got = await store.query<{a: number; ts: number; v: number | null}>('SELECT a, ts, v FROM r ORDER BY ts')
     expect(got).toEqual(rows)
     expect((await store.query<{n: number}>('SELECT count(*) AS n FROM j'))[0]!.n).toBe(rows.length)
-  })
-
-  it('with an encoder, flushes and plain writes run in the order they were queued, every row exact', async () => {
-    await store.script('DELETE FROM r; DELETE FROM j')
-    const base = Date.now() - 86_400_000
-    const got = await store.writeTx(async tx => {
-      const sink = new DirectSink(tx)
-      const fw = new FixedWidthRows(sink, 'INSERT INTO r(a, ts, v)', '', [false, false, true], 3, 100, [null, 1], inlineEncoder)
-      for (let f = 0; f < 5; f++) {
-        for (let i = 0; i < 100; i++) {
-          const o = fw.add(i % 3)
-          // Re-read after every add: a flush hands the buffer to the encoder and swaps in another.
-          fw.values[o] = i % 3
-          fw.values[o + 1] = base + f * 1000 + i
-          fw.values[o + 2] = i % 5 === 0 ? -1 : f * 100 + i
-        }
-        await fw.flush()
-        // Queued behind the flush: it sees the flush's rows (count so far), so order is kept.
-        await sink.write('INSERT INTO j SELECT ?, count(*) FROM r', [`after ${f}`])
-      }
-      await sink.flush()
-      return tx.query<{k: string; n: number}>('SELECT k, n FROM j ORDER BY n')
-    })
-    expect(got.map(r => [r.k, Number(r.n)])).toEqual([0, 1, 2, 3, 4].map(f => [`after ${f}`, (f + 1) * 100]))
-    const rows = await store.query<{a: number; ts: number; v: number | null}>('SELECT a, ts, v FROM r ORDER BY ts')
-    expect(rows).toHaveLength(500)
-    expect(rows[7]).toEqual({a: 1, ts: base + 7, v: 7})
-    expect(rows[105]).toEqual({a: 2, ts: base + 1005, v: null})
-  })
-
-  it('with an encoder, a failed encode fails the transaction and nothing queued behind it is written', async () => {
-    await store.script('DELETE FROM r; DELETE FROM j')
-    let calls = 0
-    const failing = {
-      encode: (job: Parameters<typeof inlineEncoder.encode>[0]) =>
-        ++calls === 2 ? new Promise<never>((_, reject) => setTimeout(() => reject(new Error('encoder down')), 20)) : inlineEncoder.encode(job),
-    }
-    await expect(
-      store.writeTx(async tx => {
-        const sink = new DirectSink(tx)
-        const fw = new FixedWidthRows(sink, 'INSERT INTO r(a, ts, v)', '', [false, false, true], 1, 10, [null, 1], failing)
-        for (let f = 0; f < 3; f++) {
-          for (let i = 0; i < 10; i++) {
-            const o = fw.add(0)
-            fw.values[o] = 0
-            fw.values[o + 1] = f * 10 + i
-            fw.values[o + 2] = i
-          }
-          await fw.flush()
-        }
-        await sink.write('INSERT INTO j VALUES (?, 1)', ['late'])
-        await sink.flush()
-      }),
-    ).rejects.toThrow(/encoder down/)
-    expect((await store.query<{n: number}>('SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM j) AS n'))[0]!.n).toBe(0)
   })
 })
