@@ -297,11 +297,14 @@ async function account(
   const maxRateBps = opts.counter?.maxRateBps ?? DEFAULT_MAX_RATE_BPS
   const stateById = new Map<number, DevState>()
   const states: DevState[] = new Array(batch.macs.length)
+  // Per device slot: rollup buckets starting after this time hold no row yet (see newBucketsAfter).
+  const newAfter: number[] = []
   for (let k = 0; k < batch.macs.length; k++) {
     const id = ids[k]!
     let st = stateById.get(id)
     if (!st) {
       const row = loaded.get(batch.macs[k]!)
+      newAfter.push(newBucketsAfter(row, id))
       const t = row && Number(row.id) === id && row.t_id !== null ? ({...row, device_id: id} as TotalsRow) : undefined
       st = stateFrom(id, stateById.size, batch.macs[k]!, t)
       if (row && Number(row.id) === id && row.c_ts !== null) {
@@ -331,6 +334,11 @@ async function account(
   const rollups = RESOLUTIONS.map(
     r => new FixedWidthRows(sink, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap, [null, r.ms]),
   )
+  // Buckets known to be new (newBucketsAfter): plain INSERT.
+  const rollupsNew = RESOLUTIONS.map(
+    r => new FixedWidthRows(sink, rollupHead(r.table), '', [false, false, false, false, false, true], stateById.size, cap, [null, r.ms]),
+  )
+  const closeAcc = (i: number, st: DevState, a: Acc) => pushAcc(a.bucket > newAfter[st.slot]! ? rollupsNew[i]! : rollups[i]!, st, a)
   const addRaw = (st: DevState, ts: number, sent: number, received: number, interval: number | null, rows = raw) => {
     const o = rows.add(st.slot)
     const v = rows.values
@@ -363,7 +371,7 @@ async function account(
         st.acc[i] = a
       } else if (a.bucket !== bucket) {
         // pushAcc copied the closed bucket's values: the object is reused for the next one.
-        pushAcc(rollups[i]!, st, a)
+        closeAcc(i, st, a)
         a.bucket = bucket
         a.sent = 0
         a.received = 0
@@ -480,20 +488,25 @@ async function account(
       await raw.flush()
     }
     for (const r of rollups) if (r.length >= RAW_ROWS_PER_STATEMENT) await r.flush()
+    for (const r of rollupsNew) if (r.length >= RAW_ROWS_PER_STATEMENT) await r.flush()
   }
   await rawNew.flush()
   await raw.flush()
   // Close the open buckets.
   for (let i = 0; i < 3; i++) {
     const r = rollups[i]!
+    const rn = rollupsNew[i]!
     await r.flush()
+    await rn.flush()
     for (const st of stateById.values()) {
       const a = st.acc[i]
-      if (a) pushAcc(r, st, a)
+      if (a) closeAcc(i, st, a)
       st.acc[i] = null
       if (r.length >= RAW_ROWS_PER_STATEMENT) await r.flush()
+      if (rn.length >= RAW_ROWS_PER_STATEMENT) await rn.flush()
     }
     await r.flush()
+    await rn.flush()
   }
 
   if (late.length) {
@@ -544,6 +557,19 @@ async function account(
     result.samples = details
   }
   return result
+}
+
+/**
+ * The time after which a device's rollup buckets are known to hold no row, so a closed bucket there
+ * is a plain INSERT (cheaper than the upsert; ~200k 5-minute rows in the 1M-line bench): a device
+ * registered by this batch has no rows at all; a known device none after its latest sample
+ * (bw_totals.cur_ts: every raw sample and rollup row comes from a sample at or before it, late
+ * ones included). Anything else (no totals row, cur_ts cleared, a merged device) takes the upsert.
+ */
+function newBucketsAfter(row: Loaded | undefined, id: number): number {
+  if (!row) return Number.NEGATIVE_INFINITY
+  if (Number(row.id) === id && row.t_id !== null && row.cur_ts !== null) return Number(row.cur_ts)
+  return Number.POSITIVE_INFINITY
 }
 
 const GUARD_TABLE = 'CREATE TEMP TABLE IF NOT EXISTS netmon_guard (ok INTEGER CONSTRAINT netmon_snapshot_changed CHECK (ok = 1))'
