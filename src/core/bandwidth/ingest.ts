@@ -32,7 +32,7 @@ import {refreshHostnames, touchLastSeen} from '../devices/repo.js'
 import type {Stmt, Store, Tx} from '../store/index.js'
 import {BatchingSink, CollectingSink, DirectSink, FixedWidthRows, REMOTE_REQUEST_BYTES, statementBytes, type Sink} from './bulk.js'
 import {bulkRows, resolveDevices} from './resolve.js'
-import {FINGERPRINT, LOOKUP_SQL, newBucketsAfter, writeCounters, writeTotals, type Loaded} from './totals-repo.js'
+import {FINGERPRINT, LOOKUP_SQL, loadedByMac, newBucketsAfter, writeCounters, writeTotals, type Loaded} from './totals-repo.js'
 import {Accountant, type CounterDetail, type RowOut, type SampleDetail} from './account.js'
 import {DEFAULT_MAX_RATE_BPS, type CounterBits, type Outcome} from './counters.js'
 import type {SampleBatch} from './input.js'
@@ -157,7 +157,9 @@ async function account(
 
   // Flushed after each spool chunk once past the threshold, so a chunk always fits (a record
   // adds at most one raw row and one row per rollup level).
-  const cap = RAW_ROWS_PER_STATEMENT + SPOOL_CHUNK_RECORDS
+  // A buffer never holds more than one row per record plus one per device (the closed buckets):
+  // a small batch (a collector tick) allocates that, not the big-batch size (GC per tick).
+  const cap = Math.min(RAW_ROWS_PER_STATEMENT + SPOOL_CHUNK_RECORDS, batch.spool.count + stateById.size + 1)
   // Two raw buffers: samples after the device's latest one are new rows for sure (plain INSERT,
   // ~20 % cheaper than an upsert); only same-(device, ts) samples need the upsert, flushed after.
   const rawNew = new FixedWidthRows(sink, RAW_HEAD, '', [false, false, false, false, true], stateById.size, cap, [null, 1])
@@ -279,7 +281,7 @@ async function ingestOneRequest(store: Store, batch: SampleBatch, opts: IngestOp
   const deadline = Date.now() + CONFLICT_BUDGET_MS
   for (let attempt = 1; ; attempt++) {
     const now = opts.now ?? Date.now()
-    const loaded = new Map((await store.query<Loaded>(LOOKUP_SQL, [macs])).map(r => [String(r.mac), r]))
+    const loaded = loadedByMac(await store.query<{j: string}>(LOOKUP_SQL, [macs]))
     if (batch.macs.some(m => !loaded.has(m))) return null
     const ids = batch.macs.map(m => Number(loaded.get(m)!.id))
     const sink = new CollectingSink()

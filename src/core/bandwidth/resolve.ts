@@ -73,8 +73,11 @@ export async function resolveDevices(
       merged.push(mac)
     } else if (found) {
       ids[k] = Number(found.id)
-      if (hint?.ip) ipRows.push(JSON.stringify([ids[k], hint.ip, hint.hostname ?? null, now]))
-      else if (hint?.hostname) hostRows.push(JSON.stringify([ids[k], hint.hostname]))
+      // Only what changed: a collector re-sends every host's address each tick (1,000 UPDATEs of
+      // unchanged rows otherwise); last_seen moves with the samples (touchLastSeen) either way.
+      const newHost = hint?.hostname !== undefined && hint.hostname !== found.hostname
+      if (hint?.ip && (hint.ip !== found.ip || newHost)) ipRows.push(JSON.stringify([ids[k], hint.ip, hint.hostname ?? null, now]))
+      else if (newHost) hostRows.push(JSON.stringify([ids[k], hint!.hostname]))
     } else {
       newRows.push(JSON.stringify([mac, hint?.ip ?? null, hint?.hostname ?? hint?.label ?? null, now]))
     }
