@@ -165,7 +165,10 @@ const netflowJob = z.strictObject({
   /** Flush interval (one batch per interval; also the bucket width). */
   every: duration(1000, 3_600_000).optional(),
   /** Only datagrams from these exporter addresses are decoded (others are dropped and counted). */
-  exporters: z.array(nonEmpty('an exporter IP address'), {message: 'expected a list of exporter IP addresses'}).min(1, {message: 'expected at least one exporter'}).optional(),
+  exporters: z
+    .array(nonEmpty('an exporter IP address'), {message: 'expected a list of exporter IP addresses'})
+    .min(1, {message: 'expected at least one exporter'})
+    .optional(),
   /** Caps on held state (docs/SOURCES.md). */
   max_hosts: int(1, 1_000_000).optional(),
 })
@@ -525,8 +528,7 @@ export function resolveAgentConfig(raw: unknown, opts: ResolveOptions = {}): Age
         const m = /^(?:\[([0-9a-f:.]+)\]|([0-9.]+)):(\d{1,5})$/i.exec(listen)
         const address = m ? (m[1] ?? m[2])! : ''
         const port = m ? Number(m[3]) : -1
-        if (!m || !isIP(address) || port > 65535)
-          fail(at('listen'), `expected ADDRESS:PORT such as 0.0.0.0:2055 or [::]:2055, got "${listen}"`)
+        if (!m || !isIP(address) || port > 65535) fail(at('listen'), `expected ADDRESS:PORT such as 0.0.0.0:2055 or [::]:2055, got "${listen}"`)
         const bind = `${address}:${port}`
         if (port !== 0 && netflowBinds.has(bind)) fail(at('listen'), `jobs[${netflowBinds.get(bind)}] already listens on ${listen}`)
         netflowBinds.set(bind, i)

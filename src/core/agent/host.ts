@@ -355,7 +355,17 @@ class NetflowJobRunner implements Runner {
   private stopped = false
   private writing: Promise<void> | null = null
   private overruns = 0
-  private readonly totals = {flushes: 0, samples: 0, bytes_sent: 0, bytes_received: 0, port_rows: 0, registered: 0, skipped_flows: 0, write_failures: 0, lost_flows: 0}
+  private readonly totals = {
+    flushes: 0,
+    samples: 0,
+    bytes_sent: 0,
+    bytes_received: 0,
+    port_rows: 0,
+    registered: 0,
+    skipped_flows: 0,
+    write_failures: 0,
+    lost_flows: 0,
+  }
   private last: import('../bandwidth/flows.js').FlowWriteResult | null = null
 
   constructor(
@@ -396,7 +406,15 @@ class NetflowJobRunner implements Runner {
       ctx.log.info(`${job.name}: netflow listening on ${a.address}:${a.port} (udp), flush every ${job.everyMs / 1000}s`)
       await ctx.write(
         'started',
-        ctx.repo.finished(job.name, {startedAt, durationMs: Date.now() - startedAt, outcome: 'ok', error: null, nextRunAt: this.nextFlush(), detail: this.detail(), state: 'running'}),
+        ctx.repo.finished(job.name, {
+          startedAt,
+          durationMs: Date.now() - startedAt,
+          outcome: 'ok',
+          error: null,
+          nextRunAt: this.nextFlush(),
+          detail: this.detail(),
+          state: 'running',
+        }),
       )
       this.arm()
     } catch (e) {
@@ -505,7 +523,13 @@ class NetflowJobRunner implements Runner {
           }
         : null,
       held: l ? {hosts: l.heldHosts, buckets: l.openBuckets} : null,
-      templates: l ? {exporters: l.cache.exporterCount, templates: l.cache.templateCount, evictions: l.cache.totals.evictedTemplates + l.cache.totals.evictedExporters + l.cache.totals.evictedDomains} : null,
+      templates: l
+        ? {
+            exporters: l.cache.exporterCount,
+            templates: l.cache.templateCount,
+            evictions: l.cache.totals.evictedTemplates + l.cache.totals.evictedExporters + l.cache.totals.evictedDomains,
+          }
+        : null,
       hosts: this.last?.hosts ?? 0,
       last_flush: this.last,
       written: this.totals,

@@ -143,8 +143,7 @@ const UPSERT_PORTS = `INSERT INTO bw_ports(device_id, bucket_ts, proto, port, by
     bytes_received = bytes_received + excluded.bytes_received, flows = flows + excluded.flows`
 
 async function upsertPorts(tx: Tx, rows: unknown[][]): Promise<void> {
-  for (let i = 0; i < rows.length; i += PORT_ROWS_PER_STATEMENT)
-    await tx.execute(UPSERT_PORTS, [JSON.stringify(rows.slice(i, i + PORT_ROWS_PER_STATEMENT))])
+  for (let i = 0; i < rows.length; i += PORT_ROWS_PER_STATEMENT) await tx.execute(UPSERT_PORTS, [JSON.stringify(rows.slice(i, i + PORT_ROWS_PER_STATEMENT))])
 }
 
 // ---------- reads ----------
@@ -183,12 +182,7 @@ interface Agg {
   devices: number
 }
 
-async function aggregate(
-  db: Reader,
-  by: PortGrouping,
-  where: {deviceId?: number; sinceMs?: number; untilMs?: number},
-  limit: number,
-): Promise<PortTraffic[]> {
+async function aggregate(db: Reader, by: PortGrouping, where: {deviceId?: number; sinceMs?: number; untilMs?: number}, limit: number): Promise<PortTraffic[]> {
   const cond: string[] = []
   const args: (number | string)[] = []
   if (where.deviceId !== undefined) {
@@ -231,10 +225,7 @@ async function aggregate(
 }
 
 /** `bandwidth top --by port|protocol [--mac] [--since] [--until]`. */
-export async function topPorts(
-  store: Store,
-  opts: {by: PortGrouping; limit: number; macOrIp?: string; sinceMs?: number; untilMs?: number},
-): Promise<PortTop> {
+export async function topPorts(store: Store, opts: {by: PortGrouping; limit: number; macOrIp?: string; sinceMs?: number; untilMs?: number}): Promise<PortTop> {
   let device: PortTop['device'] = null
   let deviceId: number | undefined
   if (opts.macOrIp !== undefined) {

@@ -353,7 +353,9 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
 
   // The agent's netflow jobs: their counters as the agent last wrote them (agent_jobs.detail).
   await section('netflow', async () => {
-    const rows = await store.query<{name: string; detail: string | null}>(`SELECT name, detail FROM agent_jobs WHERE kind = 'netflow' AND active = 1 ORDER BY name`)
+    const rows = await store.query<{name: string; detail: string | null}>(
+      `SELECT name, detail FROM agent_jobs WHERE kind = 'netflow' AND active = 1 ORDER BY name`,
+    )
     const jobs = rows.flatMap(r => {
       try {
         const d = r.detail ? (JSON.parse(r.detail) as NetflowDetail) : null
@@ -368,10 +370,30 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
         (['received', 'decoded', 'dropped', 'malformed'] as const).map(o => [{job: j.job, outcome: o}, j.d.datagrams![o]] as [Labels, number]),
       ),
     ])
-    x.add('netmon_netflow_flows_total', 'counter', 'Flow records the job decoded', each(d => d.flows?.decoded ?? 0))
-    x.add('netmon_netflow_overflow_flows_total', 'counter', 'Flow records not held because a memory cap was hit', each(d => d.flows?.overflow ?? 0))
-    x.add('netmon_netflow_template_evictions_total', 'counter', 'Templates, domains and exporters evicted from the template cache at its caps', each(d => d.templates?.evictions ?? 0))
-    x.add('netmon_netflow_hosts', 'gauge', 'LAN hosts in the last flush', each(d => d.hosts ?? 0))
+    x.add(
+      'netmon_netflow_flows_total',
+      'counter',
+      'Flow records the job decoded',
+      each(d => d.flows?.decoded ?? 0),
+    )
+    x.add(
+      'netmon_netflow_overflow_flows_total',
+      'counter',
+      'Flow records not held because a memory cap was hit',
+      each(d => d.flows?.overflow ?? 0),
+    )
+    x.add(
+      'netmon_netflow_template_evictions_total',
+      'counter',
+      'Templates, domains and exporters evicted from the template cache at its caps',
+      each(d => d.templates?.evictions ?? 0),
+    )
+    x.add(
+      'netmon_netflow_hosts',
+      'gauge',
+      'LAN hosts in the last flush',
+      each(d => d.hosts ?? 0),
+    )
   })
 
   // The server itself.
