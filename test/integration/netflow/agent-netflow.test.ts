@@ -1,7 +1,7 @@
 /**
  * The agent's netflow job end to end (issue 15, acceptance 2 and 3), real parts only: a netns LAN
  * (10.77.18.0/24, hosts A and B), softflowd capturing LIVE on A's veth and exporting v5, v9 and
- * IPFIX to `netmon agent run` (the built CLI) on 127.0.0.1; a TCP transfer from B's port 5001 to A
+ * IPFIX (and pmacctd's nfprobe, IPFIX) to `netmon agent run` (the built CLI) on 127.0.0.1; a TCP transfer from B's port 5001 to A
  * (both directions carry data), recorded at the same time by tcpdump on the same interface. The
  * bytes stored for B (`bandwidth stats --mac B --json`, a device keyed by its IP) must equal the
  * IPv4 bytes of the A↔B packets in that pcap (IP total length: what softflowd counts; at the
@@ -98,6 +98,17 @@ function started(child: ChildProcess, stream: 'stdout' | 'stderr', marker: RegEx
   })
 }
 
+/** Stops a child we started; a detached one (pmacctd) with its process group. */
+function stopGroup(c: ChildProcess, sig: NodeJS.Signals): void {
+  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return
+  try {
+    if (c.spawnargs[0] === 'pmacctd') process.kill(-c.pid, sig)
+    else c.kill(sig)
+  } catch {
+    /* gone */
+  }
+}
+
 async function udpPort(): Promise<number> {
   const s = dgram.createSocket('udp4')
   await new Promise<void>(r => s.bind(0, '127.0.0.1', () => r()))
@@ -124,14 +135,68 @@ describe.skipIf(SKIP)('agent netflow job ← softflowd live on a netns LAN', {ti
     hb = lan.addHost({ip: B, mac: testMac(2)})
   })
   afterAll(() => {
-    for (const k of kids) k.kill('SIGKILL')
+    for (const k of kids) stopGroup(k, 'SIGKILL')
     for (const p of procs) p.kill('SIGKILL')
     lan?.destroy()
   })
 
-  for (const version of [5, 9, 10]) {
-    it(`v${version === 10 ? 'IPFIX' : version}: stored bytes per host equal the transfer; by port tcp/${SERVICE}; garbage counted, never fatal`, async () => {
-      const tmp = tempStore(`netmon-nfagent-v${version}-`)
+  const exporters: {label: string; start: (ifc: string, port: number, dir: string) => ChildProcess}[] = [
+    ...[5, 9, 10].map(v => ({
+      label: `softflowd ${v === 10 ? 'IPFIX' : `v${v}`}`,
+      start: (ifc: string, port: number, dir: string) =>
+        spawn(
+          'softflowd',
+          [
+            '-i',
+            ifc,
+            '-n',
+            `127.0.0.1:${port}`,
+            '-v',
+            String(v),
+            '-t',
+            'maxlife=1',
+            '-t',
+            'expint=1',
+            '-d',
+            '-c',
+            join(dir, 'sf.ctl'),
+            '-p',
+            join(dir, 'sf.pid'),
+          ],
+          {stdio: ['ignore', 'pipe', 'pipe']},
+        ),
+    })),
+    ...(have('pmacctd')
+      ? [
+          {
+            label: 'pmacctd IPFIX',
+            start: (ifc: string, port: number, dir: string) => {
+              const conf = join(dir, 'pmacctd.conf')
+              writeFileSync(
+                conf,
+                [
+                  'daemonize: false',
+                  `pcap_interface: ${ifc}`,
+                  'aggregate: src_host, dst_host, src_port, dst_port, proto',
+                  'plugins: nfprobe',
+                  `nfprobe_receiver: 127.0.0.1:${port}`,
+                  'nfprobe_version: 10',
+                  'nfprobe_timeouts: tcp=2:tcp.rst=2:tcp.fin=2:udp=2:general=2:maxlife=1:expint=1',
+                  `pidfile: ${join(dir, 'pmacctd.pid')}`,
+                  '',
+                ].join('\n'),
+              )
+              // Its own process group: the core and its plugin process are stopped together.
+              return spawn('pmacctd', ['-f', conf], {stdio: ['ignore', 'pipe', 'pipe'], detached: true})
+            },
+          },
+        ]
+      : []),
+  ]
+
+  for (const exp of exporters) {
+    it(`${exp.label}: stored bytes per host equal the transfer; by port tcp/${SERVICE}; garbage counted, never fatal`, async () => {
+      const tmp = tempStore('netmon-nfagent-')
       try {
         const port = await udpPort()
         const cfg = join(tmp.dir, 'agent.json')
@@ -160,33 +225,13 @@ describe.skipIf(SKIP)('agent netflow job ← softflowd live on a netns LAN', {ti
         g.close()
 
         const ifc = ha.vethRoot
-        const sf = spawn(
-          'softflowd',
-          [
-            '-i',
-            ifc,
-            '-n',
-            `127.0.0.1:${port}`,
-            '-v',
-            String(version),
-            '-t',
-            'maxlife=1',
-            '-t',
-            'expint=1',
-            '-d',
-            '-c',
-            join(tmp.dir, 'sf.ctl'),
-            '-p',
-            join(tmp.dir, 'sf.pid'),
-          ],
-          {stdio: ['ignore', 'pipe', 'pipe']},
-        )
+        const sf = exp.start(ifc, port, tmp.dir)
         kids.push(sf)
         // Filler: A ↔ gateway (B has no part in it), enough to fill the capture's ring blocks.
         const fill = () => lan.exec(ha, ['ping', '-q', '-c', '100', '-i', '0.002', '-s', '1400', '-W', '1', lan.gatewayIp])
-        // softflowd captures once the filler comes back as a flow.
+        // The exporter captures once the filler comes back as a flow.
         await waitFor(
-          'softflowd to export a warm-up flow',
+          `${exp.label} to export a warm-up flow`,
           async () => {
             fill()
             return (await status()).flows?.detail?.flows?.decoded > 0
@@ -256,7 +301,7 @@ describe.skipIf(SKIP)('agent netflow job ← softflowd live on a netns LAN', {ti
         const metrics = await (await fetch(`${j.api.detail.url}/metrics`)).text()
         expect(metrics).toMatch(/netmon_netflow_datagrams_total\{job="flows",outcome="malformed"\} 5/)
 
-        sf.kill('SIGTERM')
+        stopGroup(sf, 'SIGTERM')
         agent.kill('SIGTERM')
         expect((await agent.exited).code).toBe(0)
         // The final flush on stop adds nothing that was not there.
