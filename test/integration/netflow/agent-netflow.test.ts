@@ -223,6 +223,11 @@ describe.skipIf(SKIP)('agent netflow job ← softflowd live on a netns LAN', {ti
         for (const bytes of [Buffer.from('not netflow'), Buffer.alloc(3), Buffer.from([0, 9, 0, 1]), Buffer.alloc(40, 0xff), Buffer.from([0, 10, 0, 200, 1])])
           await new Promise<void>(r => g.send(bytes, port, '127.0.0.1', () => r()))
         g.close()
+        // A datagram from an exporter not on the allow-list (another loopback address): dropped, counted.
+        const other = dgram.createSocket('udp4')
+        await new Promise<void>(r => other.bind(0, '127.0.0.2', () => r()))
+        await new Promise<void>(r => other.send(Buffer.from('from elsewhere'), port, '127.0.0.1', () => r()))
+        other.close()
 
         const ifc = ha.vethRoot
         const sf = exp.start(ifc, port, tmp.dir)
@@ -295,9 +300,10 @@ describe.skipIf(SKIP)('agent netflow job ← softflowd live on a netns LAN', {ti
         expect(j.flows).toMatchObject({kind: 'netflow', state: 'running'})
         expect(j.flows.detail.datagrams.malformed).toBe(5)
         expect(j.flows.detail.datagrams.decoded).toBeGreaterThan(1)
-        expect(j.flows.detail.datagrams.received).toBe(j.flows.detail.datagrams.decoded + j.flows.detail.datagrams.malformed)
+        expect(j.flows.detail.datagrams.dropped).toBe(1)
+        expect(j.flows.detail.datagrams.received).toBe(j.flows.detail.datagrams.decoded + j.flows.detail.datagrams.malformed + 1)
         const st = await runCli(['agent', 'status'], {db: tmp.db})
-        expect(st.stdout).toMatch(/flows: 127\.0\.0\.1:\d+: datagrams \d+ received, \d+ decoded, 0 dropped, 5 malformed/)
+        expect(st.stdout).toMatch(/flows: 127\.0\.0\.1:\d+: datagrams \d+ received, \d+ decoded, 1 dropped, 5 malformed/)
         const metrics = await (await fetch(`${j.api.detail.url}/metrics`)).text()
         expect(metrics).toMatch(/netmon_netflow_datagrams_total\{job="flows",outcome="malformed"\} 5/)
 
