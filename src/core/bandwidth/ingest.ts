@@ -26,29 +26,21 @@
  * interval, current and peaks ignore it, and a `rate_implausible` event says so.
  * Two samples with the same (device, ts) are summed into one (bytes are never dropped).
  */
-import {invalidInput, NetmonError} from '../errors.js'
-import {writeEvents, type BulkRows} from '../devices/events.js'
-import {ensureDevicesByMac, refreshAddresses, refreshHostnames, registerDevice, touchLastSeen} from '../devices/repo.js'
+import {NetmonError} from '../errors.js'
+import {writeEvents} from '../devices/events.js'
+import {refreshHostnames, touchLastSeen} from '../devices/repo.js'
 import type {Stmt, Store, Tx} from '../store/index.js'
-import {BatchingSink, CollectingSink, DirectSink, FixedWidthRows, jsonChunks, REMOTE_REQUEST_BYTES, statementBytes, writeJsonRows, type Sink} from './bulk.js'
-import {DEFAULT_MAX_RATE_BPS, stepCounter, type CounterBits, type CounterEvent, type CounterReading, type Outcome} from './counters.js'
-import {joinBig, type SampleBatch} from './input.js'
+import {BatchingSink, CollectingSink, DirectSink, FixedWidthRows, REMOTE_REQUEST_BYTES, statementBytes, type Sink} from './bulk.js'
+import {bulkRows, resolveDevices} from './resolve.js'
+import {FINGERPRINT, LOOKUP_SQL, newBucketsAfter, writeCounters, writeTotals, type Loaded} from './totals-repo.js'
+import {Accountant, type CounterDetail, type RowOut, type SampleDetail} from './account.js'
+import {DEFAULT_MAX_RATE_BPS, type CounterBits, type Outcome} from './counters.js'
+import type {SampleBatch} from './input.js'
 import {mergeLate, ROLLUP_TAIL, rollupHead} from './late.js'
-import {intBps, rateBps} from './rates.js'
 import {SPOOL_CHUNK_RECORDS} from './spool.js'
-import {
-  implausibleRate,
-  RESOLUTIONS,
-  stateFrom,
-  TOTALS_COLUMNS,
-  totalsRow,
-  updatePeaks,
-  type Acc,
-  type DevState,
-  type RateEvent,
-  type TotalsRow,
-} from './state.js'
+import {RESOLUTIONS, stateFrom, type Acc, type DevState, type RateEvent, type TotalsRow} from './state.js'
 
+export type {CounterDetail, SampleDetail} from './account.js'
 export {RESOLUTIONS, type Resolution} from './state.js'
 export {rollupUpsert} from './late.js'
 
@@ -66,31 +58,6 @@ export interface IngestOptions {
   now?: number
   /** Local file store: per-connection cache tuning applies, statements are not packed. */
   local?: boolean
-}
-
-export interface SampleDetail {
-  mac: string
-  ts: string
-  ts_ms: number
-  bytes_sent: number
-  bytes_received: number
-  /** null when the sample has no measured interval (first sample, out of order, or an impossible rate). */
-  interval_ms: number | null
-  upload_bps: number | null
-  download_bps: number | null
-  total_bps: number | null
-  late: boolean
-}
-
-export interface CounterDetail {
-  mac: string
-  ts: string
-  ts_ms: number
-  counter_sent: string
-  counter_received: string
-  outcome: Outcome
-  bytes_sent: number | null
-  bytes_received: number | null
 }
 
 export interface IngestResult {
@@ -132,141 +99,6 @@ function pushAcc(rows: FixedWidthRows, st: DevState, a: Acc): void {
 }
 
 /**
- * One device's stored state as one text value, computed by SQL from the same joins in the read and
- * in the one-request write's guard: equal strings = nothing changed in between.
- */
-const FINGERPRINT = `(${['device_id', ...TOTALS_COLUMNS.slice(1)].map(c => `quote(t.${c})`).join(" || ',' || ")}
-  || '|' || quote(c.ts) || ',' || quote(c.sent) || ',' || quote(c.received) || ',' || quote(c.source))`
-
-/** A device with its totals and counter state, looked up by MAC. */
-interface Loaded extends Omit<TotalsRow, 'device_id'> {
-  id: number
-  mac: string
-  t_id: number | null
-  c_ts: number | null
-  c_sent: string | null
-  c_received: string | null
-  c_source: string | null
-  fp: string
-}
-
-const LOOKUP_SQL = `SELECT d.id, d.mac, t.device_id AS t_id, ${TOTALS_COLUMNS.slice(1)
-  .map(c => `t.${c}`)
-  .join(', ')},
-    c.ts AS c_ts, c.sent AS c_sent, c.received AS c_received, c.source AS c_source, ${FINGERPRINT} AS fp
-  FROM json_each(?) j JOIN devices d ON d.mac = j.value LEFT JOIN bw_totals t ON t.device_id = d.id LEFT JOIN bw_counters c ON c.device_id = d.id`
-
-async function lookup(tx: Pick<Tx, 'query'>, macs: readonly string[], maxBytes: number): Promise<Map<string, Loaded>> {
-  const out = new Map<string, Loaded>()
-  for (const chunk of jsonChunks(
-    macs.map(m => JSON.stringify(m)),
-    LOOKUP_SQL,
-    maxBytes,
-  )) {
-    for (const r of await tx.query<Loaded>(LOOKUP_SQL, [chunk])) out.set(String(r.mac), r)
-  }
-  return out
-}
-
-/** The devices module's bulk writes over this batch's sink (chunked under its request budget). */
-function bulkRows(sink: Sink, tx: Pick<Tx, 'query'> | null): BulkRows {
-  return {
-    write: (sql, rows) => writeJsonRows(sink, sql, rows),
-    query: async <T>(sql: string, rows: readonly string[]) => {
-      if (!tx) throw new Error('bulk query needs a transaction')
-      const out: T[] = []
-      for (const chunk of jsonChunks(rows, sql, sink.maxBytes)) out.push(...(await tx.query<T>(sql, [chunk])))
-      return out
-    },
-  }
-}
-
-/**
- * Resolves the batch's MACs to device ids inside the transaction: unknown MACs are registered
- * with --auto-register, else rejected (exit 2, naming where the MAC first appeared). ip/hostname
- * given with the samples refresh the device (like re-registering). Set-based: a constant number of
- * statements whatever the number of devices, except a MAC whose hinted address belongs to a
- * device the scanner knew by IP only (that one is merged by registerDevice, one by one).
- */
-async function resolveDevices(
-  tx: Tx,
-  sink: Sink,
-  batch: SampleBatch,
-  opts: IngestOptions,
-  now: number,
-): Promise<{ids: number[]; registered: string[]; loaded: Map<string, Loaded>}> {
-  const loaded = await lookup(tx, batch.macs, sink.maxBytes)
-  if (!opts.autoRegister) {
-    const k = batch.macs.findIndex(m => !loaded.has(m))
-    if (k >= 0) {
-      const where = batch.firstLine[k] ? ` (first on line ${batch.firstLine[k]})` : ''
-      throw invalidInput(
-        `unknown device ${batch.macs[k]}${where}`,
-        'register it first with `netmon bandwidth register --ip IP --mac MAC`, or pass --auto-register',
-      )
-    }
-  }
-  const hintedIps = [...new Set(batch.hints.flatMap(h => (h?.ip ? [JSON.stringify(h.ip)] : [])))]
-  const ipOnly = new Set<string>()
-  const ipOnlySql = `SELECT ip FROM devices WHERE mac IS NULL AND ip IN (SELECT value FROM json_each(?))`
-  for (const chunk of jsonChunks(hintedIps, ipOnlySql, sink.maxBytes)) {
-    for (const r of await tx.query<{ip: string}>(ipOnlySql, [chunk])) ipOnly.add(String(r.ip))
-  }
-  const ids: number[] = new Array(batch.macs.length)
-  const registered: string[] = []
-  const merged: string[] = []
-  const newRows: string[] = []
-  const ipRows: string[] = []
-  const hostRows: string[] = []
-  for (let k = 0; k < batch.macs.length; k++) {
-    const mac = batch.macs[k]!
-    const hint = batch.hints[k]
-    const found = loaded.get(mac)
-    if (hint?.ip && ipOnly.has(hint.ip)) {
-      ipOnly.delete(hint.ip)
-      const r = await registerDevice(tx, {mac, ip: hint.ip, hostname: found ? (hint.hostname ?? null) : (hint.hostname ?? hint.label ?? null), now})
-      ids[k] = r.device.id
-      if (r.created) registered.push(mac)
-      merged.push(mac)
-    } else if (found) {
-      ids[k] = Number(found.id)
-      if (hint?.ip) ipRows.push(JSON.stringify([ids[k], hint.ip, hint.hostname ?? null, now]))
-      else if (hint?.hostname) hostRows.push(JSON.stringify([ids[k], hint.hostname]))
-    } else {
-      newRows.push(JSON.stringify([mac, hint?.ip ?? null, hint?.hostname ?? hint?.label ?? null, now]))
-    }
-  }
-  const bulk = bulkRows(sink, tx)
-  await refreshAddresses(bulk, ipRows)
-  await refreshHostnames(bulk, hostRows)
-  if (newRows.length) {
-    // Created devices raise `new` like those a scan finds (devices/repo.ts, in bulk).
-    const created = await ensureDevicesByMac(bulk, newRows, now, 'bandwidth')
-    for (let k = 0; k < batch.macs.length; k++) {
-      const id = created.get(batch.macs[k]!)
-      if (id === undefined) continue
-      ids[k] = id
-      registered.push(batch.macs[k]!)
-    }
-  }
-  // A merged device may bring accounting of its own: read its state as it is now.
-  if (merged.length) for (const [mac, row] of await lookup(tx, merged, sink.maxBytes)) loaded.set(mac, row)
-  return {ids, registered, loaded}
-}
-
-/** Writes final totals for the touched devices (the values were computed in this batch). */
-async function writeTotals(sink: Sink, states: DevState[]): Promise<void> {
-  const rows = states.filter(s => s.touched).map(s => JSON.stringify(totalsRow(s)))
-  if (rows.length === 0) return
-  const cols = TOTALS_COLUMNS.join(', ')
-  const sel = TOTALS_COLUMNS.map((_, i) => `value->>${i}`).join(', ')
-  const set = TOTALS_COLUMNS.slice(1)
-    .map(c => `${c} = excluded.${c}`)
-    .join(', ')
-  await writeJsonRows(sink, `INSERT INTO bw_totals(${cols}) SELECT ${sel} FROM json_each(?) WHERE true ON CONFLICT(device_id) DO UPDATE SET ${set}`, rows)
-}
-
-/**
  * Applies a batch inside `tx` (an interactive write transaction). May run more than once (store
  * retries on BUSY): it derives everything from `tx` and the (re-readable) spool.
  */
@@ -297,11 +129,14 @@ async function account(
   const maxRateBps = opts.counter?.maxRateBps ?? DEFAULT_MAX_RATE_BPS
   const stateById = new Map<number, DevState>()
   const states: DevState[] = new Array(batch.macs.length)
+  // Per device slot: rollup buckets starting after this time hold no row yet (see newBucketsAfter).
+  const newAfter: number[] = []
   for (let k = 0; k < batch.macs.length; k++) {
     const id = ids[k]!
     let st = stateById.get(id)
     if (!st) {
       const row = loaded.get(batch.macs[k]!)
+      newAfter.push(newBucketsAfter(row, id))
       const t = row && Number(row.id) === id && row.t_id !== null ? ({...row, device_id: id} as TotalsRow) : undefined
       st = stateFrom(id, stateById.size, batch.macs[k]!, t)
       if (row && Number(row.id) === id && row.c_ts !== null) {
@@ -313,7 +148,6 @@ async function account(
     states[k] = st
   }
   const counterMode = batch.mode === 'counter'
-
   const big = batch.spool.count > 50_000
   if (big && opts.local && tx) {
     // The raw table is clustered by device; a long stream interleaves 1000s of devices, so keep
@@ -331,170 +165,54 @@ async function account(
   const rollups = RESOLUTIONS.map(
     r => new FixedWidthRows(sink, rollupHead(r.table), ROLLUP_TAIL, [false, false, false, false, false, true], stateById.size, cap, [null, r.ms]),
   )
-  const addRaw = (st: DevState, ts: number, sent: number, received: number, interval: number | null, rows = raw) => {
-    const o = rows.add(st.slot)
-    const v = rows.values
-    v[o] = st.id
-    v[o + 1] = ts
-    v[o + 2] = sent
-    v[o + 3] = received
-    v[o + 4] = interval === null ? -1 : interval
+  // Buckets known to be new (newBucketsAfter): plain INSERT.
+  const rollupsNew = RESOLUTIONS.map(
+    r => new FixedWidthRows(sink, rollupHead(r.table), '', [false, false, false, false, false, true], stateById.size, cap, [null, r.ms]),
+  )
+  const out: RowOut = {
+    raw(st, ts, sent, received, interval, fresh) {
+      const rows = fresh ? rawNew : raw
+      const o = rows.add(st.slot)
+      const v = rows.values
+      v[o] = st.id
+      v[o + 1] = ts
+      v[o + 2] = sent
+      v[o + 3] = received
+      v[o + 4] = interval === null ? -1 : interval
+    },
+    rollup: (level, st, a, fresh) => pushAcc(fresh ? rollupsNew[level]! : rollups[level]!, st, a),
   }
-  const late: string[] = []
-  const events: {ts: number; deviceId: number; mac: string; event: CounterEvent | RateEvent}[] = []
-  const flag = (st: DevState, ts: number, event: RateEvent) => events.push({ts, deviceId: st.id, mac: st.mac, event})
-  const outcomes: Partial<Record<Outcome, number>> = {}
   const wantDetail = batch.spool.count <= DETAIL_LIMIT
-  const details: SampleDetail[] = []
-  const counterDetails: CounterDetail[] = []
-  let recorded = 0
-  let lateCount = 0
-  let sumSent = 0
-  let sumReceived = 0
+  const acc = new Accountant(out, {maxRateBps, ...(opts.counter ? {counter: opts.counter} : {}), newAfter, wantDetail})
 
   // Per-row work is synchronous (no promise per sample); buffers are flushed between chunks.
-  const accAdd = (st: DevState, ts: number, sent: number, received: number, peak: number | null) => {
-    for (let i = 0; i < 3; i++) {
-      const size = RESOLUTIONS[i]!.ms
-      const bucket = ts - (((ts % size) + size) % size)
-      let a = st.acc[i]!
-      if (a === null) {
-        a = {bucket, sent: 0, received: 0, n: 0, peak: null}
-        st.acc[i] = a
-      } else if (a.bucket !== bucket) {
-        // pushAcc copied the closed bucket's values: the object is reused for the next one.
-        pushAcc(rollups[i]!, st, a)
-        a.bucket = bucket
-        a.sent = 0
-        a.received = 0
-        a.n = 0
-        a.peak = null
-      }
-      a.sent += sent
-      a.received += received
-      a.n += 1
-      if (peak !== null && (a.peak === null || peak > a.peak)) a.peak = peak
-    }
-  }
-
-  const record = (st: DevState, ts: number, sent: number, received: number) => {
-    recorded++
-    sumSent += sent
-    sumReceived += received
-    st.touched = true
-    st.bytesSent += sent
-    st.bytesReceived += received
-    st.sampleCount += 1
-    if (st.firstTs === null || ts < st.firstTs) st.firstTs = ts
-    if (st.lastTs === null || ts > st.lastTs) st.lastTs = ts
-    let interval: number | null
-    let isLate = false
-    if (st.curTs === null || ts > st.curTs) {
-      // No interval from the registration/reset time: that is no measurement (issue 13).
-      interval = st.curTs === null ? null : ts - st.curTs
-      const bad = interval === null ? null : implausibleRate(sent, received, interval, maxRateBps)
-      if (bad) {
-        flag(st, ts, bad)
-        interval = null
-      }
-      addRaw(st, ts, sent, received, interval, rawNew)
-      st.curTs = ts
-      st.curSent = sent
-      st.curReceived = received
-      st.curInterval = interval
-      updatePeaks(st, ts, sent, received, interval)
-      accAdd(st, ts, sent, received, intBps(rateBps(sent + received, interval)))
-    } else if (ts === st.curTs) {
-      // Same (device, ts) as the latest sample: summed into it (the upsert adds), same interval.
-      interval = st.curInterval
-      st.curSent += sent
-      st.curReceived += received
-      const bad = interval === null ? null : implausibleRate(st.curSent, st.curReceived, interval, maxRateBps)
-      if (bad) {
-        flag(st, ts, bad)
-        interval = null
-        st.curInterval = null
-      }
-      addRaw(st, ts, sent, received, interval)
-      updatePeaks(st, ts, st.curSent, st.curReceived, interval)
-      accAdd(st, ts, sent, received, intBps(rateBps(st.curSent + st.curReceived, interval)))
-    } else {
-      isLate = true
-      interval = null
-      lateCount++
-      late.push('[' + st.id + ',' + ts + ',' + sent + ',' + received + ']')
-    }
-    if (wantDetail) {
-      const up = isLate ? null : rateBps(ts === st.curTs ? st.curSent : sent, interval)
-      const down = isLate ? null : rateBps(ts === st.curTs ? st.curReceived : received, interval)
-      details.push({
-        mac: st.mac,
-        ts: new Date(ts).toISOString(),
-        ts_ms: ts,
-        bytes_sent: sent,
-        bytes_received: received,
-        interval_ms: interval,
-        upload_bps: intBps(up),
-        download_bps: intBps(down),
-        total_bps: up === null || down === null ? null : Math.round(up + down),
-        late: isLate,
-      })
-    }
-  }
-
-  const w = batch.spool.width
   for (const chunk of batch.spool.chunks()) {
-    for (let o = 0; o < chunk.length; o += w) {
-      const st = states[chunk[o]!]!
-      const ts = chunk[o + 1]!
-      if (!counterMode) {
-        record(st, ts, chunk[o + 2]!, chunk[o + 3]!)
-        continue
-      }
-      const reading: CounterReading = {ts, sent: joinBig(chunk[o + 2]!, chunk[o + 3]!), received: joinBig(chunk[o + 4]!, chunk[o + 5]!)}
-      const ctx = batch.counterContext?.[chunk[o]!]
-      const step = stepCounter(st.counter, reading, ctx ? {...opts.counter!, ...ctx} : opts.counter!)
-      outcomes[step.outcome] = (outcomes[step.outcome] ?? 0) + 1
-      st.counter = step.next
-      st.counterTouched = true
-      st.touched = true
-      const src = batch.sources?.[chunk[o]!]
-      if (src) st.counterSource = src
-      if (step.event) events.push({ts, deviceId: st.id, mac: st.mac, event: step.event})
-      if (step.record) record(st, ts, step.record.sent, step.record.received)
-      if (wantDetail) {
-        counterDetails.push({
-          mac: st.mac,
-          ts: new Date(ts).toISOString(),
-          ts_ms: ts,
-          counter_sent: reading.sent.toString(),
-          counter_received: reading.received.toString(),
-          outcome: step.outcome,
-          bytes_sent: step.record?.sent ?? null,
-          bytes_received: step.record?.received ?? null,
-        })
-      }
-    }
+    acc.feed(chunk, batch, states)
     if (rawNew.length + raw.length >= RAW_ROWS_PER_STATEMENT) {
       await rawNew.flush()
       await raw.flush()
     }
     for (const r of rollups) if (r.length >= RAW_ROWS_PER_STATEMENT) await r.flush()
+    for (const r of rollupsNew) if (r.length >= RAW_ROWS_PER_STATEMENT) await r.flush()
   }
   await rawNew.flush()
   await raw.flush()
   // Close the open buckets.
   for (let i = 0; i < 3; i++) {
     const r = rollups[i]!
+    const rn = rollupsNew[i]!
     await r.flush()
+    await rn.flush()
     for (const st of stateById.values()) {
-      const a = st.acc[i]
-      if (a) pushAcc(r, st, a)
-      st.acc[i] = null
+      acc.close(i, st)
       if (r.length >= RAW_ROWS_PER_STATEMENT) await r.flush()
+      if (rn.length >= RAW_ROWS_PER_STATEMENT) await rn.flush()
     }
     await r.flush()
+    await rn.flush()
   }
+  const {late, events, outcomes, details, counterDetails} = acc
+  const flag = (st: DevState, ts: number, event: RateEvent) => acc.flag(st, ts, event)
 
   if (late.length) {
     if (!tx) return null
@@ -503,18 +221,7 @@ async function account(
 
   await writeTotals(sink, [...stateById.values()])
 
-  if (counterMode) {
-    const rows = [...stateById.values()]
-      .filter(s => s.counterTouched && s.counter)
-      .map(s => [s.id, s.counter!.ts, s.counter!.sent.toString(), s.counter!.received.toString(), s.counterSource])
-    await writeJsonRows(
-      sink,
-      `INSERT INTO bw_counters(device_id, ts, sent, received, source)
-         SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?) WHERE true
-         ON CONFLICT(device_id) DO UPDATE SET ts = excluded.ts, sent = excluded.sent, received = excluded.received, source = excluded.source`,
-      rows.map(r => JSON.stringify(r)),
-    )
-  }
+  if (counterMode) await writeCounters(sink, [...stateById.values()])
   const bulk = bulkRows(sink, tx)
   await writeEvents(
     bulk,
@@ -527,13 +234,13 @@ async function account(
 
   const result: IngestResult = {
     success: true,
-    message: recorded === 1 ? 'Sample recorded' : `${recorded} samples recorded`,
+    message: acc.recorded === 1 ? 'Sample recorded' : `${acc.recorded} samples recorded`,
     mode: batch.mode,
     samples_in: batch.spool.count,
-    samples_recorded: recorded,
-    samples_late: lateCount,
-    bytes_sent: sumSent,
-    bytes_received: sumReceived,
+    samples_recorded: acc.recorded,
+    samples_late: acc.lateCount,
+    bytes_sent: acc.sumSent,
+    bytes_received: acc.sumReceived,
     devices: stateById.size,
     registered: [],
     events: events.map(e => ({type: e.event.type, mac: e.mac, ts: new Date(e.ts).toISOString(), ts_ms: e.ts})),
