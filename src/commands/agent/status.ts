@@ -49,6 +49,27 @@ Exit status is 0 whether or not the agent runs: scripts read "state" from --json
         ]),
       ),
     )
+    // A netflow job's counters (the listener's, as of its last flush).
+    for (const j of s.jobs) {
+      if (j.kind !== 'netflow' || !j.detail || typeof j.detail !== 'object') continue
+      const d = j.detail as NetflowStatusDetail
+      if (!d.datagrams) continue
+      this.out(
+        `${j.name}: ${d.listen}: datagrams ${d.datagrams.received} received, ${d.datagrams.decoded} decoded, ${d.datagrams.dropped} dropped, ${d.datagrams.malformed} malformed; ` +
+          `flows ${d.flows?.decoded ?? 0} (${d.flows?.unattributed ?? 0} outside the LAN, ${d.flows?.overflow ?? 0} over the caps); ` +
+          `${d.hosts ?? 0} host(s) in the last flush; template evictions ${d.templates?.evictions ?? 0}; ` +
+          `written ${d.written?.samples ?? 0} sample(s) (sampled exports scaled by their interval)`,
+      )
+    }
     return s
   }
+}
+
+interface NetflowStatusDetail {
+  listen?: string
+  datagrams?: {received: number; decoded: number; dropped: number; malformed: number}
+  flows?: {decoded: number; unattributed: number; overflow: number}
+  templates?: {evictions: number}
+  hosts?: number
+  written?: {samples: number}
 }

@@ -9,6 +9,7 @@ export default class BandwidthStats extends NetmonCommand {
   static override description = `Reads the running totals (never the raw samples), so it costs the same after a year as after a minute.
 One device (--mac MAC or IP): {device:{ip, mac, hostname, current:{upload_mbps, download_mbps, total_mbps, *_bps}, total:{bytes_sent, bytes_received, total_bytes, total_mb}, average:{…}, peak:{mbps, bps, timestamp, timestamp_ms, upload:{…}, download:{…}}, uptime_seconds, sample_count, first_seen, last_update, reset_at}}.
 All devices: {network:{upload_bps, download_bps, total_bps, upload_mbps, download_mbps, total_mbps, …}, devices_count, devices:[{ip, mac, hostname, current_mbps, total_mb, …}]}.
+One device also carries by_port: its top 10 [{rank, protocol, protocol_name, port, bytes_sent, bytes_received, total_bytes, flows, devices}] from flow data (the agent's netflow job) over the retained hourly buckets; [] without flow data.
 Interface devices (bandwidth sample --from iface) also carry interface_issues:{tx_errors, rx_errors, tx_drops, rx_drops}: the kernel's errors/drops since the accounting start (absent for other devices; the text output adds columns only then).
 current = the latest sample's rate while that sample is recent: once it is older than max(2 × its interval, 60 s), current is 0 with stale: true (current_as_of says when it was measured); average = total bytes × 8 / uptime; peak = the fastest sample. Mbps = 10^6 bit/s; MB = 2^20 bytes.`
   static override examples = ['<%= config.bin %> bandwidth stats', '<%= config.bin %> bandwidth stats --mac AA:BB:CC:DD:EE:01 --json']
@@ -51,6 +52,13 @@ current = the latest sample's rate while that sample is recent: once it is older
             : []),
         ]),
       )
+      if (d.by_port?.length)
+        this.out(
+          renderTable(
+            ['protocol', 'port', 'total', 'sent', 'received', 'flows'],
+            d.by_port.map(p => [p.protocol_name, p.port ?? '', humanBytes(p.total_bytes), humanBytes(p.bytes_sent), humanBytes(p.bytes_received), p.flows]),
+          ),
+        )
       return r
     }
     const r = await networkStats(store)

@@ -36,6 +36,8 @@ function what(j: AgentJob): string {
       return `bridge: ${j.bridge.meters.length} meter(s) → ${j.bridge.mqtt.url}${j.configPath ? ` (${j.configPath})` : ''}`
     case 'serve':
       return `serve on ${j.host}:${j.port}${j.tokenSource ? ` (token from ${j.tokenSource})` : ''}`
+    case 'netflow':
+      return `netflow on ${j.address}:${j.port}/udp, lan ${j.lan.join(',')}, flush every ${j.everyMs / 1000}s${j.exporters.length ? `, exporters ${j.exporters.join(',')}` : ''}`
   }
 }
 

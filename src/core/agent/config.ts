@@ -6,6 +6,7 @@
  * the value; both are registered with secrets.ts as soon as they are read.
  */
 import {existsSync, readFileSync} from 'node:fs'
+import {isIP} from 'node:net'
 import {dirname, resolve} from 'node:path'
 import {Cron} from 'croner'
 import {z} from 'zod'
@@ -18,7 +19,7 @@ import {METHODS, type Method} from '../scan/types.js'
 import {registerSecret} from '../secrets.js'
 import {formatPath, validate} from '../validate.js'
 
-export const JOB_KINDS = ['collector', 'scan', 'latency', 'prune', 'bridge', 'serve'] as const
+export const JOB_KINDS = ['collector', 'scan', 'latency', 'prune', 'bridge', 'serve', 'netflow'] as const
 export type JobKind = (typeof JOB_KINDS)[number]
 
 // ---------- schema ----------
@@ -154,7 +155,25 @@ const serveJob = z.strictObject({
   access_log: z.boolean().optional(),
 })
 
-const job = z.discriminatedUnion('kind', [collectorJob, scanJob, latencyJob, pruneJob, bridgeJob, serveJob], {
+const netflowJob = z.strictObject({
+  ...common,
+  kind: z.literal('netflow'),
+  /** UDP address:port the collector binds (default 0.0.0.0:2055; [::]:2055 for IPv6). */
+  listen: z.string({message: 'expected ADDRESS:PORT such as 0.0.0.0:2055'}).trim().min(1, {message: 'expected ADDRESS:PORT such as 0.0.0.0:2055'}).optional(),
+  /** LAN subnets: the side of a flow inside them is the host it is accounted to. */
+  lan: z.array(nonEmpty('a CIDR such as 192.168.1.0/24'), {message: 'expected a list of LAN subnets'}).min(1, {message: 'expected at least one LAN subnet'}),
+  /** Flush interval (one batch per interval; also the bucket width). */
+  every: duration(1000, 3_600_000).optional(),
+  /** Only datagrams from these exporter addresses are decoded (others are dropped and counted). */
+  exporters: z
+    .array(nonEmpty('an exporter IP address'), {message: 'expected a list of exporter IP addresses'})
+    .min(1, {message: 'expected at least one exporter'})
+    .optional(),
+  /** Caps on held state (docs/SOURCES.md). */
+  max_hosts: int(1, 1_000_000).optional(),
+})
+
+const job = z.discriminatedUnion('kind', [collectorJob, scanJob, latencyJob, pruneJob, bridgeJob, serveJob, netflowJob], {
   error: iss => (iss.input === undefined ? `missing: the job kind (${JOB_KINDS.join(', ')})` : `expected kind: one of ${JOB_KINDS.join(', ')}`),
 })
 
@@ -240,7 +259,18 @@ export interface ServeJob extends JobBase {
   tokenSource: string | null
   accessLog: boolean
 }
-export type AgentJob = CollectorJob | ScanJob | LatencyJob | PruneJob | BridgeJob | ServeJob
+export interface NetflowJob extends JobBase {
+  kind: 'netflow'
+  schedule: {type: 'continuous'}
+  address: string
+  port: number
+  lan: string[]
+  /** Flush interval = bucket width. */
+  everyMs: number
+  exporters: string[]
+  maxHosts: number
+}
+export type AgentJob = CollectorJob | ScanJob | LatencyJob | PruneJob | BridgeJob | ServeJob | NetflowJob
 
 export interface AgentConfig {
   path?: string
@@ -261,6 +291,10 @@ export const AGENT_DEFAULTS = {
   scanProbeTimeoutMs: 800,
   scanArpWaitMs: 2500,
   servePort: 8080,
+  netflowAddress: '0.0.0.0',
+  netflowPort: 2055,
+  netflowEveryMs: 10_000,
+  netflowMaxHosts: 10_000,
 }
 
 export function describeSchedule(s: Schedule): string {
@@ -290,6 +324,7 @@ export function resolveAgentConfig(raw: unknown, opts: ResolveOptions = {}): Age
   const jobs: AgentJob[] = []
   let serves = 0
   let bridges = 0
+  const netflowBinds = new Map<string, number>()
   c.jobs.forEach((j: RawJob, i) => {
     const at = (...p: PropertyKey[]): PropertyKey[] => ['jobs', i, ...p]
     if (names.has(j.name)) fail(at('name'), `duplicate job name "${j.name}" (also jobs[${names.get(j.name)}])`)
@@ -485,6 +520,37 @@ export function resolveAgentConfig(raw: unknown, opts: ResolveOptions = {}): Age
           token,
           tokenSource,
           accessLog: j.access_log ?? false,
+        })
+        return
+      }
+      case 'netflow': {
+        const listen = j.listen ?? `${AGENT_DEFAULTS.netflowAddress}:${AGENT_DEFAULTS.netflowPort}`
+        const m = /^(?:\[([0-9a-f:.]+)\]|([0-9.]+)):(\d{1,5})$/i.exec(listen)
+        const address = m ? (m[1] ?? m[2])! : ''
+        const port = m ? Number(m[3]) : -1
+        if (!m || !isIP(address) || port > 65535) fail(at('listen'), `expected ADDRESS:PORT such as 0.0.0.0:2055 or [::]:2055, got "${listen}"`)
+        const bind = `${address}:${port}`
+        if (port !== 0 && netflowBinds.has(bind)) fail(at('listen'), `jobs[${netflowBinds.get(bind)}] already listens on ${listen}`)
+        netflowBinds.set(bind, i)
+        j.lan.forEach((cidr, k) => {
+          if (!isCidr(cidr)) fail(at('lan', k), `expected a CIDR such as 192.168.1.0/24 or fd00::/64, got "${cidr}"`)
+        })
+        const exporters = (j.exporters ?? []).map((e, k) => {
+          if (!isIP(e)) fail(at('exporters', k), `expected an IP address, got "${e}"`)
+          return e
+        })
+        const everyMs = j.every ?? AGENT_DEFAULTS.netflowEveryMs
+        if (everyMs % 1000 !== 0) fail(at('every'), 'expected whole seconds (the interval buckets are aligned to it)')
+        jobs.push({
+          ...base,
+          kind: 'netflow',
+          schedule: {type: 'continuous'},
+          address,
+          port,
+          lan: j.lan,
+          everyMs,
+          exporters,
+          maxHosts: j.max_hosts ?? AGENT_DEFAULTS.netflowMaxHosts,
         })
         return
       }

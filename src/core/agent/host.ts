@@ -14,6 +14,9 @@
  *   and counted as an overrun, never queued. Each run is aborted after its timeout.
  * - bridge, serve: the existing daemons (bridge/daemon.ts startBridge, serve/server.ts
  *   startServer), started once and stopped at the end; a start that fails is retried with backoff.
+ * - netflow: the NetFlow/IPFIX listener (netflow/listener.ts) bound once; every `every` the
+ *   completed interval buckets are drained into one bandwidth batch (bandwidth/flows.ts) and the
+ *   listener's counters go to the status row's detail. A bind that fails is retried with backoff.
  * A job that fails, overruns or hangs never stops the others: every run is isolated, every
  * status write is best-effort (a busy store is logged, not fatal). Signals are the caller's
  * (run.ts); this module never touches process.
@@ -34,6 +37,7 @@ import {
   type CollectorJob,
   describeSchedule,
   type LatencyJob,
+  type NetflowJob,
   type PruneJob,
   type ScanJob,
   type ServeJob,
@@ -341,6 +345,211 @@ class CollectorJobRunner implements Runner {
   }
 }
 
+// ---------- the netflow collector ----------
+
+class NetflowJobRunner implements Runner {
+  private listener: import('../netflow/listener.js').NetflowListener | null = null
+  private timer: NodeJS.Timeout | undefined
+  private retry: NodeJS.Timeout | undefined
+  private backoffMs = 2000
+  private stopped = false
+  private writing: Promise<void> | null = null
+  private overruns = 0
+  private readonly totals = {
+    flushes: 0,
+    samples: 0,
+    bytes_sent: 0,
+    bytes_received: 0,
+    port_rows: 0,
+    registered: 0,
+    skipped_flows: 0,
+    write_failures: 0,
+    lost_flows: 0,
+  }
+  private last: import('../bandwidth/flows.js').FlowWriteResult | null = null
+
+  constructor(
+    readonly job: NetflowJob,
+    private readonly ctx: Ctx,
+  ) {}
+
+  async start(): Promise<void> {
+    const {job, ctx} = this
+    await ctx.write('register', ctx.repo.register(job.name, job.kind, `continuous, flush every ${job.everyMs / 1000}s`, job.enabled ? 'running' : 'disabled'))
+    if (!job.enabled) return
+    await this.bind()
+  }
+
+  private async bind(): Promise<void> {
+    const {job, ctx} = this
+    const {NetflowListener} = await import('../netflow/listener.js')
+    const startedAt = Date.now()
+    const l = new NetflowListener({
+      address: job.address,
+      port: job.port,
+      localSubnets: job.lan,
+      intervalMs: job.everyMs,
+      exporters: job.exporters,
+      maxHostsPerBucket: job.maxHosts,
+      // Buckets of the last hour at most (late flows), and ten intervals' worth of hosts overall.
+      maxBuckets: Math.max(6, Math.ceil(3_600_000 / job.everyMs)),
+      maxHeldHosts: job.maxHosts * 10,
+    })
+    try {
+      const a = await l.start()
+      if (this.stopped) {
+        await l.stop()
+        return
+      }
+      this.listener = l
+      this.backoffMs = 2000
+      ctx.log.info(`${job.name}: netflow listening on ${a.address}:${a.port} (udp), flush every ${job.everyMs / 1000}s`)
+      await ctx.write(
+        'started',
+        ctx.repo.finished(job.name, {
+          startedAt,
+          durationMs: Date.now() - startedAt,
+          outcome: 'ok',
+          error: null,
+          nextRunAt: this.nextFlush(),
+          detail: this.detail(),
+          state: 'running',
+        }),
+      )
+      this.arm()
+    } catch (e) {
+      await l.stop().catch(() => {})
+      const error = errText(e)
+      const wait = this.backoffMs
+      this.backoffMs = Math.min(this.backoffMs * 2, 60_000)
+      ctx.log.error(`${job.name}: netflow cannot listen on ${job.address}:${job.port} (retry in ${Math.round(wait / 1000)} s): ${error}`)
+      await ctx.write(
+        'failed',
+        ctx.repo.finished(job.name, {startedAt, durationMs: Date.now() - startedAt, outcome: 'error', error, nextRunAt: Date.now() + wait, state: 'failed'}),
+      )
+      if (!this.stopped) this.retry = setTimeout(() => void this.bind(), wait)
+    }
+  }
+
+  /** Just after the next interval boundary (buckets are aligned to the epoch grid). */
+  private nextFlush(): number {
+    const every = this.job.everyMs
+    return (Math.floor(Date.now() / every) + 1) * every + 100
+  }
+
+  private arm(): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => this.flush(false), Math.max(0, this.nextFlush() - Date.now()))
+  }
+
+  private flush(all: boolean): Promise<void> {
+    const l = this.listener
+    if (!l) return Promise.resolve()
+    if (this.writing && !all) {
+      // The previous write is still going: its buckets stay in the listener (capped) for the next flush.
+      this.overruns++
+      this.ctx.log.warn(`${this.job.name}: the previous flush is still writing: this one is skipped (overrun)`)
+      this.arm()
+      return Promise.resolve()
+    }
+    const run = async () => {
+      if (this.writing) await this.writing
+      const {job, ctx} = this
+      const startedAt = Date.now()
+      const every = job.everyMs
+      const buckets = l.drain(all ? Number.POSITIVE_INFINITY : Math.floor(startedAt / every) * every)
+      let error: string | null = null
+      try {
+        const {writeFlowBuckets} = await import('../bandwidth/flows.js')
+        const r = await writeFlowBuckets(ctx.store, buckets, {intervalMs: every})
+        this.last = r
+        const t = this.totals
+        t.flushes++
+        t.samples += r.samples
+        t.bytes_sent += r.bytes_sent
+        t.bytes_received += r.bytes_received
+        t.port_rows += r.port_rows
+        t.registered += r.registered
+        t.skipped_flows += r.skipped_flows
+      } catch (e) {
+        error = `bandwidth write failed (${buckets.length} bucket(s) lost): ${errText(e)}`
+        this.totals.write_failures++
+        for (const b of buckets) for (const h of b.hosts.values()) this.totals.lost_flows += h.flows
+        ctx.log.warn(`${job.name}: ${error}`)
+      }
+      const durationMs = Date.now() - startedAt
+      await ctx.write(
+        'flush',
+        ctx.repo.finished(job.name, {
+          startedAt,
+          durationMs,
+          outcome: error ? 'error' : durationMs > every ? 'overrun' : 'ok',
+          error,
+          nextRunAt: all ? null : this.nextFlush(),
+          overruns: this.overruns,
+          detail: this.detail(),
+          state: all ? 'stopped' : 'running',
+        }),
+      )
+    }
+    const p = run().finally(() => {
+      if (this.writing === p) this.writing = null
+    })
+    this.writing = p
+    if (!all) this.arm()
+    return p
+  }
+
+  /** The status row's detail: the listener's counters and what was written. */
+  detail(): Record<string, unknown> {
+    const l = this.listener
+    const c = l?.counters
+    const {job} = this
+    return {
+      listen: l ? `${l.address().address}:${l.address().port}` : `${job.address}:${job.port}`,
+      lan: job.lan,
+      every_ms: job.everyMs,
+      exporters_allowed: job.exporters.length ? job.exporters : 'any',
+      sampling: 'bytes/packets of sampled exports are scaled by the sampling interval the exporter announces',
+      datagrams: c ? {received: c.received, decoded: c.decoded, dropped: c.dropped, malformed: c.malformed, malformed_by_reason: c.malformedByReason} : null,
+      flows: c
+        ? {
+            decoded: c.flows,
+            unattributed: c.unattributedFlows,
+            overflow: c.overflowFlows,
+            port_overflow: c.portOverflowFlows,
+            sampled: c.sampledFlows,
+            unknown_template_sets: c.unknownSets,
+          }
+        : null,
+      held: l ? {hosts: l.heldHosts, buckets: l.openBuckets} : null,
+      templates: l
+        ? {
+            exporters: l.cache.exporterCount,
+            templates: l.cache.templateCount,
+            evictions: l.cache.totals.evictedTemplates + l.cache.totals.evictedExporters + l.cache.totals.evictedDomains,
+          }
+        : null,
+      hosts: this.last?.hosts ?? 0,
+      last_flush: this.last,
+      written: this.totals,
+    }
+  }
+
+  async stop(graceMs: number): Promise<boolean> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    clearTimeout(this.retry)
+    const l = this.listener
+    if (!l) return true
+    await l.stop()
+    // What the listener still holds (the current interval, late flows) is written before stopping.
+    const ok = await within(this.flush(true), graceMs)
+    this.listener = null
+    return ok
+  }
+}
+
 // ---------- daemons: bridge and serve ----------
 
 interface Daemon {
@@ -472,6 +681,8 @@ function runnerFor(job: AgentJob, ctx: Ctx): Runner {
     case 'bridge':
     case 'serve':
       return new DaemonRunner(job, ctx)
+    case 'netflow':
+      return new NetflowJobRunner(job, ctx)
     default:
       return new ScheduledRunner(job, ctx)
   }

@@ -87,6 +87,8 @@ export async function resetStats(store: Store, opts: {mac?: string; purge?: bool
       let rollupRows = 0
       // Interface errors/drops history goes with the byte history (the cumulative reference stays).
       await tx.execute(`DELETE FROM bw_iface_errors WHERE device_id IN (SELECT value FROM json_each(?))`, [ids])
+      // So does the traffic by protocol/port (flows.ts).
+      await tx.execute(`DELETE FROM bw_ports WHERE device_id IN (SELECT value FROM json_each(?))`, [ids])
       for (const t of ['bw_rollup_5m', 'bw_rollup_1h', 'bw_rollup_1d']) {
         rollupRows += (await tx.execute(`DELETE FROM ${t} WHERE device_id IN (SELECT value FROM json_each(?))`, [ids])).rowsAffected
       }

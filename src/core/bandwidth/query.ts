@@ -13,6 +13,7 @@ import {isoOf} from '../format/time.js'
 import type {Store} from '../store/index.js'
 import {currentRate, peakShape, rateBps, rateTriple, type CurrentRate, type PeakShape, type RateTriple} from './rates.js'
 import {issueRows, issueTotals, type IssueTotals} from './ifaceissues.js'
+import {devicePorts, type PortTraffic} from './flows.js'
 import {getRetention, LEVEL_MS, type Level} from './retention.js'
 import {TOTALS_COLUMNS as TOTALS_ROW_COLUMNS, type TotalsRow} from './state.js'
 import {planWindow, type Segment} from './windows.js'
@@ -60,6 +61,8 @@ export interface DeviceStats {
   reset_at_ms: number | null
   /** Interface devices only (absent otherwise): kernel errors/drops each way since the accounting start. */
   interface_issues?: IssueTotals
+  /** `stats --mac` only: the device's top 10 (protocol, port) over the retained hourly buckets (flows.ts; [] without flow data). */
+  by_port?: PortTraffic[]
 }
 
 /** `now` null: the latest interval's rate without the staleness rule (the export dataset's raw snapshot). */
@@ -116,6 +119,8 @@ export async function deviceStats(store: Store, macOrIp: string, opts: {now?: nu
   const device = deviceStatsShape(t, opts.now ?? Date.now())
   const issues = (await issueTotals(store, [Number(t.device_id)])).get(Number(t.device_id))
   if (issues) device.interface_issues = issues
+  // Traffic by protocol/port (flow sources only; empty for counter-only devices).
+  device.by_port = await devicePorts(store, Number(t.device_id), 10)
   return {device}
 }
 

@@ -134,6 +134,8 @@ async function pruneInTx(tx: Tx, opts: PruneOptions): Promise<PruneResult> {
       // Interface errors/drops (sparse: only intervals that counted some) answer history at every
       // level, so they are kept as long as the 1h rollups, the finest level history reads for long windows.
       if (l === '1h') await tx.execute(`DELETE FROM bw_iface_errors WHERE device_id IN (SELECT device_id FROM bw_totals) AND ts < ?`, [cutoff])
+      // Traffic by protocol/port (hourly buckets, bandwidth/flows.ts): as long as the 1h rollups.
+      if (l === '1h') await tx.execute(`DELETE FROM bw_ports WHERE device_id IN (SELECT device_id FROM bw_totals) AND bucket_ts < ?`, [cutoff])
       wm[l] = cutoff
     }
     pruned[l] = {before: new Date(cutoff).toISOString(), before_ms: cutoff, rows}

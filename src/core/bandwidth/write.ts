@@ -108,20 +108,30 @@ export async function* untilAborted<T>(input: AsyncIterable<T>, signal: AbortSig
 export async function writeBatch(
   store: Store,
   batch: SampleBatch,
-  opts: {autoRegister: boolean; counter?: {maxRateBps: number; bits: CounterBits}; signal?: AbortSignal},
+  opts: {
+    autoRegister: boolean
+    counter?: {maxRateBps: number; bits: CounterBits}
+    signal?: AbortSignal
+    /** More writes in the same transaction, after the samples (their devices exist then): e.g. bw_ports (flows.ts). */
+    alsoInTx?: (tx: Tx) => Promise<void>
+  },
 ): Promise<SampleResult> {
-  const {signal, ...apply} = opts
+  const {signal, alsoInTx, ...apply} = opts
   try {
     // A stream that a signal may stop goes through one transaction whose statements fail once the
-    // signal is seen; everything else takes ingestBatch's fast paths (one request on a remote).
-    const result: SampleResult = signal
-      ? await store.writeTx(async tx => {
-          const r = await applyBatch(stoppable(tx, signal), batch, {...apply, local: store.isLocal})
-          // Last chance before COMMIT: a signal now still means nothing is recorded.
-          if (signal.aborted) throw interrupted(signal.reason)
-          return r
-        })
-      : await ingestBatch(store, batch, apply)
+    // signal is seen; so do batches with writes of their own; everything else takes ingestBatch's
+    // fast paths (one request on a remote).
+    const result: SampleResult =
+      signal || alsoInTx
+        ? await store.writeTx(async tx => {
+            const t = signal ? stoppable(tx, signal) : tx
+            const r = await applyBatch(t, batch, {...apply, local: store.isLocal})
+            if (alsoInTx) await alsoInTx(t)
+            // Last chance before COMMIT: a signal now still means nothing is recorded.
+            if (signal?.aborted) throw interrupted(signal.reason)
+            return r
+          })
+        : await ingestBatch(store, batch, apply)
     // Retention must never fail a sample that was already committed.
     try {
       result.auto_pruned = (await autoPrune(store)) !== null

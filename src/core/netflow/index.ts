@@ -19,5 +19,5 @@ export function scaledOctets(r: FlowRecord): number {
 export function scaledPackets(r: FlowRecord): number {
   return r.packets * r.samplingInterval
 }
-export {NetflowListener, parseCidr} from './listener.js'
-export type {NetflowListenerOptions, HostTotals, Bucket, ListenerCounters} from './listener.js'
+export {NetflowListener, parseCidr, portOf} from './listener.js'
+export type {NetflowListenerOptions, HostTotals, Bucket, ListenerCounters, PortTotals} from './listener.js'

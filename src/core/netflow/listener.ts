@@ -3,12 +3,14 @@
  * aggregating bytes per LAN host (the side of a flow inside the configured local subnets) per
  * interval, keyed by the flow's own end time so late flows land in their bucket.
  *
- * Unlike a CounterSource (collect/source.ts) this yields DELTAS, not cumulative counters; wiring the
- * drained buckets into bandwidth accounting (delta mode) is the next step and not done here.
+ * Unlike a CounterSource (collect/source.ts) this yields DELTAS, not cumulative counters: the agent's
+ * netflow job (agent/host.ts) drains the buckets each interval into bandwidth accounting (delta
+ * mode, bandwidth/flows.ts), with per-(protocol, port) totals per host (see portOf()).
  *
- * Bounded: the TemplateCache caps templates/exporters; buckets and hosts per bucket are capped too,
- * with what did not fit counted (`overflowFlows`). Nothing a datagram holds can throw out of the
- * message handler.
+ * Bounded: the TemplateCache caps templates/exporters; buckets, hosts per bucket, ports per host
+ * and the held entries overall are capped too, with what did not fit counted (`overflowFlows`;
+ * ports beyond the per-host cap are summed into port 0, `portOverflowFlows`). Nothing a datagram
+ * holds can throw out of the message handler.
  */
 import dgram from 'node:dgram'
 import {isIPv4, isIPv6} from 'node:net'
@@ -31,6 +33,33 @@ export interface NetflowListenerOptions {
   /** Caps on held aggregation state: default 10,000 hosts per bucket, 1,440 open buckets. */
   maxHostsPerBucket?: number
   maxBuckets?: number
+  /** Distinct (protocol, port) entries kept per host per bucket (default 64); the rest go to port 0. */
+  maxPortsPerHost?: number
+  /** Host entries held over all open buckets (default 100,000): a flood of timestamps cannot multiply the host cap. */
+  maxHeldHosts?: number
+}
+
+/** Traffic of one host with one (protocol, port), see portOf(). */
+export interface PortTotals {
+  protocol: number
+  port: number
+  bytesUp: number
+  bytesDown: number
+  flows: number
+}
+
+/** Protocols whose flow records carry ports (TCP, UDP, DCCP, SCTP, UDP-Lite); others get port 0 (v5 puts ICMP type/code in the port). */
+const PORTED = new Set([6, 17, 33, 132, 136])
+
+/**
+ * The port a flow is filed under for the LAN host on one side: the remote side's port when it is a
+ * well-known port (< 1024), else the lower of the two ports (the side that is most likely the
+ * service: 5001 for an iperf client on 51000). 0 for protocols without ports.
+ */
+export function portOf(protocol: number, localPort: number, remotePort: number): number {
+  if (!PORTED.has(protocol)) return 0
+  if (remotePort > 0 && remotePort < 1024) return remotePort
+  return Math.min(localPort, remotePort)
 }
 
 export interface HostTotals {
@@ -40,6 +69,8 @@ export interface HostTotals {
   packetsUp: number
   packetsDown: number
   flows: number
+  /** By "protocol/port" (portOf from this host's side), at most maxPortsPerHost entries. */
+  ports: Map<string, PortTotals>
 }
 
 export interface Bucket {
@@ -66,6 +97,8 @@ export interface ListenerCounters {
   unknownSets: number
   /** Records whose counts were scaled up by a sampling interval > 1. */
   sampledFlows: number
+  /** Host sides whose port breakdown did not fit the per-host cap (their bytes are in port 0). */
+  portOverflowFlows: number
 }
 
 interface Cidr {
@@ -126,12 +159,16 @@ export class NetflowListener {
     overflowFlows: 0,
     unknownSets: 0,
     sampledFlows: 0,
+    portOverflowFlows: 0,
   }
   private readonly subnets: Cidr[]
   private readonly intervalMs: number
   private readonly allowed: Set<string> | null
   private readonly maxHosts: number
   private readonly maxBuckets: number
+  private readonly maxPorts: number
+  private readonly maxHeld: number
+  private held = 0
   private readonly buckets = new Map<number, Map<string, HostTotals>>()
   private sock: dgram.Socket | null = null
   private readonly localMemo = new Map<string, boolean>()
@@ -142,6 +179,8 @@ export class NetflowListener {
     this.allowed = opts.exporters?.length ? new Set(opts.exporters) : null
     this.maxHosts = opts.maxHostsPerBucket ?? 10_000
     this.maxBuckets = opts.maxBuckets ?? 1440
+    this.maxPorts = opts.maxPortsPerHost ?? 64
+    this.maxHeld = opts.maxHeldHosts ?? 100_000
     this.cache = new TemplateCache(opts.cache)
   }
 
@@ -230,17 +269,34 @@ export class NetflowListener {
     }
     const bytes = f.octets * k
     const packets = f.packets * k
-    if (srcLocal && !this.bump(hosts, f.src, bytes, packets, true)) c.overflowFlows++
-    if (dstLocal && !this.bump(hosts, f.dst, bytes, packets, false)) c.overflowFlows++
+    if (srcLocal && !this.bump(hosts, f.src, bytes, packets, true, f.protocol, portOf(f.protocol, f.srcPort, f.dstPort))) c.overflowFlows++
+    if (dstLocal && !this.bump(hosts, f.dst, bytes, packets, false, f.protocol, portOf(f.protocol, f.dstPort, f.srcPort))) c.overflowFlows++
   }
 
-  private bump(hosts: Map<string, HostTotals>, ip: string, bytes: number, packets: number, up: boolean): boolean {
+  private bump(hosts: Map<string, HostTotals>, ip: string, bytes: number, packets: number, up: boolean, protocol: number, port: number): boolean {
     let h = hosts.get(ip)
     if (!h) {
-      if (hosts.size >= this.maxHosts) return false
-      h = {bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, flows: 0}
+      if (hosts.size >= this.maxHosts || this.held >= this.maxHeld) return false
+      h = {bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, flows: 0, ports: new Map()}
       hosts.set(ip, h)
+      this.held++
     }
+    let pk = `${protocol}/${port}`
+    let p = h.ports.get(pk)
+    if (!p && h.ports.size >= this.maxPorts) {
+      this.counters.portOverflowFlows++
+      pk = `${protocol}/0`
+      p = h.ports.get(pk)
+      port = 0
+    }
+    if (!p) {
+      // The one extra entry a capped host may get is its protocol's port 0.
+      p = {protocol, port, bytesUp: 0, bytesDown: 0, flows: 0}
+      h.ports.set(pk, p)
+    }
+    if (up) p.bytesUp += bytes
+    else p.bytesDown += bytes
+    p.flows++
     if (up) {
       h.bytesUp += bytes
       h.packetsUp += packets
@@ -252,11 +308,24 @@ export class NetflowListener {
     return true
   }
 
+  /** Host entries held over all open buckets. */
+  get heldHosts(): number {
+    return this.held
+  }
+
+  /** Buckets open (not drained yet). */
+  get openBuckets(): number {
+    return this.buckets.size
+  }
+
   /** Removes and returns the buckets that started before `beforeMs` (default: all), oldest first. */
   drain(beforeMs = Number.POSITIVE_INFINITY): Bucket[] {
     const out: Bucket[] = []
     for (const [startMs, hosts] of this.buckets) if (startMs < beforeMs) out.push({startMs, hosts})
-    for (const b of out) this.buckets.delete(b.startMs)
+    for (const b of out) {
+      this.buckets.delete(b.startMs)
+      this.held -= b.hosts.size
+    }
     return out.sort((a, b) => a.startMs - b.startMs)
   }
 }

@@ -124,6 +124,13 @@ export class MeterTotals {
   }
 }
 
+interface NetflowDetail {
+  datagrams?: {received: number; decoded: number; dropped: number; malformed: number}
+  flows?: {decoded: number; overflow: number}
+  templates?: {evictions: number}
+  hosts?: number
+}
+
 export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<string> {
   const x = new Exposition()
   const errors: string[] = []
@@ -341,6 +348,51 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
       'counter',
       "Packets dropped on the bridge host's sampled interfaces (sum of network_metrics rows)",
       dir('td', 'rd'),
+    )
+  })
+
+  // The agent's netflow jobs: their counters as the agent last wrote them (agent_jobs.detail).
+  await section('netflow', async () => {
+    const rows = await store.query<{name: string; detail: string | null}>(
+      `SELECT name, detail FROM agent_jobs WHERE kind = 'netflow' AND active = 1 ORDER BY name`,
+    )
+    const jobs = rows.flatMap(r => {
+      try {
+        const d = r.detail ? (JSON.parse(r.detail) as NetflowDetail) : null
+        return d?.datagrams ? [{job: r.name, d}] : []
+      } catch {
+        return []
+      }
+    })
+    const each = (f: (d: NetflowDetail) => number): [Labels, number][] => jobs.map(j => [{job: j.job}, f(j.d)])
+    x.add('netmon_netflow_datagrams_total', 'counter', 'NetFlow/IPFIX datagrams the job read, by outcome (received = decoded + dropped + malformed)', [
+      ...jobs.flatMap(j =>
+        (['received', 'decoded', 'dropped', 'malformed'] as const).map(o => [{job: j.job, outcome: o}, j.d.datagrams![o]] as [Labels, number]),
+      ),
+    ])
+    x.add(
+      'netmon_netflow_flows_total',
+      'counter',
+      'Flow records the job decoded',
+      each(d => d.flows?.decoded ?? 0),
+    )
+    x.add(
+      'netmon_netflow_overflow_flows_total',
+      'counter',
+      'Flow records not held because a memory cap was hit',
+      each(d => d.flows?.overflow ?? 0),
+    )
+    x.add(
+      'netmon_netflow_template_evictions_total',
+      'counter',
+      'Templates, domains and exporters evicted from the template cache at its caps',
+      each(d => d.templates?.evictions ?? 0),
+    )
+    x.add(
+      'netmon_netflow_hosts',
+      'gauge',
+      'LAN hosts in the last flush',
+      each(d => d.hosts ?? 0),
     )
   })
 

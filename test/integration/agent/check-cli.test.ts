@@ -25,6 +25,7 @@ describe('agent check', () => {
       'prune cron 0 3 * * *',
       'meters continuous',
       'api continuous',
+      'flows continuous',
     ])
     expect(r.stdout).not.toContain(TOKEN)
     expect(r.stdout).toContain('token from $API_TOKEN')

@@ -27,7 +27,7 @@ function totals(l: NetflowListener): Map<string, HostTotals> {
   const sum = new Map<string, HostTotals>()
   for (const b of l.drain())
     for (const [ip, h] of b.hosts) {
-      const s = sum.get(ip) ?? {bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, flows: 0}
+      const s = sum.get(ip) ?? {bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, flows: 0, ports: new Map()}
       s.bytesUp += h.bytesUp
       s.bytesDown += h.bytesDown
       s.packetsUp += h.packetsUp

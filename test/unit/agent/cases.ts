@@ -30,6 +30,7 @@ export const validConfig = () => ({
       },
     },
     {name: 'api', kind: 'serve', host: '0.0.0.0', port: 8080, token_env: 'API_TOKEN'},
+    {name: 'flows', kind: 'netflow', listen: '127.0.0.1:2055', lan: ['10.0.0.0/24', 'fd00::/64'], every: '10s', exporters: ['127.0.0.1']},
   ],
 })
 
@@ -124,7 +125,7 @@ export const cases = (dir: string): [string, Mut, RegExp][] => [
     c => (c.jobs[4].config.mqtt.password_env = 'NOT_SET_ANYWHERE'),
     /^jobs\[4\]\.config: mqtt\.password_env: environment variable NOT_SET_ANYWHERE is not set/,
   ],
-  ['two bridges', c => c.jobs.push({...c.jobs[4], name: 'meters2'}), /^jobs\[6\]\.kind: only one bridge job/],
+  ['two bridges', c => c.jobs.push({...c.jobs[4], name: 'meters2'}), /^jobs\[7\]\.kind: only one bridge job/],
   ['serve token env not set', c => (c.jobs[5].token_env = 'NO_SUCH_TOKEN'), /^jobs\[5\]\.token_env: environment variable NO_SUCH_TOKEN is not set/],
   ['serve on the LAN without a token', c => delete c.jobs[5].token_env, /^jobs\[5\]\.host: 0\.0\.0\.0 is not loopback: the API needs a token/],
   [
@@ -134,5 +135,15 @@ export const cases = (dir: string): [string, Mut, RegExp][] => [
   ],
   ['serve token in the file itself', c => (c.jobs[5].token = 'x'.repeat(20)), /^jobs\[5\].*token/],
   ['serve port out of range', c => (c.jobs[5].port = 70000), /^jobs\[5\]\.port: expected 0-65535/],
+  ['netflow listen without a port', c => (c.jobs[6].listen = '0.0.0.0'), /^jobs\[6\]\.listen: expected ADDRESS:PORT such as 0\.0\.0\.0:2055/],
+  ['netflow listen port out of range', c => (c.jobs[6].listen = '127.0.0.1:70000'), /^jobs\[6\]\.listen: expected ADDRESS:PORT .*got "127\.0\.0\.1:70000"/],
+  ['netflow listen on a name', c => (c.jobs[6].listen = 'localhost:2055'), /^jobs\[6\]\.listen: expected ADDRESS:PORT/],
+  ['netflow without lan', c => delete c.jobs[6].lan, /^jobs\[6\]\.lan: /],
+  ['netflow bad CIDR', c => (c.jobs[6].lan[1] = 'fd00::/200'), /^jobs\[6\]\.lan\[1\]: expected a CIDR/],
+  ['netflow exporter not an address', c => (c.jobs[6].exporters = ['router.lan']), /^jobs\[6\]\.exporters\[0\]: expected an IP address, got "router\.lan"/],
+  ['netflow every not whole seconds', c => (c.jobs[6].every = '1500ms'), /^jobs\[6\]\.every: expected whole seconds/],
+  ['netflow every too short', c => (c.jobs[6].every = '200ms'), /^jobs\[6\]\.every: expected a duration from 1s/],
+  ['two netflow jobs on one port', c => c.jobs.push({...c.jobs[6], name: 'flows2'}), /^jobs\[7\]\.listen: jobs\[6\] already listens on 127\.0\.0\.1:2055/],
+  ['netflow unknown key', c => (c.jobs[6].port = 2055), /^jobs\[6\].*port/],
   ['enabled not boolean', c => (c.jobs[0].enabled = 'no'), /^jobs\[0\]\.enabled: expected true or false/],
 ]

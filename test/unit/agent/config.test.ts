@@ -37,6 +37,7 @@ describe('agent config validation', () => {
       ['prune', 'prune'],
       ['meters', 'bridge'],
       ['api', 'serve'],
+      ['flows', 'netflow'],
     ])
     expect(c.jobs[0]!.schedule).toEqual({type: 'every', ms: 10_000})
     expect(c.jobs[2]!.schedule).toEqual({type: 'cron', expr: '*/5 * * * *', timezone: 'Europe/Vienna'})
