@@ -42,6 +42,8 @@ export interface HlsGmacSecurity {
   peerSystemTitle?: Uint8Array
   /** First invocation counter we send. Default 1. Persist `nextInvocationCounter` across restarts (see onInvocationCounter). */
   invocationCounter?: number
+  /** First counter NOT to use (end of a reservation, see counters.ts); reaching it fails with counter-exhausted. */
+  invocationCounterLimit?: number
   /** Called with the next unused invocation counter each time one is used (to persist it). */
   onInvocationCounter?: (next: number) => void
   /** Last invocation counter accepted from the peer (replay protection across associations). */
@@ -104,6 +106,9 @@ export class SecurityContext {
 
   /** Takes the next invocation counter (and reports the one after it for persistence). */
   takeCounter(): number {
+    const limit = this.config.invocationCounterLimit
+    if (limit !== undefined && this.send.next >= limit)
+      throw securityError('counter-exhausted', 'the reserved invocation counters are used up: reconnect to reserve more')
     const ic = this.send.take()
     try {
       this.config.onInvocationCounter?.(this.send.next)

@@ -3,7 +3,7 @@
  * versions are reserved per capability:
  *   1 core (devices, events) · 2 bandwidth · 3 inventory/scan · 4 latency · 5 bridge/meters ·
  *   6 events cursor (AUTOINCREMENT ids) · 7 interface errors/drops (bandwidth + bridge network_metrics) ·
- *   8 agent jobs · 11 alerts
+ *   8 agent jobs · 11 alerts · 13 DLMS invocation counters
  * Once released, a migration is never edited: a change is a new version appended below.
  */
 import type {Migration} from '../migrate.js'
@@ -16,7 +16,8 @@ import {eventsCursor} from './006-events-cursor.js'
 import {ifaceIssues} from './007-iface-issues.js'
 import {agent} from './008-agent.js'
 import {alerts} from './011-alerts.js'
+import {dlmsCounters} from './013-dlms-counters.js'
 
-export const MIGRATIONS: readonly Migration[] = [core, bandwidth, inventory, latency, bridge, eventsCursor, ifaceIssues, agent, alerts].sort(
+export const MIGRATIONS: readonly Migration[] = [core, bandwidth, inventory, latency, bridge, eventsCursor, ifaceIssues, agent, alerts, dlmsCounters].sort(
   (a, b) => a.version - b.version,
 )
