@@ -110,12 +110,16 @@ export class SecurityContext {
     if (limit !== undefined && this.send.next >= limit)
       throw securityError('counter-exhausted', 'the reserved invocation counters are used up: reconnect to reserve more')
     const ic = this.send.take()
+    if (this.config.onInvocationCounter) this.report(this.send.next)
+    return ic
+  }
+
+  private report(next: number): void {
     try {
-      this.config.onInvocationCounter?.(this.send.next)
+      this.config.onInvocationCounter?.(next)
     } catch {
       // persistence errors are the caller's to report; never break the exchange here
     }
-    return ic
   }
 
   /** Sets / checks the peer system title announced in the AARE (client) or AARQ (meter). */
@@ -129,14 +133,16 @@ export class SecurityContext {
 
   /** Protects a plain APDU with our system title and the next counter. */
   protect(apdu: Uint8Array, general = this.general): Uint8Array {
-    if (!this.protecting) return apdu
-    return protectApdu(apdu, {...this.keys, sc: this.sc, systemTitle: this.systemTitle, invocationCounter: this.takeCounter(), general})
+    if (this.sc === 0) return apdu
+    const c = this.config
+    return protectApdu(apdu, {ek: c.ek, ak: c.ak, sc: this.sc, systemTitle: c.systemTitle, invocationCounter: this.takeCounter(), general})
   }
 
   /** Verifies and deciphers a protected APDU from the peer (guarded against replay). */
   unprotect(bytes: Uint8Array): {apdu: Uint8Array; general: boolean} {
     if (!this.peer) throw securityError('system-title', 'protected APDU before the peer system title is known')
-    const u = unprotectApdu(bytes, {...this.keys, systemTitle: this.peer, guard: this.guard, require: this.sc || undefined})
+    const c = this.config
+    const u = unprotectApdu(bytes, {ek: c.ek, ak: c.ak, systemTitle: this.peer, guard: this.guard, require: this.sc === 0 ? undefined : this.sc})
     return {apdu: u.apdu, general: u.general}
   }
 

@@ -291,3 +291,34 @@ describe('frame counters and policy', () => {
     expect(failure(() => unprotectApdu(hex(c.hex), {...keys, systemTitle: new Uint8Array(7)})).details.securityReason).toBe('key')
   })
 })
+
+describe('mutated protected APDUs (seeded)', () => {
+  it('every single-octet change, truncation or extension of a recorded APDU is refused with a SECURITY error, never anything else', () => {
+    let seed = 0x5eed
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0
+      return seed
+    }
+    let refused = 0
+    for (const p of PROTECTED.filter(x => x.protection.security_control !== '20')) {
+      const pr = p.protection
+      const o = {ek: hex(pr.block_cipher_key), ak: hex(pr.authentication_key), systemTitle: hex(pr.originator_system_title)}
+      const good = hex(p.hex)
+      for (let i = 0; i < 60; i++) {
+        const b = good.slice()
+        const kind = rnd() % 3
+        let mutated: Uint8Array
+        if (kind === 0) {
+          const at = 1 + (rnd() % (b.length - 1)) // keep the tag octet: another tag is another error class
+          b[at]! ^= 1 + (rnd() % 255)
+          mutated = b
+        } else if (kind === 1) mutated = b.subarray(0, rnd() % b.length)
+        else mutated = Uint8Array.from([...b, rnd() & 0xff])
+        const e = failure(() => unprotectApdu(mutated, o))
+        expect(e.dlmsCode).toBe('SECURITY')
+        refused++
+      }
+    }
+    expect(refused).toBeGreaterThan(1500)
+  })
+})

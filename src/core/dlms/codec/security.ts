@@ -94,9 +94,26 @@ function checkCounter(ic: number): void {
 }
 
 function iv(systemTitle: Uint8Array, ic: number): Buffer {
-  const b = Buffer.alloc(12)
+  const b = Buffer.allocUnsafe(12)
   b.set(systemTitle, 0)
   b.writeUInt32BE(ic, 8)
+  return b
+}
+
+/** SC || AK (|| extra), the GCM additional authenticated data. */
+function aad(sc: number, ak: Uint8Array, extra?: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(1 + ak.length + (extra?.length ?? 0))
+  b[0] = sc
+  b.set(ak, 1)
+  if (extra) b.set(extra, 1 + ak.length)
+  return b
+}
+
+/** AES-CTR counter block of GCM's first data block: IV || 00000002. */
+function ctrIv(nonce: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(16)
+  b.set(nonce, 0)
+  b.writeUInt32BE(2, 12)
   return b
 }
 
@@ -154,8 +171,8 @@ function checkSc(sc: number): SecurityControl {
   return s as SecurityControl
 }
 
-/** Returns the information field (ciphertext or the APDU in clear) followed by the 12-octet tag (none for SC 0x20). */
-export function gcmProtect(p: GcmInput, plaintext: Uint8Array): Uint8Array {
+/** Encrypts / authenticates; returns the information field and the 12-octet tag (empty for SC 0x20). */
+function seal(p: GcmInput, plaintext: Uint8Array): {info: Uint8Array; tag: Uint8Array} {
   checkKeys(p)
   checkSystemTitle(p.systemTitle, 'originator')
   checkCounter(p.invocationCounter)
@@ -163,18 +180,32 @@ export function gcmProtect(p: GcmInput, plaintext: Uint8Array): Uint8Array {
   const nonce = iv(p.systemTitle, p.invocationCounter)
   if (sc === SC_ENCRYPTION) {
     // GCM without a tag = AES-CTR starting at counter block IV || 00000002
-    const c = createCipheriv('aes-128-ctr', p.ek, Buffer.concat([nonce, Buffer.from([0, 0, 0, 2])]))
-    return new Uint8Array(Buffer.concat([c.update(plaintext), c.final()]))
+    const c = createCipheriv('aes-128-ctr', p.ek, ctrIv(nonce))
+    const out = c.update(plaintext)
+    c.final()
+    return {info: out, tag: EMPTY}
   }
   const c = createCipheriv('aes-128-gcm', p.ek, nonce, {authTagLength: TAG_LENGTH})
   if (sc === SC_AUTHENTICATION) {
-    c.setAAD(Buffer.concat([Buffer.from([sc]), p.ak, plaintext]))
+    c.setAAD(aad(sc, p.ak, plaintext))
     c.final()
-    return new Uint8Array(Buffer.concat([plaintext, c.getAuthTag()]))
+    return {info: plaintext, tag: c.getAuthTag()}
   }
-  c.setAAD(Buffer.concat([Buffer.from([sc]), p.ak]))
-  const ct = Buffer.concat([c.update(plaintext), c.final()])
-  return new Uint8Array(Buffer.concat([ct, c.getAuthTag()]))
+  c.setAAD(aad(sc, p.ak))
+  const ct = c.update(plaintext)
+  c.final()
+  return {info: ct, tag: c.getAuthTag()}
+}
+
+const EMPTY = new Uint8Array(0)
+
+/** Returns the information field (ciphertext or the APDU in clear) followed by the 12-octet tag (none for SC 0x20). */
+export function gcmProtect(p: GcmInput, plaintext: Uint8Array): Uint8Array {
+  const {info, tag} = seal(p, plaintext)
+  const out = new Uint8Array(info.length + tag.length)
+  out.set(info, 0)
+  out.set(tag, info.length)
+  return out
 }
 
 /** Inverse of gcmProtect: verifies the tag (SC 0x10 / 0x30) and returns the plaintext APDU. */
@@ -185,23 +216,25 @@ export function gcmUnprotect(p: GcmInput, body: Uint8Array): Uint8Array {
   const sc = checkSc(p.sc)
   const nonce = iv(p.systemTitle, p.invocationCounter)
   if (sc === SC_ENCRYPTION) {
-    const d = createDecipheriv('aes-128-ctr', p.ek, Buffer.concat([nonce, Buffer.from([0, 0, 0, 2])]))
-    return new Uint8Array(Buffer.concat([d.update(body), d.final()]))
+    const d = createDecipheriv('aes-128-ctr', p.ek, ctrIv(nonce))
+    const out = d.update(body)
+    d.final()
+    return out
   }
   if (body.length < TAG_LENGTH) throw securityError('truncated', `protected APDU shorter than its ${TAG_LENGTH}-octet authentication tag`)
   const info = body.subarray(0, body.length - TAG_LENGTH)
-  const tag = body.subarray(body.length - TAG_LENGTH)
   const d = createDecipheriv('aes-128-gcm', p.ek, nonce, {authTagLength: TAG_LENGTH})
-  d.setAuthTag(tag)
+  d.setAuthTag(body.subarray(body.length - TAG_LENGTH))
   try {
     if (sc === SC_AUTHENTICATION) {
-      d.setAAD(Buffer.concat([Buffer.from([sc]), p.ak, info]))
+      d.setAAD(aad(sc, p.ak, info))
       d.final()
       return info.slice()
     }
-    d.setAAD(Buffer.concat([Buffer.from([sc]), p.ak]))
-    const pt = Buffer.concat([d.update(info), d.final()])
-    return new Uint8Array(pt)
+    d.setAAD(aad(sc, p.ak))
+    const pt = d.update(info)
+    d.final()
+    return pt
   } catch {
     throw securityError(
       'tag-mismatch',
@@ -227,12 +260,31 @@ export function protectApdu(apdu: Uint8Array, o: ProtectOptions): Uint8Array {
   if (apdu.length === 0) throw securityError('malformed', 'cannot protect an empty APDU')
   const tag = o.general ? GENERAL_GLO_CIPHERING : GLO_TAGS[apdu[0]!]
   if (tag === undefined) throw securityError('unsupported', `APDU tag 0x${apdu[0]!.toString(16)} has no glo-ciphering form`)
-  const protectedBody = gcmProtect(o, apdu)
-  const contentLength = 5 + protectedBody.length
-  const w = new Writer(contentLength + 16).u8(tag)
-  if (o.general) w.u8(SYSTEM_TITLE_LENGTH).bytes(o.systemTitle)
-  w.berLength(contentLength).u8(o.sc).u32(o.invocationCounter).bytes(protectedBody)
-  return w.finish()
+  const {info, tag: auth} = seal(o, apdu)
+  const contentLength = 5 + info.length + auth.length
+  const lenBytes = contentLength < 0x80 ? 1 : contentLength <= 0xff ? 2 : contentLength <= 0xffff ? 3 : contentLength <= 0xffffff ? 4 : 5
+  const head = 1 + (o.general ? 1 + SYSTEM_TITLE_LENGTH : 0)
+  const out = new Uint8Array(head + lenBytes + contentLength)
+  out[0] = tag
+  let at = 1
+  if (o.general) {
+    out[1] = SYSTEM_TITLE_LENGTH
+    out.set(o.systemTitle, 2)
+    at = head
+  }
+  if (lenBytes === 1) out[at++] = contentLength
+  else {
+    out[at++] = 0x80 | (lenBytes - 1)
+    for (let i = lenBytes - 2; i >= 0; i--) out[at++] = (contentLength >>> (8 * i)) & 0xff
+  }
+  out[at++] = o.sc
+  out[at++] = (o.invocationCounter >>> 24) & 0xff
+  out[at++] = (o.invocationCounter >>> 16) & 0xff
+  out[at++] = (o.invocationCounter >>> 8) & 0xff
+  out[at++] = o.invocationCounter & 0xff
+  out.set(info, at)
+  out.set(auth, at + info.length)
+  return out
 }
 
 export interface ParsedProtectedApdu {
