@@ -108,13 +108,19 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
       else faults[Number(m[1])] = f
     }
     let security: SimulatorSecurity | undefined
-    if (flags.hls)
+    const hls = config.hls
+    if (flags.hls || hls) {
+      const stGiven = !(metadata.flags['system-title']?.setFromDefault ?? false)
+      const secGiven = !(metadata.flags.security?.setFromDefault ?? false)
+      const pick = (env: string | undefined, file: string | undefined, cenv: string | undefined, cfile: string | undefined) =>
+        env || file ? {env, file} : {env: cenv, file: cfile}
       security = {
-        systemTitle: parseSystemTitle(flags['system-title'], '--system-title'),
-        ek: await loadKey({env: flags['ek-env'], file: flags['ek-file']}, 'encryption key'),
-        ak: await loadKey({env: flags['ak-env'], file: flags['ak-file']}, 'authentication key'),
-        securityControl: SECURITY_POLICIES[flags.security as SecurityPolicyName],
+        systemTitle: parseSystemTitle(stGiven || !hls?.system_title ? flags['system-title'] : hls.system_title, 'the meter system title'),
+        ek: await loadKey(pick(flags['ek-env'], flags['ek-file'], hls?.ek_env, hls?.ek_file), 'encryption key'),
+        ak: await loadKey(pick(flags['ak-env'], flags['ak-file'], hls?.ak_env, hls?.ak_file), 'authentication key'),
+        securityControl: SECURITY_POLICIES[(secGiven || !hls?.security ? flags.security : hls.security) as SecurityPolicyName],
       }
+    }
     const json = this.jsonEnabled()
     const emit = (obj: Record<string, unknown>, text: string): void => {
       if (json) process.stdout.write(JSON.stringify(obj) + '\n')

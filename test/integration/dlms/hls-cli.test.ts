@@ -20,9 +20,11 @@ const store = tempStore('netmon-hls-')
 
 beforeAll(async () => {
   writeFileSync(join(store.dir, 'meter.ak'), `${AK.toLowerCase()}\n`)
+  // HLS from the config file (ak_file, system title) and a flag (the EK's env var)
+  writeFileSync(join(store.dir, 'sim.yaml'), `hls:\n  system_title: 4D4D4D0000BC614E\n  ak_file: ${join(store.dir, 'meter.ak')}\n  security: auth-enc\n`)
   child = spawn(
     process.execPath,
-    [BIN, 'meters', 'simulate', '--port', '0', '--json', '--framing', 'hdlc', '--hls', '--ek-env', 'SIM_EK', '--ak-file', join(store.dir, 'meter.ak')],
+    [BIN, 'meters', 'simulate', '--port', '0', '--json', '--framing', 'hdlc', '--config', join(store.dir, 'sim.yaml'), '--ek-env', 'SIM_EK'],
     {cwd: ROOT, env: {...process.env, SIM_EK: EK}, stdio: ['ignore', 'pipe', 'pipe']},
   )
   let stderr = ''
@@ -95,7 +97,16 @@ describe('meters read --auth hls-gmac ↔ meters simulate --hls', () => {
     for (const r of [a, b]) expect(r.stdout + r.stderr).not.toMatch(new RegExp(`${EK}|${AK}`, 'i'))
   })
 
-  it('a wrong authentication key: exit 1, one error line, no key even with DEBUG=1', async () => {
+  it('a wrong authentication key: exit 1, one error line', async () => {
+    const r = await read(['--ek-env', 'METER_EK', '--ak-env', 'BAD_AK'], {BAD_AK: WRONG})
+    expect(r.code).toBe(1)
+    expect(r.json.error.code).toBe('DLMS_ASSOCIATION_REJECTED')
+    expect(r.json.error.hint).toMatch(/keys/)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/^Error: HLS association rejected: authentication failure/)
+  })
+
+  it('a wrong authentication key: no key even with DEBUG=1', async () => {
     const r = await read(['--ek-env', 'METER_EK', '--ak-env', 'BAD_AK'], {BAD_AK: WRONG, DEBUG: '1'})
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/HLS association rejected: authentication failure/)
