@@ -115,6 +115,81 @@ async function roundTrips(framing) {
 
 const loopback = {wrapper: await roundTrips('wrapper'), hdlc: await roundTrips('hdlc')}
 
+// --- HLS-GMAC (suite 0, SC 0x30) GET rate on one connection vs unciphered, same simulator, same run ---
+// Alternating phases (plain, hls, plain, hls, …) so machine noise hits both alike.
+const hlsKey = n => Uint8Array.from({length: 16}, (_, i) => (i * 17 + n) & 0xff)
+const hlsSt = Uint8Array.from([0x4d, 0x4d, 0x4d, 0, 0, 0xbc, 0x61, 0x4e])
+
+/** The meter in another process (as a real meter is): `netmon meters simulate --hls` from the built CLI. */
+async function separateSimulator(framing) {
+  const {spawn} = await import('node:child_process')
+  const {createInterface} = await import('node:readline')
+  const hexOf = b => Buffer.from(b).toString('hex')
+  const child = spawn(
+    process.execPath,
+    [join(here, '..', 'bin', 'run.js'), 'meters', 'simulate', '--port', '0', '--json', '--framing', framing, '--hls', '--ek-env', 'B_EK', '--ak-env', 'B_AK'],
+    {env: {...process.env, B_EK: hexOf(hlsKey(1)), B_AK: hexOf(hlsKey(2))}, stdio: ['ignore', 'pipe', 'ignore']},
+  )
+  const port = await new Promise((resolve, reject) => {
+    createInterface({input: child.stdout}).on('line', line => {
+      try {
+        const ev = JSON.parse(line)
+        if (ev.event === 'listening') resolve(ev.ports[0])
+      } catch {}
+    })
+    child.once('exit', code => reject(new Error(`simulator exited ${code}`)))
+  })
+  return {ports: [port], close: () => new Promise(r => (child.once('exit', r), child.kill('SIGTERM')))}
+}
+
+async function hlsVsPlain(framing, separate = false) {
+  const key = hlsKey
+  const st = hlsSt
+  const sim = separate
+    ? await separateSimulator(framing)
+    : await startSimulator({host: '127.0.0.1', port: 0, framing, security: {systemTitle: st, ek: key(1), ak: key(2)}})
+  const plain = new DlmsClient({host: '127.0.0.1', port: sim.ports[0], framing, timeoutMs: 5000})
+  const hls = new DlmsClient({
+    host: '127.0.0.1',
+    port: sim.ports[0],
+    framing,
+    clientAddress: 1,
+    timeoutMs: 5000,
+    security: {level: 'hls-gmac', systemTitle: Uint8Array.from([0x4d, 0x4d, 0x4d, 0, 0, 0, 0, 1]), ek: key(1), ak: key(2), peerSystemTitle: st},
+  })
+  try {
+    await plain.open()
+    await hls.open()
+    for (let i = 0; i < 200; i++) {
+      await plain.read('1.0.1.8.0.255', 3, 2)
+      await hls.read('1.0.1.8.0.255', 3, 2)
+    }
+    const counts = {plain: 0, hls: 0}
+    const ms = {plain: 0, hls: 0}
+    const phases = 6
+    for (let p = 0; p < phases * 2; p++) {
+      const which = p % 2 === 0 ? 'plain' : 'hls'
+      const c = which === 'plain' ? plain : hls
+      const t0 = performance.now()
+      while (performance.now() - t0 < (SECONDS * 1000) / phases) {
+        await c.read('1.0.1.8.0.255', 3, 2)
+        counts[which]++
+      }
+      ms[which] += performance.now() - t0
+    }
+    const plainPerS = Math.round((counts.plain * 1000) / ms.plain)
+    const hlsPerS = Math.round((counts.hls * 1000) / ms.hls)
+    return {plain_get_per_s: plainPerS, hls_get_per_s: hlsPerS, ratio: Math.round((hlsPerS / plainPerS) * 100) / 100}
+  } finally {
+    await plain.close()
+    await hls.close()
+    await sim.close()
+  }
+}
+const hlsRates = {wrapper: await hlsVsPlain('wrapper'), hdlc: await hlsVsPlain('hdlc')}
+// The meter in its own process: the client's own cost of HLS (what a netmon user pays; a real meter does its crypto itself).
+const hlsRatesSeparate = {wrapper: await hlsVsPlain('wrapper', true), hdlc: await hlsVsPlain('hdlc', true)}
+
 // One line in the harness's format (bench/run-all.js). No DLMS peer runs here: Gurux is Python
 // and PyPI is not reachable from these machines, so Gurux's simulator rate measured before on a
 // machine like this one (shared/FACTS.md: ≈ 11k GET/s on one loopback connection) is quoted as a
@@ -139,10 +214,20 @@ process.stdout.write(
         }),
         row(`read a 96-row load profile (${f}, block transfer)`, loopback[f].profile_96_rows_ms, 'ms'),
         row(`associate + release sessions/s (${f})`, loopback[f].sessions_per_s, 'sessions/s'),
+        row(`HLS-GMAC ciphered (SC 0x30) GET requests/s (${f}, one connection)`, hlsRates[f].hls_get_per_s, 'req/s', {
+          peer: hlsRates[f].plain_get_per_s,
+          peer_name: 'netmon unciphered GET, same in-process simulator, same run (goal: ratio >= 0.7)',
+          ratio: hlsRates[f].ratio,
+        }),
+        row(`HLS-GMAC ciphered (SC 0x30) GET requests/s (${f}, one connection, meter in another process)`, hlsRatesSeparate[f].hls_get_per_s, 'req/s', {
+          peer: hlsRatesSeparate[f].plain_get_per_s,
+          peer_name: 'netmon unciphered GET, same simulator process, same run (goal: ratio >= 0.7)',
+          ratio: hlsRatesSeparate[f].ratio,
+        }),
       ]),
     ],
     notes:
       'Decode rates are single-threaded, in-process. Loopback rates are one client and one simulator in the same Node process over 127.0.0.1. Raw figures: ' +
-      JSON.stringify({seconds_per_measure: SECONDS, decode, loopback}),
+      JSON.stringify({seconds_per_measure: SECONDS, decode, loopback, hls: hlsRates, hls_meter_in_another_process: hlsRatesSeparate}),
   }) + '\n',
 )

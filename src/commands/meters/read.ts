@@ -8,6 +8,9 @@ import {readMeter, parseTarget, DEFAULT_TARGETS, type MeterReadResult, type Mete
 import {NetmonError, invalidInput} from '../../core/errors.js'
 import {parseDuration} from '../../core/format/time.js'
 import {registerSecret} from '../../core/secrets.js'
+import {loadHlsSecurity, SECURITY_POLICIES, type SecurityPolicyName} from '../../core/dlms/keys.js'
+import {InvocationCounterStore} from '../../core/dlms/counters.js'
+import type {HlsGmacSecurity} from '../../core/dlms/security-context.js'
 
 const schema = z.object({
   host: z.string().min(1),
@@ -17,7 +20,7 @@ const schema = z.object({
   serverAddress: z.number().int().min(0).max(0x3fff),
   physicalAddress: z.number().int().min(0).max(0x3fff).optional(),
   addressSize: z.union([z.literal(1), z.literal(2), z.literal(4)]).optional(),
-  auth: z.enum(['none', 'low']),
+  auth: z.enum(['none', 'low', 'hls-gmac']),
   timeoutMs: z.number().int().min(1).max(600_000),
 })
 
@@ -47,11 +50,13 @@ export default class MetersRead extends NetmonCommand {
     `Connects over TCP (IEC 62056-47 wrapper or HDLC), associates (no authentication, or LLS with a password), reads each OBIS code and releases.
 OBIS codes are written 1.0.1.8.0.255 or 1-0:1.8.0*255; the class is guessed (clock, profile, register, data) unless given as a suffix, e.g. 1.0.1.6.0.255:4 for an extended register.
 Without OBIS codes: clock, active energy, voltage, current and power.
-The LLS password is read from the environment variable named by --password-env, or prompted on a terminal; never from a flag.`
+The LLS password is read from the environment variable named by --password-env, or prompted on a terminal; never from a flag.
+HLS-GMAC (--auth hls-gmac, security suite 0): --system-title is the client's; the encryption and authentication keys come from environment variables (--ek-env, --ak-env) or files (--ek-file, --ak-file) as 32 hex digits, never from flags; the client invocation counter is kept in the store per meter (reserved ahead, so a restart never reuses one) unless --invocation-counter is given.`
   static override examples = [
     '<%= config.bin %> meters read --host 127.0.0.1 --port 4061',
     '<%= config.bin %> meters read --host 127.0.0.1 --port 4061 --framing hdlc 1.0.1.8.0.255 0.0.1.0.0.255',
     'METER_PW=12345678 <%= config.bin %> meters read --host 127.0.0.1 --port 4061 --auth low --password-env METER_PW 1-0:32.7.0*255 --json',
+    '<%= config.bin %> meters read --host 127.0.0.1 --port 4061 --auth hls-gmac --system-title 4D4D4D0000000001 --ek-env METER_EK --ak-file /etc/netmon/meter.ak',
   ]
   static override strict = false
   static override args = {obis: Args.string({description: 'OBIS codes to read (optionally :class)', required: false})}
@@ -66,8 +71,25 @@ The LLS password is read from the environment variable named by --password-env, 
       description: 'HDLC server address size in bytes (default: the smallest that fits; some meters want 4 even for small addresses)',
       options: ['1', '2', '4'],
     }),
-    auth: Flags.string({description: 'Authentication: none, or low (LLS password)', options: ['none', 'low'], default: 'none'}),
+    auth: Flags.string({
+      description: 'Authentication: none, low (LLS password) or hls-gmac (HLS mechanism 5, AES-GCM-128)',
+      options: ['none', 'low', 'hls-gmac'],
+      default: 'none',
+    }),
     'password-env': Flags.string({description: 'Environment variable holding the LLS password', helpValue: 'VAR'}),
+    'system-title': Flags.string({description: 'HLS: client system title (16 hex digits or 8 ASCII characters)'}),
+    'meter-system-title': Flags.string({description: 'HLS: expected meter system title (refused if the AARE says otherwise)'}),
+    'ek-env': Flags.string({description: 'HLS: environment variable holding the global encryption key (hex)', helpValue: 'VAR'}),
+    'ek-file': Flags.string({description: 'HLS: file holding the global encryption key (hex)', helpValue: 'FILE'}),
+    'ak-env': Flags.string({description: 'HLS: environment variable holding the authentication key (hex)', helpValue: 'VAR'}),
+    'ak-file': Flags.string({description: 'HLS: file holding the authentication key (hex)', helpValue: 'FILE'}),
+    security: Flags.string({
+      description: 'HLS: APDU protection: auth-enc (0x30), auth (0x10), enc (0x20), none (HLS authentication only)',
+      options: Object.keys(SECURITY_POLICIES),
+      default: 'auth-enc',
+    }),
+    ciphering: Flags.string({description: 'HLS: protected APDU form', options: ['auto', 'glo', 'general-glo'], default: 'auto'}),
+    'invocation-counter': Flags.integer({description: 'HLS: first invocation counter to send (default: the one kept in the store for this meter)'}),
     timeout: Flags.string({description: 'Timeout per answer (e.g. 5s, 1500ms)', default: '5s'}),
     from: Flags.string({description: 'Profiles: only rows from this time (ISO 8601 with offset)'}),
     to: Flags.string({description: 'Profiles: only rows up to this time (ISO 8601 with offset)'}),
@@ -81,7 +103,7 @@ The LLS password is read from the environment variable named by --password-env, 
         host: flags.host,
         port: flags.port,
         framing: flags.framing,
-        clientAddress: flags['client-address'] ?? (flags.auth === 'low' ? 17 : 16),
+        clientAddress: flags['client-address'] ?? (flags.auth === 'low' ? 17 : flags.auth === 'hls-gmac' ? 1 : 16),
         serverAddress: flags['server-address'],
         physicalAddress: flags['physical-address'],
         addressSize: flags['address-size'] === undefined ? undefined : Number(flags['address-size']),
@@ -108,6 +130,24 @@ The LLS password is read from the environment variable named by --password-env, 
       else throw new NetmonError('usage', '--auth low needs a password', {hint: 'pass --password-env VAR (or run in a terminal to be prompted)'})
       registerSecret(password)
     }
+    let security: HlsGmacSecurity | undefined
+    let counters: {store: InvocationCounterStore; meter: string} | undefined
+    if (opts.auth === 'hls-gmac') {
+      if (!flags['system-title']) throw invalidInput('--auth hls-gmac needs --system-title (the client system title)')
+      security = await loadHlsSecurity({
+        systemTitle: flags['system-title'],
+        meterSystemTitle: flags['meter-system-title'],
+        ek: {env: flags['ek-env'], file: flags['ek-file']},
+        ak: {env: flags['ak-env'], file: flags['ak-file']},
+        securityControl: SECURITY_POLICIES[flags.security as SecurityPolicyName],
+        ciphering: flags.ciphering as 'auto' | 'glo' | 'general-glo',
+      })
+      if (flags['invocation-counter'] !== undefined) {
+        if (flags['invocation-counter'] < 0 || flags['invocation-counter'] > 0xffffffff) throw invalidInput('--invocation-counter must be 0..4294967295')
+        security.invocationCounter = flags['invocation-counter']
+      } else counters = {store: new InvocationCounterStore(await this.openStore(flags.db)), meter: `${opts.host}:${opts.port}/${opts.serverAddress}`}
+    } else if (flags['system-title'] || flags['ek-env'] || flags['ek-file'] || flags['ak-env'] || flags['ak-file'])
+      throw invalidInput('--system-title and the key flags apply to --auth hls-gmac only')
     const result = await readMeter(
       {
         host: opts.host,
@@ -118,6 +158,8 @@ The LLS password is read from the environment variable named by --password-env, 
         physicalAddress: opts.physicalAddress,
         ...(opts.addressSize !== undefined ? {addressSize: opts.addressSize} : {}),
         auth: opts.auth === 'low' ? {mechanism: 'low', password: password!} : {mechanism: 'none'},
+        ...(security ? {security} : {}),
+        ...(counters ? {counters} : {}),
         timeoutMs: opts.timeoutMs,
         profileFrom: flags.from,
         profileTo: flags.to,

@@ -7,6 +7,8 @@ import {formatFault, parseFault, type Fault} from '../../core/dlms/simulator/fau
 import {NetmonError} from '../../core/errors.js'
 import {parseDuration} from '../../core/format/time.js'
 import {registerSecret} from '../../core/secrets.js'
+import {loadKey, parseSystemTitle, SECURITY_POLICIES, type SecurityPolicyName} from '../../core/dlms/keys.js'
+import type {SimulatorSecurity} from '../../core/dlms/simulator/server.js'
 
 const schema = z.object({
   port: z.number().int().min(0).max(65535),
@@ -27,7 +29,7 @@ const describeEvent = (e: SimulatorEvent): string => {
     case 'disconnect':
       return `meter ${e.meter}: disconnected`
     case 'associated':
-      return `meter ${e.meter}: client ${e.clientAddress} associated (${e.mechanism === 'low' ? 'LLS' : 'no authentication'})`
+      return `meter ${e.meter}: client ${e.clientAddress} associated (${e.mechanism === 'low' ? 'LLS' : e.mechanism === 'high-gmac' ? 'HLS-GMAC' : 'no authentication'})`
     case 'rejected':
       return `meter ${e.meter}: client ${e.clientAddress} rejected (diagnostic ${e.diagnostic})`
     case 'fault':
@@ -43,6 +45,7 @@ export default class MetersSimulate extends NetmonCommand {
     `Each meter is a COSEM server on 127.0.0.1 (consecutive ports from --port; --port 0 lets the OS pick) answering association with no authentication (client 16) or LLS (client 17, password 12345678 unless --password-env), GET normal, with-list and block transfer, SET of the clock.
 Objects: clock 0.0.1.0.0.255, energy 1.0.1.8.0.255, voltage 1.0.32.7.0.255, current 1.0.31.7.0.255, power 1.0.1.7.0.255, frequency 1.0.14.7.0.255, max demand 1.0.1.6.0.255 (class 4), serial 0.0.96.1.0.255, load profile 1.0.99.1.0.255, and more (docs/DLMS.md).
 Faults: --fault [METER=]SPEC with SPEC one of drop, delay:<ms>, corrupt, reject-password, silent, truncate (append :once to fire once). With --config FILE, SIGHUP re-reads the file's faults.
+HLS-GMAC (--hls): client 1 must then associate with HLS mechanism 5 and security suite 0; meter i has --system-title plus i; keys from --ek-env/--ek-file and --ak-env/--ak-file (32 hex digits), never from flags.
 Runs until interrupted (or for --duration). With --json, prints NDJSON events: first {"event":"listening",…}.`
   static override examples = [
     '<%= config.bin %> meters simulate --port 4061',
@@ -61,6 +64,13 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
     'profile-rows': Flags.integer({description: 'Rows in the load profile'}),
     preset: Flags.string({description: 'default (changing values) or gurux (the fixed values of the recorded Gurux meter)', options: ['default', 'gurux']}),
     duration: Flags.string({description: 'Stop after this long (e.g. 30s); default: run until interrupted'}),
+    hls: Flags.boolean({description: 'Offer HLS-GMAC (mechanism 5, AES-GCM-128) to client 1'}),
+    'system-title': Flags.string({description: 'HLS: system title of meter 0 (16 hex digits or 8 ASCII characters)', default: '4D4D4D0000BC614E'}),
+    'ek-env': Flags.string({description: 'HLS: environment variable holding the encryption key (hex)', helpValue: 'VAR'}),
+    'ek-file': Flags.string({description: 'HLS: file holding the encryption key (hex)', helpValue: 'FILE'}),
+    'ak-env': Flags.string({description: 'HLS: environment variable holding the authentication key (hex)', helpValue: 'VAR'}),
+    'ak-file': Flags.string({description: 'HLS: file holding the authentication key (hex)', helpValue: 'FILE'}),
+    security: Flags.string({description: 'HLS: APDU protection required', options: Object.keys(SECURITY_POLICIES), default: 'auth-enc'}),
   }
 
   async run(): Promise<void> {
@@ -97,6 +107,20 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
       else if (Number(m[1]) >= opts.meters) throw new NetmonError('usage', `--fault ${spec}: no meter ${m[1]} (0..${opts.meters - 1})`)
       else faults[Number(m[1])] = f
     }
+    let security: SimulatorSecurity | undefined
+    const hls = config.hls
+    if (flags.hls || hls) {
+      const stGiven = !(metadata.flags['system-title']?.setFromDefault ?? false)
+      const secGiven = !(metadata.flags.security?.setFromDefault ?? false)
+      const pick = (env: string | undefined, file: string | undefined, cenv: string | undefined, cfile: string | undefined) =>
+        env || file ? {env, file} : {env: cenv, file: cfile}
+      security = {
+        systemTitle: parseSystemTitle(stGiven || !hls?.system_title ? flags['system-title'] : hls.system_title, 'the meter system title'),
+        ek: await loadKey(pick(flags['ek-env'], flags['ek-file'], hls?.ek_env, hls?.ek_file), 'encryption key'),
+        ak: await loadKey(pick(flags['ak-env'], flags['ak-file'], hls?.ak_env, hls?.ak_file), 'authentication key'),
+        securityControl: SECURITY_POLICIES[(secGiven || !hls?.security ? flags.security : hls.security) as SecurityPolicyName],
+      }
+    }
     const json = this.jsonEnabled()
     const emit = (obj: Record<string, unknown>, text: string): void => {
       if (json) process.stdout.write(JSON.stringify(obj) + '\n')
@@ -114,6 +138,7 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
       preset: opts.preset,
       seed: Math.floor(Math.random() * 0x7fffffff),
       faults,
+      ...(security ? {security} : {}),
       onEvent: e => {
         if (e.type !== 'listening') emit({event: e.type, ...e, type: undefined, ts: new Date().toISOString()}, describeEvent(e))
       },
@@ -125,7 +150,8 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
       framing: sim.framing,
       meters: opts.meters,
       server_address: 1,
-      clients: {16: 'none', 17: 'low'},
+      clients: security ? {1: 'hls-gmac', 16: 'none', 17: 'low'} : {16: 'none', 17: 'low'},
+      ...(security ? {system_titles: sim.ports.map((_, i) => systemTitleOf(security.systemTitle, i))} : {}),
       faults: faults.map(formatFault),
     }
     if (json) process.stdout.write(JSON.stringify(summary) + '\n')
@@ -134,7 +160,7 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
         sim.ports
           .map(
             (p, i) =>
-              `meter ${i}: ${sim.host}:${p} (${sim.framing}, server address 1, client 16 = no auth, 17 = LLS${faults[i] ? `, fault ${formatFault(faults[i]!)}` : ''})`,
+              `meter ${i}: ${sim.host}:${p} (${sim.framing}, server address 1, client 16 = no auth, 17 = LLS${security ? `, 1 = HLS-GMAC system title ${systemTitleOf(security.systemTitle, i)}` : ''}${faults[i] ? `, fault ${formatFault(faults[i]!)}` : ''})`,
           )
           .join('\n'),
       )
@@ -159,4 +185,12 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
     await sim.close()
     emit({event: 'stopped', ts: new Date().toISOString()}, 'simulator stopped')
   }
+}
+
+/** Meter i's system title: the base with i added to its last 4 octets (as the simulator does). */
+function systemTitleOf(base: Uint8Array, i: number): string {
+  const st = Uint8Array.from(base)
+  const v = new DataView(st.buffer)
+  v.setUint32(4, (v.getUint32(4) + i) >>> 0)
+  return Buffer.from(st).toString('hex')
 }

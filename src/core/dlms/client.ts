@@ -1,5 +1,8 @@
 /**
- * DlmsClient: a COSEM client (logical name referencing, no ciphering) over TCP with the wrapper or HDLC.
+ * DlmsClient: a COSEM client (logical name referencing) over TCP with the wrapper or HDLC; no security, LLS,
+ * or HLS-GMAC with security suite 0 (`security: {level: 'hls-gmac', systemTitle, ek, ak}`): the AARQ carries
+ * the client system title and CtoS (and a glo-initiate-request), pass 3/4 run reply_to_HLS_authentication,
+ * then every GET/SET/ACTION travels as glo-* or general-glo-ciphering and every answer's tag is verified.
  *
  *   const c = new DlmsClient({host: '127.0.0.1', port: 4061, framing: 'hdlc', auth: {mechanism: 'low', password}})
  *   await c.open()                       // TCP + SNRM/UA (HDLC) + AARQ/AARE
@@ -8,7 +11,7 @@
  *
  * Requests are serialised (one in flight). Every error is a DlmsError; none escapes as anything else.
  */
-import {dataToNumber, parseData, toPlain, type DlmsData, type PlainValue} from './codec/axdr.js'
+import {D, dataToNumber, parseData, toPlain, type DlmsData, type PlainValue} from './codec/axdr.js'
 import {concatBytes, Reader, run, unwrap} from './codec/bytes.js'
 import {dateTimeFromDate, dateTimeFromIso, dateTimeToDate, dateTimeToIso, clockStatusNames, type CosemDateTime} from './codec/datetime.js'
 import {serverAddress, type HdlcParams} from './codec/hdlc.js'
@@ -25,13 +28,17 @@ import {
   describeServiceError,
   diagnosticName,
   encodeAarq,
+  encodeActionRequest,
   encodeGetRequest,
   encodeRlrq,
   encodeSetRequest,
   conformanceNames,
   hasConformance,
   readGetDataResultList,
+  readInitiateResponse,
+  mechanismName,
   type AccessSelection,
+  type InitiateResponse,
   type Apdu,
   type AttributeDescriptor,
   type GetDataResult,
@@ -50,13 +57,19 @@ import {
   type CaptureObject,
   type ScalerUnit,
 } from './cosem.js'
-import {DlmsError} from './errors.js'
+import {DlmsError, isDlmsError} from './errors.js'
+import {hlsGmac, securityError, verifyHlsGmac} from './codec/security.js'
+import {SecurityContext, type HlsGmacSecurity} from './security-context.js'
 import {HdlcClientLink} from './link/hdlc.js'
 import type {DlmsFrameEvent, Framing} from './link/types.js'
 import {WrapperClientLink} from './link/wrapper.js'
 import {ClientTransport} from './transport.js'
 
 export type DlmsAuth = {mechanism: 'none'} | {mechanism: 'low'; password: string | Uint8Array}
+export type {HlsGmacSecurity} from './security-context.js'
+
+/** Association LN object and its method 1 (reply_to_HLS_authentication). */
+const ASSOCIATION_LN = Uint8Array.of(0, 0, 40, 0, 0, 255)
 
 export interface DlmsClientOptions {
   host: string
@@ -71,6 +84,8 @@ export interface DlmsClientOptions {
   /** HDLC only: server address size on the wire (default: 1 without physical address, else 2 or 4 as needed). */
   addressSize?: 1 | 2 | 4
   auth?: DlmsAuth
+  /** HLS-GMAC (mechanism 5) with security suite 0; overrides `auth`. Keys never appear in errors or logs. */
+  security?: HlsGmacSecurity
   /** Per-response timeout. Default 5000 ms. */
   timeoutMs?: number
   /** TCP connect timeout. Default: timeoutMs. */
@@ -94,6 +109,8 @@ export interface AssociationInfo {
   conformance: number
   conformanceNames: ConformanceName[]
   dlmsVersion: number
+  /** HLS only: the meter's system title and the protection in use. */
+  security?: {level: 'hls-gmac'; meterSystemTitle: string; securityControl: number; ciphering: 'none' | 'glo' | 'general-glo'}
 }
 
 export interface RegisterReading {
@@ -165,6 +182,10 @@ export class DlmsClient {
   > &
     DlmsClientOptions
   association: AssociationInfo | undefined
+  /** HLS security state (keys, counters); undefined without `security`. */
+  readonly security: SecurityContext | undefined
+  /** True while the xDLMS APDUs must be protected (after an HLS AARE). */
+  private ciphering = false
 
   constructor(opts: DlmsClientOptions) {
     const timeoutMs = opts.timeoutMs ?? 5000
@@ -180,6 +201,12 @@ export class DlmsClient {
       invokeIdAndPriority: opts.invokeIdAndPriority ?? DEFAULT_INVOKE_ID,
       maxResponseBytes: opts.maxResponseBytes ?? 16 << 20,
     }
+    this.security = opts.security ? new SecurityContext(opts.security) : undefined
+  }
+
+  /** The next invocation counter this client will send (persist it to never reuse one after a restart). */
+  get nextInvocationCounter(): number | undefined {
+    return this.security?.send.next
   }
 
   get state(): State {
@@ -224,6 +251,7 @@ export class DlmsClient {
   associate(): Promise<AssociationInfo> {
     return this.serial(async () => {
       if (this.state === 'associated') return this.association!
+      if (this.security) return this.associateHls(this.security)
       const o = this.options
       const auth = o.auth ?? {mechanism: 'none'}
       const password =
@@ -263,6 +291,107 @@ export class DlmsClient {
     })
   }
 
+  /** HLS-GMAC: AARQ (CtoS, client system title) → AARE (StoC, meter system title) → pass 3/4. */
+  private async associateHls(sec: SecurityContext): Promise<AssociationInfo> {
+    const o = this.options
+    this.ciphering = false
+    const ctos = sec.challenge()
+    const aarq = encodeAarq(
+      buildAarq({
+        mechanism: 'high-gmac',
+        challenge: ctos,
+        callingApTitle: sec.systemTitle,
+        conformance: o.conformance,
+        maxReceivePduSize: o.maxPduSize,
+        ...(sec.protecting ? {protectInitiate: (ir: Uint8Array) => sec.protect(ir, false)} : {}),
+      }),
+    )
+    const apdu = await this.exchange(aarq, 'AARE (answer to AARQ)')
+    if (apdu.kind !== 'aare') throw unexpected(apdu, 'AARE')
+    const aare = apdu.apdu
+    if (aare.result !== 0 || aare.initiateError) {
+      const diag = aare.initiateError ? aare.initiateError.name : diagnosticName(aare.diagnostic)
+      throw new DlmsError('ASSOCIATION_REJECTED', `HLS association rejected: ${diag.replace(/-/g, ' ')}`, {
+        result: aare.result,
+        resultName: associationResultName(aare.result),
+        diagnostic: aare.diagnostic.value,
+        diagnosticName: diag,
+        hint:
+          aare.diagnostic.value === 13
+            ? 'the meter could not verify the AARQ: check the keys, the client system title and the client address'
+            : aare.diagnostic.value === 11 || aare.diagnostic.value === 2
+              ? 'the meter does not offer HLS-GMAC / ciphering on this client address'
+              : undefined,
+      })
+    }
+    if (aare.mechanism && mechanismName(aare.mechanism) !== 'high-gmac')
+      throw securityError('policy', `the meter answered HLS-GMAC with mechanism ${mechanismName(aare.mechanism) ?? aare.mechanism.join('.')}`)
+    sec.learnPeer(aare.respondingApTitle, 'meter')
+    const stoc = aare.respondingAuthenticationValue
+    if (!stoc || stoc.length < 8 || stoc.length > 64)
+      throw securityError('malformed', `the AARE carries ${stoc ? `a ${stoc.length}-octet` : 'no'} StoC challenge (expected 8..64 octets)`)
+    let ir: InitiateResponse | undefined = aare.initiateResponse
+    if (sec.protecting) {
+      if (ir || !aare.userInformation || !SecurityContext.isProtected(aare.userInformation))
+        throw securityError('policy', 'the meter answered the ciphered InitiateRequest with an InitiateResponse in clear')
+      ir = unwrap(
+        run(new Reader(sec.unprotect(aare.userInformation).apdu), r => {
+          const v = readInitiateResponse(r)
+          if (r.remaining) r.fail('bytes after the InitiateResponse')
+          return v
+        }),
+        'ciphered InitiateResponse',
+      )
+    }
+    if (!ir) throw new DlmsError('MALFORMED_FRAME', 'AARE accepted the association but carries no xDLMS InitiateResponse')
+    this.ciphering = sec.protecting
+    // pass 3: f(StoC) to reply_to_HLS_authentication; pass 4: the meter's f(CtoS)
+    const fStoC = hlsGmac({...sec.keys, systemTitle: sec.systemTitle, invocationCounter: sec.takeCounter(), challenge: stoc})
+    const reply = await this.exchange(
+      encodeActionRequest({
+        type: 'normal',
+        invokeId: o.invokeIdAndPriority,
+        descriptor: {classId: ClassId.ASSOCIATION_LN, obis: ASSOCIATION_LN, method: 1},
+        parameters: D.octets(fStoC),
+      }),
+      'answer to reply_to_HLS_authentication',
+      false,
+    )
+    if (reply.kind !== 'action-response') throw unexpected(reply, 'ACTION response (HLS pass 4)')
+    this.checkInvokeId(reply.apdu.invokeId)
+    const rp = reply.apdu.returnParameters
+    if (reply.apdu.result !== 0 || !rp || !rp.ok || rp.data.type !== 'octet-string') {
+      this.ciphering = false
+      throw new DlmsError('ASSOCIATION_REJECTED', 'HLS authentication failed: the meter refused our proof f(StoC)', {
+        hint: 'check the authentication key (AK), the encryption key (EK) and the client system title',
+        result: reply.apdu.result,
+      })
+    }
+    try {
+      verifyHlsGmac(rp.data.value, {...sec.keys, systemTitle: sec.peer!, challenge: ctos}, 'meter')
+    } catch (e) {
+      this.ciphering = false
+      throw e
+    }
+    const general =
+      sec.config.ciphering === 'general-glo' || ((sec.config.ciphering ?? 'auto') === 'auto' && hasConformance(ir.conformance, 'general-protection'))
+    sec.general = general
+    this.association = {
+      maxPduSize: ir.maxReceivePduSize,
+      conformance: ir.conformance,
+      conformanceNames: conformanceNames(ir.conformance),
+      dlmsVersion: ir.dlmsVersion,
+      security: {
+        level: 'hls-gmac',
+        meterSystemTitle: Buffer.from(sec.peer!).toString('hex'),
+        securityControl: sec.sc,
+        ciphering: sec.protecting ? (general ? 'general-glo' : 'glo') : 'none',
+      },
+    }
+    this._state = 'associated'
+    return this.association
+  }
+
   /** connect() + associate(). */
   async open(): Promise<AssociationInfo> {
     await this.connect()
@@ -270,9 +399,20 @@ export class DlmsClient {
   }
 
   /** Sends one APDU, waits for the answer, decodes it. */
-  private async exchange(apdu: Uint8Array, what: string): Promise<Apdu> {
+  private async exchange(apdu: Uint8Array, what: string, general?: boolean): Promise<Apdu> {
     if (!this.transport) throw new DlmsError('NOT_CONNECTED', `cannot send ${what.replace(/ \(.*/, '')}: not connected`, {hint: 'call connect() first'})
-    const bytes = await this.transport.request(apdu, this.options.timeoutMs, what)
+    const sec = this.security
+    const protect = this.ciphering && sec !== undefined
+    let bytes = await this.transport.request(protect ? sec.protect(apdu, general ?? sec.general) : apdu, this.options.timeoutMs, what)
+    if (sec && SecurityContext.isProtected(bytes)) {
+      try {
+        bytes = sec.unprotect(bytes).apdu
+      } catch (e) {
+        if (isDlmsError(e) && e.dlmsCode === 'SECURITY') e.message = `${e.message} (${what} from ${this.endpoint})`
+        throw e
+      }
+    } else if (protect && bytes.length > 0 && bytes[0] !== 0xd8 && bytes[0] !== 0x0e)
+      throw securityError('policy', `the meter answered a ciphered request in clear (${what}): refused`)
     const res = decodeApdu(bytes)
     if (res.status !== 'ok') {
       const err =
@@ -282,14 +422,29 @@ export class DlmsClient {
       throw err
     }
     const a = res.value
-    if (a.kind === 'exception-response') throw new DlmsError('EXCEPTION_RESPONSE', `meter answered with an exception: ${describeException(a.apdu)}`)
+    if (a.kind === 'exception-response') {
+      if (a.apdu.serviceError === 5)
+        throw securityError(
+          'tag-mismatch',
+          `the meter could not decipher our request (${describeException(a.apdu)})`,
+          'check the encryption and authentication keys and the client system title',
+        )
+      if (a.apdu.serviceError === 6)
+        throw securityError(
+          'replay',
+          `the meter refused our invocation counter (${describeException(a.apdu)}${a.apdu.invocationCounter === undefined ? '' : `; it expects more than ${a.apdu.invocationCounter}`})`,
+          'the client frame counter went backwards: restore the persisted counter or raise it',
+        )
+      throw new DlmsError('EXCEPTION_RESPONSE', `meter answered with an exception: ${describeException(a.apdu)}`)
+    }
     if (a.kind === 'confirmed-service-error') throw new DlmsError('SERVICE_ERROR', `meter answered with a service error: ${describeServiceError(a.apdu)}`)
     if (a.kind === 'unsupported')
       throw new DlmsError(
         'UNSUPPORTED',
         a.ciphered
-          ? `meter answered with a ciphered APDU (tag 0x${a.tag.toString(16)}); ciphering is not supported`
+          ? `meter answered with a ciphered APDU (tag 0x${a.tag.toString(16)}) but no security is configured`
           : `meter answered with unsupported APDU tag 0x${a.tag.toString(16)}`,
+        a.ciphered ? {hint: 'configure HLS-GMAC security (system title, encryption and authentication keys)'} : {},
       )
     return a
   }
@@ -514,6 +669,7 @@ export class DlmsClient {
       if (this.state !== 'associated') return
       this._state = 'connected'
       this.association = undefined
+      this.ciphering = false
       const a = await this.exchange(encodeRlrq({reason: 0}), 'RLRE (answer to RLRQ)')
       if (a.kind !== 'rlre') throw unexpected(a, 'RLRE')
     })
@@ -534,6 +690,7 @@ export class DlmsClient {
       }
       this._state = 'closed'
       this.association = undefined
+      this.ciphering = false
       await t.close(Math.min(this.options.timeoutMs, 2000))
       this.transport = undefined
     })

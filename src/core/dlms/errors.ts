@@ -17,6 +17,7 @@ export type DlmsErrorCode =
   | 'MALFORMED_FRAME' // bytes that do not parse (framing or APDU)
   | 'UNSUPPORTED' // a valid but unsupported APDU/feature (ciphering, SN referencing…)
   | 'ENCODE' // a value that cannot be encoded (caller's mistake)
+  | 'SECURITY' // a protected APDU or HLS proof that fails a check (tag, key, system title, counter, truncation)
 
 const KIND: Record<DlmsErrorCode, ErrorKind> = {
   TIMEOUT: 'network',
@@ -31,6 +32,7 @@ const KIND: Record<DlmsErrorCode, ErrorKind> = {
   MALFORMED_FRAME: 'protocol',
   UNSUPPORTED: 'protocol',
   ENCODE: 'input',
+  SECURITY: 'protocol',
 }
 
 export interface DlmsErrorDetails {
@@ -46,6 +48,8 @@ export interface DlmsErrorDetails {
   /** data-access-result code and name (ACCESS_DENIED / DATA_ACCESS). */
   dataAccessResult?: number
   dataAccessResultName?: string
+  /** Why a SECURITY check failed (see codec/security.ts SecurityReason). */
+  securityReason?: string
 }
 
 export class DlmsError extends NetmonError {

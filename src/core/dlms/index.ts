@@ -2,7 +2,7 @@
  * Public API of netmon's DLMS/COSEM stack. See docs/DLMS.md.
  */
 export {DlmsClient, dataAccessError} from './client.js'
-export type {DlmsClientOptions, DlmsAuth, AssociationInfo, RegisterReading, ClockReading, ProfileReading, ProfileOptions} from './client.js'
+export type {DlmsClientOptions, DlmsAuth, HlsGmacSecurity, AssociationInfo, RegisterReading, ClockReading, ProfileReading, ProfileOptions} from './client.js'
 export {DlmsError, isDlmsError} from './errors.js'
 export type {DlmsErrorCode, DlmsErrorDetails} from './errors.js'
 export type {DlmsFrameEvent, Framing} from './link/types.js'
@@ -23,7 +23,19 @@ export {ClassId, Attr, WELL_KNOWN_OBIS, obisName} from './cosem.js'
 export type {CaptureObject, ScalerUnit} from './cosem.js'
 
 export {startSimulator} from './simulator/server.js'
-export type {Simulator, SimulatorOptions, SimulatorEvent, SimulatorStats} from './simulator/server.js'
+export type {Simulator, SimulatorOptions, SimulatorEvent, SimulatorStats, SimulatorSecurity, CipherFault} from './simulator/server.js'
+export {
+  FrameCounterGuard,
+  InvocationCounter,
+  protectApdu,
+  unprotectApdu,
+  parseProtectedApdu,
+  hlsGmac,
+  verifyHlsGmac,
+  parseKeyHex,
+} from './codec/security.js'
+export type {SecurityReason} from './codec/security.js'
+export {SecurityContext} from './security-context.js'
 export {parseFault, formatFault, FAULT_TYPES} from './simulator/faults.js'
 export type {Fault} from './simulator/faults.js'
 export {MeterModel} from './simulator/objects.js'

@@ -9,6 +9,7 @@ import {formatObis, parseObis} from './codec/obis.js'
 import {DlmsClient, type DlmsClientOptions} from './client.js'
 import {ClassId, obisName} from './cosem.js'
 import {isDlmsError} from './errors.js'
+import type {InvocationCounterStore, CounterReservation} from './counters.js'
 import {NetmonError} from '../errors.js'
 
 export interface ReadTarget {
@@ -47,7 +48,13 @@ export interface MeterReading {
 
 export interface MeterReadResult {
   meter: {host: string; port: number; framing: string; client_address: number; server_address: number; auth: string}
-  association: {max_pdu_size: number; dlms_version: number; conformance: string[]}
+  association: {
+    max_pdu_size: number
+    dlms_version: number
+    conformance: string[]
+    /** HLS-GMAC: meter system title, security control, glo / general-glo, the next invocation counter. */
+    security?: {meter_system_title: string; security_control: number; ciphering: string; next_invocation_counter: number}
+  }
   readings: MeterReading[]
   read_at: string
   read_at_ms: number
@@ -152,11 +159,19 @@ async function readOne(c: DlmsClient, t: ReadTarget, profileRange: {from?: strin
 export interface ReadMeterOptions extends DlmsClientOptions {
   profileFrom?: string
   profileTo?: string
+  /** HLS: persist the client invocation counter per meter (reserve-ahead, see counters.ts). */
+  counters?: {store: InvocationCounterStore; meter: string}
 }
 
 export async function readMeter(opts: ReadMeterOptions, targets: ReadTarget[] = DEFAULT_TARGETS): Promise<MeterReadResult> {
   const started = Date.now()
-  const client = new DlmsClient(opts)
+  let reservation: CounterReservation | undefined
+  let clientOpts: DlmsClientOptions = opts
+  if (opts.security && opts.counters) {
+    reservation = await opts.counters.store.reserve(opts.counters.meter, opts.security.systemTitle, undefined, opts.security.invocationCounter ?? 1)
+    clientOpts = {...opts, security: {...opts.security, invocationCounter: reservation.start, invocationCounterLimit: reservation.limit}}
+  }
+  const client = new DlmsClient(clientOpts)
   try {
     const assoc = await client.open()
     const readings: MeterReading[] = []
@@ -184,9 +199,23 @@ export async function readMeter(opts: ReadMeterOptions, targets: ReadTarget[] = 
         framing: client.options.framing,
         client_address: client.options.clientAddress,
         server_address: client.options.serverAddress,
-        auth: opts.auth?.mechanism ?? 'none',
+        auth: opts.security ? 'hls-gmac' : (opts.auth?.mechanism ?? 'none'),
       },
-      association: {max_pdu_size: assoc.maxPduSize, dlms_version: assoc.dlmsVersion, conformance: assoc.conformanceNames},
+      association: {
+        max_pdu_size: assoc.maxPduSize,
+        dlms_version: assoc.dlmsVersion,
+        conformance: assoc.conformanceNames,
+        ...(assoc.security
+          ? {
+              security: {
+                meter_system_title: assoc.security.meterSystemTitle,
+                security_control: assoc.security.securityControl,
+                ciphering: assoc.security.ciphering,
+                next_invocation_counter: client.nextInvocationCounter!,
+              },
+            }
+          : {}),
+      },
       readings,
       read_at: new Date(started).toISOString(),
       read_at_ms: started,
@@ -194,5 +223,9 @@ export async function readMeter(opts: ReadMeterOptions, targets: ReadTarget[] = 
     }
   } finally {
     await client.close()
+    if (reservation && opts.counters) {
+      const next = client.nextInvocationCounter
+      if (next !== undefined) await opts.counters.store.release(reservation, next, client.security?.peer).catch(() => undefined)
+    }
   }
 }

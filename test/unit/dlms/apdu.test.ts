@@ -215,7 +215,9 @@ describe('APDU error vectors', () => {
 
   it('ciphered and unimplemented APDUs are recognised as unsupported, not malformed', () => {
     expect(decodeApdu(hex('cc0102'))).toMatchObject({status: 'ok', value: {kind: 'unsupported', tag: 0xcc, ciphered: true}})
-    expect(decodeApdu(hex('c70101c10000'))).toMatchObject({status: 'ok', value: {kind: 'unsupported', tag: 0xc7, ciphered: false}})
+    expect(decodeApdu(hex('0f00000001000000'))).toMatchObject({status: 'ok', value: {kind: 'unsupported', tag: 0x0f, ciphered: false}})
+    // ACTION normal is decoded now (HLS pass 3/4)
+    expect(decodeApdu(hex('c701c10000'))).toMatchObject({status: 'ok', value: {kind: 'action-response', apdu: {invokeId: 0xc1, result: 0}}})
     expect(decodeApdu(encodeExceptionResponse({stateError: 2, serviceError: 2}))).toMatchObject({status: 'ok', value: {kind: 'exception-response'}})
   })
 })

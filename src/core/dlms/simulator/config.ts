@@ -9,6 +9,11 @@
  *   hdlc_max_info: 128
  *   profile_rows: 96
  *   preset: default        # default | gurux
+ *   hls:                   # HLS-GMAC for client 1 (keys from env vars / files only)
+ *     system_title: 4D4D4D0000BC614E
+ *     ek_env: METER_EK       # or ek_file: /path
+ *     ak_file: /etc/netmon/meter.ak
+ *     security: auth-enc     # auth-enc | auth | enc | none
  *   faults:                # by meter index, or "all"; see faults.ts for the syntax
  *     0: delay:1500
  *     2: corrupt:once
@@ -33,6 +38,17 @@ const schema = z
     profile_rows: z.number().int().min(0).max(100_000).optional(),
     preset: z.enum(['default', 'gurux']).optional(),
     faults: z.record(z.string(), z.string().nullable()).optional(),
+    hls: z
+      .object({
+        system_title: z.string().min(1).optional(),
+        ek_env: z.string().min(1).optional(),
+        ek_file: z.string().min(1).optional(),
+        ak_env: z.string().min(1).optional(),
+        ak_file: z.string().min(1).optional(),
+        security: z.enum(['auth-enc', 'auth', 'enc', 'none']).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
 

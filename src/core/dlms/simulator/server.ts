@@ -10,7 +10,24 @@ import type {Framing, LinkEvent} from '../link/types.js'
 import {WrapperServerLink} from '../link/wrapper.js'
 import {formatFault, type Fault} from './faults.js'
 import {MeterModel, type MeterPreset} from './objects.js'
-import {CosemServerSession, SERVER_CONFORMANCE} from './session.js'
+import {CosemServerSession, SERVER_CONFORMANCE, type ServerSecurity} from './session.js'
+import {type FrameCounterGuard, InvocationCounter} from '../codec/security.js'
+import {validateSecurity} from '../security-context.js'
+
+/** HLS-GMAC of the simulated meters: meter i has `systemTitle` with i added to its last 4 octets. */
+export interface SimulatorSecurity {
+  systemTitle: Uint8Array
+  ek: Uint8Array
+  ak: Uint8Array
+  /** APDU protection (0x30 default; 0 = HLS authentication only). */
+  securityControl?: 0 | 0x10 | 0x20 | 0x30
+  /** First invocation counter of each meter. Default 1. */
+  invocationCounter?: number
+  /** StoC generator (tests); default 16 random octets. */
+  challenge?: () => Uint8Array
+}
+
+export type CipherFault = 'tamper' | 'replay'
 
 export interface SimulatorOptions {
   /** Only loopback is accepted: 127.0.0.1 (default), localhost or ::1. */
@@ -41,6 +58,8 @@ export interface SimulatorOptions {
   seed?: number
   /** 'gurux' = the fixed values of the recorded Gurux meter. */
   preset?: MeterPreset
+  /** HLS-GMAC with security suite 0 (client 1 then needs it; 16 and 17 are unchanged). */
+  security?: SimulatorSecurity
   /** Initial faults by meter index. */
   faults?: Array<Fault | null | undefined> | Record<number, Fault | null>
   /** Log of what happens (connections, associations, faults). */
@@ -68,6 +87,8 @@ export interface Simulator {
   ports: number[]
   meters: MeterModel[]
   setFault(meterIndex: number, fault: Fault | null): void
+  /** Damages the next protected answer of a meter once: 'tamper' flips a tag bit, 'replay' reuses the previous counter. */
+  setCipherFault(meterIndex: number, fault: CipherFault | null): void
   getFault(meterIndex: number): Fault | null
   stats(): SimulatorStats[]
   close(): Promise<void>
@@ -106,6 +127,26 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         preset: opts.preset ?? 'default',
       }),
   )
+  const cipherFaults: Array<CipherFault | null> = Array.from({length: count}, () => null)
+  const security: Array<ServerSecurity | undefined> = Array.from({length: count}, (_, i) => {
+    const sec = opts.security
+    if (!sec) return undefined
+    const st = Uint8Array.from(sec.systemTitle)
+    if (st.length === 8) {
+      const view = new DataView(st.buffer)
+      view.setUint32(4, (view.getUint32(4) + i) >>> 0)
+    }
+    const config = {
+      level: 'hls-gmac' as const,
+      systemTitle: st,
+      ek: sec.ek,
+      ak: sec.ak,
+      securityControl: sec.securityControl ?? 0x30,
+      ...(sec.challenge ? {challenge: sec.challenge} : {}),
+    }
+    validateSecurity(config)
+    return {config, counter: new InvocationCounter(sec.invocationCounter ?? 1), guards: new Map<string, FrameCounterGuard>()}
+  })
   const servers: net.Server[] = []
   const sockets = new Set<net.Socket>()
 
@@ -137,6 +178,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       maxPduSize: opts.maxPduSize ?? 512,
       conformance: opts.conformance ?? SERVER_CONFORMANCE,
       rejectAll: () => takeFault(i, ['reject-password']) !== null,
+      security: security[i],
+      cipherFault: () => {
+        const f = cipherFaults[i] ?? null
+        if (f) {
+          cipherFaults[i] = null
+          emit({type: 'fault', meter: i, fault: `cipher:${f}`})
+        }
+        return f
+      },
     })
     let closed = false
     let chain: Promise<void> = Promise.resolve()
@@ -246,6 +296,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       emit({type: 'fault', meter: meterIndex, fault: `set ${formatFault(fault)}`})
     },
     getFault: meterIndex => faults[meterIndex] ?? null,
+    setCipherFault(meterIndex, fault) {
+      if (!Number.isInteger(meterIndex) || meterIndex < 0 || meterIndex >= count) throw new NetmonError('usage', `no meter ${meterIndex} (0..${count - 1})`)
+      cipherFaults[meterIndex] = fault
+    },
     stats: () => stats.map(s => ({...s})),
     async close() {
       for (const s of sockets) s.destroy()

@@ -1,9 +1,15 @@
 /**
- * The server side of one COSEM association, pure (APDU in → APDU out): AARQ/AARE with none/LLS, GET normal,
- * with-list and block transfer, SET normal, RLRQ/RLRE, exception-responses for the rest.
+ * The server side of one COSEM association, pure (APDU in → APDU out): AARQ/AARE with none/LLS/HLS-GMAC,
+ * GET normal, with-list and block transfer, SET normal, ACTION reply_to_HLS_authentication, RLRQ/RLRE,
+ * exception-responses for the rest. With `security`, protected requests (glo-* / general-glo-ciphering) are
+ * verified and answered in the same form; a bad tag or a replayed counter gets an EXCEPTION-Response
+ * (deciphering-error / invocation-counter-error), as a meter does.
  */
-import {encodeData} from '../codec/axdr.js'
-import {concatBytes} from '../codec/bytes.js'
+import {D, encodeData} from '../codec/axdr.js'
+import {concatBytes, Reader, toHex} from '../codec/bytes.js'
+import {FrameCounterGuard, hlsGmac, verifyHlsGmac, type InvocationCounter} from '../codec/security.js'
+import {isDlmsError} from '../errors.js'
+import {SecurityContext, type HlsGmacSecurity} from '../security-context.js'
 import {
   APPLICATION_CONTEXTS,
   contextName,
@@ -12,7 +18,10 @@ import {
   datablockOverhead,
   decodeApdu,
   encodeAare,
+  encodeActionResponse,
   encodeExceptionResponse,
+  encodeInitiateResponse,
+  readInitiateRequest,
   encodeGetDataResultList,
   encodeGetResponse,
   encodeRlre,
@@ -20,7 +29,9 @@ import {
   hasConformance,
   mechanismName,
   type Aarq,
+  type ActionRequest,
   type GetDataResult,
+  type InitiateRequest,
   type GetRequest,
 } from '../codec/apdu/index.js'
 import type {MeterModel} from './objects.js'
@@ -36,7 +47,29 @@ export interface SessionOptions {
   conformance: number
   /** Reject every association with authentication-failure (fault injection). */
   rejectAll?: () => boolean
+  /** HLS-GMAC: the meter's system title and keys, one send counter and per-client receive guards kept by the meter. */
+  security?: ServerSecurity
+  /** Fault injection on protected answers: 'tamper' flips a tag bit, 'replay' resends with the previous counter. */
+  cipherFault?: () => 'tamper' | 'replay' | null
 }
+
+export interface ServerSecurity {
+  config: HlsGmacSecurity
+  counter: InvocationCounter
+  /** Last counter accepted per client system title (hex). */
+  guards: Map<string, FrameCounterGuard>
+}
+
+interface HlsState {
+  ctx: SecurityContext
+  ctos: Uint8Array
+  stoc: Uint8Array
+  ciphered: boolean
+  pending: boolean
+  clientAddress: number
+}
+
+const ASSOCIATION_LN = '0000280000ff'
 
 interface BlockTransfer {
   data: Uint8Array
@@ -58,6 +91,7 @@ export class CosemServerSession {
   private maxPdu = 0
   private conformance = 0
   private block: BlockTransfer | undefined
+  private hls: HlsState | undefined
   readonly events: SessionEvent[] = []
 
   constructor(
@@ -67,10 +101,41 @@ export class CosemServerSession {
 
   /** Handles one request APDU from `clientAddress`; returns the answer APDU (undefined = no answer). */
   handle(apdu: Uint8Array, clientAddress: number): Uint8Array | undefined {
+    const hls = this.hls
+    if (SecurityContext.isProtected(apdu)) {
+      if (!hls?.ciphered) return encodeExceptionResponse({stateError: 1, serviceError: 5})
+      let plain: {apdu: Uint8Array; general: boolean}
+      try {
+        plain = hls.ctx.unprotect(apdu)
+      } catch (e) {
+        const reason = isDlmsError(e) ? e.details.securityReason : undefined
+        this.events.push({type: 'request', kind: `refused-protected:${reason ?? 'error'}`})
+        if (reason === 'replay') return encodeExceptionResponse({stateError: 1, serviceError: 6, invocationCounter: hls.ctx.guard.last ?? 0})
+        return encodeExceptionResponse({stateError: 1, serviceError: 5})
+      }
+      const answer = this.handlePlain(plain.apdu, clientAddress, true)
+      return answer ? this.protectAnswer(hls.ctx, answer, plain.general) : answer
+    }
+    return this.handlePlain(apdu, clientAddress, false)
+  }
+
+  private protectAnswer(ctx: SecurityContext, answer: Uint8Array, general: boolean): Uint8Array {
+    if (answer[0] === 0xd8) return answer // exception-responses stay in clear
+    const fault = this.opts.cipherFault?.() ?? null
+    if (fault === 'replay') ctx.send.next = Math.max(0, ctx.send.next - 1)
+    const out = ctx.protect(answer, general)
+    if (fault === 'tamper') out[out.length - 1]! ^= 0x01
+    return out
+  }
+
+  private handlePlain(apdu: Uint8Array, clientAddress: number, wasProtected: boolean): Uint8Array | undefined {
     const res = decodeApdu(apdu)
     if (res.status !== 'ok') return encodeExceptionResponse({stateError: 2, serviceError: 3})
     const a = res.value
     this.events.push({type: 'request', kind: a.kind})
+    // in a ciphered association the xDLMS services must come protected
+    if (this.hls?.ciphered && !wasProtected && (a.kind === 'get-request' || a.kind === 'set-request' || a.kind === 'action-request'))
+      return encodeExceptionResponse({stateError: 1, serviceError: 5})
     switch (a.kind) {
       case 'aarq':
         return this.associate(a.apdu, clientAddress)
@@ -78,6 +143,7 @@ export class CosemServerSession {
         this.associated = false
         this.authenticated = false
         this.block = undefined
+        this.hls = undefined
         this.events.push({type: 'released'})
         return encodeRlre({reason: 0})
       case 'get-request':
@@ -89,9 +155,88 @@ export class CosemServerSession {
         const r = a.apdu
         return encodeSetResponse({type: 'normal', invokeId: r.invokeId, result: this.meter.set(r.descriptor, r.value, {authenticated: this.authenticated})})
       }
+      case 'action-request':
+        return this.action(a.apdu)
       default:
         return encodeExceptionResponse({stateError: 2, serviceError: 2}) // service-unknown, service-not-supported
     }
+  }
+
+  /** Only reply_to_HLS_authentication (pass 3) is implemented; other methods are answered object-undefined. */
+  private action(req: ActionRequest): Uint8Array {
+    const d = req.descriptor
+    const isHlsReply = d.classId === 15 && toHex(d.obis) === ASSOCIATION_LN && d.method === 1
+    const hls = this.hls
+    if (isHlsReply && hls?.pending) {
+      const f = req.parameters?.type === 'octet-string' ? req.parameters.value : undefined
+      try {
+        if (!f) throw new Error('no octet-string')
+        verifyHlsGmac(f, {...hls.ctx.keys, systemTitle: hls.ctx.peer!, challenge: hls.stoc}, 'client')
+      } catch {
+        // f(StoC) does not verify: no f(CtoS), the association stays non-associated
+        this.hls = undefined
+        this.events.push({type: 'rejected', clientAddress: hls.clientAddress, diagnostic: 13})
+        return encodeActionResponse({type: 'normal', invokeId: req.invokeId, result: 250})
+      }
+      const fCtoS = hlsGmac({...hls.ctx.keys, systemTitle: hls.ctx.systemTitle, invocationCounter: hls.ctx.takeCounter(), challenge: hls.ctos})
+      hls.pending = false
+      this.associated = true
+      this.authenticated = true
+      this.events.push({type: 'associated', clientAddress: hls.clientAddress, mechanism: 'high-gmac'})
+      return encodeActionResponse({type: 'normal', invokeId: req.invokeId, result: 0, returnParameters: {ok: true, data: D.octets(fCtoS)}})
+    }
+    if (!this.associated) return encodeExceptionResponse({stateError: 1, serviceError: 1})
+    return encodeActionResponse({type: 'normal', invokeId: req.invokeId, result: isHlsReply ? 3 : DataAccessResult.OBJECT_UNDEFINED})
+  }
+
+  /** AARQ with mechanism 5: check the client system title and (ciphered) InitiateRequest, answer StoC. */
+  private associateHls(aarq: Aarq, clientAddress: number, reject: (d: number, ie?: number) => Uint8Array): Uint8Array {
+    const sec = this.opts.security
+    if (!sec) return reject(11) // mechanism not recognised
+    const ciphered = contextName(aarq.applicationContext) === 'ln-ciphered'
+    const wantCiphered = (sec.config.securityControl ?? 0x30) !== 0
+    if (ciphered !== wantCiphered) return reject(2) // application-context-name-not-supported
+    const st = aarq.callingApTitle
+    if (st?.length !== 8 || !st) return reject(3) // calling-AP-title-not-recognized
+    const key = toHex(st)
+    let guard = sec.guards.get(key)
+    if (!guard) {
+      guard = new FrameCounterGuard()
+      sec.guards.set(key, guard)
+    }
+    const ctx = new SecurityContext({...sec.config, peerSystemTitle: st}, {send: sec.counter, guard})
+    const ctos = aarq.authenticationValue
+    if (!ctos || ctos.length < 8 || ctos.length > 64) return reject(13)
+    if (this.opts.rejectAll?.()) return reject(13)
+    let ir: InitiateRequest | undefined = aarq.initiateRequest
+    if (ciphered) {
+      if (!aarq.userInformation || !SecurityContext.isProtected(aarq.userInformation)) return reject(1)
+      try {
+        ir = readInitiateRequest(new Reader(ctx.unprotect(aarq.userInformation).apdu))
+      } catch {
+        return reject(13) // cannot decipher the InitiateRequest: wrong keys / system title, or a replay
+      }
+    }
+    if (!ir) return reject(1)
+    if (ir.dlmsVersion < 6) return reject(1, 1)
+    if (ir.maxReceivePduSize !== 0 && ir.maxReceivePduSize < 16) return reject(1, 3)
+    this.conformance = (ir.conformance & this.opts.conformance) >>> 0
+    this.maxPdu = Math.min(this.opts.maxPduSize, ir.maxReceivePduSize === 0 ? 0xffff : ir.maxReceivePduSize) - (ciphered ? 32 : 0)
+    this.associated = false
+    this.authenticated = false
+    this.block = undefined
+    const stoc = ctx.challenge()
+    const initiateResponse = {dlmsVersion: 6, conformance: this.conformance, maxReceivePduSize: this.opts.maxPduSize, vaaName: 0x0007}
+    this.hls = {ctx, ctos, stoc, ciphered, pending: true, clientAddress}
+    return encodeAare({
+      applicationContext: aarq.applicationContext,
+      result: 0,
+      diagnostic: {source: 'user', value: 14}, // authentication-required: pass 3/4 follow
+      respondingApTitle: sec.config.systemTitle,
+      mechanism: aarq.mechanism,
+      respondingAuthenticationValue: stoc,
+      ...(ciphered ? {userInformation: ctx.protect(encodeInitiateResponse(initiateResponse), false)} : {initiateResponse}),
+    })
   }
 
   private associate(aarq: Aarq, clientAddress: number): Uint8Array {
@@ -105,12 +250,15 @@ export class CosemServerSession {
         ...(initiateError === undefined ? {} : {initiateError: {service: 1, errorClass: 6, value: initiateError, name: ''}}),
       })
     }
-    if (contextName(aarq.applicationContext) !== 'ln') return reject(2) // application-context-name-not-supported
+    this.hls = undefined
     const mech = aarq.mechanism ? mechanismName(aarq.mechanism) : 'none'
-    if (mech === undefined || (mech !== 'none' && mech !== 'low')) return reject(11) // mechanism not recognised
-    // client SAPs as in the vectors: 16 public (no authentication), 17 and 1 need LLS
+    // client SAPs as in the vectors: 16 public (no authentication), 17 and 1 need LLS; with security, 1 needs HLS-GMAC
     const needsLls = clientAddress === 17 || clientAddress === 1
     if (clientAddress !== 16 && !needsLls) return reject(1)
+    if (mech === 'high-gmac') return this.associateHls(aarq, clientAddress, reject)
+    if (contextName(aarq.applicationContext) !== 'ln') return reject(2) // application-context-name-not-supported
+    if (mech === undefined || (mech !== 'none' && mech !== 'low')) return reject(11) // mechanism not recognised
+    if (clientAddress === 1 && this.opts.security) return reject(14) // authentication-required (HLS)
     if (needsLls && mech !== 'low') return reject(14) // authentication-required
     if (this.opts.rejectAll?.()) return reject(13)
     if (mech === 'low') {

@@ -3,7 +3,7 @@
  * versions are reserved per capability:
  *   1 core (devices, events) · 2 bandwidth · 3 inventory/scan · 4 latency · 5 bridge/meters ·
  *   6 events cursor (AUTOINCREMENT ids) · 7 interface errors/drops (bandwidth + bridge network_metrics) ·
- *   8 agent jobs · 11 alerts · 12 traffic by protocol/port (bw_ports)
+ *   8 agent jobs · 11 alerts · 12 traffic by protocol/port (bw_ports) · 13 DLMS invocation counters
  * Once released, a migration is never edited: a change is a new version appended below.
  */
 import type {Migration} from '../migrate.js'
@@ -17,7 +17,18 @@ import {ifaceIssues} from './007-iface-issues.js'
 import {agent} from './008-agent.js'
 import {alerts} from './011-alerts.js'
 import {bwPorts} from './012-bw-ports.js'
+import {dlmsCounters} from './013-dlms-counters.js'
 
-export const MIGRATIONS: readonly Migration[] = [core, bandwidth, inventory, latency, bridge, eventsCursor, ifaceIssues, agent, alerts, bwPorts].sort(
-  (a, b) => a.version - b.version,
-)
+export const MIGRATIONS: readonly Migration[] = [
+  core,
+  bandwidth,
+  inventory,
+  latency,
+  bridge,
+  eventsCursor,
+  ifaceIssues,
+  agent,
+  alerts,
+  bwPorts,
+  dlmsCounters,
+].sort((a, b) => a.version - b.version)

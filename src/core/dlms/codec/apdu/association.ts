@@ -428,6 +428,9 @@ export interface Aare {
   diagnostic: {source: 'user' | 'provider'; value: number}
   /** Echoed mechanism name, when the meter sends one (Gurux does not for LLS). */
   mechanism?: readonly number[]
+  /** responding-AP-title: the meter's system title (HLS / ciphered contexts). */
+  respondingApTitle?: Uint8Array
+  /** responding-authentication-value: StoC for HLS. */
   respondingAuthenticationValue?: Uint8Array
   initiateResponse?: InitiateResponse
   /** Confirmed-ServiceError in user-information (a meter refusing the xDLMS part). */
@@ -441,6 +444,7 @@ export function encodeAare(a: Aare): Uint8Array {
   writeTlv(body, 0xa2, Uint8Array.of(0x02, 0x01, a.result)) // result [2] INTEGER
   const diagTag = a.diagnostic.source === 'user' ? 0xa1 : 0xa2
   writeTlv(body, 0xa3, Uint8Array.of(diagTag, 0x03, 0x02, 0x01, a.diagnostic.value)) // result-source-diagnostic [3]
+  if (a.respondingApTitle) writeTlv(body, 0xa4, new Writer().u8(0x04).berLength(a.respondingApTitle.length).bytes(a.respondingApTitle).finish()) // responding-AP-title [4]
   if (a.mechanism) {
     writeTlv(body, 0x88, Uint8Array.of(0x07, 0x80)) // responder-acse-requirements [8]
     writeTlv(body, 0x89, encodeOid(a.mechanism)) // mechanism-name [9]
@@ -482,6 +486,11 @@ export function readAare(r: Reader): Aare {
       case 0x89:
         a.mechanism = decodeOid(tlv.value, r, tlv.at)
         break
+      case 0xa4: {
+        const ir = inner(buf, tlv, 0)
+        if (ir.u8() === 0x04) a.respondingApTitle = ir.bytes(ir.berLength()).slice()
+        break
+      }
       case 0xaa: {
         const ir = inner(buf, tlv, 0)
         if (ir.u8() === 0x80) a.respondingAuthenticationValue = ir.bytes(ir.berLength()).slice()
@@ -598,12 +607,34 @@ export const readRlre = (r: Reader): Release => readRelease(r, 0x63, 'RLRE')
 export const decodeRlrq = (bytes: Uint8Array): DecodeResult<Release> => run(new Reader(bytes), readRlrq)
 export const decodeRlre = (bytes: Uint8Array): DecodeResult<Release> => run(new Reader(bytes), readRlre)
 
-/** The LN/no-ciphering AARQ a client sends, byte-compatible with Gurux's (see the vectors). */
-export function buildAarq(opts: {mechanism?: 'none' | 'low'; password?: Uint8Array; conformance?: number; maxReceivePduSize?: number}): Aarq {
-  const lls = opts.mechanism === 'low'
-  return {
-    applicationContext: APPLICATION_CONTEXTS.ln,
-    ...(lls ? {mechanism: MECHANISMS.low, authenticationValue: opts.password ?? new Uint8Array(0)} : {}),
-    initiateRequest: {dlmsVersion: 6, conformance: opts.conformance ?? DEFAULT_CLIENT_CONFORMANCE, maxReceivePduSize: opts.maxReceivePduSize ?? 0xffff},
+/**
+ * The LN AARQ a client sends, byte-compatible with Gurux's (see the vectors). For HLS-GMAC: the client system
+ * title goes in calling-AP-title, CtoS in calling-authentication-value, and when `protectInitiate` is given the
+ * InitiateRequest travels as glo-initiate-request (then the application context is LN with ciphering).
+ */
+export function buildAarq(opts: {
+  mechanism?: 'none' | 'low' | 'high-gmac'
+  password?: Uint8Array
+  conformance?: number
+  maxReceivePduSize?: number
+  callingApTitle?: Uint8Array
+  /** CtoS (HLS). */
+  challenge?: Uint8Array
+  /** Protects the encoded InitiateRequest (returns glo-initiate-request bytes). */
+  protectInitiate?: (initiateRequest: Uint8Array) => Uint8Array
+}): Aarq {
+  const initiateRequest: InitiateRequest = {
+    dlmsVersion: 6,
+    conformance: opts.conformance ?? DEFAULT_CLIENT_CONFORMANCE,
+    maxReceivePduSize: opts.maxReceivePduSize ?? 0xffff,
   }
+  const ciphered = opts.protectInitiate !== undefined
+  const base: Aarq = {
+    applicationContext: ciphered ? APPLICATION_CONTEXTS['ln-ciphered'] : APPLICATION_CONTEXTS.ln,
+    ...(opts.callingApTitle ? {callingApTitle: opts.callingApTitle} : {}),
+    ...(ciphered ? {userInformation: opts.protectInitiate!(encodeInitiateRequest(initiateRequest))} : {initiateRequest}),
+  }
+  if (opts.mechanism === 'low') return {...base, mechanism: MECHANISMS.low, authenticationValue: opts.password ?? new Uint8Array(0)}
+  if (opts.mechanism === 'high-gmac') return {...base, mechanism: MECHANISMS['high-gmac'], authenticationValue: opts.challenge ?? new Uint8Array(0)}
+  return base
 }

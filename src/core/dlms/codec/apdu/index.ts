@@ -4,6 +4,7 @@
  * the lengths lie).
  */
 import {Reader, run, type DecodeResult} from '../bytes.js'
+import {readActionRequest, readActionResponse, encodeActionRequest, encodeActionResponse, type ActionRequest, type ActionResponse} from './action.js'
 import {readAare, readAarq, readRlre, readRlrq, encodeAare, encodeAarq, encodeRlre, encodeRlrq, type Aare, type Aarq, type Release} from './association.js'
 import {ApduTag, CIPHERED_TAGS} from './common.js'
 import {
@@ -26,6 +27,8 @@ export type Apdu =
   | {kind: 'get-response'; apdu: GetResponse}
   | {kind: 'set-request'; apdu: SetRequest}
   | {kind: 'set-response'; apdu: SetResponse}
+  | {kind: 'action-request'; apdu: ActionRequest}
+  | {kind: 'action-response'; apdu: ActionResponse}
   | {kind: 'exception-response'; apdu: ExceptionResponse}
   | {kind: 'confirmed-service-error'; apdu: ConfirmedServiceError}
   /** A well-formed tag we do not implement (ciphered, SN, ACTION, notifications…). */
@@ -55,7 +58,9 @@ function readApdu(r: Reader): Apdu {
     case ApduTag.CONFIRMED_SERVICE_ERROR:
       return {kind: 'confirmed-service-error', apdu: readConfirmedServiceError(r)}
     case ApduTag.ACTION_REQUEST:
+      return {kind: 'action-request', apdu: readActionRequest(r)}
     case ApduTag.ACTION_RESPONSE:
+      return {kind: 'action-response', apdu: readActionResponse(r)}
     case ApduTag.DATA_NOTIFICATION:
     case ApduTag.EVENT_NOTIFICATION:
       return {kind: 'unsupported', tag, ciphered: false, raw: r.bytes(r.remaining).slice()}
@@ -93,6 +98,10 @@ export function encodeApdu(a: Exclude<Apdu, {kind: 'unsupported'}>): Uint8Array 
       return encodeSetRequest(a.apdu)
     case 'set-response':
       return encodeSetResponse(a.apdu)
+    case 'action-request':
+      return encodeActionRequest(a.apdu)
+    case 'action-response':
+      return encodeActionResponse(a.apdu)
     case 'exception-response':
       return encodeExceptionResponse(a.apdu)
     case 'confirmed-service-error':
@@ -100,6 +109,7 @@ export function encodeApdu(a: Exclude<Apdu, {kind: 'unsupported'}>): Uint8Array 
   }
 }
 
+export * from './action.js'
 export * from './association.js'
 export * from './common.js'
 export * from './errors.js'
