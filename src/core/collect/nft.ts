@@ -233,7 +233,9 @@ export function nftSource(opts: NftOptions = {}): NftSource {
     lastTable: () => last,
     async read(signal) {
       nft ??= new Nft(opts.netns)
-      let table = await nft.list(signal)
+      // The table and the neighbor table are two processes (nft, ip): read them side by side.
+      const [listed, neighbors] = await Promise.all([nft.list(signal), nft.neighbors(signal)])
+      let table = listed
       if (!table && (opts.ensure === false || lan.length === 0)) {
         throw new NetmonError('not_found', 'table inet netmon does not exist', {
           hint: 'create it with `netmon collect nft --install --lan PREFIX` or give --lan',
@@ -247,7 +249,7 @@ export function nftSource(opts: NftOptions = {}): NftSource {
       // carry its counter to the new owner: its elements are removed (they restart from zero at
       // the next packet) and left out of this reading (the old owner's sum drops: a reset).
       const moved: string[] = []
-      for (const [ip, mac] of await nft.neighbors(signal)) {
+      for (const [ip, mac] of neighbors) {
         const was = cache.get(ip)
         if (was !== undefined && was !== mac && table!.hosts.has(ip)) moved.push(ip)
         cache.set(ip, mac)
