@@ -37,7 +37,10 @@ function bar(rx: number, tx: number, max: number, width: number): string {
 
 function seriesText(r: ReportResult, s: ReportSeries, columns: number): string {
   const who = s.device === null ? 'network (all devices)' : [s.device.mac, s.device.ip, s.device.hostname].filter(Boolean).join(' ')
-  const head = r.kind === 'top' ? ['#', 'day', 'rx', 'tx', 'total', 'avg. rate'] : [({'5min': 'time', hourly: 'hour', daily: 'day', monthly: 'month', yearly: 'year', top: 'day'} as const)[r.kind], 'rx', 'tx', 'total', 'avg. rate']
+  const head =
+    r.kind === 'top'
+      ? ['#', 'day', 'rx', 'tx', 'total', 'avg. rate']
+      : [({'5min': 'time', hourly: 'hour', daily: 'day', monthly: 'month', yearly: 'year', top: 'day'} as const)[r.kind], 'rx', 'tx', 'total', 'avg. rate']
   const max = Math.max(0, ...s.periods.map(p => p.total_bytes))
   // The table is ~70 columns wide; the bar gets what is left of the terminal (none when narrow).
   const barWidth = Math.min(40, columns - 85)
@@ -66,7 +69,8 @@ function seriesText(r: ReportResult, s: ReportSeries, columns: number): string {
 
 export default class BandwidthReport extends NetmonCommand {
   static override summary = 'Traffic per 5 minutes, hour, day, month or year, the top days, or one line for scripts (like vnStat)'
-  static override description = `Network-wide (every device summed) by default; --mac one device (MAC or IP); --all one table per device. rx = bytes the device received (download), tx = bytes it sent.
+  static override description =
+    `Network-wide (every device summed) by default; --mac one device (MAC or IP); --all one table per device. rx = bytes the device received (download), tx = bytes it sent.
 Days, months and years are calendar periods in --tz (an IANA zone; default the process's time zone, $TZ), summed from the hourly rollups, exact across DST (23- and 25-hour days); 5-minute periods come from the 5m rollups (kept 30 days), the rest from the 1h rollups (kept 365 days). The current period (marked *) has an "estimated" row for days, months and years: bytes so far × period length / time elapsed. avg. rate = bytes × 8 / seconds (the current period: seconds so far).
 --oneline: one line per series, fields separated by ";": version(1);name;today;today rx;today tx;today total;today avg bit/s;month;month rx;month tx;month total;month avg bit/s;all-time rx;all-time tx;all-time total (bytes, bit/s; all-time = since the accounting start or reset).
 JSON: {kind, time_zone, now, now_ms, source, pruned_before, pruned_before_ms, series:[{device: null (network) | {mac, ip, hostname}, periods:[{label, start, start_ms, end, end_ms, length_ms, rx_bytes, tx_bytes, total_bytes, avg_bps, samples, current, estimate: null | {rx_bytes, tx_bytes, total_bytes, elapsed_ms}, rank (--top)}], totals:{rx_bytes, tx_bytes, total_bytes}}]}; with --oneline --json: {fields:[…], lines:[{device, fields:{…}, line}]}. See docs/BANDWIDTH.md.`

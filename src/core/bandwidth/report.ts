@@ -321,11 +321,14 @@ export async function bandwidthReport(store: Store, opts: ReportOptions): Promis
   const keys = perDevice ? [...devices.keys()] : [0]
   for (const id of keys) {
     const periods = build(groups.get(id) ?? [])
-    const totals = periods.reduce((a, p) => ({rx_bytes: a.rx_bytes + p.rx_bytes, tx_bytes: a.tx_bytes + p.tx_bytes, total_bytes: a.total_bytes + p.total_bytes}), {
-      rx_bytes: 0,
-      tx_bytes: 0,
-      total_bytes: 0,
-    })
+    const totals = periods.reduce(
+      (a, p) => ({rx_bytes: a.rx_bytes + p.rx_bytes, tx_bytes: a.tx_bytes + p.tx_bytes, total_bytes: a.total_bytes + p.total_bytes}),
+      {
+        rx_bytes: 0,
+        tx_bytes: 0,
+        total_bytes: 0,
+      },
+    )
     series.push({device: perDevice ? devices.get(id)! : single, periods, totals})
   }
   const pruned = wm > from ? wm : null
