@@ -238,3 +238,29 @@ describe('bandwidth report (Europe/Vienna, DST day + month boundary)', () => {
     }
   })
 })
+
+describe('bandwidth report --5min (recent data: the 5m rollups are kept 30 days)', () => {
+  const t = tempStore('netmon-bw-report5-')
+  afterAll(() => t.cleanup())
+
+  it('one period per 5-minute bucket from the 5m rollups, network-wide = the sum of the devices', async () => {
+    const base = Math.floor(Date.now() / 300_000) * 300_000 - 12 * 300_000 // an hour ago, on a 5-minute edge
+    const lines: Sample[] = []
+    for (let i = 0; i < 6; i++) {
+      lines.push({mac: A, ts: base + i * 300_000 + 60_000, sent: 10 * (i + 1), received: 100 * (i + 1)})
+      lines.push({mac: B, ts: base + i * 300_000 + 120_000, sent: 1, received: 2})
+    }
+    const w = await runCli(['bandwidth', 'sample', '--from', '-', '--auto-register'], {db: t.db, input: lines.map(s => JSON.stringify(s)).join('\n')})
+    expect(w.code, w.stderr).toBe(0)
+    const now = base + 6 * 300_000 - 1
+    const r = await runCli(['bandwidth', 'report', '--5min', '--tz', TZ, '--limit', '6', '--now', iso(now), '--json'], {db: t.db})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.source).toBe('bw_rollup_5m')
+    const periods = r.json.series[0].periods
+    expect(periods.map((p: any) => p.start_ms)).toEqual([0, 1, 2, 3, 4, 5].map(i => base + i * 300_000))
+    expect(periods.map((p: any) => [p.rx_bytes, p.tx_bytes])).toEqual([0, 1, 2, 3, 4, 5].map(i => [100 * (i + 1) + 2, 10 * (i + 1) + 1]))
+    // A finished 5-minute period's rate: bytes × 8 / 300 s.
+    expect(periods[0].avg_bps).toBe(Math.round((111 * 8) / 300))
+    expect(periods.every((p: any) => p.estimate === null)).toBe(true)
+  })
+})
