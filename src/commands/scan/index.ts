@@ -7,7 +7,7 @@ import {closeSync, openSync, writeSync} from 'node:fs'
 import {invalidInput} from '../../core/errors.js'
 import {toCsv, toGrepable, toNmapXml} from '../../core/scan/nmap-xml.js'
 import {buildScanRequest} from '../../core/scan/options.js'
-import {parsePorts} from '../../core/scan/services.js'
+import {parsePorts, serviceName} from '../../core/scan/services.js'
 import {vendorLabel} from '../../core/scan/vendor.js'
 
 type PortsOf = {ports?: {port: number; service: string | null; banner?: string | null}[]}
@@ -225,7 +225,7 @@ The inventory is updated in one transaction at the end: new devices, devices bac
       })
       ;(await ui.bar)?.stop()
       if (report.scan.status === 'interrupted') process.exitCode = 130
-      const fileOpts = {ports: scanned, args: ['netmon', 'scan', ...raw].join(' '), version: this.config.version, openOnly}
+      const fileOpts = {ports: scanned, args: ['netmon', 'scan', ...raw].join(' '), version: this.config.version, openOnly, serviceName}
       if (xmlOut) writeOutput(xmlOut, toNmapXml(report, fileOpts))
       if (grepOut) writeOutput(grepOut, toGrepable(report, fileOpts))
       if (flags.csv) process.stdout.write(toCsv(report, {openOnly}))

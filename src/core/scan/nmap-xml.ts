@@ -28,6 +28,8 @@ export interface NmapOutputOptions {
   version: string
   /** --open: only hosts with open ports, only their open ports. */
   openOnly?: boolean
+  /** Names for listed closed/filtered ports (nmap names every listed port from its table); default none. */
+  serviceName?: (port: number) => string | null
 }
 
 const XML_ESCAPES: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;'}
@@ -95,6 +97,7 @@ export function hostPorts(
   h: ReportedHost,
   scanned: number[] | null,
   openOnly = false,
+  name: (port: number) => string | null = () => null,
 ): {listed: PortLine[]; extra: {state: 'closed' | 'filtered'; count: number}[]} {
   const open: PortLine[] = (h.ports ?? []).map(p => ({port: p.port, state: 'open', service: p.service, banner: p.banner}))
   const s = h.ports_summary
@@ -107,7 +110,7 @@ export function hostPorts(
     if (s[st] >= NMAP_EXTRAPORTS_MIN) extra.push({state: st, count: s[st]})
     else {
       const openSet = new Set(open.map(p => p.port))
-      for (const port of scanned) if (!openSet.has(port)) listed.push({port, state: st, service: null})
+      for (const port of scanned) if (!openSet.has(port)) listed.push({port, state: st, service: name(port)})
     }
   } else for (const st of states) extra.push({state: st, count: s[st]})
   listed.sort((a, b) => a.port - b.port)
@@ -153,7 +156,7 @@ export function toNmapXml(report: ScanReport, opts: NmapOutputOptions): string {
     if (h.mac) out.push(`<address${attrs({addr: h.mac.toUpperCase(), addrtype: 'mac', vendor: h.vendor})}/>`)
     out.push(h.hostname ? `<hostnames>\n<hostname${attrs({name: h.hostname, type: 'PTR'})}/>\n</hostnames>` : '<hostnames>\n</hostnames>')
     if (h.ports) {
-      const {listed, extra} = hostPorts(h, opts.ports, opts.openOnly)
+      const {listed, extra} = hostPorts(h, opts.ports, opts.openOnly, opts.serviceName)
       out.push('<ports>')
       for (const e of extra) {
         out.push(`<extraports${attrs({state: e.state, count: e.count})}>`)
@@ -211,7 +214,7 @@ export function toGrepable(report: ScanReport, opts: NmapOutputOptions): string 
     const id = `Host: ${h.ip} (${grepField(h.hostname)})`
     lines.push(`${id}\tStatus: Up`)
     if (!h.ports) continue
-    const {listed, extra} = hostPorts(h, opts.ports, opts.openOnly)
+    const {listed, extra} = hostPorts(h, opts.ports, opts.openOnly, opts.serviceName)
     const fields = listed.map(p => `${p.port}/${p.state}/tcp//${grepField(p.service)}//${grepField(p.banner)}/`)
     let line = `${id}\tPorts: ${fields.join(', ')}`
     const ignored = extra.filter(e => e.count > 0)
