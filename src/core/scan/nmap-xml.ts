@@ -143,7 +143,7 @@ export function toNmapXml(report: ScanReport, opts: NmapOutputOptions): string {
   out.push(
     `<nmaprun${attrs({scanner: 'nmap', args: opts.args, start: unixSeconds(r.started_ms), startstr: ctime(r.started_ms), version: opts.version, xmloutputversion: '1.05'})}>`,
   )
-  if (opts.ports && opts.ports.length) {
+  if (opts.ports?.length) {
     out.push(`<scaninfo${attrs({type: 'connect', protocol: 'tcp', numservices: opts.ports.length, services: portRanges(opts.ports)})}/>`)
   }
   out.push('<verbose level="0"/>')
