@@ -137,6 +137,11 @@ describe.skipIf(SKIP)('nmap outputs and target lists on a netns LAN (10.77.21.0/
     expect(rows.find(r => r.startsWith('10.77.21.11,'))).toMatch(/,3306\/mysql,2,0,/)
     // The table and summary are not mixed into the CSV: the summary goes to stderr.
     expect(csv.stderr).toMatch(/Scan #\d+ done/)
+    // -oX - : the XML alone on stdout, valid against the DTD.
+    const x = await ok([...base, '10.77.21.10', '-oX', '-'])
+    expect(x.stdout.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n')).toBe(true)
+    const v = spawnSync('xmllint', ['--noout', '--dtdvalid', DTD, '-'], {input: x.stdout, encoding: 'utf8'})
+    expect(v.status, v.stderr).toBe(0)
   })
 
   it('--exclude: an excluded live host is absent and is never sent a packet', {timeout: 120_000}, async () => {
