@@ -133,6 +133,7 @@ The inventory is updated in one transaction at the end: new devices, devices bac
     'dns-server': Flags.string({
       description: 'DNS server for reverse lookups instead of the system ones (repeatable)',
       multiple: true,
+      multipleNonGreedy: true,
       helpValue: 'ADDR[:PORT]',
     }),
     'dns-timeout': Flags.string({description: 'Reverse DNS timeout', default: '500ms', helpValue: 'DURATION'}),
@@ -164,6 +165,9 @@ The inventory is updated in one transaction at the end: new devices, devices bac
     exclude: Flags.string({
       description: 'Never probe these addresses, CIDRs, ranges or host names (comma separated, repeatable), like nmap --exclude',
       multiple: true,
+      // One value per --exclude: a greedy flag would swallow the targets after it, and a scan
+      // left without targets falls back to the local subnets.
+      multipleNonGreedy: true,
       helpValue: 'LIST',
     }),
     'exclude-file': Flags.string({description: 'Never probe the targets listed in FILE (the -iL format), like nmap --excludefile', helpValue: 'FILE'}),

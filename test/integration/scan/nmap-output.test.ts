@@ -198,6 +198,10 @@ describe.skipIf(SKIP)('nmap outputs and target lists on a netns LAN (10.77.21.0/
       [['scan', '-iL', empty], /names no target/],
       [['scan', '10.77.21.10', '--exclude', '10.77.21.300'], /invalid --exclude entry "10\.77\.21\.300"/],
       [['scan', '10.77.21.10', '--exclude', '10.77.21.0/24'], /every target address is excluded/],
+      // --exclude takes one value: the target after it stays a target (here an invalid one, so
+      // nothing is probed), never swallowed into the exclusions (which would leave no target).
+      [['scan', '--exclude', '10.77.21.12', '10.77.21.300'], /invalid target "10\.77\.21\.300"/],
+      [['scan', '--dns-server', '127.0.0.1', '10.77.21.300'], /invalid target "10\.77\.21\.300"/],
       [['scan', '10.77.21.10', '--exclude-file', file('nope.txt')], /--exclude-file .*nope\.txt: cannot read it/],
       [['scan', '10.77.21.10', '--ports', '22', '-oX', join(t.dir, 'no-dir', 'x.xml')], /-oX .*x\.xml: cannot write it/],
       [['scan', '10.77.21.10', '--ports', '22', '-oX', '-', '--csv'], /both write to stdout/],
