@@ -3,12 +3,60 @@ import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderTable} from '../../cli/table.js'
 import {startProgress, type Progress} from '../../core/progress.js'
 import {scan, type IpConflict, type ReportedHost, type ScanReport} from '../../core/scan/index.js'
+import {closeSync, openSync, writeSync} from 'node:fs'
+import {invalidInput} from '../../core/errors.js'
+import {toCsv, toGrepable, toNmapXml} from '../../core/scan/nmap-xml.js'
 import {buildScanRequest} from '../../core/scan/options.js'
+import {parsePorts, serviceName} from '../../core/scan/services.js'
 import {vendorLabel} from '../../core/scan/vendor.js'
 
 type PortsOf = {ports?: {port: number; service: string | null; banner?: string | null}[]}
 
 const portName = (p: {port: number; service: string | null}) => (p.service ? `${p.port}/${p.service}` : String(p.port))
+
+/** nmap's multi-letter single-dash options, spelled as netmon's long flags before oclif parses. */
+const NMAP_SPELLINGS: Record<string, string> = {'-oX': '--output-xml', '-oG': '--output-grepable', '-iL': '--input-list'}
+
+export function rewriteNmapFlags(argv: string[]): string[] {
+  const out: string[] = []
+  for (const a of argv) {
+    if (a === '--') {
+      out.push(...argv.slice(out.length))
+      break
+    }
+    const eq = a.indexOf('=')
+    const head = eq > 0 ? a.slice(0, eq) : a
+    const long = NMAP_SPELLINGS[head]
+    out.push(long ? long + (eq > 0 ? a.slice(eq) : '') : a)
+  }
+  return out
+}
+
+/** An output target opened before the scan (nmap fails early too); '-' is stdout. */
+interface OutputFile {
+  path: string
+  fd: number | null
+}
+
+function openOutput(path: string, flag: string): OutputFile {
+  if (path === '-') return {path, fd: null}
+  try {
+    return {path, fd: openSync(path, 'w')}
+  } catch (e) {
+    throw invalidInput(
+      `${flag} ${path}: cannot write it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      'give a writable file path, or - for stdout',
+    )
+  }
+}
+
+function writeOutput(o: OutputFile, text: string): void {
+  if (o.fd === null) process.stdout.write(text)
+  else {
+    writeSync(o.fd, text)
+    closeSync(o.fd)
+  }
+}
 
 function portsText(h: PortsOf): string {
   if (!h.ports) return ''
@@ -54,6 +102,9 @@ The inventory is updated in one transaction at the end: new devices, devices bac
     '<%= config.bin %> scan 10.0.0.0/24 --json --stream | jq -c \'select(.type=="host") | .ip\'',
     '<%= config.bin %> scan 127.0.0.1 --ports all',
     '<%= config.bin %> scan --register',
+    '<%= config.bin %> scan 192.168.1.0/24 --ports 22,80,443 -oX scan.xml -oG scan.gnmap',
+    '<%= config.bin %> scan -iL targets.txt --exclude 192.168.1.1,192.168.1.250-254 --ports top100 --open',
+    '<%= config.bin %> scan 192.168.1.0/24 --csv > hosts.csv',
   ]
 
   static override strict = false
@@ -82,6 +133,7 @@ The inventory is updated in one transaction at the end: new devices, devices bac
     'dns-server': Flags.string({
       description: 'DNS server for reverse lookups instead of the system ones (repeatable)',
       multiple: true,
+      multipleNonGreedy: true,
       helpValue: 'ADDR[:PORT]',
     }),
     'dns-timeout': Flags.string({description: 'Reverse DNS timeout', default: '500ms', helpValue: 'DURATION'}),
@@ -100,6 +152,26 @@ The inventory is updated in one transaction at the end: new devices, devices bac
     register: Flags.boolean({description: 'Also register every found device (with a MAC) for bandwidth accounting', default: false}),
     'allow-public': Flags.boolean({description: 'Allow public address space (only networks you are authorised to scan)', default: false}),
     force: Flags.boolean({description: 'Allow more than a /22 (1024 addresses), up to a /16', default: false}),
+    'output-xml': Flags.string({
+      description: 'Also write nmap-compatible XML (nmap -oX; ndiff and nmap XML tools read it) to FILE, - for stdout. Spelled -oX too',
+      helpValue: 'FILE',
+    }),
+    'output-grepable': Flags.string({description: "Also write nmap's grepable format (nmap -oG) to FILE, - for stdout. Spelled -oG too", helpValue: 'FILE'}),
+    csv: Flags.boolean({description: 'Print the hosts as CSV on stdout instead of the table (header line, one row per host)', default: false}),
+    'input-list': Flags.string({
+      description: 'Read targets from FILE (nmap -iL): separated by newlines, spaces or commas, # starts a comment. Spelled -iL too',
+      helpValue: 'FILE',
+    }),
+    exclude: Flags.string({
+      description: 'Never probe these addresses, CIDRs, ranges or host names (comma separated, repeatable), like nmap --exclude',
+      multiple: true,
+      // One value per --exclude: a greedy flag would swallow the targets after it, and a scan
+      // left without targets falls back to the local subnets.
+      multipleNonGreedy: true,
+      helpValue: 'LIST',
+    }),
+    'exclude-file': Flags.string({description: 'Never probe the targets listed in FILE (the -iL format), like nmap --excludefile', helpValue: 'FILE'}),
+    open: Flags.boolean({description: 'Show only hosts with open ports, and only their open ports (nmap --open; needs --ports)', default: false}),
     stream: Flags.boolean({
       description: 'Print each host as it answers: NDJSON with --json ({"type":"host"} lines, then {"type":"summary"}), else one line per host',
       default: false,
@@ -107,9 +179,21 @@ The inventory is updated in one transaction at the end: new devices, devices bac
   }
 
   async run(): Promise<ScanReport | undefined> {
-    const {argv, flags} = await this.parse(Scan)
+    const raw = this.argv
+    const {argv, flags} = await this.parse(Scan, rewriteNmapFlags(raw))
     const req = buildScanRequest(argv as string[], flags)
     const json = this.jsonEnabled()
+    if (flags.open && req.ports === null) throw invalidInput('--open needs a port scan', 'add --ports, e.g. --ports top100 --open')
+    const toStdout = [flags['output-xml'] === '-' && '-oX -', flags['output-grepable'] === '-' && '-oG -', flags.csv && '--csv'].filter(Boolean)
+    if (toStdout.length > 1) throw invalidInput(`${toStdout.join(' and ')} both write to stdout`, 'send one of them to a file')
+    if (toStdout.length && (json || flags.stream))
+      throw invalidInput(`${toStdout[0]} and ${json ? '--json' : '--stream'} both write to stdout`, 'send one of them to a file')
+    const scanned = req.ports === null ? null : parsePorts(req.ports)
+    const xmlOut = flags['output-xml'] !== undefined ? openOutput(flags['output-xml'], '-oX') : null
+    const grepOut = flags['output-grepable'] !== undefined ? openOutput(flags['output-grepable'], '-oG') : null
+    const openOnly = flags.open
+    /** The human table is replaced when a machine format goes to stdout. */
+    const quiet = toStdout.length > 0
     const ui: {bar: Promise<Progress> | null} = {bar: null}
     const ac = new AbortController()
     const onSigint = () => ac.abort()
@@ -121,6 +205,7 @@ The inventory is updated in one transaction at the end: new devices, devices bac
         onNote: t => this.note(`note: ${t}`),
         onHost: h => {
           if (!flags.stream) return
+          if (openOnly && !h.ports?.length) return
           const {seen_ms, ...rest} = h
           if (json) process.stdout.write(JSON.stringify({type: 'host', ...rest, seen: new Date(seen_ms).toISOString(), seen_ms}) + '\n')
           else {
@@ -144,6 +229,17 @@ The inventory is updated in one transaction at the end: new devices, devices bac
       })
       ;(await ui.bar)?.stop()
       if (report.scan.status === 'interrupted') process.exitCode = 130
+      const fileOpts = {ports: scanned, args: ['netmon', 'scan', ...raw].join(' '), version: this.config.version, openOnly, serviceName}
+      if (xmlOut) writeOutput(xmlOut, toNmapXml(report, fileOpts))
+      if (grepOut) writeOutput(grepOut, toGrepable(report, fileOpts))
+      if (flags.csv) process.stdout.write(toCsv(report, {openOnly}))
+      // --open filters every output (as nmap's does), the JSON result's hosts too.
+      if (openOnly) report.hosts = report.hosts.filter(h => (h.ports?.length ?? 0) > 0)
+      if (quiet) {
+        for (const c of report.conflicts) this.note(conflictLine(c))
+        this.note(summaryLine(report))
+        return undefined
+      }
       if (json && flags.stream) {
         process.stdout.write(JSON.stringify({type: 'summary', scan: report.scan, summary: report.summary, conflicts: report.conflicts}) + '\n')
         return undefined

@@ -16,7 +16,7 @@ import type {Store} from '../store/index.js'
 import {checkConflicts, type IpConflict} from './conflict.js'
 import {onLinkTable, runEngine} from './engine.js'
 import {parsePorts} from './services.js'
-import {defaultTargets, expandRanges, ipToBig, parseIpLiteral, resolveTargets, type InterfaceInfo} from './targets.js'
+import {defaultTargets, excludeAddresses, expandRanges, ipToBig, parseIpLiteral, resolveExcludes, resolveTargets, type InterfaceInfo} from './targets.js'
 import type {HostResult, Method, ScanProgress} from './types.js'
 
 export type {IpConflict} from './conflict.js'
@@ -45,6 +45,8 @@ export interface ScanRequest {
   arpWaitMs: number
   /** Ask the live on-link hosts for IP conflicts with arping (conflict.ts); default true. */
   conflictCheck?: boolean
+  /** `--exclude`/`--exclude-file` entries: addresses, CIDRs, ranges or names never probed. */
+  exclude?: string[]
 }
 
 export interface ScanHooks {
@@ -184,11 +186,16 @@ export async function scan(req: ScanRequest, hooks: ScanHooks): Promise<ScanRepo
     }
     targetSpecs = d.targets
   }
-  const {ranges, count} = await resolveTargets(targetSpecs, {allowPublic: req.allowPublic, force: req.force})
+  const {ranges} = await resolveTargets(targetSpecs, {allowPublic: req.allowPublic, force: req.force})
+  const excluded = await resolveExcludes(req.exclude ?? [])
   const ports = req.ports === null ? null : parsePorts(req.ports)
   const dnsServers = parseDnsServers(req.dnsServers)
   if (req.methods.length === 0) throw invalidInput('--method names no method', 'use neighbor, tcp, icmp or a comma list of them')
-  const addresses = expandRanges(ranges)
+  // Excluded addresses are dropped before anything is probed (and are not "covered": a device
+  // there is not marked offline). The size limits apply to the targets before exclusion.
+  const addresses = excludeAddresses(expandRanges(ranges), excluded)
+  if (addresses.length === 0) throw invalidInput('every target address is excluded', 'narrow --exclude / --exclude-file, or widen the targets')
+  const count = addresses.length
 
   // 2. Record the scan, while the probing already starts: opening the store (loading the client,
   //    checking migrations) costs ~100 ms of CPU that overlaps the probes' waiting instead of

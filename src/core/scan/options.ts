@@ -2,11 +2,13 @@
  * `netmon scan` flags → a validated ScanRequest (pure; the command stays thin). Limits are
  * there to keep a typo from becoming a flood: at most 4096 addresses in flight, 16384 sockets.
  */
+import {readFileSync} from 'node:fs'
 import {z} from 'zod'
 import {invalidInput} from '../errors.js'
 import {parseDuration} from '../format/time.js'
 import {validate} from '../validate.js'
 import type {ScanRequest} from './index.js'
+import {parseTargetList} from './targets.js'
 import {METHODS, type Method} from './types.js'
 
 export interface ScanFlags {
@@ -29,6 +31,26 @@ export interface ScanFlags {
   'conflict-check'?: boolean
   'allow-public': boolean
   force: boolean
+  /** `-iL FILE`: targets read from a file (nmap's format, targets.ts parseTargetList). */
+  'input-list'?: string
+  /** `--exclude LIST` (repeatable, comma separated). */
+  exclude?: string[]
+  /** `--exclude-file FILE`. */
+  'exclude-file'?: string
+}
+
+/** A target file's entries; an unreadable file is bad input (exit 2). */
+export function readListFile(path: string, flag: string): string[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw invalidInput(
+      `${flag} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      'give a readable file with one target per line',
+    )
+  }
+  return parseTargetList(text)
 }
 
 const numbers = z.object({
@@ -72,8 +94,19 @@ export function buildScanRequest(argv: string[], flags: ScanFlags): ScanRequest 
   const n = validate(numbers, {retries: flags.retries, concurrency: flags.concurrency, 'max-sockets': flags['max-sockets']})
   for (const t of argv)
     if (t.trim() === '') throw invalidInput('a target is empty', 'give CIDRs, ranges, addresses or host names, or no target for the local subnets')
+  const typed = argv.flatMap(a => a.split(',')).map(s => s.trim())
+  // -iL adds its targets to the typed ones; a list that names none is an error, never "scan the
+  // local subnets" (which is what no target at all means).
+  const listed = flags['input-list'] !== undefined ? readListFile(flags['input-list'], '-iL') : []
+  if (flags['input-list'] !== undefined && listed.length === 0)
+    throw invalidInput(`-iL ${flags['input-list']} names no target`, 'put one target per line (# starts a comment)')
+  const exclude = (flags.exclude ?? []).flatMap(e => e.split(',')).map(s => s.trim())
+  if (exclude.some(e => e === '')) throw invalidInput('an --exclude entry is empty', 'give addresses, CIDRs or ranges, comma separated')
+  if (flags['exclude-file'] !== undefined) exclude.push(...readListFile(flags['exclude-file'], '--exclude-file'))
+  const targets = [...typed, ...listed]
   return {
-    targets: argv.length ? argv.flatMap(a => a.split(',')).map(s => s.trim()) : null,
+    targets: targets.length ? targets : null,
+    exclude,
     allowPublic: flags['allow-public'],
     force: flags.force,
     methods: parseMethods(flags.method),

@@ -375,3 +375,62 @@ export function defaultTargets(ifaces: InterfaceInfo[], opts: TargetOptions = {}
   }
   return {targets, notes}
 }
+
+// ---------------------------------------------------------------- target lists and exclusions
+
+/**
+ * A target file (`-iL FILE`, `--exclude-file FILE`) as nmap reads it: entries separated by
+ * spaces, tabs, commas or newlines; `#` starts a comment to the end of the line.
+ */
+export function parseTargetList(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map(line => line.replace(/#.*$/, ''))
+    .flatMap(line => line.split(/[\s,]+/))
+    .filter(Boolean)
+}
+
+/**
+ * `--exclude` entries (addresses, CIDRs, ranges, host names) as ranges. Unlike targets they are
+ * not size- or class-checked (excluding a public range or a /8 is harmless), and a CIDR keeps its
+ * network and broadcast addresses. A host name that does not resolve is bad input.
+ */
+export async function resolveExcludes(texts: string[], lookup?: (name: string) => Promise<string>): Promise<TargetRange[]> {
+  const out: TargetRange[] = []
+  for (const text of texts) {
+    const spec = text.trim()
+    if (spec === '') throw invalidInput('an --exclude entry is empty', HINT)
+    let p: ParsedTarget
+    try {
+      p = parseTarget(spec)
+    } catch (e) {
+      throw invalidInput(`invalid --exclude entry "${spec}": ${(e as Error).message.replace(/^invalid target "[^"]*": /, '')}`, HINT)
+    }
+    if (p.version !== undefined) {
+      if (spec.includes('/')) {
+        // The whole block: network and broadcast addresses included.
+        const [addrText, lenText] = spec.split('/')
+        const ip = parseIpLiteral(addrText!)!
+        const bits = ip.version === 4 ? 32 : 128
+        const size = 1n << BigInt(bits - Number(lenText))
+        const first = (ip.value / size) * size
+        out.push({spec, version: ip.version, first, last: first + size - 1n})
+      } else out.push(p)
+      continue
+    }
+    const resolved = await resolveTargets([spec], {allowPublic: true, force: true, lookup}).catch(e => {
+      throw invalidInput(`--exclude ${(e as Error).message.replace(/^target /, '')}`, HINT)
+    })
+    out.push(...resolved.ranges)
+  }
+  return out
+}
+
+/** The addresses not inside any excluded range (order kept). */
+export function excludeAddresses<T extends {ip: string}>(addresses: T[], excluded: TargetRange[]): T[] {
+  if (excluded.length === 0) return addresses
+  return addresses.filter(a => {
+    const {version, value} = ipToBig(a.ip)
+    return !excluded.some(r => r.version === version && value >= r.first && value <= r.last)
+  })
+}
