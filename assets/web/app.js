@@ -216,13 +216,43 @@
   // ---------- pages ----------
   const pages = {
     async overview() {
-      const [stats, top, inv, bridge] = await Promise.all([
+      const [stats, top, inv, bridge, alerts] = await Promise.all([
         ready('bandwidth') ? api('/api/network/bandwidth/stats') : null,
         ready('bandwidth') ? api(`/api/network/bandwidth/top-talkers?limit=10&sort_by=${state.sort}`) : null,
         ready('inventory') ? api('/api/network/stats').catch(() => null) : null,
         ready('bridge') ? api('/api/bridge/status').catch(() => null) : null,
+        ready('alerts') ? api('/api/alerts?state=firing&limit=20').catch(() => null) : null,
       ])
       const out = [h('h1', {}, 'Network')]
+      // Firing alerts (issue 16): a small list, only when something fires.
+      if (alerts?.alerts.length) {
+        const order = {critical: 0, warning: 1, info: 2}
+        const list = [...alerts.alerts].sort((a, b) => (order[a.severity] ?? 3) - (order[b.severity] ?? 3) || b.started_at_ms - a.started_at_ms)
+        out.push(
+          h(
+            'section',
+            {class: 'card alerts', id: 'overview-alerts'},
+            h('h2', {}, `Firing alerts (${list.length}${list.length === 20 ? '+' : ''})`),
+            h(
+              'ul',
+              {},
+              list.map(a =>
+                h(
+                  'li',
+                  {'data-alert': String(a.id)},
+                  h('span', {class: `badge sev-${a.severity}`}, a.severity),
+                  ' ',
+                  h('strong', {}, a.rule),
+                  ' ',
+                  a.message || a.subject,
+                  ' ',
+                  h('span', {class: 'muted'}, `since ${ago(a.fired_at_ms ?? a.started_at_ms)}${a.acked ? ' · acked' : ''}`),
+                ),
+              ),
+            ),
+          ),
+        )
+      }
       if (stats) {
         const n = stats.network
         out.push(

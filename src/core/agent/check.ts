@@ -38,6 +38,8 @@ function what(j: AgentJob): string {
       return `serve on ${j.host}:${j.port}${j.tokenSource ? ` (token from ${j.tokenSource})` : ''}`
     case 'netflow':
       return `netflow on ${j.address}:${j.port}/udp, lan ${j.lan.join(',')}, flush every ${j.everyMs / 1000}s${j.exporters.length ? `, exporters ${j.exporters.join(',')}` : ''}`
+    case 'alerts':
+      return `alerts: ${j.rules.rules.length} rule(s), channels ${[...j.rules.channels.keys()].join(', ')}${j.rulesPath ? ` (${j.rulesPath})` : ' (inline)'}`
   }
 }
 

@@ -10,6 +10,7 @@ import {isIP} from 'node:net'
 import {dirname, resolve} from 'node:path'
 import {Cron} from 'croner'
 import {z} from 'zod'
+import {loadRules, resolveRules, type RuleSet} from '../alerts/rules.js'
 import {type BridgeConfig, duration, envName, fmtMs, idText, int, readConfigFile, resolveConfig as resolveBridgeConfig} from '../bridge/config.js'
 import {snmpAgentOptions, snmpAgentSchema} from '../collect/snmp-config.js'
 import type {SnmpSourceOptions} from '../collect/snmp.js'
@@ -19,7 +20,7 @@ import {METHODS, type Method} from '../scan/types.js'
 import {registerSecret} from '../secrets.js'
 import {formatPath, validate} from '../validate.js'
 
-export const JOB_KINDS = ['collector', 'scan', 'latency', 'prune', 'bridge', 'serve', 'netflow'] as const
+export const JOB_KINDS = ['collector', 'scan', 'latency', 'prune', 'bridge', 'serve', 'netflow', 'alerts'] as const
 export type JobKind = (typeof JOB_KINDS)[number]
 
 // ---------- schema ----------
@@ -173,7 +174,19 @@ const netflowJob = z.strictObject({
   max_hosts: int(1, 1_000_000).optional(),
 })
 
-const job = z.discriminatedUnion('kind', [collectorJob, scanJob, latencyJob, pruneJob, bridgeJob, serveJob, netflowJob], {
+const alertsJob = z.strictObject({
+  ...common,
+  ...schedule,
+  kind: z.literal('alerts'),
+  /** The alert rules file (docs/ALERTS.md) … */
+  rules_file: z.string({message: 'expected the path of an alert rules file'}).trim().min(1, {message: 'expected the path of an alert rules file'}).optional(),
+  /** … or the same document inline: rules (and channels, defaults) in the job itself. */
+  rules: z.array(z.unknown(), {message: 'expected a list of alert rules'}).optional(),
+  channels: z.record(z.string(), z.unknown(), {message: 'expected the channels as a mapping (NAME: {type: …})'}).optional(),
+  defaults: z.record(z.string(), z.unknown(), {message: 'expected the rule defaults as a mapping'}).optional(),
+})
+
+const job = z.discriminatedUnion('kind', [collectorJob, scanJob, latencyJob, pruneJob, bridgeJob, serveJob, netflowJob, alertsJob], {
   error: iss => (iss.input === undefined ? `missing: the job kind (${JOB_KINDS.join(', ')})` : `expected kind: one of ${JOB_KINDS.join(', ')}`),
 })
 
@@ -270,7 +283,17 @@ export interface NetflowJob extends JobBase {
   exporters: string[]
   maxHosts: number
 }
-export type AgentJob = CollectorJob | ScanJob | LatencyJob | PruneJob | BridgeJob | ServeJob | NetflowJob
+export interface AlertsJob extends JobBase {
+  kind: 'alerts'
+  schedule: Schedule
+  timeoutMs: number
+  /** The rules file (re-read on SIGHUP with the agent's), if given by path. */
+  rulesPath?: string
+  rules: RuleSet
+  /** The resolved rules and channels, to tell a changed rules file on reload. */
+  rulesFingerprint: string
+}
+export type AgentJob = CollectorJob | ScanJob | LatencyJob | PruneJob | BridgeJob | ServeJob | NetflowJob | AlertsJob
 
 export interface AgentConfig {
   path?: string
@@ -551,6 +574,53 @@ export function resolveAgentConfig(raw: unknown, opts: ResolveOptions = {}): Age
           everyMs,
           exporters,
           maxHosts: j.max_hosts ?? AGENT_DEFAULTS.netflowMaxHosts,
+        })
+        return
+      }
+      case 'alerts': {
+        const inline = j.rules !== undefined
+        if (j.rules_file !== undefined && (inline || j.channels !== undefined || j.defaults !== undefined))
+          fail(
+            at(inline ? 'rules' : j.channels !== undefined ? 'channels' : 'defaults'),
+            'give the rules as rules_file: PATH or inline (rules:, channels:, defaults:), not both',
+          )
+        if (j.rules_file === undefined && !inline) fail(at('rules_file'), 'give the alert rules as rules_file: PATH or inline as rules: [...]')
+        let rules: RuleSet
+        let rulesPath: string | undefined
+        if (j.rules_file !== undefined) {
+          rulesPath = resolve(baseDir, j.rules_file)
+          if (!existsSync(rulesPath)) fail(at('rules_file'), `file ${j.rules_file} does not exist`)
+          try {
+            rules = loadRules(rulesPath, {env})
+          } catch (e) {
+            if (isNetmonError(e) && e.kind === 'input') {
+              const prefix = `rules file ${rulesPath}`
+              const rest = e.message.startsWith(prefix) ? e.message.slice(prefix.length).replace(/^:? /, '') : e.message
+              throw invalidInput(`${formatPath(at('rules_file'))} (${j.rules_file}): ${rest}`, e.hint)
+            }
+            throw e
+          }
+        } else {
+          const marker = '\u0000job'
+          try {
+            rules = resolveRules(
+              {rules: j.rules, ...(j.channels ? {channels: j.channels} : {}), ...(j.defaults ? {defaults: j.defaults} : {})},
+              {env, baseDir, what: marker},
+            )
+          } catch (e) {
+            if (isNetmonError(e) && e.kind === 'input' && e.message.startsWith(marker))
+              throw invalidInput(`${formatPath(at())}${e.message.slice(marker.length).replace(/^ /, '.')}`, e.hint)
+            throw e
+          }
+          rules = {...rules, path: `${formatPath(at())} (inline)`}
+        }
+        jobs.push({
+          ...base,
+          kind: 'alerts',
+          ...sched(j),
+          ...(rulesPath ? {rulesPath} : {}),
+          rules,
+          rulesFingerprint: JSON.stringify({rules: rules.rules, channels: [...rules.channels.values()]}),
         })
         return
       }

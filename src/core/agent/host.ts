@@ -9,9 +9,11 @@
  * Kinds:
  * - collector: the one collector runner (collect/runner.ts) as a long-running job; each tick
  *   updates the status row (per-source status in `detail`, the runner's overruns).
- * - scan, latency, prune: scheduled runs (`every` on a fixed grid from the start, first run at
+ * - scan, latency, prune, alerts: scheduled runs (`every` on a fixed grid from the start, first run at
  *   once; or `cron` via croner). A run still going when the next is due: that slot is skipped
  *   and counted as an overrun, never queued. Each run is aborted after its timeout.
+ * - alerts: one evaluation per run through alerts/engine.ts runCheck (what `alerts check` runs),
+ *   detail {firing, pending, notified, …}; a channel that failed makes the outcome an error.
  * - bridge, serve: the existing daemons (bridge/daemon.ts startBridge, serve/server.ts
  *   startServer), started once and stopped at the end; a start that fails is retried with backoff.
  * - netflow: the NetFlow/IPFIX listener (netflow/listener.ts) bound once; every `every` the
@@ -33,6 +35,7 @@ import type {Store} from '../store/index.js'
 import {
   type AgentConfig,
   type AgentJob,
+  type AlertsJob,
   type BridgeJob,
   type CollectorJob,
   describeSchedule,
@@ -157,6 +160,44 @@ async function runPrune(job: PruneJob, ctx: Ctx): Promise<RunResult> {
   return {detail: {bandwidth_rows: Object.fromEntries(Object.entries(bw.pruned).map(([k, v]) => [k, v.rows])), latency_probes: lat.probes}}
 }
 
+/**
+ * One `alerts check` per run: the same core function (alerts/engine.ts runCheck), so the state,
+ * the outbox and the notifications are the command's. The log channel writes to the agent's log.
+ */
+async function runAlerts(job: AlertsJob, ctx: Ctx): Promise<RunResult> {
+  const {runCheck} = await import('../alerts/engine.js')
+  const r = await runCheck(ctx.store, job.rules, {stderr: line => ctx.log.info(`${job.name}: ${line}`)})
+  const names = job.rules.rules.map(x => x.name)
+  const pending = names.length
+    ? Number(
+        (await ctx.store.get<{n: number}>(`SELECT count(*) AS n FROM alerts WHERE state = 'pending' AND rule IN (${names.map(() => '?').join(', ')})`, names))
+          ?.n ?? 0,
+      )
+    : 0
+  const notified = r.delivery.reduce((n, d) => n + d.delivered, 0)
+  const failing = r.delivery.filter(d => d.failed > 0 || d.dead > 0)
+  const detail = {
+    firing: r.firing_count,
+    pending,
+    notified,
+    queued: r.queued,
+    silenced: r.firing.filter(f => f.silenced).length,
+    rules: r.rules.length,
+    not_evaluated: r.rules.filter(x => !x.evaluated).map(x => x.rule),
+    transitions: r.rules.reduce((n, x) => n + x.transitions.length, 0),
+    waiting: r.delivery.reduce((n, d) => n + d.waiting, 0),
+    channels: r.delivery,
+  }
+  if (failing.length)
+    return {
+      detail,
+      error: failing
+        .map(d => `channel ${d.channel}: ${d.failed} failed${d.dead ? `, ${d.dead} dead` : ''}${d.last_error ? ` (${d.last_error})` : ''}`)
+        .join('; '),
+    }
+  return {detail}
+}
+
 class ScheduledRunner implements Runner {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | null = null
@@ -167,7 +208,7 @@ class ScheduledRunner implements Runner {
   private readonly cron: Cron | null
 
   constructor(
-    readonly job: ScanJob | LatencyJob | PruneJob,
+    readonly job: ScanJob | LatencyJob | PruneJob | AlertsJob,
     private readonly ctx: Ctx,
   ) {
     const s = job.schedule
@@ -225,7 +266,13 @@ class ScheduledRunner implements Runner {
     let error: string | null = null
     let detail: unknown
     try {
-      const r = await (job.kind === 'scan' ? runScan(job, ctx, signal) : job.kind === 'latency' ? runLatency(job, ctx, signal) : runPrune(job, ctx))
+      const r = await (job.kind === 'scan'
+        ? runScan(job, ctx, signal)
+        : job.kind === 'latency'
+          ? runLatency(job, ctx, signal)
+          : job.kind === 'alerts'
+            ? runAlerts(job, ctx)
+            : runPrune(job, ctx))
       detail = r.detail
       if (r.error) {
         outcome = 'error'
@@ -690,7 +737,9 @@ function runnerFor(job: AgentJob, ctx: Ctx): Runner {
 
 /** The bridge's resolved config is compared too: its file may change while the agent config does not. */
 const sameJob = (a: AgentJob, b: AgentJob): boolean =>
-  a.fingerprint === b.fingerprint && (a.kind !== 'bridge' || b.kind !== 'bridge' || JSON.stringify(a.bridge) === JSON.stringify(b.bridge))
+  a.fingerprint === b.fingerprint &&
+  (a.kind !== 'bridge' || b.kind !== 'bridge' || JSON.stringify(a.bridge) === JSON.stringify(b.bridge)) &&
+  (a.kind !== 'alerts' || b.kind !== 'alerts' || a.rulesFingerprint === b.rulesFingerprint)
 
 export async function startAgent(config: AgentConfig, opts: AgentOptions): Promise<AgentHost> {
   const {store, log} = opts

@@ -2,7 +2,8 @@
  * GET /metrics: Prometheus text exposition format 0.0.4 (issue 10): per-device byte totals as
  * counters and current rates as gauges (from the same networkStats() as `bandwidth stats`, so the
  * numbers are equal), latency summaries of each address's latest run, the bridge's counters and
- * outbox depth (bridgeStatus(), as `bridge status`), inventory counts, and the server's own
+ * outbox depth (bridgeStatus(), as `bridge status`), inventory counts, firing alerts per rule and
+ * severity (as `alerts list --state firing`), and the server's own
  * request counters. Units follow Prometheus conventions: bytes, seconds, and bits per second
  * for the rate gauges (netmon's rates are bps everywhere).
  *
@@ -393,6 +394,20 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
       'gauge',
       'LAN hosts in the last flush',
       each(d => d.hosts ?? 0),
+    )
+  })
+
+  // Alerts (issue 16): firing instances per rule and severity, as the last evaluation stored them
+  // (silenced ones included); 0 for a rule whose alerts all resolved or are pending.
+  await section('alerts', async () => {
+    const rows = await store.query<{rule: string; severity: string; n: number}>(
+      `SELECT rule, severity, SUM(state = 'firing') AS n FROM alerts GROUP BY rule, severity ORDER BY rule, severity`,
+    )
+    x.add(
+      'netmon_alerts_firing',
+      'gauge',
+      'Alerts firing, by rule and severity (alerts list --state firing)',
+      rows.map(r => [{rule: r.rule, severity: r.severity}, Number(r.n)]),
     )
   })
 

@@ -28,7 +28,7 @@ export interface RouteInput<P, Q, B> {
   body: B
 }
 
-export type Capability = 'bandwidth' | 'inventory' | 'latency' | 'bridge'
+export type Capability = 'bandwidth' | 'inventory' | 'latency' | 'bridge' | 'alerts'
 
 export interface RouteDef<P = any, Q = any, B = any> {
   method: Method

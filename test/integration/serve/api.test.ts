@@ -6,6 +6,7 @@
  * results); /metrics parses as Prometheus text and its numbers equal `bandwidth stats --json`.
  * Network traffic: loopback only (127.0.0.1).
  */
+import {writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {join} from 'node:path'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
@@ -392,6 +393,86 @@ describe('the OpenAPI document', () => {
     expect(top.parameters.map((p: {name: string}) => p.name)).toEqual(['limit', 'sort_by', 'since', 'until'])
     expect(top.parameters.find((p: {name: string}) => p.name === 'sort_by').schema.enum).toEqual(['total', 'upload', 'download', 'current'])
     expect(r.json.paths['/api/network/bandwidth/register'].post.requestBody.content['application/json'].schema.required).toEqual(['ip', 'mac'])
+  })
+})
+
+describe('alerts (issue 16)', () => {
+  /** Alerts written by `alerts check` (a separate process, the served store): firing, pending, resolved. */
+  const check = async (rules: string) => {
+    const f = join(tmp.dir, `rules-${Math.random().toString(36).slice(2)}.yaml`)
+    writeFileSync(f, rules)
+    const r = await runCli(['alerts', 'check', '--rules', f, '--json'], {db})
+    expect(r.json, r.stderr).toBeDefined()
+    return r.json
+  }
+
+  it('GET /api/alerts?state= equals `alerts list --json`; POST ack = `alerts ack`; /metrics netmon_alerts_firing', async () => {
+    const first = await check(`rules:
+  - {name: busy, kind: bandwidth_usage, window: rolling_24h, above: 1B, severity: critical}
+  - {name: slow-burn, kind: bandwidth_usage, window: rolling_24h, above: 1B, for: 1h, severity: info}
+  - {name: gone, kind: bandwidth_usage, window: rolling_24h, above: 1B, severity: warning}
+`)
+    // Every device with traffic in the last 24 h (the seed's, and those the tests above registered).
+    const n = first.firing_count / 2
+    expect(n).toBeGreaterThanOrEqual(DEVICES.length)
+    expect(first.rules.map((x: {rule: string; matching: number}) => [x.rule, x.matching])).toEqual([
+      ['busy', n],
+      ['slow-burn', n],
+      ['gone', n],
+    ])
+    // gone's condition no longer holds: its alerts resolve.
+    expect((await check('rules: [{name: gone, kind: bandwidth_usage, window: rolling_24h, above: 1000TB, severity: warning}]\n')).firing_count).toBe(0)
+
+    const list = def('GET', '/api/alerts')
+    const byState: Record<string, any[]> = {}
+    for (const state of [undefined, 'firing', 'pending', 'resolved']) {
+      const [h, c] = await Promise.all([
+        http(`${srv.url}/api/alerts${state ? `?state=${state}` : ''}`),
+        runCli(['alerts', 'list', '--json', ...(state ? ['--state', state] : [])], {db}),
+      ])
+      expect(h.status, h.text).toBe(200)
+      expectShape(list.response, h.json, `GET /api/alerts?state=${state}`)
+      expect(h.json, String(state)).toEqual(c.json)
+      byState[state ?? 'all'] = h.json.alerts
+    }
+    expect(byState.all).toHaveLength(3 * n)
+    expect(new Set(byState.firing!.map(a => `${a.rule}/${a.state}`))).toEqual(new Set(['busy/firing']))
+    expect(new Set(byState.pending!.map(a => `${a.rule}/${a.state}`))).toEqual(new Set(['slow-burn/pending']))
+    expect(new Set(byState.resolved!.map(a => `${a.rule}/${a.state}`))).toEqual(new Set(['gone/resolved']))
+    expect(byState.firing).toHaveLength(n)
+    const bad = await http(`${srv.url}/api/alerts?state=open`)
+    expect(bad.status).toBe(400)
+    expect(bad.json.error.message).toMatch(/state.*expected one of pending, firing, resolved/)
+
+    // /metrics: one gauge per rule and severity; 0 where nothing fires.
+    const m = await http(`${srv.url}/metrics`)
+    const fam = (parsePrometheusTextFormat(m.text) as {name: string; type: string; metrics: {value: string; labels: Record<string, string>}[]}[]).find(
+      f => f.name === 'netmon_alerts_firing',
+    )
+    expect(fam?.type).toBe('GAUGE')
+    expect(Object.fromEntries(fam!.metrics.map(x => [`${x.labels.rule}/${x.labels.severity}`, Number(x.value)]))).toEqual({
+      'busy/critical': n,
+      'slow-burn/info': 0,
+      'gone/warning': 0,
+    })
+
+    // Ack through HTTP: the command's JSON, the history shows it (alerts show), the CLI list agrees.
+    const ack = def('POST', '/api/alerts/{id}/ack')
+    const id = byState.firing![0]!.id
+    const r = await http(`${srv.url}/api/alerts/${id}/ack`, {method: 'POST', json: {comment: 'on it'}})
+    expect(r.status, r.text).toBe(200)
+    expectShape(ack.response, r.json, 'POST ack')
+    expect(r.json).toMatchObject({id, state: 'firing', acked: true, ack_comment: 'on it'})
+    const shown = await runCli(['alerts', 'show', String(id), '--json'], {db})
+    expect(stable(shown.json, ['events'])).toEqual(r.json)
+    expect(shown.json.events.at(-1)).toMatchObject({kind: 'ack', note: 'on it'})
+    // An empty body is fine; an unknown id is 404; a malformed one or an unknown field 400.
+    expect((await http(`${srv.url}/api/alerts/${id}/ack`, {method: 'POST'})).status).toBe(200)
+    const missing = await http(`${srv.url}/api/alerts/999999/ack`, {method: 'POST', json: {}})
+    expect(missing.status).toBe(404)
+    expect(missing.json.error.message).toBe('no alert with id 999999')
+    expect((await http(`${srv.url}/api/alerts/x1/ack`, {method: 'POST', json: {}})).status).toBe(400)
+    expect((await http(`${srv.url}/api/alerts/${id}/ack`, {method: 'POST', json: {coment: 'typo'}})).status).toBe(400)
   })
 })
 

@@ -6,12 +6,12 @@
  * asks for it. Screenshots go to test-artifacts/serve/ (gitignored, kept by CI as artifacts).
  */
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {chromium, type BrowserContext, type Page} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {ROOT, tempStore} from '../../support/cli.js'
+import {ROOT, runCli, tempStore} from '../../support/cli.js'
 import {realClockEnv, UNDER_FAKETIME} from '../../support/clock.js'
 import {http, startServe, type ServeProc} from './harness.js'
 import {seedStore} from './seed.js'
@@ -251,6 +251,43 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(await w.page.locator('main').innerText()).toContain(evil)
       expect(await w.page.evaluate(() => (window as any).__pwned)).toBeUndefined()
       expect(await w.page.locator('main img').count()).toBe(0)
+    } finally {
+      await w.page.close()
+    }
+  }, 60_000)
+
+  it('the overview lists firing alerts, and hides the list when none fire', async () => {
+    const w = await openPage()
+    try {
+      await visit(w, '#/', 'overview')
+      expect(await w.page.locator('#overview-alerts').count()).toBe(0)
+      // Alerts from `alerts check` on the served store: one rule firing for every device, one only pending.
+      const rules = join(tmp.dir, 'ui-alerts.yaml')
+      writeFileSync(
+        rules,
+        `rules:
+  - {name: ui-heavy, kind: bandwidth_usage, window: rolling_24h, above: 1B, severity: critical, message: "{{device.name}} used {{value}}"}
+  - {name: ui-later, kind: bandwidth_usage, window: rolling_24h, above: 1B, for: 1h}
+`,
+      )
+      const r = await runCli(['alerts', 'check', '--rules', rules, '--json'], {db: tmp.db})
+      const firing = r.json.firing as {id: number; rule: string; message: string}[]
+      expect(firing.length).toBeGreaterThan(0)
+      await visit(w, '#/', 'overview')
+      const box = w.page.locator('#overview-alerts')
+      await box.waitFor({state: 'visible'})
+      expect(await box.locator('h2').innerText()).toBe(`Firing alerts (${firing.length})`)
+      const items = await box.locator('li').allInnerTexts()
+      expect(items).toHaveLength(firing.length)
+      for (const f of firing)
+        expect(
+          items.some(t => t.includes('critical') && t.includes(f.rule) && t.includes(f.message)),
+          f.message,
+        ).toBe(true)
+      // The pending rule is not listed.
+      expect(items.join('\n')).not.toContain('ui-later')
+      await shot(w, 'overview-alerts')
+      expect(w.problems).toEqual([])
     } finally {
       await w.page.close()
     }

@@ -58,7 +58,7 @@ describe('a token forced on loopback', () => {
     try {
       expect(srv.stderr()).toContain('bearer token from $NETMON_SERVE_TEST_TOKEN required')
       expect(srv.stderr()).not.toContain(TOKEN)
-      for (const path of ['/api/network/bandwidth/stats', '/api/network/devices', '/meters', '/metrics', '/openapi.json', '/api/server']) {
+      for (const path of ['/api/network/bandwidth/stats', '/api/network/devices', '/meters', '/metrics', '/openapi.json', '/api/server', '/api/alerts']) {
         const r = await http(srv.url + path)
         expect(r.status, path).toBe(401)
         expect(r.json.error.code).toBe('UNAUTHORIZED')
@@ -69,6 +69,9 @@ describe('a token forced on loopback', () => {
       }
       const post = await http(`${srv.url}/api/network/bandwidth/register`, {method: 'POST', json: {ip: '10.1.1.1', mac: 'aa:bb:cc:00:00:01'}})
       expect(post.status).toBe(401)
+      // The alert ack is a write like the others: 401 without the token, 404 (no such alert) with it.
+      expect((await http(`${srv.url}/api/alerts/1/ack`, {method: 'POST', json: {}})).status).toBe(401)
+      expect((await http(`${srv.url}/api/alerts/1/ack`, {method: 'POST', json: {}, headers: {authorization: `Bearer ${TOKEN}`}})).status).toBe(404)
       expect((await http(`${srv.url}/healthz`)).json).toMatchObject({status: 'ok'})
       expect((await http(`${srv.url}/`)).status).toBe(200)
     } finally {

@@ -1,4 +1,5 @@
 /** The agent config cases shared by the unit table (config.test.ts) and the CLI test (check-cli.test.ts). */
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 export const TOKEN = 'serve-token-SECRET-0123456789'
@@ -146,4 +147,55 @@ export const cases = (dir: string): [string, Mut, RegExp][] => [
   ['two netflow jobs on one port', c => c.jobs.push({...c.jobs[6], name: 'flows2'}), /^jobs\[7\]\.listen: jobs\[6\] already listens on 127\.0\.0\.1:2055/],
   ['netflow unknown key', c => (c.jobs[6].port = 2055), /^jobs\[6\].*port/],
   ['enabled not boolean', c => (c.jobs[0].enabled = 'no'), /^jobs\[0\]\.enabled: expected true or false/],
+  // alerts (issue 16): pushed as jobs[7]
+  ['alerts without rules', c => c.jobs.push({name: 'alerting', kind: 'alerts', every: '1m'}), /^jobs\[7\]\.rules_file: give the alert rules as rules_file/],
+  [
+    'alerts rules file missing',
+    c => c.jobs.push({name: 'alerting', kind: 'alerts', every: '1m', rules_file: 'no-rules.yaml'}),
+    /^jobs\[7\]\.rules_file: file no-rules\.yaml does not exist/,
+  ],
+  [
+    'alerts rules file with a bad rule',
+    c => (
+      writeFileSync(join(dir, 'bad-rules.yaml'), 'rules:\n  - {name: a, kind: bandwidth_usage, above: 10GB, window: week}\n'),
+      c.jobs.push({name: 'alerting', kind: 'alerts', every: '1m', rules_file: 'bad-rules.yaml'})
+    ),
+    /^jobs\[7\]\.rules_file \(bad-rules\.yaml\): rules\[0\]\.window: expected day, month or rolling_24h/,
+  ],
+  [
+    'alerts inline rule with an unknown kind',
+    c => c.jobs.push({name: 'alerting', kind: 'alerts', every: '1m', rules: [{name: 'a', kind: 'bandwidth_usag'}]}),
+    /^jobs\[7\]\.rules\[0\]\.kind: /,
+  ],
+  [
+    'alerts inline rule naming an unknown channel',
+    c => c.jobs.push({name: 'alerting', kind: 'alerts', every: '1m', rules: [{name: 'a', kind: 'device_new', channels: ['hook']}]}),
+    /^jobs\[7\]\.rules\[0\]\.channels\[0\]: no channel named "hook"/,
+  ],
+  [
+    'alerts inline webhook secret not set',
+    c =>
+      c.jobs.push({
+        name: 'alerting',
+        kind: 'alerts',
+        every: '1m',
+        channels: {hook: {type: 'webhook', url: 'http://127.0.0.1:9/x', secret_env: 'NETMON_TEST_UNSET_HOOK'}},
+        rules: [{name: 'a', kind: 'device_new', channels: ['hook']}],
+      }),
+    /^jobs\[7\]\.channels\.hook\.secret_env: environment variable NETMON_TEST_UNSET_HOOK is not set/,
+  ],
+  [
+    'alerts file and inline rules',
+    c => (
+      writeFileSync(join(dir, 'ok-rules.yaml'), 'rules: [{name: a, kind: device_new}]\n'),
+      c.jobs.push({name: 'alerting', kind: 'alerts', every: '1m', rules_file: 'ok-rules.yaml', rules: []})
+    ),
+    /^jobs\[7\]\.rules: give the rules as rules_file: PATH or inline/,
+  ],
+  [
+    'alerts without a schedule',
+    c => c.jobs.push({name: 'alerting', kind: 'alerts', rules: [{name: 'a', kind: 'device_new'}]}),
+    /^jobs\[7\]\.every: missing: a schedule/,
+  ],
+  ['alerts unknown key', c => c.jobs.push({name: 'alerting', kind: 'alerts', every: '1m', rule: []}), /^jobs\[7\].*rule/],
 ]

@@ -55,6 +55,22 @@ describe('agent config validation', () => {
     expect(c.jobs[5]).toMatchObject({token: TOKEN, tokenSource: f})
   })
 
+  it('accepts an alerts job with a rules file or inline rules', () => {
+    writeFileSync(
+      join(dir, 'alerts.yaml'),
+      'channels: {hook: {type: webhook, url: "http://127.0.0.1:9/a"}}\nrules: [{name: heavy, kind: bandwidth_usage, above: 10MB, window: day, channels: [hook]}]\n',
+    )
+    const raw = validConfig()
+    raw.jobs.push({name: 'alerting', kind: 'alerts', every: '1m', rules_file: 'alerts.yaml'} as any)
+    raw.jobs.push({name: 'inline', kind: 'alerts', cron: '*/5 * * * *', rules: [{name: 'new', kind: 'device_new'}]} as any)
+    const c = resolveAgentConfig(raw, {env, baseDir: dir})
+    expect(c.jobs[7]).toMatchObject({kind: 'alerts', schedule: {type: 'every', ms: 60_000}, timeoutMs: 60_000, rulesPath: join(dir, 'alerts.yaml')})
+    const a = c.jobs[7] as Extract<(typeof c.jobs)[number], {kind: 'alerts'}>
+    expect(a.rules.rules.map(r => [r.name, r.kind, r.channels])).toEqual([['heavy', 'bandwidth_usage', ['hook']]])
+    expect([...a.rules.channels.keys()]).toEqual(['log', 'hook'])
+    expect(c.jobs[8]).toMatchObject({kind: 'alerts', schedule: {type: 'cron', expr: '*/5 * * * *'}})
+  })
+
   it(`has at least 20 invalid cases (${CASES.length})`, () => expect(CASES.length).toBeGreaterThanOrEqual(20))
 
   it.each(CASES)('%s → the error names its path', (_name, mutate, want) => {
