@@ -451,11 +451,16 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       else if (!sameMeter(w, meters.get(id)!.cfg)) changed.push(id)
     }
     for (const id of want.keys()) if (!meters.has(id)) added.push(id)
+    // A reload is the operator's "try again" for meters parked after repeated authentication failures.
+    const retried = [...meters.entries()]
+      .filter(([id, m]) => m.worker.status.state === 'auth-failed' && want.has(id) && !changed.includes(id))
+      .map(([id]) => id)
     const removedNames = removed.map(id => meters.get(id)!.cfg.name)
-    await Promise.all([...removed, ...changed].map(id => stopMeter(id)))
+    await Promise.all([...removed, ...changed, ...retried].map(id => stopMeter(id)))
     cfg = {...next, mqtt: cfg.mqtt, format: cfg.format, topic: cfg.topic}
     await syncMeters(store, cfg.meters)
-    for (const id of [...added, ...changed]) startMeter(want.get(id)!)
+    for (const id of [...added, ...changed, ...retried]) startMeter(want.get(id)!)
+    if (retried.length > 0) log.info(`config reload: retrying authentication of ${retried.join(', ')}`, {meters: retried})
     sampler.interfaces = cfg.metrics.interfaces
     announce(removedNames, true)
     announce(added.map(id => want.get(id)!.name))

@@ -25,7 +25,11 @@ import {backoffDelay} from './backoff.js'
 import type {MeterConfig, ObisSpec} from './config.js'
 import type {MeterCounters} from './counters.js'
 
-export type WorkerState = 'connecting' | 'polling' | 'backoff' | 'stopped'
+/**
+ * `auth-failed`: the meter refused our authentication `auth_failure_limit` times in a row; the worker
+ * stops trying (real meters lock a client out after a few wrong passwords) until a reload or restart.
+ */
+export type WorkerState = 'connecting' | 'polling' | 'backoff' | 'auth-failed' | 'stopped'
 
 export interface WorkerStatus {
   state: WorkerState
@@ -33,6 +37,8 @@ export interface WorkerStatus {
   lastErrorAt: number | null
   lastError: string | null
   consecutiveFailures: number
+  /** Consecutive associations refused for authentication (reset by an accepted association). */
+  authFailures: number
   polls: number
   failures: number
   overruns: number
@@ -78,6 +84,7 @@ export class MeterWorker {
     lastErrorAt: null,
     lastError: null,
     consecutiveFailures: 0,
+    authFailures: 0,
     polls: 0,
     failures: 0,
     overruns: 0,
@@ -126,6 +133,17 @@ export class MeterWorker {
         resolve()
       }
       this.sleepTimer = setTimeout(() => this.wake?.(), ms)
+    })
+  }
+
+  /** Waits, without a timer, until stop(). */
+  private parked(): Promise<void> {
+    if (this.stopped) return Promise.resolve()
+    return new Promise<void>(resolve => {
+      this.wake = () => {
+        this.wake = undefined
+        resolve()
+      }
     })
   }
 
@@ -182,11 +200,26 @@ export class MeterWorker {
             this.deps.log.info(`meter ${c.id}: associated again after ${this.status.consecutiveFailures} failure(s)`, {meter: c.id})
           else this.deps.log.info(`meter ${c.id}: associated`, {meter: c.id, endpoint: `${c.host}:${c.port}`, framing: c.framing})
           this.status.state = 'polling'
+          this.status.authFailures = 0
           next = Date.now()
         } catch (e) {
           this.fail(e, 'association')
           await this.closeClient()
           if (this.stopped) break
+          if (isAuthFailure(e)) {
+            this.status.authFailures++
+            const limit = c.authFailureLimit
+            if (limit > 0 && this.status.authFailures >= limit) {
+              this.status.state = 'auth-failed'
+              this.status.lastError = `authentication failed ${this.status.authFailures} time(s) in a row; not retrying (meters lock clients out): ${this.status.lastError}`
+              this.deps.log.error(
+                `meter ${c.id}: authentication refused ${this.status.authFailures} time(s) in a row (auth_failure_limit ${limit}); not retrying until a reload (SIGHUP) or restart`,
+                {meter: c.id},
+              )
+              await this.parked()
+              break
+            }
+          }
           this.status.state = 'backoff'
           await this.sleep(backoffDelay(this.status.consecutiveFailures, {minMs: c.reconnect.minMs, maxMs: c.reconnect.maxMs}, this.deps.random))
           continue
@@ -296,6 +329,10 @@ function plain(d: DlmsData): number | string | boolean | null {
   if (typeof v === 'bigint') return Number(v)
   return JSON.stringify(v)
 }
+
+/** The meter refused the association for authentication (wrong password / HLS proof refused). */
+export const isAuthFailure = (e: unknown): boolean =>
+  isDlmsError(e) && e.dlmsCode === 'ASSOCIATION_REJECTED' && (e.details.diagnostic === 13 || /authentication failed/i.test(e.message))
 
 export const isConnectionError = (e: unknown): boolean =>
   isDlmsError(e) && ['TIMEOUT', 'CONNECTION_FAILED', 'CONNECTION_CLOSED', 'NOT_CONNECTED', 'MALFORMED_FRAME'].includes(e.dlmsCode)
