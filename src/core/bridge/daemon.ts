@@ -363,6 +363,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
         connects: c.stats.connects,
         disconnects: c.stats.disconnects,
         error: c.error ? redact(c.error) : null,
+        refused: c.refusal ?? null,
       })),
       network: cur
         ? {ts: cur.ts, tx_bps: cur.txBps, rx_bps: cur.rxBps, packets_tx_ps: Math.round(cur.txPps * 100) / 100, packets_rx_ps: Math.round(cur.rxPps * 100) / 100}
