@@ -153,13 +153,9 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     for (const name of names) {
       const m = disconnect ? gatewayDisconnectMessage(name) : gatewayConnectMessage(name)
       const meterId = [...refs.values()].find(r => r.name === name)?.id
-      if (meterId) countersFor(meterId).mqttSent(publishPacketSize(m.topic, Buffer.byteLength(m.payload), 1))
-      c.publish(m.topic, m.payload).then(
-        () => {
-          if (meterId) countersFor(meterId).mqttAcked()
-        },
-        () => undefined,
-      )
+      // Counted apart from readings: mqtt_messages_sent stays "readings published" (docs/BRIDGE.md).
+      if (meterId) countersFor(meterId).mqttControl(publishPacketSize(m.topic, Buffer.byteLength(m.payload), 1))
+      c.publish(m.topic, m.payload).catch(() => undefined)
     }
   }
 
@@ -370,6 +366,10 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
         : null,
       interfaces: cfg.metrics.interfaces ?? null,
       metrics_interval_ms: cfg.metrics.intervalMs,
+      // Per meter since the daemon started: control PUBLISHes (gateway connect/disconnect), not readings.
+      mqtt_control: Object.fromEntries(
+        [...counters.entries()].map(([id, mc]) => [id, {messages_sent: mc.c.mqttControlSent, bytes_sent: mc.c.mqttControlBytes}]),
+      ),
       process: processStats(),
     }
     await store.batch([

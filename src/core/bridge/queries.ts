@@ -260,6 +260,8 @@ export interface BridgeStatus {
     published: number
     pending: number
     dropped: number
+    /** Control PUBLISHes for this meter since the daemon started (gateway connect/disconnect), apart from readings. */
+    mqtt_control_sent: number
   }[]
 }
 
@@ -312,6 +314,7 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
       published: Number(s?.published ?? 0),
       pending: pend.get(String(m.id)) ?? 0,
       dropped: Number(s?.dropped ?? 0),
+      mqtt_control_sent: Number(detail?.mqtt_control?.[String(m.id)]?.messages_sent ?? 0),
     }
   })
   const net = detail?.network
