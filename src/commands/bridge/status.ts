@@ -61,6 +61,8 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
         ]),
       ),
     )
+    for (const m of s.meters)
+      for (const [obis, why] of Object.entries(m.object_errors)) this.out(`${m.id}: ${obis} not read: ${why.length > 100 ? `${why.slice(0, 97)}...` : why}`)
     return s
   }
 }

@@ -366,6 +366,10 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
         : null,
       interfaces: cfg.metrics.interfaces ?? null,
       metrics_interval_ms: cfg.metrics.intervalMs,
+      // Per meter: the objects its last poll could not read, by OBIS (issue 18 item 5).
+      object_errors: Object.fromEntries(
+        [...meters.values()].filter(m => Object.keys(m.worker.status.objectErrors).length > 0).map(m => [m.cfg.id, m.worker.status.objectErrors]),
+      ),
       // Per meter since the daemon started: control PUBLISHes (gateway connect/disconnect), not readings.
       mqtt_control: Object.fromEntries(
         [...counters.entries()].map(([id, mc]) => [id, {messages_sent: mc.c.mqttControlSent, bytes_sent: mc.c.mqttControlBytes}]),

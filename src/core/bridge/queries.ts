@@ -262,6 +262,8 @@ export interface BridgeStatus {
     dropped: number
     /** Control PUBLISHes for this meter since the daemon started (gateway connect/disconnect), apart from readings. */
     mqtt_control_sent: number
+    /** Objects the last poll could not read, by OBIS → why (a data-access-result or an undecodable value). */
+    object_errors: Record<string, string>
   }[]
 }
 
@@ -315,6 +317,7 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
       pending: pend.get(String(m.id)) ?? 0,
       dropped: Number(s?.dropped ?? 0),
       mqtt_control_sent: Number(detail?.mqtt_control?.[String(m.id)]?.messages_sent ?? 0),
+      object_errors: (running ? detail?.object_errors?.[String(m.id)] : undefined) ?? {},
     }
   })
   const net = detail?.network

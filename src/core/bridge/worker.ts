@@ -18,7 +18,7 @@ import {dataAccessResultName} from '../dlms/codec/apdu/index.js'
 import {parseObis} from '../dlms/codec/obis.js'
 import {DlmsClient, type DlmsClientOptions} from '../dlms/client.js'
 import {dataToDateTime, parseScalerUnit, type ScalerUnit} from '../dlms/cosem.js'
-import {isDlmsError} from '../dlms/errors.js'
+import {isDlmsError, isUndecodableAnswer} from '../dlms/errors.js'
 import type {Logger} from '../log.js'
 import {redact} from '../secrets.js'
 import {backoffDelay} from './backoff.js'
@@ -39,6 +39,8 @@ export interface WorkerStatus {
   consecutiveFailures: number
   /** Consecutive associations refused for authentication (reset by an accepted association). */
   authFailures: number
+  /** The objects the last poll could not read, by OBIS: a data-access-result or an undecodable value. */
+  objectErrors: Record<string, string>
   polls: number
   failures: number
   overruns: number
@@ -85,6 +87,7 @@ export class MeterWorker {
     lastError: null,
     consecutiveFailures: 0,
     authFailures: 0,
+    objectErrors: {},
     polls: 0,
     failures: 0,
     overruns: 0,
@@ -284,20 +287,44 @@ export class MeterWorker {
 
   private async poll(client: DlmsClient): Promise<PollResult['values']> {
     const list = this.cfg.obis
-    const results: GetDataResult[] = await client.getMany(list.map(o => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 2}})))
+    const items = list.map(o => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 2}}))
+    let results: (GetDataResult | {ok: false; malformed: string})[]
+    try {
+      results = await client.getMany(items)
+    } catch (e) {
+      // One undecodable value spoils the whole list answer (A-XDR cannot skip what it cannot parse), but
+      // the association is fine: read the objects one by one so the good values are kept and the bad
+      // object is named by its OBIS.
+      if (!isUndecodableAnswer(e) || items.length < 2) throw e
+      results = []
+      for (const it of items) {
+        try {
+          results.push({ok: true, data: await client.get(it.descriptor)})
+        } catch (ie) {
+          if (isUndecodableAnswer(ie)) results.push({ok: false, malformed: redact(ie.message)})
+          else if (isDlmsError(ie) && (ie.dlmsCode === 'DATA_ACCESS' || ie.dlmsCode === 'ACCESS_DENIED'))
+            results.push({ok: false, error: ie.details.dataAccessResult ?? 250})
+          else throw ie
+        }
+      }
+    }
     const values: PollResult['values'] = {}
+    const objectErrors: Record<string, string> = {}
     let ok = 0
     results.forEach((r, i) => {
       const o = list[i]!
       if (!r.ok) {
         values[o.key] = null
-        this.warnOnce(o, `cannot read the value: ${dataAccessResultName(r.error)}`)
+        const what = 'malformed' in r ? `the meter's answer does not decode: ${r.malformed}` : `cannot read the value: ${dataAccessResultName(r.error)}`
+        objectErrors[o.obis] = what
+        this.warnOnce(o, what)
         return
       }
       ok++
       values[o.key] = this.convert(o, r.data)
     })
-    if (ok === 0 && list.length > 0) throw new Error(`no configured OBIS could be read (${dataAccessResultName((results[0] as {error: number}).error)})`)
+    this.status.objectErrors = objectErrors
+    if (ok === 0 && list.length > 0) throw new Error(`no configured OBIS could be read (${Object.entries(objectErrors)[0]?.join(': ') ?? 'no answer'})`)
     return values
   }
 

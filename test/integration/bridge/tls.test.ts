@@ -74,7 +74,8 @@ describe.skipIf(!OPENSSL)('bridge over TLS (mqtts://, CA from the config) — sk
       expect(line, bad.stderr()).toBeDefined()
       await waitFor(
         'status: refused (untrusted-certificate)',
-        async () => (await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'bad.db'), timeoutMs: 60_000})).json.broker.refused === 'untrusted-certificate',
+        async () =>
+          (await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'bad.db'), timeoutMs: 60_000})).json.broker.refused === 'untrusted-certificate',
         30_000,
         300,
       )

@@ -116,9 +116,9 @@ describe('bridge config', () => {
     expect(() => resolveConfig({mqtt: {url: 'mqtt://h'}, defaults: {obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a'}]}, {env})).toThrow(
       /^meters\[0\]\.host: missing: the meter's host name or address \(or defaults\.host\)/,
     )
-    expect(() =>
-      resolveConfig({mqtt: {url: 'mqtt://h'}, defaults: {host: 'g', obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a'}, {id: 'b'}]}, {env}),
-    ).toThrow(/^meters\[1\]\.port: meters\[0\] already polls g:4059/)
+    expect(() => resolveConfig({mqtt: {url: 'mqtt://h'}, defaults: {host: 'g', obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a'}, {id: 'b'}]}, {env})).toThrow(
+      /^meters\[1\]\.port: meters\[0\] already polls g:4059/,
+    )
   })
 
   it('auth_failure_limit: default 3, from defaults or the meter, 0 = never park', () => {
