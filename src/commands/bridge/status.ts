@@ -33,7 +33,10 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
               : `not running (last heartbeat ${s.heartbeat_at}, ${humanDuration(s.heartbeat_age_ms ?? 0)} ago)`,
         ],
         ['uptime', s.uptime_seconds === null ? '-' : humanDuration(s.uptime_seconds * 1000)],
-        ['broker', `${s.broker.url} (${s.broker.format}) ${s.broker.connected ? 'connected' : 'NOT connected'}`],
+        [
+          'broker',
+          `${s.broker.url} (${s.broker.format}) ${s.broker.connected ? 'connected' : 'NOT connected'}${s.broker.refused ? ` — REFUSED (${s.broker.refused}): ${s.broker.error ?? ''}` : ''}`,
+        ],
         ['published', s.published],
         ['outbox', `${s.outbox.depth} pending${s.outbox.dropped ? `, ${s.outbox.dropped} dropped (over the bound)` : ''}`],
         ['poll → PUBACK', lat?.count ? `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms, max ${lat.max_ms} ms (last ${lat.count})` : '-'],
@@ -58,6 +61,8 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
         ]),
       ),
     )
+    for (const m of s.meters)
+      for (const [obis, why] of Object.entries(m.object_errors)) this.out(`${m.id}: ${obis} not read: ${why.length > 100 ? `${why.slice(0, 97)}...` : why}`)
     return s
   }
 }

@@ -44,7 +44,7 @@ export default class MetersSimulate extends NetmonCommand {
   static override description =
     `Each meter is a COSEM server on 127.0.0.1 (consecutive ports from --port; --port 0 lets the OS pick) answering association with no authentication (client 16) or LLS (client 17, password 12345678 unless --password-env), GET normal, with-list and block transfer, SET of the clock.
 Objects: clock 0.0.1.0.0.255, energy 1.0.1.8.0.255, voltage 1.0.32.7.0.255, current 1.0.31.7.0.255, power 1.0.1.7.0.255, frequency 1.0.14.7.0.255, max demand 1.0.1.6.0.255 (class 4), serial 0.0.96.1.0.255, load profile 1.0.99.1.0.255, and more (docs/DLMS.md).
-Faults: --fault [METER=]SPEC with SPEC one of drop, delay:<ms>, corrupt, reject-password, silent, truncate (append :once to fire once). With --config FILE, SIGHUP re-reads the file's faults.
+Faults: --fault [METER=]SPEC with SPEC one of drop, delay:<ms>, corrupt, reject-password, silent, truncate, bad-value:<OBIS> (append :once to fire once). With --config FILE, SIGHUP re-reads the file's faults.
 HLS-GMAC (--hls): client 1 must then associate with HLS mechanism 5 and security suite 0; meter i has --system-title plus i; keys from --ek-env/--ek-file and --ak-env/--ak-file (32 hex digits), never from flags.
 Runs until interrupted (or for --duration). With --json, prints NDJSON events: first {"event":"listening",…}.`
   static override examples = [

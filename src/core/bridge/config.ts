@@ -120,7 +120,13 @@ const backoff = z.strictObject({
   max: duration(10, 86_400_000).optional(),
 })
 
+const hostText = z
+  .string({error: iss => (iss.input === undefined ? "missing: the meter's host name or address" : 'expected a host name or address')})
+  .min(1, {message: 'expected a host name or address'})
+
 const meterCommon = {
+  // A meter's own host wins; defaults.host serves fleets behind one gateway told apart by port or server address.
+  host: hostText.optional(),
   port: port.optional(),
   framing: z.enum(['wrapper', 'hdlc'], {message: 'expected wrapper or hdlc'}).optional(),
   client_address: int(0, 0x7f).optional(),
@@ -133,14 +139,14 @@ const meterCommon = {
   timeout: duration(50, 600_000).optional(),
   obis: obisList.optional(),
   reconnect: backoff.optional(),
+  // Consecutive authentication failures (association rejected for the password) before the meter is
+  // parked in state auth-failed until a reload or restart; real meters lock a client out. 0 = never.
+  auth_failure_limit: int(0, 1000).optional(),
 }
 
 const meterSchema = z.strictObject({
   id: z.string({error: iss => (iss.input === undefined ? 'missing: a unique id for the meter' : 'expected text')}).pipe(idText),
   name: z.string().min(1, {message: 'expected a non-empty name'}).max(200).optional(),
-  host: z
-    .string({error: iss => (iss.input === undefined ? "missing: the meter's host name or address" : 'expected a host name or address')})
-    .min(1, {message: 'expected a host name or address'}),
   token_env: envName.optional(),
   enabled: z.boolean().optional(),
   ...meterCommon,
@@ -230,6 +236,8 @@ export interface MeterConfig {
   timeoutMs: number
   obis: ObisSpec[]
   reconnect: {minMs: number; maxMs: number}
+  /** Consecutive authentication failures before the worker parks in auth-failed (0 = retry forever). */
+  authFailureLimit: number
   /** thingsboard-device: the device access token (from token_env). */
   token?: string
 }
@@ -271,6 +279,7 @@ export const DEFAULTS = {
   pollIntervalMs: 3000,
   timeoutMs: 5000,
   reconnectMinMs: 1000,
+  authFailureLimit: 3,
   reconnectMaxMs: 60_000,
   mqttReconnectMinMs: 1000,
   mqttReconnectMaxMs: 30_000,
@@ -416,6 +425,8 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     if (names.has(name)) fail(at('name'), `duplicate name "${name}" (also meters[${names.get(name)}]); names are the device names at the broker`)
     names.set(name, i)
     if (mc.enabled === false) return
+    const host = mc.host ?? d.host
+    if (host === undefined) return fail(at('host'), "missing: the meter's host name or address (or defaults.host)")
     const port = mc.port ?? d.port ?? DEFAULTS.port
     const framing = mc.framing ?? d.framing ?? DEFAULTS.framing
     const physical = mc.physical_address ?? d.physical_address
@@ -438,9 +449,9 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
         'a 2-byte HDLC address holds logical and physical addresses up to 127: use 4',
       )
     const serverAddress = mc.server_address ?? d.server_address ?? 1
-    const ep = `${mc.host.toLowerCase()}:${port}:${serverAddress}:${physical ?? ''}`
+    const ep = `${host.toLowerCase()}:${port}:${serverAddress}:${physical ?? ''}`
     if (endpoints.has(ep))
-      fail(at('port'), `meters[${endpoints.get(ep)}] already polls ${mc.host}:${port} (same address)`, 'each meter needs its own host/port or server address')
+      fail(at('port'), `meters[${endpoints.get(ep)}] already polls ${host}:${port} (same address)`, 'each meter needs its own host/port or server address')
     endpoints.set(ep, i)
     const a = mc.auth ?? d.auth ?? {mechanism: 'none' as const}
     const authPath = mc.auth ? at('auth') : ['defaults', 'auth']
@@ -483,7 +494,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     meters.push({
       id: mc.id,
       name,
-      host: mc.host,
+      host,
       port,
       framing,
       clientAddress: mc.client_address ?? d.client_address ?? (meterAuth.mechanism === 'low' ? 17 : 16),
@@ -495,6 +506,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       timeoutMs,
       obis: list,
       reconnect: {minMs, maxMs},
+      authFailureLimit: mc.auth_failure_limit ?? d.auth_failure_limit ?? DEFAULTS.authFailureLimit,
       ...(token ? {token} : {}),
     })
   })

@@ -14,9 +14,13 @@ export interface CounterSnapshot {
   dlmsPayloadBytes: number
   /** APDUs (requests + responses) the payload bytes belong to. */
   dlmsApdus: number
+  /** Readings (telemetry PUBLISHes) only: the `mqtt_messages_sent` / `_acked` / `mqtt_bytes_sent` columns. */
   mqttMessagesSent: number
   mqttMessagesAcked: number
   mqttBytesSent: number
+  /** Control messages for the meter (ThingsBoard gateway connect / disconnect announcements), counted apart. */
+  mqttControlSent: number
+  mqttControlBytes: number
 }
 
 export const zeroCounters = (): CounterSnapshot => ({
@@ -29,6 +33,8 @@ export const zeroCounters = (): CounterSnapshot => ({
   mqttMessagesSent: 0,
   mqttMessagesAcked: 0,
   mqttBytesSent: 0,
+  mqttControlSent: 0,
+  mqttControlBytes: 0,
 })
 
 export class MeterCounters {
@@ -61,6 +67,12 @@ export class MeterCounters {
   mqttSent(bytes: number): void {
     this.c.mqttMessagesSent++
     this.c.mqttBytesSent += bytes
+  }
+
+  /** A control PUBLISH (gateway connect/disconnect): not a reading, so not in mqtt_messages_sent. */
+  mqttControl(bytes: number): void {
+    this.c.mqttControlSent++
+    this.c.mqttControlBytes += bytes
   }
 
   mqttAcked(): void {

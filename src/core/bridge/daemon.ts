@@ -153,13 +153,9 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     for (const name of names) {
       const m = disconnect ? gatewayDisconnectMessage(name) : gatewayConnectMessage(name)
       const meterId = [...refs.values()].find(r => r.name === name)?.id
-      if (meterId) countersFor(meterId).mqttSent(publishPacketSize(m.topic, Buffer.byteLength(m.payload), 1))
-      c.publish(m.topic, m.payload).then(
-        () => {
-          if (meterId) countersFor(meterId).mqttAcked()
-        },
-        () => undefined,
-      )
+      // Counted apart from readings: mqtt_messages_sent stays "readings published" (docs/BRIDGE.md).
+      if (meterId) countersFor(meterId).mqttControl(publishPacketSize(m.topic, Buffer.byteLength(m.payload), 1))
+      c.publish(m.topic, m.payload).catch(() => undefined)
     }
   }
 
@@ -363,12 +359,21 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
         connects: c.stats.connects,
         disconnects: c.stats.disconnects,
         error: c.error ? redact(c.error) : null,
+        refused: c.refusal ?? null,
       })),
       network: cur
         ? {ts: cur.ts, tx_bps: cur.txBps, rx_bps: cur.rxBps, packets_tx_ps: Math.round(cur.txPps * 100) / 100, packets_rx_ps: Math.round(cur.rxPps * 100) / 100}
         : null,
       interfaces: cfg.metrics.interfaces ?? null,
       metrics_interval_ms: cfg.metrics.intervalMs,
+      // Per meter: the objects its last poll could not read, by OBIS (issue 18 item 5).
+      object_errors: Object.fromEntries(
+        [...meters.values()].filter(m => Object.keys(m.worker.status.objectErrors).length > 0).map(m => [m.cfg.id, m.worker.status.objectErrors]),
+      ),
+      // Per meter since the daemon started: control PUBLISHes (gateway connect/disconnect), not readings.
+      mqtt_control: Object.fromEntries(
+        [...counters.entries()].map(([id, mc]) => [id, {messages_sent: mc.c.mqttControlSent, bytes_sent: mc.c.mqttControlBytes}]),
+      ),
       process: processStats(),
     }
     await store.batch([
@@ -451,11 +456,16 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       else if (!sameMeter(w, meters.get(id)!.cfg)) changed.push(id)
     }
     for (const id of want.keys()) if (!meters.has(id)) added.push(id)
+    // A reload is the operator's "try again" for meters parked after repeated authentication failures.
+    const retried = [...meters.entries()]
+      .filter(([id, m]) => m.worker.status.state === 'auth-failed' && want.has(id) && !changed.includes(id))
+      .map(([id]) => id)
     const removedNames = removed.map(id => meters.get(id)!.cfg.name)
-    await Promise.all([...removed, ...changed].map(id => stopMeter(id)))
+    await Promise.all([...removed, ...changed, ...retried].map(id => stopMeter(id)))
     cfg = {...next, mqtt: cfg.mqtt, format: cfg.format, topic: cfg.topic}
     await syncMeters(store, cfg.meters)
-    for (const id of [...added, ...changed]) startMeter(want.get(id)!)
+    for (const id of [...added, ...changed, ...retried]) startMeter(want.get(id)!)
+    if (retried.length > 0) log.info(`config reload: retrying authentication of ${retried.join(', ')}`, {meters: retried})
     sampler.interfaces = cfg.metrics.interfaces
     announce(removedNames, true)
     announce(added.map(id => want.get(id)!.name))

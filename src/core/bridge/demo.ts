@@ -74,6 +74,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     timeoutMs: Math.min(5000, Math.max(1000, o.pollIntervalMs)),
     obis: DEMO_OBIS,
     reconnect: {minMs: 1000, maxMs: 30_000},
+    authFailureLimit: 3,
   }))
   const config: BridgeConfig = {
     mqtt: {

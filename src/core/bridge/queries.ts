@@ -231,7 +231,11 @@ export interface BridgeStatus {
   heartbeat_age_ms: number | null
   stopped_at: string | null
   config_path: string | null
-  broker: {url: string | null; connected: boolean; format: string | null}
+  /**
+   * `refused`: the broker's last answer was a refusal retrying alone will not fix (not-authorized,
+   * bad-credentials, untrusted-certificate), with its error text; null while connected or on a plain network failure.
+   */
+  broker: {url: string | null; connected: boolean; format: string | null; refused: string | null; error: string | null}
   outbox: {depth: number; dropped: number}
   published: number
   pending: number
@@ -256,7 +260,18 @@ export interface BridgeStatus {
     published: number
     pending: number
     dropped: number
+    /** Control PUBLISHes for this meter since the daemon started (gateway connect/disconnect), apart from readings. */
+    mqtt_control_sent: number
+    /** Objects the last poll could not read, by OBIS → why (a data-access-result or an undecodable value). */
+    object_errors: Record<string, string>
   }[]
+}
+
+/** The first MQTT connection with a refusal (or else an error) in the heartbeat detail. */
+function brokerTrouble(detail: Record<string, any> | undefined): {refused: string | null; error: string | null} {
+  const conns: Record<string, any>[] = Array.isArray(detail?.mqtt) ? detail.mqtt : []
+  const c = conns.find(x => x.refused) ?? conns.find(x => !x.connected && x.error)
+  return {refused: c?.refused ?? null, error: c?.error ?? null}
 }
 
 export async function bridgeStatus(store: Store, now = Date.now()): Promise<BridgeStatus> {
@@ -301,6 +316,8 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
       published: Number(s?.published ?? 0),
       pending: pend.get(String(m.id)) ?? 0,
       dropped: Number(s?.dropped ?? 0),
+      mqtt_control_sent: Number(detail?.mqtt_control?.[String(m.id)]?.messages_sent ?? 0),
+      object_errors: (running ? detail?.object_errors?.[String(m.id)] : undefined) ?? {},
     }
   })
   const net = detail?.network
@@ -317,7 +334,12 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
     heartbeat_age_ms: hbAt === null ? null : now - hbAt,
     stopped_at: stoppedAt === null ? null : isoOf(stoppedAt),
     config_path: h?.config_path ? String(h.config_path) : null,
-    broker: {url: h ? String(h.broker_url) : null, connected: running && Number(h?.broker_connected) === 1, format: h ? String(h.format) : null},
+    broker: {
+      url: h ? String(h.broker_url) : null,
+      connected: running && Number(h?.broker_connected) === 1,
+      format: h ? String(h.format) : null,
+      ...brokerTrouble(running ? detail : undefined),
+    },
     outbox: {depth, dropped: Number(detail?.dropped ?? 0)},
     published: Number(detail?.published ?? 0),
     pending: depth,

@@ -18,14 +18,18 @@ import {dataAccessResultName} from '../dlms/codec/apdu/index.js'
 import {parseObis} from '../dlms/codec/obis.js'
 import {DlmsClient, type DlmsClientOptions} from '../dlms/client.js'
 import {dataToDateTime, parseScalerUnit, type ScalerUnit} from '../dlms/cosem.js'
-import {isDlmsError} from '../dlms/errors.js'
+import {isDlmsError, isUndecodableAnswer} from '../dlms/errors.js'
 import type {Logger} from '../log.js'
 import {redact} from '../secrets.js'
 import {backoffDelay} from './backoff.js'
 import type {MeterConfig, ObisSpec} from './config.js'
 import type {MeterCounters} from './counters.js'
 
-export type WorkerState = 'connecting' | 'polling' | 'backoff' | 'stopped'
+/**
+ * `auth-failed`: the meter refused our authentication `auth_failure_limit` times in a row; the worker
+ * stops trying (real meters lock a client out after a few wrong passwords) until a reload or restart.
+ */
+export type WorkerState = 'connecting' | 'polling' | 'backoff' | 'auth-failed' | 'stopped'
 
 export interface WorkerStatus {
   state: WorkerState
@@ -33,6 +37,10 @@ export interface WorkerStatus {
   lastErrorAt: number | null
   lastError: string | null
   consecutiveFailures: number
+  /** Consecutive associations refused for authentication (reset by an accepted association). */
+  authFailures: number
+  /** The objects the last poll could not read, by OBIS: a data-access-result or an undecodable value. */
+  objectErrors: Record<string, string>
   polls: number
   failures: number
   overruns: number
@@ -78,6 +86,8 @@ export class MeterWorker {
     lastErrorAt: null,
     lastError: null,
     consecutiveFailures: 0,
+    authFailures: 0,
+    objectErrors: {},
     polls: 0,
     failures: 0,
     overruns: 0,
@@ -126,6 +136,17 @@ export class MeterWorker {
         resolve()
       }
       this.sleepTimer = setTimeout(() => this.wake?.(), ms)
+    })
+  }
+
+  /** Waits, without a timer, until stop(). */
+  private parked(): Promise<void> {
+    if (this.stopped) return Promise.resolve()
+    return new Promise<void>(resolve => {
+      this.wake = () => {
+        this.wake = undefined
+        resolve()
+      }
     })
   }
 
@@ -182,11 +203,26 @@ export class MeterWorker {
             this.deps.log.info(`meter ${c.id}: associated again after ${this.status.consecutiveFailures} failure(s)`, {meter: c.id})
           else this.deps.log.info(`meter ${c.id}: associated`, {meter: c.id, endpoint: `${c.host}:${c.port}`, framing: c.framing})
           this.status.state = 'polling'
+          this.status.authFailures = 0
           next = Date.now()
         } catch (e) {
           this.fail(e, 'association')
           await this.closeClient()
           if (this.stopped) break
+          if (isAuthFailure(e)) {
+            this.status.authFailures++
+            const limit = c.authFailureLimit
+            if (limit > 0 && this.status.authFailures >= limit) {
+              this.status.state = 'auth-failed'
+              this.status.lastError = `authentication failed ${this.status.authFailures} time(s) in a row; not retrying (meters lock clients out): ${this.status.lastError}`
+              this.deps.log.error(
+                `meter ${c.id}: authentication refused ${this.status.authFailures} time(s) in a row (auth_failure_limit ${limit}); not retrying until a reload (SIGHUP) or restart`,
+                {meter: c.id},
+              )
+              await this.parked()
+              break
+            }
+          }
           this.status.state = 'backoff'
           await this.sleep(backoffDelay(this.status.consecutiveFailures, {minMs: c.reconnect.minMs, maxMs: c.reconnect.maxMs}, this.deps.random))
           continue
@@ -251,20 +287,44 @@ export class MeterWorker {
 
   private async poll(client: DlmsClient): Promise<PollResult['values']> {
     const list = this.cfg.obis
-    const results: GetDataResult[] = await client.getMany(list.map(o => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 2}})))
+    const items = list.map(o => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 2}}))
+    let results: (GetDataResult | {ok: false; malformed: string})[]
+    try {
+      results = await client.getMany(items)
+    } catch (e) {
+      // One undecodable value spoils the whole list answer (A-XDR cannot skip what it cannot parse), but
+      // the association is fine: read the objects one by one so the good values are kept and the bad
+      // object is named by its OBIS.
+      if (!isUndecodableAnswer(e) || items.length < 2) throw e
+      results = []
+      for (const it of items) {
+        try {
+          results.push({ok: true, data: await client.get(it.descriptor)})
+        } catch (ie) {
+          if (isUndecodableAnswer(ie)) results.push({ok: false, malformed: redact(ie.message)})
+          else if (isDlmsError(ie) && (ie.dlmsCode === 'DATA_ACCESS' || ie.dlmsCode === 'ACCESS_DENIED'))
+            results.push({ok: false, error: ie.details.dataAccessResult ?? 250})
+          else throw ie
+        }
+      }
+    }
     const values: PollResult['values'] = {}
+    const objectErrors: Record<string, string> = {}
     let ok = 0
     results.forEach((r, i) => {
       const o = list[i]!
       if (!r.ok) {
         values[o.key] = null
-        this.warnOnce(o, `cannot read the value: ${dataAccessResultName(r.error)}`)
+        const what = 'malformed' in r ? `the meter's answer does not decode: ${r.malformed}` : `cannot read the value: ${dataAccessResultName(r.error)}`
+        objectErrors[o.obis] = what
+        this.warnOnce(o, what)
         return
       }
       ok++
       values[o.key] = this.convert(o, r.data)
     })
-    if (ok === 0 && list.length > 0) throw new Error(`no configured OBIS could be read (${dataAccessResultName((results[0] as {error: number}).error)})`)
+    this.status.objectErrors = objectErrors
+    if (ok === 0 && list.length > 0) throw new Error(`no configured OBIS could be read (${Object.entries(objectErrors)[0]?.join(': ') ?? 'no answer'})`)
     return values
   }
 
@@ -296,6 +356,10 @@ function plain(d: DlmsData): number | string | boolean | null {
   if (typeof v === 'bigint') return Number(v)
   return JSON.stringify(v)
 }
+
+/** The meter refused the association for authentication (wrong password / HLS proof refused). */
+export const isAuthFailure = (e: unknown): boolean =>
+  isDlmsError(e) && e.dlmsCode === 'ASSOCIATION_REJECTED' && (e.details.diagnostic === 13 || /authentication failed/i.test(e.message))
 
 export const isConnectionError = (e: unknown): boolean =>
   isDlmsError(e) && ['TIMEOUT', 'CONNECTION_FAILED', 'CONNECTION_CLOSED', 'NOT_CONNECTED', 'MALFORMED_FRAME'].includes(e.dlmsCode)

@@ -417,8 +417,8 @@ export class DlmsClient {
     if (res.status !== 'ok') {
       const err =
         res.status === 'need-more'
-          ? new DlmsError('MALFORMED_FRAME', `truncated APDU from the meter (${what})`)
-          : new DlmsError('MALFORMED_FRAME', `malformed APDU from the meter at byte ${res.offset}: ${res.reason}`, {offset: res.offset})
+          ? new DlmsError('MALFORMED_FRAME', `truncated APDU from the meter (${what})`, {apduOnly: true})
+          : new DlmsError('MALFORMED_FRAME', `malformed APDU from the meter at byte ${res.offset}: ${res.reason}`, {offset: res.offset, apduOnly: true})
       throw err
     }
     const a = res.value
@@ -518,7 +518,12 @@ export class DlmsClient {
     }
     const all = concatBytes(parts)
     if (list) return {kind: 'raw', raw: all}
-    return {kind: 'data', data: parseData(all)}
+    try {
+      return {kind: 'data', data: parseData(all)}
+    } catch (e) {
+      if (isDlmsError(e) && e.dlmsCode === 'MALFORMED_FRAME') e.details.apduOnly = true
+      throw e
+    }
   }
 
   /**
@@ -541,14 +546,20 @@ export class DlmsClient {
         }
         const raw = await this.collect(first, what, true)
         if (raw.kind !== 'raw') throw new DlmsError('MALFORMED_FRAME', 'meter answered a list GET with a single result')
-        const results = unwrap(
-          run(new Reader(raw.raw), r => {
-            const list = readGetDataResultList(r)
-            if (r.remaining) r.fail('bytes after the result list')
-            return list
-          }),
-          'GET list result',
-        )
+        let results: GetDataResult[]
+        try {
+          results = unwrap(
+            run(new Reader(raw.raw), r => {
+              const list = readGetDataResultList(r)
+              if (r.remaining) r.fail('bytes after the result list')
+              return list
+            }),
+            'GET list result',
+          )
+        } catch (e) {
+          if (isDlmsError(e)) e.details.apduOnly = true
+          throw e
+        }
         if (results.length !== items.length) throw new DlmsError('MALFORMED_FRAME', `meter returned ${results.length} results for ${items.length} attributes`)
         return results
       }

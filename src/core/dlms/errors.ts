@@ -40,6 +40,11 @@ export interface DlmsErrorDetails {
   cause?: unknown
   /** Byte offset where a decoder gave up (MALFORMED_FRAME). */
   offset?: number
+  /**
+   * MALFORMED_FRAME: the frame arrived whole and in order, only the APDU in it does not decode (a meter's
+   * bad value); the link and the association are still usable, so other objects can still be read.
+   */
+  apduOnly?: boolean
   /** Association result / diagnostic (ASSOCIATION_REJECTED). */
   result?: number
   resultName?: string
@@ -68,6 +73,9 @@ export class DlmsError extends NetmonError {
 export function isDlmsError(e: unknown): e is DlmsError {
   return e instanceof DlmsError
 }
+
+/** A whole answer whose APDU (e.g. one value in it) does not decode: the association survives it. */
+export const isUndecodableAnswer = (e: unknown): e is DlmsError => isDlmsError(e) && e.dlmsCode === 'MALFORMED_FRAME' && e.details.apduOnly === true
 
 export const malformed = (message: string, offset?: number): DlmsError =>
   new DlmsError('MALFORMED_FRAME', offset === undefined ? message : `${message} (at byte ${offset})`, {offset})

@@ -1,14 +1,14 @@
 /**
  * One-shot meter read, the core of `netmon meters read`: connect, associate, read each requested object
  * by what its class says (register → scaled value with unit, clock → time, profile → rows, data → value),
- * release, close. Per-object failures (data-access-results) are reported per reading; connection and
+ * release, close. Per-object failures (data-access-results, an answer that does not decode) are reported per reading; connection and
  * association failures throw.
  */
 import {toPlain, type PlainValue} from './codec/axdr.js'
 import {formatObis, parseObis} from './codec/obis.js'
 import {DlmsClient, type DlmsClientOptions} from './client.js'
 import {ClassId, obisName} from './cosem.js'
-import {isDlmsError} from './errors.js'
+import {isDlmsError, isUndecodableAnswer} from './errors.js'
 import type {InvocationCounterStore, CounterReservation} from './counters.js'
 import {NetmonError} from '../errors.js'
 
@@ -179,8 +179,9 @@ export async function readMeter(opts: ReadMeterOptions, targets: ReadTarget[] = 
       try {
         readings.push(await readOne(client, t, {from: opts.profileFrom, to: opts.profileTo}))
       } catch (e) {
-        // a per-object refusal keeps the association; anything else (timeout, closed, malformed) ends the read
-        if (!isDlmsError(e) || !['DATA_ACCESS', 'ACCESS_DENIED'].includes(e.dlmsCode)) throw e
+        // a per-object refusal or an undecodable value in a whole answer keeps the association; anything
+        // else (timeout, closed, a malformed frame) ends the read
+        if (!isDlmsError(e) || !(['DATA_ACCESS', 'ACCESS_DENIED'].includes(e.dlmsCode) || isUndecodableAnswer(e))) throw e
         const classId = t.classId ?? guessClass(parseObis(t.obis))
         readings.push({
           obis: t.obis,

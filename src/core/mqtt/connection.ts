@@ -59,6 +59,43 @@ export class NotConnectedError extends Error {
   }
 }
 
+/**
+ * Why a broker refused us, when retrying will not help until someone changes something: CONNACK
+ * "not authorized" (v3.1.1 return code 5, v5 reason 0x87) or "bad user name or password" (4, 0x86),
+ * or a TLS certificate the bridge does not trust (or that does not name the host).
+ */
+export type BrokerRefusal = 'not-authorized' | 'bad-credentials' | 'untrusted-certificate'
+
+const CERT_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+])
+
+export function brokerRefusal(e: unknown): BrokerRefusal | undefined {
+  const code = (e as {code?: unknown})?.code
+  if (code === 5 || code === 0x87) return 'not-authorized'
+  if (code === 4 || code === 0x86) return 'bad-credentials'
+  if (typeof code === 'string' && CERT_CODES.has(code)) return 'untrusted-certificate'
+  const msg = String((e as Error)?.message ?? '')
+  if (/not authori[sz]ed/i.test(msg)) return 'not-authorized'
+  if (/bad user ?name or password/i.test(msg)) return 'bad-credentials'
+  return undefined
+}
+
+const REFUSAL_HINT: Record<BrokerRefusal, string> = {
+  'not-authorized': 'check the credentials (token / username / password) and the broker ACL',
+  'bad-credentials': 'check the username and password (or token)',
+  'untrusted-certificate': 'check mqtt.ca (the CA that signed the broker certificate) and that the certificate names the host in mqtt.url',
+}
+
 let mqttModule: Promise<typeof import('mqtt')> | undefined
 const loadMqtt = (): Promise<typeof import('mqtt')> => (mqttModule ??= import('mqtt'))
 
@@ -72,6 +109,7 @@ export class MqttConnection extends EventEmitter {
   private generation = 0
   private readonly pending = new Set<{reject: (e: Error) => void}>()
   private lastError: string | undefined
+  private lastRefusal: BrokerRefusal | undefined
   /** Epoch ms of the last successful connect / disconnect. */
   connectedAt: number | undefined
   disconnectedAt: number | undefined
@@ -90,6 +128,11 @@ export class MqttConnection extends EventEmitter {
 
   get error(): string | undefined {
     return this.lastError
+  }
+
+  /** Set while the broker's last answer was a refusal (not authorized, bad credentials, untrusted certificate). */
+  get refusal(): BrokerRefusal | undefined {
+    return this.lastRefusal
   }
 
   start(): void {
@@ -135,6 +178,7 @@ export class MqttConnection extends EventEmitter {
       this._connected = true
       this.attempt = 0
       this.lastError = undefined
+      this.lastRefusal = undefined
       this.stats.connects++
       this.connectedAt = Date.now()
       o.log?.info(`mqtt ${o.label ?? 'broker'} connected`, {url: o.url})
@@ -143,6 +187,11 @@ export class MqttConnection extends EventEmitter {
     client.on('error', (e: Error) => {
       if (gen !== this.generation) return
       this.lastError = e.message
+      const refusal = brokerRefusal(e)
+      // A refusal is not a network blip: error level, once when it starts or changes, then every 10th attempt.
+      if (refusal && (refusal !== this.lastRefusal || this.attempt % 10 === 9))
+        o.log?.error(`mqtt ${o.label ?? 'broker'}: refused (${refusal}): ${e.message}`, {url: o.url, refusal, hint: REFUSAL_HINT[refusal]})
+      this.lastRefusal = refusal
     })
     client.on('close', () => {
       if (gen !== this.generation) return

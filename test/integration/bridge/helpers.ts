@@ -196,7 +196,12 @@ export interface AedesBroker {
 }
 
 export async function startAedes(
-  opts: {port?: number; authenticate?: (user: string | undefined, pass: string | undefined) => boolean} = {},
+  opts: {
+    port?: number
+    authenticate?: (user: string | undefined, pass: string | undefined) => boolean
+    /** CONNACK return code of a refusal: 4 bad user name or password (default), 5 not authorized. */
+    refuseWith?: number
+  } = {},
 ): Promise<AedesBroker> {
   const {Aedes} = await import('aedes')
   const broker = await Aedes.createBroker(
@@ -204,7 +209,7 @@ export async function startAedes(
       ? {
           authenticate: (_client, username, password, done) => {
             const ok = opts.authenticate!(username ?? undefined, password ? Buffer.from(password).toString() : undefined)
-            done(ok ? null : (Object.assign(new Error('bad credentials'), {returnCode: 4}) as never), ok)
+            done(ok ? null : (Object.assign(new Error('bad credentials'), {returnCode: opts.refuseWith ?? 4}) as never), ok)
           },
         }
       : {},

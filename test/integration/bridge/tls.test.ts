@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import tls from 'node:tls'
 import {afterAll, describe, expect, it} from 'vitest'
 import {runCli, tempStore} from '../../support/cli.js'
-import {spawnCli, startSimulatorProcess, waitFor} from './helpers.js'
+import {logLines, spawnCli, startSimulatorProcess, waitFor} from './helpers.js'
 
 const OPENSSL = spawnSync('sh', ['-c', 'command -v openssl'], {encoding: 'utf8'}).stdout.trim()
 
@@ -69,6 +69,16 @@ describe.skipIf(!OPENSSL)('bridge over TLS (mqtts://, CA from the config) — sk
       await waitFor('the certificate error', () => /certificate|self.signed|unable to verify/i.test(bad.stderr()), 30_000)
       const s = await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'bad.db'), timeoutMs: 60_000})
       expect(s.json.broker.connected).toBe(false)
+      // An untrusted certificate is a refusal: error level, and named in the status (issue 18 item 5).
+      const line = logLines(bad.stderr()).find(l => l.level === 'error' && l.refusal === 'untrusted-certificate')
+      expect(line, bad.stderr()).toBeDefined()
+      await waitFor(
+        'status: refused (untrusted-certificate)',
+        async () =>
+          (await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'bad.db'), timeoutMs: 60_000})).json.broker.refused === 'untrusted-certificate',
+        30_000,
+        300,
+      )
       await waitFor(
         'a backlog in the outbox',
         async () => (await runCli(['bridge', 'status', '--json'], {db: join(tmp.dir, 'bad.db'), timeoutMs: 60_000})).json.outbox.depth > 0,

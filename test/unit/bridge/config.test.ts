@@ -99,6 +99,40 @@ describe('bridge config', () => {
     expect(c.store.readingsRetentionMs).toBe(0)
   })
 
+  it('defaults.host (as docs/BRIDGE.md says): meters on one gateway told apart by port; a meter host wins; none at all names the path', () => {
+    const c = resolveConfig(
+      {
+        mqtt: {url: 'mqtt://h'},
+        defaults: {host: '10.1.2.3', obis: {'1.0.1.8.0.255': 'e'}},
+        meters: [
+          {id: 'a', port: 4061},
+          {id: 'b', port: 4062},
+          {id: 'c', host: '10.9.9.9'},
+        ],
+      },
+      {env},
+    )
+    expect(c.meters.map(m => `${m.host}:${m.port}`)).toEqual(['10.1.2.3:4061', '10.1.2.3:4062', '10.9.9.9:4059'])
+    expect(() => resolveConfig({mqtt: {url: 'mqtt://h'}, defaults: {obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a'}]}, {env})).toThrow(
+      /^meters\[0\]\.host: missing: the meter's host name or address \(or defaults\.host\)/,
+    )
+    expect(() => resolveConfig({mqtt: {url: 'mqtt://h'}, defaults: {host: 'g', obis: {'1.0.1.8.0.255': 'e'}}, meters: [{id: 'a'}, {id: 'b'}]}, {env})).toThrow(
+      /^meters\[1\]\.port: meters\[0\] already polls g:4059/,
+    )
+  })
+
+  it('auth_failure_limit: default 3, from defaults or the meter, 0 = never park', () => {
+    const cfg = (m: Record<string, unknown>, d: Record<string, unknown> = {}) => ({
+      mqtt: {url: 'mqtt://h'},
+      defaults: {obis: {'1.0.1.8.0.255': 'e'}, ...d},
+      meters: [{id: 'a', host: 'h', ...m}],
+    })
+    expect(resolveConfig(cfg({}), {env}).meters[0]!.authFailureLimit).toBe(3)
+    expect(resolveConfig(cfg({}, {auth_failure_limit: 5}), {env}).meters[0]!.authFailureLimit).toBe(5)
+    expect(resolveConfig(cfg({auth_failure_limit: 0}, {auth_failure_limit: 5}), {env}).meters[0]!.authFailureLimit).toBe(0)
+    expect(() => resolveConfig(cfg({auth_failure_limit: -1}), {env})).toThrow(/^meters\[0\]\.auth_failure_limit:/)
+  })
+
   it('address_size: HDLC meters that want a 4-byte address for small numbers; impossible sizes name their path', () => {
     const cfg = (m: Record<string, unknown>, d: Record<string, unknown> = {}) => ({
       mqtt: {url: 'mqtt://h'},

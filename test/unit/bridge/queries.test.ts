@@ -48,6 +48,7 @@ beforeAll(async () => {
       timeoutMs: 1000,
       obis: [{obis: '1.0.1.8.0.255', key: 'e', classId: 3}],
       reconnect: {minMs: 1, maxMs: 2},
+      authFailureLimit: 3,
     },
   ])
   // 120 rows: the default window is the newest 100.

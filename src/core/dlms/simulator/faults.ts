@@ -4,6 +4,7 @@
  * the config file and sending SIGHUP (docs/DLMS.md).
  */
 import {NetmonError} from '../../errors.js'
+import {formatObis, parseObis} from '../codec/obis.js'
 
 export type Fault =
   /** Close the TCP connection instead of answering the next request. */
@@ -18,12 +19,17 @@ export type Fault =
   | {type: 'silent'; once?: boolean}
   /** Send only the first half of the answer frame: a frame that never completes. */
   | {type: 'truncate'; once?: boolean}
+  /**
+   * Answer attribute 2 of one object (by OBIS) with a value that does not decode (an unknown A-XDR tag,
+   * 0xff) inside an otherwise well-formed frame and APDU; the other objects are answered normally.
+   */
+  | {type: 'bad-value'; obis: string; once?: boolean}
 
-export const FAULT_TYPES = ['drop', 'delay', 'corrupt', 'reject-password', 'silent', 'truncate'] as const
+export const FAULT_TYPES = ['drop', 'delay', 'corrupt', 'reject-password', 'silent', 'truncate', 'bad-value'] as const
 
 /**
  * Text form used by the CLI and config files: `drop`, `delay:1500`, `corrupt`, `reject-password`, `silent`,
- * `truncate`, `none`; append `:once` to clear the fault after it fired once (`corrupt:once`, `delay:800:once`).
+ * `truncate`, `bad-value:<OBIS>` (e.g. `bad-value:1.0.32.7.0.255`), `none`; append `:once` to clear the fault after it fired once (`corrupt:once`, `delay:800:once`).
  */
 export function parseFault(text: string): Fault | null {
   const parts = text.trim().toLowerCase().split(':')
@@ -31,7 +37,9 @@ export function parseFault(text: string): Fault | null {
   if (once) parts.pop()
   const [type, arg] = parts
   const bad = (): never => {
-    throw new NetmonError('usage', `invalid fault "${text}"`, {hint: `use one of none, ${FAULT_TYPES.join(', ')} (delay:<ms>), optionally followed by :once`})
+    throw new NetmonError('usage', `invalid fault "${text}"`, {
+      hint: `use one of none, ${FAULT_TYPES.join(', ')} (delay:<ms>, bad-value:<OBIS>), optionally followed by :once`,
+    })
   }
   switch (type) {
     case 'none':
@@ -41,6 +49,15 @@ export function parseFault(text: string): Fault | null {
       const ms = Number(arg)
       if (!Number.isInteger(ms) || ms < 0 || ms > 600_000) bad()
       return once ? {type, ms, once} : {type, ms}
+    }
+    case 'bad-value': {
+      let obis: string
+      try {
+        obis = formatObis(parseObis(parts.slice(1).join(':'))) // the IEC form (1-0:32.7.0*255) has a ':' of its own
+      } catch {
+        return bad()
+      }
+      return once ? {type, obis, once} : {type, obis}
     }
     case 'drop':
     case 'corrupt':
@@ -56,5 +73,5 @@ export function parseFault(text: string): Fault | null {
 
 export function formatFault(f: Fault | null): string {
   if (!f) return 'none'
-  return `${f.type}${f.type === 'delay' ? `:${f.ms}` : ''}${f.once ? ':once' : ''}`
+  return `${f.type}${f.type === 'delay' ? `:${f.ms}` : f.type === 'bad-value' ? `:${f.obis}` : ''}${f.once ? ':once' : ''}`
 }

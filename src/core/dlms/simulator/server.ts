@@ -178,6 +178,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       maxPduSize: opts.maxPduSize ?? 512,
       conformance: opts.conformance ?? SERVER_CONFORMANCE,
       rejectAll: () => takeFault(i, ['reject-password']) !== null,
+      badValue: () => {
+        const f = takeFault(i, ['bad-value'])
+        return f?.type === 'bad-value' ? f.obis : null
+      },
       security: security[i],
       cipherFault: () => {
         const f = cipherFaults[i] ?? null

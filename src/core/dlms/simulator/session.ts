@@ -33,7 +33,9 @@ import {
   type GetDataResult,
   type InitiateRequest,
   type GetRequest,
+  type GetItem,
 } from '../codec/apdu/index.js'
+import {formatObis} from '../codec/obis.js'
 import type {MeterModel} from './objects.js'
 
 /** What this server implements (and so may grant): block-transfer-with-get, multiple-references, get, set, selective-access. */
@@ -49,6 +51,8 @@ export interface SessionOptions {
   rejectAll?: () => boolean
   /** HLS-GMAC: the meter's system title and keys, one send counter and per-client receive guards kept by the meter. */
   security?: ServerSecurity
+  /** Fault injection: the OBIS whose attribute 2 is answered with an undecodable value (taken per request). */
+  badValue?: () => string | null
   /** Fault injection on protected answers: 'tamper' flips a tag bit, 'replay' resends with the previous counter. */
   cipherFault?: () => 'tamper' | 'replay' | null
 }
@@ -84,6 +88,20 @@ export type SessionEvent =
   | {type: 'rejected'; clientAddress: number; diagnostic: number}
   | {type: 'released'}
   | {type: 'request'; kind: string}
+
+/** The bad-value fault: an octet-string with this content is sent with its tag (0x09) replaced by 0xff. */
+const BAD_VALUE_MARK = new Uint8Array([0xba, 0xd0, 0xba, 0xd0, 0x5e, 0x5e, 0xba, 0xd0])
+
+function spoil(bytes: Uint8Array): Uint8Array {
+  const n = BAD_VALUE_MARK.length
+  for (let i = 0; i + n + 2 <= bytes.length; i++) {
+    if (bytes[i] !== 0x09 || bytes[i + 1] !== n) continue
+    let hit = true
+    for (let j = 0; j < n && hit; j++) hit = bytes[i + 2 + j] === BAD_VALUE_MARK[j]
+    if (hit) bytes[i] = 0xff
+  }
+  return bytes
+}
 
 export class CosemServerSession {
   associated = false
@@ -309,17 +327,23 @@ export class CosemServerSession {
       return this.nextBlock()
     }
     this.block = undefined // a new request abandons an unfinished block transfer
+    const items: GetItem[] = req.type === 'normal' ? [req] : req.items
+    const bad = items.some(it => it.descriptor.attribute === 2) ? (this.opts.badValue?.() ?? null) : null
+    const answer = (it: GetItem): GetDataResult =>
+      bad !== null && it.descriptor.attribute === 2 && formatObis(it.descriptor.obis) === bad
+        ? {ok: true, data: D.octets(BAD_VALUE_MARK)}
+        : this.meter.get(it.descriptor, ctx, it.access)
     if (req.type === 'normal') {
-      const result = this.meter.get(req.descriptor, ctx, req.access)
-      const apdu = encodeGetResponse({type: 'normal', invokeId: req.invokeId, result})
+      const result = answer(req)
+      const apdu = spoil(encodeGetResponse({type: 'normal', invokeId: req.invokeId, result}))
       if (apdu.length <= this.maxPdu || !result.ok) return apdu
-      return this.startBlocks(encodeData(result.data), req.invokeId)
+      return this.startBlocks(spoil(encodeData(result.data)), req.invokeId)
     }
     if (!hasConformance(this.conformance, 'multiple-references')) return encodeExceptionResponse({stateError: 1, serviceError: 2})
-    const results: GetDataResult[] = req.items.map(it => this.meter.get(it.descriptor, ctx, it.access))
-    const apdu = encodeGetResponse({type: 'with-list', invokeId: req.invokeId, results})
+    const results: GetDataResult[] = req.items.map(answer)
+    const apdu = spoil(encodeGetResponse({type: 'with-list', invokeId: req.invokeId, results}))
     if (apdu.length <= this.maxPdu) return apdu
-    return this.startBlocks(encodeGetDataResultList(results), req.invokeId)
+    return this.startBlocks(spoil(encodeGetDataResultList(results)), req.invokeId)
   }
 
   private startBlocks(data: Uint8Array, invokeId: number): Uint8Array {
