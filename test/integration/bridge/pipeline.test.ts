@@ -56,6 +56,10 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
       timeout: '3s',
       obis: OBIS,
       reconnect: {min: '100ms', max: '800ms'},
+      // This file tests isolation and recovery: a rejected password must keep being retried here
+      // (parking after N refusals is auth-failure.test.ts's subject; with the default of 3, whether
+      // the third refusal lands before the fault is lifted would depend on the machine's speed).
+      auth_failure_limit: 0,
     },
     meters: [
       {id: 'm1', name: 'Meter One', host: '127.0.0.1', port: proxy.port},
