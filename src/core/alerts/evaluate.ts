@@ -63,6 +63,24 @@ export function windowStart(window: string, now: number): number {
   return now - 86_400_000
 }
 
+/** The events of one type after `after` (paged, at most MAX_PAGES pages) and their devices in scope. */
+async function eventsSince(store: Store, scope: Rule['scope'], after: number, type: string) {
+  let cursor = after
+  const events = []
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const rows = await readEvents(store, {after: cursor, limit: PAGE, types: [type]})
+    events.push(...rows)
+    if (rows.length > 0) cursor = Number(rows.at(-1)!.id)
+    if (rows.length < PAGE) break
+  }
+  const devices = await devicesIn(
+    store,
+    scope,
+    events.map(e => Number(e.device_id)).filter(x => x > 0),
+  )
+  return {events, devices, cursor}
+}
+
 export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cursor?: number}): Promise<Evaluation> {
   const now = o.now
   const p = rule.params
@@ -72,19 +90,7 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
     case 'device_new': {
       // Every creation path raises a `new` event (src/core/devices/): follow them by the events cursor.
       if (o.cursor === undefined) return {...base, observations: [], cursor: await lastEventId(store), note: 'cursor started'}
-      let cursor = o.cursor
-      const events = []
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const rows = await readEvents(store, {after: cursor, limit: PAGE, types: ['new']})
-        events.push(...rows)
-        if (rows.length > 0) cursor = Number(rows.at(-1)!.id)
-        if (rows.length < PAGE) break
-      }
-      const devices = await devicesIn(
-        store,
-        rule.scope,
-        events.map(e => Number(e.device_id)).filter(x => x > 0),
-      )
+      const {events, devices, cursor} = await eventsSince(store, rule.scope, o.cursor, 'new')
       const obs: Observation[] = []
       for (const e of events) {
         const d = devices.get(Number(e.device_id))
@@ -100,19 +106,7 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
     }
     case 'device_ip_changed': {
       if (o.cursor === undefined) return {...base, observations: [], cursor: await lastEventId(store), note: 'cursor started'}
-      let cursor = o.cursor
-      const events = []
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const rows = await readEvents(store, {after: cursor, limit: PAGE, types: ['ip_changed']})
-        events.push(...rows)
-        if (rows.length > 0) cursor = Number(rows.at(-1)!.id)
-        if (rows.length < PAGE) break
-      }
-      const devices = await devicesIn(
-        store,
-        rule.scope,
-        events.map(e => Number(e.device_id)).filter(x => x > 0),
-      )
+      const {events, devices, cursor} = await eventsSince(store, rule.scope, o.cursor, 'ip_changed')
       const bySubject = new Map<string, Observation>()
       for (const e of events) {
         const d = devices.get(Number(e.device_id))
