@@ -12,27 +12,15 @@ import {spawn} from 'node:child_process'
 import {createHmac} from 'node:crypto'
 import {MqttConnection} from '../mqtt/connection.js'
 import type {QueuedRow, Sender} from '../outbox/queue.js'
+import type {AlertView} from './queries.js'
 import type {Channel} from './rules.js'
 
 export interface Payload {
   version: 1
   delivery_id?: number
   transition: {kind: string; from: string | null; to: string; at: string; at_ms: number}
-  alert: {
-    id: number
-    rule: string
-    kind: string
-    subject: string
-    severity: string
-    state: string
-    labels: Record<string, string>
-    value: string
-    values: Record<string, unknown>
-    message: string
-    started_at_ms: number
-    fired_at_ms: number | null
-    resolved_at_ms: number | null
-  }
+  /** The alert as `alerts show` has it, without the view-only fields. */
+  alert: Omit<AlertView, 'started_at' | 'updated_at_ms' | 'acked' | 'acked_at_ms' | 'ack_comment'>
 }
 
 export function sign(secret: string, body: string): string {
