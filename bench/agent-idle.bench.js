@@ -9,7 +9,7 @@ import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {machine, median} from './lib.js'
+import {machine, median, bridgeLan} from './lib.js'
 
 const root = process.cwd()
 const BIN = join(root, 'bin/run.js')
@@ -36,19 +36,8 @@ const quiet = (...argv) => {
 }
 const listeners = []
 function setupLan() {
-  sh('ip', 'link', 'add', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0')
-  sh('ip', 'addr', 'add', '10.77.13.1/24', 'dev', bridge)
-  sh('ip', 'link', 'set', bridge, 'up')
+  bridgeLan(sh, bridge, '10.77.13.1/24', HOSTS)
   for (const h of HOSTS) {
-    sh('ip', 'netns', 'add', h.ns)
-    sh('ip', 'link', 'add', h.veth, 'type', 'veth', 'peer', 'name', h.peer)
-    sh('ip', 'link', 'set', h.peer, 'netns', h.ns)
-    sh('ip', 'link', 'set', h.veth, 'master', bridge)
-    sh('ip', 'link', 'set', h.veth, 'up')
-    sh('ip', '-n', h.ns, 'link', 'set', h.peer, 'name', 'eth0')
-    sh('ip', '-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0')
-    sh('ip', '-n', h.ns, 'link', 'set', 'lo', 'up')
-    sh('ip', '-n', h.ns, 'link', 'set', 'eth0', 'up')
     // A TCP listener on port 7 for the latency probes (and the scan's connects).
     listeners.push(spawn('ip', ['netns', 'exec', h.ns, process.execPath, '-e', "require('net').createServer(s => s.destroy()).listen(7)"], {stdio: 'ignore'}))
   }

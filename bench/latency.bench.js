@@ -10,7 +10,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {ensureCommand, machine, median, timeRun} from './lib.js'
+import {ensureCommand, machine, median, timeRun, bridgeLan} from './lib.js'
 
 const root = process.cwd()
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -29,20 +29,7 @@ const quiet = (...argv) => {
 }
 
 function setup() {
-  sh('ip', 'link', 'add', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0')
-  sh('ip', 'addr', 'add', '10.79.1.1/24', 'dev', bridge)
-  sh('ip', 'link', 'set', bridge, 'up')
-  for (const h of HOSTS) {
-    sh('ip', 'netns', 'add', h.ns)
-    sh('ip', 'link', 'add', h.veth, 'type', 'veth', 'peer', 'name', h.peer)
-    sh('ip', 'link', 'set', h.peer, 'netns', h.ns)
-    sh('ip', 'link', 'set', h.veth, 'master', bridge)
-    sh('ip', 'link', 'set', h.veth, 'up')
-    sh('ip', '-n', h.ns, 'link', 'set', h.peer, 'name', 'eth0')
-    sh('ip', '-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0')
-    sh('ip', '-n', h.ns, 'link', 'set', 'lo', 'up')
-    sh('ip', '-n', h.ns, 'link', 'set', 'eth0', 'up')
-  }
+  bridgeLan(sh, bridge, '10.79.1.1/24', HOSTS)
 }
 
 let cleaned = false

@@ -88,3 +88,24 @@ export function interleavedComparison({rounds, runNetmon, runPeer, describe}) {
   }
   return {n, p, same, detail, ratio: median(n) / median(p)}
 }
+
+/**
+ * A netns LAN for benchmarks: a bridge in this namespace at `gatewayCidr`, and per host a namespace
+ * with eth0 (a veth on the bridge) at `h.ip`/24. `sh(...argv)` runs one command.
+ */
+export function bridgeLan(sh, bridge, gatewayCidr, hosts) {
+  sh('ip', 'link', 'add', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0')
+  sh('ip', 'addr', 'add', gatewayCidr, 'dev', bridge)
+  sh('ip', 'link', 'set', bridge, 'up')
+  for (const h of hosts) {
+    sh('ip', 'netns', 'add', h.ns)
+    sh('ip', 'link', 'add', h.veth, 'type', 'veth', 'peer', 'name', h.peer)
+    sh('ip', 'link', 'set', h.peer, 'netns', h.ns)
+    sh('ip', 'link', 'set', h.veth, 'master', bridge)
+    sh('ip', 'link', 'set', h.veth, 'up')
+    sh('ip', '-n', h.ns, 'link', 'set', h.peer, 'name', 'eth0')
+    sh('ip', '-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0')
+    sh('ip', '-n', h.ns, 'link', 'set', 'lo', 'up')
+    sh('ip', '-n', h.ns, 'link', 'set', 'eth0', 'up')
+  }
+}
