@@ -69,6 +69,10 @@ export async function registerDevice(tx: Tx, raw: RegisterInput): Promise<{devic
   const ipOnly = await tx.get<DeviceRow>('SELECT * FROM devices WHERE mac IS NULL AND ip = ?', [input.ip])
   if (existing) {
     if (ipOnly) await mergeDevice(tx, ipOnly.id, existing.id, now, input.ip)
+    // Re-registered at another address: the move is an `ip_changed` like a scan's.
+    if (existing.ip !== null && existing.ip !== input.ip) {
+      await recordEvent(tx, {ts: now, deviceId: existing.id, type: 'ip_changed', detail: {from: existing.ip, to: input.ip, mac: input.mac, by: 'register'}})
+    }
     await tx.execute('UPDATE devices SET ip = ?, hostname = coalesce(?, hostname), last_seen = max(last_seen, ?) WHERE id = ?', [
       input.ip,
       input.hostname ?? null,
@@ -140,8 +144,19 @@ export async function ensureDevicesByMac(bulk: BulkRows, rows: readonly string[]
   return created
 }
 
-/** Refreshes address (and hostname when given) of known devices: JSON `[id, ip, hostname|null, ts]`. */
+/** An `ip_changed` event for each row whose address differs from the device's (before UPDATE_ADDRESS runs). */
+const INSERT_MOVES = `INSERT INTO events(ts, device_id, type, detail)
+  SELECT j.value->>3, d.id, 'ip_changed', json_object('from', d.ip, 'to', j.value->>1, 'mac', d.mac, 'by', 'bandwidth')
+    FROM json_each(?) j JOIN devices d ON d.id = j.value->>0
+   WHERE d.ip IS NOT NULL AND j.value->>1 IS NOT NULL AND d.ip <> j.value->>1`
+
+/**
+ * Refreshes address (and hostname when given) of known devices: JSON `[id, ip, hostname|null, ts]`.
+ * A device that moved to another address raises `ip_changed` {from, to} as a scan's move does.
+ */
 export async function refreshAddresses(bulk: Pick<BulkRows, 'write'>, rows: readonly string[]): Promise<void> {
+  if (rows.length === 0) return
+  await bulk.write(INSERT_MOVES, rows)
   await bulk.write(UPDATE_ADDRESS, rows)
 }
 
