@@ -27,6 +27,8 @@ export interface SnmpdOptions {
   clients?: string
   /** Prefix for the command (e.g. ['ip', 'netns', 'exec', ns]). */
   wrap?: string[]
+  /** More snmpd.conf lines (e.g. a `pass` handler serving a MIB snmpd has no module for). */
+  extraConfig?: string[]
 }
 
 export interface Snmpd {
@@ -76,6 +78,7 @@ export async function startSnmpd(opts: SnmpdOptions = {}): Promise<Snmpd> {
       `rocommunity ${community32} ${opts.clients ?? address} -V no64`,
       `createUser ${user.name} SHA "${user.authKey}" AES "${user.privKey}"`,
       `rouser ${user.name} priv`,
+      ...(opts.extraConfig ?? []),
       '',
     ].join('\n'),
   )

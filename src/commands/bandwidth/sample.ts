@@ -57,6 +57,9 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     count: Flags.integer({description: 'With --every: number of readings (default: until interrupted)'}),
     'community-env': Flags.string({description: 'With --from snmp://HOST: the environment variable holding the v2c community', helpValue: 'NAME'}),
     'snmp-timeout': Flags.string({description: 'With --from snmp://: per-request timeout (one retry)', default: '2s'}),
+    fdb: Flags.boolean({
+      description: 'With --from snmp://: also read the forwarding tables (BRIDGE-MIB, Q-BRIDGE-MIB) and store which MACs sit behind each port',
+    }),
     db: dbFlag,
   }
 
@@ -120,7 +123,9 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
     lan?: string[]
     'community-env'?: string
     'snmp-timeout'?: string
+    fdb?: boolean
   }): SampleSource {
+    if (flags.fdb && !/^snmp:/i.test(flags.from ?? '')) throw usageError('--fdb applies to --from snmp://HOST')
     if (flags.from !== undefined) {
       if (flags.mac !== undefined || flags.sent !== undefined || flags.received !== undefined) {
         throw usageError('--from cannot be combined with --mac/--sent/--received')
@@ -136,7 +141,10 @@ Samples may come out of order (--at / "ts"); each is placed by time. Two samples
       }
       if (/^snmp:/i.test(flags.from)) {
         const timeoutMs = parseDuration(flags['snmp-timeout'] ?? '2s', '--snmp-timeout')
-        return {kind: 'snmp', options: parseSnmpUrl(flags.from, {communityEnv: flags['community-env'], env: process.env, timeoutMs})}
+        return {
+          kind: 'snmp',
+          options: {...parseSnmpUrl(flags.from, {communityEnv: flags['community-env'], env: process.env, timeoutMs}), fdb: flags.fdb === true},
+        }
       }
       if (flags['community-env'] !== undefined) throw usageError('--community-env applies to --from snmp://HOST')
       throw invalidInput(

@@ -10,6 +10,7 @@ export default class BandwidthStats extends NetmonCommand {
 One device (--mac MAC or IP): {device:{ip, mac, hostname, current:{upload_mbps, download_mbps, total_mbps, *_bps}, total:{bytes_sent, bytes_received, total_bytes, total_mb}, average:{…}, peak:{mbps, bps, timestamp, timestamp_ms, upload:{…}, download:{…}}, uptime_seconds, sample_count, first_seen, last_update, reset_at}}.
 All devices: {network:{upload_bps, download_bps, total_bps, upload_mbps, download_mbps, total_mbps, …}, devices_count, devices:[{ip, mac, hostname, current_mbps, total_mb, …}]}.
 One device also carries by_port: its top 10 [{rank, protocol, protocol_name, port, bytes_sent, bytes_received, total_bytes, flows, devices}] from flow data (the agent's netflow job) over the retained hourly buckets; [] without flow data.
+A switch port read with SNMP forwarding tables (bandwidth sample --from snmp:// --fdb, or the agent's snmp source with fdb: true) also carries behind:[{mac, vlan, last_seen_ms, device:{ip, hostname, name}|null}] (the MACs behind it in the switch's current table); a device in such a table carries seen_on:[{agent, if_index, port, vlan, last_seen_ms}].
 Interface devices (bandwidth sample --from iface) also carry interface_issues:{tx_errors, rx_errors, tx_drops, rx_drops}: the kernel's errors/drops since the accounting start (absent for other devices; the text output adds columns only then).
 current = the latest sample's rate while that sample is recent: once it is older than max(2 × its interval, 60 s), current is 0 with stale: true (current_as_of says when it was measured); average = total bytes × 8 / uptime; peak = the fastest sample. Mbps = 10^6 bit/s; MB = 2^20 bytes.`
   static override examples = ['<%= config.bin %> bandwidth stats', '<%= config.bin %> bandwidth stats --mac AA:BB:CC:DD:EE:01 --json']
@@ -49,6 +50,20 @@ current = the latest sample's rate while that sample is recent: once it is older
                 ['errors tx / rx', `${d.interface_issues.tx_errors} / ${d.interface_issues.rx_errors}`],
                 ['drops tx / rx', `${d.interface_issues.tx_drops} / ${d.interface_issues.rx_drops}`],
               ] as [string, string][])
+            : []),
+          ...(d.behind
+            ? ([
+                [
+                  'behind this port',
+                  d.behind.map(b => (b.device ? `${b.device.name ?? b.device.hostname ?? b.device.ip ?? ''} ${b.mac}`.trim() : b.mac)).join(', '),
+                ],
+              ] as [string, string][])
+            : []),
+          ...(d.seen_on
+            ? ([['switch port', d.seen_on.map(p => `${p.port ?? `${p.agent}:${p.if_index}`}${p.vlan ? ` (vlan ${p.vlan})` : ''}`).join(', ')]] as [
+                string,
+                string,
+              ][])
             : []),
         ]),
       )

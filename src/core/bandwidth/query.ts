@@ -6,6 +6,7 @@
  *
  * Shapes follow the seed (docs/BANDWIDTH.md), with `_bps` integers and ISO + epoch-ms timestamps.
  */
+import {type BehindPort, devicesBehindPorts, portsOfMacs, type SeenOnPort} from '../collect/fdb.js'
 import {notFound} from '../errors.js'
 import {findDevice} from '../devices/repo.js'
 import {bpsToMbps, bytesToMb} from '../format/units.js'
@@ -63,6 +64,10 @@ export interface DeviceStats {
   interface_issues?: IssueTotals
   /** `stats --mac` only: the device's top 10 (protocol, port) over the retained hourly buckets (flows.ts; [] without flow data). */
   by_port?: PortTraffic[]
+  /** `stats --mac` of an SNMP switch port with forwarding data only: the MACs behind it now (collect/fdb.ts). */
+  behind?: BehindPort[]
+  /** `stats --mac` of a device a switch has in its forwarding table now: on which port(s). */
+  seen_on?: SeenOnPort[]
 }
 
 /** `now` null: the latest interval's rate without the staleness rule (the export dataset's raw snapshot). */
@@ -121,6 +126,12 @@ export async function deviceStats(store: Store, macOrIp: string, opts: {now?: nu
   if (issues) device.interface_issues = issues
   // Traffic by protocol/port (flow sources only; empty for counter-only devices).
   device.by_port = await devicePorts(store, Number(t.device_id), 10)
+  if (t.mac) {
+    const behind = (await devicesBehindPorts(store, [t.mac])).get(t.mac)
+    if (behind) device.behind = behind
+    const seen = (await portsOfMacs(store, [t.mac])).get(t.mac)
+    if (seen) device.seen_on = seen
+  }
   return {device}
 }
 

@@ -196,6 +196,10 @@ export async function runSample(storeOrOpen: Store | (() => Promise<Store>), spe
         read_at: new Date(poll.ts).toISOString(),
         read_at_ms: poll.ts,
       }))
+      if (poll.fdb) {
+        const names = new Map(poll.ports.map(p => [p.ifIndex, `${snmp.agent}:${p.name}`]))
+        r.fdb = poll.fdb.map(e => ({if_index: e.ifIndex, port: names.get(e.ifIndex) ?? `${snmp.agent}:${e.ifIndex}`, mac: e.mac, vlan: e.vlan}))
+      }
     }
     onResult?.(r)
     last = r

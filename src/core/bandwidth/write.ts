@@ -40,6 +40,8 @@ export interface HostSample {
 
 export type SampleResult = IngestResult & {
   interfaces?: InterfaceSample[]
+  /** `--from snmp:// --fdb`: the agent's forwarding entries stored with this reading (collect/fdb.ts). */
+  fdb?: {if_index: number; port: string; mac: string; vlan: number}[]
   hosts?: HostSample[]
   table_created_at?: string | null
   auto_pruned?: boolean

@@ -202,6 +202,15 @@ export class CollectorRunner {
             this.opts.log?.warn(`collector: ${source.name}: interface errors/drops not recorded`, {error: redact(e instanceof Error ? e.message : String(e))})
           }
         }
+        if (source.afterWrite) {
+          try {
+            await source.afterWrite(store)
+          } catch (e) {
+            this.opts.log?.warn(`collector: ${source.name}: what it read beside the counters was not recorded`, {
+              error: redact(e instanceof Error ? e.message : String(e)),
+            })
+          }
+        }
         await this.opts.onWritten?.(source, readings, result)
       }
       st.state = 'ok'

@@ -18,6 +18,7 @@
 import snmp, {type Session, type Varbind} from 'net-snmp'
 import {NetmonError} from '../errors.js'
 import {redact, registerSecret} from '../secrets.js'
+import {type FdbEntry, recordFdb} from './fdb.js'
 import type {CounterReadingIn, CounterSource, Counters} from './source.js'
 
 export type SnmpAuthProtocol = 'md5' | 'sha' | 'sha224' | 'sha256' | 'sha384' | 'sha512'
@@ -48,7 +49,10 @@ export interface SnmpSourceOptions {
   maxRepetitions?: number
   /** device (default): the device behind the port (port out = device received); interface: the agent's own view. */
   direction?: 'device' | 'interface'
-  /** Also walk BRIDGE-MIB dot1dTpFdbPort: which MACs sit behind which port (last().fdb). */
+  /**
+   * Also walk the forwarding tables (BRIDGE-MIB dot1dTpFdbPort and Q-BRIDGE-MIB dot1qTpFdbPort):
+   * which MACs sit behind which port. In `last().fdb`, and stored after the counters (fdb.ts).
+   */
   fdb?: boolean
 }
 
@@ -72,6 +76,7 @@ export const OID = {
   ifAlias: '1.3.6.1.2.1.31.1.1.1.18',
   dot1dBasePortIfIndex: '1.3.6.1.2.1.17.1.4.1.2',
   dot1dTpFdbPort: '1.3.6.1.2.1.17.4.3.1.2',
+  dot1qTpFdbPort: '1.3.6.1.2.1.17.7.1.2.2.1.2',
 } as const
 
 const OPER_STATUS = ['', 'up', 'down', 'testing', 'unknown', 'dormant', 'notPresent', 'lowerLayerDown']
@@ -104,8 +109,8 @@ export interface SnmpPoll {
   upTimeTicks: number
   bootTimeMs: number
   ports: SnmpPort[]
-  /** BRIDGE-MIB forwarding table (with `fdb`): MACs seen behind each ifIndex. */
-  fdb?: {ifIndex: number; mac: string}[]
+  /** Forwarding tables (with `fdb`): MACs seen behind each ifIndex; vlan 0 = dot1dTpFdbTable. */
+  fdb?: FdbEntry[]
 }
 
 export interface SnmpSource extends CounterSource {
@@ -310,16 +315,9 @@ export function snmpSource(o: SnmpSourceOptions): SnmpSource {
     const result: SnmpPoll = {ts, upTimeTicks: ticks, bootTimeMs: ts - ticks * 10, ports}
     if (o.fdb) {
       signal.throwIfAborted()
+      // Bridge port → ifIndex, then each table's entries (index: [fdbId.]six MAC octets; value: bridge port).
       const basePort = await column(s, OID.dot1dBasePortIfIndex)
-      const fdb = await suffixWalk(s, OID.dot1dTpFdbPort)
-      result.fdb = []
-      for (const [suffix, v] of fdb) {
-        const octets = suffix.split('.').map(Number)
-        if (octets.length !== 6 || typeof v !== 'number') continue
-        const ifIndex = basePort.get(v)
-        if (typeof ifIndex !== 'number') continue
-        result.fdb.push({ifIndex, mac: octets.map(b => b.toString(16).padStart(2, '0').toUpperCase()).join(':')})
-      }
+      result.fdb = fdbEntries(basePort, await suffixWalk(s, OID.dot1dTpFdbPort), await suffixWalk(s, OID.dot1qTpFdbPort))
     }
     return result
   }
@@ -353,11 +351,37 @@ export function snmpSource(o: SnmpSourceOptions): SnmpSource {
       inFlight = run.catch(() => {})
       return run
     },
+    async afterWrite(store) {
+      // The forwarding table of the read just written (fdb: true), stored by its owner (fdb.ts).
+      if (o.fdb && last?.fdb) await recordFdb(store, o.name, last.ts, last.fdb)
+    },
     async close() {
       drop()
     },
   }
   return src
+}
+
+/**
+ * The forwarding entries of one poll: dot1dTpFdbPort (index = MAC) and dot1qTpFdbPort (index =
+ * FDB id + MAC), bridge ports mapped to ifIndex through dot1dBasePortIfIndex. Entries on port 0
+ * (the switch itself, or unknown) or on a bridge port without an ifIndex are left out.
+ */
+export function fdbEntries(basePort: Map<number, unknown>, dot1d: Map<string, unknown>, dot1q: Map<string, unknown>): FdbEntry[] {
+  const out = new Map<string, FdbEntry>()
+  const add = (parts: number[], vlan: number, port: unknown) => {
+    if (parts.length !== 6 || parts.some(b => !(b >= 0 && b <= 255)) || typeof port !== 'number' || port <= 0) return
+    const ifIndex = basePort.get(port)
+    if (typeof ifIndex !== 'number') return
+    const mac = parts.map(b => b.toString(16).padStart(2, '0').toUpperCase()).join(':')
+    out.set(`${ifIndex}|${mac}|${vlan}`, {ifIndex, mac, vlan})
+  }
+  for (const [suffix, v] of dot1d) add(suffix.split('.').map(Number), 0, v)
+  for (const [suffix, v] of dot1q) {
+    const [fdbId, ...mac] = suffix.split('.').map(Number)
+    if (fdbId !== undefined && Number.isInteger(fdbId) && fdbId >= 0) add(mac, fdbId, v)
+  }
+  return [...out.values()]
 }
 
 /** One agent's ports as counter readings (keys, labels, counters per the direction). */

@@ -7,8 +7,10 @@
  *
  *   const src: CounterSource = {name: 'iface', kind: 'iface', read: async signal => [...]}
  *
- * A source never writes the store: it reads counters and says what they belong to.
+ * A source never writes the store itself: it reads counters and says what they belong to; what it
+ * reads beside them (afterWrite) is stored through the module that owns that table.
  */
+import type {Store} from '../store/index.js'
 
 /** Cumulative counters a source reports. Bytes are required; the rest where the source has them. */
 export interface Counters {
@@ -57,6 +59,12 @@ export interface CounterSource {
   readonly bits?: 32 | 64 | 'auto'
   /** One reading of every counter the source has. Rejects with a NetmonError naming what is missing. */
   read(signal: AbortSignal): Promise<CounterReadingIn[]>
+  /**
+   * Stores what the last read found beside its counters (an SNMP agent's forwarding table), through
+   * the module that owns it; the runner calls it after the read's counters are written. A failure
+   * is logged and never fails the counters. Optional.
+   */
+  afterWrite?(store: Store): Promise<void>
   /** Releases what the source holds (sockets, child processes). Optional. */
   close?(): Promise<void>
 }
