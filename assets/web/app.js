@@ -469,6 +469,25 @@
               latEl,
             )
           : null,
+        d?.by_port?.length
+          ? card(
+              'Traffic by protocol and port (flow sources)',
+              h(
+                'div',
+                {id: 'device-ports'},
+                table(
+                  ['protocol/port', {label: 'up', num: true}, {label: 'down', num: true}, {label: 'total', num: true}, {label: 'flows', num: true}],
+                  d.by_port.map(p => [
+                    p.port ? `${p.protocol_name}/${p.port}` : p.protocol_name,
+                    fmtBytes(p.bytes_sent),
+                    fmtBytes(p.bytes_received),
+                    fmtBytes(p.total_bytes),
+                    String(p.flows),
+                  ]),
+                ),
+              ),
+            )
+          : null,
         events && events.ips.length > 1
           ? card(
               'Addresses',

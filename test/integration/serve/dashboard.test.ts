@@ -15,6 +15,11 @@ import {ROOT, runCli, tempStore} from '../../support/cli.js'
 import {realClockEnv, UNDER_FAKETIME} from '../../support/clock.js'
 import {http, startServe, type ServeProc} from './harness.js'
 import {seedStore} from './seed.js'
+import {writeFlowBuckets} from '../../../src/core/bandwidth/flows.js'
+import {keyedMac} from '../../../src/core/collect/runner.js'
+import {NetflowListener} from '../../../src/core/netflow/index.js'
+import {openStore} from '../../../src/core/store/index.js'
+import {FLOW4, flow4Record, ipfix, set, v9Template} from '../../unit/netflow/vectors.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'serve')
@@ -290,6 +295,55 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(w.problems).toEqual([])
     } finally {
       await w.page.close()
+    }
+  }, 60_000)
+
+  it("a flow host's device page shows its traffic by protocol and port (issue 15)", async () => {
+    // Real IPFIX bytes through the listener and the agent's write path into the served store.
+    const ip4 = (a: string) => a.split('.').map(Number)
+    const rec = (src: string, dst: string, sp: number, dp: number, proto: number, octets: number) => flow4Record(ip4(src), ip4(dst), sp, dp, proto, octets, 1)
+    const l = new NetflowListener({localSubnets: ['10.88.0.0/16'], intervalMs: 60_000})
+    const at = Date.now() - 120_000
+    l.ingest(
+      ipfix(
+        [
+          set(2, v9Template(256, FLOW4)),
+          set(
+            256,
+            [
+              rec('10.88.0.5', '93.184.216.34', 40000, 443, 6, 300_000),
+              rec('93.184.216.34', '10.88.0.5', 443, 40000, 6, 7_000_000),
+              rec('10.88.0.5', '9.9.9.9', 53124, 53, 17, 900),
+            ].flat(),
+          ),
+        ],
+        {exportSecs: Math.floor(at / 1000)},
+      ),
+      '127.0.0.1',
+    )
+    const store = await openStore({db: tmp.db})
+    try {
+      const w = await writeFlowBuckets(store, l.drain(), {intervalMs: 60_000})
+      expect(w.port_rows).toBe(2)
+    } finally {
+      await store.close()
+    }
+    const mac = keyedMac('ip', '10.88.0.5')
+    const page = await openPage()
+    try {
+      await visit(page, `#/device/${mac}`, 'device')
+      const box = page.page.locator('#device-ports')
+      await box.waitFor({state: 'visible'})
+      const rows = (await box.locator('tbody tr').allInnerTexts()).map(t => t.split('\t').map(c => c.trim()))
+      // Ranked by total: tcp/443 (300,000 B up, 7,000,000 B down), then udp/53 (900 B up).
+      expect(rows).toEqual([
+        ['tcp/443', '293.0 KiB', '6.68 MiB', '6.96 MiB', '2'],
+        ['udp/53', '900 B', '0 B', '900 B', '1'],
+      ])
+      await shot(page, 'device-ports')
+      expect(page.problems).toEqual([])
+    } finally {
+      await page.page.close()
     }
   }, 60_000)
 
