@@ -75,9 +75,13 @@ function done() { s.close(); process.stdout.write(JSON.stringify({datagrams: sen
 `
 function send(port, rate) {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ['-e', senderSrc, String(port), String(rate), String(SECONDS), String(FLOWS_PER_DATAGRAM), String(HOSTS), String(BYTES_PER_FLOW)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const c = spawn(
+      process.execPath,
+      ['-e', senderSrc, String(port), String(rate), String(SECONDS), String(FLOWS_PER_DATAGRAM), String(HOSTS), String(BYTES_PER_FLOW)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     let out = ''
     c.stdout.on('data', d => (out += d))
     c.on('close', code => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`sender exit ${code}`))))
@@ -94,7 +98,9 @@ function rssMiB(pid) {
 }
 const cli = (args, db) => JSON.parse(execFileSync(process.execPath, [BIN, ...args, '--db', db, '--json'], {encoding: 'utf8', maxBuffer: 64 << 20}))
 const udpDrops = () => {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter(l => l.startsWith('Udp:'))
+  const lines = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter(l => l.startsWith('Udp:'))
   const [k, v] = lines.map(l => l.split(/\s+/).slice(1))
   return Number(v[k.indexOf('RcvbufErrors')])
 }
@@ -105,7 +111,10 @@ async function netmonAt(rate, port) {
   const cfg = join(dir, 'agent.json')
   writeFileSync(
     cfg,
-    JSON.stringify({heartbeat: '1s', jobs: [{name: 'flows', kind: 'netflow', listen: `127.0.0.1:${port}`, lan: ['10.0.0.0/8'], every: '1s', exporters: ['127.0.0.1']}]}),
+    JSON.stringify({
+      heartbeat: '1s',
+      jobs: [{name: 'flows', kind: 'netflow', listen: `127.0.0.1:${port}`, lan: ['10.0.0.0/8'], every: '1s', exporters: ['127.0.0.1']}],
+    }),
   )
   const agent = spawn(process.execPath, [BIN, 'agent', 'run', '--config', cfg, '--db', db], {stdio: ['ignore', 'ignore', 'pipe']})
   let stderr = ''

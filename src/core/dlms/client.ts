@@ -596,6 +596,35 @@ export class DlmsClient {
   }
 
   /**
+   * ACTION (normal) on method `method` of object `obis` (class `classId`), e.g. class 70 disconnect
+   * control method 1 remote_disconnect with integer(0) (Blue Book 4.5.8). Resolves to the return
+   * parameters (undefined when the meter returns none); an Action-Result other than success(0) throws
+   * ACCESS_DENIED (read-write-denied / scope-of-access-violated) or DATA_ACCESS with the result's name.
+   */
+  action(obis: string | Uint8Array, classId: number, method: number, parameters?: DlmsData): Promise<DlmsData | undefined> {
+    return this.serial(async () => {
+      const ln = parseObis(obis)
+      const what = `${formatObis(ln)} method ${method} (class ${classId})`
+      this.requireAssociated(`invoke ${what}`)
+      const a = await this.exchange(
+        encodeActionRequest({
+          type: 'normal',
+          invokeId: this.options.invokeIdAndPriority,
+          descriptor: {classId, obis: ln, method},
+          ...(parameters ? {parameters} : {}),
+        }),
+        `ACTION response for ${what}`,
+      )
+      if (a.kind !== 'action-response') throw unexpected(a, 'ACTION response')
+      this.checkInvokeId(a.apdu.invokeId)
+      if (a.apdu.result !== 0) throw dataAccessError(a.apdu.result, `cannot invoke ${what}`)
+      const rp = a.apdu.returnParameters
+      if (rp && !rp.ok) throw dataAccessError(rp.error, `cannot invoke ${what}`)
+      return rp?.ok ? rp.data : undefined
+    })
+  }
+
+  /**
    * A register (class 3) or extended register (class 4): scaler_unit (attribute 3, cached per association)
    * then value (attribute 2); class 4 also reads status (4) and capture_time (5).
    */

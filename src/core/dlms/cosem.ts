@@ -16,6 +16,7 @@ export const ClassId = {
   PROFILE_GENERIC: 7,
   CLOCK: 8,
   ASSOCIATION_LN: 15,
+  DISCONNECT_CONTROL: 70,
 } as const
 
 export const CLASS_NAMES: Record<number, string> = {
@@ -26,6 +27,7 @@ export const CLASS_NAMES: Record<number, string> = {
   7: 'profile generic',
   8: 'clock',
   15: 'association LN',
+  70: 'disconnect control',
 }
 
 /** Attribute indexes (Blue Book 4.3.x / 4.5.x). Attribute 1 is always logical_name. */
@@ -51,7 +53,20 @@ export const Attr = {
   CLOCK_DST_DEVIATION: 7,
   CLOCK_DST_ENABLED: 8,
   CLOCK_BASE: 9,
+  /** Disconnect control (class 70, Blue Book 4.5.8): output_state boolean, control_state enum, control_mode enum. */
+  DISCONNECT_OUTPUT_STATE: 2,
+  DISCONNECT_CONTROL_STATE: 3,
+  DISCONNECT_CONTROL_MODE: 4,
 } as const
+
+/** Disconnect control (class 70) methods: remote_disconnect (1) and remote_reconnect (2), each with integer(0). */
+export const DisconnectMethod = {REMOTE_DISCONNECT: 1, REMOTE_RECONNECT: 2} as const
+
+/** control_state of a disconnect control object (Blue Book 4.5.8). */
+export const DISCONNECT_CONTROL_STATES: Record<number, string> = {0: 'disconnected', 1: 'connected', 2: 'ready_for_reconnection'}
+
+/** The disconnect control object of IEC 62056-6-1 (0-0:96.3.10.255). */
+export const DISCONNECT_CONTROL_OBIS = '0.0.96.3.10.255'
 
 /** Well-known OBIS codes (IEC 62056-6-1) with a human name, for display. */
 export const WELL_KNOWN_OBIS: Record<string, string> = {

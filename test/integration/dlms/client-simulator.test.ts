@@ -148,6 +148,35 @@ for (const framing of ['wrapper', 'hdlc'] as const) {
       expect(Math.abs(clock.date!.getTime() - Date.parse(target))).toBeLessThan(3000)
     })
 
+    it('ACTION on the disconnect control (class 70): refused to the public client, state changed and read back with LLS', async () => {
+      const s = await sim({framing})
+      const DC = '0.0.96.3.10.255'
+      const pub = client(s)
+      await pub.open()
+      expect(pub.association?.conformanceNames).toContain('action')
+      expect(await pub.read(DC, 70, 2)).toEqual(D.bool(true))
+      expect(await pub.read(DC, 70, 3)).toEqual(D.enum(1))
+      const denied = await failure(pub.action(DC, 70, 1, D.int8(0)))
+      expect(denied.dlmsCode).toBe('ACCESS_DENIED')
+      expect(denied.message).toMatch(/^cannot invoke 0\.0\.96\.3\.10\.255 method 1 \(class 70\): read-write-denied/)
+      expect(s.meters[0]!.controlState).toBe(1)
+      expect((await failure(pub.action(DC, 70, 9, D.int8(0)))).details.dataAccessResultName).toBe('object-undefined')
+      await pub.close()
+
+      const lls = client(s, LLS)
+      await lls.open()
+      expect(await lls.action(DC, 70, 1, D.int8(0))).toBeUndefined()
+      expect(s.meters[0]!.controlState).toBe(0)
+      expect(await lls.read(DC, 70, 2)).toEqual(D.bool(false))
+      expect(await lls.read(DC, 70, 3)).toEqual(D.enum(0))
+      expect((await failure(lls.action(DC, 70, 2, D.visible('x')))).details.dataAccessResultName).toBe('type-unmatched')
+      await lls.action(DC, 70, 2, D.int8(0))
+      expect(await lls.read(DC, 70, 2)).toEqual(D.bool(true))
+      expect(await lls.read(DC, 70, 3)).toEqual(D.enum(1))
+      // another meter of the same simulator is untouched
+      expect(s.meters.length).toBe(1)
+    })
+
     it('wrong password, missing authentication, unknown OBIS: clear errors', async () => {
       const s = await sim({framing})
       const bad = client(s, {clientAddress: 17, auth: {mechanism: 'low', password: 'wrongpw0'}})

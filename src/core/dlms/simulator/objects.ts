@@ -12,7 +12,18 @@ import {dateTimeFromDate, dateTimeFromIso, dateTimeToDate, type CosemDateTime} f
 import {formatObis} from '../codec/obis.js'
 import {DataAccessResult, type AccessSelection, type AttributeDescriptor} from '../codec/apdu/common.js'
 import type {GetDataResult} from '../codec/apdu/get.js'
-import {Attr, captureObjectData, ClassId, dataToDateTime, dateTimeData, parseCaptureObjects, scalerUnitData, type CaptureObject} from '../cosem.js'
+import {
+  Attr,
+  captureObjectData,
+  ClassId,
+  dataToDateTime,
+  dateTimeData,
+  DISCONNECT_CONTROL_OBIS,
+  DisconnectMethod,
+  parseCaptureObjects,
+  scalerUnitData,
+  type CaptureObject,
+} from '../cosem.js'
 
 export type MeterPreset = 'default' | 'gurux'
 
@@ -41,6 +52,8 @@ interface SimObject {
   attributes: Record<number, (access?: AccessSelection) => DlmsData | number>
   /** Writable attributes: return a data-access-result. */
   write?: Record<number, (v: DlmsData) => number>
+  /** Methods (ACTION): return an Action-Result (0 success). Need an authenticated association, like writes. */
+  methods?: Record<number, (params: DlmsData | undefined) => number>
 }
 
 /** Mulberry32: small seeded PRNG, deterministic per meter. */
@@ -72,6 +85,8 @@ export class MeterModel {
   private readonly rnd: () => number
   /** Added to the host clock after a SET of the clock time. */
   private clockSkewMs = 0
+  /** Disconnect control (class 70) control_state: 0 disconnected, 1 connected, 2 ready_for_reconnection. */
+  controlState = 1
   private readonly p0: number
   private readonly amp: number
   private readonly e0: number
@@ -166,6 +181,7 @@ export class MeterModel {
         },
       },
     })
+    this.disconnectControl()
     this.add({classId: ClassId.DATA, obis: '0.0.42.0.0.255', read: 'public', attributes: {2: () => D.octets(Buffer.from(`NTM${this.serial}`, 'latin1'))}})
     this.add({classId: ClassId.DATA, obis: '0.0.96.1.0.255', read: 'public', attributes: {2: () => D.visible(this.serial)}})
     this.add({classId: ClassId.DATA, obis: '1.0.0.2.0.255', read: 'public', attributes: {2: () => D.visible('netmon-sim 1.0')}})
@@ -206,6 +222,38 @@ export class MeterModel {
       t => dateTimeFromDate(new Date(t), {offsetMinutes: offset, dayOfWeek: true}),
       t => D.uint32(this.energyAt(t) >>> 0),
     )
+  }
+
+  /**
+   * Disconnect control 0-0:96.3.10.255 (class 70, Blue Book 4.5.8) in control_mode 1: remote_disconnect
+   * (method 1) takes connected or ready_for_reconnection to disconnected (transitions b, c);
+   * remote_reconnect (method 2) takes disconnected straight to connected (d). A method called in the
+   * state it leads to changes nothing and succeeds. Both take integer(0) as their parameter.
+   */
+  private disconnectControl(): void {
+    const param = (p: DlmsData | undefined): boolean => p === undefined || p.type === 'int8'
+    this.add({
+      classId: ClassId.DISCONNECT_CONTROL,
+      obis: DISCONNECT_CONTROL_OBIS,
+      read: 'public',
+      attributes: {
+        [Attr.DISCONNECT_OUTPUT_STATE]: () => D.bool(this.controlState === 1),
+        [Attr.DISCONNECT_CONTROL_STATE]: () => D.enum(this.controlState),
+        [Attr.DISCONNECT_CONTROL_MODE]: () => D.enum(1),
+      },
+      methods: {
+        [DisconnectMethod.REMOTE_DISCONNECT]: p => {
+          if (!param(p)) return DataAccessResult.TYPE_UNMATCHED
+          this.controlState = 0
+          return DataAccessResult.SUCCESS
+        },
+        [DisconnectMethod.REMOTE_RECONNECT]: p => {
+          if (!param(p)) return DataAccessResult.TYPE_UNMATCHED
+          this.controlState = 1
+          return DataAccessResult.SUCCESS
+        },
+      },
+    })
   }
 
   /** The Gurux meter of the vectors: fixed clock and values (see test/vectors/dlms/README.md). */
@@ -278,6 +326,17 @@ export class MeterModel {
     if (access && !(o.classId === ClassId.PROFILE_GENERIC && d.attribute === Attr.PROFILE_BUFFER)) return {ok: false, error: DataAccessResult.OTHER_REASON}
     const v = attr(access)
     return typeof v === 'number' ? {ok: false, error: v} : {ok: true, data: v}
+  }
+
+  /** ACTION: an Action-Result (0 success, 3 read-write-denied without authentication, 4 no such object or method). */
+  action(d: {classId: number; obis: Uint8Array; method: number}, params: DlmsData | undefined, ctx: AccessContext): number {
+    const o = this.objects.get(formatObis(d.obis))
+    if (!o) return DataAccessResult.OBJECT_UNDEFINED
+    if (o.classId !== d.classId) return DataAccessResult.OBJECT_CLASS_INCONSISTENT
+    const m = o.methods?.[d.method]
+    if (!m) return DataAccessResult.OBJECT_UNDEFINED
+    if (!ctx.authenticated) return DataAccessResult.READ_WRITE_DENIED
+    return m(params)
   }
 
   set(d: AttributeDescriptor, value: DlmsData, ctx: AccessContext): number {

@@ -39,7 +39,7 @@ import {formatObis} from '../codec/obis.js'
 import type {MeterModel} from './objects.js'
 
 /** What this server implements (and so may grant): block-transfer-with-get, multiple-references, get, set, selective-access. */
-export const SERVER_CONFORMANCE = conformanceFromNames(['block-transfer-with-get-or-read', 'multiple-references', 'get', 'set', 'selective-access'])
+export const SERVER_CONFORMANCE = conformanceFromNames(['block-transfer-with-get-or-read', 'multiple-references', 'get', 'set', 'selective-access', 'action'])
 
 export interface SessionOptions {
   password: string
@@ -180,7 +180,7 @@ export class CosemServerSession {
     }
   }
 
-  /** Only reply_to_HLS_authentication (pass 3) is implemented; other methods are answered object-undefined. */
+  /** reply_to_HLS_authentication (HLS pass 3), and the methods of the meter's objects (disconnect control). */
   private action(req: ActionRequest): Uint8Array {
     const d = req.descriptor
     const isHlsReply = d.classId === 15 && toHex(d.obis) === ASSOCIATION_LN && d.method === 1
@@ -204,7 +204,9 @@ export class CosemServerSession {
       return encodeActionResponse({type: 'normal', invokeId: req.invokeId, result: 0, returnParameters: {ok: true, data: D.octets(fCtoS)}})
     }
     if (!this.associated) return encodeExceptionResponse({stateError: 1, serviceError: 1})
-    return encodeActionResponse({type: 'normal', invokeId: req.invokeId, result: isHlsReply ? 3 : DataAccessResult.OBJECT_UNDEFINED})
+    if (isHlsReply) return encodeActionResponse({type: 'normal', invokeId: req.invokeId, result: 3})
+    this.block = undefined
+    return encodeActionResponse({type: 'normal', invokeId: req.invokeId, result: this.meter.action(d, req.parameters, {authenticated: this.authenticated})})
   }
 
   /** AARQ with mechanism 5: check the client system title and (ciphered) InitiateRequest, answer StoC. */
