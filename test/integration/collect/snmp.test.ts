@@ -54,6 +54,17 @@ const totals = async (store: Store, mac: string) => {
 }
 const lo = () => procNetDev('lo', readFileSync('/proc/net/dev', 'utf8'))
 
+/** All sixteen /proc/net/dev counters of one interface (rx: bytes packets errs drop …, tx: the same). */
+function procNetDevAll(iface: string, text: string): {rxErrs: bigint; rxDrop: bigint; txErrs: bigint; txDrop: bigint} {
+  for (const line of text.split('\n')) {
+    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line)
+    if (!m || m[1] !== iface) continue
+    const f = m[2]!.trim().split(/\s+/).map(BigInt)
+    return {rxErrs: f[2]!, rxDrop: f[3]!, txErrs: f[10]!, txDrop: f[11]!}
+  }
+  throw new Error(`no ${iface} in /proc/net/dev`)
+}
+
 if (SNMPD_SKIP) console.log(`snmp tests skipped: ${SNMPD_SKIP}`)
 describe.skipIf(SNMPD_SKIP)('snmp source (Debian snmpd on 127.0.0.1)', () => {
   let agent: Snmpd
@@ -313,5 +324,52 @@ describe.skipIf(SNMPD_SKIP || NETNS_SKIP)('snmp source: snmpd inside a netns hos
     expect(tot.sent).toBeGreaterThan(300 * 1400)
     expect(tot.received).toBeLessThan(tot.sent / 4)
     await runner.close()
+  }, 60_000)
+  it('discards (ifInDiscards / ifOutDiscards) read from the agent are stored per interval and shown by bandwidth stats', async () => {
+    // A veth pair inside the host, nothing else on it (no addresses, IPv6 off: no ND/MLD chatter).
+    // Raw frames of an EtherType no protocol handles are dropped on receipt (rx_dropped on
+    // nmdrop-b); frames bigger than nmdrop-b's MTU are dropped by the pair on send (tx_dropped on
+    // nmdrop-a; the socket's send then fails with ENOBUFS, which is expected).
+    const h = lan.hosts[0]!
+    lan.exec(h, ['ip', 'link', 'add', 'nmdrop-a', 'type', 'veth', 'peer', 'name', 'nmdrop-b'])
+    for (const i of ['nmdrop-a', 'nmdrop-b']) lan.exec(h, ['sysctl', '-q', '-w', `net.ipv6.conf.${i}.disable_ipv6=1`])
+    lan.exec(h, ['ip', 'link', 'set', 'nmdrop-b', 'mtu', '1000'])
+    lan.exec(h, ['ip', 'link', 'set', 'nmdrop-a', 'up'])
+    lan.exec(h, ['ip', 'link', 'set', 'nmdrop-b', 'up'])
+    const s = snmpSource({name: 'nsdrops', host: h.ip, port: agent.port, version: '2c', community: agent.community, timeoutMs: 1000, retries: 1})
+    const runner = new CollectorRunner({sources: [s], store, maxRateBps: 1e12})
+    const proc = () => lan.exec(h, ['cat', '/proc/net/dev'])
+    // snmpd learns new interfaces on its cache reload: wait past it, then read the baseline.
+    await sleep(CACHE_WAIT_MS)
+    const b1 = procNetDevAll('nmdrop-b', proc())
+    const a1 = procNetDevAll('nmdrop-a', proc())
+    expect((await runner.tick()).sources[0]!.error).toBeNull()
+    expect(s.last()!.ports.map(p => p.descr)).toEqual(expect.arrayContaining(['nmdrop-a', 'nmdrop-b']))
+    const frame = (n: number) => `b'\\xff'*6 + b'\\x02\\x00\\x00\\x00\\x00\\x01' + b'\\x88\\xb5' + b'x'*${n}`
+    lan.exec(h, [
+      'python3',
+      '-c',
+      `import socket\ns=socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.bind(('nmdrop-a', 0))\n` +
+        `for i in range(40): s.send(${frame(100)})\nfor i in range(7):\n  try: s.send(${frame(1400)})\n  except OSError: pass`,
+    ])
+    const b2 = procNetDevAll('nmdrop-b', proc())
+    const a2 = procNetDevAll('nmdrop-a', proc())
+    expect(b2.rxDrop - b1.rxDrop).toBeGreaterThanOrEqual(40n)
+    expect(a2.txDrop - a1.txDrop).toBeGreaterThanOrEqual(7n)
+    // The pair is quiet from here on: past snmpd's cache reload its counters equal /proc/net/dev's.
+    await sleep(CACHE_WAIT_MS)
+    expect((await runner.tick()).sources[0]!.error).toBeNull()
+    expect([procNetDevAll('nmdrop-b', proc()), procNetDevAll('nmdrop-a', proc())]).toEqual([b2, a2])
+    await runner.close()
+    const ports = s.last()!.ports
+    const issues = async (descr: string) => {
+      const port = ports.find(p => p.descr === descr)!
+      const r = await runCli(['bandwidth', 'stats', '--mac', keyedMac('snmp:nsdrops', String(port.ifIndex)), '--json'], {db: t.db})
+      expect(r.code, r.stderr).toBe(0)
+      return r.json.device.interface_issues as {tx_errors: number; rx_errors: number; tx_drops: number; rx_drops: number}
+    }
+    // Device view (the device behind the port): what the port received is what the device sent.
+    expect(await issues('nmdrop-b')).toEqual({tx_drops: Number(b2.rxDrop - b1.rxDrop), rx_drops: Number(b2.txDrop - b1.txDrop), tx_errors: 0, rx_errors: 0})
+    expect(await issues('nmdrop-a')).toEqual({tx_drops: Number(a2.rxDrop - a1.rxDrop), rx_drops: Number(a2.txDrop - a1.txDrop), tx_errors: 0, rx_errors: 0})
   }, 60_000)
 })
