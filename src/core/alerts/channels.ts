@@ -7,12 +7,15 @@
  *   delivered on PUBACK; one connection per delivery run, closed after it.
  * - exec: runs the command (no shell) with the body on stdin and NETMON_ALERT_* variables; exit 0 =
  *   delivered; killed after the timeout.
+ * - email: one SMTP message per notification (email.ts, nodemailer); delivered when the server
+ *   accepted it (250 after DATA).
  */
 import {spawn} from 'node:child_process'
 import {createHmac} from 'node:crypto'
 import {MqttConnection} from '../mqtt/connection.js'
 import type {QueuedRow, Sender} from '../outbox/queue.js'
 import type {AlertView} from './queries.js'
+import {emailSender} from './email.js'
 import type {Channel} from './rules.js'
 
 export interface Payload {
@@ -76,6 +79,7 @@ export function senderFor(ch: Channel, opts: {stderr?: (line: string) => void} =
     }
   }
   if (ch.type === 'mqtt') return mqttSender(ch)
+  if (ch.type === 'email') return emailSender(ch)
   return {
     maxAttempts: ch.maxAttempts,
     backoff: ch.backoff,

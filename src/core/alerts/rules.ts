@@ -4,7 +4,7 @@
  * config (src/core/bridge/config.ts): one parser for YAML and JSON, secrets named by environment
  * variable or file, never written in the file.
  *
- *   channels: {NAME: {type: log|webhook|exec|mqtt, …}}   (log is always there)
+ *   channels: {NAME: {type: log|webhook|exec|mqtt|email, …}}   (log is always there)
  *   defaults: {channels, repeat_interval, severity}
  *   rules: [{name, kind, scope, <thresholds>, for, keep_firing_for, repeat_interval, severity,
  *            labels, channels, message}]
@@ -126,6 +126,12 @@ const channelName = z
   .string({message: 'expected a channel name'})
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {message: 'expected a channel name (letters, digits, ".", "_", "-")'})
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {message: 'expected the NAME of an environment variable (letters, digits, _)'})
+/** `ops@example.net` or `Netmon <netmon@example.net>`: one address, no list, no line breaks. */
+const mailAddress = z
+  .string({message: 'expected an e-mail address such as ops@example.net'})
+  .regex(/^(?:[^<>\r\n@,;]*<[^\s<>@,;]+@[^\s<>@,;]+>|[^\s<>@,;]+@[^\s<>@,;]+)$/, {
+    message: 'expected one e-mail address such as ops@example.net or "Name <ops@example.net>"',
+  })
 const direction = z.enum(['up', 'down', 'total'], {message: 'expected up, down or total'})
 
 /** What a rule applies to: `all`, or exactly one of these keys. */
@@ -304,8 +310,32 @@ const channel = z.discriminatedUnion(
       client_id: z.string().min(1).max(200).optional(),
       ...delivery,
     }),
+    z.strictObject({
+      type: z.literal('email'),
+      host: z.string({message: 'expected the SMTP server host name or address'}).regex(/^[A-Za-z0-9.:_-]+$/, {message: 'expected a host name or address'}),
+      port: z
+        .number({message: 'expected a TCP port (1-65535)'})
+        .int({message: 'expected a TCP port (1-65535)'})
+        .min(1, {message: 'expected a TCP port (1-65535)'})
+        .max(65535, {message: 'expected a TCP port (1-65535)'})
+        .optional(),
+      secure: z.boolean({message: 'expected true (TLS from the start, SMTPS) or false (plain, then STARTTLS)'}).optional(),
+      require_tls: z.boolean({message: 'expected true (refuse to send without STARTTLS) or false'}).optional(),
+      ca_file: z.string().min(1).optional(),
+      username: z.string().min(1).optional(),
+      password_env: envName.optional(),
+      password_file: z.string().min(1).optional(),
+      from: mailAddress,
+      to: z.array(mailAddress, {message: 'expected a list of addresses: [ops@example.net, …]'}).min(1, {message: 'expected at least one address'}),
+      subject_prefix: z
+        .string()
+        .max(100)
+        .regex(/^[^\r\n]*$/, {message: 'expected one line'})
+        .optional(),
+      ...delivery,
+    }),
   ],
-  {message: 'expected a channel with type log, webhook, exec or mqtt (email is not available yet)'},
+  {message: 'expected a channel with type log, webhook, exec, mqtt or email'},
 )
 
 const fileSchema = z.strictObject(
@@ -359,6 +389,26 @@ export type Channel =
       username?: string
       password?: string
       clientId?: string
+      maxAttempts: number
+      backoff: Backoff
+      timeoutMs: number
+    }
+  | {
+      name: string
+      type: 'email'
+      host: string
+      port: number
+      /** TLS from the first byte (SMTPS, usually port 465). */
+      secure: boolean
+      /** Without `secure`: STARTTLS must succeed, else the attempt fails (never sent in clear). */
+      requireTls: boolean
+      /** PEM CA certificates trusted for this server (a private CA or a self-signed certificate). */
+      ca?: string
+      username?: string
+      password?: string
+      from: string
+      to: string[]
+      subjectPrefix: string
       maxAttempts: number
       backoff: Backoff
       timeoutMs: number
@@ -429,15 +479,7 @@ export function resolveRules(raw: unknown, opts: LoadOptions = {}): RuleSet {
       if (ch.secret_env) {
         secret = env[ch.secret_env]
         if (!secret) fail([...path, 'secret_env'], `environment variable ${ch.secret_env} is not set`, what, `export ${ch.secret_env}=…`)
-      } else if (ch.secret_file) {
-        const p = resolve(opts.baseDir ?? process.cwd(), ch.secret_file)
-        try {
-          secret = readFileSync(p, 'utf8').trim()
-        } catch (e) {
-          fail([...path, 'secret_file'], `cannot read ${ch.secret_file} (${(e as NodeJS.ErrnoException).code ?? e})`, what)
-        }
-        if (!secret) fail([...path, 'secret_file'], `${ch.secret_file} is empty`, what)
-      }
+      } else if (ch.secret_file) secret = readSecretFile(ch.secret_file, [...path, 'secret_file'], opts.baseDir, what)
       if (secret) registerSecret(secret)
       channels.set(name, {name, type: 'webhook', url: ch.url, secret, headers: ch.headers ?? {}, ...common})
     } else if (ch.type === 'mqtt') {
@@ -450,6 +492,8 @@ export function resolveRules(raw: unknown, opts: LoadOptions = {}): RuleSet {
       const bad = ch.topic.match(/\{([^}]*)\}/g)?.find(t => !['{rule}', '{severity}', '{state}'].includes(t))
       if (bad) fail([...path, 'topic'], `unknown placeholder ${bad} (use {rule}, {severity}, {state})`, what)
       channels.set(name, {name, type: 'mqtt', url: ch.url, topic: ch.topic, username: ch.username, password, clientId: ch.client_id, ...common})
+    } else if (ch.type === 'email') {
+      channels.set(name, resolveEmail(name, ch, common, env, opts.baseDir, what))
     } else {
       channels.set(name, {name, type: 'exec', command: resolveCommand(ch.command, opts.baseDir), ...common})
     }
@@ -491,6 +535,71 @@ export function resolveRules(raw: unknown, opts: LoadOptions = {}): RuleSet {
     })
   })
   return {rules, channels, path: opts.what}
+}
+
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/i
+
+function readSecretFile(file: string, path: PropertyKey[], baseDir: string | undefined, what: string): string {
+  let text = ''
+  try {
+    text = readFileSync(resolve(baseDir ?? process.cwd(), file), 'utf8').trim()
+  } catch (e) {
+    fail(path, `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? e})`, what)
+  }
+  if (!text) fail(path, `${file} is empty`, what)
+  return text
+}
+
+type EmailInput = Extract<z.infer<typeof channel>, {type: 'email'}>
+
+/**
+ * The email channel: the password only from an environment variable or a file (registered as a
+ * secret: redacted from every message), and never over a connection that may stay unencrypted
+ * unless the server is on this host.
+ */
+function resolveEmail(
+  name: string,
+  ch: EmailInput,
+  common: {maxAttempts: number; backoff: Backoff; timeoutMs: number},
+  env: NodeJS.ProcessEnv,
+  baseDir: string | undefined,
+  what: string,
+): Channel {
+  const path = ['channels', name]
+  if (ch.password_env && ch.password_file) fail(path, 'give password_env or password_file, not both', what)
+  const hasPassword = ch.password_env !== undefined || ch.password_file !== undefined
+  if (ch.username && !hasPassword) fail([...path, 'username'], 'needs password_env or password_file', what)
+  if (hasPassword && !ch.username) fail([...path, 'username'], 'expected the user name that goes with the password', what)
+  const secure = ch.secure ?? false
+  const requireTls = ch.require_tls ?? !secure
+  if (hasPassword && !secure && !requireTls && !LOOPBACK_HOST.test(ch.host))
+    fail([...path, 'require_tls'], 'a password must not go over a connection that may stay unencrypted: use require_tls: true or secure: true', what)
+  let password: string | undefined
+  if (ch.password_env) {
+    password = env[ch.password_env]
+    if (!password) fail([...path, 'password_env'], `environment variable ${ch.password_env} is not set`, what, `export ${ch.password_env}=…`)
+  } else if (ch.password_file) password = readSecretFile(ch.password_file, [...path, 'password_file'], baseDir, what)
+  if (password) registerSecret(password)
+  let ca: string | undefined
+  if (ch.ca_file) {
+    ca = readSecretFile(ch.ca_file, [...path, 'ca_file'], baseDir, what)
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) fail([...path, 'ca_file'], `${ch.ca_file} is not a PEM certificate`, what)
+  }
+  return {
+    name,
+    type: 'email',
+    host: ch.host,
+    port: ch.port ?? (secure ? 465 : 587),
+    secure,
+    requireTls,
+    ...(ca ? {ca} : {}),
+    ...(ch.username ? {username: ch.username} : {}),
+    ...(password ? {password} : {}),
+    from: ch.from,
+    to: ch.to,
+    subjectPrefix: ch.subject_prefix ?? '[netmon]',
+    ...common,
+  }
 }
 
 function resolveCommand(cmd: string[], baseDir?: string): string[] {

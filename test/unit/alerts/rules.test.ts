@@ -42,7 +42,21 @@ const INVALID: [string, string][] = [
   ['rules: [{name: a, kind: bridge_backlog, depth_above: 0}]', 'rules[0].depth_above: expected a whole number ≥ 1'],
   ['rules: [{name: a, kind: source_failing}]', 'rules[0].consecutive_failures: expected a whole number ≥ 1'],
   ['rules: [{name: a, kind: interface_errors, errors_above: -1}]', 'rules[0].errors_above: expected a number of errors/drops'],
-  ['channels: {w: {type: email}}\nrules: []', 'channels.w.type: expected a channel with type log, webhook, exec or mqtt'],
+  ['channels: {w: {type: pager}}\nrules: []', 'channels.w.type: expected a channel with type log, webhook, exec, mqtt or email'],
+  ['channels: {w: {type: email}}\nrules: []', 'channels.w.host: expected the SMTP server host name or address'],
+  ['channels: {w: {type: email, host: mx.example.net, from: a@example.net, to: b@example.net}}\nrules: []', 'channels.w.to: expected a list of addresses'],
+  [
+    'channels: {w: {type: email, host: mx.example.net, port: 70000, from: a@example.net, to: [b@example.net]}}\nrules: []',
+    'channels.w.port: expected a TCP port',
+  ],
+  [
+    'channels: {w: {type: email, host: mx.example.net, from: a@example.net, to: [b@example.net], username: u, password_env: A, password_file: b}}\nrules: []',
+    'channels.w: give password_env or password_file, not both',
+  ],
+  [
+    'channels: {w: {type: email, host: mx.example.net, from: a@example.net, to: [b@example.net], username: u, password_env: NETMON_TEST_UNSET_SECRET}}\nrules: []',
+    'channels.w.password_env: environment variable NETMON_TEST_UNSET_SECRET is not set',
+  ],
   [
     'channels: {m: {type: mqtt, url: "mqtt://127.0.0.1:1883", topic: "alerts/#"}}\nrules: []',
     'channels.m.topic: a topic to publish to must not contain + or #',
@@ -93,6 +107,9 @@ describe('rules file validation', () => {
       `channels:
   ops: {type: webhook, url: "http://127.0.0.1:9/hook", secret_file: hook.key, max_attempts: 3, backoff: {min: 100ms, max: 2s}}
   script: {type: exec, command: [./notify.sh, --flag]}
+  mail: {type: email, host: smtp.example.net, username: netmon, password_file: hook.key, from: "netmon <netmon@example.net>", to: [ops@example.net]}
+  smtps: {type: email, host: smtp.example.net, secure: true, from: netmon@example.net, to: [ops@example.net], subject_prefix: "[home]"}
+  relay: {type: email, host: 127.0.0.1, port: 25, require_tls: false, username: netmon, password_file: hook.key, from: netmon@example.net, to: [ops@example.net]}
 defaults: {channels: [log, ops]}
 rules:
   - name: heavy-user
@@ -124,6 +141,19 @@ rules:
     const ops = set.channels.get('ops')!
     expect(ops).toMatchObject({type: 'webhook', secret: 's3cret', maxAttempts: 3, backoff: {minMs: 100, maxMs: 2000}})
     expect(set.channels.get('script')).toMatchObject({command: [join(dir, 'notify.sh'), '--flag']})
+    expect(set.channels.get('mail')).toMatchObject({
+      type: 'email',
+      port: 587,
+      secure: false,
+      requireTls: true,
+      username: 'netmon',
+      password: 's3cret',
+      to: ['ops@example.net'],
+      subjectPrefix: '[netmon]',
+    })
+    expect(set.channels.get('smtps')).toMatchObject({port: 465, secure: true, subjectPrefix: '[home]'})
+    // A relay on this host may take a password without TLS (nothing leaves the machine).
+    expect(set.channels.get('relay')).toMatchObject({port: 25, secure: false, requireTls: false})
   })
 
   it('parses sizes and renders templates without evaluating anything', () => {
