@@ -151,6 +151,23 @@
   // ---------- charts (uPlot) ----------
   const css = name => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
 
+  /**
+   * Y ticks for byte charts in round binary units (0, 256 KiB, 512 KiB, … or 0, 2 GiB, 4 GiB, …):
+   * uPlot's own steps are decimal, which reads as 47.68 MiB on a byte axis. Returns the scale top
+   * (a whole number of steps) and the ticks.
+   */
+  function binaryTicks(max) {
+    if (!(max > 0)) return {top: 1, ticks: [0]}
+    let unit = 1
+    while (max / unit >= 1024) unit *= 1024
+    const m = max / unit
+    const step = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024].find(x => m / x <= 5) * unit
+    const top = Math.ceil(max / step) * step
+    const ticks = []
+    for (let v = 0; v <= top; v += step) ticks.push(v)
+    return {top, ticks}
+  }
+
   function chart(container, id, {series, data, yFmt, bars, xLabels, height = 240, xRange, points}) {
     const hasData = data[0].length > 0
     let u = charts.get(id)
@@ -184,11 +201,14 @@
       cursor: {drag: {x: !bars, y: false}},
       series: [
         bars ? {label: 'device', value: (_u, v) => (v === null ? '–' : (xLabels?.[v] ?? v))} : {},
-        ...series.map(s => ({
+        ...series.map((s, i) => ({
           label: s.label,
           stroke: s.color,
           fill: bars ? s.color + 'cc' : s.color + '22',
-          width: bars ? 0 : 1.5,
+          width: bars ? 0 : i === 0 ? 2.5 : 1.5,
+          // Two lines with equal values (TX = RX) stay distinguishable: the second is dashed and
+          // thinner, drawn over the first.
+          dash: bars || i === 0 ? undefined : [6, 4],
           points: {show: points ?? data[0].length < 3},
           paths: bars && window.uPlot.paths?.bars ? window.uPlot.paths.bars({size: [0.6, 80]}) : undefined,
           value: (_u, v) => (yFmt ? yFmt(v) : v),
@@ -196,11 +216,26 @@
       ],
       axes: [
         bars ? {...axis, values: (_u, vals) => vals.map(v => (Number.isInteger(v) ? (xLabels?.[v] ?? '') : '')), gap: 4} : axis,
-        {...axis, size: 95, values: (_u, vals) => vals.map(v => (yFmt ? yFmt(v) : v))},
+        {
+          ...axis,
+          size: 95,
+          values: (_u, vals) => vals.map(v => (yFmt ? yFmt(v) : v)),
+          ...(yFmt === fmtBytes ? {splits: (_u, _i, _min, max) => binaryTicks(max).ticks} : {}),
+        },
       ],
     }
+    if (yFmt === fmtBytes) opts.scales.y = {range: (_u, _min, max) => [0, binaryTicks(max).top]}
     if (bars) opts.scales.x.range = (_u, min, max) => [min - 0.5, max + 0.5]
     else if (xRange) opts.scales.x.range = () => xRange()
+    // One point (or all at one time): uPlot widens that to 86,400,000 s (it assumes ms stamps),
+    // which reads as years; show the hour around it instead.
+    else
+      opts.scales.x.range = (u, min, max) => {
+        const xs = u.data[0]
+        const a = xs[0]
+        const b = xs[xs.length - 1]
+        return xs.length && b - a < 60 ? [a - 1800, b + 1800] : [min, max]
+      }
     u = new window.uPlot(opts, data, container)
     charts.set(id, u)
     return u
@@ -755,7 +790,7 @@
         fmtTime(e.ts),
         e.type,
         ...(withDevice ? [e.name || e.mac || '', e.ip_from ? `${e.ip_from} → ${e.ip}` : e.ip || ''] : []),
-        e.detail ? JSON.stringify(e.detail) : '',
+        e.text ?? (e.detail ? JSON.stringify(e.detail) : ''),
       ]),
       withDevice &&
         (i => {

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderTable} from '../../cli/table.js'
+import {describeEvent} from '../../core/devices/describe.js'
 import {EVENT_TYPES, READ_EVENTS_MAX, readEvents, type EventPage, type EventType} from '../../core/devices/events.js'
 import {invalidInput} from '../../core/errors.js'
 import {z} from 'zod'
@@ -34,7 +35,7 @@ export default class DevicesEvents extends NetmonCommand {
     this.out(
       renderTable(
         ['ID', 'Time', 'Event', 'Device', 'Detail'],
-        page.events.map(e => [String(e.id), e.ts, e.type, e.mac ?? (e.device_id === null ? '' : `#${e.device_id}`), e.detail ? JSON.stringify(e.detail) : '']),
+        page.events.map(e => [String(e.id), e.ts, e.type, e.mac ?? (e.device_id === null ? '' : `#${e.device_id}`), describeEvent(e.type, e.detail)]),
       ),
     )
     this.out(`${page.events.length} event${page.events.length === 1 ? '' : 's'}; next: --after ${page.next}${page.more ? ' (more follow)' : ''}`)

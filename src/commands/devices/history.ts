@@ -43,7 +43,7 @@ export default class DevicesHistory extends NetmonCommand {
     this.out(
       renderTable(
         ['Time', 'Event', 'IP', 'Detail'],
-        h.events.map(e => [e.ts, e.type, e.ip_from ? `${e.ip_from} → ${e.ip}` : e.ip, e.detail ? JSON.stringify(e.detail) : '']),
+        h.events.map(e => [e.ts, e.type, e.ip_from ? `${e.ip_from} → ${e.ip}` : e.ip, e.text]),
       ),
     )
     return h

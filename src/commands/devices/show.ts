@@ -56,7 +56,7 @@ export default class DevicesShow extends NetmonCommand {
       this.out(
         renderTable(
           ['Time', 'Event', 'Detail'],
-          r.events.map(e => [e.ts, e.type, e.detail ? JSON.stringify(e.detail) : '']),
+          r.events.map(e => [e.ts, e.type, e.text]),
         ),
       )
     return r

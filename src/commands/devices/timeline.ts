@@ -34,13 +34,7 @@ export default class DevicesTimeline extends NetmonCommand {
     this.out(
       renderTable(
         ['Time', 'Event', 'Device', 'IP', 'Detail'],
-        t.events.map(e => [
-          e.ts,
-          e.type,
-          e.name ? (e.mac ? `${e.name} (${e.mac})` : e.name) : e.mac,
-          e.ip_from ? `${e.ip_from} → ${e.ip}` : e.ip,
-          e.detail ? JSON.stringify(e.detail) : '',
-        ]),
+        t.events.map(e => [e.ts, e.type, e.name ? (e.mac ? `${e.name} (${e.mac})` : e.name) : e.mac, e.ip_from ? `${e.ip_from} → ${e.ip}` : e.ip, e.text]),
       ),
     )
     this.out(`${t.count} event${t.count === 1 ? '' : 's'}${t.truncated ? ` (the newest ${limit}; raise --limit or narrow --since for more)` : ''}`)

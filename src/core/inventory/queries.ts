@@ -3,6 +3,7 @@
  * `scan status` (issue 5; the seed hub's GET /devices, /history/{mac}, /timeline, /stats,
  * /scan/status and POST /devices/{mac}/promote). JSON shapes are documented in docs/SCAN.md.
  */
+import {describeEvent} from '../devices/describe.js'
 import {hostname as machineName} from 'node:os'
 import {addEvent, findDevice, requireDevice, setKnown, type DeviceRow} from '../devices/repo.js'
 import {addressTimelines, ipAt, ipHolders, type AddressTimeline} from '../devices/ip-history.js'
@@ -112,6 +113,8 @@ export interface EventView {
   current_ip: string | null
   name: string | null
   detail: Record<string, unknown> | null
+  /** The detail as one line of text for people (devices/describe.ts); `detail` keeps the data. */
+  text: string
 }
 
 interface EventRow {
@@ -152,6 +155,7 @@ function eventView(r: EventRow, addresses: Map<number, AddressTimeline>): EventV
     current_ip: deviceId === null ? null : (r.ip ?? addresses.get(deviceId)?.current ?? null),
     name: r.name ?? null,
     detail,
+    text: describeEvent(r.type, detail),
   }
 }
 

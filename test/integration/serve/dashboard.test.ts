@@ -126,6 +126,27 @@ async function charts(w: Watched): Promise<Record<string, {points: number; paint
   })
 }
 
+/** The y-axis ticks uPlot drew for a chart (its computed splits). */
+async function yTicks(w: Watched, id: string): Promise<number[]> {
+  return w.page.evaluate(i => (window as any).netmonDashboard.charts.get(i).axes[1]._splits as number[], id)
+}
+
+/** Canvas pixels of a chart whose colour is (nearly) `rgb` and opaque: a line's stroke. */
+async function strokePixels(w: Watched, id: string, rgb: [number, number, number]): Promise<number> {
+  return w.page.evaluate(
+    ([i, c]) => {
+      const u = (window as any).netmonDashboard.charts.get(i)
+      const canvas = u.ctx.canvas as HTMLCanvasElement
+      const px = u.ctx.getImageData(0, 0, canvas.width, canvas.height).data as Uint8ClampedArray
+      let n = 0
+      for (let k = 0; k < px.length; k += 4)
+        if (px[k + 3]! > 200 && Math.abs(px[k]! - c[0]) < 24 && Math.abs(px[k + 1]! - c[1]) < 24 && Math.abs(px[k + 2]! - c[2]) < 24) n++
+      return n
+    },
+    [id, rgb] as const,
+  )
+}
+
 async function shot(w: Watched, name: string): Promise<void> {
   const file = join(ARTIFACTS, `${name}.png`)
   await w.page.screenshot({path: file, fullPage: true})
@@ -134,7 +155,8 @@ async function shot(w: Watched, name: string): Promise<void> {
 
 describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
   it('every page renders the seeded store with no console errors; charts drawn; screenshots saved', async () => {
-    const w = await openPage()
+    // The test's own pixel readbacks (getImageData) make Chromium suggest willReadFrequently.
+    const w = await openPage({allow: /willReadFrequently/})
     try {
       await visit(w, '#/', 'overview')
       const main = async () => (await w.page.locator('main').textContent()) ?? ''
@@ -145,6 +167,15 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       let c = await charts(w)
       expect(c.top).toMatchObject({points: 3})
       expect(c.top!.painted).toBeGreaterThan(500)
+      // Byte ticks in round binary steps (a power of two bytes: 8 MiB, 16 MiB…), not decimal ones.
+      const ticks = await yTicks(w, 'top')
+      expect(ticks[0]).toBe(0)
+      const step = ticks[1]!
+      expect(Math.log2(step) % 1, `step ${step}`).toBe(0)
+      expect(
+        ticks.every((t, i) => t === i * step),
+        ticks.join(' '),
+      ).toBe(true)
       expect(c.live!.points).toBeGreaterThanOrEqual(1)
       await shot(w, 'overview')
 
@@ -173,8 +204,19 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(c.device!.points).toBeLessThanOrEqual(31)
       await shot(w, 'device-30d')
 
+      // The phone sends as much as it receives: both lines stay visible (upload under the dashed
+      // download, wider), not one hidden under the other.
+      await visit(w, '#/device/AA:BB:CC:DD:EE:03', 'device')
+      const [up, down] = [await strokePixels(w, 'device', [0xd9, 0x77, 0x06]), await strokePixels(w, 'device', [0x25, 0x63, 0xeb])]
+      expect(up, `upload pixels ${up}, download ${down}`).toBeGreaterThan(300)
+      expect(down).toBeGreaterThan(300)
+      await shot(w, 'device-equal-tx-rx')
+
       await visit(w, '#/timeline', 'timeline')
       expect(await main()).toContain('promoted')
+      // Details are text, not JSON.
+      expect(await main()).toContain('named "this machine"')
+      expect(await main()).not.toMatch(/\{"/)
 
       await visit(w, '#/latency', 'latency')
       expect(await w.page.locator('.badge.grade-fair, .badge.grade-poor, .badge.grade-bad, .badge.grade-good, .badge.grade-excellent').count()).toBeGreaterThan(
@@ -340,6 +382,14 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
         ['tcp/443', '293.0 KiB', '6.68 MiB', '6.96 MiB', '2'],
         ['udp/53', '900 B', '0 B', '900 B', '1'],
       ])
+      // One bucket: the time axis spans an hour around it, not years.
+      const x = await page.page.evaluate(() => {
+        const u = (window as any).netmonDashboard.charts.get('device')
+        return {points: u.data[0].length as number, span: (u.scales.x.max - u.scales.x.min) as number}
+      })
+      expect(x.points).toBe(1)
+      expect(x.span).toBeLessThanOrEqual(3600)
+      expect(await page.page.locator('main').innerText()).toContain('first seen at 10.88.0.5, by bandwidth')
       await shot(page, 'device-ports')
       expect(page.problems).toEqual([])
     } finally {
