@@ -27,6 +27,8 @@ export interface SnmpdOptions {
   clients?: string
   /** Prefix for the command (e.g. ['ip', 'netns', 'exec', ns]). */
   wrap?: string[]
+  /** The v2c read-only community (default: a random one). */
+  community?: string
   /** More snmpd.conf lines (e.g. a `pass` handler serving a MIB snmpd has no module for). */
   extraConfig?: string[]
 }
@@ -62,7 +64,7 @@ export async function startSnmpd(opts: SnmpdOptions = {}): Promise<Snmpd> {
   const address = opts.address ?? '127.0.0.1'
   const port = opts.port ?? (opts.wrap ? 16100 + Math.floor(Math.random() * 1000) : await freeUdpPort(address))
   const dir = mkdtempSync(join(tmpdir(), 'netmon-snmpd-'))
-  const community = `nm-ro-${Math.random().toString(36).slice(2, 10)}`
+  const community = opts.community ?? `nm-ro-${Math.random().toString(36).slice(2, 10)}`
   const community32 = `nm-32-${Math.random().toString(36).slice(2, 10)}`
   const user = {name: 'netmonv3', authKey: `auth-${Math.random().toString(36).slice(2, 12)}`, privKey: `priv-${Math.random().toString(36).slice(2, 12)}`}
   const conf = join(dir, 'snmpd.conf')

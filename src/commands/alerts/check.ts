@@ -35,7 +35,7 @@ export function render(r: CheckResult): string {
   const lines: string[] = []
   for (const x of r.rules) {
     for (const t of x.transitions) lines.push(`${t.kind.padEnd(8)} ${x.rule} ${t.subject}: ${t.value}${t.silenced ? ' (silenced)' : ''}`)
-    if (!x.evaluated) lines.push(`skipped  ${x.rule}: ${x.note}`)
+    if (x.note?.startsWith('skipped: ')) lines.push(`skipped  ${x.rule}: ${x.note.slice(9)}`)
   }
   if (r.firing.length > 0) {
     lines.push(

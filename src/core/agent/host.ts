@@ -183,7 +183,6 @@ async function runAlerts(job: AlertsJob, ctx: Ctx): Promise<RunResult> {
     queued: r.queued,
     silenced: r.firing.filter(f => f.silenced).length,
     rules: r.rules.length,
-    not_evaluated: r.rules.filter(x => !x.evaluated).map(x => x.rule),
     transitions: r.rules.reduce((n, x) => n + x.transitions.length, 0),
     waiting: r.delivery.reduce((n, d) => n + d.waiting, 0),
     channels: r.delivery,
@@ -356,9 +355,16 @@ class CollectorJobRunner implements Runner {
       const detail = {
         readings: t.sources.reduce((n, s) => n + s.readings.length, 0),
         ticks: runner.ticks,
-        sources: runner
-          .status()
-          .map(s => ({name: s.name, kind: s.kind, state: s.state, reads: s.reads, failures: s.failures, readings: s.lastReadings, error: s.lastError})),
+        sources: runner.status().map(s => ({
+          name: s.name,
+          kind: s.kind,
+          state: s.state,
+          reads: s.reads,
+          failures: s.failures,
+          consecutive_failures: s.consecutiveFailures,
+          readings: s.lastReadings,
+          error: s.lastError,
+        })),
       }
       // In order, one after another: a slow store delays status rows, never the ticks.
       this.writes = this.writes.then(() =>

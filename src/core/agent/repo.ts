@@ -24,6 +24,8 @@ export interface JobRow {
   next_run_at: number | null
   runs: number
   failures: number
+  /** Runs (collector: ticks) in a row whose outcome was error (migration 018); 0 after any other. */
+  consecutive_failures: number
   overruns: number
   detail: string | null
   pid: number | null
@@ -80,7 +82,7 @@ export class AgentRepo {
       {
         sql: `UPDATE agent_jobs SET state = ?, last_start_at = ?, last_duration_ms = ?, last_outcome = ?, last_error = ?,
                 last_ok_at = CASE WHEN ? = 'error' THEN last_ok_at ELSE ? END, next_run_at = ?, runs = runs + 1,
-                failures = failures + ?, overruns = COALESCE(?, overruns), detail = ?, heartbeat_at = ?, updated_at = ? WHERE name = ?`,
+                failures = failures + ?, consecutive_failures = CASE WHEN ? = 1 THEN consecutive_failures + 1 ELSE 0 END, overruns = COALESCE(?, overruns), detail = ?, heartbeat_at = ?, updated_at = ? WHERE name = ?`,
         args: [
           r.state ?? 'waiting',
           r.startedAt,
@@ -90,6 +92,7 @@ export class AgentRepo {
           r.outcome,
           r.startedAt + Math.round(r.durationMs),
           r.nextRunAt,
+          failed,
           failed,
           r.overruns ?? null,
           r.detail === undefined ? null : redact(JSON.stringify(r.detail)),
@@ -118,7 +121,7 @@ export class AgentRepo {
     if (fields.error !== undefined) {
       sets.push('last_error = ?')
       args.push(fields.error === null ? null : oneLine(fields.error))
-      if (fields.error !== null) sets.push(`last_outcome = 'error'`, 'failures = failures + 1')
+      if (fields.error !== null) sets.push(`last_outcome = 'error'`, 'failures = failures + 1', 'consecutive_failures = consecutive_failures + 1')
     }
     await this.store.batch([{sql: `UPDATE agent_jobs SET ${sets.join(', ')} WHERE name = ?`, args: [...args, name]}])
   }
@@ -189,6 +192,7 @@ export interface JobStatus {
   next_run_ms: number | null
   runs: number
   failures: number
+  consecutive_failures: number
   overruns: number
   detail: unknown
   pid: number | null
@@ -237,6 +241,7 @@ export async function agentStatus(store: Store, opts: {all?: boolean; now?: numb
       next_run_ms: stale ? null : num(r.next_run_at),
       runs: Number(r.runs),
       failures: Number(r.failures),
+      consecutive_failures: Number(r.consecutive_failures ?? 0),
       overruns: Number(r.overruns),
       detail,
       pid: num(r.pid),
@@ -251,4 +256,55 @@ export async function agentStatus(store: Store, opts: {all?: boolean; now?: numb
   const state = rows.length === 0 ? 'never-started' : live.length > 0 ? 'running' : active.some(j => j.stale) ? 'stale' : 'stopped'
   const ref = live[0] ?? active[0] ?? jobs[0]
   return {state, pid: ref?.pid ?? null, hostname: ref?.hostname ?? null, jobs}
+}
+
+export interface JobHealth {
+  name: string
+  kind: string
+  state: JobState
+  consecutive_failures: number
+  failures: number
+  last_error: string | null
+  last_ok_at_ms: number | null
+  last_start_at_ms: number | null
+  /** A collector's sources as its last tick left them (empty for other kinds). */
+  sources: {name: string; kind: string; state: string; consecutive_failures: number; failures: number; error: string | null}[]
+  /** The agent's heartbeat is current (its rows are what runs now). */
+  fresh: boolean
+}
+
+/** The active jobs' failure counts and a collector's per-source status, in one statement (alerts' source_failing). */
+export async function jobHealth(store: Store, now = Date.now()): Promise<JobHealth[]> {
+  const rows = await store.query<JobRow>(
+    `SELECT name, kind, state, consecutive_failures, failures, last_error, last_ok_at, last_start_at, detail, heartbeat_at, heartbeat_ms
+       FROM agent_jobs WHERE active = 1 ORDER BY name`,
+  )
+  return rows.map(r => {
+    let detail: {sources?: Record<string, unknown>[]} | null = null
+    try {
+      detail = r.detail ? JSON.parse(r.detail) : null
+    } catch {
+      detail = null
+    }
+    const sources = r.kind === 'collector' && Array.isArray(detail?.sources) ? detail.sources : []
+    return {
+      name: r.name,
+      kind: r.kind,
+      state: r.state,
+      consecutive_failures: Number(r.consecutive_failures ?? 0),
+      failures: Number(r.failures),
+      last_error: r.last_error,
+      last_ok_at_ms: r.last_ok_at === null ? null : Number(r.last_ok_at),
+      last_start_at_ms: r.last_start_at === null ? null : Number(r.last_start_at),
+      sources: sources.map(s => ({
+        name: String(s.name),
+        kind: String(s.kind),
+        state: String(s.state),
+        consecutive_failures: Number(s.consecutive_failures ?? 0),
+        failures: Number(s.failures ?? 0),
+        error: (s.error as string | null | undefined) ?? null,
+      })),
+      fresh: isFresh(r.heartbeat_at, r.heartbeat_ms, now),
+    }
+  })
 }

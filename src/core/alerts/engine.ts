@@ -85,7 +85,6 @@ export async function activeSilences(store: Store, now: number): Promise<Silence
 export interface RuleOutcome {
   rule: string
   kind: string
-  evaluated: boolean
   note?: string
   /** Subjects whose condition holds now (event kinds: that had an event). */
   matching: number
@@ -206,7 +205,6 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
     const outcome: RuleOutcome = {
       rule: rule.name,
       kind: rule.kind,
-      evaluated: ev.evaluated,
       ...(ev.note ? {note: ev.note} : {}),
       matching: ev.observations.length,
       transitions: [],
@@ -214,7 +212,7 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
     outcomes.push(outcome)
     const mine = open.get(rule.name) ?? new Map<string, Instance>()
     const seen = new Map<string, Observation>(ev.observations.map(x => [x.subject, x]))
-    const subjects = ev.evaluated ? new Set([...mine.keys(), ...seen.keys()]) : new Set<string>()
+    const subjects = new Set([...mine.keys(), ...seen.keys()])
     const stepRule = {forMs: rule.forMs, keepFiringForMs: rule.keepFiringForMs, repeatMs: rule.repeatMs, event: EVENT_KINDS.has(rule.kind)}
     const changes: {inst: Instance; transitions: Transition[]; silenced: boolean}[] = []
     for (const subject of [...subjects].sort()) {

@@ -1,15 +1,22 @@
 /**
  * One evaluation of one rule: what is true now (threshold kinds) or what happened since the rule's
  * cursor (event kinds), as observations keyed by subject. Only subjects whose condition holds are
- * returned; an open alert whose subject is absent has cleared. One store statement per rule (two
- * for bandwidth_usage: bandwidth/query.ts's window totals plus the scope), never one per device.
+ * returned; an open alert whose subject is absent has cleared (the state machine, state.ts, applies
+ * `for` and `keep_firing_for` to every kind alike). One store statement per rule (two for
+ * bandwidth_usage: bandwidth/query.ts's window totals plus the scope; interface_errors: the
+ * interface devices plus the bridge's interfaces), never one per device, meter or job. What each
+ * kind reads comes from its owner's query functions (bridge/queries.ts, agent/repo.ts,
+ * bandwidth/ifaceissues.ts).
  */
+import {jobHealth} from '../agent/repo.js'
+import {type IssueTotals, issuesInWindow} from '../bandwidth/ifaceissues.js'
 import {currentRate} from '../bandwidth/rates.js'
 import {topTalkers} from '../bandwidth/query.js'
+import {brokerLinks, hostIssueSums, meterHealth, outboxBacklog} from '../bridge/queries.js'
 import {humanDuration, humanRate} from '../format/units.js'
 import type {Store} from '../store/index.js'
-import {EVALUATED, GRADES, type Grade, type Rule} from './rules.js'
-import {currentSamples, type DeviceRef, devicesIn, lastEventId, latestLatencyRuns, readEvents, scopedDevices, unseenDevices} from './sources.js'
+import {GRADES, type Grade, type Rule} from './rules.js'
+import {currentSamples, type DeviceRef, devicesIn, lastEventId, latestLatencyRuns, readEvents, scopedDevices, scopeWhere, unseenDevices} from './sources.js'
 
 export interface Observation {
   subject: string
@@ -23,7 +30,6 @@ export interface Observation {
 
 export interface Evaluation {
   rule: string
-  evaluated: boolean
   observations: Observation[]
   /** Event kinds: the cursor after this evaluation. */
   cursor?: number
@@ -45,7 +51,7 @@ export function fmtBytesSi(b: number): string {
 }
 
 const subjectOf = (d: {mac: string | null; ip: string | null; id: number}): string => d.mac ?? d.ip ?? `device-${d.id}`
-const deviceVars = (d: DeviceRef | undefined, fallback: string): Record<string, unknown> => ({
+const deviceVars = (d: Pick<DeviceRef, 'name' | 'hostname' | 'mac' | 'ip' | 'vendor'> | undefined, fallback: string): Record<string, unknown> => ({
   'device.name': d?.name ?? d?.hostname ?? d?.mac ?? d?.ip ?? fallback,
   'device.mac': d?.mac ?? null,
   'device.ip': d?.ip ?? null,
@@ -84,8 +90,7 @@ async function eventsSince(store: Store, scope: Rule['scope'], after: number, ty
 export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cursor?: number}): Promise<Evaluation> {
   const now = o.now
   const p = rule.params
-  const base = {rule: rule.name, evaluated: true}
-  if (!EVALUATED.has(rule.kind)) return {...base, evaluated: false, observations: [], note: `${rule.kind} is not evaluated yet`}
+  const base = {rule: rule.name}
   switch (rule.kind) {
     case 'device_new': {
       // Every creation path raises a `new` event (src/core/devices/): follow them by the events cursor.
@@ -227,7 +232,187 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
       }
       return {...base, observations: obs}
     }
-    default:
-      return {...base, evaluated: false, observations: [], note: `${rule.kind} is not evaluated yet`}
+    case 'meter_down':
+      return {...base, observations: await meterDown(store, rule, now)}
+    case 'bridge_backlog':
+      return {...base, observations: await bridgeBacklog(store, rule, now)}
+    case 'broker_disconnected':
+      return {...base, ...(await brokerDisconnected(store, rule, now))}
+    case 'source_failing':
+      return {...base, observations: await sourceFailing(store, rule, now)}
+    case 'interface_errors':
+      return {...base, observations: await interfaceErrors(store, rule, now)}
   }
+}
+
+const meterScope = (rule: Rule): string | undefined => (rule.scope === 'all' ? undefined : rule.scope.meter)
+
+/** meter_down: `consecutive_failures` polls failed in a row (while the bridge runs) and/or no reading for `no_reading_for`. */
+async function meterDown(store: Store, rule: Rule, now: number): Promise<Observation[]> {
+  const failures = rule.params.consecutive_failures as number | undefined
+  const quiet = rule.params.no_reading_for as number | undefined
+  const obs: Observation[] = []
+  for (const m of await meterHealth(store, {meter: meterScope(rule), now})) {
+    const why: string[] = []
+    // A stopped bridge polls nothing: its last count is history, not a failure now (no_reading_for covers that case).
+    if (failures !== undefined && m.bridge_running && m.consecutive_failures >= failures)
+      why.push(`${m.consecutive_failures} consecutive failures${m.last_error ? ` (${m.last_error})` : ''}`)
+    const since = m.last_reading_at_ms ?? m.created_at_ms
+    if (quiet !== undefined && now - since >= quiet)
+      why.push(m.last_reading_at_ms === null ? `never read (configured ${humanDuration(now - since)} ago)` : `no reading for ${humanDuration(now - since)}`)
+    if (why.length === 0) continue
+    obs.push({
+      subject: m.id,
+      value: why.join(', '),
+      values: {
+        meter_id: m.id,
+        endpoint: m.endpoint,
+        state: m.state,
+        consecutive_failures: m.consecutive_failures,
+        last_error: m.last_error,
+        last_reading_at_ms: m.last_reading_at_ms,
+        no_reading_ms: now - since,
+        bridge_running: m.bridge_running,
+        ...(failures === undefined ? {} : {threshold_failures: failures}),
+        ...(quiet === undefined ? {} : {threshold_ms: quiet}),
+      },
+      vars: {
+        meter: m.id,
+        'device.name': m.name,
+        threshold: [failures === undefined ? '' : `${failures} failures`, quiet === undefined ? '' : humanDuration(quiet)].filter(Boolean).join(' or '),
+      },
+    })
+  }
+  return obs
+}
+
+/** bridge_backlog: the outbox (all meters as `bridge`, or one meter) deeper than `depth_above` or older than `age_above`. */
+async function bridgeBacklog(store: Store, rule: Rule, now: number): Promise<Observation[]> {
+  const depthAbove = rule.params.depth_above as number | undefined
+  const ageAbove = rule.params.age_above as number | undefined
+  const meter = meterScope(rule)
+  const rows = await outboxBacklog(store, {meter})
+  const groups =
+    meter === undefined
+      ? rows.length
+        ? [{subject: 'bridge', meter: null, depth: rows.reduce((n, r) => n + r.depth, 0), oldest: Math.min(...rows.map(r => r.oldest_at_ms))}]
+        : []
+      : rows.map(r => ({subject: r.meter_id, meter: r.meter_id, depth: r.depth, oldest: r.oldest_at_ms}))
+  const obs: Observation[] = []
+  for (const g of groups) {
+    const age = now - g.oldest
+    const why: string[] = []
+    if (depthAbove !== undefined && g.depth > depthAbove) why.push(`${g.depth} readings waiting`)
+    if (ageAbove !== undefined && age > ageAbove) why.push(`oldest ${humanDuration(age)} old`)
+    if (why.length === 0) continue
+    obs.push({
+      subject: g.subject,
+      value: why.join(', '),
+      values: {
+        depth: g.depth,
+        oldest_age_ms: age,
+        ...(meter === undefined ? {by_meter: Object.fromEntries(rows.map(r => [r.meter_id, r.depth]))} : {}),
+        ...(depthAbove === undefined ? {} : {threshold_depth: depthAbove}),
+        ...(ageAbove === undefined ? {} : {threshold_age_ms: ageAbove}),
+      },
+      vars: {
+        meter: g.meter,
+        threshold: [depthAbove === undefined ? '' : `${depthAbove} readings`, ageAbove === undefined ? '' : humanDuration(ageAbove)]
+          .filter(Boolean)
+          .join(' or '),
+      },
+    })
+  }
+  return obs
+}
+
+/** broker_disconnected: the running bridge's broker connection (or one meter's own) is down; `for` is the duration. */
+async function brokerDisconnected(store: Store, rule: Rule, now: number): Promise<{observations: Observation[]; note?: string}> {
+  const links = await brokerLinks(store, {meter: meterScope(rule), now})
+  const running = links.filter(l => l.bridge_running)
+  const obs = running
+    .filter(l => !l.connected)
+    .map(l => ({
+      subject: l.subject,
+      value: `disconnected from ${l.broker_url}${l.refused ? ` (refused: ${l.refused})` : l.error ? ` (${l.error})` : ''}`,
+      values: {broker_url: l.broker_url, meter_id: l.meter_id, refused: l.refused, error: l.error},
+      vars: {meter: l.meter_id, target: l.broker_url},
+    }))
+  // Not running: nothing to say about its broker (a stopped bridge is not a disconnected one).
+  return running.length === links.length ? {observations: obs} : {observations: obs, note: 'the bridge is not running'}
+}
+
+/**
+ * source_failing: an agent job whose runs failed `consecutive_failures` times in a row, or one
+ * source of a collector job (subject JOB/SOURCE) whose reads did; `source` narrows to a job or source name.
+ */
+async function sourceFailing(store: Store, rule: Rule, now: number): Promise<Observation[]> {
+  const n = rule.params.consecutive_failures as number
+  const only = rule.params.source as string | undefined
+  const obs: Observation[] = []
+  const add = (subject: string, job: string, source: string | null, count: number, error: string | null, extra: Record<string, unknown>) => {
+    if (count < n) return
+    if (only !== undefined && only !== job && only !== source && only !== subject) return
+    obs.push({
+      subject,
+      value: `${count} failures in a row${error ? `: ${error}` : ''}`,
+      values: {job, source, consecutive_failures: count, last_error: error, threshold_failures: n, ...extra},
+      vars: {threshold: `${n} failures`},
+    })
+  }
+  for (const j of await jobHealth(store, now)) {
+    if (j.sources.length > 0) {
+      for (const src of j.sources) add(`${j.name}/${src.name}`, j.name, src.name, src.consecutive_failures, src.error, {kind: src.kind, agent_running: j.fresh})
+    } else
+      add(j.name, j.name, null, j.consecutive_failures, j.last_error, {kind: j.kind, state: j.state, last_ok_at_ms: j.last_ok_at_ms, agent_running: j.fresh})
+  }
+  return obs
+}
+
+/**
+ * interface_errors: errors + drops (both directions) counted in the last `per` (default 5m) above
+ * `errors_above`, per interface device (bw_iface_errors) and on the bridge's sampled interfaces
+ * (network_metrics, subject `bridge`; not with a device scope).
+ */
+async function interfaceErrors(store: Store, rule: Rule, now: number): Promise<Observation[]> {
+  const above = rule.params.errors_above as number
+  const per = (rule.params.per as number | undefined) ?? 300_000
+  const iface = rule.params.interface as string | undefined
+  const w = scopeWhere(rule.scope)
+  const where = {sql: w.sql, args: [...w.args] as (string | number)[]}
+  if (iface !== undefined) {
+    where.sql += ` AND (c.source = ? OR c.source = ? OR d.name = ? COLLATE NOCASE OR d.hostname = ? COLLATE NOCASE OR d.mac = upper(?))`
+    where.args.push(`iface:${iface}`, iface, iface, iface, iface)
+  }
+  const withBridge = rule.scope === 'all' && (iface === undefined || iface === 'bridge')
+  const [devices, host] = await Promise.all([issuesInWindow(store, now - per, now, where), withBridge ? hostIssueSums(store, now - per, now) : undefined])
+  type Counted = {subject: string; vars: Record<string, unknown>; source: string | null; intervals: number; last_ts: number | null} & IssueTotals
+  const rows: Counted[] = devices.map(d => {
+    const subject = subjectOf({id: d.device_id, mac: d.mac, ip: d.ip})
+    return {...d, subject, vars: deviceVars(d, d.source ?? subject)}
+  })
+  if (host && host.intervals > 0) rows.push({...host, subject: 'bridge', vars: {'device.name': 'bridge interfaces'}, source: 'bridge'})
+  const obs: Observation[] = []
+  for (const r of rows) {
+    const total = r.rx_errors + r.tx_errors + r.rx_drops + r.tx_drops
+    if (total <= above) continue
+    obs.push({
+      subject: r.subject,
+      value: `${total} errors/drops in ${humanDuration(per)} (rx errors ${r.rx_errors}, tx errors ${r.tx_errors}, rx drops ${r.rx_drops}, tx drops ${r.tx_drops})`,
+      values: {
+        total,
+        rx_errors: r.rx_errors,
+        tx_errors: r.tx_errors,
+        rx_drops: r.rx_drops,
+        tx_drops: r.tx_drops,
+        source: r.source,
+        intervals: r.intervals,
+        last_ts: r.last_ts,
+        per_ms: per,
+        threshold: above,
+      },
+      vars: {...r.vars, threshold: `${above} per ${humanDuration(per)}`},
+    })
+  }
+  return obs
 }

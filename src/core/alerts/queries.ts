@@ -169,7 +169,6 @@ export async function addSilence(
 export interface RuleView {
   name: string
   kind: string
-  evaluated: boolean
   severity: string
   scope: unknown
   for_ms: number
@@ -187,7 +186,7 @@ export interface RuleView {
 }
 
 /** The loaded rules with their last evaluation and open alerts (`alerts rules`). */
-export async function describeRules(store: Store, rules: import('./rules.js').Rule[], evaluated: ReadonlySet<string>): Promise<RuleView[]> {
+export async function describeRules(store: Store, rules: import('./rules.js').Rule[]): Promise<RuleView[]> {
   const [states, open] = await store.readBatch([
     'SELECT rule, cursor, last_eval_at, last_result FROM alert_rule_state',
     `SELECT rule, state, count(*) AS n FROM alerts WHERE state IN ('pending', 'firing') GROUP BY rule, state`,
@@ -200,7 +199,6 @@ export async function describeRules(store: Store, rules: import('./rules.js').Ru
     return {
       name: r.name,
       kind: r.kind,
-      evaluated: evaluated.has(r.kind),
       severity: r.severity,
       scope: r.scope,
       for_ms: r.forMs,

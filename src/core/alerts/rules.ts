@@ -34,15 +34,6 @@ export const KINDS = [
   'interface_errors',
 ] as const
 export type Kind = (typeof KINDS)[number]
-/** Kinds `alerts check` evaluates today; the others validate but are reported as not evaluated. */
-export const EVALUATED: ReadonlySet<Kind> = new Set([
-  'device_new',
-  'device_offline',
-  'device_ip_changed',
-  'bandwidth_rate',
-  'bandwidth_usage',
-  'latency_quality',
-])
 /** Kinds driven by the store's history (an event cursor per rule) rather than by a condition now. */
 export const EVENT_KINDS: ReadonlySet<Kind> = new Set(['device_new', 'device_ip_changed'])
 
@@ -438,7 +429,9 @@ const DEFAULT_MESSAGES: Record<Kind, string> = {
 function scopeAllowed(kind: Kind, key: string): boolean {
   if (kind.startsWith('device_') || kind.startsWith('bandwidth_')) return ['mac', 'name', 'vendor', 'known'].includes(key)
   if (kind === 'latency_quality') return key === 'target' || key === 'mac' || key === 'name'
-  if (kind === 'meter_down') return key === 'meter'
+  if (kind === 'meter_down' || kind === 'bridge_backlog' || kind === 'broker_disconnected') return key === 'meter'
+  if (kind === 'interface_errors') return ['mac', 'name', 'vendor', 'known'].includes(key)
+  // source_failing: narrowed by its own `source` field
   return false
 }
 

@@ -175,3 +175,57 @@ export async function issueRows(store: Pick<Store, 'query'>, deviceId: number, s
     rx_drops: Number(r.rx_drops),
   }))
 }
+
+export interface WindowIssues extends IssueTotals {
+  device_id: number
+  mac: string | null
+  ip: string | null
+  hostname: string | null
+  name: string | null
+  vendor: string | null
+  known: number
+  /** The counter's source (iface:eth0, snmp:core-sw:3 …) as last read. */
+  source: string | null
+  /** Stored intervals in the window that counted something. */
+  intervals: number
+  last_ts: number
+}
+
+/**
+ * Errors/drops per device in (since, until], for the devices with interface counters, with the
+ * device's columns (alias `d`, so a caller can add a filter on devices, e.g. an alert rule's
+ * scope). One statement; each device is a range of the (device_id, ts) key, not a table scan.
+ */
+export async function issuesInWindow(
+  store: Pick<Store, 'query'>,
+  since: number,
+  until: number,
+  where: {sql: string; args: (string | number)[]} = {sql: '1', args: []},
+): Promise<WindowIssues[]> {
+  const rows = await store.query<Record<string, unknown>>(
+    `SELECT d.id AS device_id, d.mac, d.ip, d.hostname, d.name, d.vendor, d.known, c.source,
+            sum(e.tx_errors) AS tx_errors, sum(e.rx_errors) AS rx_errors, sum(e.tx_drops) AS tx_drops, sum(e.rx_drops) AS rx_drops,
+            count(*) AS intervals, max(e.ts) AS last_ts
+       FROM bw_iface_counters c JOIN devices d ON d.id = c.device_id
+       JOIN bw_iface_errors e ON e.device_id = c.device_id AND e.ts > ? AND e.ts <= ?
+      WHERE ${where.sql}
+      GROUP BY d.id`,
+    [since, until, ...where.args],
+  )
+  return rows.map(r => ({
+    device_id: Number(r.device_id),
+    mac: (r.mac as string | null) ?? null,
+    ip: (r.ip as string | null) ?? null,
+    hostname: (r.hostname as string | null) ?? null,
+    name: (r.name as string | null) ?? null,
+    vendor: (r.vendor as string | null) ?? null,
+    known: Number(r.known),
+    source: (r.source as string | null) ?? null,
+    tx_errors: Number(r.tx_errors),
+    rx_errors: Number(r.rx_errors),
+    tx_drops: Number(r.tx_drops),
+    rx_drops: Number(r.rx_drops),
+    intervals: Number(r.intervals),
+    last_ts: Number(r.last_ts),
+  }))
+}

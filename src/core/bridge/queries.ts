@@ -289,8 +289,7 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
   const hbAt = num(h?.heartbeat_at)
   const interval = Number(h?.heartbeat_interval_ms ?? 5000)
   const stoppedAt = num(h?.stopped_at)
-  // Alive: a heartbeat within three intervals (at least 5 s, so a busy machine does not flap).
-  const fresh = hbAt !== null && now - hbAt <= Math.max(3 * interval, 5000)
+  const fresh = heartbeatFresh(hbAt, interval, now)
   const state: BridgeStatus['state'] = !h ? 'never-started' : stoppedAt !== null ? 'stopped' : fresh ? 'running' : 'stale'
   const running = state === 'running'
   const detail = h ? (JSON.parse(String(h.detail)) as Record<string, any>) : undefined
@@ -349,5 +348,163 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
       : null,
     process: detail?.process ?? null,
     meters: metersOut,
+  }
+}
+
+// ---------- health, for alert rules (alerts/evaluate.ts: meter_down, bridge_backlog, broker_disconnected, interface_errors) ----------
+
+/** Alive: a heartbeat within three intervals (at least 5 s, so a busy machine does not flap). */
+export const heartbeatFresh = (heartbeatAt: number | null, intervalMs: number, now: number): boolean =>
+  heartbeatAt !== null && now - heartbeatAt <= Math.max(3 * intervalMs, 5000)
+
+export interface MeterHealth {
+  id: string
+  name: string
+  endpoint: string
+  /** The worker's state as the last heartbeat wrote it (null: never polled). */
+  state: string | null
+  consecutive_failures: number
+  last_error: string | null
+  last_error_at_ms: number | null
+  /** The newest stored reading, else the last successful poll (readings may be pruned), else null. */
+  last_reading_at_ms: number | null
+  /** When the meter was first configured (the clock for a meter never read). */
+  created_at_ms: number
+  /** Whether the daemon heartbeats (its meter_status rows are current). */
+  bridge_running: boolean
+}
+
+/**
+ * Every active meter (or the one named by id or name) with its last status and newest reading, in
+ * one statement (the newest reading per meter is a primary-key lookup, not a scan).
+ */
+export async function meterHealth(store: Store, o: {meter?: string; now?: number} = {}): Promise<MeterHealth[]> {
+  const now = o.now ?? Date.now()
+  const rows = await store.query(
+    `SELECT m.id, m.name, m.host, m.port, m.created_at, s.state, s.consecutive_failures, s.last_error, s.last_error_at, s.last_success_at,
+            (SELECT max(r.ts) FROM readings r WHERE r.meter_id = m.id) AS last_reading_at,
+            b.heartbeat_at, b.heartbeat_interval_ms, b.stopped_at
+       FROM meters m LEFT JOIN meter_status s ON s.meter_id = m.id LEFT JOIN bridge_status b ON b.id = 1
+      WHERE m.active = 1 ${o.meter === undefined ? '' : 'AND (m.id = ? OR m.name = ?)'} ORDER BY m.id`,
+    o.meter === undefined ? [] : [o.meter, o.meter],
+  )
+  const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
+  return rows.map(r => {
+    const running = num(r.stopped_at) === null && heartbeatFresh(num(r.heartbeat_at), Number(r.heartbeat_interval_ms ?? 5000), now)
+    const lastReading = num(r.last_reading_at)
+    const lastOk = num(r.last_success_at)
+    return {
+      id: String(r.id),
+      name: String(r.name),
+      endpoint: `${r.host}:${r.port}`,
+      state: r.state === null || r.state === undefined ? null : String(r.state),
+      consecutive_failures: Number(r.consecutive_failures ?? 0),
+      last_error: r.last_error ? String(r.last_error) : null,
+      last_error_at_ms: num(r.last_error_at),
+      last_reading_at_ms: lastReading === null ? lastOk : lastOk === null ? lastReading : Math.max(lastReading, lastOk),
+      created_at_ms: Number(r.created_at),
+      bridge_running: running,
+    }
+  })
+}
+
+export interface BacklogRow {
+  meter_id: string
+  depth: number
+  /** created_at of the oldest unacknowledged reading. */
+  oldest_at_ms: number
+}
+
+/** Outbox depth and oldest row per meter (optionally one meter by id or name), one statement. */
+export async function outboxBacklog(store: Store, o: {meter?: string} = {}): Promise<BacklogRow[]> {
+  const rows = await store.query(
+    `SELECT o.meter_id, count(*) AS n, min(o.created_at) AS oldest FROM outbox o
+      ${o.meter === undefined ? '' : 'WHERE o.meter_id IN (SELECT id FROM meters WHERE id = ? OR name = ?)'} GROUP BY o.meter_id ORDER BY o.meter_id`,
+    o.meter === undefined ? [] : [o.meter, o.meter],
+  )
+  return rows.map(r => ({meter_id: String(r.meter_id), depth: Number(r.n), oldest_at_ms: Number(r.oldest)}))
+}
+
+export interface BrokerLink {
+  /** 'bridge' (the daemon's connection(s) as a whole) or a meter id (its own connection, per-meter tokens). */
+  subject: string
+  meter_id: string | null
+  broker_url: string
+  connected: boolean
+  /** The daemon heartbeats and has not stopped: only then does `connected` say anything. */
+  bridge_running: boolean
+  /** The heartbeat detail's first refusal or error (null when none). */
+  refused: string | null
+  error: string | null
+}
+
+/**
+ * The bridge's broker connection as its status rows hold it, in one statement: the daemon's overall
+ * flag (every connection up), or with `meter` that meter's own connection flag.
+ */
+export async function brokerLinks(store: Store, o: {meter?: string; now?: number} = {}): Promise<BrokerLink[]> {
+  const now = o.now ?? Date.now()
+  const rows =
+    o.meter === undefined
+      ? await store.query(
+          'SELECT NULL AS meter_id, broker_url, broker_connected, heartbeat_at, heartbeat_interval_ms, stopped_at, detail FROM bridge_status WHERE id = 1',
+        )
+      : await store.query(
+          `SELECT s.meter_id, b.broker_url, s.broker_connected, b.heartbeat_at, b.heartbeat_interval_ms, b.stopped_at, b.detail
+             FROM meter_status s JOIN meters m ON m.id = s.meter_id AND m.active = 1 JOIN bridge_status b ON b.id = 1
+            WHERE m.id = ? OR m.name = ?`,
+          [o.meter, o.meter],
+        )
+  return rows.map(r => {
+    const running = r.stopped_at === null && heartbeatFresh(Number(r.heartbeat_at), Number(r.heartbeat_interval_ms), now)
+    let detail: Record<string, any> | undefined
+    try {
+      detail = JSON.parse(String(r.detail))
+    } catch {
+      detail = undefined
+    }
+    const t = brokerTrouble(running ? detail : undefined)
+    return {
+      subject: r.meter_id === null ? 'bridge' : String(r.meter_id),
+      meter_id: r.meter_id === null ? null : String(r.meter_id),
+      broker_url: String(r.broker_url),
+      connected: Number(r.broker_connected) === 1,
+      bridge_running: running,
+      ...t,
+    }
+  })
+}
+
+export interface HostIssueSums {
+  tx_errors: number
+  rx_errors: number
+  tx_drops: number
+  rx_drops: number
+  /** Metrics intervals in the window. */
+  intervals: number
+  last_ts: number | null
+}
+
+/**
+ * Errors/drops on the bridge's sampled interfaces in (since, until], one statement. The counts are
+ * host-wide and repeated on every meter's row of an interval, so each interval counts once.
+ */
+export async function hostIssueSums(store: Store, since: number, until: number): Promise<HostIssueSums> {
+  const r = await store.get(
+    `SELECT coalesce(sum(tx_e), 0) AS tx_errors, coalesce(sum(rx_e), 0) AS rx_errors, coalesce(sum(tx_d), 0) AS tx_drops, coalesce(sum(rx_d), 0) AS rx_drops,
+            count(*) AS intervals, max(timestamp) AS last_ts
+       FROM (SELECT timestamp, max(tx_errors) AS tx_e, max(rx_errors) AS rx_e, max(tx_drops) AS tx_d, max(rx_drops) AS rx_d
+               FROM network_metrics
+              -- By meter: a range of the (meter_id, timestamp) key each, not a scan of the table.
+              WHERE meter_id IN (SELECT id FROM meters) AND timestamp > ? AND timestamp <= ? GROUP BY timestamp)`,
+    [since, until],
+  )
+  return {
+    tx_errors: Number(r?.tx_errors ?? 0),
+    rx_errors: Number(r?.rx_errors ?? 0),
+    tx_drops: Number(r?.tx_drops ?? 0),
+    rx_drops: Number(r?.rx_drops ?? 0),
+    intervals: Number(r?.intervals ?? 0),
+    last_ts: r?.last_ts === null || r?.last_ts === undefined ? null : Number(r.last_ts),
   }
 }

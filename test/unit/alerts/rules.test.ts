@@ -58,6 +58,18 @@ const INVALID: [string, string][] = [
     'channels.w.password_env: environment variable NETMON_TEST_UNSET_SECRET is not set',
   ],
   [
+    'rules: [{name: a, kind: source_failing, consecutive_failures: 3, scope: {meter: m1}}]',
+    'rules[0].scope.meter: a source_failing rule cannot be scoped by meter',
+  ],
+  [
+    'rules: [{name: a, kind: interface_errors, errors_above: 1, scope: {meter: m1}}]',
+    'rules[0].scope.meter: a interface_errors rule cannot be scoped by meter',
+  ],
+  [
+    'rules: [{name: a, kind: broker_disconnected, scope: {mac: "aa:bb:cc:dd:ee:01"}}]',
+    'rules[0].scope.mac: a broker_disconnected rule cannot be scoped by mac',
+  ],
+  [
     'channels: {m: {type: mqtt, url: "mqtt://127.0.0.1:1883", topic: "alerts/#"}}\nrules: []',
     'channels.m.topic: a topic to publish to must not contain + or #',
   ],
@@ -122,10 +134,20 @@ rules:
   - {name: gone, kind: device_offline, not_seen_for: 30m, scope: {mac: "aa-bb-cc-dd-ee-01"}}
   - {name: lat, kind: latency_quality, grade_at_or_below: poor, loss_above: 5, rtt_above: 200ms, scope: {target: router}}
   - {name: m, kind: meter_down, no_reading_for: 5m, scope: {meter: m1}}
+  - {name: bb, kind: bridge_backlog, age_above: 10m, scope: {meter: m1}}
+  - {name: bd, kind: broker_disconnected, for: 30s, keep_firing_for: 1m}
+  - {name: sf, kind: source_failing, source: snmp:sw, consecutive_failures: 3}
+  - {name: ie, kind: interface_errors, interface: eth0, errors_above: 10, per: 1m, scope: {known: true}}
 `,
     )
     const set = loadRules(file, {env: {}})
-    expect(set.rules.map(r => r.name)).toEqual(['heavy-user', 'fast', 'gone', 'lat', 'm'])
+    expect(set.rules.map(r => r.name)).toEqual(['heavy-user', 'fast', 'gone', 'lat', 'm', 'bb', 'bd', 'sf', 'ie'])
+    expect(set.rules.slice(5).map(r => [r.scope, r.params, r.forMs, r.keepFiringForMs])).toEqual([
+      [{meter: 'm1'}, {age_above: 600_000}, 0, 0],
+      ['all', {}, 30_000, 60_000],
+      ['all', {source: 'snmp:sw', consecutive_failures: 3}, 0, 0],
+      [{known: true}, {interface: 'eth0', errors_above: 10, per: 60_000}, 0, 0],
+    ])
     const [heavy, fast, gone, lat] = set.rules
     expect(heavy).toMatchObject({params: {above: 10e9, window: 'day'}, channels: ['log', 'ops'], forMs: 0, severity: 'critical'})
     expect(fast).toMatchObject({

@@ -4,7 +4,7 @@
  *   1 core (devices, events) · 2 bandwidth · 3 inventory/scan · 4 latency · 5 bridge/meters ·
  *   6 events cursor (AUTOINCREMENT ids) · 7 interface errors/drops (bandwidth + bridge network_metrics) ·
  *   8 agent jobs · 11 alerts · 12 traffic by protocol/port (bw_ports) · 13 DLMS invocation counters ·
- *   17 SNMP forwarding tables (snmp_fdb)
+ *   17 SNMP forwarding tables (snmp_fdb) · 18 agent jobs' consecutive failures (alerts' source_failing)
  * Once released, a migration is never edited: a change is a new version appended below.
  */
 import type {Migration} from '../migrate.js'
@@ -20,6 +20,7 @@ import {alerts} from './011-alerts.js'
 import {bwPorts} from './012-bw-ports.js'
 import {dlmsCounters} from './013-dlms-counters.js'
 import {snmpFdb} from './017-snmp-fdb.js'
+import {agentFailures} from './018-agent-failures.js'
 
 export const MIGRATIONS: readonly Migration[] = [
   core,
@@ -34,4 +35,5 @@ export const MIGRATIONS: readonly Migration[] = [
   bwPorts,
   dlmsCounters,
   snmpFdb,
+  agentFailures,
 ].sort((a, b) => a.version - b.version)
