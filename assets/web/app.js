@@ -782,6 +782,9 @@
     },
   }
 
+  // Pages defined in their own files (map.js: Map and Scan, issue 17), loaded before this one.
+  Object.assign(pages, window.netmonPages || {})
+
   function eventsTable(events, withDevice = true) {
     const rows = [...events].reverse()
     return table(
@@ -868,6 +871,29 @@
     refresh()
   })
   document.getElementById('auto').addEventListener('change', schedule)
+  // What the pages of other files use (map.js).
+  window.netmonDashboard.lib = {
+    h,
+    api,
+    askToken,
+    render,
+    card,
+    table,
+    metric,
+    notice,
+    go,
+    refresh,
+    route,
+    ready,
+    fmtRate,
+    fmtBytes,
+    fmtMs,
+    fmtTime,
+    ago,
+    devName,
+    gradeBadge,
+    ApiError,
+  }
   schedule()
   refresh()
 })()

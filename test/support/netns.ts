@@ -114,8 +114,8 @@ function pidAlive(pid: number): boolean {
 }
 
 /** Removes namespaces and links left by test processes that died without cleaning up. */
-function reapOrphans(): void {
-  const re = new RegExp(`^${PREFIX}([0-9a-z]+)-`)
+function reapOrphans(prefix = PREFIX): void {
+  const re = new RegExp(`^${prefix}([0-9a-z]+)-`)
   let namespaces: string[] = []
   try {
     namespaces = sh(['ip', 'netns', 'list'])
@@ -233,6 +233,8 @@ export interface LanOptions {
   gatewayIp?: string
   /** How long to wait for another process using the same subnet (default 120 s). */
   lockTimeoutMs?: number
+  /** Name prefix of the namespaces and links (2–3 lowercase letters; default `nmt`), e.g. a helper's own. */
+  prefix?: string
 }
 
 function firstHost(subnet: string): string {
@@ -248,11 +250,14 @@ export async function createLan(opts: LanOptions): Promise<Lan> {
   const [, lenText] = opts.subnet.split('/')
   const prefixLen = Number(lenText)
   if (!(prefixLen >= 8 && prefixLen <= 30)) throw new Error(`netns test LAN: bad subnet ${opts.subnet}`)
+  const prefix = opts.prefix ?? PREFIX
+  if (!/^[a-z]{2,3}$/.test(prefix)) throw new Error(`netns test LAN: prefix "${prefix}" must be 2-3 lowercase letters (interface names have 15 characters)`)
   installHandlers()
   reapOrphans()
+  if (prefix !== PREFIX) reapOrphans(prefix)
   await acquireSubnet(opts.subnet, opts.lockTimeoutMs ?? 120_000)
 
-  const tag = `${PREFIX}${PID36}-${(lanCounter++).toString(36)}`
+  const tag = `${prefix}${PID36}-${(lanCounter++).toString(36)}`
   const bridge = `${tag}br` // ≤ 15 chars: nmt + ≤5 + - + 1–2 + br
   const gatewayIp = opts.gatewayIp ?? firstHost(opts.subnet)
   const hosts: LanHost[] = []

@@ -1,7 +1,7 @@
 /**
  * The dashboard's static files, shipped in the package (issue 10: no CDN, works offline):
- * `assets/web/*` of this package plus uPlot's own dist files from its npm package (a runtime
- * dependency, so it is installed wherever netmon is). An allowlist read once at start: no
+ * `assets/web/*` of this package plus uPlot's and cytoscape's own dist files from their npm
+ * packages (runtime dependencies, so they are installed wherever netmon is). An allowlist read once at start: no
  * path from a request ever reaches the file system, so there is nothing to traverse.
  */
 import {createHash} from 'node:crypto'
@@ -53,11 +53,13 @@ export function loadAssets(dir = ASSETS_DIR): Map<string, Asset> {
   for (const [url, spec] of [
     ['/vendor/uPlot.iife.min.js', 'uplot/dist/uPlot.iife.min.js'],
     ['/vendor/uPlot.min.css', 'uplot/dist/uPlot.min.css'],
+    // The Map page's graph (issue 17): cytoscape's self-contained browser build, no CDN.
+    ['/vendor/cytoscape.min.js', 'cytoscape/dist/cytoscape.min.js'],
   ] as const) {
     try {
       out.set(url, asset(readFileSync(require.resolve(spec)), spec))
     } catch {
-      // Without uPlot the dashboard still shows its tables; charts say why they are missing.
+      // Without uPlot (cytoscape) the dashboard still shows its tables; charts (the map) say why they are missing.
     }
   }
   return out

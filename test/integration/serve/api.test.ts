@@ -113,6 +113,8 @@ describe('GET routes equal the CLI --json on the same store', () => {
     },
     {method: 'GET', pattern: '/api/network/stats', path: () => '/api/network/stats', cli: () => ['stats'], drop: ['generated', 'generated_ms']},
     {method: 'GET', pattern: '/api/network/scan/status', path: () => '/api/network/scan/status?hosts=true', cli: () => ['scan', 'status', '--hosts']},
+    // The map reads this machine's routes and neighbor table too: the same machine answers both.
+    {method: 'GET', pattern: '/api/network/map', path: () => '/api/network/map', cli: () => ['devices', 'map'], drop: ['generated', 'generated_ms']},
     {
       method: 'GET',
       pattern: '/api/network/latency/{ip}',

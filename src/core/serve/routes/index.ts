@@ -4,8 +4,9 @@ import {alertRoutes} from './alerts.js'
 import {bandwidthRoutes} from './bandwidth.js'
 import {inventoryRoutes} from './inventory.js'
 import {latencyRoutes} from './latency.js'
+import {mapRoutes} from './map.js'
 import {meterRoutes} from './meters.js'
 
 export function allRoutes(): RouteDef[] {
-  return [...bandwidthRoutes(), ...inventoryRoutes(), ...latencyRoutes(), ...meterRoutes(), ...alertRoutes()]
+  return [...bandwidthRoutes(), ...inventoryRoutes(), ...mapRoutes(), ...latencyRoutes(), ...meterRoutes(), ...alertRoutes()]
 }
