@@ -142,6 +142,8 @@ const meterCommon = {
   // Consecutive authentication failures (association rejected for the password) before the meter is
   // parked in state auth-failed until a reload or restart; real meters lock a client out. 0 = never.
   auth_failure_limit: int(0, 1000).optional(),
+  // ThingsBoard device profile, sent as "type" in the gateway connect message (thingsboard-gateway only).
+  device_type: z.string().min(1, {message: 'expected a device profile name'}).max(200).optional(),
 }
 
 const meterSchema = z.strictObject({
@@ -149,6 +151,8 @@ const meterSchema = z.strictObject({
   name: z.string().min(1, {message: 'expected a non-empty name'}).max(200).optional(),
   token_env: envName.optional(),
   enabled: z.boolean().optional(),
+  // Downlink RPCs that change the meter (set_clock, disconnect, reconnect): per meter only, never in defaults.
+  allow_write: z.boolean().optional(),
   ...meterCommon,
 })
 
@@ -208,6 +212,12 @@ const schema = z.strictObject({
     })
     .optional(),
   shutdown_timeout: duration(0, 600_000).optional(),
+  downlink: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      rpc_timeout: duration(100, 600_000).optional(),
+    })
+    .optional(),
 })
 
 type RawConfig = z.infer<typeof schema>
@@ -240,6 +250,10 @@ export interface MeterConfig {
   authFailureLimit: number
   /** thingsboard-device: the device access token (from token_env). */
   token?: string
+  /** The downlink may run RPCs that change the meter (set_clock, disconnect, reconnect). */
+  allowWrite?: boolean
+  /** thingsboard-gateway: the device profile sent as "type" in v1/gateway/connect. */
+  deviceType?: string
 }
 
 export interface MqttConfig {
@@ -271,6 +285,8 @@ export interface BridgeConfig {
   store: {db?: string; readingsRetentionMs: number}
   metrics: {intervalMs: number; heartbeatMs: number; sampleIntervalMs: number; interfaces?: string[]}
   shutdownTimeoutMs: number
+  /** ThingsBoard RPC and shared attributes (docs/BRIDGE.md "Downlink"); off for the plain format. */
+  downlink?: {enabled: boolean; rpcTimeoutMs: number}
 }
 
 export const DEFAULTS = {
@@ -291,6 +307,7 @@ export const DEFAULTS = {
   heartbeatMs: 5000,
   sampleIntervalMs: 1000,
   shutdownTimeoutMs: 10_000,
+  rpcTimeoutMs: 10_000,
   topic: 'netmon/meters/{name}',
 }
 
@@ -371,6 +388,11 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     if (!/\{(id|name)\}/.test(topic)) fail(['publish', 'topic'], 'the topic template must contain {id} or {name} so meters publish to distinct topics')
   }
 
+  if (format === 'plain' && c.downlink?.enabled === true)
+    fail(['downlink', 'enabled'], 'the downlink uses the ThingsBoard RPC and attribute topics: it needs format thingsboard-gateway or thingsboard-device')
+  if (format !== 'thingsboard-gateway' && c.defaults?.device_type !== undefined)
+    fail(['defaults', 'device_type'], `device_type is sent in the gateway connect message: it needs format thingsboard-gateway (format is ${format})`)
+
   // MQTT
   const m = c.mqtt
   if (m.token_env && (m.username || m.password_env)) fail(['mqtt', 'token_env'], 'a ThingsBoard access token replaces username/password: give one or the other')
@@ -425,6 +447,8 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     if (names.has(name)) fail(at('name'), `duplicate name "${name}" (also meters[${names.get(name)}]); names are the device names at the broker`)
     names.set(name, i)
     if (mc.enabled === false) return
+    if (format !== 'thingsboard-gateway' && mc.device_type !== undefined)
+      fail(at('device_type'), `device_type is sent in the gateway connect message: it needs format thingsboard-gateway (format is ${format})`)
     const host = mc.host ?? d.host
     if (host === undefined) return fail(at('host'), "missing: the meter's host name or address (or defaults.host)")
     const port = mc.port ?? d.port ?? DEFAULTS.port
@@ -508,6 +532,8 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       reconnect: {minMs, maxMs},
       authFailureLimit: mc.auth_failure_limit ?? d.auth_failure_limit ?? DEFAULTS.authFailureLimit,
       ...(token ? {token} : {}),
+      allowWrite: mc.allow_write === true,
+      ...((mc.device_type ?? d.device_type) !== undefined ? {deviceType: mc.device_type ?? d.device_type} : {}),
     })
   })
 
@@ -534,6 +560,10 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       ...(c.metrics?.interfaces ? {interfaces: c.metrics.interfaces} : {}),
     },
     shutdownTimeoutMs: c.shutdown_timeout ?? DEFAULTS.shutdownTimeoutMs,
+    downlink: {
+      enabled: format !== 'plain' && c.downlink?.enabled !== false,
+      rpcTimeoutMs: c.downlink?.rpc_timeout ?? DEFAULTS.rpcTimeoutMs,
+    },
   }
 }
 

@@ -21,6 +21,8 @@ import type {BridgeConfig, MeterConfig, MqttConfig} from './config.js'
 import {avgPayload, diffCounters, LatencyWindow, MeterCounters, zeroCounters, type CounterSnapshot} from './counters.js'
 import {Delivery, type OutboxEntry} from './outbox.js'
 import {insertMetricsStmt, meterNames, pruneOld, syncMeters, upsertBridgeStatusStmt, upsertMeterStatusStmt, type MetricsRow} from './repo.js'
+import {subscriptions} from './downlink.js'
+import {Downlink} from './rpc.js'
 import {MeterWorker, type PollResult} from './worker.js'
 
 export interface BridgeOptions {
@@ -60,6 +62,8 @@ export interface BridgeSnapshot {
       overruns: number
       consecutiveFailures: number
       lastError: string | null
+      /** In force: the config's, or ThingsBoard's shared attribute poll_interval. */
+      pollIntervalMs: number
       published: number
       counters: CounterSnapshot
     }
@@ -130,8 +134,11 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   const shared = cfg.format !== 'thingsboard-device'
   const connections = new Map<string, MqttConnection>() // key: '' (shared) or meter id
   const mqttCfg: MqttConfig = cfg.mqtt
+  // ThingsBoard RPC and shared attributes (docs/BRIDGE.md "Downlink"): subscribed on every connect.
+  const downlinkOn = cfg.downlink?.enabled === true
   const newConnection = (label: string, username: string | undefined, password: string | undefined, clientId: string): MqttConnection =>
     new MqttConnection({
+      ...(downlinkOn ? {subscriptions: subscriptions(cfg.format)} : {}),
       url: mqttCfg.url,
       clientId,
       username,
@@ -151,8 +158,8 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     const c = connections.get('')
     if (cfg.format !== 'thingsboard-gateway' || !c?.connected) return
     for (const name of names) {
-      const m = disconnect ? gatewayDisconnectMessage(name) : gatewayConnectMessage(name)
       const meterId = [...refs.values()].find(r => r.name === name)?.id
+      const m = disconnect ? gatewayDisconnectMessage(name) : gatewayConnectMessage(name, meterId ? meters.get(meterId)?.cfg.deviceType : undefined)
       // Counted apart from readings: mqtt_messages_sent stays "readings published" (docs/BRIDGE.md).
       if (meterId) countersFor(meterId).mqttControl(publishPacketSize(m.topic, Buffer.byteLength(m.payload), 1))
       c.publish(m.topic, m.payload).catch(() => undefined)
@@ -199,10 +206,26 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   let onConnectionChange = (): void => {
     changedEarly = true
   }
+  const downlink = new Downlink({
+    format: cfg.format,
+    log,
+    rpcTimeoutMs: () => cfg.downlink?.rpcTimeoutMs ?? 10_000,
+    byName: name => [...meters.values()].find(m => m.cfg.name === name)?.worker,
+    byId: id => meters.get(id)?.worker,
+    publish: (key, msg, meterId) => {
+      const c = connections.get(key)
+      if (!c?.connected) return
+      // RPC replies and attribute requests are control messages, not readings (docs/BRIDGE.md).
+      if (meterId) countersFor(meterId).mqttControl(publishPacketSize(msg.topic, Buffer.byteLength(msg.payload), 1))
+      c.publish(msg.topic, msg.payload).catch(() => undefined)
+    },
+  })
   const wireConnection = (key: string, c: MqttConnection): void => {
     connections.set(key, c)
+    if (downlinkOn) c.on('message', (topic: string, payload: Buffer) => downlink.handle(key, topic, payload))
     c.on('connect', () => {
       if (key === '') announce([...meters.values()].map(m => m.cfg.name))
+      if (downlinkOn) downlink.requestAttributes(key, key === '' ? [...meters.values()].map(m => m.cfg) : [meters.get(key)?.cfg].filter(m => m !== undefined))
       delivery.resume(key === '' ? undefined : [key])
       onConnectionChange()
     })
@@ -218,6 +241,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   const startMeter = (m: MeterConfig): void => {
     refs.set(m.id, {id: m.id, name: m.name})
     const worker = new MeterWorker(m, {counters: countersFor(m.id), log, onReading})
+    downlink.adopt(worker)
     meters.set(m.id, {cfg: m, worker, published: 0, dropped: 0})
     if (!shared) wireConnection(m.id, newConnection(`meter ${m.id}`, m.token, undefined, `${mqttCfg.clientId}-${m.id}`.slice(0, 200)))
     worker.start()
@@ -313,6 +337,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
           overruns: m.worker.status.overruns,
           consecutiveFailures: m.worker.status.consecutiveFailures,
           lastError: m.worker.status.lastError,
+          pollIntervalMs: m.worker.pollIntervalMs,
           published: m.published,
           counters: countersFor(m.cfg.id).snapshot(),
         },
@@ -374,6 +399,10 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       mqtt_control: Object.fromEntries(
         [...counters.entries()].map(([id, mc]) => [id, {messages_sent: mc.c.mqttControlSent, bytes_sent: mc.c.mqttControlBytes}]),
       ),
+      // ThingsBoard downlink since the daemon started (docs/BRIDGE.md "Downlink").
+      downlink: downlinkOn
+        ? {rpc_requests: downlink.stats.rpcRequests, rpc_errors: downlink.stats.rpcErrors, attribute_updates: downlink.stats.attributeUpdates}
+        : null,
       process: processStats(),
     }
     await store.batch([
@@ -468,7 +497,13 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     if (retried.length > 0) log.info(`config reload: retrying authentication of ${retried.join(', ')}`, {meters: retried})
     sampler.interfaces = cfg.metrics.interfaces
     announce(removedNames, true)
-    announce(added.map(id => want.get(id)!.name))
+    // Changed meters too: their device type may be new.
+    announce([...added, ...changed].map(id => want.get(id)!.name))
+    if (downlinkOn && shared)
+      downlink.requestAttributes(
+        '',
+        added.map(id => want.get(id)!),
+      )
     delivery.resume()
     log.info(`config reloaded: ${added.length} added, ${removed.length} removed, ${changed.length} changed`, {added, removed, changed})
     return {added, removed, changed}

@@ -99,6 +99,13 @@ export class MeterWorker {
   private wake: (() => void) | undefined
   private sleepTimer: NodeJS.Timeout | undefined
   private warnedKeys = new Set<string>()
+  /** Shared attribute poll_interval from ThingsBoard (downlink); undefined = the config's. */
+  private pollOverrideMs: number | undefined
+  /** When the next poll is due (epoch ms); moved by setPollInterval. */
+  private nextPollAt = 0
+  private lastPollAt = 0
+  /** A downlink RPC hit a connection-level error and closed the client. */
+  private closedByRpc = false
 
   constructor(
     readonly cfg: MeterConfig,
@@ -124,6 +131,48 @@ export class MeterWorker {
     this.wake?.()
     await this.loop
     this.status.state = 'stopped'
+  }
+
+  /** The poll interval in force: the downlink's shared attribute if set, else the config's. */
+  get pollIntervalMs(): number {
+    return this.pollOverrideMs ?? this.cfg.pollIntervalMs
+  }
+
+  /**
+   * Changes the poll interval at run time (ThingsBoard shared attribute poll_interval; undefined goes
+   * back to the config's). The next poll is re-planned from the last one, so a shorter interval takes
+   * effect at once rather than after the old, longer wait.
+   */
+  setPollInterval(ms: number | undefined): void {
+    this.pollOverrideMs = ms
+    if (this.status.state !== 'polling' || this.lastPollAt === 0) return
+    this.nextPollAt = this.lastPollAt + this.pollIntervalMs
+    this.wake?.()
+  }
+
+  /**
+   * Runs `fn` on the meter's open association (downlink RPCs); it queues behind a poll in progress
+   * (the client runs one request at a time). Throws MeterUnreachableError while the worker has no
+   * association (connecting, backoff, auth-failed, stopped). A connection-level failure inside `fn`
+   * closes the client, and the worker associates again before its next poll.
+   */
+  async withClient<T>(fn: (c: DlmsClient) => Promise<T>): Promise<T> {
+    const c = this.client
+    if (c?.state !== 'associated' || this.status.state !== 'polling')
+      throw new MeterUnreachableError(
+        `meter ${this.cfg.id} is not associated (state ${this.status.state}${this.status.lastError ? `; last error: ${redact(this.status.lastError)}` : ''})`,
+      )
+    try {
+      return await fn(c)
+    } catch (e) {
+      if (isConnectionError(e) && this.client === c) {
+        this.closedByRpc = true
+        this.status.state = 'connecting'
+        await c.close()
+        this.wake?.() // associate again now, not at the next poll slot
+      }
+      throw e
+    }
   }
 
   private sleep(ms: number): Promise<void> {
@@ -189,7 +238,6 @@ export class MeterWorker {
 
   private async run(): Promise<void> {
     const c = this.cfg
-    let next = 0
     while (!this.stopped) {
       if (this.client?.state !== 'associated') {
         await this.closeClient()
@@ -204,7 +252,7 @@ export class MeterWorker {
           else this.deps.log.info(`meter ${c.id}: associated`, {meter: c.id, endpoint: `${c.host}:${c.port}`, framing: c.framing})
           this.status.state = 'polling'
           this.status.authFailures = 0
-          next = Date.now()
+          this.nextPollAt = Date.now()
         } catch (e) {
           this.fail(e, 'association')
           await this.closeClient()
@@ -228,10 +276,16 @@ export class MeterWorker {
           continue
         }
       }
-      const wait = next - Date.now()
-      if (wait > 0) await this.sleep(wait)
+      // A loop, not one sleep: setPollInterval may move the slot while we wait.
+      for (let wait = this.nextPollAt - Date.now(); wait > 0 && !this.stopped && !this.closedByRpc; wait = this.nextPollAt - Date.now()) await this.sleep(wait)
       if (this.stopped) break
+      // A downlink RPC that failed at the connection level closed the client: associate again first.
+      if (this.closedByRpc) {
+        this.closedByRpc = false
+        if (this.client?.state !== 'associated') continue
+      }
       const start = Date.now()
+      this.lastPollAt = start
       try {
         const values = await this.poll(this.client!)
         const pollMs = Date.now() - start
@@ -249,13 +303,14 @@ export class MeterWorker {
         await this.sleep(backoffDelay(this.status.consecutiveFailures, {minMs: c.reconnect.minMs, maxMs: c.reconnect.maxMs}, this.deps.random))
         continue
       }
-      next += c.pollIntervalMs
+      const interval = this.pollIntervalMs
+      this.nextPollAt += interval
       const now = Date.now()
-      if (next <= now) {
+      if (this.nextPollAt <= now) {
         // Overrun: the slots that passed while this poll ran are skipped, not queued.
-        const missed = Math.floor((now - next) / c.pollIntervalMs) + 1
+        const missed = Math.floor((now - this.nextPollAt) / interval) + 1
         this.status.overruns += missed
-        next += missed * c.pollIntervalMs
+        this.nextPollAt += missed * interval
       }
     }
     await this.closeClient()
@@ -328,7 +383,8 @@ export class MeterWorker {
     return values
   }
 
-  private convert(o: ObisSpec, d: DlmsData): number | string | boolean | null {
+  /** A value as the poll publishes it (scaled, unit-converted, clock as ISO); `su` for objects not polled. */
+  convert(o: ObisSpec, d: DlmsData, su: ScalerUnit | undefined = this.scalers.get(o.key)): number | string | boolean | null {
     if (o.classId === 8) {
       const dt = dataToDateTime(d)
       return dt ? dateTimeToIso(dt) : null
@@ -336,7 +392,6 @@ export class MeterWorker {
     if (o.classId === 3 || o.classId === 4) {
       const n = dataToNumber(d)
       if (n === undefined || d.type === 'boolean') return plain(d)
-      const su = this.scalers.get(o.key)
       let v = su ? applyScaler(d.type === 'int64' || d.type === 'uint64' ? d.value : n, su.scaler) : n
       if (o.unit) {
         const from = su ? unitSymbol(su.unit) : ''
@@ -355,6 +410,14 @@ function plain(d: DlmsData): number | string | boolean | null {
   if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v
   if (typeof v === 'bigint') return Number(v)
   return JSON.stringify(v)
+}
+
+/** A downlink RPC for a meter without an association (connecting, backoff, auth-failed, stopped). */
+export class MeterUnreachableError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'MeterUnreachableError'
+  }
 }
 
 /** The meter refused the association for authentication (wrong password / HLS proof refused). */

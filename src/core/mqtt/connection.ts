@@ -32,6 +32,12 @@ export interface ConnectionOptions {
   random?: () => number
   /** For tests: replaces mqtt.connect. */
   connect?: (url: string, opts: IClientOptions) => MqttClientLike
+  /**
+   * Topic filters to subscribe to (QoS 1) on every connect (the session is clean, so after each one);
+   * 'connect' is emitted once the SUBACK arrived, so nothing published in answer to our own
+   * announcements (ThingsBoard RPCs) can be missed. Received messages are emitted as 'message'.
+   */
+  subscriptions?: string[]
 }
 
 /** The part of mqtt.js's client this module uses. */
@@ -39,6 +45,8 @@ export interface MqttClientLike {
   on(event: 'connect', cb: () => void): unknown
   on(event: 'close', cb: () => void): unknown
   on(event: 'error', cb: (e: Error) => void): unknown
+  on(event: 'message', cb: (topic: string, payload: Buffer) => void): unknown
+  subscribe?(topics: string[], opts: {qos: 0 | 1 | 2}, cb: (err: Error | null, granted?: {topic: string; qos: number}[]) => void): unknown
   publish(topic: string, payload: string | Buffer, opts: {qos: 0 | 1 | 2}, cb: (err?: Error) => void): unknown
   end(force: boolean, opts: object, cb: () => void): unknown
   removeAllListeners(): unknown
@@ -182,7 +190,26 @@ export class MqttConnection extends EventEmitter {
       this.stats.connects++
       this.connectedAt = Date.now()
       o.log?.info(`mqtt ${o.label ?? 'broker'} connected`, {url: o.url})
-      this.emit('connect')
+      const topics = o.subscriptions ?? []
+      if (topics.length === 0 || !client.subscribe) {
+        this.emit('connect')
+        return
+      }
+      client.subscribe(topics, {qos: 1}, (err, granted) => {
+        if (gen !== this.generation) return
+        // A refused filter (SUBACK 0x80, e.g. a broker ACL) leaves that downlink silent: say so at error level.
+        const refused = err ? topics : (granted ?? []).filter(g => g.qos === 0x80).map(g => g.topic)
+        if (refused.length > 0)
+          o.log?.error(`mqtt ${o.label ?? 'broker'}: subscription refused for ${refused.join(', ')}${err ? `: ${err.message}` : ''}`, {
+            url: o.url,
+            hint: 'check the broker ACL: the bridge reads RPC and attribute updates from these topics',
+          })
+        this.emit('connect')
+      })
+    })
+    client.on('message', (topic: string, payload: Buffer) => {
+      if (gen !== this.generation) return
+      this.emit('message', topic, payload)
     })
     client.on('error', (e: Error) => {
       if (gen !== this.generation) return

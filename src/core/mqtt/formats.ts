@@ -1,7 +1,8 @@
 /**
  * What a reading looks like at the broker (issue 8, docs/BRIDGE.md):
  * - thingsboard-gateway: topic v1/gateway/telemetry, payload {"<meter name>":[{"ts":ms,"values":{…}}]};
- *   v1/gateway/connect {"device":"<name>"} announces each meter when the connection comes up.
+ *   v1/gateway/connect {"device":"<name>","type":"<device profile>"} announces each meter when the
+ *   connection comes up ("type" only when device_type is configured).
  * - thingsboard-device: topic v1/devices/me/telemetry on the meter's own connection (its token),
  *   payload {"ts":ms,"values":{…}}.
  * - plain: a topic template (`netmon/meters/{name}`), payload
@@ -46,8 +47,9 @@ export function telemetryMessage(format: Format, template: string, m: MeterRef, 
   }
 }
 
-export function gatewayConnectMessage(name: string): Message {
-  return {topic: GATEWAY_CONNECT, payload: JSON.stringify({device: name})}
+/** `type` is the ThingsBoard device profile (omitted: ThingsBoard uses "default"). */
+export function gatewayConnectMessage(name: string, type?: string): Message {
+  return {topic: GATEWAY_CONNECT, payload: JSON.stringify(type === undefined ? {device: name} : {device: name, type})}
 }
 
 export function gatewayDisconnectMessage(name: string): Message {

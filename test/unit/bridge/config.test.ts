@@ -133,6 +133,33 @@ describe('bridge config', () => {
     expect(() => resolveConfig(cfg({auth_failure_limit: -1}), {env})).toThrow(/^meters\[0\]\.auth_failure_limit:/)
   })
 
+  it('downlink: allow_write per meter only (default false), device_type from defaults or the meter, rpc_timeout; ThingsBoard formats only', () => {
+    const cfg = (m: Record<string, unknown>, d: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => ({
+      mqtt: {url: 'mqtt://h'},
+      defaults: {obis: {'1.0.1.8.0.255': 'e'}, ...d},
+      meters: [{id: 'a', host: 'h', ...m}],
+      ...top,
+    })
+    const a = resolveConfig(cfg({}), {env})
+    expect(a.meters[0]!.allowWrite).toBe(false)
+    expect(a.meters[0]!.deviceType).toBeUndefined()
+    expect(a.downlink).toEqual({enabled: true, rpcTimeoutMs: 10_000})
+    const b = resolveConfig(cfg({allow_write: true}, {device_type: 'meter'}, {downlink: {rpc_timeout: '30s'}}), {env})
+    expect(b.meters[0]).toMatchObject({allowWrite: true, deviceType: 'meter'})
+    expect(b.downlink).toEqual({enabled: true, rpcTimeoutMs: 30_000})
+    expect(resolveConfig(cfg({device_type: 'own'}, {device_type: 'meter'}), {env}).meters[0]!.deviceType).toBe('own')
+    expect(resolveConfig(cfg({}, {}, {downlink: {enabled: false}}), {env}).downlink!.enabled).toBe(false)
+    // A write permission is never inherited: each meter opts in by name.
+    expect(() => resolveConfig(cfg({}, {allow_write: true}), {env})).toThrow(/^defaults: /)
+    expect(() => resolveConfig(cfg({allow_write: 'yes'}), {env})).toThrow(/^meters\[0\]\.allow_write:/)
+    const plain = {publish: {format: 'plain'}}
+    expect(resolveConfig(cfg({}, {}, plain), {env}).downlink!.enabled).toBe(false)
+    expect(() => resolveConfig(cfg({}, {}, {...plain, downlink: {enabled: true}}), {env})).toThrow(/^downlink\.enabled: the downlink uses the ThingsBoard/)
+    expect(() => resolveConfig(cfg({device_type: 'x'}, {}, plain), {env})).toThrow(/^meters\[0\]\.device_type: device_type is sent in the gateway connect/)
+    expect(() => resolveConfig(cfg({}, {device_type: 'x'}, plain), {env})).toThrow(/^defaults\.device_type:/)
+    expect(() => resolveConfig(cfg({}, {}, {downlink: {rpc_timeout: '1ms'}}), {env})).toThrow(/^downlink\.rpc_timeout:/)
+  })
+
   it('address_size: HDLC meters that want a 4-byte address for small numbers; impossible sizes name their path', () => {
     const cfg = (m: Record<string, unknown>, d: Record<string, unknown> = {}) => ({
       mqtt: {url: 'mqtt://h'},

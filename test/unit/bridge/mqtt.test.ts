@@ -34,6 +34,7 @@ describe('publish formats', () => {
     expect(msg.topic).toBe('v1/gateway/telemetry')
     expect(JSON.parse(msg.payload)).toEqual({'Meter "A"': [{ts: 1700000000000, values: {e: 1.5}}]})
     expect(gatewayConnectMessage(m.name)).toEqual({topic: 'v1/gateway/connect', payload: '{"device":"Meter \\"A\\""}'})
+    expect(gatewayConnectMessage('m1', 'DLMS meter')).toEqual({topic: 'v1/gateway/connect', payload: '{"device":"m1","type":"DLMS meter"}'})
   })
   it('thingsboard-device', () => {
     const msg = telemetryMessage('thingsboard-device', '', m, 5, '{"v":230}')
