@@ -51,6 +51,9 @@
     return Math.round(24 + 40 * Math.sqrt(n.total_bytes / maxBytes))
   }
 
+  // An FDB link's port is `<agent>:<ifName>`; on the line the interface name says enough.
+  const portLabel = e => (e.port ? e.port.slice(e.port.lastIndexOf(':') + 1) : '')
+
   function drawGraph(el, m) {
     const {h, go} = lib()
     if (typeof window.cytoscape !== 'function') {
@@ -84,10 +87,13 @@
     el.replaceChildren()
     const fg = getComputedStyle(document.documentElement).getPropertyValue('--fg').trim() || '#1d2430'
     const line = getComputedStyle(document.documentElement).getPropertyValue('--muted').trim() || '#6b7280'
-    const roots = m.gateways.map(g => g.node).filter(id => id && m.nodes.some(n => n.id === id))
+    const bg = getComputedStyle(document.documentElement).getPropertyValue('--bg').trim() || '#f6f7f9'
+    // The trees' roots: nodes no link points to (a gateway, or a switch that reports the gateway behind a port).
+    const targets = new Set(m.edges.map(e => e.target))
+    const roots = m.nodes.filter(n => !targets.has(n.id)).map(n => n.id)
     ms.cy = window.cytoscape({
       container: el,
-      elements: [...m.nodes.map(n => ({group: 'nodes', data: nodeData(n)})), ...m.edges.map(e => ({group: 'edges', data: {...e, label: e.port || ''}}))],
+      elements: [...m.nodes.map(n => ({group: 'nodes', data: nodeData(n)})), ...m.edges.map(e => ({group: 'edges', data: {...e, label: portLabel(e)}}))],
       style: [
         {
           selector: 'node',
@@ -106,7 +112,20 @@
             color: fg,
           },
         },
-        {selector: 'edge', style: {width: 1.5, 'line-color': line, 'curve-style': 'bezier', label: 'data(label)', 'font-size': 9, color: line}},
+        {
+          selector: 'edge',
+          style: {
+            width: 1.5,
+            'line-color': line,
+            'curve-style': 'bezier',
+            label: 'data(label)',
+            'font-size': 10,
+            color: fg,
+            'text-background-color': bg,
+            'text-background-opacity': 1,
+            'text-background-padding': 2,
+          },
+        },
         {selector: 'edge[?inferred]', style: {'line-style': 'dashed'}},
       ],
       layout: {name: 'breadthfirst', directed: true, roots: roots.length ? roots : undefined, spacingFactor: 1.15, padding: 24, animate: false},

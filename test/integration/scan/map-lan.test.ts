@@ -28,6 +28,7 @@ import {chromium, type Browser, type Page} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN, ROOT, runCli, tempStore} from '../../support/cli.js'
 import {NETNS_SKIP, createLan, testMac, type Lan, type LanHost} from '../../support/netns.js'
+import {SNMPD_SKIP, startSnmpd, type Snmpd} from '../../support/snmpd.js'
 
 if (NETNS_SKIP) console.warn(`skipping the network map LAN test: ${NETNS_SKIP}`)
 
@@ -135,6 +136,121 @@ describe.skipIf(NETNS_SKIP)('network map of a netns LAN (10.77.25.0/24)', () => 
     expect(cam).toMatchObject({status: 'offline', type: 'camera'})
     expect(m.counts).toMatchObject({nodes: 7, online: 6, offline: 1})
   }, 180_000)
+
+  /**
+   * A managed switch at .2: Debian's snmpd in its namespace, four ports ge1–ge4 (veth pairs), and the
+   * bridge subtree (BRIDGE-MIB) served through snmpd's `pass` extension from a table the test
+   * writes (snmpd has no BRIDGE-MIB module; everything on the wire is snmpd's). ge4 is an uplink
+   * that sees five MACs, so the printer (also on ge2 with one other) must hang off ge2.
+   */
+  describe.skipIf(SNMPD_SKIP)('with a switch that reports its forwarding table (SNMP FDB)', () => {
+    let agent: Snmpd
+    let dir: string
+    afterAll(async () => {
+      await agent?.stop()
+      if (dir) rmSync(dir, {recursive: true, force: true})
+    })
+
+    it('links come from the switch ports; the switch is typed; no link is assumed', async () => {
+      const sw = lan.addHost({ip: '10.77.25.2', mac: testMac(0x2502).toUpperCase(), label: 'switch'})
+      hosts.switch = sw
+      const ifindex: Record<string, number> = {}
+      for (const p of ['ge1', 'ge2', 'ge3', 'ge4']) {
+        // A veth pair per port (this kernel has no dummy interfaces); snmpd lists both ends.
+        lan.exec(sw, ['ip', 'link', 'add', p, 'type', 'veth', 'peer', 'name', `${p}p`])
+        lan.exec(sw, ['ip', 'link', 'set', p, 'up'])
+      }
+      for (const l of JSON.parse(lan.exec(sw, ['ip', '-j', 'link', 'show'])) as {ifname: string; ifindex: number}[]) ifindex[l.ifname] = l.ifindex
+      const BRIDGE = '1.3.6.1.2.1.17'
+      const macOid = (mac: string) =>
+        mac
+          .split(':')
+          .map(x => Number.parseInt(x, 16))
+          .join('.')
+      const ports: Record<string, string[]> = {
+        ge1: [SPEC.router.mac],
+        ge2: [SPEC.printer.mac, SPEC.nas.mac],
+        ge3: [SPEC.camera.mac, SPEC.phone.mac, SPEC.server.mac],
+        ge4: [SPEC.printer.mac, SPEC.nas.mac, SPEC.phone.mac, SPEC.server.mac, SELF.mac],
+      }
+      const rows: [string, string, string][] = []
+      const names = Object.keys(ports)
+      names.forEach((p, i) => rows.push([`${BRIDGE}.1.4.1.2.${i + 1}`, 'integer', String(ifindex[p])]))
+      // One FDB entry per MAC in BRIDGE-MIB (dot1dTpFdbPort); the uplink's copies go in Q-BRIDGE (VLAN 1).
+      names.forEach((p, i) => {
+        for (const mac of ports[p]!) {
+          const first = names.findIndex(q => ports[q]!.includes(mac)) === i
+          rows.push(
+            first ? [`${BRIDGE}.4.3.1.2.${macOid(mac)}`, 'integer', String(i + 1)] : [`${BRIDGE}.7.1.2.2.1.2.1.${macOid(mac)}`, 'integer', String(i + 1)],
+          )
+        }
+      })
+      dir = mkdtempSync(join(tmpdir(), 'netmon-map-fdb-'))
+      const data = join(dir, 'bridge.json')
+      writeFileSync(data, JSON.stringify(rows))
+      writeFileSync(
+        join(dir, 'pass.py'),
+        `import json, sys
+def key(o):
+    return tuple(int(x) for x in o.strip('.').split('.'))
+rows = sorted((key(o), o, t, v) for o, t, v in json.load(open(sys.argv[1])))
+mode, oid = sys.argv[2], sys.argv[3]
+k = key(oid)
+hit = [r for r in rows if r[0] == k] if mode == '-g' else [r for r in rows if r[0] > k][:1] if mode == '-n' else []
+if hit:
+    print('.' + hit[0][1].strip('.')); print(hit[0][2]); print(hit[0][3])
+else:
+    print('NONE')
+`,
+      )
+      agent = await startSnmpd({
+        address: sw.ip,
+        clients: SUBNET,
+        wrap: ['ip', 'netns', 'exec', sw.ns],
+        extraConfig: [`pass .${BRIDGE} /usr/bin/python3 ${join(dir, 'pass.py')} ${data}`],
+      })
+      await ok(['scan', SUBNET, ...SCAN_FLAGS])
+      const sample = await runCli(
+        ['bandwidth', 'sample', '--from', `snmp://${sw.ip}:${agent.port}`, '--community-env', 'MAP_SNMP_COMMUNITY', '--fdb', '--json'],
+        {
+          db: t.db,
+          wrap: inNs(),
+          env: {MAP_SNMP_COMMUNITY: agent.community},
+          timeoutMs: 60_000,
+        },
+      )
+      expect(sample.code, sample.stderr).toBe(0)
+      expect(sample.json.fdb).toHaveLength(Object.values(ports).flat().length)
+
+      const m = (await ok(['devices', 'map', '--json'])).json
+      const id = (ip: string) => m.nodes.find((n: any) => n.ip === ip)?.id
+      const swNode = m.nodes.find((n: any) => n.ip === sw.ip)
+      expect(swNode).toMatchObject({type: 'switch', role: 'switch', type_reason: 'SNMP forwarding table', in_inventory: true})
+      const agentName = `${sw.ip}:${agent.port}`
+      const edges = new Map<string, any>(m.edges.map((e: any) => [e.target, e]))
+      const expectPort = (ip: string, port: string) =>
+        expect(edges.get(id(ip)), ip).toMatchObject({source: swNode.id, kind: 'fdb', port: `${agentName}:${port}`, if_index: ifindex[port], inferred: false})
+      expectPort(SPEC.router.ip, 'ge1')
+      expectPort(SPEC.printer.ip, 'ge2') // not the uplink ge4, which sees five MACs
+      expectPort(SPEC.nas.ip, 'ge2')
+      expectPort(SPEC.camera.ip, 'ge3')
+      expectPort(SPEC.phone.ip, 'ge3')
+      expectPort(SPEC.server.ip, 'ge3')
+      expectPort(SELF.ip, 'ge4')
+      // The switch reported the gateway behind ge1: it is the tree's root, not below the gateway.
+      expect(edges.has(swNode.id)).toBe(false)
+      expect(m.edges).toHaveLength(7)
+      expect(m.gateways[0]).toMatchObject({ip: SPEC.router.ip, source: 'route'})
+      // The switch's port counters are devices too (bandwidth accounting), not hosts on the map.
+      expect(m.nodes.every((n: any) => n.ip !== null)).toBe(true)
+      expect(m.counts.left_out).toBeGreaterThanOrEqual(4)
+
+      const text = (await ok(['devices', 'map'])).stdout
+      expect(text).toMatch(/\n {2}10\.77\.25\.2 {2}switch .*\[switch\]/)
+      expect(text).toContain(`├── port ${agentName}:ge1: 10.77.25.1  router`)
+      expect(text).toMatch(/│ {3}├── 10\.77\.25\.10 {2}printer|port .*:ge2: 10\.77\.25\.10 {2}printer/)
+    }, 180_000)
+  })
 
   describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium (inside the LAN namespace)', () => {
     let serve: ChildProcess
@@ -285,8 +401,8 @@ describe.skipIf(NETNS_SKIP)('network map of a netns LAN (10.77.25.0/24)', () => 
         expect(st.scan).toMatchObject({status: 'done', targets: ['10.77.25.1-20'], ports: PORTS})
         expect(await page.locator('#scan-line').innerText()).toContain(`#${st.scan.id} done`)
         const ips = await page.locator('#scan-result-table tbody tr td:first-child').allInnerTexts()
-        // The camera was removed: the five remaining hosts of .1-.20, as the store recorded them.
-        expect(ips).toEqual([SPEC.router.ip, SPEC.printer.ip, SPEC.nas.ip, SPEC.phone.ip, SPEC.server.ip])
+        // The camera was removed: the remaining hosts of .1-.20 (the switch .2 when snmpd is there), as the store recorded them.
+        expect(ips).toEqual([SPEC.router.ip, ...(hosts.switch ? [hosts.switch.ip] : []), SPEC.printer.ip, SPEC.nas.ip, SPEC.phone.ip, SPEC.server.ip])
         expect(st.hosts.map((h: any) => h.ip)).toEqual(ips)
         const printerRow = page.locator('#scan-result-table tbody tr', {hasText: SPEC.printer.ip})
         expect(await printerRow.innerText()).toContain('631, 9100')
