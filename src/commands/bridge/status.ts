@@ -8,7 +8,7 @@ export default class BridgeStatusCommand extends NetmonCommand {
   static override summary = 'Show whether the bridge daemon is running and how each meter and the broker are doing'
   static override description =
     `Reads the daemon's heartbeat and status rows from the store (works from any shell while \`netmon bridge run\` is running, or after it stopped). The daemon counts as running when its heartbeat is recent (within three heartbeat intervals, at least 5 s).
-Per meter: state, last successful poll, last error, consecutive failures, readings published since the daemon started, readings pending in the outbox. Overall: uptime, broker connection, outbox depth, dropped readings, poll-to-PUBACK latency.
+Per meter: state, last successful poll, last error, consecutive failures, readings published since the daemon started, readings pending in the outbox, pushes received. Overall: uptime, broker connection, outbox depth, dropped readings, poll-to-PUBACK latency, the push listener's counters (received, decoded, malformed, unknown sender, refused).
 Exit status is 0 whether or not the daemon runs: scripts read "running" from --json.`
   static override examples = ['<%= config.bin %> bridge status', '<%= config.bin %> bridge status --db /var/lib/netmon/netmon.db --json']
   static override flags = {db: dbFlag}
@@ -42,6 +42,14 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
         ['poll → PUBACK', lat?.count ? `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms, max ${lat.max_ms} ms (last ${lat.count})` : '-'],
         ['network', s.network ? `TX ${(s.network.tx_bps / 1e3).toFixed(1)} Kbps, RX ${(s.network.rx_bps / 1e3).toFixed(1)} Kbps` : '-'],
         ['process', s.process ? `RSS ${humanBytes(s.process.rss_bytes)} (heap ${humanBytes(s.process.heap_used_bytes)}), CPU ${s.process.cpu_seconds} s` : '-'],
+        ...(s.push
+          ? ([
+              [
+                'push',
+                `${s.push.listen ?? '-'}: ${s.push.received} received, ${s.push.decoded} decoded, ${s.push.malformed} malformed, ${s.push.unknown} unknown sender, ${s.push.refused} refused`,
+              ],
+            ] as [string, string][])
+          : []),
       ]),
     )
     this.out(
@@ -61,6 +69,11 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
         ]),
       ),
     )
+    for (const m of s.meters)
+      if (m.push)
+        this.out(
+          `${m.id}: ${m.push.received} push(es), last ${m.push.last_at_ms === null ? 'never' : `${humanDuration(Date.now() - m.push.last_at_ms)} ago`}${m.push.last_error ? `, last refused: ${m.push.last_error}` : ''}`,
+        )
     for (const m of s.meters)
       for (const [obis, why] of Object.entries(m.object_errors)) this.out(`${m.id}: ${obis} not read: ${why.length > 100 ? `${why.slice(0, 97)}...` : why}`)
     return s

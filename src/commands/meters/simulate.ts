@@ -9,6 +9,7 @@ import {parseDuration} from '../../core/format/time.js'
 import {registerSecret} from '../../core/secrets.js'
 import {loadKey, parseSystemTitle, SECURITY_POLICIES, type SecurityPolicyName} from '../../core/dlms/keys.js'
 import type {SimulatorSecurity} from '../../core/dlms/simulator/server.js'
+import type {SimulatorPushOptions} from '../../core/dlms/simulator/push.js'
 
 const schema = z.object({
   port: z.number().int().min(0).max(65535),
@@ -45,12 +46,14 @@ export default class MetersSimulate extends NetmonCommand {
     `Each meter is a COSEM server on 127.0.0.1 (consecutive ports from --port; --port 0 lets the OS pick) answering association with no authentication (client 16) or LLS (client 17, password 12345678 unless --password-env), GET normal, with-list and block transfer, SET of the clock.
 Objects: clock 0.0.1.0.0.255, energy 1.0.1.8.0.255, voltage 1.0.32.7.0.255, current 1.0.31.7.0.255, power 1.0.1.7.0.255, frequency 1.0.14.7.0.255, max demand 1.0.1.6.0.255 (class 4), serial 0.0.96.1.0.255, load profile 1.0.99.1.0.255, and more (docs/DLMS.md).
 Faults: --fault [METER=]SPEC with SPEC one of drop, delay:<ms>, corrupt, reject-password, silent, truncate, bad-value:<OBIS> (append :once to fire once). With --config FILE, SIGHUP re-reads the file's faults.
+Push mode (--push HOST:PORT, --push-every S): every meter connects to a push listener on loopback (e.g. the bridge's push.listen) and sends DataNotifications of its periodic push setup 0.0.25.9.0.255 (logical device name, clock, registers); with --hls they are ciphered with the meter's keys (general-glo-ciphering).
 HLS-GMAC (--hls): client 1 must then associate with HLS mechanism 5 and security suite 0; meter i has --system-title plus i; keys from --ek-env/--ek-file and --ak-env/--ak-file (32 hex digits), never from flags.
 Runs until interrupted (or for --duration). With --json, prints NDJSON events: first {"event":"listening",…}.`
   static override examples = [
     '<%= config.bin %> meters simulate --port 4061',
     '<%= config.bin %> meters simulate --framing hdlc --meters 3 --port 4061 --fault 1=delay:2000',
     '<%= config.bin %> meters simulate --config sim.yaml --json',
+    '<%= config.bin %> meters simulate --meters 3 --push 127.0.0.1:4059 --push-every 10s',
   ]
   static override flags = {
     port: Flags.integer({description: 'First TCP port (meter i listens on port + i); 0 = any free port', default: 4061}),
@@ -71,6 +74,8 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
     'ak-env': Flags.string({description: 'HLS: environment variable holding the authentication key (hex)', helpValue: 'VAR'}),
     'ak-file': Flags.string({description: 'HLS: file holding the authentication key (hex)', helpValue: 'FILE'}),
     security: Flags.string({description: 'HLS: APDU protection required', options: Object.keys(SECURITY_POLICIES), default: 'auth-enc'}),
+    push: Flags.string({description: 'Push mode: every meter connects to this push listener (loopback) and sends DataNotifications', helpValue: 'HOST:PORT'}),
+    'push-every': Flags.string({description: 'Push mode: send a periodic push this often (e.g. 10s; a number is seconds)', helpValue: 'DURATION'}),
   }
 
   async run(): Promise<void> {
@@ -121,6 +126,24 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
         securityControl: SECURITY_POLICIES[(secGiven || !hls?.security ? flags.security : hls.security) as SecurityPolicyName],
       }
     }
+    const pushTo = flags.push ?? config.push?.to
+    let push: SimulatorPushOptions | undefined
+    if (flags['push-every'] && !pushTo) throw new NetmonError('usage', '--push-every needs --push HOST:PORT (or push.to in the config file)')
+    if (pushTo) {
+      const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(pushTo)
+      if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) throw new NetmonError('input', `--push ${pushTo}: expected HOST:PORT, e.g. 127.0.0.1:4059`)
+      const every = flags['push-every'] ?? config.push?.every
+      const everyMs =
+        every === undefined ? 10_000 : typeof every === 'number' || /^\d+(\.\d+)?$/.test(every) ? Number(every) * 1000 : parseDuration(every, '--push-every')
+      if (!(everyMs >= 100)) throw new NetmonError('input', `--push-every ${every}: expected at least 100ms`)
+      push = {
+        host: m[1] ?? m[2]!,
+        port: Number(m[3]),
+        intervalMs: everyMs,
+        objectList: config.push?.object_list ?? 'sent',
+        ciphered: config.push?.ciphered ?? true,
+      }
+    }
     const json = this.jsonEnabled()
     const emit = (obj: Record<string, unknown>, text: string): void => {
       if (json) process.stdout.write(JSON.stringify(obj) + '\n')
@@ -139,6 +162,7 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
       seed: Math.floor(Math.random() * 0x7fffffff),
       faults,
       ...(security ? {security} : {}),
+      ...(push ? {push} : {}),
       onEvent: e => {
         if (e.type !== 'listening') emit({event: e.type, ...e, type: undefined, ts: new Date().toISOString()}, describeEvent(e))
       },
@@ -153,6 +177,9 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
       clients: security ? {1: 'hls-gmac', 16: 'none', 17: 'low'} : {16: 'none', 17: 'low'},
       ...(security ? {system_titles: sim.ports.map((_, i) => systemTitleOf(security.systemTitle, i))} : {}),
       faults: faults.map(formatFault),
+      ...(push
+        ? {push: {to: `${push.host}:${push.port}`, every_ms: push.intervalMs, object_list: push.objectList, ciphered: Boolean(security && push.ciphered)}}
+        : {}),
     }
     if (json) process.stdout.write(JSON.stringify(summary) + '\n')
     else
@@ -163,6 +190,10 @@ Runs until interrupted (or for --duration). With --json, prints NDJSON events: f
               `meter ${i}: ${sim.host}:${p} (${sim.framing}, server address 1, client 16 = no auth, 17 = LLS${security ? `, 1 = HLS-GMAC system title ${systemTitleOf(security.systemTitle, i)}` : ''}${faults[i] ? `, fault ${formatFault(faults[i]!)}` : ''})`,
           )
           .join('\n'),
+      )
+    if (push && !json)
+      this.out(
+        `pushing to ${push.host}:${push.port} every ${(push.intervalMs ?? 0) / 1000} s (object list ${push.objectList}${security && push.ciphered ? ', ciphered: general-glo-ciphering' : ''})`,
       )
 
     await new Promise<void>(resolve => {

@@ -10,6 +10,7 @@ import {hostname} from 'node:os'
 import {dirname, extname, resolve} from 'node:path'
 import YAML from 'yaml'
 import {z} from 'zod'
+import {SC_AUTHENTICATED_ENCRYPTION, SC_AUTHENTICATION, SC_ENCRYPTION} from '../dlms/codec/security.js'
 import {formatObis, tryParseObis} from '../dlms/codec/obis.js'
 import {invalidInput, NetmonError} from '../errors.js'
 import {parseDuration} from '../format/time.js'
@@ -146,6 +147,29 @@ const meterCommon = {
   device_type: z.string().min(1, {message: 'expected a device profile name'}).max(200).optional(),
 }
 
+/** One entry of a push setup's push_object_list (class 40 attribute 2): which attribute each body element is. */
+const pushObject = z.strictObject({
+  class: int(1, 0xffff, 'a COSEM class id 1-65535'),
+  obis: obisText,
+  attribute: int(1, 127, 'an attribute index 1-127').optional(),
+})
+const pushObjectList = z.array(pushObject, {message: 'expected a list of {class, obis, attribute}'}).min(1, {message: 'expected at least one object'})
+
+/** Per meter: how its DataNotifications are recognised, deciphered and mapped (docs/BRIDGE.md "Push"). */
+const meterPush = z.strictObject({
+  system_title: z.string().min(1).optional(),
+  logical_device_name: z.string().min(1).max(64).optional(),
+  ek_env: envName.optional(),
+  ek_file: z.string().min(1).optional(),
+  ak_env: envName.optional(),
+  ak_file: z.string().min(1).optional(),
+  /** Protection a push must at least have; default auth-enc with keys, none without. */
+  security: z.enum(['auth-enc', 'auth', 'enc', 'none'], {message: 'expected auth-enc, auth, enc or none'}).optional(),
+  object_list: pushObjectList.optional(),
+  object_lists: z.record(obisText, pushObjectList).optional(),
+  obis: obisList.optional(),
+})
+
 const meterSchema = z.strictObject({
   id: z.string({error: iss => (iss.input === undefined ? 'missing: a unique id for the meter' : 'expected text')}).pipe(idText),
   name: z.string().min(1, {message: 'expected a non-empty name'}).max(200).optional(),
@@ -153,6 +177,7 @@ const meterSchema = z.strictObject({
   enabled: z.boolean().optional(),
   // Downlink RPCs that change the meter (set_clock, disconnect, reconnect): per meter only, never in defaults.
   allow_write: z.boolean().optional(),
+  push: meterPush.optional(),
   ...meterCommon,
 })
 
@@ -218,6 +243,14 @@ const schema = z.strictObject({
       rpc_timeout: duration(100, 600_000).optional(),
     })
     .optional(),
+  push: z
+    .strictObject({
+      listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, {message: 'expected HOST:PORT, e.g. 0.0.0.0:4059 or [::]:4059'}),
+      framing: z.literal('wrapper', {message: 'expected wrapper (IEC 62056-47 over TCP)'}).optional(),
+      max_connections: int(1, 100_000).optional(),
+      idle_timeout: duration(1000, 86_400_000).optional(),
+    })
+    .optional(),
 })
 
 type RawConfig = z.infer<typeof schema>
@@ -254,6 +287,38 @@ export interface MeterConfig {
   allowWrite?: boolean
   /** thingsboard-gateway: the device profile sent as "type" in v1/gateway/connect. */
   deviceType?: string
+  /** false: a push-only meter (no host): nothing polls it, its readings come from its DataNotifications. */
+  poll?: false
+  push?: MeterPushConfig
+}
+
+export interface PushObjectSpec {
+  classId: number
+  obis: string
+  attribute: number
+}
+
+export interface MeterPushConfig {
+  /** 16 lowercase hex digits. */
+  systemTitle?: string
+  logicalDeviceName?: string
+  keys?: {ek: Uint8Array; ak: Uint8Array}
+  /** Security bits a push must at least have (0 = plain accepted). */
+  require: number
+  /** The push object list when the meter does not send it: one list for every push setup… */
+  objectList?: PushObjectSpec[]
+  /** …or one per push setup, by its logical name (the body's first element, IDIS convention). */
+  objectLists: Record<string, PushObjectSpec[]>
+  /** Objects that only arrive by push (alarm registers…), besides meters[i].obis. */
+  obis: ObisSpec[]
+}
+
+export interface PushListenConfig {
+  host: string
+  port: number
+  framing: 'wrapper'
+  maxConnections: number
+  idleTimeoutMs: number
 }
 
 export interface MqttConfig {
@@ -287,6 +352,7 @@ export interface BridgeConfig {
   shutdownTimeoutMs: number
   /** ThingsBoard RPC and shared attributes (docs/BRIDGE.md "Downlink"); off for the plain format. */
   downlink?: {enabled: boolean; rpcTimeoutMs: number}
+  push?: PushListenConfig
 }
 
 export const DEFAULTS = {
@@ -438,6 +504,8 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
   const names = new Map<string, number>()
   const tokens = new Map<string, number>()
   const endpoints = new Map<string, number>()
+  const pushTitles = new Map<string, number>()
+  const pushNames = new Map<string, number>()
   const meters: MeterConfig[] = []
   c.meters.forEach((mc, i) => {
     const at = (...p: PropertyKey[]): PropertyKey[] => ['meters', i, ...p]
@@ -449,8 +517,10 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     if (mc.enabled === false) return
     if (format !== 'thingsboard-gateway' && mc.device_type !== undefined)
       fail(at('device_type'), `device_type is sent in the gateway connect message: it needs format thingsboard-gateway (format is ${format})`)
-    const host = mc.host ?? d.host
-    if (host === undefined) return fail(at('host'), "missing: the meter's host name or address (or defaults.host)")
+    // A meter with a push section and no host is push-only (behind NAT, on cellular): nothing polls it.
+    const poll = (mc.host ?? d.host) !== undefined || !mc.push
+    const host = mc.host ?? d.host ?? ''
+    if (poll && !host) return fail(at('host'), "missing: the meter's host name or address (or defaults.host)")
     const port = mc.port ?? d.port ?? DEFAULTS.port
     const framing = mc.framing ?? d.framing ?? DEFAULTS.framing
     const physical = mc.physical_address ?? d.physical_address
@@ -474,7 +544,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       )
     const serverAddress = mc.server_address ?? d.server_address ?? 1
     const ep = `${host.toLowerCase()}:${port}:${serverAddress}:${physical ?? ''}`
-    if (endpoints.has(ep))
+    if (poll && endpoints.has(ep))
       fail(at('port'), `meters[${endpoints.get(ep)}] already polls ${host}:${port} (same address)`, 'each meter needs its own host/port or server address')
     endpoints.set(ep, i)
     const a = mc.auth ?? d.auth ?? {mechanism: 'none' as const}
@@ -488,7 +558,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       if (a.password_env) fail([...authPath, 'password_env'], 'a password is only used with mechanism: low')
       meterAuth = {mechanism: 'none'}
     }
-    const rawObis = mc.obis ?? d.obis
+    const rawObis = mc.obis ?? d.obis ?? (poll ? undefined : [])
     if (!rawObis) return fail(at('obis'), 'no OBIS codes to read: give meters[i].obis or defaults.obis')
     const obisPath = mc.obis ? at('obis') : ['defaults', 'obis']
     const list: ObisSpec[] = rawObis.map(o => ({obis: formatObis(tryParseObis(o.obis)!), key: o.key, classId: o.class ?? 3, ...(o.unit ? {unit: o.unit} : {})}))
@@ -502,6 +572,21 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       codes.add(`${o.obis}/${o.classId}`)
       if (o.unit && o.classId !== 3 && o.classId !== 4) fail([...p, 'unit'], 'unit conversion applies to registers (class 3 or 4) only')
     })
+    const push = mc.push ? resolveMeterPush(mc.push, at('push'), {fail, secret, file, obisKeys: keys, obisCodes: codes}) : undefined
+    if (!poll && push && list.length + push.obis.length === 0)
+      fail(at('push', 'obis'), 'a push-only meter needs meters[i].obis or push.obis: the objects its pushes carry and their telemetry keys')
+    if (push?.systemTitle) {
+      const other = pushTitles.get(push.systemTitle)
+      if (other !== undefined) fail(at('push', 'system_title'), `meters[${other}] has the same system title`)
+      pushTitles.set(push.systemTitle, i)
+    }
+    if (push?.logicalDeviceName) {
+      const other = pushNames.get(push.logicalDeviceName)
+      if (other !== undefined) fail(at('push', 'logical_device_name'), `meters[${other}] has the same logical device name`)
+      pushNames.set(push.logicalDeviceName, i)
+    }
+    if (push && !push.systemTitle && !push.logicalDeviceName)
+      fail(at('push'), 'a push section needs system_title or logical_device_name: how its notifications are matched to this meter')
     const pollIntervalMs = mc.poll_interval ?? d.poll_interval ?? DEFAULTS.pollIntervalMs
     const timeoutMs = mc.timeout ?? d.timeout ?? Math.min(DEFAULTS.timeoutMs, Math.max(pollIntervalMs, 1000))
     const rb = mc.reconnect ?? d.reconnect
@@ -534,8 +619,15 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       ...(token ? {token} : {}),
       allowWrite: mc.allow_write === true,
       ...((mc.device_type ?? d.device_type) !== undefined ? {deviceType: mc.device_type ?? d.device_type} : {}),
+      ...(poll ? {} : {poll: false as const}),
+      ...(push ? {push} : {}),
     })
   })
+  const pushListen = c.push ? resolvePushListen(c.push, fail) : undefined
+  if (!pushListen) {
+    const i = c.meters.findIndex(mc => mc.push && mc.enabled !== false)
+    if (i >= 0) fail(['meters', i, 'push'], 'meters push but no listener is configured', 'add push: {listen: 0.0.0.0:4059} at the top level')
+  }
 
   const ret = c.store?.readings_retention
   if (ret !== undefined && ret !== 0 && ret < 3_600_000) fail(['store', 'readings_retention'], 'expected 0 (keep forever) or at least 1h')
@@ -564,6 +656,90 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       enabled: format !== 'plain' && c.downlink?.enabled !== false,
       rpcTimeoutMs: c.downlink?.rpc_timeout ?? DEFAULTS.rpcTimeoutMs,
     },
+    ...(pushListen ? {push: pushListen} : {}),
+  }
+}
+
+const PUSH_SECURITY: Record<string, number> = {'auth-enc': SC_AUTHENTICATED_ENCRYPTION, auth: SC_AUTHENTICATION, enc: SC_ENCRYPTION, none: 0}
+
+type Fail = (path: PropertyKey[], message: string, hint?: string) => never
+
+function resolvePushListen(p: NonNullable<RawConfig['push']>, fail: Fail): PushListenConfig {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(p.listen)!
+  const port = Number(m[3])
+  if (port < 1 || port > 65535) fail(['push', 'listen'], 'expected a port 1-65535')
+  return {
+    host: m[1] ?? m[2]!,
+    port,
+    framing: 'wrapper',
+    maxConnections: p.max_connections ?? 10_000,
+    idleTimeoutMs: p.idle_timeout ?? 3_600_000,
+  }
+}
+
+interface PushDeps {
+  fail: Fail
+  secret: (path: PropertyKey[], name: string) => string
+  file: (path: PropertyKey[], p: string) => {abs: string; data: Buffer}
+  obisKeys: Set<string>
+  obisCodes: Set<string>
+}
+
+/** Validates a meter's push section; keys come from env variables or files only and are registered as secrets. */
+function resolveMeterPush(p: NonNullable<z.infer<typeof meterPush>>, at: PropertyKey[], deps: PushDeps): MeterPushConfig {
+  const {fail} = deps
+  let systemTitle: string | undefined
+  if (p.system_title !== undefined) {
+    const t = p.system_title.trim()
+    if (/^[0-9a-fA-F]{16}$/.test(t)) systemTitle = t.toLowerCase()
+    else if (/^[\x20-\x7e]{8}$/.test(t)) systemTitle = Buffer.from(t, 'latin1').toString('hex')
+    else fail([...at, 'system_title'], 'expected 8 octets: 16 hex digits or 8 ASCII characters')
+  }
+  const key = (what: 'ek' | 'ak'): Uint8Array | undefined => {
+    const env = p[`${what}_env`]
+    const f = p[`${what}_file`]
+    if (env && f) fail([...at, `${what}_env`], `give ${what}_env or ${what}_file, not both`)
+    let text: string | undefined
+    if (env) text = deps.secret([...at, `${what}_env`], env)
+    else if (f) text = deps.file([...at, `${what}_file`], f).data.toString('utf8')
+    if (text === undefined) return undefined
+    const clean = text.trim().replace(/[\s:]/g, '')
+    for (const v of [text.trim(), clean, clean.toLowerCase(), clean.toUpperCase()]) if (v) registerSecret(v)
+    if (!/^[0-9a-fA-F]{32}$/.test(clean))
+      fail(
+        [...at, env ? `${what}_env` : `${what}_file`],
+        `the ${what === 'ek' ? 'encryption' : 'authentication'} key must be 32 hex digits (got ${clean.length} characters; value not shown)`,
+      )
+    return new Uint8Array(Buffer.from(clean, 'hex'))
+  }
+  const ek = key('ek')
+  const ak = key('ak')
+  if (Boolean(ek) !== Boolean(ak)) fail([...at, ek ? 'ak_env' : 'ek_env'], 'ciphered pushes need both keys: ek_env|ek_file and ak_env|ak_file')
+  if (ek && !systemTitle) fail([...at, 'system_title'], "ciphered pushes are matched by the meter's system title: give system_title")
+  const require = PUSH_SECURITY[p.security ?? (ek ? 'auth-enc' : 'none')]!
+  if (require !== 0 && !ek) fail([...at, 'security'], `security ${p.security} needs the keys (ek_env|ek_file, ak_env|ak_file)`)
+  const spec = (list: z.infer<typeof pushObjectList>): PushObjectSpec[] =>
+    list.map(o => ({classId: o.class, obis: formatObis(tryParseObis(o.obis)!), attribute: o.attribute ?? 2}))
+  const obis: ObisSpec[] = (p.obis ?? []).map(o => ({
+    obis: formatObis(tryParseObis(o.obis)!),
+    key: o.key,
+    classId: o.class ?? 3,
+    ...(o.unit ? {unit: o.unit} : {}),
+  }))
+  obis.forEach((o, j) => {
+    if (deps.obisKeys.has(o.key)) fail([...at, 'obis', j, 'key'], `duplicate telemetry key "${o.key}" (also in meters[i].obis)`)
+    deps.obisKeys.add(o.key)
+    if (deps.obisCodes.has(`${o.obis}/${o.classId}`)) fail([...at, 'obis', j, 'obis'], `OBIS ${o.obis} is already in meters[i].obis`)
+    if (o.unit && o.classId !== 3 && o.classId !== 4) fail([...at, 'obis', j, 'unit'], 'unit conversion applies to registers (class 3 or 4) only')
+  })
+  return {
+    ...(systemTitle ? {systemTitle} : {}),
+    ...(p.logical_device_name ? {logicalDeviceName: p.logical_device_name} : {}),
+    ...(ek && ak ? {keys: {ek, ak}} : {}),
+    require,
+    ...(p.object_list ? {objectList: spec(p.object_list)} : {}),
+    objectLists: Object.fromEntries(Object.entries(p.object_lists ?? {}).map(([ln, list]) => [formatObis(tryParseObis(ln)!), spec(list)])),
+    obis,
   }
 }
 

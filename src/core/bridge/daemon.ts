@@ -23,6 +23,7 @@ import {Delivery, type OutboxEntry} from './outbox.js'
 import {insertMetricsStmt, meterNames, pruneOld, syncMeters, upsertBridgeStatusStmt, upsertMeterStatusStmt, type MetricsRow} from './repo.js'
 import {subscriptions} from './downlink.js'
 import {Downlink} from './rpc.js'
+import {PushListener} from './push.js'
 import {MeterWorker, type PollResult} from './worker.js'
 
 export interface BridgeOptions {
@@ -244,7 +245,9 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     downlink.adopt(worker)
     meters.set(m.id, {cfg: m, worker, published: 0, dropped: 0})
     if (!shared) wireConnection(m.id, newConnection(`meter ${m.id}`, m.token, undefined, `${mqttCfg.clientId}-${m.id}`.slice(0, 200)))
-    worker.start()
+    // A push-only meter (no host) is never polled: its readings come from the push listener.
+    if (m.poll === false) worker.status.state = 'push-only'
+    else worker.start()
   }
   const stopMeter = async (id: string): Promise<void> => {
     const m = meters.get(id)
@@ -260,6 +263,39 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
 
   await syncMeters(store, cfg.meters)
   for (const m of cfg.meters) startMeter(m)
+
+  // ---------- push listener (DataNotifications from meters, issue 18 item 4) ----------
+  let push: PushListener | undefined
+  if (cfg.push) {
+    push = new PushListener({
+      config: cfg.push,
+      meters: () => cfg.meters,
+      log,
+      scalerFor: (id, obis) => meters.get(id)?.worker.scalerFor(obis),
+      onReading: r => {
+        const rt = meters.get(r.meterId)
+        if (rt?.cfg.poll === false) rt.worker.status.lastSuccessAt = Date.now()
+        onReading(r)
+      },
+    })
+    try {
+      const a = await push.start()
+      log.info(`push listener on ${a.host}:${a.port} (wrapper)`, {push_listen: `${a.host}:${a.port}`})
+    } catch (e) {
+      await Promise.all([...meters.keys()].map(id => stopMeter(id)))
+      await Promise.all([...connections.values()].map(c => c.stop(0)))
+      await delivery.close()
+      const code = (e as NodeJS.ErrnoException).code
+      throw new NetmonError(
+        'network',
+        `cannot listen for pushes on ${cfg.push.host}:${cfg.push.port}: ${code === 'EADDRINUSE' ? 'port already in use' : (e as Error).message}`,
+        {
+          hint: 'choose another push.listen port',
+          code: 'PUSH_LISTEN',
+        },
+      )
+    }
+  }
   log.info(`bridge started: ${cfg.meters.length} meter(s), format ${cfg.format}, broker ${redact(mqttCfg.url)}`, {
     pid: process.pid,
     store: store.location.display,
@@ -404,6 +440,13 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
         ? {rpc_requests: downlink.stats.rpcRequests, rpc_errors: downlink.stats.rpcErrors, attribute_updates: downlink.stats.attributeUpdates}
         : null,
       process: processStats(),
+      push: push
+        ? {
+            listen: push.address ? `${push.address.host}:${push.address.port}` : null,
+            ...push.stats,
+            by_meter: Object.fromEntries([...push.byMeter].map(([id, p]) => [id, {received: p.received, last_at: p.lastAt, last_error: p.lastError}])),
+          }
+        : null,
     }
     await store.batch([
       upsertBridgeStatusStmt({
@@ -473,10 +516,11 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       JSON.stringify({...next.mqtt, ca: undefined, cert: undefined, key: undefined}) !==
         JSON.stringify({...cfg.mqtt, ca: undefined, cert: undefined, key: undefined}) ||
       next.format !== cfg.format ||
-      next.topic !== cfg.topic
+      next.topic !== cfg.topic ||
+      JSON.stringify(next.push ?? null) !== JSON.stringify(cfg.push ?? null)
     ) {
-      log.warn('config reload: mqtt/publish settings changed; they take effect after a restart (meters are reloaded now)')
-      next = {...next, mqtt: cfg.mqtt, format: cfg.format, topic: cfg.topic}
+      log.warn('config reload: mqtt/publish/push listener settings changed; they take effect after a restart (meters are reloaded now)')
+      next = {...next, mqtt: cfg.mqtt, format: cfg.format, topic: cfg.topic, push: cfg.push}
     }
     const want = new Map(next.meters.map(m => [m.id, m]))
     for (const id of [...meters.keys()]) {
@@ -517,6 +561,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       clearInterval(hbTimer)
       clearInterval(metricsTimer)
       clearInterval(pruneTimer)
+      await push?.stop()
       // Workers: a poll in progress finishes or times out (bounded by the meter timeout) — bounded again here.
       // The timer is cleared when the workers finish first: a pending one would keep the stopped
       // process alive until the deadline.

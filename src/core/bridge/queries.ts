@@ -264,7 +264,20 @@ export interface BridgeStatus {
     mqtt_control_sent: number
     /** Objects the last poll could not read, by OBIS → why (a data-access-result or an undecodable value). */
     object_errors: Record<string, string>
+    /** DataNotifications from this meter since the daemon started (null: none received). */
+    push: {received: number; last_at: string | null; last_at_ms: number | null; last_error: string | null} | null
   }[]
+  /** The push listener (null when push.listen is not configured): counts since the daemon started. */
+  push: {
+    listen: string | null
+    received: number
+    decoded: number
+    malformed: number
+    unknown: number
+    refused: number
+    stored: number
+    connections: number
+  } | null
 }
 
 /** The first MQTT connection with a refusal (or else an error) in the heartbeat detail. */
@@ -301,7 +314,7 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
     return {
       id: String(m.id),
       name: String(m.name),
-      endpoint: `${m.host}:${m.port}`,
+      endpoint: m.host ? `${m.host}:${m.port}` : 'push only',
       state: s ? (running ? String(s.state) : 'stopped') : null,
       last_success_at: ok === null ? null : isoOf(ok),
       last_success_at_ms: ok,
@@ -317,8 +330,10 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
       dropped: Number(s?.dropped ?? 0),
       mqtt_control_sent: Number(detail?.mqtt_control?.[String(m.id)]?.messages_sent ?? 0),
       object_errors: (running ? detail?.object_errors?.[String(m.id)] : undefined) ?? {},
+      push: pushOf(detail?.push?.by_meter?.[String(m.id)]),
     }
   })
+  const p = detail?.push
   const net = detail?.network
   return {
     running,
@@ -348,6 +363,18 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
       : null,
     process: detail?.process ?? null,
     meters: metersOut,
+    push: p
+      ? {
+          listen: p.listen ?? null,
+          received: Number(p.received ?? 0),
+          decoded: Number(p.decoded ?? 0),
+          malformed: Number(p.malformed ?? 0),
+          unknown: Number(p.unknown ?? 0),
+          refused: Number(p.refused ?? 0),
+          stored: Number(p.stored ?? 0),
+          connections: Number(p.connections ?? 0),
+        }
+      : null,
   }
 }
 
@@ -507,4 +534,10 @@ export async function hostIssueSums(store: Store, since: number, until: number):
     intervals: Number(r?.intervals ?? 0),
     last_ts: r?.last_ts === null || r?.last_ts === undefined ? null : Number(r.last_ts),
   }
+}
+
+function pushOf(b: Record<string, any> | undefined): BridgeStatus['meters'][number]['push'] {
+  if (!b) return null
+  const at = b.last_at === null || b.last_at === undefined ? null : Number(b.last_at)
+  return {received: Number(b.received ?? 0), last_at: at === null ? null : isoOf(at), last_at_ms: at, last_error: b.last_error ?? null}
 }

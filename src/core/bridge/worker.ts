@@ -29,7 +29,7 @@ import type {MeterCounters} from './counters.js'
  * `auth-failed`: the meter refused our authentication `auth_failure_limit` times in a row; the worker
  * stops trying (real meters lock a client out after a few wrong passwords) until a reload or restart.
  */
-export type WorkerState = 'connecting' | 'polling' | 'backoff' | 'auth-failed' | 'stopped'
+export type WorkerState = 'connecting' | 'polling' | 'backoff' | 'auth-failed' | 'push-only' | 'stopped'
 
 export interface WorkerStatus {
   state: WorkerState
@@ -114,6 +114,12 @@ export class MeterWorker {
 
   get id(): string {
     return this.cfg.id
+  }
+
+  /** The scaler_unit read for an OBIS in this association (the push listener uses it for pushes without attribute 3). */
+  scalerFor(obis: string): ScalerUnit | undefined {
+    const o = this.cfg.obis.find(x => x.obis === obis)
+    return o ? this.scalers.get(o.key) : undefined
   }
 
   start(): void {

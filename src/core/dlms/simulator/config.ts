@@ -14,6 +14,11 @@
  *     ek_env: METER_EK       # or ek_file: /path
  *     ak_file: /etc/netmon/meter.ak
  *     security: auth-enc     # auth-enc | auth | enc | none
+ *   push:                  # push mode: DataNotifications to a push listener (loopback only)
+ *     to: 127.0.0.1:4059
+ *     every: 10s
+ *     object_list: sent      # sent | omitted (the receiver must be configured with it)
+ *     ciphered: true         # with hls keys: general-glo-ciphering (default true)
  *   faults:                # by meter index, or "all"; see faults.ts for the syntax
  *     0: delay:1500
  *     2: corrupt:once
@@ -38,6 +43,15 @@ const schema = z
     profile_rows: z.number().int().min(0).max(100_000).optional(),
     preset: z.enum(['default', 'gurux']).optional(),
     faults: z.record(z.string(), z.string().nullable()).optional(),
+    push: z
+      .object({
+        to: z.string().min(1),
+        every: z.union([z.string().min(1), z.number().positive()]).optional(),
+        object_list: z.enum(['sent', 'omitted']).optional(),
+        ciphered: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
     hls: z
       .object({
         system_title: z.string().min(1).optional(),

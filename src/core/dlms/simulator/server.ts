@@ -13,6 +13,7 @@ import {MeterModel, type MeterPreset} from './objects.js'
 import {CosemServerSession, SERVER_CONFORMANCE, type ServerSecurity} from './session.js'
 import {type FrameCounterGuard, InvocationCounter} from '../codec/security.js'
 import {validateSecurity} from '../security-context.js'
+import {Pusher, type PushKind, type PushStats, type SimulatorPushOptions} from './push.js'
 
 /** HLS-GMAC of the simulated meters: meter i has `systemTitle` with i added to its last 4 octets. */
 export interface SimulatorSecurity {
@@ -64,6 +65,8 @@ export interface SimulatorOptions {
   faults?: Array<Fault | null | undefined> | Record<number, Fault | null>
   /** Log of what happens (connections, associations, faults). */
   onEvent?: (ev: SimulatorEvent) => void
+  /** Push mode: every meter sends DataNotifications to this destination (docs/DLMS.md "Push"). */
+  push?: SimulatorPushOptions
 }
 
 export type SimulatorEvent =
@@ -91,6 +94,11 @@ export interface Simulator {
   setCipherFault(meterIndex: number, fault: CipherFault | null): void
   getFault(meterIndex: number): Fault | null
   stats(): SimulatorStats[]
+  /** Push mode: sends one DataNotification of a meter now (resolves when written). */
+  push(meterIndex: number, kind?: PushKind, alarm?: number): Promise<void>
+  /** Push mode: raw bytes on a meter's push connection (tests). */
+  pushRaw(meterIndex: number, bytes: Uint8Array): Promise<void>
+  pushStats(): PushStats[]
   close(): Promise<void>
 }
 
@@ -147,6 +155,26 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     validateSecurity(config)
     return {config, counter: new InvocationCounter(sec.invocationCounter ?? 1), guards: new Map<string, FrameCounterGuard>()}
   })
+  const pusher = opts.push
+    ? new Pusher(
+        meters,
+        opts.push,
+        i => {
+          const sec = security[i]
+          return sec
+            ? {
+                systemTitle: sec.config.systemTitle,
+                ek: sec.config.ek,
+                ak: sec.config.ak,
+                securityControl: sec.config.securityControl ?? 0x30,
+                counter: sec.counter,
+              }
+            : undefined
+        },
+        opts.logicalAddress ?? 1,
+        (i, message) => emit({type: 'error', meter: i, message}),
+      )
+    : undefined
   const servers: net.Server[] = []
   const sockets = new Set<net.Socket>()
 
@@ -289,6 +317,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     throw e
   }
 
+  pusher?.start()
+  const needPusher = (): Pusher => {
+    if (!pusher) throw new NetmonError('usage', 'the simulator was started without push mode (push option)')
+    return pusher
+  }
+
   return {
     host,
     framing,
@@ -305,7 +339,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       cipherFaults[meterIndex] = fault
     },
     stats: () => stats.map(s => ({...s})),
+    push: (i, kind, alarm) => needPusher().push(i, kind, alarm),
+    pushRaw: (i, bytes) => needPusher().sendRaw(i, bytes),
+    pushStats: () => (pusher ? pusher.stats.map(s => ({...s})) : []),
     async close() {
+      pusher?.close()
       for (const s of sockets) s.destroy()
       await Promise.all(servers.map(s => new Promise<void>(r => s.close(() => r()))))
     },
