@@ -20,6 +20,19 @@ export const dbFlag = Flags.string({
   helpGroup: 'GLOBAL',
 })
 
+/** Table output for scripts (docs/CONVENTIONS.md "Output"): on every command, like --db. */
+export const columnsFlag = Flags.string({
+  description: 'Tables: only these columns, in this order (comma-separated headings, case-insensitive)',
+  helpValue: 'COL,COL',
+  helpGroup: 'GLOBAL',
+})
+export const headerFlag = Flags.boolean({
+  description: 'Tables: print the heading row (--no-header leaves only the data rows, for scripts)',
+  allowNo: true,
+  default: true,
+  helpGroup: 'GLOBAL',
+})
+
 // oclif's FlagOutput/ArgOutput, which its Interfaces namespace does not re-export.
 type Parsed = {[name: string]: any}
 
@@ -27,7 +40,7 @@ export abstract class NetmonCommand extends Command {
   static override enableJsonFlag = true
   // Every command takes --db (docs/CONVENTIONS.md), so a script can pass the same flags to all of
   // them; commands that never open the store (bridge check, meters read/simulate) still check it.
-  static override baseFlags = {db: dbFlag}
+  static override baseFlags = {db: dbFlag, columns: columnsFlag, header: headerFlag}
 
   private storeHandle?: Store
 
@@ -44,7 +57,14 @@ export abstract class NetmonCommand extends Command {
     argv?: string[],
   ): Promise<Interfaces.ParserOutput<F, B, A>> {
     const out = await super.parse(options, argv)
-    const db = (out.flags as {db?: unknown}).db
+    const f = out.flags as {db?: unknown; columns?: unknown; header?: unknown}
+    const db = f.db
+    if (f.columns !== undefined || f.header === false) {
+      const columns = typeof f.columns === 'string' ? f.columns.split(',').map(c => c.trim()) : undefined
+      if (columns?.some(c => c === ''))
+        throw new NetmonError('usage', '--columns: empty column name', {hint: 'give headings separated by commas, e.g. --columns mac,ip'})
+      ;(await import('./table.js')).setTableOptions({columns, header: f.header !== false})
+    }
     // A wrong --db is exit 2 whether or not this command gets as far as opening the store.
     if (typeof db === 'string') (await import('../core/store/location.js')).resolveStoreLocation(db)
     return out

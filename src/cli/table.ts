@@ -1,5 +1,6 @@
 import {createRequire} from 'node:module'
 import type Table from 'cli-table3'
+import {NetmonError} from '../core/errors.js'
 
 // cli-table3 (with string-width and its regexes) is only needed for human output, so it is loaded
 // on first use: commands that print no table do not pay for it at start-up (issue 3;
@@ -7,16 +8,54 @@ import type Table from 'cli-table3'
 let TableClass: typeof Table | undefined
 const tableClass = (): typeof Table => (TableClass ??= createRequire(import.meta.url)('cli-table3') as typeof Table)
 
-/** Renders rows as a cli-table3 table (human output only). */
+/**
+ * What the global table flags ask for (set once per command by the base command's parse):
+ * `--columns a,b` keeps only those columns, in that order (headings matched case-insensitively,
+ * ignoring spaces and punctuation); `--no-header` drops the heading row.
+ */
+export interface TableOptions {
+  columns?: string[]
+  header: boolean
+}
+let options: TableOptions = {header: true}
+export function setTableOptions(o: TableOptions): void {
+  options = o
+}
+
+const key = (s: string): string => s.toLowerCase().replace(/[^a-z0-9%]+/g, '')
+
+/** Which columns of `head` to show, in order; an unknown name is exit 2 listing the headings. */
+function pick(head: string[]): number[] {
+  if (!options.columns?.length) return head.map((_h, i) => i)
+  const keys = head.map(key)
+  return options.columns.map(c => {
+    const i = keys.indexOf(key(c))
+    if (i < 0)
+      throw new NetmonError('usage', `--columns: no column "${c}" in this table`, {
+        hint: `its columns: ${head.map(h => h.toLowerCase()).join(', ')}`,
+      })
+    return i
+  })
+}
+
+/**
+ * Renders rows as a compact cli-table3 table (one rule under the heading, none between rows;
+ * human output only), honouring --columns; with --no-header, tab-separated rows.
+ */
 export function renderTable(head: string[], rows: (string | number | null | undefined)[][]): string {
-  const t = new (tableClass())({head, style: {head: [], border: []}})
-  for (const r of rows) t.push(r.map(c => (c === null || c === undefined ? '' : String(c))))
+  const cols = pick(head)
+  // For scripts: no heading, no borders, one row per line, columns separated by a tab (a tab or
+  // newline inside a value becomes a space), so `cut -f2` and `awk -F'\t'` read it.
+  if (!options.header)
+    return rows.map(r => cols.map(i => (r[i] === null || r[i] === undefined ? '' : String(r[i]).replace(/[\t\r\n]+/g, ' '))).join('\t')).join('\n')
+  const t = new (tableClass())({head: options.header ? cols.map(i => head[i]!) : [], style: {head: [], border: [], compact: true}})
+  for (const r of rows) t.push(cols.map(i => r[i]).map(c => (c === null || c === undefined ? '' : String(c))))
   return t.toString()
 }
 
-/** Two-column key/value table. */
+/** Two-column key/value table (compact; the table flags do not apply to it). */
 export function renderPairs(pairs: [string, string | number | null | undefined][]): string {
-  const t = new (tableClass())({style: {head: [], border: []}})
+  const t = new (tableClass())({style: {head: [], border: [], compact: true}})
   for (const [k, v] of pairs) t.push({[k]: v === null || v === undefined ? '' : String(v)})
   return t.toString()
 }

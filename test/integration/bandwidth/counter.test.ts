@@ -157,7 +157,8 @@ describe('counter mode edges (NDJSON, then cron-style single readings)', () => {
     expect(rows.reduce((a, x) => a + x.received, 0)).toBe(50)
     const tot = await sql(t.db, `SELECT b.bytes_sent, b.bytes_received FROM bw_totals b JOIN devices d ON d.id = b.device_id WHERE d.mac = ?`, [mac])
     expect(tot).toEqual([{bytes_sent: 5000, bytes_received: 50}])
-  })
+    // Six CLI processes one after the other: on a loaded 2-core machine each start can take seconds.
+  }, 180_000)
 
   it('separate invocations continue from the stored counter (cron)', async () => {
     const r = await runCli(
