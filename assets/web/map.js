@@ -173,7 +173,8 @@
       ms.key = null
       render(ms.root)
     }
-    const gw = m.gateways.map(g => `${g.ip} (${g.source === 'route' ? 'default route' : 'DNS + HTTP'})`).join(', ') || 'none found'
+    const gw =
+      m.gateways.map(g => `${g.ip} (${g.source === 'route' ? 'default route' : g.source === 'dhcp' ? 'DHCP lease' : 'DNS + HTTP'})`).join(', ') || 'none found'
     ms.root.querySelector('#map-summary').textContent =
       `${m.counts.nodes} nodes, ${m.counts.edges} links, ${m.counts.online} online · gateway ${gw} · ${m.subnets.length} subnet${m.subnets.length === 1 ? '' : 's'}`
     drawGraph(ms.root.querySelector('#map-graph'), m)

@@ -38,7 +38,12 @@ export function renderMapText(map: DeviceMap): string {
   }
 
   for (const g of map.gateways) {
-    const how = g.source === 'route' ? `default route${g.iface ? ` via ${g.iface}` : ''}` : 'DNS + HTTP(S) on the subnet'
+    const how =
+      g.source === 'route'
+        ? `default route${g.iface ? ` via ${g.iface}` : ''}${g.dhcp ? ' (and DHCP lease)' : ''}`
+        : g.source === 'dhcp'
+          ? `DHCP lease on ${g.iface}`
+          : 'DNS + HTTP(S) on the subnet'
     lines.push(`Gateway ${g.ip}${g.mac ? ` (${g.mac})` : ''}: ${how}`)
   }
   if (map.gateways.length === 0) lines.push('Gateway: none found (no default route here, and no device answers DNS + HTTP(S))')

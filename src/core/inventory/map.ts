@@ -5,14 +5,15 @@
  * interfaces, its routing table (/proc/net/route: the default gateway) and its neighbor table
  * (/proc/net/arp: the gateway's MAC). Nothing is probed and nothing is written.
  */
-import {readFileSync} from 'node:fs'
+import {readFileSync, readdirSync} from 'node:fs'
 import {networkInterfaces} from 'node:os'
+import {join} from 'node:path'
 import {networkStats} from '../bandwidth/query.js'
 import {devicesBehindPorts, portsOfMacs, snmpPortMac} from '../collect/fdb.js'
 import {isComplete, readProcArp} from '../scan/neighbor.js'
 import type {Store} from '../store/index.js'
 import {listDevices} from './queries.js'
-import {buildDeviceMap, parseProcNetRoute, type DeviceMap, type MapFdbIn, type MapInput, type MapTrafficIn} from './topology.js'
+import {buildDeviceMap, parseDhcpLeases, parseProcNetRoute, type DeviceMap, type MapFdbIn, type MapInput, type MapTrafficIn} from './topology.js'
 
 export type {DeviceMap, MapEdge, MapNode, MapSubnet, MapGateway, DeviceType} from './topology.js'
 
@@ -21,6 +22,7 @@ export interface LocalView {
   interfaces: MapInput['interfaces']
   routes: MapInput['routes']
   neighbors: Map<string, string>
+  dhcpRouters?: MapInput['dhcpRouters']
 }
 
 /** The interfaces, routes and neighbor entries of the machine (network namespace) this runs in. */
@@ -40,7 +42,51 @@ export function localView(): LocalView {
   }
   const neighbors = new Map<string, string>()
   for (const e of readProcArp()) if (e.mac && isComplete(e)) neighbors.set(e.ip, e.mac)
-  return {interfaces, routes, neighbors}
+  return {interfaces, routes, neighbors, dhcpRouters: readDhcpLeases()}
+}
+
+/**
+ * DHCP lease files of the usual clients (ISC dhclient, NetworkManager, systemd-networkd); read
+ * only, any that is missing or unreadable is skipped. buildDeviceMap keeps a lease's router only
+ * while it is on-link for the interface's current address.
+ */
+function readDhcpLeases(): {iface: string; router: string}[] {
+  const out: {iface: string; router: string}[] = []
+  const read = (path: string, iface: string | null) => {
+    try {
+      out.push(...parseDhcpLeases(readFileSync(path, 'utf8'), iface))
+    } catch {
+      // no such file, or not readable
+    }
+  }
+  for (const dir of ['/var/lib/dhcp', '/var/lib/dhclient', '/var/lib/NetworkManager']) {
+    for (const f of list(dir)) {
+      if (/^dhclient.*\.leases?$/.test(f)) read(join(dir, f), /-([^-]+)\.leases?$/.exec(f)?.[1] ?? null)
+      else if (/^internal-.*-([^-]+)\.lease$/.test(f)) read(join(dir, f), /-([^-]+)\.lease$/.exec(f)![1]!)
+    }
+  }
+  // systemd-networkd names each lease file after the interface's index.
+  const byIndex = new Map<string, string>()
+  for (const name of list('/sys/class/net')) {
+    try {
+      byIndex.set(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim(), name)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const f of list('/run/systemd/netif/leases')) {
+    const name = byIndex.get(f)
+    if (name) read(join('/run/systemd/netif/leases', f), name)
+  }
+  return out
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
 }
 
 export interface DeviceMapOptions {
@@ -94,6 +140,7 @@ export async function deviceMap(store: Store, opts: DeviceMapOptions = {}): Prom
     interfaces: local.interfaces,
     routes: local.routes,
     neighbors: local.neighbors,
+    dhcpRouters: local.dhcpRouters,
     scanSubnets: [...scanSubnets],
     fdb,
     now,

@@ -71,6 +71,8 @@ export interface MapInput {
   routes: MapRouteIn[]
   /** This machine's neighbor table (IP → MAC), for the gateway's MAC. */
   neighbors: Map<string, string>
+  /** Routers named by this machine's DHCP leases (parseDhcpLeases). */
+  dhcpRouters?: {iface: string; router: string}[]
   /** CIDR targets of past scans (subnets the user swept). */
   scanSubnets: string[]
   fdb: MapFdbIn[]
@@ -130,8 +132,8 @@ export interface MapSubnet {
   iface: string | null
   gateway: string | null
   gateway_node: string | null
-  /** route: this machine's default route; ports: DNS + HTTP(S) on a device of the subnet. */
-  gateway_source: 'route' | 'ports' | null
+  /** route: this machine's default route; dhcp: its DHCP lease's router; ports: DNS + HTTP(S) on a device of the subnet. */
+  gateway_source: 'route' | 'dhcp' | 'ports' | null
   devices: number
   online: number
 }
@@ -141,7 +143,10 @@ export interface MapGateway {
   mac: string | null
   iface: string | null
   node: string | null
-  source: 'route' | 'ports'
+  /** route: a default route of this machine; dhcp: the router its DHCP lease names (no such route); ports: DNS + HTTP(S). */
+  source: 'route' | 'dhcp' | 'ports'
+  /** This machine's DHCP lease names it as the router. */
+  dhcp: boolean
   subnet: string | null
 }
 
@@ -333,13 +338,41 @@ export function buildDeviceMap(input: MapInput): DeviceMap {
     if (d.mac) byMac.set(d.mac, n)
   }
 
-  // Gateways: the default route(s) of this machine, then DNS + HTTP(S) devices per subnet.
+  // Gateways: the default route(s) of this machine, the routers its DHCP leases name, then DNS +
+  // HTTP(S) devices per subnet.
   const gateways: MapGateway[] = []
   const gwOfSubnet = new Map<string, MapGateway>()
-  const defaults = input.routes.filter(r => r.gateway && r.cidr.endsWith('/0')).sort((a, b) => a.metric - b.metric)
+  const defaults: {iface: string; ip: string; source: 'route' | 'dhcp'}[] = [
+    ...input.routes
+      .filter(r => r.gateway && r.cidr.endsWith('/0'))
+      .sort((a, b) => a.metric - b.metric)
+      .map(r => ({iface: r.iface, ip: r.gateway!, source: 'route' as const})),
+    // A lease counts only while its router is on-link for an address the interface has now (an
+    // old lease file of another network, or of another namespace's interface with the same name, does not).
+    ...(input.dhcpRouters ?? [])
+      .filter(d => {
+        const v = ipValue(d.router)
+        return (
+          !!v &&
+          input.interfaces.some(
+            i =>
+              i.name === d.iface &&
+              (() => {
+                const n = net(`${i.address}/${i.prefix}`)
+                return n !== null && contains(n, v)
+              })(),
+          )
+        )
+      })
+      .map(d => ({iface: d.iface, ip: d.router, source: 'dhcp' as const})),
+  ]
   for (const r of defaults) {
-    const ip = r.gateway!
-    if (gateways.some(g => g.ip === ip)) continue
+    const ip = r.ip
+    const known = gateways.find(g => g.ip === ip)
+    if (known) {
+      if (r.source === 'dhcp') known.dhcp = true
+      continue
+    }
     const mac = input.neighbors.get(ip) ?? null
     let node = (mac ? byMac.get(mac) : undefined) ?? byIp.get(ip)
     const subnet = subnetOf(ip)
@@ -372,7 +405,7 @@ export function buildDeviceMap(input: MapInput): DeviceMap {
       byIp.set(ip, node)
     }
     node.role = 'gateway'
-    const g: MapGateway = {ip, mac: mac ?? node.mac, iface: r.iface, node: node.id, source: 'route', subnet}
+    const g: MapGateway = {ip, mac: mac ?? node.mac, iface: r.iface, node: node.id, source: r.source, dhcp: r.source === 'dhcp', subnet}
     gateways.push(g)
     if (subnet && !gwOfSubnet.has(subnet)) gwOfSubnet.set(subnet, g)
   }
@@ -390,7 +423,7 @@ export function buildDeviceMap(input: MapInput): DeviceMap {
     cands.sort((a, b) => edge(a) - edge(b) || (a.device_id ?? 0) - (b.device_id ?? 0))
     const node = cands[0]!
     node.role = 'gateway'
-    const g: MapGateway = {ip: node.ip!, mac: node.mac, iface: null, node: node.id, source: 'ports', subnet: cidr}
+    const g: MapGateway = {ip: node.ip!, mac: node.mac, iface: null, node: node.id, source: 'ports', dhcp: false, subnet: cidr}
     gateways.push(g)
     gwOfSubnet.set(cidr, g)
   }
@@ -562,4 +595,30 @@ export function parseProcNetRoute(text: string): MapRouteIn[] {
     out.push({iface: f[0]!, cidr: `${hexIp(f[1]!)}/${prefix}`, gateway: flags & 0x2 && gw !== '0.0.0.0' ? gw : null, metric: Number(f[6]) || 0})
   }
   return out
+}
+
+// ---------------------------------------------------------------- DHCP leases
+
+/**
+ * The router (DHCP option 3) of this machine's leases, from the lease files of the common
+ * clients: ISC dhclient (`lease { interface "eth0"; option routers 192.168.1.1, …; }`, the last
+ * lease of each interface wins) and systemd-networkd / NetworkManager's internal client
+ * (`ROUTER=192.168.1.1` lines; `iface` is the caller's: the file names the interface). Pure.
+ */
+export function parseDhcpLeases(text: string, iface: string | null = null): {iface: string; router: string}[] {
+  const out = new Map<string, string>()
+  if (/^\s*lease\s*\{/m.test(text)) {
+    for (const block of text.split(/^\s*lease\s*\{/m).slice(1)) {
+      const body = block.slice(0, block.indexOf('}') >= 0 ? block.indexOf('}') : block.length)
+      const itf = /interface\s+"([^"]+)"/.exec(body)?.[1] ?? iface
+      const routers = /option\s+routers\s+([^;]+);/.exec(body)?.[1]
+      const first = routers?.split(',')[0]?.trim()
+      if (itf && first && parseIpLiteral(first)) out.set(itf, first)
+    }
+  } else if (iface) {
+    const m = /^ROUTER=([^\s]+)/m.exec(text)
+    const first = m?.[1]?.split(/[ ,]/)[0]
+    if (first && parseIpLiteral(first)) out.set(iface, first)
+  }
+  return [...out].map(([i, router]) => ({iface: i, router}))
 }

@@ -88,7 +88,7 @@ describe.skipIf(NETNS_SKIP)('network map of a netns LAN (10.77.25.0/24)', () => 
 
     const m = (await ok(['devices', 'map', '--json'])).json
     expect(m.gateways).toEqual([
-      {ip: SPEC.router.ip, mac: SPEC.router.mac, iface: 'eth0', node: expect.stringMatching(/^d\d+$/), source: 'route', subnet: SUBNET},
+      {ip: SPEC.router.ip, mac: SPEC.router.mac, iface: 'eth0', node: expect.stringMatching(/^d\d+$/), source: 'route', dhcp: false, subnet: SUBNET},
     ])
     expect(m.subnets).toEqual([
       {

@@ -9,7 +9,15 @@ import {recordFdb, snmpPortMac} from '../../../src/core/collect/fdb.js'
 import {applyScan} from '../../../src/core/inventory/apply.js'
 import {deviceMap, type LocalView} from '../../../src/core/inventory/map.js'
 import {renderMapText} from '../../../src/core/inventory/map-text.js'
-import {buildDeviceMap, inferType, parseProcNetRoute, agentHost, type MapDeviceIn, type MapInput} from '../../../src/core/inventory/topology.js'
+import {
+  buildDeviceMap,
+  inferType,
+  parseDhcpLeases,
+  parseProcNetRoute,
+  agentHost,
+  type MapDeviceIn,
+  type MapInput,
+} from '../../../src/core/inventory/topology.js'
 import type {HostResult} from '../../../src/core/scan/types.js'
 import {openStore, type Store} from '../../../src/core/store/index.js'
 import {tempStore} from '../../support/cli.js'
@@ -100,6 +108,33 @@ describe('parseProcNetRoute', () => {
       {iface: 'br0', cidr: '10.16.0.0/16', gateway: null, metric: 0},
     ])
   })
+  it('DHCP leases: dhclient blocks (the last per interface wins) and networkd/NetworkManager ROUTER= files', () => {
+    const dhclient = `lease {
+  interface "eth0";
+  fixed-address 192.168.1.23;
+  option routers 192.168.1.254;
+}
+lease {
+  interface "eth0";
+  fixed-address 192.168.1.23;
+  option subnet-mask 255.255.255.0;
+  option routers 192.168.1.1, 192.168.1.2;
+  renew 4 2026/12/03 10:00:00;
+}
+lease {
+  interface "wlan0";
+  option domain-name-servers 192.168.9.1;
+}
+`
+    expect(parseDhcpLeases(dhclient)).toEqual([{iface: 'eth0', router: '192.168.1.1'}])
+    expect(parseDhcpLeases('# This is private data.\nADDRESS=10.1.2.3\nNETMASK=255.255.255.0\nROUTER=10.1.2.1\nSERVER_ADDRESS=10.1.2.1\n', 'enp1s0')).toEqual([
+      {iface: 'enp1s0', router: '10.1.2.1'},
+    ])
+    expect(parseDhcpLeases('ADDRESS=10.1.2.3\n', 'enp1s0')).toEqual([])
+    expect(parseDhcpLeases('ROUTER=not-an-ip\n', 'enp1s0')).toEqual([])
+    expect(parseDhcpLeases('ROUTER=10.1.2.1\n')).toEqual([])
+  })
+
   it('agentHost strips the port', () => {
     expect(agentHost('10.0.0.2:161')).toBe('10.0.0.2')
     expect(agentHost('[fd00::2]:161')).toBe('fd00::2')
@@ -130,7 +165,7 @@ describe('buildDeviceMap', () => {
         },
       ),
     )
-    expect(m.gateways).toEqual([{ip: '10.0.0.1', mac: 'AA:00:00:00:00:01', iface: 'eth0', node: 'd1', source: 'route', subnet: '10.0.0.0/24'}])
+    expect(m.gateways).toEqual([{ip: '10.0.0.1', mac: 'AA:00:00:00:00:01', iface: 'eth0', node: 'd1', source: 'route', dhcp: false, subnet: '10.0.0.0/24'}])
     const n = Object.fromEntries(m.nodes.map(x => [x.id, x]))
     expect(n.d1).toMatchObject({type: 'router', role: 'gateway', subnet: '10.0.0.0/24'})
     expect(n.d2).toMatchObject({type: 'printer', type_reason: 'port 631,9100', total_bytes: 5000, current_bps: 800})
@@ -158,6 +193,32 @@ describe('buildDeviceMap', () => {
     expect(text).toContain('1 device outside every known subnet left out')
   })
 
+  it("DHCP: the lease's router marks the route's gateway, or is the gateway without a default route; an off-link lease is ignored", () => {
+    const devices = [dev(1, '10.0.0.1', 'AA:00:00:00:00:01'), dev(2, '10.0.0.10', 'AA:00:00:00:00:10')]
+    let m = buildDeviceMap(input(devices, {dhcpRouters: [{iface: 'eth0', router: '10.0.0.1'}]}))
+    expect(m.gateways).toMatchObject([{ip: '10.0.0.1', source: 'route', dhcp: true}])
+    expect(renderMapText(m)).toContain('default route via eth0 (and DHCP lease)')
+    // A VPN holds the default route: the LAN's router is still known from the lease.
+    m = buildDeviceMap(
+      input(devices, {
+        routes: [{iface: 'tun0', cidr: '0.0.0.0/0', gateway: '172.16.9.1', metric: 0}],
+        dhcpRouters: [
+          {iface: 'eth0', router: '10.0.0.1'},
+          // another network's old lease, or an interface of the same name elsewhere: not on-link here
+          {iface: 'eth0', router: '192.0.2.1'},
+          {iface: 'wlan0', router: '10.0.0.1'},
+        ],
+      }),
+    )
+    expect(m.gateways.map(g => [g.ip, g.source, g.dhcp, g.node])).toEqual([
+      ['172.16.9.1', 'route', false, 'gw:172.16.9.1'],
+      ['10.0.0.1', 'dhcp', true, 'd1'],
+    ])
+    expect(m.subnets[0]).toMatchObject({cidr: '10.0.0.0/24', gateway: '10.0.0.1', gateway_source: 'dhcp'})
+    expect(m.edges).toMatchObject([{source: 'd1', target: 'd2'}])
+    expect(renderMapText(m)).toContain('Gateway 10.0.0.1 (AA:00:00:00:00:01): DHCP lease on eth0')
+  })
+
   it('a default gateway the inventory does not hold is a node of its own', () => {
     const m = buildDeviceMap(input([dev(2, '10.0.0.10', 'AA:00:00:00:00:10')], {neighbors: new Map()}))
     expect(m.gateways[0]).toMatchObject({ip: '10.0.0.1', mac: null, node: 'gw:10.0.0.1'})
@@ -176,7 +237,7 @@ describe('buildDeviceMap', () => {
         {interfaces: [], routes: [], neighbors: new Map(), scanSubnets: ['10.5.0.0/24', '10.5.0.0/24', '10.5.0.1-20']},
       ),
     )
-    expect(m.gateways).toEqual([{ip: '10.5.0.254', mac: 'AA:00:00:00:05:FE', iface: null, node: 'd2', source: 'ports', subnet: '10.5.0.0/24'}])
+    expect(m.gateways).toEqual([{ip: '10.5.0.254', mac: 'AA:00:00:00:05:FE', iface: null, node: 'd2', source: 'ports', dhcp: false, subnet: '10.5.0.0/24'}])
     expect(m.subnets).toMatchObject([{cidr: '10.5.0.0/24', source: 'scan', gateway_source: 'ports', devices: 3}])
     // The other DNS+HTTP box is a second router (an access point), below the gateway.
     expect(m.nodes.find(x => x.id === 'd1')).toMatchObject({type: 'router', role: 'host'})
