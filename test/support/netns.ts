@@ -233,7 +233,7 @@ export interface LanOptions {
   gatewayIp?: string
   /** How long to wait for another process using the same subnet (default 120 s). */
   lockTimeoutMs?: number
-  /** Name prefix of the namespaces and links (2–3 lowercase letters; default `nmt`), e.g. a helper's own. */
+  /** Name prefix of the namespaces and links (2–5 lowercase letters; default `nmt`), e.g. a helper's own. */
   prefix?: string
 }
 
@@ -251,7 +251,9 @@ export async function createLan(opts: LanOptions): Promise<Lan> {
   const prefixLen = Number(lenText)
   if (!(prefixLen >= 8 && prefixLen <= 30)) throw new Error(`netns test LAN: bad subnet ${opts.subnet}`)
   const prefix = opts.prefix ?? PREFIX
-  if (!/^[a-z]{2,3}$/.test(prefix)) throw new Error(`netns test LAN: prefix "${prefix}" must be 2-3 lowercase letters (interface names have 15 characters)`)
+  // Link names have at most 15 characters: prefix + pid (≤ 5) + '-' + LAN counter + 'br' / 'v' + host index
+  // (checked again per link below, for a long prefix with many hosts).
+  if (!/^[a-z]{2,5}$/.test(prefix)) throw new Error(`netns test LAN: prefix "${prefix}" must be 2-5 lowercase letters (interface names have 15 characters)`)
   installHandlers()
   reapOrphans()
   if (prefix !== PREFIX) reapOrphans(prefix)
@@ -276,6 +278,7 @@ export async function createLan(opts: LanOptions): Promise<Lan> {
       const ns = `${tag}h${index}-${process.pid}`
       const vethRoot = `${tag}v${index}`
       const vethPeer = `${tag}p${index}`
+      if (vethRoot.length > 15) throw new Error(`netns test LAN: link name ${vethRoot} is longer than 15 characters (use a shorter prefix or fewer hosts)`)
       const host: LanHost = {index, label: spec.label ?? `h${index}`, ns, vethRoot, mac: spec.mac.toLowerCase(), ip: spec.ip, removed: false}
       hosts.push(host)
       sh(['ip', 'netns', 'add', ns])
@@ -450,10 +453,10 @@ export function testMac(n: number, universal = false): string {
   return `${first}:4e:4d:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`
 }
 
-/** True when `ip netns` shows no namespace of this process (for a cleanup assertion). */
-export function noLeftovers(): boolean {
+/** True when `ip netns` shows no namespace of this process (for a cleanup assertion); `prefix` as given to createLan. */
+export function noLeftovers(prefix = PREFIX): boolean {
   try {
-    return !sh(['ip', 'netns', 'list']).includes(`${PREFIX}${PID36}-`)
+    return !sh(['ip', 'netns', 'list']).includes(`${prefix}${PID36}-`)
   } catch {
     return true
   }

@@ -3,7 +3,11 @@ import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderTable} from '../../cli/table.js'
 import {parseDuration} from '../../core/format/time.js'
 import {measureLatency, planLatency, type HostResult, type LatencyResult, type RoundResult} from '../../core/latency/measure.js'
-import {latencyOptionsSchema} from '../../core/latency/options.js'
+import {fpingSummaryLines} from '../../core/latency/fping-format.js'
+import {DEFAULT_CONCURRENCY, LIMITS} from '../../core/latency/options.js'
+import {DEFAULT_MAX_TARGETS, MAX_TARGETS_LIMIT} from '../../core/latency/targets.js'
+import {startProgress, type Progress} from '../../core/progress.js'
+import {invalidInput} from '../../core/errors.js'
 import type {Probe} from '../../core/latency/probe.js'
 import {gradeTableText, type LatencyStats} from '../../core/latency/stats.js'
 import type {Target} from '../../core/latency/targets.js'
@@ -18,6 +22,10 @@ export default class Latency extends NetmonCommand {
 
 Per host: sent, received, loss %, RTT min/avg/max/median/stddev (population), jitter (mean |RTT(i) − RTT(i−1)| over consecutive replies, RFC 3550 style) and a grade. A host that never answers shows 100 % loss; that is a result, not an error (exit 0; exit 1 with --fail-on-loss).
 
+Targets, as fping takes them: HOST arguments (addresses, CIDRs, ranges, names), -g CIDR or -g START END (fping's generate; an IPv4 subnet's network and broadcast addresses are skipped up to a /30), and -f FILE or -f - (one target per line, # comments). Duplicates are probed once. At most ${DEFAULT_MAX_TARGETS} targets per run unless --max-targets N (up to ${MAX_TARGETS_LIMIT}); --concurrency hosts are probed at once (default ${DEFAULT_CONCURRENCY}).
+
+Output: a table by default; -a lists the hosts that answered, -u those that did not (one per line, for scripts); -q prints fping -q's summary line per host ("10.0.0.1 : xmt/rcv/%loss = 3/3/0%, min/avg/max = 0.05/0.07/0.09"; on stderr when combined with -a or -u, which keep stdout for the list). --json gives the whole result whatever else is asked. A progress bar is drawn on stderr when it is a terminal. Exit 0 even when hosts are unreachable (--fail-on-loss: 1).
+
 Every run is stored (each probe and the summary) and linked to the inventory device with that address; see \`netmon latency history\`.
 
 --watch keeps probing until Ctrl-C: a live table on a terminal, or NDJSON with --json (one object per probe and per round of --count probes); each round is stored as a run.
@@ -26,6 +34,10 @@ ${gradeTableText()}`
 
   static override examples = [
     '<%= config.bin %> latency 192.0.2.1 192.0.2.10',
+    '<%= config.bin %> latency -g 192.0.2.0/24 -c 3 -a',
+    '<%= config.bin %> latency -g 192.0.2.1 192.0.2.20 -c 3 -q',
+    '<%= config.bin %> latency -f hosts.txt -u',
+    'grep -v ^# hosts.txt | <%= config.bin %> latency -f - -c 1 --json',
     '<%= config.bin %> latency router.lan --count 20 --interval 200ms',
     '<%= config.bin %> latency 192.0.2.10 --method tcp --port 22 --json',
     '<%= config.bin %> latency 192.0.2.1 192.0.2.10 --watch',
@@ -33,7 +45,14 @@ ${gradeTableText()}`
   ]
 
   static override strict = false
-  static override args = {host: Args.string({description: 'IP address, CIDR up to /24, range (192.168.1.1-20) or host name (several allowed)', required: true})}
+  static override args = {
+    host: Args.string({
+      description: 'IP address, CIDR, range (192.168.1.1-20) or host name (several allowed); with -g: a CIDR, or START END',
+      required: false,
+      // oclif would otherwise read a piped stdin as the HOST when none is given; stdin is -f -'s.
+      ignoreStdin: true,
+    }),
+  }
 
   static override flags = {
     count: Flags.integer({char: 'c', description: 'Probes per host (with --watch: per stored round)', default: 10}),
@@ -47,24 +66,65 @@ ${gradeTableText()}`
     port: Flags.integer({char: 'p', description: 'TCP port for --method tcp', default: 443}),
     watch: Flags.boolean({char: 'w', description: 'Keep probing until Ctrl-C (live table, or NDJSON with --json)', default: false}),
     'fail-on-loss': Flags.boolean({description: 'Exit 1 when any host did not answer at all', default: false}),
+    generate: Flags.boolean({
+      char: 'g',
+      description: "fping's generate: the arguments are one CIDR (-g 192.168.1.0/24) or a start and an end address (-g 192.168.1.1 192.168.1.20)",
+      default: false,
+    }),
+    file: Flags.string({
+      char: 'f',
+      description: 'Read targets from FILE, - for standard input (fping -f): one per line, # starts a comment',
+      helpValue: 'FILE',
+    }),
+    alive: Flags.boolean({char: 'a', description: 'Print only the hosts that answered, one per line (fping -a)', default: false, exclusive: ['unreachable']}),
+    unreachable: Flags.boolean({
+      char: 'u',
+      description: 'Print only the hosts that never answered, one per line (fping -u)',
+      default: false,
+      exclusive: ['alive'],
+    }),
+    quiet: Flags.boolean({
+      char: 'q',
+      description: "One summary line per host in fping -q's format instead of the table (to stderr with -a/-u)",
+      default: false,
+    }),
+    'max-targets': Flags.integer({
+      description: `The cap on targets per run (a guard against a mistyped prefix); up to ${MAX_TARGETS_LIMIT}`,
+      default: DEFAULT_MAX_TARGETS,
+    }),
+    concurrency: Flags.integer({
+      description: `Hosts probed at once (1 – ${LIMITS.maxConcurrency}); each ICMP host is one ping process`,
+      default: DEFAULT_CONCURRENCY,
+    }),
     db: dbFlag,
   }
 
   async run(): Promise<LatencyResult | undefined> {
     const {argv, flags} = await this.parse(Latency)
-    const opts = this.check(latencyOptionsSchema, {
+    const list = flags.alive ? '-a' : flags.unreachable ? '-u' : null
+    if (flags.watch && (list || flags.quiet)) {
+      throw invalidInput(`${list ?? '-q'} reports a finished run and cannot be used with --watch`, 'drop --watch, or use --watch --json for a stream')
+    }
+    // Hosts, files, names and ping are checked before the store is opened: bad input writes nothing.
+    const plan = await planLatency({
       hosts: argv as string[],
-      method: flags.method ?? 'auto',
+      generate: flags.generate,
+      file: flags.file,
+      maxTargets: flags['max-targets'],
+      concurrency: flags.concurrency,
+      method: (flags.method ?? 'auto') as 'icmp' | 'tcp' | 'auto',
       count: flags.count,
       interval: parseDuration(flags.interval, '--interval'),
       timeout: parseDuration(flags.timeout, '--timeout'),
       port: flags.port,
       watch: flags.watch,
     })
-    // Hosts, names and ping are checked before the store is opened: bad input writes nothing.
-    const plan = await planLatency(opts)
+    const opts = plan.opts
     const store = await this.openStore(flags.db)
     const json = this.jsonEnabled()
+    // Count mode: a bar on stderr (only when it is a terminal, see core/progress.ts) of probes settled.
+    const ui: {bar: Promise<Progress> | null; probes: number; hosts: string} = {bar: null, probes: 0, hosts: ''}
+    const tick = () => void ui.bar?.then(b => b.update(ui.probes, {hosts: ui.hosts}))
     const ac = new AbortController()
     let interrupts = 0
     const onSignal = () => {
@@ -94,13 +154,24 @@ ${gradeTableText()}`
               hosts: targets.map(t => ({host: t.host, ip: t.ip, device_id: devices.get(t.ip)?.id ?? null})),
             })
           live?.start(method, targets, opts)
+          if (!opts.watch) {
+            ui.hosts = `0/${targets.length}`
+            ui.bar = startProgress('latency', targets.length * opts.count)
+          }
         },
         onProbe: opts.watch
           ? (target, probe, stats) => {
               if (json) emit(probeLine(target, probe))
               else live?.update(target, stats)
             }
-          : undefined,
+          : () => {
+              ui.probes++
+              tick()
+            },
+        onHostDone: p => {
+          ui.hosts = `${p.hosts_done}/${p.hosts_total} alive ${p.alive}`
+          tick()
+        },
         onRound: opts.watch
           ? round => {
               if (json) emit({type: 'summary', scope: 'round', ...round})
@@ -111,7 +182,9 @@ ${gradeTableText()}`
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      ;(await ui.bar)?.stop()
     }
+    if (result.interrupted) this.note(`netmon: interrupted: ${plan.targets.length - result.hosts.length} of ${plan.targets.length} targets not probed`)
 
     if (result.unreachable.length > 0 && flags['fail-on-loss']) {
       this.note(`netmon: no reply at all from ${result.unreachable.join(', ')}`)
@@ -125,8 +198,20 @@ ${gradeTableText()}`
       live?.finish(result)
       return result
     }
-    this.out(heading(result))
-    this.out(resultTable(result.hosts))
+    if (!json) {
+      const lines = flags.quiet ? fpingSummaryLines(result.hosts) : []
+      if (list) {
+        const names = flags.alive ? result.alive : result.unreachable
+        if (names.length) process.stdout.write(names.join('\n') + '\n')
+        // As fping -a -q -c N: the list on stdout, the summaries on stderr.
+        if (lines.length) process.stderr.write(lines.join('\n') + '\n')
+      } else if (flags.quiet) {
+        if (lines.length) process.stdout.write(lines.join('\n') + '\n')
+      } else {
+        this.out(heading(result))
+        this.out(resultTable(result.hosts))
+      }
+    }
     return result
   }
 }

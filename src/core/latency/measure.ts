@@ -15,11 +15,11 @@ import {stamp, type Stamp} from '../format/time.js'
 import type {Store} from '../store/index.js'
 import {validate} from '../validate.js'
 import {checkPing, type PingCheck, startIcmpSession} from './icmp.js'
-import {latencyOptionsSchema, type LatencyOptions} from './options.js'
+import {latencyOptionsSchema, type LatencyInput, type LatencyOptions} from './options.js'
 import type {Method, Probe, Session} from './probe.js'
 import {RunningStats, summarize, type LatencyStats} from './stats.js'
 import {devicesByIp, saveRuns, type DeviceRef, type RunRecord} from './store.js'
-import {checkHosts, resolveTargets, type Resolver, type Target} from './targets.js'
+import {checkHosts, generateSpecs, readTargetFile, resolveTargets, type Resolver, type Target} from './targets.js'
 import {startTcpSession} from './tcp.js'
 
 export interface HostResult extends LatencyStats {
@@ -50,10 +50,16 @@ export interface LatencyResult {
   timeout_ms: number
   port: number | null
   watch: boolean
+  /** Hosts probed at once (--concurrency). */
+  concurrency: number
   started: Stamp
   ended: Stamp
+  /** Stopped (SIGINT/SIGTERM) before every host was probed: those hosts are left out. */
+  interrupted: boolean
   hosts: HostResult[]
-  /** Hosts with no reply at all (what --fail-on-loss looks at). */
+  /** Hosts with at least one reply (fping -a), in target order. */
+  alive: string[]
+  /** Hosts with no reply at all (fping -u; what --fail-on-loss looks at), in target order. */
   unreachable: string[]
 }
 
@@ -69,6 +75,8 @@ export interface LatencyHooks {
   onProbe?: (target: Target, probe: Probe, live: LatencyStats & {last_ms: number | null}) => void
   /** --watch: a round was stored. */
   onRound?: (round: RoundResult) => void
+  /** Count mode: a host's session ended (for a progress bar). */
+  onHostDone?: (progress: {hosts_done: number; hosts_total: number; alive: number}) => void
   /** A warning for stderr. */
   onNote?: (text: string) => void
 }
@@ -76,6 +84,8 @@ export interface LatencyHooks {
 export interface MeasureEnv {
   env?: NodeJS.ProcessEnv
   resolver?: Resolver
+  /** `-f -`: reads standard input (injectable for tests). */
+  readStdin?: () => Promise<string>
 }
 
 /** Picks ICMP or TCP. An explicit `--method icmp` that cannot work is an error with the way out. */
@@ -136,11 +146,24 @@ export interface LatencyPlan {
  * Everything that can fail on bad input, before the store is opened: options, host syntax,
  * name resolution (once), and whether ping works (in parallel with resolution).
  */
-export async function planLatency(input: LatencyOptions, menv: MeasureEnv = {}): Promise<LatencyPlan> {
-  const opts = validate(latencyOptionsSchema, input)
-  checkHosts(opts.hosts)
+export async function planLatency(input: LatencyInput, menv: MeasureEnv = {}): Promise<LatencyPlan> {
+  const given = validate(latencyOptionsSchema, input)
+  // fping -g (the arguments are a CIDR or START END) and -f (a file, or stdin), then one list.
+  const hosts = [
+    ...(given.generate ? generateSpecs(given.hosts) : given.hosts),
+    ...(given.file !== undefined ? await readTargetFile(given.file, menv.readStdin) : []),
+  ]
+  const opts: LatencyOptions = {...given, hosts}
+  const cap = {maxTargets: opts.maxTargets}
+  const checked = checkHosts(hosts, cap)
+  if (opts.watch && checked.length > opts.concurrency) {
+    throw invalidInput(
+      `--watch probes every host all the time: ${checked.length} targets, more than --concurrency ${opts.concurrency}`,
+      `raise --concurrency to ${checked.length} (at most 1024), or watch fewer hosts`,
+    )
+  }
   const env = menv.env ?? process.env
-  const [targets, chosen] = await Promise.all([resolveTargets(opts.hosts, menv.resolver), chooseMethod(opts.method, opts.interval, env)])
+  const [targets, chosen] = await Promise.all([resolveTargets(hosts, menv.resolver, cap), chooseMethod(opts.method, opts.interval, env)])
   return {opts, targets, method: chosen.method, methodNote: chosen.note, pingPath: chosen.pingPath, env}
 }
 
@@ -297,22 +320,39 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
   }
   if (hooks.signal?.aborted) stopAll()
   hooks.signal?.addEventListener('abort', stopAll, {once: true})
+  // At most --concurrency hosts at once (each ICMP host is a `ping` process): a worker takes the
+  // next host in target order as soon as its last one is done.
+  let next = 0
+  let done = 0
+  let alive = 0
+  const worker = async () => {
+    while (next < states.length && !stopping) {
+      const s = states[next++]!
+      await runHost(s)
+      done++
+      if (s.running.snapshot().received > 0) alive++
+      hooks.onHostDone?.({hosts_done: done, hosts_total: states.length, alive})
+    }
+  }
   try {
-    await Promise.all(states.map(s => runHost(s)))
+    await Promise.all(Array.from({length: Math.min(opts.concurrency, states.length)}, worker))
   } finally {
     hooks.signal?.removeEventListener('abort', stopAll)
   }
+  // Hosts an interrupt kept from starting were not measured: neither stored nor reported.
+  const measured = states.filter(s => s.session !== null)
+  const interrupted = measured.length < states.length
 
   let results: HostResult[]
   if (opts.watch) {
-    for (const s of states) for (const index of [...s.rounds.keys()].sort((a, b) => a - b)) flushRound(s, index)
+    for (const s of measured) for (const index of [...s.rounds.keys()].sort((a, b) => a - b)) flushRound(s, index)
     await writes
     if (writeError) throw writeError
-    results = states.map(s => hostResult(s, s.running.snapshot()))
+    results = measured.map(s => hostResult(s, s.running.snapshot()))
   } else {
-    const recs = states.map(s => record(s, s.probes, s.duplicates))
+    const recs = measured.map(s => record(s, s.probes, s.duplicates))
     const saved = await saveRuns(store, recs)
-    results = states.map((s, i) => {
+    results = measured.map((s, i) => {
       s.runId = saved[i]!.run_id
       return {...hostResult(s, recs[i]!.stats, recs[i]!), rtts_ms: recs[i]!.probes.map(p => p.rtt_ms)}
     })
@@ -325,9 +365,12 @@ export async function measureLatency(store: Store, plan: LatencyPlan, hooks: Lat
     timeout_ms: opts.timeout,
     port,
     watch: opts.watch,
+    concurrency: opts.concurrency,
     started: stamp(started),
     ended: stamp(Date.now()),
+    interrupted,
     hosts: results,
+    alive: results.filter(h => h.received > 0).map(h => h.host),
     unreachable: results.filter(h => h.sent > 0 && h.received === 0).map(h => h.host),
   }
 }

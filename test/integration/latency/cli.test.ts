@@ -106,6 +106,30 @@ describe('bad input → exit 2, nothing stored (acceptance 4)', () => {
     ['timeout over 60 s', ['127.0.0.1', '--timeout', '2m'], /timeout: must be at most 60s/],
     ['unknown method', ['127.0.0.1', '--method', 'udp'], /method/],
     ['no host', [], /host/i],
+    ['-g with a single address', ['-g', '127.0.0.1'], /-g 127\.0\.0\.1: not a CIDR/],
+    [
+      '-g START END reversed',
+      ['-g', '127.0.0.9', '127.0.0.1'],
+      /the range ends before it starts \(put the lower address first: -g 127\.0\.0\.1 127\.0\.0\.9\)/,
+    ],
+    ['-g with three arguments', ['-g', '127.0.0.1', '127.0.0.2', '127.0.0.3'], /-g takes one CIDR or two addresses, got 3 arguments/],
+    ['-f with a missing file', ['-f', '/nonexistent/hosts.txt'], /-f \/nonexistent\/hosts\.txt: cannot read it \(ENOENT\)/],
+    ['--max-targets 0', ['127.0.0.1', '--max-targets', '0'], /maxTargets: must be at least 1/],
+    ['--max-targets above the limit', ['127.0.0.1', '--max-targets', '70000'], /maxTargets: must be at most 65536/],
+    ['--concurrency 0', ['127.0.0.1', '--concurrency', '0'], /concurrency: must be at least 1/],
+    ['-a with -u', ['127.0.0.1', '-a', '-u'], /cannot also be provided when using/],
+    ['-a with --watch', ['127.0.0.1', '-a', '--watch'], /-a reports a finished run and cannot be used with --watch/],
+    ['-q with --watch', ['127.0.0.1', '-q', '--watch'], /-q reports a finished run/],
+    [
+      '--watch beyond --concurrency',
+      ['127.0.0.0/29', '--watch', '--concurrency', '4'],
+      /--watch probes every host all the time: 6 targets, more than --concurrency 4 \(raise --concurrency to 6/,
+    ],
+    [
+      'a total above the cap',
+      ['127.0.0.0/24', '127.0.1.0/24', '--max-targets', '300'],
+      /^Error: 508 targets, more than the cap of 300 per run \(raise the cap with --max-targets 508/,
+    ],
   ]
   for (const [name, args, message] of cases) {
     it(name, async () => {
@@ -141,18 +165,35 @@ describe('addresses latency refuses, like scan: exit 2, no lookup, nothing store
     ['224.0.0.1', /^Error: cannot probe "224\.0\.0\.1": it is multicast space/],
     ['ff02::1', /^Error: cannot probe "ff02::1": it is IPv6 multicast space/],
     [
-      '127.0.0.0/23',
-      /^Error: "127\.0\.0\.0\/23" has 510 addresses, more than latency probes in one run \(256\) \(give a \/24 or smaller \(e\.g\. 127\.0\.0\.0\/24\)/,
+      '127.0.0.0/21',
+      /^Error: "127\.0\.0\.0\/21" has 2,046 addresses, more than the cap of 1,024 targets per run \(raise the cap with --max-targets 2046, give a smaller range such as 127\.0\.0\.0\/22/,
     ],
     ['127.0.0.0/30,', /^Error: invalid host "127\.0\.0\.0\/30,"/],
+    // The same checks apply to -g and to -f files (and standard input).
+    ['-g 256.0.0.1 256.0.0.9', /^Error: -g start "256\.0\.0\.1" is not an IP address/],
+    ['-f:256.0.0.1', /^Error: invalid host "256\.0\.0\.1": not a valid IP address/],
+    ['-f-:127.1.2.3.4', /^Error: invalid host "127\.1\.2\.3\.4": not a valid IP address/],
+    ['-f-:224.0.0.1', /^Error: cannot probe "224\.0\.0\.1": it is multicast space/],
   ]
   for (const [host, message] of cases) {
     it(host, async () => {
       const db = freshDb()
       const log = join(tmp.dir, `dns-${dbCounter}.log`)
       writeFileSync(log, '')
-      const r = await runCli(['latency', host, '--method', 'icmp', '-c', '1'], {
+      // "-f:X": X in a target file; "-f-:X": X on standard input; "-g A B": generate.
+      let args = [host]
+      let input: string | undefined
+      if (host.startsWith('-f:')) {
+        const file = join(tmp.dir, `targets-${dbCounter}.txt`)
+        writeFileSync(file, `# list\n127.0.0.1\n${host.slice(3)}\n`)
+        args = ['-f', file]
+      } else if (host.startsWith('-f-:')) {
+        input = `127.0.0.1\n${host.slice(4)} # bad\n`
+        args = ['-f', '-']
+      } else if (host.startsWith('-g ')) args = host.split(' ')
+      const r = await runCli(['latency', ...args, '--method', 'icmp', '-c', '1'], {
         db,
+        input,
         env: {NODE_OPTIONS: `--require ${NO_DNS}`, NO_DNS_LOG: log, NETMON_PING: FAKE},
       })
       expect(r.code, r.stderr).toBe(2)
@@ -169,6 +210,140 @@ describe('addresses latency refuses, like scan: exit 2, no lookup, nothing store
     expect(r.code, r.stderr).toBe(0)
     expect(r.json.hosts.map((h: {host: string; ip: string}) => `${h.host}=${h.ip}`)).toEqual(['127.0.0.1=127.0.0.1', '127.0.0.2=127.0.0.2'])
     expect(await count(db, 'SELECT count(*) AS n FROM latency_runs')).toBe(2)
+  })
+})
+
+// Issue 17: fping's target forms (-g, -f) and outputs (-a, -u, -q) on loopback; the comparison
+// with Debian's fping itself, with hosts that do not answer, is in live-netns.test.ts.
+describe('fping-style targets and outputs', () => {
+  it('-g CIDR and -g START END; -a lists every host that answered, in target order; exit 0', async () => {
+    const db = freshDb()
+    const g = await runCli(['latency', '-g', '127.0.0.0/29', '-c', '1', '-a'], {db})
+    expect(g.code, g.stderr).toBe(0)
+    expect(g.stdout).toBe(['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', ''].join('\n'))
+    const se = await runCli(['latency', '-g', '127.0.0.6', '127.0.0.9', '-c', '1', '--json'], {db})
+    expect(se.json.hosts.map((h: {ip: string}) => h.ip)).toEqual(['127.0.0.6', '127.0.0.7', '127.0.0.8', '127.0.0.9'])
+    expect(se.json).toMatchObject({alive: ['127.0.0.6', '127.0.0.7', '127.0.0.8', '127.0.0.9'], unreachable: [], interrupted: false, concurrency: 256})
+    // Stored like any run: one per host.
+    expect(await count(db, 'SELECT count(*) AS n FROM latency_runs')).toBe(10)
+    // -u with everything answering: nothing on stdout, still exit 0 (a script's `for h in $(…)` runs zero times).
+    const u = await runCli(['latency', '127.0.0.1', '127.0.0.2', '-c', '1', '-u'], {db})
+    expect(u).toMatchObject({code: 0, stdout: ''})
+  })
+
+  it("-q prints fping's summary line per host; with -a the list is on stdout and the summaries on stderr", async () => {
+    const db = freshDb()
+    const q = await runCli(['latency', '127.0.0.1', '127.0.0.10', '-c', '2', '-i', '20ms', '-q'], {db})
+    expect(q.code).toBe(0)
+    const line = (host: string) => new RegExp(`^${host.replace(/\./g, '\\.')} +: xmt/rcv/%loss = 2/2/0%, min/avg/max = [\\d.]+/[\\d.]+/[\\d.]+$`)
+    const lines = q.stdout.trimEnd().split('\n')
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(line('127.0.0.1'))
+    expect(lines[1]).toMatch(line('127.0.0.10'))
+    expect(lines[0]!.indexOf(':')).toBe(lines[1]!.indexOf(':')) // padded to the longest host, as fping does
+    const aq = await runCli(['latency', '127.0.0.1', '-c', '1', '-a', '-q'], {db})
+    expect(aq.stdout).toBe('127.0.0.1\n')
+    expect(aq.stderr).toMatch(/^127\.0\.0\.1 : xmt\/rcv\/%loss = 1\/1\/0%, min\/avg\/max = /)
+    // --json wins: the structured result, nothing else on stdout.
+    const j = await runCli(['latency', '127.0.0.1', '-c', '1', '-a', '-q', '--json'], {db})
+    expect(j.json).toMatchObject({alive: ['127.0.0.1'], unreachable: [], hosts: [{ip: '127.0.0.1', sent: 1, received: 1}]})
+  })
+
+  it('-f FILE and -f - read one target per line (first word, # comments, blank lines); with arguments, duplicates once', async () => {
+    const db = freshDb()
+    const file = join(tmp.dir, 'hosts.txt')
+    writeFileSync(file, '# lab\n127.0.0.3 printer\n\n   # spare\n127.0.0.0/30\n127.0.0.3\n')
+    const f = await runCli(['latency', '-f', file, '127.0.0.9', '127.0.0.1', '-c', '1', '--json'], {db})
+    expect(f.code, f.stderr).toBe(0)
+    expect(f.json.hosts.map((h: {host: string}) => h.host)).toEqual(['127.0.0.9', '127.0.0.1', '127.0.0.3', '127.0.0.2'])
+    const stdin = await runCli(['latency', '-f', '-', '-c', '1', '-a'], {db, input: '127.0.0.4\n127.0.0.5 # nas\n127.0.0.4\n'})
+    expect(stdin).toMatchObject({code: 0, stdout: '127.0.0.4\n127.0.0.5\n'})
+    const empty = await runCli(['latency', '-f', '-', '-c', '1'], {db: freshDb(), input: '# nothing\n\n'})
+    expect(empty.code).toBe(2)
+    expect(empty.stderr).toBe('Error: -f - (standard input) names no target (put one target per line; # starts a comment)\n')
+  })
+
+  it('the cap: a /21 is refused with the fix in the message; --max-targets raises it (TCP, 2,046 loopback hosts)', async () => {
+    const db = freshDb()
+    const refused = await runCli(['latency', '-g', '127.0.8.0/21', '-c', '1'], {db})
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toBe(
+      'Error: "127.0.8.0/21" has 2,046 addresses, more than the cap of 1,024 targets per run (raise the cap with --max-targets 2046, give a smaller range such as 127.0.8.0/22, or find the live hosts first with `netmon scan`)\n',
+    )
+    expect(() => readFileSync(db)).toThrow()
+    const r = await runCli(
+      ['latency', '-g', '127.0.8.0/21', '--max-targets', '2046', '--method', 'tcp', '--port', String(openPort), '-c', '1', '-t', '5s', '-u', '--fail-on-loss'],
+      {db, timeoutMs: 120_000},
+    )
+    expect(r.stderr).toBe('')
+    expect(r).toMatchObject({code: 0, stdout: ''})
+    expect(await count(db, 'SELECT count(*) AS n FROM latency_runs WHERE received = 1')).toBe(2046)
+  }, 150_000)
+
+  it('--concurrency bounds the ping processes running at once', async () => {
+    // A fake ping that logs its start and end; the first three wait until three have started (a
+    // barrier, so the bound is reached however slow the machine is), then reply.
+    const dir = join(tmp.dir, 'conc')
+    mkdirSync(dir, {recursive: true})
+    const log = join(dir, 'log')
+    const fake = join(dir, 'ping.sh')
+    writeFileSync(
+      fake,
+      `#!/bin/sh
+for a in "$@"; do last="$a"; done
+case " $* " in *" -c 1 "*) echo "64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.010 ms"; exit 0;; esac
+echo "start $last" >> ${log}
+i=0
+while [ "$(grep -c start ${log})" -lt 3 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+echo "PING $last ($last) 56(84) bytes of data."
+echo "[1700000000.000100] 64 bytes from $last: icmp_seq=1 ttl=64 time=0.050 ms"
+echo "[1700000000.010100] 64 bytes from $last: icmp_seq=2 ttl=64 time=0.050 ms"
+echo "end $last" >> ${log}
+`,
+      {mode: 0o755},
+    )
+    writeFileSync(log, '')
+    const r = await runCli(['latency', '-g', '127.0.0.2', '127.0.0.11', '-c', '2', '-i', '10ms', '--method', 'icmp', '--concurrency', '3', '--json'], {
+      db: freshDb(),
+      env: {NETMON_PING: fake},
+      timeoutMs: 60_000,
+    })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.alive).toHaveLength(10)
+    let running = 0
+    let most = 0
+    const events = readFileSync(log, 'utf8').trim().split('\n')
+    for (const e of events) {
+      running += e.startsWith('start') ? 1 : -1
+      most = Math.max(most, running)
+    }
+    expect(events).toHaveLength(20)
+    // A ping logs "end" before it exits, and netmon starts the next only after an exit: the log
+    // can under-count what runs at once, never over-count it.
+    expect(most).toBe(3)
+    // Hosts are taken in target order: no later host can start before one of the first three
+    // ends, and none of those ends before all three have started (the barrier). (Two pings spawned
+    // back to back may log in either order, so only the first wave's set is certain.)
+    const starts = events.filter(e => e.startsWith('start'))
+    expect(starts.slice(0, 3).sort()).toEqual(['start 127.0.0.2', 'start 127.0.0.3', 'start 127.0.0.4'])
+    expect(starts.sort()).toEqual(Array.from({length: 10}, (_, k) => `start 127.0.0.${k + 2}`).sort())
+  }, 90_000)
+
+  it.skipIf(!hasScript)('on a terminal a progress bar (probes, hosts done, alive) is drawn on stderr, never into stdout', async () => {
+    const outFile = join(tmp.dir, 'tty-latency.txt')
+    const term = await new Promise<string>((resolve, reject) => {
+      const args = ['latency', '-g', '127.0.0.1', '127.0.0.12', '-c', '2', '-i', '20ms', '-a', '--db', freshDb()]
+      const child = spawn('script', ptyArgs(args, {stdoutTo: outFile}), {cwd: ROOT, env: ptyEnv({NETMON_NO_PROGRESS: ''})})
+      let text = ''
+      child.stdout.setEncoding('utf8').on('data', d => (text += d))
+      child.on('error', reject)
+      child.on('close', () => resolve(text))
+    })
+    expect(term).toMatch(/latency \[.*\] \d+\/24 /)
+    expect(term).toMatch(/24\/24 100% hosts: 12\/12 alive 12/)
+    const stdout = readFileSync(outFile, 'utf8')
+    expect(stdout.trimEnd().split('\n')).toHaveLength(12)
+    expect(stdout).not.toMatch(/\x1b|latency \[/)
   })
 })
 

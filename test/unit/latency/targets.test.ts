@@ -4,7 +4,18 @@
  * is bad input (exit 2), a resolver failure a network error (exit 1).
  */
 import {describe, expect, it} from 'vitest'
-import {resolveTargets, type Resolver} from '../../../src/core/latency/targets.js'
+import {writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {
+  checkHosts,
+  generateSpecs,
+  MAX_TARGETS_LIMIT,
+  parseTargetFile,
+  readTargetFile,
+  resolveTargets,
+  type Resolver,
+} from '../../../src/core/latency/targets.js'
+import {tempStore} from '../../support/cli.js'
 
 const fail =
   (code: string): Resolver =>
@@ -99,27 +110,126 @@ describe('checked like scan targets', () => {
     })
   })
 
-  it('a CIDR up to a /24 becomes its hosts; a range its addresses; duplicates once', async () => {
+  it('a CIDR becomes its hosts; a range its addresses; duplicates once', async () => {
     const {r} = spy()
     const t = await resolveTargets(['10.9.8.0/30', '10.9.8.1-3', '10.9.8.1'], r)
     expect(t.map(x => x.ip)).toEqual(['10.9.8.1', '10.9.8.2', '10.9.8.3'])
     expect((await resolveTargets(['10.9.8.0/24'], r)).length).toBe(254)
+    expect((await resolveTargets(['10.9.8.0/22'], r)).length).toBe(1022)
     expect((await resolveTargets(['fd00::/120'], r)).length).toBe(256)
     expect(await resolveTargets(['10.9.8.7/32'], r)).toEqual([{host: '10.9.8.7', ip: '10.9.8.7', family: 4}])
   })
 
-  it('a CIDR above the cap is refused with the fix in the hint; so is a total above it', async () => {
-    const {r} = spy()
-    await expect(resolveTargets(['10.9.8.0/23'], r)).rejects.toMatchObject({
+  // fping -g (fping.c add_cidr): network and broadcast addresses are skipped for prefixes below /31.
+  it.each([
+    ['10.9.8.0/30', ['10.9.8.1', '10.9.8.2']],
+    ['10.9.8.0/31', ['10.9.8.0', '10.9.8.1']],
+    ['10.9.8.5/32', ['10.9.8.5']],
+    ['10.9.8.6/29', ['10.9.8.1', '10.9.8.2', '10.9.8.3', '10.9.8.4', '10.9.8.5', '10.9.8.6']],
+  ])('%s expands as fping -g does', async (cidr, ips) => {
+    expect((await resolveTargets([cidr], spy().r)).map(t => t.ip)).toEqual(ips)
+  })
+
+  it('a range above the cap is refused before it is expanded, with the fix in the hint', async () => {
+    const {r, calls} = spy()
+    await expect(resolveTargets(['10.9.8.0/21'], r)).rejects.toMatchObject({
       exitCode: 2,
-      message: '"10.9.8.0/23" has 510 addresses, more than latency probes in one run (256)',
-      hint: expect.stringMatching(/give a \/24 or smaller \(e\.g\. 10\.9\.8\.0\/24\), or find the live hosts first with `netmon scan 10\.9\.8\.0\/23`/),
+      message: '"10.9.8.0/21" has 2,046 addresses, more than the cap of 1,024 targets per run',
+      hint: 'raise the cap with --max-targets 2046, give a smaller range such as 10.9.8.0/22, or find the live hosts first with `netmon scan`',
     })
-    await expect(resolveTargets(['10.9.8.0/24', '10.9.9.0/24'], r)).rejects.toMatchObject({exitCode: 2, message: 'too many hosts (more than 256)'})
+    // A /8 would be 16 million strings if it were expanded first: refused at once, beyond any --max-targets.
+    await expect(resolveTargets(['10.0.0.0/8', 'router.lan'], r)).rejects.toMatchObject({
+      exitCode: 2,
+      message: '"10.0.0.0/8" has 16,777,214 addresses, more than the cap of 1,024 targets per run',
+      hint: 'give a smaller range such as 10.0.0.0/22 (--max-targets goes up to 65,536), or find the live hosts first with `netmon scan`',
+    })
+    await expect(resolveTargets(['fd00::/64'], r)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/^"fd00::\/64" has 18,446,744,073,709,551,616 addresses/),
+    })
+    expect(calls).toEqual([])
+  })
+
+  it('the cap counts distinct targets over all arguments; --max-targets raises it', async () => {
+    const {r} = spy()
+    // Overlapping CIDRs count once: 1,022 distinct hosts fit under the default cap.
+    expect((await resolveTargets(['10.9.8.0/22', '10.9.8.0/24', '10.9.9.7'], r)).length).toBe(1022)
+    await expect(resolveTargets(['10.9.8.0/22', '10.9.12.0/24'], r)).rejects.toMatchObject({
+      exitCode: 2,
+      message: '1,276 targets, more than the cap of 1,024 per run',
+      hint: expect.stringMatching(/^raise the cap with --max-targets 1276, /),
+    })
+    expect((await resolveTargets(['10.9.8.0/22', '10.9.12.0/24'], r, {maxTargets: 1276})).length).toBe(1276)
+    await expect(resolveTargets(['10.9.8.1', '10.9.8.2', '10.9.8.3'], r, {maxTargets: 2})).rejects.toMatchObject({
+      message: '3 targets, more than the cap of 2 per run',
+    })
+    expect(checkHosts(['10.9.0.0/16'], {maxTargets: MAX_TARGETS_LIMIT})).toHaveLength(65_534)
+  })
+
+  it('a name and the address it resolves to stay two targets (labelled apart, as fping probes both)', async () => {
+    const r: Resolver = async () => [{address: '10.9.8.1', family: 4}]
+    expect(await resolveTargets(['10.9.8.1', 'router.lan', '10.9.8.2', '10.9.8.1'], r)).toEqual([
+      {host: '10.9.8.1', ip: '10.9.8.1', family: 4},
+      {host: 'router.lan', ip: '10.9.8.1', family: 4},
+      {host: '10.9.8.2', ip: '10.9.8.2', family: 4},
+    ])
   })
 
   it('a link-local address with a zone still passes (scan takes no zones)', async () => {
     const {r} = spy()
     expect(await resolveTargets(['fe80::1%lo'], r)).toEqual([{host: 'fe80::1%lo', ip: 'fe80::1%lo', family: 6}])
+  })
+})
+
+describe('fping -g: generateSpecs', () => {
+  it('one CIDR, or START END (both included)', () => {
+    expect(generateSpecs(['10.9.8.0/24'])).toEqual(['10.9.8.0/24'])
+    expect(generateSpecs(['10.9.8.250', '10.9.9.2'])).toEqual(['10.9.8.250-10.9.9.2'])
+    expect(checkHosts(generateSpecs(['10.9.8.254', '10.9.9.1'])).map(h => h.ip)).toEqual(['10.9.8.254', '10.9.8.255', '10.9.9.0', '10.9.9.1'])
+    expect(generateSpecs(['fd00::1', 'fd00::3'])).toEqual(['fd00::1-fd00::3'])
+  })
+
+  it.each([
+    [[], /-g takes one CIDR or two addresses, got 0 arguments/],
+    [['10.9.8.1'], /-g 10\.9\.8\.1: not a CIDR/],
+    [['a', 'b', 'c'], /got 3 arguments/],
+    [['10.9.8.9', '10.9.8.1'], /the range ends before it starts/],
+    [['10.9.8.1', 'fd00::1'], /mixes IPv4 and IPv6/],
+    [['router.lan', '10.9.8.1'], /-g start "router\.lan" is not an IP address/],
+    [['10.9.8.1', '10.9.8.256'], /-g end "10\.9\.8\.256" is not an IP address/],
+    [['10.9.8.0/24', '10.9.9.0/24'], /give one CIDR, or a start and an end address/],
+  ])('%j is refused (exit 2)', (args, why) => {
+    let err: any
+    try {
+      generateSpecs(args)
+    } catch (e) {
+      err = e
+    }
+    expect(err).toMatchObject({exitCode: 2})
+    expect(err.message).toMatch(why)
+  })
+})
+
+describe('fping -f: target files', () => {
+  it('one target per line (its first word), # comments, blank lines, CRLF, a BOM', () => {
+    const text = '\uFEFF# office\r\n10.9.8.1 router\r\n\n   # indented comment\n  10.9.8.2\t# printer\n10.9.8.0/30\nnas.lan#x\n\n'
+    expect(parseTargetFile(text)).toEqual(['10.9.8.1', '10.9.8.2', '10.9.8.0/30', 'nas.lan'])
+  })
+
+  it('-f - reads standard input; an unreadable or empty file is bad input', async () => {
+    expect(await readTargetFile('-', async () => '10.9.8.3\n')).toEqual(['10.9.8.3'])
+    const tmp = tempStore('netmon-latency-targets-')
+    try {
+      const f = join(tmp.dir, 'hosts.txt')
+      writeFileSync(f, '# nothing here\n\n')
+      await expect(readTargetFile(f)).rejects.toMatchObject({exitCode: 2, message: `-f ${f} names no target`})
+      await expect(readTargetFile('-', async () => '')).rejects.toMatchObject({exitCode: 2, message: '-f - (standard input) names no target'})
+      await expect(readTargetFile(join(tmp.dir, 'missing.txt'))).rejects.toMatchObject({
+        exitCode: 2,
+        message: expect.stringMatching(/cannot read it \(ENOENT\)/),
+      })
+    } finally {
+      tmp.cleanup()
+    }
   })
 })

@@ -43,8 +43,10 @@ export const latencyResultSchema = z.object({
   timeout_ms: num,
   port: int.nullable(),
   watch: z.boolean(),
+  concurrency: int,
   started: stampSchema,
   ended: stampSchema,
+  interrupted: z.boolean(),
   hosts: z.array(
     z.object({
       ...statsShape,
@@ -61,6 +63,7 @@ export const latencyResultSchema = z.object({
       rtts_ms: z.array(num.nullable()).optional(),
     }),
   ),
+  alive: z.array(z.string()),
   unreachable: z.array(z.string()),
 })
 
