@@ -24,6 +24,7 @@ export default class BridgeCheck extends NetmonCommand {
         ['format', `${r.format}${r.format === 'plain' ? ` (topic ${r.topic})` : ''}`],
         ['outbox bound', `${r.outbox.max_rows} rows, ${r.outbox.max_age_seconds} s (oldest dropped first)`],
         ['metrics', `a row every ${r.metrics.interval_ms / 1000} s, interfaces ${r.metrics.interfaces?.join(', ') ?? 'all but loopback'}`],
+        ...(r.push ? ([['push listener', `${r.push.listen} (${r.push.framing})`]] as [string, string][]) : []),
       ]),
     )
     this.out(
@@ -32,7 +33,7 @@ export default class BridgeCheck extends NetmonCommand {
         r.meters.map(m => [
           m.id,
           m.name,
-          `${m.host}:${m.port}`,
+          m.host ? `${m.host}:${m.port}` : 'push only',
           m.framing,
           m.auth,
           `${m.poll_interval_ms / 1000} s`,
@@ -40,6 +41,7 @@ export default class BridgeCheck extends NetmonCommand {
         ]),
       ),
     )
+    for (const m of r.meters) if (m.push) this.out(`${m.id} pushes: ${m.push}`)
     this.out(`OK: ${r.meters.length} meter(s)${r.disabled.length ? `, ${r.disabled.length} disabled` : ''}`)
     return r
   }

@@ -17,7 +17,11 @@ export interface ConfigCheck {
     poll_interval_ms: number
     timeout_ms: number
     obis: {obis: string; key: string; class: number; unit?: string}[]
+    /** How its pushes are matched and protected (never the keys); null: it does not push. */
+    push: string | null
   }[]
+  /** The push listener, null when push.listen is not set. */
+  push: {listen: string; framing: string} | null
   disabled: string[]
   outbox: {max_rows: number; max_age_seconds: number}
   metrics: {interval_ms: number; heartbeat_ms: number; interfaces: string[] | null}
@@ -59,7 +63,19 @@ export function checkConfig(path: string, env: NodeJS.ProcessEnv = process.env):
       poll_interval_ms: x.pollIntervalMs,
       timeout_ms: x.timeoutMs,
       obis: x.obis.map(o => ({obis: o.obis, key: o.key, class: o.classId, ...(o.unit ? {unit: o.unit} : {})})),
+      push: x.push
+        ? [
+            x.poll === false ? 'push only' : 'polled and pushing',
+            x.push.systemTitle ? `system title ${x.push.systemTitle}` : null,
+            x.push.logicalDeviceName ? `logical device name ${x.push.logicalDeviceName}` : null,
+            x.push.keys ? `ciphered (keys configured, at least SC 0x${x.push.require.toString(16)})` : 'plain',
+            x.push.objectList || Object.keys(x.push.objectLists).length ? 'object list configured' : 'object list sent by the meter or self-describing',
+          ]
+            .filter(Boolean)
+            .join(', ')
+        : null,
     })),
+    push: c.push ? {listen: `${c.push.host.includes(':') ? `[${c.push.host}]` : c.push.host}:${c.push.port}`, framing: c.push.framing} : null,
     disabled: (raw.meters ?? []).filter(x => x.enabled === false).map(x => String(x.id)),
     outbox: {max_rows: c.outbox.maxRows, max_age_seconds: Math.round(c.outbox.maxAgeMs / 1000)},
     metrics: {interval_ms: c.metrics.intervalMs, heartbeat_ms: c.metrics.heartbeatMs, interfaces: c.metrics.interfaces ?? null},

@@ -148,7 +148,9 @@ describe('bridge check: invalid configs exit 2 naming the path', () => {
       env: {TB_GATEWAY_TOKEN: 'example-token-1', METER_M2_PASSWORD: 'example-pw-22'},
     })
     expect(r.stderr).toBe('')
-    expect(r.json.meters.map((m: any) => m.id)).toEqual(['m1', 'm2'])
+    expect(r.json.meters.map((m: any) => m.id)).toEqual(['m1', 'm2', 'm4'])
+    expect(r.json.push).toEqual({listen: '0.0.0.0:4059', framing: 'wrapper'})
+    expect(r.json.meters[2].push).toBe('push only, logical device name NTM12345678, plain, object list configured')
     expect(r.json.disabled).toEqual(['m3'])
   })
 
