@@ -128,7 +128,16 @@
         },
         {selector: 'edge[?inferred]', style: {'line-style': 'dashed'}},
       ],
-      layout: {name: 'breadthfirst', directed: true, roots: roots.length ? roots : undefined, spacingFactor: 1.15, padding: 24, animate: false},
+      // A tree from the roots; past a few dozen nodes one row per level gets too wide: rings instead.
+      layout: {
+        name: 'breadthfirst',
+        directed: true,
+        roots: roots.length ? roots : undefined,
+        circle: m.nodes.length > 30,
+        spacingFactor: 1.15,
+        padding: 24,
+        animate: false,
+      },
       minZoom: 0.2,
       maxZoom: 3,
     })

@@ -21,10 +21,13 @@ export function renderMapText(map: DeviceMap): string {
   const lines: string[] = []
   const byId = new Map(map.nodes.map(n => [n.id, n]))
   const children = new Map<string, {id: string; via: string | null}[]>()
-  const hasParent = new Set<string>()
+  const parentOf = new Map<string, string>()
   for (const e of map.edges) {
-    children.set(e.source, [...(children.get(e.source) ?? []), {id: e.target, via: e.kind === 'fdb' ? `port ${e.port}` : null}])
-    hasParent.add(e.target)
+    const kid = {id: e.target, via: e.kind === 'fdb' ? `port ${e.port}` : null}
+    const list = children.get(e.source)
+    if (list) list.push(kid)
+    else children.set(e.source, [kid])
+    parentOf.set(e.target, e.source)
   }
   const printed = new Set<string>()
   const walk = (id: string, via: string | null, prefix: string, last: boolean, root: boolean) => {
@@ -51,9 +54,7 @@ export function renderMapText(map: DeviceMap): string {
     lines.push('')
     const where = s.source === 'interface' ? `on ${s.iface}` : s.source === 'scan' ? 'scanned' : 'assumed /24 around addresses'
     lines.push(`${s.cidr} (${where}) · ${s.devices} device${s.devices === 1 ? '' : 's'}, ${s.online} online`)
-    const roots = map.nodes.filter(
-      n => n.subnet === s.cidr && (!hasParent.has(n.id) || byId.get(map.edges.find(e => e.target === n.id)!.source)?.subnet !== s.cidr),
-    )
+    const roots = map.nodes.filter(n => n.subnet === s.cidr && (!parentOf.has(n.id) || byId.get(parentOf.get(n.id)!)?.subnet !== s.cidr))
     roots.forEach(r => walk(r.id, null, '  ', true, true))
     // Anything of this subnet not reached (its parent printed elsewhere): list it flat.
     for (const n of map.nodes) if (n.subnet === s.cidr && !printed.has(n.id)) walk(n.id, null, '  ', true, true)

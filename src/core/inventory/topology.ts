@@ -241,9 +241,18 @@ function net(cidr: string): Net | null {
   return {cidr: `${bigToIp(first, ip.version)}/${len}`, version: ip.version, first, last: first + size - 1n, len}
 }
 
+// Parsed addresses, reused across one map (each address is looked up several times; parsing is
+// most of the cost for thousands of devices). Bounded: cleared when it grows past 50,000.
+const parsed = new Map<string, {version: 4 | 6; value: bigint} | null>()
 function ipValue(ip: string): {version: 4 | 6; value: bigint} | null {
-  const p = parseIpLiteral(ip)
-  return p ? {version: p.version, value: p.value} : null
+  let v = parsed.get(ip)
+  if (v === undefined) {
+    const p = parseIpLiteral(ip)
+    v = p ? {version: p.version, value: p.value} : null
+    if (parsed.size > 50_000) parsed.clear()
+    parsed.set(ip, v)
+  }
+  return v
 }
 
 const contains = (n: Net, ip: {version: 4 | 6; value: bigint}) => n.version === ip.version && ip.value >= n.first && ip.value <= n.last
@@ -485,7 +494,11 @@ export function buildDeviceMap(input: MapInput): DeviceMap {
   const edges: MapEdge[] = []
   const parent = new Map<string, string>()
   const byMacFdb = new Map<string, MapFdbIn[]>()
-  for (const f of input.fdb) byMacFdb.set(f.mac, [...(byMacFdb.get(f.mac) ?? []), f])
+  for (const f of input.fdb) {
+    const list = byMacFdb.get(f.mac)
+    if (list) list.push(f)
+    else byMacFdb.set(f.mac, [f])
+  }
   for (const [mac, seen] of byMacFdb) {
     const target = byMac.get(mac)
     if (!target) continue
@@ -536,7 +549,12 @@ export function buildDeviceMap(input: MapInput): DeviceMap {
     .sort((a, b) => compareCidr(a.cidr, b.cidr))
 
   const vendors = new Map<string, string[]>()
-  for (const n of nodes) if (n.in_inventory) vendors.set(n.vendor_group, [...(vendors.get(n.vendor_group) ?? []), n.id])
+  for (const n of nodes) {
+    if (!n.in_inventory) continue
+    const list = vendors.get(n.vendor_group)
+    if (list) list.push(n.id)
+    else vendors.set(n.vendor_group, [n.id])
+  }
   const byType: Partial<Record<DeviceType, number>> = {}
   for (const n of nodes) byType[n.type] = (byType[n.type] ?? 0) + 1
 
