@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {deviceFlags, pickDevice} from '../../cli/device-flag.js'
 import {renderTable} from '../../cli/table.js'
 import {
   bandwidthReport,
@@ -36,7 +37,7 @@ function bar(rx: number, tx: number, max: number, width: number): string {
 }
 
 function seriesText(r: ReportResult, s: ReportSeries, columns: number): string {
-  const who = s.device === null ? 'network (all devices)' : [s.device.mac, s.device.ip, s.device.hostname].filter(Boolean).join(' ')
+  const who = s.device === null ? 'network (all devices)' : [s.device.name, s.device.mac, s.device.ip, s.device.hostname].filter(Boolean).join(' ')
   const head =
     r.kind === 'top'
       ? ['#', 'day', 'rx', 'tx', 'total', 'avg. rate']
@@ -70,14 +71,15 @@ function seriesText(r: ReportResult, s: ReportSeries, columns: number): string {
 export default class BandwidthReport extends NetmonCommand {
   static override summary = 'Traffic per 5 minutes, hour, day, month or year, the top days, or one line for scripts (like vnStat)'
   static override description =
-    `Network-wide (every device summed) by default; --mac one device (MAC or IP); --all one table per device. rx = bytes the device received (download), tx = bytes it sent.
+    `Network-wide (every device summed) by default; --device one device (a MAC, IP, hostname or promoted name; --mac is an alias); --all one table per device. rx = bytes the device received (download), tx = bytes it sent.
 Days, months and years are calendar periods in --tz (an IANA zone; default the process's time zone, $TZ), summed from the hourly rollups, exact across DST (23- and 25-hour days); 5-minute periods come from the 5m rollups (kept 30 days), the rest from the 1h rollups (kept 365 days). The current period (marked *) has an "estimated" row for days, months and years: bytes so far × period length / time elapsed. avg. rate = bytes × 8 / seconds (the current period: seconds so far).
 --oneline: one line per series, fields separated by ";": version(1);name;today;today rx;today tx;today total;today avg bit/s;month;month rx;month tx;month total;month avg bit/s;all-time rx;all-time tx;all-time total (bytes, bit/s; all-time = since the accounting start or reset).
-JSON: {kind, time_zone, now, now_ms, source, pruned_before, pruned_before_ms, series:[{device: null (network) | {mac, ip, hostname}, periods:[{label, start, start_ms, end, end_ms, length_ms, rx_bytes, tx_bytes, total_bytes, avg_bps, samples, current, estimate: null | {rx_bytes, tx_bytes, total_bytes, elapsed_ms}, rank (--top)}], totals:{rx_bytes, tx_bytes, total_bytes}}]}; with --oneline --json: {fields:[…], lines:[{device, fields:{…}, line}]}. See docs/BANDWIDTH.md.`
+JSON: {kind, time_zone, now, now_ms, source, pruned_before, pruned_before_ms, series:[{device: null (network) | {mac, ip, hostname, name}, periods:[{label, start, start_ms, end, end_ms, length_ms, rx_bytes, tx_bytes, total_bytes, avg_bps, samples, current, estimate: null | {rx_bytes, tx_bytes, total_bytes, elapsed_ms}, rank (--top)}], totals:{rx_bytes, tx_bytes, total_bytes}}]}; with --oneline --json: {fields:[…], lines:[{device, fields:{…}, line}]}. See docs/BANDWIDTH.md.`
   static override examples = [
     '<%= config.bin %> bandwidth report',
     '<%= config.bin %> bandwidth report --monthly --tz Europe/Vienna',
     '<%= config.bin %> bandwidth report --hourly --mac AA:BB:CC:DD:EE:01',
+    '<%= config.bin %> bandwidth report --monthly --device "office printer"',
     '<%= config.bin %> bandwidth report --top 10 --all',
     '<%= config.bin %> bandwidth report --oneline',
   ]
@@ -88,8 +90,8 @@ JSON: {kind, time_zone, now, now_ms, source, pruned_before, pruned_before_ms, se
     monthly: Flags.boolean({description: 'Calendar months', exclusive: KIND_FLAGS.filter(k => k !== 'monthly')}),
     yearly: Flags.boolean({description: 'Calendar years', exclusive: KIND_FLAGS.filter(k => k !== 'yearly')}),
     top: Flags.integer({description: 'The N days with the most traffic', min: 1, exclusive: [...KINDS]}),
-    mac: Flags.string({description: 'One device, by MAC or IP', exclusive: ['all']}),
-    all: Flags.boolean({description: 'One table per device', exclusive: ['mac']}),
+    ...deviceFlags('One device', {exclusive: ['all']}),
+    all: Flags.boolean({description: 'One table per device', exclusive: ['mac', 'device']}),
     limit: Flags.integer({description: 'Number of periods (default 24 five-minute/hourly, 30 days, 12 months, 10 years)', min: 1, exclusive: ['since']}),
     since: Flags.string({description: 'List periods from the one holding this time (ISO-8601, epoch ms, or a duration back from now)', exclusive: ['limit']}),
     tz: Flags.string({description: 'IANA time zone for days/months/years and labels (default: the process time zone)'}),
@@ -106,7 +108,7 @@ JSON: {kind, time_zone, now, now_ms, source, pruned_before, pruned_before_ms, se
     if (flags.oneline && flags.top !== undefined) throw usageError('--oneline cannot be used with --top')
     const store = await this.openStore(flags.db)
     if (flags.oneline) {
-      const lines = await onelineReport(store, {tz, now, mac: flags.mac, all: flags.all})
+      const lines = await onelineReport(store, {tz, now, mac: pickDevice(flags), all: flags.all})
       this.out(lines.map(l => l.line).join('\n'))
       const {ONELINE_FIELDS} = await import('../../core/bandwidth/report.js')
       return {fields: ONELINE_FIELDS, lines}
@@ -118,7 +120,7 @@ JSON: {kind, time_zone, now, now_ms, source, pruned_before, pruned_before_ms, se
       now,
       limit: kind === 'top' ? flags.top : flags.limit,
       since,
-      mac: flags.mac,
+      mac: pickDevice(flags),
       all: flags.all,
     })
     if (r.pruned_before) this.note(`netmon: ${r.source} rows before ${r.pruned_before} were deleted by retention; earlier periods are incomplete`)

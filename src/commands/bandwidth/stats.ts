@@ -1,5 +1,5 @@
-import {Flags} from '@oclif/core'
 import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {deviceFlags, pickDevice} from '../../cli/device-flag.js'
 import {renderPairs, renderTable} from '../../cli/table.js'
 import {deviceStats, networkStats, type DeviceStats, type NetworkStats} from '../../core/bandwidth/query.js'
 import {humanBytes, humanDuration, humanRate} from '../../core/format/units.js'
@@ -7,28 +7,33 @@ import {humanBytes, humanDuration, humanRate} from '../../core/format/units.js'
 export default class BandwidthStats extends NetmonCommand {
   static override summary = 'Show bandwidth statistics: one device, or the whole network'
   static override description = `Reads the running totals (never the raw samples), so it costs the same after a year as after a minute.
-One device (--mac MAC or IP): {device:{ip, mac, hostname, current:{upload_mbps, download_mbps, total_mbps, *_bps}, total:{bytes_sent, bytes_received, total_bytes, total_mb}, average:{…}, peak:{mbps, bps, timestamp, timestamp_ms, upload:{…}, download:{…}}, uptime_seconds, sample_count, first_seen, last_update, reset_at}}.
-All devices: {network:{upload_bps, download_bps, total_bps, upload_mbps, download_mbps, total_mbps, …}, devices_count, devices:[{ip, mac, hostname, current_mbps, total_mb, …}]}.
+One device (--device: a MAC, IP, hostname or promoted name; --mac is an alias): {device:{ip, mac, hostname, name (the promoted name, null when none), current:{upload_mbps, download_mbps, total_mbps, *_bps}, total:{bytes_sent, bytes_received, total_bytes, total_mb}, average:{…}, peak:{mbps, bps, timestamp, timestamp_ms, upload:{…}, download:{…}}, uptime_seconds, sample_count, first_seen, last_update, reset_at}}.
+All devices: {network:{upload_bps, download_bps, total_bps, upload_mbps, download_mbps, total_mbps, …}, devices_count, devices:[{ip, mac, hostname, name, current_mbps, total_mb, …}]}.
 One device also carries by_port: its top 10 [{rank, protocol, protocol_name, port, bytes_sent, bytes_received, total_bytes, flows, devices}] from flow data (the agent's netflow job) over the retained hourly buckets; [] without flow data.
 A switch port read with SNMP forwarding tables (bandwidth sample --from snmp:// --fdb, or the agent's snmp source with fdb: true) also carries behind:[{mac, vlan, last_seen_ms, device:{ip, hostname, name}|null}] (the MACs behind it in the switch's current table); a device in such a table carries seen_on:[{agent, if_index, port, vlan, last_seen_ms}].
 Interface devices (bandwidth sample --from iface) also carry interface_issues:{tx_errors, rx_errors, tx_drops, rx_drops}: the kernel's errors/drops since the accounting start (absent for other devices; the text output adds columns only then).
 current = the latest sample's rate while that sample is recent: once it is older than max(2 × its interval, 60 s), current is 0 with stale: true (current_as_of says when it was measured); average = total bytes × 8 / uptime; peak = the fastest sample. Mbps = 10^6 bit/s; MB = 2^20 bytes.`
-  static override examples = ['<%= config.bin %> bandwidth stats', '<%= config.bin %> bandwidth stats --mac AA:BB:CC:DD:EE:01 --json']
+  static override examples = [
+    '<%= config.bin %> bandwidth stats',
+    '<%= config.bin %> bandwidth stats --device laptop',
+    '<%= config.bin %> bandwidth stats --mac AA:BB:CC:DD:EE:01 --json',
+  ]
   static override flags = {
-    mac: Flags.string({description: 'One device, by MAC or IP'}),
+    ...deviceFlags('One device'),
     db: dbFlag,
   }
 
   async run(): Promise<{device: DeviceStats} | NetworkStats> {
     const {flags} = await this.parse(BandwidthStats)
     const store = await this.openStore(flags.db)
-    if (flags.mac !== undefined) {
-      const r = await deviceStats(store, flags.mac)
+    const device = pickDevice(flags)
+    if (device !== undefined) {
+      const r = await deviceStats(store, device)
       if (this.jsonEnabled()) return r
       const d = r.device
       this.out(
         renderPairs([
-          ['device', `${d.hostname ?? ''} ${d.mac} ${d.ip ?? ''}`.trim()],
+          ['device', `${d.name ? `${d.name} · ` : ''}${d.hostname ?? ''} ${d.mac} ${d.ip ?? ''}`.trim()],
           [
             'current',
             d.current.stale
@@ -88,10 +93,24 @@ current = the latest sample's rate while that sample is recent: once it is older
       // Errors/drops columns only when some device (an interface) has such counters.
       const issues = r.devices.some(d => d.interface_issues)
       const pair = (a: number | undefined, b: number | undefined) => (a === undefined ? '' : `${a} / ${b}`)
+      // A name column once some device has a promoted name (devices promote --name).
+      const named = r.devices.some(d => d.name)
       this.out(
         renderTable(
-          ['hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', ...(issues ? ['errors tx/rx', 'drops tx/rx'] : []), 'last update'],
+          [
+            ...(named ? ['name'] : []),
+            'hostname',
+            'ip',
+            'mac',
+            'current',
+            'total',
+            'sent',
+            'received',
+            ...(issues ? ['errors tx/rx', 'drops tx/rx'] : []),
+            'last update',
+          ],
           r.devices.map(d => [
+            ...(named ? [d.name ?? ''] : []),
             d.hostname,
             d.ip,
             d.mac,

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {z} from 'zod'
 import {NetmonCommand, dbFlag} from '../../cli/base.js'
+import {deviceFlags, pickDevice} from '../../cli/device-flag.js'
 import {renderTable} from '../../cli/table.js'
 import {topPorts, type PortGrouping, type PortTop} from '../../core/bandwidth/flows.js'
 import {topTalkers, type TopResult, type TopSort} from '../../core/bandwidth/query.js'
@@ -12,14 +13,14 @@ export default class BandwidthTop extends NetmonCommand {
   static override summary = 'Rank devices by traffic: all-time totals, or inside a time window'
   static override description =
     `Without --since, ranks by the running totals (since registration or the last reset). With --since, ranks by the traffic inside [since, until): whole days/hours/5-minute buckets come from the rollups and only the edges from raw samples. Where raw samples were already pruned, the window is widened to the enclosing bucket and "window" says so.
-JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …}, top_talkers:[{rank, ip, mac, hostname, current_mbps, total_mb, total_bytes_sent, total_bytes_received, peak_mbps, …_bps}]}. With --since, total_* and peak_* are for the window. current is 0 with stale: true once the latest sample is older than max(2 × its interval, 60 s) (the rule of bandwidth stats).
---by port|protocol ranks traffic by (protocol, port) or by protocol instead of by device, from flow data (the agent's netflow job; hourly buckets, so --since is floored to its hour), optionally for one device (--mac MAC or IP). JSON: {by, window:{since, since_ms, until, until_ms}, device, count, top:[{rank, protocol, protocol_name, port?, bytes_sent, bytes_received, total_bytes, flows, devices}]}. A device's port is the remote side's port when below 1024, else the lower of the two ports; 0 for protocols without ports.`
+JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …}, top_talkers:[{rank, ip, mac, hostname, name (the promoted name, null when none), current_mbps, total_mb, total_bytes_sent, total_bytes_received, peak_mbps, …_bps}]}. With --since, total_* and peak_* are for the window. current is 0 with stale: true once the latest sample is older than max(2 × its interval, 60 s) (the rule of bandwidth stats).
+--by port|protocol ranks traffic by (protocol, port) or by protocol instead of by device, from flow data (the agent's netflow job; hourly buckets, so --since is floored to its hour), optionally for one device (--device MAC, IP, hostname or promoted name; --mac is an alias). JSON: {by, window:{since, since_ms, until, until_ms}, device, count, top:[{rank, protocol, protocol_name, port?, bytes_sent, bytes_received, total_bytes, flows, devices}]}. A device's port is the remote side's port when below 1024, else the lower of the two ports; 0 for protocols without ports.`
   static override examples = [
     '<%= config.bin %> bandwidth top',
     '<%= config.bin %> bandwidth top --limit 5 --sort download',
     '<%= config.bin %> bandwidth top --since 24h --json',
     '<%= config.bin %> bandwidth top --by port --since 24h',
-    '<%= config.bin %> bandwidth top --by protocol --mac 192.168.1.20',
+    '<%= config.bin %> bandwidth top --by protocol --device 192.168.1.20',
   ]
   static override flags = {
     limit: Flags.integer({description: 'How many devices (1-50)', default: 10}),
@@ -31,7 +32,7 @@ JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …},
       options: ['device', 'port', 'protocol'],
       default: 'device',
     }),
-    mac: Flags.string({description: 'With --by port|protocol: one device, by MAC or IP'}),
+    ...deviceFlags('With --by port|protocol: one device'),
     db: dbFlag,
   }
 
@@ -47,18 +48,20 @@ JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …},
     if (flags.until !== undefined && since === undefined) throw invalidInput('--until needs --since')
     const until = flags.until === undefined ? undefined : parseTime(flags.until, now, '--until')
     if (since !== undefined && since >= (until ?? now)) throw invalidInput('--since must be before --until (and before now)')
-    if (flags.mac !== undefined && flags.by === 'device') throw invalidInput('--mac needs --by port or --by protocol')
+    const device = pickDevice(flags)
+    if (device !== undefined && flags.by === 'device')
+      throw invalidInput(`${flags.device === undefined ? '--mac' : '--device'} needs --by port or --by protocol`)
     const store = await this.openStore(flags.db)
     if (flags.by !== 'device') {
       const p = await topPorts(store, {
         by: flags.by as PortGrouping,
         limit,
-        ...(flags.mac !== undefined ? {macOrIp: flags.mac} : {}),
+        ...(device !== undefined ? {macOrIp: device} : {}),
         ...(since !== undefined ? {sinceMs: since} : {}),
         ...(until !== undefined ? {untilMs: until} : {}),
       })
       if (this.jsonEnabled()) return p
-      const head = [p.device ? `${p.device.hostname ?? ''} ${p.device.mac ?? ''} ${p.device.ip ?? ''}`.trim() : 'all devices']
+      const head = [p.device ? `${p.device.name ?? p.device.hostname ?? ''} ${p.device.mac ?? ''} ${p.device.ip ?? ''}`.trim() : 'all devices']
       if (p.window.since) head.push(`since ${p.window.since} (whole hours)`)
       this.out(`Traffic by ${p.by}, ${head.join(', ')}`)
       if (p.count === 0) this.out("No flow data (the agent's netflow job fills it).")
@@ -84,11 +87,14 @@ JSON: {sort_by, count, window?:{since, since_ms, until, until_ms, widened, …},
     if (this.jsonEnabled()) return r
     if (r.window)
       this.out(`Traffic ${r.window.since} → ${r.window.until}${r.window.widened ? ' (widened to whole buckets: raw samples there were pruned)' : ''}`)
+    // A name column once some device has a promoted name (devices promote --name).
+    const named = r.top_talkers.some(t => t.name)
     this.out(
       renderTable(
-        ['#', 'hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', 'peak'],
+        ['#', ...(named ? ['name'] : []), 'hostname', 'ip', 'mac', 'current', 'total', 'sent', 'received', 'peak'],
         r.top_talkers.map(t => [
           t.rank,
+          ...(named ? [t.name ?? ''] : []),
           t.hostname,
           t.ip,
           t.mac,

@@ -12,7 +12,7 @@ export default class DevicesHistory extends NetmonCommand {
     '<%= config.bin %> devices history aa-bb-cc-dd-ee-01 --json',
     '<%= config.bin %> devices history 192.168.1.20',
   ]
-  static override args = {device: Args.string({description: 'MAC (any common form) or IP address', required: true})}
+  static override args = {device: Args.string({description: 'MAC (any common form), IP address, hostname or promoted name', required: true})}
   static override flags = {db: dbFlag}
 
   async run(): Promise<DeviceHistoryByIp> {

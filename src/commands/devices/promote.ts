@@ -7,7 +7,7 @@ export default class DevicesPromote extends NetmonCommand {
   static override description =
     'Known devices can be listed apart (devices list --known/--unknown), so new, unexpected devices stand out. Promoting records a `promoted` event; promoting again with another --name renames it.'
   static override examples = ['<%= config.bin %> devices promote AA:BB:CC:DD:EE:01 --name "Living room TV"', '<%= config.bin %> devices promote 192.168.1.20']
-  static override args = {device: Args.string({description: 'MAC (any common form) or IP address', required: true})}
+  static override args = {device: Args.string({description: 'MAC (any common form), IP address, hostname or promoted name', required: true})}
   static override flags = {db: dbFlag, name: Flags.string({description: 'Friendly name (1–100 characters)', helpValue: 'NAME'})}
 
   async run(): Promise<PromoteResult> {

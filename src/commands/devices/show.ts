@@ -8,8 +8,12 @@ export default class DevicesShow extends NetmonCommand {
   static override summary = 'Everything known about one device'
   static override description =
     'Identity, status, IP history, open ports (with services and banners), the last scan that saw it, the last latency measurement and bandwidth totals when there are any, and its latest events.'
-  static override examples = ['<%= config.bin %> devices show AA:BB:CC:DD:EE:01', '<%= config.bin %> devices show 192.168.1.20 --json']
-  static override args = {device: Args.string({description: 'MAC (any common form) or IP address', required: true})}
+  static override examples = [
+    '<%= config.bin %> devices show AA:BB:CC:DD:EE:01',
+    '<%= config.bin %> devices show 192.168.1.20 --json',
+    '<%= config.bin %> devices show "office printer"',
+  ]
+  static override args = {device: Args.string({description: 'MAC (any common form), IP address, hostname or promoted name', required: true})}
   static override flags = {db: dbFlag}
 
   async run(): Promise<DeviceDetail> {

@@ -19,7 +19,7 @@ export default class DevicesTimeline extends NetmonCommand {
     since: Flags.string({description: 'From (ISO-8601, epoch ms, now, or a duration back such as 24h)', default: '7d', helpValue: 'TIME'}),
     until: Flags.string({description: 'Until (exclusive)', helpValue: 'TIME'}),
     type: Flags.string({description: 'Only these event types (comma separated)', helpValue: 'TYPES'}),
-    device: Flags.string({description: 'Only events of this device (MAC or IP)', helpValue: 'MAC|IP'}),
+    device: Flags.string({description: 'Only events of this device: MAC, IP, hostname or promoted name', helpValue: 'DEVICE'}),
     limit: Flags.integer({description: 'At most this many events (1–100000)', default: 1000}),
   }
 

@@ -11,7 +11,7 @@ const ms = (v: number | null): string => (v === null ? '-' : v < 10 ? v.toFixed(
 export default class LatencyHistoryCommand extends NetmonCommand {
   static override summary = 'Show the stored latency of a host or device over time, with a terminal chart'
   static override description =
-    `HOST is an IP address (every run to that address), a MAC address (every run linked to that inventory device, whatever its address was then), or the host name used when measuring.
+    `HOST is an IP address (every run to that address), a MAC address (every run linked to that inventory device, whatever its address was then), a device's promoted name or inventory hostname (the same, when runs are linked to it: the rule of docs/SCAN.md "Naming a device"; an ambiguous name exits 2), or the host name used when measuring.
 
 --resolution raw lists every probe; 1m, 5m and 1h summarise UTC-aligned buckets (sent, loss, min/avg/max/median/stddev, jitter within each run, grade). auto (the default) shows raw probes up to 1500 of them, else the finest bucket that gives at most 1500 points.
 
@@ -24,7 +24,7 @@ The chart plots the RTT per probe (raw) or the median per bucket; a strip below 
     '<%= config.bin %> latency history 192.0.2.10 --since 2026-11-23T00:00:00Z --until 2026-11-24T00:00:00Z --json',
   ]
 
-  static override args = {host: Args.string({description: 'IP address, MAC address, or the host name used when measuring', required: true})}
+  static override args = {host: Args.string({description: 'IP address, MAC address, device name, or the host name used when measuring', required: true})}
 
   static override flags = {
     since: Flags.string({description: 'Start (inclusive): ISO-8601, epoch ms, or a duration back from now', default: '24h'}),

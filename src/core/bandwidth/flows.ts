@@ -168,7 +168,7 @@ export interface PortTop {
   by: PortGrouping
   /** Whole hours: since is floored to its hour (bw_ports is hourly). */
   window: {since: string | null; since_ms: number | null; until: string | null; until_ms: number | null}
-  device: {mac: string | null; ip: string | null; hostname: string | null} | null
+  device: {mac: string | null; ip: string | null; hostname: string | null; name: string | null} | null
   count: number
   top: PortTraffic[]
 }
@@ -231,7 +231,7 @@ export async function topPorts(store: Store, opts: {by: PortGrouping; limit: num
   if (opts.macOrIp !== undefined) {
     const d = await requireDevice(store, opts.macOrIp)
     deviceId = d.id
-    device = {mac: d.mac, ip: d.ip, hostname: d.hostname}
+    device = {mac: d.mac, ip: d.ip, hostname: d.hostname, name: d.name ?? null}
   }
   const since = opts.sinceMs === undefined ? null : Math.floor(opts.sinceMs / HOUR) * HOUR
   const top = await aggregate(

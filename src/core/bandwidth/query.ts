@@ -7,8 +7,8 @@
  * Shapes follow the seed (docs/BANDWIDTH.md), with `_bps` integers and ISO + epoch-ms timestamps.
  */
 import {type BehindPort, devicesBehindPorts, portsOfMacs, type SeenOnPort} from '../collect/fdb.js'
-import {notFound} from '../errors.js'
-import {findDevice} from '../devices/repo.js'
+import {invalidInput} from '../errors.js'
+import {requireDevice} from '../devices/repo.js'
 import {bpsToMbps, bytesToMb} from '../format/units.js'
 import {isoOf} from '../format/time.js'
 import type {Store} from '../store/index.js'
@@ -24,11 +24,13 @@ interface TotalsJoin extends TotalsRow {
   mac: string | null
   ip: string | null
   hostname: string | null
+  /** The promoted name (`devices promote --name`), null when none. */
+  name: string | null
 }
 
 const TOTALS_SELECT = `SELECT d.id AS device_id, d.mac, d.ip, d.hostname, t.since_ts, t.reset_ts, t.first_ts, t.last_ts,
   t.bytes_sent, t.bytes_received, t.sample_count, t.cur_ts, t.cur_sent, t.cur_received, t.cur_interval_ms,
-  t.peak_bps, t.peak_ts, t.peak_up_bps, t.peak_up_ts, t.peak_down_bps, t.peak_down_ts`
+  t.peak_bps, t.peak_ts, t.peak_up_bps, t.peak_up_ts, t.peak_down_bps, t.peak_down_ts, d.name`
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v))
 const opt = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
@@ -44,6 +46,8 @@ export interface DeviceStats {
   ip: string | null
   mac: string | null
   hostname: string | null
+  /** The promoted name (`devices promote --name`), null when none. */
+  name: string | null
   /** 0 with stale: true when the latest sample is older than stale_after_ms (rates.ts currentRate). */
   current: RateTriple & {sample_ts: string | null; sample_ts_ms: number | null; stale: boolean; stale_after_ms: number}
   /** When the current rate was measured (the latest sample), null without samples. */
@@ -84,6 +88,7 @@ export function deviceStatsShape(t: TotalsJoin, now: number | null): DeviceStats
     ip: t.ip,
     mac: t.mac,
     hostname: t.hostname,
+    name: t.name ?? null,
     current: {
       ...rateTriple(cur.up, cur.down),
       sample_ts: t.cur_ts === null ? null : isoOf(Number(t.cur_ts)),
@@ -111,10 +116,7 @@ export function deviceStatsShape(t: TotalsJoin, now: number | null): DeviceStats
 }
 
 async function requireBandwidthDevice(store: Store, macOrIp: string): Promise<TotalsJoin> {
-  const d = await findDevice(store, macOrIp)
-  if (!d) {
-    throw notFound(`no device ${macOrIp} in the store`, 'register it with `netmon bandwidth register --ip IP --mac MAC`')
-  }
+  const d = await requireDevice(store, macOrIp, 'list devices with `netmon devices list`, or register one with `netmon bandwidth register --ip IP --mac MAC`')
   const row = await store.get<TotalsJoin>(`${TOTALS_SELECT} FROM devices d LEFT JOIN bw_totals t ON t.device_id = d.id WHERE d.id = ?`, [d.id])
   return row!
 }
@@ -139,6 +141,8 @@ export interface NetworkDevice {
   ip: string | null
   mac: string | null
   hostname: string | null
+  /** The promoted name, null when none. */
+  name: string | null
   current_mbps: number
   current_bps: number
   /** The latest sample is too old for "now": current is 0. */
@@ -173,7 +177,7 @@ export interface NetworkStats {
 }
 
 /** bw_totals' columns (state.ts owns them) with the device's identity after the id. */
-const TOTALS_COLUMNS = ['device_id', 'mac', 'ip', 'hostname', ...TOTALS_ROW_COLUMNS.slice(1)] as const
+const TOTALS_COLUMNS = ['device_id', 'mac', 'ip', 'hostname', ...TOTALS_ROW_COLUMNS.slice(1), 'name'] as const
 
 /**
  * Many rows as ONE JSON value: the client builds a row object per result row with a property per
@@ -210,6 +214,7 @@ const totalsRow = (a: unknown[]): TotalsJoin =>
     peak_up_ts: a[18],
     peak_down_bps: a[19],
     peak_down_ts: a[20],
+    name: a[21],
   }) as TotalsJoin
 
 /** SQLite's ORDER BY mac (NULLs first, then bytewise: MACs are ASCII), then id. */
@@ -251,6 +256,7 @@ export async function networkStats(store: Store, opts: {now?: number} = {}): Pro
       ip: t.ip,
       mac: t.mac,
       hostname: t.hostname,
+      name: t.name ?? null,
       current_mbps: bpsToMbps(bps),
       current_bps: Math.round(bps),
       stale: c.stale,
@@ -289,6 +295,8 @@ export interface TopTalker {
   ip: string | null
   mac: string | null
   hostname: string | null
+  /** The promoted name, null when none. */
+  name: string | null
   current_mbps: number
   current_bps: number
   stale: boolean
@@ -415,6 +423,7 @@ export async function topTalkers(store: Store, opts: TopOptions): Promise<TopRes
     ip: x.t.ip,
     mac: x.t.mac,
     hostname: x.t.hostname,
+    name: x.t.name ?? null,
     current_mbps: bpsToMbps(x.curBps),
     current_bps: Math.round(x.curBps),
     stale: x.c.stale,
@@ -454,7 +463,8 @@ export interface HistoryPoint {
 }
 
 export interface HistoryResult {
-  device: {ip: string | null; mac: string | null; hostname: string | null}
+  /** null: the network total (every device summed per point). */
+  device: {ip: string | null; mac: string | null; hostname: string | null; name: string | null} | null
   resolution: Level
   since: string
   since_ms: number
@@ -482,10 +492,19 @@ export function autoResolution(spanMs: number): Level {
   return '1d'
 }
 
-export async function history(store: Store, macOrIp: string, opts: HistoryOptions): Promise<HistoryResult> {
-  const d = await requireBandwidthDevice(store, macOrIp)
+/**
+ * One device's history, or with `macOrIp` undefined the network total: every device's rollup rows
+ * summed per bucket (raw samples are not summed: devices sample at different instants, so the
+ * network total is per 5m/1h/1d bucket, and auto picks 5m where a device would get raw).
+ */
+export async function history(store: Store, macOrIp: string | undefined, opts: HistoryOptions): Promise<HistoryResult> {
+  const d = macOrIp === undefined ? null : await requireBandwidthDevice(store, macOrIp)
+  if (d === null && opts.resolution === 'raw') {
+    throw invalidInput('the network total has no raw resolution', "use 5m, 1h, 1d or auto, or give --device for one device's raw samples")
+  }
   const {watermarks} = await getRetention(store)
   let level: Level = opts.resolution === 'auto' ? autoResolution(opts.until - opts.since) : opts.resolution
+  if (d === null && level === 'raw') level = '5m'
   // Raw rows are gone before the raw watermark: auto falls back to the finest complete level.
   if (opts.resolution === 'auto') {
     const order: Level[] = ['raw', '5m', '1h', '1d']
@@ -501,7 +520,7 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
   if (level === 'raw') {
     const rows = await store.query<{ts: number; sent: number; received: number; interval_ms: number | null}>(
       `SELECT ts, sent, received, interval_ms FROM bw_samples WHERE device_id = ? AND ts >= ? AND ts < ? ORDER BY ts`,
-      [d.device_id, since, until],
+      [d!.device_id, since, until],
     )
     points = rows.map(r => {
       const iv = opt(r.interval_ms)
@@ -527,8 +546,14 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
     })
   } else {
     const rows = await store.query<{bucket: number; sent: number; received: number; samples: number; peak_bps: number | null}>(
-      `SELECT bucket, sent, received, samples, peak_bps FROM bw_rollup_${level} WHERE device_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
-      [d.device_id, since, until],
+      d === null
+        ? // Driven from bw_totals, one seek per device's key range (see the header), summed per bucket.
+          // No network peak: the devices' fastest samples were not at the same instant.
+          `SELECT r.bucket, sum(r.sent) AS sent, sum(r.received) AS received, sum(r.samples) AS samples, NULL AS peak_bps
+             FROM bw_totals t CROSS JOIN bw_rollup_${level} r ON r.device_id = t.device_id AND r.bucket >= ? AND r.bucket < ?
+            GROUP BY r.bucket ORDER BY r.bucket`
+        : `SELECT bucket, sent, received, samples, peak_bps FROM bw_rollup_${level} WHERE device_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
+      d === null ? [since, until] : [d.device_id, since, until],
     )
     points = rows.map(r => {
       const s = num(r.sent)
@@ -552,7 +577,7 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
     })
   }
   // Errors/drops (interface devices): each interval's counts into the point that holds its reading.
-  const hasIssues = (await issueTotals(store, [Number(d.device_id)])).size > 0
+  const hasIssues = d !== null && (await issueTotals(store, [Number(d.device_id)])).size > 0
   let issueSum: IssueTotals | undefined
   if (hasIssues) {
     issueSum = {tx_errors: 0, rx_errors: 0, tx_drops: 0, rx_drops: 0}
@@ -561,7 +586,7 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
       for (const k of ISSUE_KEYS) p[k] = 0
       at.set(p.ts_ms, p)
     }
-    for (const r of await issueRows(store, Number(d.device_id), since, until)) {
+    for (const r of await issueRows(store, Number(d!.device_id), since, until)) {
       const p = at.get(level === 'raw' ? r.ts : Math.floor(r.ts / size) * size)
       if (!p) continue
       for (const k of ISSUE_KEYS) {
@@ -575,7 +600,7 @@ export async function history(store: Store, macOrIp: string, opts: HistoryOption
     {bytes_sent: 0, bytes_received: 0, samples: 0},
   )
   return {
-    device: {ip: d.ip, mac: d.mac, hostname: d.hostname},
+    device: d === null ? null : {ip: d.ip, mac: d.mac, hostname: d.hostname, name: d.name ?? null},
     resolution: level,
     since: isoOf(since),
     since_ms: since,

@@ -148,6 +148,8 @@ export interface ReportDevice {
   mac: string | null
   ip: string | null
   hostname: string | null
+  /** The promoted name, null when none. */
+  name: string | null
 }
 
 export interface ReportSeries {
@@ -245,7 +247,7 @@ export async function bandwidthReport(store: Store, opts: ReportOptions): Promis
     const d = await findDevice(store, opts.mac)
     if (!d) throw notFound(`no device ${opts.mac} in the store`, 'list devices with `netmon devices list`')
     deviceId = Number(d.id)
-    single = {mac: d.mac ?? null, ip: d.ip ?? null, hostname: d.hostname ?? null}
+    single = {mac: d.mac ?? null, ip: d.ip ?? null, hostname: d.hostname ?? null, name: d.name ?? null}
   }
   const {watermarks} = await getRetention(store)
   const wm = watermarks[level]
@@ -275,11 +277,11 @@ export async function bandwidthReport(store: Store, opts: ReportOptions): Promis
   }
   const devices = new Map<number, ReportDevice>()
   if (perDevice) {
-    const ds = await store.query<{id: number; mac: string | null; ip: string | null; hostname: string | null}>(
-      'SELECT d.id, d.mac, d.ip, d.hostname FROM devices d JOIN bw_totals t ON t.device_id = d.id ORDER BY d.mac',
+    const ds = await store.query<{id: number; mac: string | null; ip: string | null; hostname: string | null; name: string | null}>(
+      'SELECT d.id, d.mac, d.ip, d.hostname, d.name FROM devices d JOIN bw_totals t ON t.device_id = d.id ORDER BY d.mac',
     )
-    for (const d of ds) devices.set(Number(d.id), {mac: d.mac, ip: d.ip, hostname: d.hostname})
-    for (const id of groups.keys()) if (!devices.has(id)) devices.set(id, {mac: null, ip: null, hostname: null})
+    for (const d of ds) devices.set(Number(d.id), {mac: d.mac, ip: d.ip, hostname: d.hostname, name: d.name ?? null})
+    for (const id of groups.keys()) if (!devices.has(id)) devices.set(id, {mac: null, ip: null, hostname: null, name: null})
   }
   // A bucket's period, cached by bucket start (many devices share buckets).
   const periodCache = new Map<number, {start: number; end: number; label: string}>()

@@ -6,11 +6,11 @@
  * `devices` and `events` (test/unit/devices/ownership.test.ts checks src/core for it). Every path
  * that creates a device records its `new` event here.
  */
-import {notFound} from '../errors.js'
 import type {Stmt, Store, Tx} from '../store/index.js'
 import {recordEvent, type BulkRows, type CreatedBy, type EventType} from './events.js'
-import {ipVersion, normalizeIp} from './ip.js'
-import {normalizeMac, tryNormalizeMac} from './mac.js'
+import {normalizeIp} from './ip.js'
+import {normalizeMac} from './mac.js'
+import {lookupDevice, resolveDevice} from './resolve.js'
 
 export interface DeviceRow {
   id: number
@@ -31,22 +31,17 @@ export async function findDeviceByMac(db: Reader, mac: string): Promise<DeviceRo
   return db.get<DeviceRow>('SELECT * FROM devices WHERE mac = ?', [mac])
 }
 
-/** Finds by MAC (any accepted form) or IP (the most recently seen device with that address). */
-export async function findDevice(db: Reader, macOrIp: string): Promise<DeviceRow | undefined> {
-  const mac = tryNormalizeMac(macOrIp)
-  if (mac) return findDeviceByMac(db, mac)
-  if (ipVersion(macOrIp)) {
-    return db.get<DeviceRow>('SELECT * FROM devices WHERE ip = ? ORDER BY last_seen DESC LIMIT 1', [normalizeIp(macOrIp)])
-  }
-  // Neither: let normalizeMac produce the clear error.
-  normalizeMac(macOrIp)
-  return undefined
+/**
+ * Finds the device the user named: a MAC (any accepted form), an IP (now, else a former one), a
+ * hostname or the promoted name, by the one rule in resolve.ts. Ambiguous text throws (exit 2).
+ */
+export async function findDevice(db: Reader, text: string): Promise<DeviceRow | undefined> {
+  return (await lookupDevice(db, text))?.device
 }
 
-export async function requireDevice(db: Reader, macOrIp: string): Promise<DeviceRow> {
-  const d = await findDevice(db, macOrIp)
-  if (!d) throw notFound(`no device ${macOrIp} in the store`, 'list devices with `netmon devices list` or register one with `netmon bandwidth register`')
-  return d
+/** findDevice, with not found as an error (exit 1) whose hint is `hint` (default: `devices list`). */
+export async function requireDevice(db: Reader, text: string, hint?: string): Promise<DeviceRow> {
+  return (await resolveDevice(db, text, hint)).device
 }
 
 export interface RegisterInput {

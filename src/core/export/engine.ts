@@ -16,9 +16,8 @@
  * every page and re-reads a page as plain rows if it ever is not.
  */
 import {resolve} from 'node:path'
-import {findDevice} from '../devices/repo.js'
-import {tryNormalizeMac} from '../devices/mac.js'
-import {ipVersion, normalizeIp} from '../devices/ip.js'
+import {requireDevice} from '../devices/repo.js'
+import {classifyDeviceKey} from '../devices/resolve.js'
 import {NetmonError, invalidInput, notFound} from '../errors.js'
 import {parseTime, stamp, type Stamp} from '../format/time.js'
 import {startProgress} from '../progress.js'
@@ -155,10 +154,9 @@ export function planExport(req: ExportRequest): ExportPlan {
   let device: string | undefined
   if (has(req.device, 'device')) {
     if (!source.filters.device) refuse('--device')
-    const mac = tryNormalizeMac(req.device)
-    if (mac) device = mac
-    else if (ipVersion(req.device)) device = normalizeIp(req.device)
-    else throw invalidInput(`malformed --device "${req.device}"`, 'give a MAC (AA:BB:CC:DD:EE:01) or an IP address')
+    // A MAC, IP, hostname or promoted name (devices/resolve.ts); the store resolves it in runExport.
+    const key = classifyDeviceKey(req.device)
+    device = key.kind === 'mac' ? key.mac : key.kind === 'ip' ? key.ip : key.name
   }
   if (has(req.meter, 'meter') && !source.filters.meter) refuse('--meter')
   // NDJSON/JSON parsers treat a leading U+FEFF as data (JSON.parse refuses it): a BOM there breaks the file.
@@ -391,8 +389,7 @@ export async function runExport(store: Store, plan: ExportPlan, opts: RunOptions
   const f: FilterValues = {since: plan.since, until: plan.until, meter: plan.meter}
   let device: ExportSummary['filters']['device'] = null
   if (plan.device !== undefined) {
-    const d = await findDevice(store, plan.device)
-    if (!d) throw notFound(`no device ${plan.device} in the store`, 'list devices with `netmon metrics export --what devices`')
+    const d = await requireDevice(store, plan.device, 'list devices with `netmon devices list` or `netmon metrics export --what devices`')
     f.deviceId = d.id
     device = {id: d.id, mac: d.mac, ip: d.ip}
   }

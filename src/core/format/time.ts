@@ -163,3 +163,38 @@ export function parseStamp(raw: unknown): number | {error: string} {
   if (typeof ms !== 'number') return {error: `${ms.error} (use epoch milliseconds as a number, or ISO-8601 with a zone: 2026-11-23T10:00:00Z)`}
   return ms
 }
+
+const humanFormats = new Map<string, Intl.DateTimeFormat>()
+
+/**
+ * A time for human output (issue 17: local time with its zone, or UTC): `2026-12-04 21:05 +01:00`,
+ * `2026-12-04 20:05 UTC`; with `seconds`, `21:05:07`. The zone is the UTC offset then in force
+ * (abbreviations such as CET exist only for some zones and locales, and repeat across zones); a
+ * zone at offset 0 is written UTC only when it is UTC. JSON keeps ISO-8601 UTC + epoch ms.
+ * The zone is the process's ($TZ) unless `utc` or an IANA `tz` is given.
+ */
+export function humanTime(ms: number, opts: {utc?: boolean; tz?: string; seconds?: boolean} = {}): string {
+  const tz = opts.utc ? 'UTC' : opts.tz
+  const key = `${tz ?? ''}|${opts.seconds ? 's' : ''}`
+  let f = humanFormats.get(key)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      ...(opts.seconds ? {second: '2-digit'} : {}),
+      timeZoneName: 'longOffset',
+    })
+    humanFormats.set(key, f)
+  }
+  const p: Record<string, string> = {}
+  for (const part of f.formatToParts(ms)) p[part.type] = part.value
+  // longOffset: "GMT+01:00" ("GMT" or "GMT+00:00" at offset 0, by ICU version).
+  const off = String(p.timeZoneName).replace(/^GMT/, '') || '+00:00'
+  const zone = off === '+00:00' && /^(Etc\/)?(UTC|GMT|Zulu|UCT)$/.test(f.resolvedOptions().timeZone) ? 'UTC' : off
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${opts.seconds ? `:${p.second}` : ''} ${zone}`
+}

@@ -9,6 +9,7 @@ import {addEvent, findDevice, requireDevice, setKnown, type DeviceRow} from '../
 import {addressTimelines, ipAt, ipHolders, type AddressTimeline} from '../devices/ip-history.js'
 import {ipVersion} from '../devices/ip.js'
 import {tryNormalizeMac} from '../devices/mac.js'
+import {candidateLabel, devicesNamed, looksLikeAddress} from '../devices/resolve.js'
 import {invalidInput, notFound} from '../errors.js'
 import {isoOf} from '../format/time.js'
 import {compareIp} from '../scan/targets.js'
@@ -368,13 +369,20 @@ export async function promoteDevice(store: Store, macOrIp: string, name?: string
   if (name !== undefined && (name.trim() === '' || name.length > 100)) {
     throw invalidInput('--name must be 1–100 characters', 'e.g. --name "Living room TV"')
   }
-  if (!tryNormalizeMac(macOrIp) && !/^[0-9a-f.:]+$/i.test(macOrIp.trim())) {
-    throw invalidInput(`"${macOrIp}" is not a MAC or IP address`, 'use AA:BB:CC:DD:EE:FF (or an IP address)')
+  // A name that reads as a MAC or an IP could never be used to find the device (resolve.ts).
+  if (name !== undefined && looksLikeAddress(name)) {
+    throw invalidInput(`--name "${name.trim()}" reads as a MAC or IP address`, 'give a name such as "office printer"')
   }
   const result = await store.writeTx(async tx => {
-    const d = await findDevice(tx, macOrIp.trim())
-    if (!d) throw notFound(`no device ${macOrIp} in the store`, 'list devices with `netmon devices list`')
+    const d = await requireDevice(tx, macOrIp)
     const newName = name === undefined ? d.name : name.trim()
+    // One name, one device: a second device under the same name would make the name ambiguous.
+    if (newName !== null) {
+      const clash = (await devicesNamed(tx, newName)).filter(o => Number(o.id) !== Number(d.id))
+      if (clash.length) {
+        throw invalidInput(`the name "${newName}" is already given to ${candidateLabel(clash[0]!)}`, 'pick another name, or rename that device first')
+      }
+    }
     if (Number(d.known) === 1 && newName === d.name) return {id: d.id, changed: false}
     await setKnown(tx, d.id, newName)
     await addEvent(tx, {ts: now, deviceId: d.id, type: 'promoted', detail: {name: newName, previous_name: d.name, was_known: Number(d.known) === 1}})

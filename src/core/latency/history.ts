@@ -7,7 +7,7 @@
  * series; their interleaving is not jitter); a difference belongs to the bucket of its later reply.
  * Buckets are aligned to UTC multiples of their size; ranges include since and exclude until.
  */
-import {findDeviceByMac, type DeviceRow} from '../devices/repo.js'
+import {findDevice, findDeviceByMac, type DeviceRow} from '../devices/repo.js'
 import {ipVersion, normalizeIp} from '../devices/ip.js'
 import {tryNormalizeMac} from '../devices/mac.js'
 import {invalidInput, notFound} from '../errors.js'
@@ -66,8 +66,8 @@ export interface RunSummary {
 
 export interface LatencyHistory {
   query: string
-  /** How HOST was matched: an address, a device (MAC) or the name used when measuring. */
-  matched_by: 'ip' | 'mac' | 'host'
+  /** How HOST was matched: an address, a device (MAC; `device`: its promoted name or inventory hostname) or the name used when measuring. */
+  matched_by: 'ip' | 'mac' | 'device' | 'host'
   ip: string | null
   device: {id: number; mac: string | null; ip: string | null; name: string | null; hostname: string | null} | null
   since: Stamp
@@ -89,6 +89,17 @@ interface ProbeRow {
   status: ProbeStatus
 }
 
+/**
+ * The device a name (promoted name or hostname: devices/resolve.ts) finds, when runs are linked to
+ * it; otherwise undefined, and the name is matched against the names typed when measuring.
+ * Ambiguous names throw (exit 2).
+ */
+async function namedDeviceWithRuns(store: Store, query: string): Promise<DeviceRow | undefined> {
+  const d = await findDevice(store, query)
+  if (!d) return undefined
+  return (await store.get('SELECT 1 FROM latency_runs WHERE device_id = ? LIMIT 1', [d.id])) ? d : undefined
+}
+
 export async function latencyHistory(store: Store, opts: HistoryOptions): Promise<LatencyHistory> {
   const query = opts.target.trim()
   if (!(opts.until > opts.since)) throw invalidInput('--until must be later than --since', 'e.g. --since 24h --until now')
@@ -108,6 +119,12 @@ export async function latencyHistory(store: Store, opts: HistoryOptions): Promis
     matched = 'mac'
     device = await findDeviceByMac(store, mac)
     if (!device) throw notFound(`no device with MAC ${mac} in the store`, 'query by IP instead, or check the inventory with `netmon devices list`')
+    where = 'r.device_id = ?'
+    arg = device.id
+    ip = device.ip
+  } else if ((device = await namedDeviceWithRuns(store, query))) {
+    // A promoted name or an inventory hostname (devices/resolve.ts) whose device has runs.
+    matched = 'device'
     where = 'r.device_id = ?'
     arg = device.id
     ip = device.ip

@@ -145,7 +145,8 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
 
   await section('bandwidth', async () => {
     const s = await networkStats(store)
-    const dev = (d: (typeof s.devices)[number]): Labels => ({mac: d.mac, ip: d.ip, hostname: d.hostname})
+    // name: the promoted name (devices promote --name), left out when none.
+    const dev = (d: (typeof s.devices)[number]): Labels => ({mac: d.mac, ip: d.ip, hostname: d.hostname, name: d.name})
     x.add('netmon_bandwidth_devices', 'gauge', 'Devices with bandwidth accounting (bandwidth stats devices_count)', [[{}, s.devices_count]])
     x.add('netmon_network_sent_bytes_total', 'counter', 'Bytes sent by all devices since their accounting started', [[{}, s.network.bytes_sent]])
     x.add('netmon_network_received_bytes_total', 'counter', 'Bytes received by all devices since their accounting started', [[{}, s.network.bytes_received]])
@@ -231,7 +232,7 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
     if (targets.length === 0) return
     x.family('netmon_latency_rtt_seconds', 'summary', 'RTT of the latest latency run per address (quantile 0 = min, 0.5 = median, 1 = max)')
     for (const t of targets) {
-      const l: Labels = {ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method}
+      const l: Labels = {ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method, name: t.device?.name}
       const r = t.last
       for (const [q, v] of [
         ['0', r.min_ms],
@@ -242,7 +243,7 @@ export async function renderMetrics(store: Store, ctx: MetricsContext): Promise<
       x.sample('netmon_latency_rtt_seconds_sum', l, r.avg_ms === null ? 0 : seconds(r.avg_ms * r.received))
       x.sample('netmon_latency_rtt_seconds_count', l, r.received)
     }
-    const lab = (t: (typeof targets)[number]): Labels => ({ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method})
+    const lab = (t: (typeof targets)[number]): Labels => ({ip: t.ip, host: t.host === t.ip ? null : t.host, method: t.method, name: t.device?.name})
     x.add(
       'netmon_latency_loss_ratio',
       'gauge',

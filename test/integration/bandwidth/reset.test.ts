@@ -74,7 +74,11 @@ describe('bandwidth reset', () => {
 
   // Issue 13: without a terminal, no --mac used to mean every device.
   const refusals: [string, string[], RegExp][] = [
-    ['no --mac nor --all, no terminal', ['bandwidth', 'reset'], /^Error: say which devices to reset: --mac MAC for one, or --all for every device/],
+    [
+      'no --mac nor --all, no terminal',
+      ['bandwidth', 'reset'],
+      /^Error: say which devices to reset: --device DEVICE \(or --mac\) for one, or --all for every device/,
+    ],
     ['--yes alone', ['bandwidth', 'reset', '--yes', '--purge'], /^Error: say which devices to reset/],
     ['--mac and --all', ['bandwidth', 'reset', '--mac', A, '--all', '--yes'], /^Error: .*--(all|mac)=.*cannot also be provided when using --(mac|all)/],
   ]

@@ -49,6 +49,7 @@ export const networkStatsSchema = z.object({
       ip: z.string().nullable(),
       mac: z.string().nullable(),
       hostname: z.string().nullable(),
+      name: z.string().nullable().meta({description: 'The promoted name (devices promote --name), null when none'}),
       current_mbps: num,
       current_bps: int,
       stale: z.boolean(),
@@ -70,6 +71,7 @@ export const deviceStatsSchema = z.object({
     ip: z.string().nullable(),
     mac: z.string().nullable(),
     hostname: z.string().nullable(),
+    name: z.string().nullable().meta({description: 'The promoted name (devices promote --name), null when none'}),
     current: z.object({
       ...rateTriple,
       sample_ts: nullableIso,
@@ -102,6 +104,7 @@ export const topSchema = z.object({
       ip: z.string().nullable(),
       mac: z.string().nullable(),
       hostname: z.string().nullable(),
+      name: z.string().nullable().meta({description: 'The promoted name (devices promote --name), null when none'}),
       current_mbps: num,
       current_bps: int,
       stale: z.boolean(),
@@ -121,7 +124,10 @@ export const topSchema = z.object({
 const issueCounts = {tx_errors: int.optional(), rx_errors: int.optional(), tx_drops: int.optional(), rx_drops: int.optional()}
 
 export const historySchema = z.object({
-  device: z.object({ip: z.string().nullable(), mac: z.string().nullable(), hostname: z.string().nullable()}),
+  device: z
+    .object({ip: z.string().nullable(), mac: z.string().nullable(), hostname: z.string().nullable(), name: z.string().nullable()})
+    .nullable()
+    .meta({description: 'null: the network total (every device summed per point)'}),
   resolution: z.enum(['raw', '5m', '1h', '1d']),
   since: isoTime,
   since_ms: int,
@@ -232,19 +238,30 @@ export function bandwidthRoutes(): RouteDef[] {
       operationId: 'bandwidthStats',
       summary: 'Network totals and every device (or one device with ?mac=): current, average and peak rates, byte totals',
       capability: 'bandwidth',
-      cli: 'netmon bandwidth stats [--mac MAC]',
+      cli: 'netmon bandwidth stats [--device DEVICE]',
       query: query({
         mac: z
           .string()
           .trim()
           .min(1)
-          .max(64)
+          .max(120)
           .optional()
-          .meta({description: "One device by MAC (or IP): the seed's device shape", example: 'AA:BB:CC:DD:EE:01'}),
+          .meta({description: "One device by MAC, IP, hostname or promoted name: the seed's device shape", example: 'AA:BB:CC:DD:EE:01'}),
+        device: z
+          .string()
+          .trim()
+          .min(1)
+          .max(120)
+          .optional()
+          .meta({description: 'The same as mac (a MAC, IP, hostname or promoted name)', example: 'office printer'}),
       }),
       response: z.union([networkStatsSchema, deviceStatsSchema]),
       cacheable: () => true,
-      run: async ({store}, {query}) => (query.mac === undefined ? networkStats(store) : seedDeviceStats(await deviceStats(store, query.mac))),
+      run: async ({store}, {query}) => {
+        if (query.mac !== undefined && query.device !== undefined) throw invalidInput('query mac and device: give one of them')
+        const one = query.device ?? query.mac
+        return one === undefined ? networkStats(store) : seedDeviceStats(await deviceStats(store, one))
+      },
     }),
     route({
       method: 'GET',
@@ -277,12 +294,35 @@ export function bandwidthRoutes(): RouteDef[] {
     }),
     route({
       method: 'GET',
+      path: '/api/network/bandwidth/history',
+      operationId: 'bandwidthNetworkHistory',
+      summary: 'The network total over time: every device summed per 5m/1h/1d bucket',
+      capability: 'bandwidth',
+      cli: 'netmon bandwidth history [--since] [--until] [--resolution]',
+      query: query({
+        since: queryTime('Start (inclusive); default 24h').optional(),
+        until: queryTime('End (exclusive); default now').optional(),
+        resolution: z.enum(['auto', '5m', '1h', '1d']).optional().meta({description: 'Default auto: the finest rollup with a few hundred points'}),
+      }),
+      response: historySchema,
+      run: async ({store}, {query}) => {
+        const now = Date.now()
+        const since = query.since ?? now - HISTORY_DEFAULTS.sinceMs
+        const until = query.until ?? now
+        if (!(until > since)) throw invalidInput('query until: must be later than since', 'e.g. ?since=24h&until=now')
+        return history(store, undefined, {since, until, resolution: query.resolution ?? HISTORY_DEFAULTS.resolution})
+      },
+    }),
+    route({
+      method: 'GET',
       path: '/api/network/bandwidth/history/{mac}',
       operationId: 'bandwidthHistory',
       summary: "A device's bytes and rates over time (raw samples or 5m/1h/1d rollups)",
       capability: 'bandwidth',
       cli: 'netmon bandwidth history --mac MAC [--since] [--until] [--resolution]',
-      params: z.strictObject({mac: z.string().trim().min(1).max(64).meta({description: 'MAC (or IP) of the device', example: 'AA:BB:CC:DD:EE:01'})}),
+      params: z.strictObject({
+        mac: z.string().trim().min(1).max(120).meta({description: 'The device: MAC, IP, hostname or promoted name', example: 'AA:BB:CC:DD:EE:01'}),
+      }),
       query: query({
         since: queryTime('Start (inclusive); default 24h').optional(),
         until: queryTime('End (exclusive); default now').optional(),

@@ -37,7 +37,7 @@ export const TIMELINE_DEFAULTS = {sinceMs: 7 * 86_400_000, limit: 1000} as const
 
 const int = z.number().int()
 const deviceRef = z.strictObject({
-  mac: z.string().trim().min(1).max(64).meta({description: 'MAC (any common form) or IP address', example: 'AA:BB:CC:DD:EE:01'}),
+  mac: z.string().trim().min(1).max(120).meta({description: 'MAC (any common form), IP address, hostname or promoted name', example: 'AA:BB:CC:DD:EE:01'}),
 })
 
 export const deviceViewSchema = z.object({
@@ -337,7 +337,7 @@ export function inventoryRoutes(): RouteDef[] {
         since: queryTime('From (default 7d)').optional(),
         until: queryTime('Until (exclusive)').optional(),
         type: z.string().optional().meta({description: 'Only these event types (comma separated)'}),
-        device: z.string().trim().min(1).max(64).optional().meta({description: 'Only events of this device (MAC or IP)'}),
+        device: z.string().trim().min(1).max(120).optional().meta({description: 'Only events of this device (MAC, IP, hostname or promoted name)'}),
         limit: queryInt(1, 100_000, 'At most this many (newest) events; default 1000').optional(),
       }),
       response: timelineSchema,

@@ -69,7 +69,7 @@ export const latencyResultSchema = z.object({
 
 export const latencyHistorySchema = z.object({
   query: z.string(),
-  matched_by: z.enum(['ip', 'mac', 'host']),
+  matched_by: z.enum(['ip', 'mac', 'device', 'host']),
   ip: z.string().nullable(),
   device: z.object({id: int, mac: z.string().nullable(), ip: z.string().nullable(), name: z.string().nullable(), hostname: z.string().nullable()}).nullable(),
   since: stampSchema,
