@@ -101,6 +101,12 @@ describe('GET routes equal the CLI --json on the same store', () => {
       path: () => `/api/network/bandwidth/history/AA:BB:CC:DD:EE:01?since=${now - 30 * 3_600_000}&until=${now}&resolution=1h`,
       cli: () => ['bandwidth', 'history', '--mac', 'AA:BB:CC:DD:EE:01', '--since', String(now - 30 * 3_600_000), '--until', String(now), '--resolution', '1h'],
     },
+    {
+      method: 'GET',
+      pattern: '/api/network/bandwidth/history',
+      path: () => `/api/network/bandwidth/history?since=${now - 30 * 3_600_000}&until=${now}&resolution=1h`,
+      cli: () => ['bandwidth', 'history', '--since', String(now - 30 * 3_600_000), '--until', String(now), '--resolution', '1h'],
+    },
     {method: 'GET', pattern: '/api/network/devices', path: () => '/api/network/devices', cli: () => ['devices', 'list']},
     {method: 'GET', pattern: '/api/network/devices', path: () => '/api/network/devices?known=true', cli: () => ['devices', 'list', '--known']},
     {method: 'GET', pattern: '/api/network/devices/{mac}', path: () => '/api/network/devices/127.0.0.1', cli: () => ['devices', 'show', '127.0.0.1']},
