@@ -23,6 +23,17 @@ export default class BridgeCheck extends NetmonCommand {
         ['credentials', r.mqtt.credentials],
         ['format', `${r.format}${r.format === 'plain' ? ` (topic ${r.topic})` : ''}`],
         ['outbox bound', `${r.outbox.max_rows} rows, ${r.outbox.max_age_seconds} s (oldest dropped first)`],
+        [
+          'downlink',
+          r.downlink.enabled
+            ? `ThingsBoard RPC + shared attributes, replies within ${(r.downlink.rpc_timeout_ms ?? 0) / 1000} s; writes allowed on ${
+                r.meters
+                  .filter(m => m.allow_write)
+                  .map(m => m.id)
+                  .join(', ') || 'no meter'
+              }`
+            : 'off',
+        ],
         ['metrics', `a row every ${r.metrics.interval_ms / 1000} s, interfaces ${r.metrics.interfaces?.join(', ') ?? 'all but loopback'}`],
         ...(r.push ? ([['push listener', `${r.push.listen} (${r.push.framing})`]] as [string, string][]) : []),
       ]),

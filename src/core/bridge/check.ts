@@ -19,7 +19,10 @@ export interface ConfigCheck {
     obis: {obis: string; key: string; class: number; unit?: string}[]
     /** How its pushes are matched and protected (never the keys); null: it does not push. */
     push: string | null
+    allow_write: boolean
+    device_type: string | null
   }[]
+  downlink: {enabled: boolean; rpc_timeout_ms: number | null}
   /** The push listener, null when push.listen is not set. */
   push: {listen: string; framing: string} | null
   disabled: string[]
@@ -74,7 +77,11 @@ export function checkConfig(path: string, env: NodeJS.ProcessEnv = process.env):
             .filter(Boolean)
             .join(', ')
         : null,
+      // Downlink (docs/BRIDGE.md): whether RPCs may change this meter, and its ThingsBoard device profile.
+      allow_write: x.allowWrite === true,
+      device_type: x.deviceType ?? null,
     })),
+    downlink: {enabled: c.downlink?.enabled === true, rpc_timeout_ms: c.downlink?.rpcTimeoutMs ?? null},
     push: c.push ? {listen: `${c.push.host.includes(':') ? `[${c.push.host}]` : c.push.host}:${c.push.port}`, framing: c.push.framing} : null,
     disabled: (raw.meters ?? []).filter(x => x.enabled === false).map(x => String(x.id)),
     outbox: {max_rows: c.outbox.maxRows, max_age_seconds: Math.round(c.outbox.maxAgeMs / 1000)},

@@ -152,6 +152,16 @@ describe('bridge check: invalid configs exit 2 naming the path', () => {
     expect(r.json.push).toEqual({listen: '0.0.0.0:4059', framing: 'wrapper'})
     expect(r.json.meters[2].push).toBe('push only, logical device name NTM12345678, plain, object list configured')
     expect(r.json.disabled).toEqual(['m3'])
+    expect(r.json.meters.map((m: any) => [m.allow_write, m.device_type])).toEqual([
+      [false, 'electricity-meter'],
+      [true, 'DLMS-HDLC'],
+    ])
+    expect(r.json.downlink).toEqual({enabled: true, rpc_timeout_ms: 10_000})
+    const text = await runCli(['bridge', 'check', '--config', 'docs/examples/bridge.yaml'], {
+      noDb: true,
+      env: {TB_GATEWAY_TOKEN: 'example-token-1', METER_M2_PASSWORD: 'example-pw-22'},
+    })
+    expect(text.stdout).toMatch(/│ downlink +│ ThingsBoard RPC \+ shared attributes, replies within 10 s; writes allowed on m2 +│/)
   })
 
   it('bridge run refuses an invalid config with exit 2 before creating the store', async () => {

@@ -454,3 +454,56 @@ describe('ThingsBoard device API downlink via aedes (one connection per meter to
     await waitFor('d2 back to 1 s', () => bridge!.snapshot().meters.d2!.pollIntervalMs === 1000)
   })
 })
+
+describe.skipIf(!MOSQUITTO)('ThingsBoard device API downlink via mosquitto (skipped without the mosquitto binary)', {timeout: 120_000}, () => {
+  const tmp = tempStore('netmon-downlink-mosq-dev-')
+  let sim: Simulator
+  let mosq: Mosquitto
+  let store: Store
+  let bridge: Bridge | undefined
+  let tb: FakeTb
+
+  beforeAll(async () => {
+    sim = await startSimulator({host: '127.0.0.1', port: 0, framing: 'wrapper', meters: 1, password: PW})
+    mosq = await mosquitto(tmp.dir)
+    await mosq.start()
+    // One meter: on a plain broker every device session shares the v1/devices/me/... topics.
+    tb = await fakeThingsBoard(mosq.port, ['v1/devices/me/rpc/response/+', 'v1/devices/me/attributes/request/+'])
+    store = await openStore({db: tmp.db})
+    const cfg = resolveConfig(
+      {
+        mqtt: {url: `mqtt://127.0.0.1:${mosq.port}`, client_id: 'downlink-mosq-dev'},
+        publish: {format: 'thingsboard-device'},
+        meters: [
+          {id: 'only', host: '127.0.0.1', port: sim.ports[0], token_env: 'TOKEN', timeout: '1s', poll_interval: '1s', obis: {'1.0.1.8.0.255': 'energy_wh'}},
+        ],
+        metrics: {heartbeat: '500ms'},
+      },
+      {env: {TOKEN: 'token-only'}},
+    )
+    bridge = await startBridge(cfg, {store, log: createLogger({write: () => {}}), singleInstance: false})
+    await waitFor('the meter polling', () => bridge!.snapshot().meters.only?.state === 'polling', 30_000)
+  })
+  afterAll(async () => {
+    await bridge?.stop().catch(() => {})
+    await tb?.close()
+    await store?.close()
+    await mosq?.stop()
+    await sim?.close()
+    tmp.cleanup()
+  })
+
+  it('request on v1/devices/me/rpc/request/{id}, reply on .../response/{id}; a write refused without allow_write; the attribute request', async () => {
+    await waitFor('the attribute request', () => tb.seen.find(m => m.topic.startsWith('v1/devices/me/attributes/request/')))
+    const reply = async (id: number) => (await waitFor(`reply ${id}`, () => tb.seen.find(m => m.topic === `v1/devices/me/rpc/response/${id}`), 30_000, 20)).body
+    await tb.publish('v1/devices/me/rpc/request/5', {method: 'read', params: {obis: 'energy_wh'}})
+    const r = await reply(5)
+    expect(r.success, JSON.stringify(r)).toBe(true)
+    expect(near(r.result.values.energy_wh, sim.meters[0]!.energyAt(r.result.ts), 2)).toBe(true)
+    await tb.publish('v1/devices/me/rpc/request/6', {method: 'disconnect'})
+    expect((await reply(6)).error.code).toBe('WRITE_NOT_ALLOWED')
+    expect(sim.meters[0]!.controlState).toBe(1)
+    await tb.publish('v1/devices/me/attributes', {poll_interval: 2})
+    await waitFor('poll interval from the attribute', () => bridge!.snapshot().meters.only!.pollIntervalMs === 2000)
+  })
+})

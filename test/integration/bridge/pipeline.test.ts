@@ -330,7 +330,8 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
       expect(m1.bs).toBe(proxy.c2s.bytes)
       expect(m1.br).toBe(proxy.s2c.bytes)
       // MQTT: mqtt_messages_sent counts readings only (telemetry as the broker received them); the gateway
-      // connect/disconnect announcements are counted apart (bridge_status detail mqtt_control, issue 18 item 5).
+      // connect/disconnect announcements (and the downlink's attribute requests) are counted apart
+      // (bridge_status detail mqtt_control, issue 18 items 3 and 5).
       const names: Record<string, string> = {m1: 'Meter One', m2: 'Meter Two', m3: 'Meter Three', m4: 'Meter Four'}
       const detail = JSON.parse((await store.get<{detail: string}>('SELECT detail FROM bridge_status'))!.detail)
       for (const r of rows) {
@@ -338,7 +339,10 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
         const ours = broker.messages.filter(m => m.clientId === 'bridge-under-test')
         const telemetry = ours.filter(m => m.topic === 'v1/gateway/telemetry' && name in JSON.parse(m.payload)).length
         const control = ours.filter(
-          m => (m.topic === 'v1/gateway/connect' || m.topic === 'v1/gateway/disconnect') && JSON.parse(m.payload).device === name,
+          // + the downlink's shared-attribute request after each connect (docs/BRIDGE.md "Downlink")
+          m =>
+            (m.topic === 'v1/gateway/connect' || m.topic === 'v1/gateway/disconnect' || m.topic === 'v1/gateway/attributes/request') &&
+            JSON.parse(m.payload).device === name,
         ).length
         expect(control, `announcements of ${r.meter_id}`).toBeGreaterThan(0)
         expect(r.msgs, `MQTT readings of ${r.meter_id} (rows: ${JSON.stringify(rows)})`).toBe(telemetry)
