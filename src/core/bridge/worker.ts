@@ -164,6 +164,7 @@ export class MeterWorker {
    */
   async withClient<T>(fn: (c: DlmsClient) => Promise<T>): Promise<T> {
     const c = this.client
+    if (this.cfg.poll === false) throw new MeterUnreachableError(`meter ${this.cfg.id} is push-only (no host): the bridge has no DLMS link to run an RPC on`)
     if (c?.state !== 'associated' || this.status.state !== 'polling')
       throw new MeterUnreachableError(
         `meter ${this.cfg.id} is not associated (state ${this.status.state}${this.status.lastError ? `; last error: ${redact(this.status.lastError)}` : ''})`,

@@ -155,6 +155,7 @@ describe('bridge check: invalid configs exit 2 naming the path', () => {
     expect(r.json.meters.map((m: any) => [m.allow_write, m.device_type])).toEqual([
       [false, 'electricity-meter'],
       [true, 'DLMS-HDLC'],
+      [false, 'electricity-meter'],
     ])
     expect(r.json.downlink).toEqual({enabled: true, rpc_timeout_ms: 10_000})
     const text = await runCli(['bridge', 'check', '--config', 'docs/examples/bridge.yaml'], {
