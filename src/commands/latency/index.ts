@@ -185,6 +185,8 @@ ${gradeTableText()}`
       ;(await ui.bar)?.stop()
     }
     if (result.interrupted) this.note(`netmon: interrupted: ${plan.targets.length - result.hosts.length} of ${plan.targets.length} targets not probed`)
+    // Ctrl-C ends a --watch normally; a counted run it cuts short (what was measured is kept), as scan.
+    if (!opts.watch && ac.signal.aborted) process.exitCode = 130
 
     if (result.unreachable.length > 0 && flags['fail-on-loss']) {
       this.note(`netmon: no reply at all from ${result.unreachable.join(', ')}`)

@@ -86,6 +86,8 @@ export interface MeasureEnv {
   resolver?: Resolver
   /** `-f -`: reads standard input (injectable for tests). */
   readStdin?: () => Promise<string>
+  /** The caller cannot raise --max-targets (the HTTP API): error hints do not offer it. */
+  fixedCap?: boolean
 }
 
 /** Picks ICMP or TCP. An explicit `--method icmp` that cannot work is an error with the way out. */
@@ -154,7 +156,7 @@ export async function planLatency(input: LatencyInput, menv: MeasureEnv = {}): P
     ...(given.file !== undefined ? await readTargetFile(given.file, menv.readStdin) : []),
   ]
   const opts: LatencyOptions = {...given, hosts}
-  const cap = {maxTargets: opts.maxTargets}
+  const cap = {maxTargets: opts.maxTargets, fixedCap: menv.fixedCap}
   const checked = checkHosts(hosts, cap)
   if (opts.watch && checked.length > opts.concurrency) {
     throw invalidInput(

@@ -53,9 +53,10 @@ function checkClass(range: TargetRange, label: string): void {
 const fmt = (n: number | bigint): string => n.toLocaleString('en-US')
 
 /** The fix for a run above the cap: raise it (when that can work), or narrow the targets. */
-function capHint(n: bigint, example?: string): string {
+function capHint(n: bigint, example: string | undefined, fixed: boolean): string {
   const smaller = example ? `give a smaller range such as ${example}` : 'narrow the targets'
   const scan = 'or find the live hosts first with `netmon scan`'
+  if (fixed) return `${smaller}, split them over several runs, ${scan}`
   if (n <= BigInt(MAX_TARGETS_LIMIT)) return `raise the cap with --max-targets ${n}, ${smaller}, ${scan}`
   return `${smaller} (--max-targets goes up to ${fmt(MAX_TARGETS_LIMIT)}), ${scan}`
 }
@@ -72,6 +73,8 @@ function smallerExample(r: TargetRange, cap: number): string {
 export interface CheckHostsOptions {
   /** The most targets (after duplicates are dropped); default DEFAULT_MAX_TARGETS. */
   maxTargets?: number
+  /** The caller cannot raise the cap (the HTTP API): the hint does not offer --max-targets. */
+  fixedCap?: boolean
 }
 
 /**
@@ -84,6 +87,7 @@ export interface CheckHostsOptions {
  */
 export function checkHosts(hosts: readonly string[], opts: CheckHostsOptions = {}): HostSpec[] {
   const cap = opts.maxTargets ?? DEFAULT_MAX_TARGETS
+  const fixed = opts.fixedCap === true
   if (hosts.length === 0)
     throw invalidInput(
       'no host given',
@@ -98,14 +102,14 @@ export function checkHosts(hosts: readonly string[], opts: CheckHostsOptions = {
     if (out.length > cap) throw new TooMany()
   }
   try {
-    for (const raw of hosts) addHost(raw, cap, add)
+    for (const raw of hosts) addHost(raw, cap, fixed, add)
   } catch (e) {
     if (!(e instanceof TooMany)) throw e
     // Count them all (up to the absolute limit), so the message can say how many.
     const total = countUnique(hosts)
     throw invalidInput(
       `${total > MAX_TARGETS_LIMIT ? `more than ${fmt(MAX_TARGETS_LIMIT)}` : fmt(total)} targets, more than the cap of ${fmt(cap)} per run`,
-      capHint(BigInt(total)),
+      capHint(BigInt(total), undefined, fixed),
     )
   }
   return out
@@ -118,7 +122,7 @@ function countUnique(hosts: readonly string[]): number {
   const seen = new Set<string>()
   try {
     for (const raw of hosts)
-      addHost(raw, MAX_TARGETS_LIMIT, key => {
+      addHost(raw, MAX_TARGETS_LIMIT, false, key => {
         seen.add(key)
         if (seen.size > MAX_TARGETS_LIMIT) throw new TooMany()
       })
@@ -128,7 +132,7 @@ function countUnique(hosts: readonly string[]): number {
   return seen.size
 }
 
-function addHost(raw: string, cap: number, add: (key: string, spec: HostSpec) => void): void {
+function addHost(raw: string, cap: number, fixed: boolean, add: (key: string, spec: HostSpec) => void): void {
   const h = raw.trim()
   // A link-local address with its zone (fe80::1%eth0): scan's parser takes no zones.
   if (ipVersion(h) === 6 && h.includes('%')) {
@@ -151,7 +155,10 @@ function addHost(raw: string, cap: number, add: (key: string, spec: HostSpec) =>
   }
   const size = parsed.last - parsed.first + 1n
   if (size > BigInt(cap)) {
-    throw invalidInput(`"${raw}" has ${fmt(size)} addresses, more than the cap of ${fmt(cap)} targets per run`, capHint(size, smallerExample(parsed, cap)))
+    throw invalidInput(
+      `"${raw}" has ${fmt(size)} addresses, more than the cap of ${fmt(cap)} targets per run`,
+      capHint(size, smallerExample(parsed, cap), fixed),
+    )
   }
   checkClass(parsed, `"${raw}"`)
   // An address is labelled as typed; the members of a CIDR or range by their address.

@@ -329,6 +329,51 @@ echo "end $last" >> ${log}
     expect(starts.sort()).toEqual(Array.from({length: 10}, (_, k) => `start 127.0.0.${k + 2}`).sort())
   }, 90_000)
 
+  it('Ctrl-C in a counted run: the hosts measured so far are stored and printed, the rest left out; exit 130', async () => {
+    // A fake ping that logs its start, answers once, then waits (until netmon stops it).
+    const dir = join(tmp.dir, 'intr')
+    mkdirSync(dir, {recursive: true})
+    const log = join(dir, 'log')
+    const fake = join(dir, 'ping.sh')
+    writeFileSync(
+      fake,
+      `#!/bin/sh
+for a in "$@"; do last="$a"; done
+case " $* " in *" -c 1 "*) echo "64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.010 ms"; exit 0;; esac
+echo "PING $last ($last) 56(84) bytes of data."
+echo "[1700000000.000100] 64 bytes from $last: icmp_seq=1 ttl=64 time=0.050 ms"
+echo "start $last" >> ${log}
+exec sleep 30
+`,
+      {mode: 0o755},
+    )
+    writeFileSync(log, '')
+    const db = freshDb()
+    const child = spawn(
+      process.execPath,
+      [BIN, 'latency', '-g', '127.0.0.2', '127.0.0.4', '-c', '5', '-i', '1s', '--method', 'icmp', '--concurrency', '1', '--json', '--db', db],
+      {cwd: ROOT, env: {...process.env, NETMON_PING: fake, NETMON_NO_PROGRESS: '1'}},
+    )
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+    const closed = new Promise<number | null>(resolve => child.on('close', resolve))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    // Wait for what the test can see: the first host's ping has answered; then Ctrl-C.
+    while (!readFileSync(log, 'utf8').includes('start 127.0.0.2')) await new Promise(r => setTimeout(r, 50))
+    child.kill('SIGINT')
+    const code = await closed
+    clearTimeout(timer)
+    expect(code, err).toBe(130)
+    const json = JSON.parse(out)
+    expect(json).toMatchObject({interrupted: true, alive: ['127.0.0.2'], unreachable: []})
+    expect(json.hosts.map((h: {ip: string; sent: number; received: number}) => `${h.ip} ${h.received}/${h.sent}`)).toEqual(['127.0.0.2 1/1'])
+    expect(err).toContain('netmon: interrupted: 2 of 3 targets not probed')
+    expect(readFileSync(log, 'utf8')).toBe('start 127.0.0.2\n')
+    expect(await count(db, 'SELECT count(*) AS n FROM latency_runs')).toBe(1)
+  })
+
   it.skipIf(!hasScript)('on a terminal a progress bar (probes, hosts done, alive) is drawn on stderr, never into stdout', async () => {
     const outFile = join(tmp.dir, 'tty-latency.txt')
     const term = await new Promise<string>((resolve, reject) => {

@@ -189,6 +189,12 @@ describe('bad input writes nothing', () => {
       const r = await a.app.request('/api/network/latency/measure', post(body))
       expect(r.status, JSON.stringify(body)).toBe(400)
     }
+    // Above the API's 256 targets (one wave): 400, and the hint does not offer the CLI's --max-targets.
+    const r = await a.app.request('/api/network/latency/measure', post({hosts: ['127.0.0.0/23'], count: 1}))
+    expect(r.status).toBe(400)
+    const e = ((await r.json()) as any).error
+    expect(e.message).toBe('"127.0.0.0/23" has 510 addresses, more than the cap of 256 targets per run')
+    expect(e.hint).toBe('give a smaller range such as 127.0.0.0/24, split them over several runs, or find the live hosts first with `netmon scan`')
     expect(await count('latency_runs')).toBe(0)
   })
 })

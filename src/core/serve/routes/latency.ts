@@ -7,6 +7,7 @@ import {z} from 'zod'
 import {invalidInput} from '../../errors.js'
 import {RESOLUTIONS, latencyHistory} from '../../latency/history.js'
 import {measureLatency, planLatency} from '../../latency/measure.js'
+import {DEFAULT_CONCURRENCY} from '../../latency/options.js'
 import {latencyTargets} from '../queries.js'
 import {body, bodyDuration, isoTime, query, queryInt, queryTime, route, stampSchema, type RouteDef} from '../route.js'
 
@@ -199,6 +200,9 @@ export function latencyRoutes(): RouteDef[] {
           timeout: body.timeout ?? MEASURE_DEFAULTS.timeoutMs,
           port: body.port ?? MEASURE_DEFAULTS.port,
           watch: false,
+          // One wave: every host probed at once, so count × interval bounds the request's time.
+          maxTargets: DEFAULT_CONCURRENCY,
+          concurrency: DEFAULT_CONCURRENCY,
         }
         if (opts.count * opts.interval > MAX_MEASURE_MS) {
           throw invalidInput(
@@ -207,7 +211,7 @@ export function latencyRoutes(): RouteDef[] {
           )
         }
         // As the command: hosts, names and ping are checked (planLatency) before anything is stored.
-        const plan = await planLatency(opts)
+        const plan = await planLatency(opts, {fixedCap: true})
         return measureLatency(store, plan, {signal, onNote: t => log.warn(`latency: ${t}`)})
       },
     }),
