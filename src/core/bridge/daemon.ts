@@ -267,8 +267,18 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   // ---------- push listener (DataNotifications from meters, issue 18 item 4) ----------
   let push: PushListener | undefined
   if (cfg.push) {
+    // The replay guards of the last run (written with every heartbeat and at stop), so a restart does not
+    // accept a replayed push. A crash loses at most one heartbeat interval of counter advances.
+    const last = await store.get<{detail: string}>('SELECT detail FROM bridge_status WHERE id = 1')
+    let initialCounters: Record<string, number> | undefined
+    try {
+      initialCounters = last ? (JSON.parse(String(last.detail))?.push?.counters ?? undefined) : undefined
+    } catch {
+      initialCounters = undefined
+    }
     push = new PushListener({
       config: cfg.push,
+      ...(initialCounters ? {initialCounters} : {}),
       meters: () => cfg.meters,
       log,
       scalerFor: (id, obis) => meters.get(id)?.worker.scalerFor(obis),
@@ -445,6 +455,7 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
             listen: push.address ? `${push.address.host}:${push.address.port}` : null,
             ...push.stats,
             by_meter: Object.fromEntries([...push.byMeter].map(([id, p]) => [id, {received: p.received, last_at: p.lastAt, last_error: p.lastError}])),
+            counters: push.counters(),
           }
         : null,
     }

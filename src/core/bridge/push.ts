@@ -52,6 +52,8 @@ export interface PushListenerOptions {
   scalerFor?: (meterId: string, obis: string) => ScalerUnit | undefined
   log: Logger
   now?: () => number
+  /** Last invocation counter accepted per system title (hex), from the previous run (see `counters()`). */
+  initialCounters?: Record<string, number>
 }
 
 export type PushOutcome = 'decoded' | 'malformed' | 'unknown' | 'refused'
@@ -65,7 +67,7 @@ export interface MeterPushStatus {
 export class PushListener {
   readonly stats: PushStats = {received: 0, decoded: 0, malformed: 0, unknown: 0, refused: 0, stored: 0, connections: 0}
   readonly byMeter = new Map<string, MeterPushStatus>()
-  /** Last invocation counter accepted per sender system title (replay protection; in memory, see docs). */
+  /** Last invocation counter accepted per sender system title (replay protection; carried over restarts by the daemon). */
   private readonly guards = new Map<string, FrameCounterGuard>()
   private server: net.Server | undefined
   private readonly sockets = new Set<net.Socket>()
@@ -74,6 +76,15 @@ export class PushListener {
 
   constructor(private readonly opts: PushListenerOptions) {
     this.now = opts.now ?? Date.now
+    for (const [title, ic] of Object.entries(opts.initialCounters ?? {}))
+      if (/^[0-9a-f]{16}$/.test(title) && Number.isInteger(ic) && ic >= 0 && ic <= 0xffffffff) this.guards.set(title, new FrameCounterGuard(ic))
+  }
+
+  /** The replay guards' state, to carry over a restart: last invocation counter accepted per system title. */
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const [title, g] of this.guards) if (g.last !== undefined) out[title] = g.last
+    return out
   }
 
   async start(): Promise<{host: string; port: number}> {

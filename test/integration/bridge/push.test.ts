@@ -47,6 +47,8 @@ describe('push listener: simulator → bridge → store and broker', {timeout: 1
   let broker: Awaited<ReturnType<typeof startAedes>>
   let sub: Subscriber
   let pushPort: number
+  let cfg: ReturnType<typeof resolveConfig>
+  let cipherSim: Simulator | undefined
   const sims: Simulator[] = []
 
   const readings = async (meter: string) =>
@@ -73,7 +75,7 @@ describe('push listener: simulator → bridge → store and broker', {timeout: 1
     pushPort = await freePort()
     writeFileSync(join(tmp.dir, 'ek'), `${EK}\n`)
     const env = {PUSH_AK: AK, WRONG_EK: WRONG}
-    const cfg = resolveConfig(
+    cfg = resolveConfig(
       {
         mqtt: {url: `mqtt://127.0.0.1:${broker.port}`},
         publish: {format: 'plain', topic: 'push/{id}'},
@@ -245,6 +247,7 @@ describe('push listener: simulator → bridge → store and broker', {timeout: 1
       security: {systemTitle: Uint8Array.from(Buffer.from('4D4D4D0000BC614E', 'hex')), ek: Buffer.from(EK, 'hex'), ak: Buffer.from(AK, 'hex')},
       push: {host: '127.0.0.1', port: pushPort},
     })
+    cipherSim = s
     const NOW = tick()
     await s.push(0)
     const rows = await waitFor('the ciphered reading', async () => {
@@ -281,5 +284,34 @@ describe('push listener: simulator → bridge → store and broker', {timeout: 1
     expect(logs.some(l => l.includes('meter cipher') && /not greater than the last accepted/.test(l))).toBe(true)
     // keys never reach the log
     expect(logs.join('\n')).not.toMatch(new RegExp(`${EK}|${AK}|${WRONG}`, 'i'))
+  })
+
+  it('after a restart of the bridge a replayed push is still refused; the meter’s next push is accepted', async () => {
+    const s = cipherSim!
+    await bridge.stop()
+    bridge = await startBridge(cfg, {store, log, singleInstance: false})
+    const replay = protectNotification(buildPush(s.meters[0]!, 'periodic', {invokeId: 9, sent: true}), {
+      ek: Buffer.from(EK, 'hex'),
+      ak: Buffer.from(AK, 'hex'),
+      sc: 0x30,
+      systemTitle: Buffer.from('4D4D4D0000BC614E', 'hex'),
+      invocationCounter: 1,
+    })
+    const had = (await readings('cipher')).length
+    // the old push connection was closed by the stop: pushRaw opens a new one
+    await waitFor('the replay sent to the new listener', async () => {
+      try {
+        await s.pushRaw(0, encodeWrapperFrame({src: 1, dst: 16, apdu: replay}))
+        return true
+      } catch {
+        return false
+      }
+    })
+    await waitFor('the replay refused after the restart', async () => (await status()).push!.refused >= 1)
+    const st = await status()
+    expect(st.push).toMatchObject({refused: 1, decoded: 0})
+    tick()
+    await s.push(0)
+    await waitFor('the next genuine push stored', async () => (await readings('cipher')).length === had + 1)
   })
 })
