@@ -76,6 +76,22 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
         )
     for (const m of s.meters)
       for (const [obis, why] of Object.entries(m.object_errors)) this.out(`${m.id}: ${obis} not read: ${why.length > 100 ? `${why.slice(0, 97)}...` : why}`)
+    const profiles = s.meters.flatMap(m => m.profiles.map(p => ({m, p})))
+    if (profiles.length > 0)
+      this.out(
+        renderTable(
+          ['meter', 'profile', 'mode', 'last capture', 'rows caught up', 'state', 'note'],
+          profiles.map(({m, p}) => [
+            m.id,
+            p.obis,
+            p.mode ?? '-',
+            p.last_capture ?? 'none',
+            p.rows_caught_up,
+            p.catching_up ? 'catching up' : p.cycles > 0 ? 'caught up' : 'waiting',
+            p.last_error ?? (p.fallback ? `fallback: ${p.fallback}` : ''),
+          ]),
+        ),
+      )
     return s
   }
 }

@@ -21,6 +21,7 @@ export interface ConfigCheck {
     push: string | null
     allow_write: boolean
     device_type: string | null
+    profiles: {obis: string; every_ms: number; max_rows: number; backfill_ms: number; mode: string; columns: Record<string, string>}[]
   }[]
   downlink: {enabled: boolean; rpc_timeout_ms: number | null}
   /** The push listener, null when push.listen is not set. */
@@ -62,7 +63,12 @@ export function checkConfig(path: string, env: NodeJS.ProcessEnv = process.env):
       host: x.host,
       port: x.port,
       framing: x.framing,
-      auth: x.auth.mechanism === 'low' ? `LLS (password from $${x.auth.passwordEnv}), client ${x.clientAddress}` : `none, client ${x.clientAddress}`,
+      auth:
+        x.auth.mechanism === 'low'
+          ? `LLS (password from $${x.auth.passwordEnv}), client ${x.clientAddress}`
+          : x.auth.mechanism === 'hls-gmac'
+            ? `HLS-GMAC (client system title ${Buffer.from(x.auth.security.systemTitle).toString('hex').toUpperCase()}, EK from ${x.auth.keysFrom.ek}, AK from ${x.auth.keysFrom.ak}, security control 0x${(x.auth.security.securityControl ?? 0x30).toString(16)}), client ${x.clientAddress}`
+            : `none, client ${x.clientAddress}`,
       poll_interval_ms: x.pollIntervalMs,
       timeout_ms: x.timeoutMs,
       obis: x.obis.map(o => ({obis: o.obis, key: o.key, class: o.classId, ...(o.unit ? {unit: o.unit} : {})})),
@@ -80,6 +86,14 @@ export function checkConfig(path: string, env: NodeJS.ProcessEnv = process.env):
       // Downlink (docs/BRIDGE.md): whether RPCs may change this meter, and its ThingsBoard device profile.
       allow_write: x.allowWrite === true,
       device_type: x.deviceType ?? null,
+      profiles: (x.profiles ?? []).map(p => ({
+        obis: p.obis,
+        every_ms: p.everyMs,
+        max_rows: p.maxRows,
+        backfill_ms: p.backfillMs,
+        mode: p.mode,
+        columns: Object.fromEntries(Object.entries(p.columns).map(([k, v]) => [k, v.key])),
+      })),
     })),
     downlink: {enabled: c.downlink?.enabled === true, rpc_timeout_ms: c.downlink?.rpcTimeoutMs ?? null},
     push: c.push ? {listen: `${c.push.host.includes(':') ? `[${c.push.host}]` : c.push.host}:${c.push.port}`, framing: c.push.framing} : null,

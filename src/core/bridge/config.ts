@@ -12,6 +12,8 @@ import YAML from 'yaml'
 import {z} from 'zod'
 import {SC_AUTHENTICATED_ENCRYPTION, SC_AUTHENTICATION, SC_ENCRYPTION} from '../dlms/codec/security.js'
 import {formatObis, tryParseObis} from '../dlms/codec/obis.js'
+import {loadKeySync, parseSystemTitle, SECURITY_POLICIES, type SecurityPolicyName} from '../dlms/keys.js'
+import type {HlsGmacSecurity} from '../dlms/security-context.js'
 import {invalidInput, NetmonError} from '../errors.js'
 import {parseDuration} from '../format/time.js'
 import {registerSecret} from '../secrets.js'
@@ -112,8 +114,29 @@ const obisList = z.preprocess(
 )
 
 const auth = z.strictObject({
-  mechanism: z.enum(['none', 'low'], {message: 'expected none or low (LLS password)'}),
+  mechanism: z.enum(['none', 'low', 'hls-gmac'], {message: 'expected none, low (LLS password) or hls-gmac (HLS mechanism 5, security suite 0)'}),
   password_env: envName.optional(),
+  // HLS-GMAC (docs/BRIDGE.md "High-level security"): keys only from env variables or files, like `meters read`.
+  system_title: z.string().min(1).optional(),
+  meter_system_title: z.string().min(1).optional(),
+  ek_env: envName.optional(),
+  ek_file: z.string().min(1).optional(),
+  ak_env: envName.optional(),
+  ak_file: z.string().min(1).optional(),
+  security: z
+    .enum(Object.keys(SECURITY_POLICIES) as [SecurityPolicyName, ...SecurityPolicyName[]], {message: 'expected auth-enc, auth, enc or none'})
+    .optional(),
+  ciphering: z.enum(['auto', 'glo', 'general-glo'], {message: 'expected auto, glo or general-glo'}).optional(),
+})
+
+/** A load-profile job (issue 18 item 2): catch up a class-7 object's rows by capture time. */
+const profileItem = z.strictObject({
+  obis: obisText,
+  every: duration(1000, 86_400_000).optional(),
+  max_rows: int(1, 100_000).optional(),
+  backfill: duration(0, 3650 * 86_400_000).optional(),
+  mode: z.enum(['auto', 'range', 'entry', 'full'], {message: 'expected auto, range, entry or full'}).optional(),
+  columns: z.record(obisText, telemetryKey).optional(),
 })
 
 const backoff = z.strictObject({
@@ -139,6 +162,7 @@ const meterCommon = {
   poll_interval: duration(100, 86_400_000).optional(),
   timeout: duration(50, 600_000).optional(),
   obis: obisList.optional(),
+  profiles: z.array(profileItem, {message: 'expected a list of {obis, every, max_rows}'}).optional(),
   reconnect: backoff.optional(),
   // Consecutive authentication failures (association rejected for the password) before the meter is
   // parked in state auth-failed until a reload or restart; real meters lock a client out. 0 = never.
@@ -264,6 +288,22 @@ export interface ObisSpec {
   unit?: string
 }
 
+export type ProfileMode = 'range' | 'entry' | 'full'
+
+export interface ProfileSpec {
+  /** OBIS of the class-7 object. */
+  obis: string
+  everyMs: number
+  /** Rows asked for per read (range: a window of max_rows capture periods; entry: that many entries). */
+  maxRows: number
+  /** How far back the first catch-up goes when the store holds no row of this profile. */
+  backfillMs: number
+  /** auto: range, falling back to entry, then full, when the meter refuses. */
+  mode: 'auto' | ProfileMode
+  /** Column OBIS → telemetry key (and the unit it converts to, from the meter's obis list). */
+  columns: Record<string, {key: string; unit?: string}>
+}
+
 export interface MeterConfig {
   id: string
   name: string
@@ -274,10 +314,20 @@ export interface MeterConfig {
   serverAddress: number
   physicalAddress?: number
   addressSize?: 1 | 2 | 4
-  auth: {mechanism: 'none'} | {mechanism: 'low'; password: string; passwordEnv: string}
+  auth:
+    | {mechanism: 'none'}
+    | {mechanism: 'low'; password: string; passwordEnv: string}
+    /** HLS-GMAC: keys read at start (env/file, registered as secrets); the counter lives in the store (migration 013). */
+    | {
+        mechanism: 'hls-gmac'
+        security: HlsGmacSecurity /** Where the keys came from ($VAR or a path), for `bridge check`. */
+        keysFrom: {ek: string; ak: string}
+      }
   pollIntervalMs: number
   timeoutMs: number
   obis: ObisSpec[]
+  /** Load-profile catch-up jobs (may be the only work when obis is empty). */
+  profiles?: ProfileSpec[]
   reconnect: {minMs: number; maxMs: number}
   /** Consecutive authentication failures before the worker parks in auth-failed (0 = retry forever). */
   authFailureLimit: number
@@ -374,6 +424,9 @@ export const DEFAULTS = {
   sampleIntervalMs: 1000,
   shutdownTimeoutMs: 10_000,
   rpcTimeoutMs: 10_000,
+  profileEveryMs: 15 * 60_000,
+  profileMaxRows: 96,
+  profileBackfillMs: 7 * 86_400_000,
   topic: 'netmon/meters/{name}',
 }
 
@@ -550,7 +603,46 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     const a = mc.auth ?? d.auth ?? {mechanism: 'none' as const}
     const authPath = mc.auth ? at('auth') : ['defaults', 'auth']
     let meterAuth: MeterConfig['auth']
-    if (a.mechanism === 'low') {
+    const hlsOnly = ['system_title', 'meter_system_title', 'ek_env', 'ek_file', 'ak_env', 'ak_file', 'security', 'ciphering'] as const
+    if (a.mechanism !== 'hls-gmac') {
+      const extra = hlsOnly.find(k => a[k] !== undefined)
+      if (extra) fail([...authPath, extra], `${extra} is only used with mechanism: hls-gmac`)
+    }
+    if (a.mechanism === 'hls-gmac') {
+      if (a.password_env) fail([...authPath, 'password_env'], 'HLS-GMAC uses keys (ek_env/ek_file, ak_env/ak_file), not a password')
+      if (!a.system_title) return fail([...authPath, 'system_title'], "missing: the client's system title (16 hex digits or 8 ASCII characters)")
+      const key = (k: 'ek' | 'ak', what: string): Uint8Array => {
+        const envK = a[`${k}_env`]
+        const fileK = a[`${k}_file`]
+        if (!envK && !fileK) return fail([...authPath, `${k}_env`], `missing: the ${what} (${k}_env naming an environment variable, or ${k}_file)`)
+        if (envK && fileK) return fail([...authPath, `${k}_file`], `give ${k}_env or ${k}_file, not both`)
+        try {
+          return loadKeySync(envK ? {env: envK} : {file: resolve(baseDir, fileK!)}, what, env)
+        } catch (e) {
+          return fail([...authPath, envK ? `${k}_env` : `${k}_file`], (e as Error).message, (e as NetmonError).hint)
+        }
+      }
+      const title = (k: 'system_title' | 'meter_system_title', what: string): Uint8Array => {
+        try {
+          return parseSystemTitle(a[k]!, what)
+        } catch (e) {
+          return fail([...authPath, k], (e as Error).message)
+        }
+      }
+      meterAuth = {
+        mechanism: 'hls-gmac',
+        security: {
+          level: 'hls-gmac',
+          systemTitle: title('system_title', 'the client system title'),
+          ...(a.meter_system_title ? {peerSystemTitle: title('meter_system_title', 'the meter system title')} : {}),
+          ek: key('ek', 'encryption key'),
+          ak: key('ak', 'authentication key'),
+          securityControl: SECURITY_POLICIES[a.security ?? 'auth-enc'],
+          ciphering: a.ciphering ?? 'auto',
+        },
+        keysFrom: {ek: a.ek_env ? `$${a.ek_env}` : resolve(baseDir, a.ek_file!), ak: a.ak_env ? `$${a.ak_env}` : resolve(baseDir, a.ak_file!)},
+      }
+    } else if (a.mechanism === 'low') {
       if (!a.password_env)
         return fail([...authPath, 'password_env'], 'LLS (mechanism low) needs password_env naming the variable that holds the meter password')
       meterAuth = {mechanism: 'low', password: secret([...authPath, 'password_env'], a.password_env), passwordEnv: a.password_env}
@@ -558,10 +650,18 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       if (a.password_env) fail([...authPath, 'password_env'], 'a password is only used with mechanism: low')
       meterAuth = {mechanism: 'none'}
     }
-    const rawObis = mc.obis ?? d.obis ?? (poll ? undefined : [])
-    if (!rawObis) return fail(at('obis'), 'no OBIS codes to read: give meters[i].obis or defaults.obis')
+    // A push-only meter (no host) is never associated: profile jobs need a meter the bridge polls.
+    const rawProfiles = poll ? (mc.profiles ?? d.profiles ?? []) : []
+    if (!poll && mc.profiles?.length) fail(at('profiles'), 'load profiles are read from the meter: a push-only meter (no host) cannot have them')
+    const rawObis = mc.obis ?? d.obis ?? (poll && rawProfiles.length === 0 ? undefined : [])
+    if (!rawObis) return fail(at('obis'), 'no OBIS codes to read: give meters[i].obis or defaults.obis (or a load profile in profiles)')
     const obisPath = mc.obis ? at('obis') : ['defaults', 'obis']
-    const list: ObisSpec[] = rawObis.map(o => ({obis: formatObis(tryParseObis(o.obis)!), key: o.key, classId: o.class ?? 3, ...(o.unit ? {unit: o.unit} : {})}))
+    const list: ObisSpec[] = (rawObis ?? []).map(o => ({
+      obis: formatObis(tryParseObis(o.obis)!),
+      key: o.key,
+      classId: o.class ?? 3,
+      ...(o.unit ? {unit: o.unit} : {}),
+    }))
     const keys = new Set<string>()
     const codes = new Set<string>()
     list.forEach((o, j) => {
@@ -587,6 +687,25 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
     }
     if (push && !push.systemTitle && !push.logicalDeviceName)
       fail(at('push'), 'a push section needs system_title or logical_device_name: how its notifications are matched to this meter')
+    const profilesPath = mc.profiles ? at('profiles') : ['defaults', 'profiles']
+    const seenProfiles = new Set<string>()
+    const profiles: ProfileSpec[] = rawProfiles.map((p, j) => {
+      const obis = formatObis(tryParseObis(p.obis)!)
+      if (seenProfiles.has(obis)) fail([...profilesPath, j, 'obis'], `profile ${obis} is listed twice`)
+      seenProfiles.add(obis)
+      const columns: ProfileSpec['columns'] = {}
+      // A column the meter also polls is published under the same key and unit: one time series, back-filled.
+      for (const o of list) if (!columns[o.obis] && (o.classId === 3 || o.classId === 4)) columns[o.obis] = {key: o.key, ...(o.unit ? {unit: o.unit} : {})}
+      for (const [code, key] of Object.entries(p.columns ?? {})) columns[formatObis(tryParseObis(code)!)] = {key}
+      return {
+        obis,
+        everyMs: p.every ?? DEFAULTS.profileEveryMs,
+        maxRows: p.max_rows ?? DEFAULTS.profileMaxRows,
+        backfillMs: p.backfill ?? DEFAULTS.profileBackfillMs,
+        mode: p.mode ?? 'auto',
+        columns,
+      }
+    })
     const pollIntervalMs = mc.poll_interval ?? d.poll_interval ?? DEFAULTS.pollIntervalMs
     const timeoutMs = mc.timeout ?? d.timeout ?? Math.min(DEFAULTS.timeoutMs, Math.max(pollIntervalMs, 1000))
     const rb = mc.reconnect ?? d.reconnect
@@ -606,7 +725,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       host,
       port,
       framing,
-      clientAddress: mc.client_address ?? d.client_address ?? (meterAuth.mechanism === 'low' ? 17 : 16),
+      clientAddress: mc.client_address ?? d.client_address ?? (meterAuth.mechanism === 'low' ? 17 : meterAuth.mechanism === 'hls-gmac' ? 1 : 16),
       serverAddress,
       ...(physical !== undefined ? {physicalAddress: physical} : {}),
       ...(addressSize !== undefined ? {addressSize} : {}),
@@ -614,6 +733,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       pollIntervalMs,
       timeoutMs,
       obis: list,
+      profiles,
       reconnect: {minMs, maxMs},
       authFailureLimit: mc.auth_failure_limit ?? d.auth_failure_limit ?? DEFAULTS.authFailureLimit,
       ...(token ? {token} : {}),

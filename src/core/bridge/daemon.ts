@@ -25,6 +25,9 @@ import {subscriptions} from './downlink.js'
 import {Downlink} from './rpc.js'
 import {PushListener} from './push.js'
 import {MeterWorker, type PollResult} from './worker.js'
+import {InvocationCounterStore} from '../dlms/counters.js'
+import {ProfileJob, type ProfileRowOut} from './profile.js'
+import {lastProfileCapture, profileStatusDetail} from './repo.js'
 
 export interface BridgeOptions {
   store: Store
@@ -89,6 +92,7 @@ const sameMeter = (a: MeterConfig, b: MeterConfig): boolean => JSON.stringify(a)
 interface MeterRuntime {
   cfg: MeterConfig
   worker: MeterWorker
+  profiles: ProfileJob[]
   published: number
   dropped: number
 }
@@ -187,7 +191,8 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       return c.publish(msg.topic, msg.payload).then(() => mc.mqttAcked())
     },
     onAcked: e => {
-      latency.add(Date.now() - e.ts)
+      // Poll → PUBACK; a profile row's ts is its capture time (perhaps days ago): not a delivery latency.
+      if (!e.profile) latency.add(Date.now() - e.ts)
       const m = meters.get(e.meterId)
       if (m) m.published++
     },
@@ -239,11 +244,18 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
   const onReading = (r: PollResult): void => {
     delivery.submit({meterId: r.meterId, ts: r.ts, values: JSON.stringify(r.values), pollMs: r.pollMs})
   }
+  const onProfileRows = (rows: ProfileRowOut[]): void => {
+    for (const r of rows) delivery.submit({meterId: r.meterId, ts: r.ts, values: JSON.stringify(r.values), pollMs: 0, profile: r.profile})
+  }
+  const invocationCounters = new InvocationCounterStore(store)
   const startMeter = (m: MeterConfig): void => {
     refs.set(m.id, {id: m.id, name: m.name})
-    const worker = new MeterWorker(m, {counters: countersFor(m.id), log, onReading})
+    const profiles = (m.profiles ?? []).map(
+      p => new ProfileJob(p, {meterId: m.id, log, lastCapture: () => lastProfileCapture(store, m.id, p.obis), submit: onProfileRows}),
+    )
+    const worker = new MeterWorker(m, {counters: countersFor(m.id), log, onReading, profiles, invocationCounters})
     downlink.adopt(worker)
-    meters.set(m.id, {cfg: m, worker, published: 0, dropped: 0})
+    meters.set(m.id, {cfg: m, worker, profiles, published: 0, dropped: 0})
     if (!shared) wireConnection(m.id, newConnection(`meter ${m.id}`, m.token, undefined, `${mqttCfg.clientId}-${m.id}`.slice(0, 200)))
     // A push-only meter (no host) is never polled: its readings come from the push listener.
     if (m.poll === false) worker.status.state = 'push-only'
@@ -441,6 +453,8 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
       object_errors: Object.fromEntries(
         [...meters.values()].filter(m => Object.keys(m.worker.status.objectErrors).length > 0).map(m => [m.cfg.id, m.worker.status.objectErrors]),
       ),
+      // Per meter: its load-profile jobs (mode in use, last capture, rows caught up; issue 18 item 2).
+      profiles: profileStatusDetail([...meters.values()].map(m => [m.cfg.id, m.profiles.map(p => p.status)])),
       // Per meter since the daemon started: control PUBLISHes (gateway connect/disconnect), not readings.
       mqtt_control: Object.fromEntries(
         [...counters.entries()].map(([id, mc]) => [id, {messages_sent: mc.c.mqttControlSent, bytes_sent: mc.c.mqttControlBytes}]),

@@ -28,6 +28,8 @@ export interface ReadingIn {
   /** JSON object text of the values. */
   values: string
   pollMs: number
+  /** A load-profile row (OBIS of its profile): stored in profile_rows (migration 014), `ts` = capture time. */
+  profile?: string
 }
 
 export interface OutboxEntry {
@@ -35,6 +37,8 @@ export interface OutboxEntry {
   meterId: string
   ts: number
   values: string
+  /** Set for a load-profile row (its profile's OBIS). */
+  profile?: string
 }
 
 export interface DeliveryOptions {
@@ -187,16 +191,27 @@ export class Delivery {
     const created = this.now()
     const stmts = []
     if (readings.length) {
-      const rows = JSON.stringify(readings.map(({r, id}) => [r.meterId, r.ts, r.values, r.pollMs, id]))
-      stmts.push({
-        sql: `INSERT OR IGNORE INTO readings(meter_id, ts, "values", poll_ms)
+      const polled = readings.filter(x => x.r.profile === undefined)
+      const profiled = readings.filter(x => x.r.profile !== undefined)
+      if (polled.length) {
+        stmts.push({
+          sql: `INSERT OR IGNORE INTO readings(meter_id, ts, "values", poll_ms)
               SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`,
-        args: [rows],
-      })
+          args: [JSON.stringify(polled.map(({r}) => [r.meterId, r.ts, r.values, r.pollMs]))],
+        })
+      }
+      if (profiled.length) {
+        // The dedup key (meter, profile, capture time) is the primary key (migration 014).
+        stmts.push({
+          sql: `INSERT OR IGNORE INTO profile_rows(meter_id, profile, capture_ts, "values", read_at)
+              SELECT value->>0, value->>1, value->>2, value->>3, ? FROM json_each(?)`,
+          args: [created, JSON.stringify(profiled.map(({r}) => [r.meterId, r.profile, r.ts, r.values]))],
+        })
+      }
       stmts.push({
-        sql: `INSERT INTO outbox(id, meter_id, ts, "values", created_at)
-              SELECT value->>4, value->>0, value->>1, value->>2, ? FROM json_each(?)`,
-        args: [created, rows],
+        sql: `INSERT INTO outbox(id, meter_id, ts, "values", created_at, profile)
+              SELECT value->>3, value->>0, value->>1, value->>2, ?, value->>4 FROM json_each(?)`,
+        args: [created, JSON.stringify(readings.map(({r, id}) => [r.meterId, r.ts, r.values, id, r.profile ?? null]))],
       })
     }
     if (deletes.length) stmts.push({sql: 'DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))', args: [JSON.stringify(deletes)]})
@@ -208,7 +223,7 @@ export class Delivery {
           this.stats.stored += readings.length
           this.approxDepth += readings.length - deletes.length
           for (const id of deletes) this.acked.delete(id)
-          for (const {r, id} of readings) this.enqueueLive({id, meterId: r.meterId, ts: r.ts, values: r.values})
+          for (const {r, id} of readings) this.enqueueLive({id, meterId: r.meterId, ts: r.ts, values: r.values, ...(r.profile ? {profile: r.profile} : {})})
           this.pump()
         },
         (e: unknown) => {
@@ -333,8 +348,8 @@ export class Delivery {
     q.dirty = false
     const epoch = q.epoch
     try {
-      const rows = await this.store.query<{id: number; ts: number; values: string}>(
-        'SELECT id, ts, "values" FROM outbox WHERE meter_id = ? AND id > ? ORDER BY id LIMIT ?',
+      const rows = await this.store.query<{id: number; ts: number; values: string; profile: string | null}>(
+        'SELECT id, ts, "values", profile FROM outbox WHERE meter_id = ? AND id > ? ORDER BY id LIMIT ?',
         [q.meterId, q.cursor, this.pageSize],
       )
       if (epoch !== q.epoch) return
@@ -343,7 +358,7 @@ export class Delivery {
         const id = Number(r.id)
         q.cursor = id
         if (this.acked.has(id)) continue
-        q.queue.push({id, meterId: q.meterId, ts: Number(r.ts), values: String(r.values)})
+        q.queue.push({id, meterId: q.meterId, ts: Number(r.ts), values: String(r.values), ...(r.profile ? {profile: String(r.profile)} : {})})
       }
       if (rows.length < this.pageSize && !q.dirty) q.overflow = false
       q.dirty = false

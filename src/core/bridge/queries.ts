@@ -266,6 +266,8 @@ export interface BridgeStatus {
     object_errors: Record<string, string>
     /** DataNotifications from this meter since the daemon started (null: none received). */
     push: {received: number; last_at: string | null; last_at_ms: number | null; last_error: string | null} | null
+    /** Load-profile jobs (docs/BRIDGE.md "Load profiles"), as of the last heartbeat. */
+    profiles: ProfileStatus[]
   }[]
   /** The push listener (null when push.listen is not configured): counts since the daemon started. */
   push: {
@@ -278,6 +280,42 @@ export interface BridgeStatus {
     stored: number
     connections: number
   } | null
+}
+
+export interface ProfileStatus {
+  obis: string
+  /** Selection in use: range (by date), entry (by entry index) or full (whole buffer, filtered by the bridge); null before the first read. */
+  mode: 'range' | 'entry' | 'full' | null
+  /** Why the mode is not range (the meter's refusal), else null. */
+  fallback: string | null
+  last_capture: string | null
+  last_capture_ms: number | null
+  /** Rows stored and queued for publishing since the daemon started. */
+  rows_caught_up: number
+  catching_up: boolean
+  cycles: number
+  last_cycle_at: string | null
+  last_cycle_at_ms: number | null
+  last_error: string | null
+}
+
+function profileStatus(p: Record<string, any>): ProfileStatus {
+  const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
+  const last = num(p.last_capture_ms)
+  const cyc = num(p.last_cycle_ms)
+  return {
+    obis: String(p.obis),
+    mode: p.mode ?? null,
+    fallback: p.fallback ?? null,
+    last_capture: last === null ? null : isoOf(last),
+    last_capture_ms: last,
+    rows_caught_up: Number(p.rows_caught_up ?? 0),
+    catching_up: Boolean(p.catching_up),
+    cycles: Number(p.cycles ?? 0),
+    last_cycle_at: cyc === null ? null : isoOf(cyc),
+    last_cycle_at_ms: cyc,
+    last_error: p.last_error ?? null,
+  }
 }
 
 /** The first MQTT connection with a refusal (or else an error) in the heartbeat detail. */
@@ -331,6 +369,7 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
       mqtt_control_sent: Number(detail?.mqtt_control?.[String(m.id)]?.messages_sent ?? 0),
       object_errors: (running ? detail?.object_errors?.[String(m.id)] : undefined) ?? {},
       push: pushOf(detail?.push?.by_meter?.[String(m.id)]),
+      profiles: ((detail?.profiles?.[String(m.id)] ?? []) as Record<string, any>[]).map(profileStatus),
     }
   })
   const p = detail?.push

@@ -4,6 +4,7 @@
  */
 import type {Stmt, Store} from '../store/index.js'
 import type {MeterConfig} from './config.js'
+import type {ProfileJobStatus} from './profile.js'
 
 export interface MetricsRow {
   meter_id: string
@@ -161,13 +162,13 @@ export async function meterNames(store: Store): Promise<Map<string, string>> {
   return new Map(rows.map(r => [String(r.id), String(r.name)]))
 }
 
-/** Deletes readings and metrics rows older than `beforeMs`, in chunks so no write lock is held long. */
+/** Deletes readings, metrics and load-profile rows older than `beforeMs`, in chunks so no write lock is held long. */
 export async function pruneOld(store: Store, beforeMs: number, chunk = 20_000): Promise<number> {
   let total = 0
   // Per meter, so each chunk is a range scan of the (meter_id, ts) primary key.
   const ids = (await store.query<{id: string}>('SELECT id FROM meters')).map(r => String(r.id))
-  for (const table of ['readings', 'network_metrics'] as const) {
-    const tsCol = table === 'readings' ? 'ts' : 'timestamp'
+  for (const table of ['readings', 'network_metrics', 'profile_rows'] as const) {
+    const tsCol = table === 'readings' ? 'ts' : table === 'profile_rows' ? 'capture_ts' : 'timestamp'
     for (const id of ids) {
       for (;;) {
         const [res] = await store.batch([
@@ -182,4 +183,32 @@ export async function pruneOld(store: Store, beforeMs: number, chunk = 20_000): 
     }
   }
   return total
+}
+
+// ---------- load profiles (migration 014) ----------
+
+/** The newest stored capture time of a meter's profile (null: none yet). */
+export async function lastProfileCapture(store: Store, meterId: string, profile: string): Promise<number | null> {
+  const row = await store.get<{t: number | null}>('SELECT max(capture_ts) AS t FROM profile_rows WHERE meter_id = ? AND profile = ?', [meterId, profile])
+  return row?.t === null || row?.t === undefined ? null : Number(row.t)
+}
+
+/** The heartbeat's `profiles` detail: per meter, one entry per profile job (read by queries.ts). */
+export function profileStatusDetail(byMeter: [string, ProfileJobStatus[]][]): Record<string, Record<string, unknown>[]> {
+  const out: Record<string, Record<string, unknown>[]> = {}
+  for (const [id, jobs] of byMeter) {
+    if (jobs.length === 0) continue
+    out[id] = jobs.map(j => ({
+      obis: j.obis,
+      mode: j.mode,
+      fallback: j.fallback,
+      last_capture_ms: j.lastCaptureTs,
+      rows_caught_up: j.rowsCaughtUp,
+      cycles: j.cycles,
+      catching_up: j.catchingUp,
+      last_cycle_ms: j.lastCycleAt,
+      last_error: j.lastError,
+    }))
+  }
+  return out
 }

@@ -24,6 +24,8 @@ import {redact} from '../secrets.js'
 import {backoffDelay} from './backoff.js'
 import type {MeterConfig, ObisSpec} from './config.js'
 import type {MeterCounters} from './counters.js'
+import type {CounterReservation, InvocationCounterStore} from '../dlms/counters.js'
+import type {ProfileJob} from './profile.js'
 
 /**
  * `auth-failed`: the meter refused our authentication `auth_failure_limit` times in a row; the worker
@@ -60,6 +62,10 @@ export interface WorkerDeps {
   random?: () => number
   /** For tests: client factory. */
   makeClient?: (o: DlmsClientOptions) => DlmsClient
+  /** Load-profile catch-up jobs, run on this worker's association between polls (profile.ts). */
+  profiles?: ProfileJob[]
+  /** HLS-GMAC: where the client invocation counter is reserved per meter (migration 013). */
+  invocationCounters?: InvocationCounterStore
 }
 
 /** Prefix conversions for `unit:` in the config (value in the meter's unit → wanted unit). */
@@ -106,6 +112,7 @@ export class MeterWorker {
   private lastPollAt = 0
   /** A downlink RPC hit a connection-level error and closed the client. */
   private closedByRpc = false
+  private reservation: CounterReservation | undefined
 
   constructor(
     readonly cfg: MeterConfig,
@@ -206,8 +213,23 @@ export class MeterWorker {
     })
   }
 
-  private newClient(): DlmsClient {
+  /** The key under which `meters read` keeps the same meter's counter too, so the two never reuse one. */
+  get counterKey(): string {
+    return `${this.cfg.host}:${this.cfg.port}/${this.cfg.serverAddress}`
+  }
+
+  private async newClient(): Promise<DlmsClient> {
     const c = this.cfg
+    let security: DlmsClientOptions['security']
+    if (c.auth.mechanism === 'hls-gmac') {
+      security = c.auth.security
+      const ics = this.deps.invocationCounters
+      if (ics) {
+        // Reserve-ahead (src/core/dlms/counters.ts): a crash or restart never reuses a counter.
+        this.reservation = await ics.reserve(this.counterKey, security.systemTitle, undefined, 1)
+        security = {...security, invocationCounter: this.reservation.start, invocationCounterLimit: this.reservation.limit}
+      }
+    }
     const opts: DlmsClientOptions = {
       host: c.host,
       port: c.port,
@@ -217,6 +239,7 @@ export class MeterWorker {
       ...(c.physicalAddress !== undefined ? {physicalAddress: c.physicalAddress} : {}),
       ...(c.addressSize !== undefined ? {addressSize: c.addressSize} : {}),
       auth: c.auth.mechanism === 'low' ? {mechanism: 'low', password: c.auth.password} : {mechanism: 'none'},
+      ...(security ? {security} : {}),
       timeoutMs: c.timeoutMs,
       onFrame: this.deps.counters.onFrame,
     }
@@ -227,6 +250,13 @@ export class MeterWorker {
     const c = this.client
     this.client = undefined
     if (c) await c.close()
+    const r = this.reservation
+    this.reservation = undefined
+    const next = c?.nextInvocationCounter
+    if (r && next !== undefined)
+      await this.deps.invocationCounters
+        ?.release(r, next, c?.security?.peer)
+        .catch((e: unknown) => this.deps.log.warn(`meter ${this.cfg.id}: cannot store the invocation counter: ${redact(String((e as Error)?.message ?? e))}`))
   }
 
   private fail(e: unknown, during: string): void {
@@ -249,9 +279,9 @@ export class MeterWorker {
       if (this.client?.state !== 'associated') {
         await this.closeClient()
         this.status.state = 'connecting'
-        const client = this.newClient()
-        this.client = client
         try {
+          const client = await this.newClient()
+          this.client = client
           await client.open()
           await this.readScalers(client)
           if (this.status.consecutiveFailures > 0)
@@ -260,6 +290,7 @@ export class MeterWorker {
           this.status.state = 'polling'
           this.status.authFailures = 0
           this.nextPollAt = Date.now()
+          for (const p of this.deps.profiles ?? []) p.associated()
         } catch (e) {
           this.fail(e, 'association')
           await this.closeClient()
@@ -283,6 +314,18 @@ export class MeterWorker {
           continue
         }
       }
+      if (this.deps.profiles?.length) {
+        try {
+          await this.profileWork(this.client!, this.nextPollAt)
+        } catch (e) {
+          this.fail(e, 'profile read')
+          await this.closeClient()
+          if (this.stopped) break
+          this.status.state = 'backoff'
+          await this.sleep(backoffDelay(this.status.consecutiveFailures, {minMs: c.reconnect.minMs, maxMs: c.reconnect.maxMs}, this.deps.random))
+          continue
+        }
+      }
       // A loop, not one sleep: setPollInterval may move the slot while we wait.
       for (let wait = this.nextPollAt - Date.now(); wait > 0 && !this.stopped && !this.closedByRpc; wait = this.nextPollAt - Date.now()) await this.sleep(wait)
       if (this.stopped) break
@@ -290,6 +333,11 @@ export class MeterWorker {
       if (this.closedByRpc) {
         this.closedByRpc = false
         if (this.client?.state !== 'associated') continue
+      }
+      if (c.obis.length === 0) {
+        // A meter with load profiles only: its slots just pace the profile jobs.
+        this.nextPollAt += this.pollIntervalMs
+        continue
       }
       const start = Date.now()
       this.lastPollAt = start
@@ -321,6 +369,22 @@ export class MeterWorker {
       }
     }
     await this.closeClient()
+  }
+
+  /**
+   * Load-profile reads fill the time until the next poll slot: at least one read per slot while a job
+   * has work, more while time is left, so a long catch-up never makes polls miss their slots for long.
+   */
+  private async profileWork(client: DlmsClient, deadline: number): Promise<void> {
+    const jobs = this.deps.profiles ?? []
+    let first = true
+    for (;;) {
+      if (this.stopped || client.state !== 'associated') return
+      const job = jobs.find(j => j.pending())
+      if (!job || (!first && Date.now() >= deadline)) return
+      first = false
+      await job.step(client)
+    }
   }
 
   private async readScalers(client: DlmsClient): Promise<void> {

@@ -52,6 +52,7 @@ import {
   isClockColumn,
   parseCaptureObjects,
   parseScalerUnit,
+  entryDescriptor,
   rangeDescriptor,
   rowValue,
   type CaptureObject,
@@ -157,6 +158,10 @@ export interface ProfileOptions {
   to?: Date | string
   /** UTC offset (minutes) used to write from/to when given as Date. Default 0. */
   offsetMinutes?: number
+  /** Only entries `from`..`to` (1-based, oldest first; to 0 = the last): entry_descriptor (selector 2). Not with from/to times. */
+  entries?: {from: number; to: number}
+  /** The profile's capture objects when already known (saves a GET of attribute 3 per read). */
+  captureObjects?: CaptureObject[]
 }
 
 type State = 'closed' | 'connected' | 'associated'
@@ -678,9 +683,12 @@ export class DlmsClient {
   /** Class 7 profile generic: capture_objects (3) then buffer (2), optionally restricted to [from, to] by range_descriptor. */
   async readProfile(obis: string | Uint8Array, opts: ProfileOptions = {}): Promise<ProfileReading> {
     const ln = parseObis(obis)
-    const captureObjects = parseCaptureObjects(await this.read(ln, ClassId.PROFILE_GENERIC, Attr.PROFILE_CAPTURE_OBJECTS))
+    const captureObjects = opts.captureObjects ?? parseCaptureObjects(await this.read(ln, ClassId.PROFILE_GENERIC, Attr.PROFILE_CAPTURE_OBJECTS))
     let access: AccessSelection | undefined
-    if (opts.from !== undefined || opts.to !== undefined) {
+    if (opts.entries) {
+      if (opts.from !== undefined || opts.to !== undefined) throw new DlmsError('ENCODE', 'select a profile by time or by entries, not both')
+      access = {selector: 2, parameters: entryDescriptor(opts.entries.from, opts.entries.to)}
+    } else if (opts.from !== undefined || opts.to !== undefined) {
       const restricting = captureObjects[0]
       if (!restricting || !isClockColumn(restricting))
         throw new DlmsError('UNSUPPORTED', `profile ${formatObis(ln)} is not sorted by a clock column: cannot select by time`)

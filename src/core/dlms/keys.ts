@@ -4,6 +4,7 @@
  * error, log, DEBUG line or JSON result can print it. System titles are identifiers, not secrets: hex (16
  * digits) or 8 ASCII characters ("MMM00001" style titles are common).
  */
+import {readFileSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {NetmonError} from '../errors.js'
 import {registerSecret} from '../secrets.js'
@@ -55,6 +56,32 @@ export async function loadKey(src: KeySource, what: string, env: NodeJS.ProcessE
     }
     from = `file ${src.file}`
   } else throw new NetmonError('usage', `the ${what} is missing`, {hint: 'give it through an environment variable or a file (never on the command line)'})
+  return parseKeyText(text, what, from)
+}
+
+/** loadKey for synchronous callers (the bridge config is resolved synchronously); same rules, same secrecy. */
+export function loadKeySync(src: KeySource, what: string, env: NodeJS.ProcessEnv = process.env): Uint8Array {
+  if (src.env && src.file) throw new NetmonError('input', `${what}: give an environment variable or a file, not both`)
+  if (src.env) {
+    const v = env[src.env]
+    if (v === undefined || v === '')
+      throw new NetmonError('usage', `environment variable ${src.env} (${what}) is not set`, {hint: `export it with the ${what} as 32 hex digits`})
+    return parseKeyText(v, what, `environment variable ${src.env}`)
+  }
+  if (src.file) {
+    let text: string
+    try {
+      text = readFileSync(src.file, 'utf8')
+    } catch (e) {
+      throw new NetmonError('input', `cannot read the ${what} file ${src.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    }
+    return parseKeyText(text, what, `file ${src.file}`)
+  }
+  throw new NetmonError('usage', `the ${what} is missing`, {hint: 'give it through an environment variable or a file (never in the config)'})
+}
+
+/** Registers the key text as a secret (every spelling), then checks it is 32 hex digits. */
+function parseKeyText(text: string, what: string, from: string): Uint8Array {
   const clean = text.trim().replace(/[\s:]/g, '')
   registerSecret(text.trim())
   registerSecret(clean)

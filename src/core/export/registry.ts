@@ -3,7 +3,7 @@
  * here; test/unit/export/registry.test.ts checks each definition (keys, filters, index use).
  */
 import {bandwidth, bandwidthTotals} from './datasets/bandwidth.js'
-import {networkMetrics, readings} from './datasets/bridge.js'
+import {networkMetrics, profileRows, readings} from './datasets/bridge.js'
 import {devices, events} from './datasets/core.js'
 import {scanHosts, scans} from './datasets/inventory.js'
 import {latency, latencyProbes} from './datasets/latency.js'
@@ -11,7 +11,19 @@ import type {Dataset, OutputColumn, Resolution} from './types.js'
 import {RESOLUTIONS} from './types.js'
 import {outputColumns} from './writers.js'
 
-export const DATASETS: readonly Dataset[] = [devices, events, bandwidth, bandwidthTotals, latency, latencyProbes, scans, scanHosts, readings, networkMetrics]
+export const DATASETS: readonly Dataset[] = [
+  devices,
+  events,
+  bandwidth,
+  bandwidthTotals,
+  latency,
+  latencyProbes,
+  scans,
+  scanHosts,
+  readings,
+  profileRows,
+  networkMetrics,
+]
 
 export function findDataset(name: string): Dataset | undefined {
   const n = name.trim().toLowerCase()

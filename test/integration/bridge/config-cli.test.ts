@@ -61,7 +61,7 @@ const CASES: [string, Mut | string, RegExp][] = [
     c => (c.meters[1].auth.password_env = 'NOT_SET_ANYWHERE'),
     /meters\[1\]\.auth\.password_env: environment variable NOT_SET_ANYWHERE is not set/,
   ],
-  ['bad auth mechanism', c => (c.meters[1].auth.mechanism = 'high'), /meters\[1\]\.auth\.mechanism: expected none or low/],
+  ['bad auth mechanism', c => (c.meters[1].auth.mechanism = 'high'), /meters\[1\]\.auth\.mechanism: expected none, low \(LLS password\) or hls-gmac/],
   ['mqtt url scheme', c => (c.mqtt.url = 'http://broker:1883'), /mqtt\.url: expected mqtt:\/\//],
   ['password in the url', c => (c.mqtt.url = 'mqtt://user:pw@127.0.0.1:1883'), /mqtt\.url: must not contain a password/],
   ['missing mqtt', c => delete c.mqtt, /mqtt: /],

@@ -1,3 +1,6 @@
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {parseConfigText, resolveConfig} from '../../../src/core/bridge/config.js'
 import {redact} from '../../../src/core/secrets.js'
@@ -188,5 +191,96 @@ describe('bridge config', () => {
       /^meters\[0\]\.port: expected 1-65535$/,
     )
     expect(bad({mqtt: {url: 'mqtt://h', keepalive: true}, meters: []})).toThrow(/mqtt\.keepalive: expected a duration/)
+  })
+
+  it('profiles: per meter or in defaults; defaults; a column the meter polls keeps its key and unit; profile-only meters', () => {
+    const base = {mqtt: {url: 'mqtt://h'}}
+    const c = resolveConfig(
+      {
+        ...base,
+        defaults: {profiles: [{obis: '1-0:99.1.0*255'}]},
+        meters: [
+          {id: 'a', host: 'h', obis: [{obis: '1.0.1.8.0.255', key: 'e_kwh', unit: 'kWh'}]},
+          {
+            id: 'b',
+            host: 'h2',
+            profiles: [{obis: '1.0.99.2.0.255', every: '1h', max_rows: 24, backfill: '30d', mode: 'entry', columns: {'1.0.2.8.0.255': 'export_wh'}}],
+          },
+        ],
+      },
+      {env},
+    )
+    expect(c.meters[0]!.profiles).toEqual([
+      {
+        obis: '1.0.99.1.0.255',
+        everyMs: 900_000,
+        maxRows: 96,
+        backfillMs: 7 * 86_400_000,
+        mode: 'auto',
+        columns: {'1.0.1.8.0.255': {key: 'e_kwh', unit: 'kWh'}},
+      },
+    ])
+    expect(c.meters[1]!.obis).toEqual([])
+    expect(c.meters[1]!.profiles).toEqual([
+      {obis: '1.0.99.2.0.255', everyMs: 3_600_000, maxRows: 24, backfillMs: 30 * 86_400_000, mode: 'entry', columns: {'1.0.2.8.0.255': {key: 'export_wh'}}},
+    ])
+    const bad = (m: Record<string, unknown>) => () => resolveConfig({...base, meters: [{id: 'a', host: 'h', ...m}]}, {env})
+    expect(bad({})).toThrow(/^meters\[0\]\.obis: no OBIS codes to read/)
+    expect(bad({profiles: [{obis: '1.0.99.1.0.255'}, {obis: '1-0:99.1.0*255'}]})).toThrow(
+      /^meters\[0\]\.profiles\[1\]\.obis: profile 1\.0\.99\.1\.0\.255 is listed twice/,
+    )
+    expect(bad({profiles: [{obis: '1.0.99.1.0.255', every: '10ms'}]})).toThrow(/^meters\[0\]\.profiles\[0\]\.every: expected a duration from 1s/)
+    expect(bad({profiles: [{obis: '1.0.99.1.0.255', max_rows: 0}]})).toThrow(/^meters\[0\]\.profiles\[0\]\.max_rows: expected 1-100000/)
+    expect(bad({profiles: [{obis: '1.0.99.1.0.255', mode: 'fast'}]})).toThrow(/^meters\[0\]\.profiles\[0\]\.mode: expected auto, range, entry or full/)
+    expect(bad({profiles: [{obis: '1.0.99.1.0.255', columns: {'1.0.1.8.0.255': '9bad'}}]})).toThrow(/profiles\[0\]\.columns/)
+  })
+
+  it('auth hls-gmac: system title, keys from env or files (never printed), security and ciphering; client address 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netmon-hls-cfg-'))
+    try {
+      const ek = '000102030405060708090A0B0C0D0E0F'
+      const ak = 'd0d1d2d3d4d5d6d7d8d9dadbdcdddedf'
+      writeFileSync(join(dir, 'meter.ak'), `${ak}\n`)
+      const hlsEnv = {...env, METER_EK: ek}
+      const cfg = (auth: Record<string, unknown>) => ({mqtt: {url: 'mqtt://h'}, meters: [{id: 'a', host: 'h', obis: {'1.0.1.8.0.255': 'e'}, auth}]})
+      const good = {mechanism: 'hls-gmac', system_title: '4D4D4D0000000001', ek_env: 'METER_EK', ak_file: 'meter.ak'}
+      const c = resolveConfig(cfg({...good, meter_system_title: 'MMM00001', security: 'auth', ciphering: 'glo'}), {env: hlsEnv, baseDir: dir})
+      const m = c.meters[0]!
+      expect(m.clientAddress).toBe(1)
+      expect(m.auth.mechanism).toBe('hls-gmac')
+      if (m.auth.mechanism !== 'hls-gmac') return
+      expect(Buffer.from(m.auth.security.systemTitle).toString('hex')).toBe('4d4d4d0000000001')
+      expect(Buffer.from(m.auth.security.peerSystemTitle!).toString('latin1')).toBe('MMM00001')
+      expect(Buffer.from(m.auth.security.ek).toString('hex')).toBe(ek.toLowerCase())
+      expect(Buffer.from(m.auth.security.ak).toString('hex')).toBe(ak)
+      expect(m.auth.security).toMatchObject({securityControl: 0x10, ciphering: 'glo'})
+      // Both keys are registered as secrets as soon as they are read, in any case.
+      expect(redact(`ek ${ek} / ${ek.toLowerCase()} ak ${ak.toUpperCase()}`)).toBe('ek *** / *** ak ***')
+      const bad =
+        (auth: Record<string, unknown>, e: NodeJS.ProcessEnv = hlsEnv) =>
+        () =>
+          resolveConfig(cfg(auth), {env: e, baseDir: dir})
+      expect(bad({...good, system_title: undefined})).toThrow(/^meters\[0\]\.auth\.system_title: missing/)
+      expect(bad({...good, system_title: 'short'})).toThrow(/^meters\[0\]\.auth\.system_title: the client system title must be 8 octets/)
+      expect(bad({...good, ek_env: undefined})).toThrow(/^meters\[0\]\.auth\.ek_env: missing: the encryption key/)
+      expect(bad({...good, ek_file: 'x'})).toThrow(/^meters\[0\]\.auth\.ek_file: give ek_env or ek_file, not both/)
+      expect(bad(good, env)).toThrow(/^meters\[0\]\.auth\.ek_env: environment variable METER_EK \(encryption key\) is not set/)
+      expect(bad({...good, ak_file: 'missing.ak'})).toThrow(/^meters\[0\]\.auth\.ak_file: cannot read the authentication key file/)
+      writeFileSync(join(dir, 'short.ak'), 'abcdef0123')
+      let msg = ''
+      try {
+        bad({...good, ak_file: 'short.ak'})()
+      } catch (e) {
+        msg = (e as Error).message
+      }
+      expect(msg).toMatch(/must be 16 octets as 32 hex digits \(got 10 characters; value not shown\)/)
+      expect(msg).not.toContain('abcdef0123')
+      expect(bad({...good, password_env: 'PW'})).toThrow(/auth\.password_env: HLS-GMAC uses keys/)
+      expect(bad({mechanism: 'low', password_env: 'PW', ek_env: 'METER_EK'})).toThrow(
+        /^meters\[0\]\.auth\.ek_env: ek_env is only used with mechanism: hls-gmac/,
+      )
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })

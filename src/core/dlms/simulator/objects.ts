@@ -36,6 +36,8 @@ export interface MeterOptions {
   seed: number
   profileRows: number
   profilePeriodMinutes: number
+  /** Access selectors the profile buffer accepts (1 range, 2 entry); default both. */
+  profileSelectors?: ReadonlyArray<number>
   preset: MeterPreset
 }
 
@@ -284,6 +286,7 @@ export class MeterModel {
       let ts = times()
       let cols = [0, 1]
       if (access) {
+        if (!(this.opts.profileSelectors ?? [1, 2]).includes(access.selector)) return DataAccessResult.OTHER_REASON
         const sel = selectRows(access, ts, columns)
         if (typeof sel === 'number') return sel
         ts = sel.times

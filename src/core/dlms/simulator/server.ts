@@ -14,6 +14,7 @@ import {CosemServerSession, SERVER_CONFORMANCE, type ServerSecurity} from './ses
 import {type FrameCounterGuard, InvocationCounter} from '../codec/security.js'
 import {validateSecurity} from '../security-context.js'
 import {Pusher, type PushKind, type PushStats, type SimulatorPushOptions} from './push.js'
+import {conformanceFromNames} from '../codec/apdu/association.js'
 
 /** HLS-GMAC of the simulated meters: meter i has `systemTitle` with i added to its last 4 octets. */
 export interface SimulatorSecurity {
@@ -52,6 +53,12 @@ export interface SimulatorOptions {
   /** Load profile rows. Default 96 (one day at 15 min). */
   profileRows?: number
   profilePeriodMinutes?: number
+  /**
+   * Access selectors the load profile's buffer accepts: 1 range_descriptor (by time), 2 entry_descriptor.
+   * Default [1, 2]. A refused selector answers data-access-result other-reason, as meters without it do;
+   * [] also withholds selective-access from the granted conformance (tests of the bridge's fallbacks).
+   */
+  profileSelectors?: Array<1 | 2>
   /** Meter clock UTC offset in minutes. Default 60. */
   offsetMinutes?: number
   /** Clock source (ms since the epoch). Default Date.now. */
@@ -132,6 +139,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         seed: opts.seed ?? 1,
         profileRows: opts.profileRows ?? 96,
         profilePeriodMinutes: opts.profilePeriodMinutes ?? 15,
+        profileSelectors: opts.profileSelectors ?? [1, 2],
         preset: opts.preset ?? 'default',
       }),
   )
@@ -204,7 +212,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const session = new CosemServerSession(meters[i]!, {
       password: opts.password ?? '12345678',
       maxPduSize: opts.maxPduSize ?? 512,
-      conformance: opts.conformance ?? SERVER_CONFORMANCE,
+      conformance:
+        (opts.conformance ?? SERVER_CONFORMANCE) &
+        (opts.profileSelectors && opts.profileSelectors.length === 0 ? ~conformanceFromNames(['selective-access']) : ~0),
       rejectAll: () => takeFault(i, ['reject-password']) !== null,
       badValue: () => {
         const f = takeFault(i, ['bad-value'])

@@ -34,6 +34,31 @@ export const readings: Dataset = {
   },
 }
 
+/**
+ * Load-profile rows the bridge caught up (migration 014): one row per (meter, profile, capture
+ * time), keyed like the table so every page is a range read of its primary key per meter.
+ */
+export const profileRows: Dataset = {
+  name: 'profile-rows',
+  description: 'Meter load-profile rows caught up by the bridge: one row per capture time, the columns under their telemetry keys',
+  tables: ['profile_rows', 'meters'],
+  source: {
+    from: 'meters m CROSS JOIN profile_rows p ON p.meter_id = m.id',
+    // Row keyset: the series key (capture_ts, profile) ends in text, which a partitioned keyset cannot page on.
+    key: ['meter_id', 'meter_rowid', 'capture_ts', 'profile'],
+    keyOnly: [meterRowid],
+    columns: [
+      {name: 'meter_id', type: 'text', sql: 'm.id', description: 'meter id (from the bridge config)'},
+      {name: 'meter_name', type: 'text', sql: 'm.name', description: 'meter name (telemetry device name)'},
+      {name: 'profile', type: 'text', sql: 'p.profile', description: 'OBIS code of the profile generic object'},
+      {name: 'capture_ts', type: 'time', sql: 'p.capture_ts', description: "capture time (the row's clock column; the published ts)"},
+      {name: 'values', type: 'json', sql: 'p."values"', description: 'the other columns as {key: value} (JSON; an object in JSON/NDJSON)'},
+      {name: 'read_at', type: 'time', sql: 'p.read_at', description: 'when the bridge read the row'},
+    ],
+    filters: {time: 'p.capture_ts', meter: meterFilter},
+  },
+}
+
 export const networkMetrics: Dataset = {
   name: 'network-metrics',
   description: "The bridge's per-meter network metrics, one row per meter per interval (the seed's network_metrics)",

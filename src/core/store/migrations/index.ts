@@ -4,6 +4,7 @@
  *   1 core (devices, events) · 2 bandwidth · 3 inventory/scan · 4 latency · 5 bridge/meters ·
  *   6 events cursor (AUTOINCREMENT ids) · 7 interface errors/drops (bandwidth + bridge network_metrics) ·
  *   8 agent jobs · 11 alerts · 12 traffic by protocol/port (bw_ports) · 13 DLMS invocation counters ·
+ *   14 bridge load-profile rows (profile_rows) ·
  *   17 SNMP forwarding tables (snmp_fdb) · 18 agent jobs' consecutive failures (alerts' source_failing)
  * Once released, a migration is never edited: a change is a new version appended below.
  */
@@ -19,6 +20,7 @@ import {agent} from './008-agent.js'
 import {alerts} from './011-alerts.js'
 import {bwPorts} from './012-bw-ports.js'
 import {dlmsCounters} from './013-dlms-counters.js'
+import {profileRows} from './014-profile-rows.js'
 import {snmpFdb} from './017-snmp-fdb.js'
 import {agentFailures} from './018-agent-failures.js'
 
@@ -34,6 +36,7 @@ export const MIGRATIONS: readonly Migration[] = [
   alerts,
   bwPorts,
   dlmsCounters,
+  profileRows,
   snmpFdb,
   agentFailures,
 ].sort((a, b) => a.version - b.version)
