@@ -545,7 +545,9 @@ export function buildDeviceMap(input: MapInput): DeviceMap {
         online: members.filter(n => n.status === 'online').length,
       }
     })
-    .filter(s => s.devices > 0 || s.source === 'interface')
+    // Only subnets that hold a node: this machine's other interfaces (container bridges, VPNs) say
+    // nothing about the LAN, and come and go.
+    .filter(s => s.devices > 0)
     .sort((a, b) => compareCidr(a.cidr, b.cidr))
 
   const vendors = new Map<string, string[]>()

@@ -162,6 +162,11 @@ describe('buildDeviceMap', () => {
             byMac: new Map([['AA:00:00:00:00:10', {total_bytes: 5000, current_bps: 800, stale: false}]]),
             byIp: new Map([['10.0.0.11', {total_bytes: 10, current_bps: 99, stale: true}]]),
           },
+          // A container bridge with nothing known on it is not a subnet of the map.
+          interfaces: [
+            {name: 'eth0', address: '10.0.0.50', prefix: 24, mac: 'AA:00:00:00:00:50'},
+            {name: 'docker0', address: '172.17.0.1', prefix: 16, mac: '02:42:00:00:00:01'},
+          ],
         },
       ),
     )
