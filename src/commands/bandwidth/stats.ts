@@ -40,10 +40,7 @@ current = the latest sample's rate while that sample is recent: once it is older
               ? `0 (stale: the latest sample, ${d.current_as_of}, is older than ${humanDuration(d.current.stale_after_ms)})`
               : `${humanRate(d.current.total_bps)} (up ${humanRate(d.current.upload_bps)}, down ${humanRate(d.current.download_bps)})`,
           ],
-          [
-            'total',
-            `${humanBytes(d.total.total_bytes)} (${d.total.total_mb} MB; sent ${humanBytes(d.total.bytes_sent)}, received ${humanBytes(d.total.bytes_received)})`,
-          ],
+          ['total', `${humanBytes(d.total.total_bytes)} (sent ${humanBytes(d.total.bytes_sent)}, received ${humanBytes(d.total.bytes_received)})`],
           ['average', `${humanRate(d.average.total_bps)} (up ${humanRate(d.average.upload_bps)}, down ${humanRate(d.average.download_bps)})`],
           ['peak', d.peak.timestamp ? `${humanRate(d.peak.bps)} at ${d.peak.timestamp}` : '—'],
           ['peak up / down', `${humanRate(d.peak.upload.bps)} / ${humanRate(d.peak.download.bps)}`],
@@ -115,7 +112,7 @@ current = the latest sample's rate while that sample is recent: once it is older
             d.ip,
             d.mac,
             d.stale ? 'stale' : humanRate(d.current_bps),
-            `${d.total_mb.toFixed(1)} MB`,
+            humanBytes(d.total_bytes),
             humanBytes(d.bytes_sent),
             humanBytes(d.bytes_received),
             ...(issues

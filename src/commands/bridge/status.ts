@@ -2,7 +2,7 @@ import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderPairs, renderTable} from '../../cli/table.js'
 import {bridgeStatus, type BridgeStatus} from '../../core/bridge/queries.js'
 import {humanDuration} from '../../core/bridge/text.js'
-import {humanBytes} from '../../core/format/units.js'
+import {humanBytes, humanRate} from '../../core/format/units.js'
 
 export default class BridgeStatusCommand extends NetmonCommand {
   static override summary = 'Show whether the bridge daemon is running and how each meter and the broker are doing'
@@ -40,7 +40,7 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
         ['published', s.published],
         ['outbox', `${s.outbox.depth} pending${s.outbox.dropped ? `, ${s.outbox.dropped} dropped (over the bound)` : ''}`],
         ['poll → PUBACK', lat?.count ? `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms, max ${lat.max_ms} ms (last ${lat.count})` : '-'],
-        ['network', s.network ? `TX ${(s.network.tx_bps / 1e3).toFixed(1)} Kbps, RX ${(s.network.rx_bps / 1e3).toFixed(1)} Kbps` : '-'],
+        ['network', s.network ? `TX ${humanRate(s.network.tx_bps)}, RX ${humanRate(s.network.rx_bps)}` : '-'],
         ['process', s.process ? `RSS ${humanBytes(s.process.rss_bytes)} (heap ${humanBytes(s.process.heap_used_bytes)}), CPU ${s.process.cpu_seconds} s` : '-'],
         ...(s.push
           ? ([

@@ -1,3 +1,4 @@
+import {humanBytes, humanRate} from '../../core/format/units.js'
 import {Args} from '@oclif/core'
 import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderPairs, renderTable} from '../../cli/table.js'
@@ -37,7 +38,7 @@ export default class DevicesShow extends NetmonCommand {
         [
           'Bandwidth',
           r.bandwidth
-            ? `${(r.bandwidth as {total: {total_mb: number}}).total.total_mb} MB total, ${(r.bandwidth as {current: {total_mbps?: number}}).current.total_mbps ?? 0} Mbps now`
+            ? `${humanBytes((r.bandwidth as {total: {total_bytes: number}}).total.total_bytes)} total, ${humanRate((r.bandwidth as {current: {total_bps?: number}}).current.total_bps ?? 0)} now`
             : '',
         ],
       ]),

@@ -4,7 +4,7 @@ import {NetmonCommand, dbFlag} from '../../cli/base.js'
 import {renderPairs} from '../../cli/table.js'
 import {renderBandwidthChart} from '../../core/bridge/chart.js'
 import {meterNetworkStats, type NetworkStats} from '../../core/bridge/queries.js'
-import {humanBytes} from '../../core/format/units.js'
+import {humanBytes, humanRate} from '../../core/format/units.js'
 import {parseTime} from '../../core/format/time.js'
 
 export default class MetersStats extends NetmonCommand {
@@ -39,10 +39,16 @@ current is the newest row; application and issues sum the rows (issues: the samp
     this.out(`Meter ${s.meter_id} (${s.meter_name}), ${s.rows} row(s), latest ${s.timestamp}`)
     this.out(
       renderPairs([
-        ['current TX / RX', `${s.current.bandwidth_tx_kbps} / ${s.current.bandwidth_rx_kbps} Kbps (total ${s.current.bandwidth_total_kbps} Kbps)`],
+        [
+          'current TX / RX',
+          `${humanRate(s.current.bandwidth_tx_kbps * 1e3)} / ${humanRate(s.current.bandwidth_rx_kbps * 1e3)} (total ${humanRate(s.current.bandwidth_total_kbps * 1e3)})`,
+        ],
         ['current packets TX / RX', `${s.current.packets_tx_ps} / ${s.current.packets_rx_ps} per s`],
-        ['average TX / RX', `${s.averages.bandwidth_tx_mbps} / ${s.averages.bandwidth_rx_mbps} Mbps`],
-        ['peak TX / RX', `${s.peaks.bandwidth_tx_mbps} / ${s.peaks.bandwidth_rx_mbps} Mbps; ${s.peaks.packets_tx_ps} / ${s.peaks.packets_rx_ps} packets/s`],
+        ['average TX / RX', `${humanRate(s.averages.bandwidth_tx_mbps * 1e6)} / ${humanRate(s.averages.bandwidth_rx_mbps * 1e6)}`],
+        [
+          'peak TX / RX',
+          `${humanRate(s.peaks.bandwidth_tx_mbps * 1e6)} / ${humanRate(s.peaks.bandwidth_rx_mbps * 1e6)}; ${s.peaks.packets_tx_ps} / ${s.peaks.packets_rx_ps} packets/s`,
+        ],
         ['DLMS requests / responses', `${a.dlms_requests_sent} / ${a.dlms_responses_recv} (avg APDU ${a.dlms_avg_payload_size} B)`],
         ['DLMS bytes sent / received', `${humanBytes(a.dlms_total_bytes_sent)} / ${humanBytes(a.dlms_total_bytes_recv)}`],
         ['MQTT messages / bytes sent', `${a.mqtt_messages_sent} / ${humanBytes(a.mqtt_total_bytes_sent)}`],

@@ -8,6 +8,7 @@
  * kind reads comes from its owner's query functions (bridge/queries.ts, agent/repo.ts,
  * bandwidth/ifaceissues.ts).
  */
+import {humanBytes} from '../format/units.js'
 import {jobHealth} from '../agent/repo.js'
 import {type IssueTotals, issuesInWindow} from '../bandwidth/ifaceissues.js'
 import {currentRate} from '../bandwidth/rates.js'
@@ -38,17 +39,6 @@ export interface Evaluation {
 
 const PAGE = 1000
 const MAX_PAGES = 20
-
-export function fmtBytesSi(b: number): string {
-  const u = ['B', 'kB', 'MB', 'GB', 'TB', 'PB']
-  let v = b
-  let i = 0
-  while (v >= 1000 && i < u.length - 1) {
-    v /= 1000
-    i++
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(2)} ${u[i]}`
-}
 
 const subjectOf = (d: {mac: string | null; ip: string | null; id: number}): string => d.mac ?? d.ip ?? `device-${d.id}`
 const deviceVars = (d: Pick<DeviceRef, 'name' | 'hostname' | 'mac' | 'ip' | 'vendor'> | undefined, fallback: string): Record<string, unknown> => ({
@@ -187,7 +177,7 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
         if (v > above)
           obs.push({
             subject: subjectOf(d),
-            value: fmtBytesSi(v),
+            value: humanBytes(v),
             values: {
               bytes: v,
               sent: t.total_bytes_sent,
@@ -197,7 +187,7 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
               since_ms: since,
               threshold_bytes: above,
             },
-            vars: {...deviceVars(d, subjectOf(d)), threshold: fmtBytesSi(above)},
+            vars: {...deviceVars(d, subjectOf(d)), threshold: humanBytes(above)},
           })
       }
       return {...base, observations: obs}

@@ -24,12 +24,12 @@ export function renderBandwidthChart(s: NetworkStats, opts: {width?: number; hei
   const tx = fit(s.history.bandwidth_tx_mbps, width)
   const rx = fit(s.history.bandwidth_rx_mbps, width)
   const max = Math.max(...tx, ...rx)
-  // Small rates read better in Kbps.
+  // Small rates read better in kbit/s.
   const kb = max < 1
   const scale = (xs: number[]): number[] => xs.map(x => (kb ? x * 1000 : x))
   const chart = plot([scale(tx), scale(rx)], {
     height: opts.height ?? 10,
     format: (x: number) => x.toFixed(kb ? 1 : 3).padStart(10),
   })
-  return `Bandwidth (${kb ? 'Kbps' : 'Mbps'}): first line TX, second RX; ${s.history.timestamp[0]} → ${s.history.timestamp.at(-1)}\n${chart}`
+  return `Bandwidth (${kb ? 'kbit/s' : 'Mbit/s'}): first line TX, second RX; ${s.history.timestamp[0]} → ${s.history.timestamp.at(-1)}\n${chart}`
 }

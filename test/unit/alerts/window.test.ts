@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {fmtBytesSi, windowStart} from '../../../src/core/alerts/evaluate.js'
+import {windowStart} from '../../../src/core/alerts/evaluate.js'
 import {DAY, utcDayStart} from '../../support/clock.js'
 
 describe('bandwidth_usage windows', () => {
@@ -15,9 +15,5 @@ describe('bandwidth_usage windows', () => {
     expect(month % DAY).toBe(0)
     expect(month).toBeLessThanOrEqual(now)
     expect(now - month).toBeLessThan(31 * DAY)
-  })
-  it('formats sizes in SI units like the thresholds', () => {
-    expect(fmtBytesSi(10_520_000_000)).toBe('10.52 GB')
-    expect(fmtBytesSi(999)).toBe('999 B')
   })
 })

@@ -1,0 +1,112 @@
+/**
+ * Issue 17 ("Tables", acceptance 6, units): one unit scheme in all human output — bytes in IEC
+ * binary units (B, KiB, MiB, GiB, TiB), rates in SI bit/s (bit/s, kbit/s, Mbit/s, Gbit/s). Every
+ * command in the manifest is either run here against a store holding data of every capability
+ * (the serve tests' seed: bandwidth, a loopback scan, latency runs, a bridge with meters) and its
+ * stdout put through the checker, or listed with the reason it is not (it needs a network, a
+ * daemon or a config). A new command fails this test until it is put in one of the two lists.
+ * The seed-compatible JSON fields (`*_mb`, `*_mbps`, `*_kbps`) are JSON only and not checked here.
+ */
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {ROOT, runCli, tempStore} from '../../support/cli.js'
+import {DEVICES, seedStore} from '../serve/seed.js'
+
+const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
+
+const MAC = DEVICES[1]!.mac
+/** Commands run, with the arguments that make them print their fullest human output. */
+const RUN: Record<string, string[][]> = {
+  'agent:status': [[]],
+  'alerts:list': [[]],
+  'alerts:rules': [['--rules', '@rules']],
+  'alerts:test': [['heavy', '--rules', '@rules']],
+  'alerts:check': [['--rules', '@rules']],
+  'alerts:show': [['1']],
+  'bandwidth:history': [
+    ['--mac', MAC],
+    ['--mac', MAC, '--since', '7d'],
+  ],
+  'bandwidth:report': [[], ['--hourly'], ['--daily', '--all'], ['--monthly'], ['--top', '3'], ['--5min', '--mac', MAC]],
+  'bandwidth:stats': [[], ['--mac', MAC]],
+  'bandwidth:top': [[], ['--since', '24h'], ['--by', 'port']],
+  'bridge:status': [[]],
+  'db:check': [[]],
+  'db:info': [[]],
+  'devices:events': [[]],
+  'devices:history': [[MAC]],
+  'devices:list': [[]],
+  'devices:map': [[]],
+  'devices:show': [[MAC], ['127.0.0.1']],
+  'devices:timeline': [[]],
+  'latency:history': [['127.0.0.2']],
+  'meters:list': [[]],
+  'meters:readings': [['m1']],
+  'meters:stats': [['m1']],
+  'metrics:export': [['--list']],
+  'scan:status': [[]],
+  stats: [[]],
+}
+/** Not run, and why. */
+const SKIP: Record<string, string> = {
+  'agent:check': 'needs an agent config file; prints no units',
+  'agent:run': 'a daemon',
+  'alerts:ack': 'a write (ack); prints the alert like alerts show',
+  'alerts:silence': 'a write; prints the silence (durations, no units)',
+  'bandwidth:register': 'a write; prints the device',
+  'bandwidth:reset': 'a write',
+  'bandwidth:sample': 'a write; prints counts',
+  'bridge:check': 'needs a bridge config and meters',
+  'bridge:run': 'a daemon',
+  'collect:nft': 'needs root and nftables; changes the firewall',
+  'db:prune': 'a write; prints row counts',
+  'devices:promote': 'a write; prints the device',
+  latency: 'sends probes (network)',
+  'meters:read': 'talks to a meter (network)',
+  'meters:simulate': 'a server',
+  scan: 'sends probes (network)',
+  serve: 'a server',
+}
+
+/** Unit spellings outside the scheme: decimal byte units, "bps"-style rates, per-second bytes. */
+const WRONG = /\b\d+(?:[.,]\d+)?\s?(KB|kB|MB|GB|TB|Kbps|kbps|Mbps|mbps|Gbps|gbps|bps|KiB\/s|MiB\/s|GiB\/s|B\/s|Kbit\/s|kb\/s|Mb\/s)(?![\w/])/g
+
+describe('one unit scheme in human output', () => {
+  const t = tempStore('netmon-units-')
+  let rules: string
+  beforeAll(async () => {
+    await seedStore(t.db)
+    rules = join(t.dir, 'rules.yaml')
+    writeFileSync(
+      rules,
+      'rules:\n  - {name: heavy, kind: bandwidth_usage, window: rolling_24h, above: 1MiB}\n  - {name: fast, kind: bandwidth_rate, above: 1Mbps, for: 0s}\n',
+    )
+    // One alert exists for alerts show / list.
+    const r = await runCli(['alerts', 'check', '--rules', rules], {db: t.db})
+    expect([0, 3], r.stderr).toContain(r.code)
+  }, 120_000)
+  afterAll(() => t.cleanup())
+
+  it('every command is either checked or skipped with a reason', () => {
+    const ids = Object.keys(manifest.commands)
+    expect(ids.filter(id => !(id in RUN) && !(id in SKIP))).toEqual([])
+    expect(Object.keys({...RUN, ...SKIP}).filter(id => !ids.includes(id))).toEqual([])
+  })
+
+  for (const [id, variants] of Object.entries(RUN))
+    for (const args of variants)
+      it(`netmon ${id.replaceAll(':', ' ')} ${args.join(' ')}`.trim(), async () => {
+        const r = await runCli([...id.split(':'), ...args.map(a => (a === '@rules' ? rules : a))], {db: t.db})
+        expect([0, 3], r.stderr).toContain(r.code)
+        expect(r.stdout.trim().length, 'printed something').toBeGreaterThan(0)
+        expect([...r.stdout.matchAll(WRONG)].map(m => m[0])).toEqual([])
+      }, 60_000)
+
+  it('the checker catches what it is for', () => {
+    const bad = 'total 12.5 MB, 3 Mbps now, 100 kbps, 5 KB, 1.2 GB, 10 bps, 2 MiB/s'
+    expect([...bad.matchAll(WRONG)].map(m => m[1])).toEqual(['MB', 'Mbps', 'kbps', 'KB', 'GB', 'bps', 'MiB/s'])
+    const good = 'total 12.50 MiB (sent 1.00 KiB, received 900 B), 3.00 Mbit/s now, 120.0 kbit/s, 80 bit/s, 1.20 GiB'
+    expect([...good.matchAll(WRONG)]).toEqual([])
+  })
+})
