@@ -115,7 +115,7 @@ describe('alerts check', () => {
     expect(r.json.firing.map((f: any) => f.rule).sort()).toEqual(['fast', 'heavy-user'])
     expect(rx.hits.map(sig)).toEqual(['firing:new-device', 'firing:heavy-user', 'firing:fast'])
     const heavy = rx.hits[1]!.body
-    expect(heavy.alert).toMatchObject({subject: MAC, severity: 'critical', state: 'firing', message: 'tv used 20.00 MB in 24h'})
+    expect(heavy.alert).toMatchObject({subject: MAC, severity: 'critical', state: 'firing', message: 'tv used 19.07 MiB in 24h'})
     expect(heavy.alert.values.bytes).toBe(20_001_000)
 
     // Still firing: no further notifications.

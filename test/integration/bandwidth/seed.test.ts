@@ -49,12 +49,12 @@ describe('the seed example: laptop, desktop, phone', () => {
       )
   })
 
-  it('top talkers as a table, same order, 120.0 / 60.0 / 10.0 MB', async () => {
+  it('top talkers as a table, same order, 120.0 / 60.00 / 10.00 MiB (the seed\'s MB are 2^20 B)', async () => {
     const r = await runCli(['bandwidth', 'top'], {db: t.db})
     expect(r.code, r.stderr).toBe(0)
     const rows = r.stdout.split('\n').filter(l => /AA:BB:CC:DD:EE:0\d/.test(l))
     expect(rows.map(l => l.match(/(desktop|laptop|phone)/)![1])).toEqual(['desktop', 'laptop', 'phone'])
-    expect(rows.map(l => l.match(/(\d+\.\d) MB/)![1])).toEqual(['120.0', '60.0', '10.0'])
+    expect(rows.map(l => l.match(/(\d+\.\d+) MiB/)![1])).toEqual(['120.0', '60.00', '10.00'])
   })
 
   it('stats per device (the seed device shape) and for the network', async () => {
@@ -80,7 +80,7 @@ describe('the seed example: laptop, desktop, phone', () => {
       expect.arrayContaining(['upload_bps', 'download_bps', 'total_bps', 'upload_mbps', 'download_mbps', 'total_mbps']),
     )
     const table = await runCli(['bandwidth', 'stats'], {db: t.db})
-    expect(table.stdout).toMatch(/desktop.*192\.168\.1\.101.*AA:BB:CC:DD:EE:02.*120\.0 MB/)
+    expect(table.stdout).toMatch(/desktop.*192\.168\.1\.101.*AA:BB:CC:DD:EE:02.*120\.0 MiB/)
   })
 
   it('the first delta sample after registration counts its bytes but has no rate (registration is no measurement)', async () => {

@@ -293,7 +293,7 @@ describe('bridge run: DLMS simulator → bridge → aedes (thingsboard-gateway)'
     expect(s.application.dlms_requests_sent).toBeGreaterThan(0)
     const human = await runCli(['meters', 'stats', 'm1'], {db: tmp.db})
     expect(human.stdout).toContain('DLMS requests / responses')
-    expect(human.stdout).toMatch(/Bandwidth \((K|M)bps\)/)
+    expect(human.stdout).toMatch(/Bandwidth \((k|M)bit\/s\)/)
     const rd = await runCli(['meters', 'readings', 'm1', '--limit', '5', '--json'], {db: tmp.db})
     expect(rd.json.readings).toHaveLength(5)
     expect(Object.keys(rd.json.readings[0].values).sort()).toEqual([...KEYS].sort())
