@@ -49,7 +49,7 @@ describe('the seed example: laptop, desktop, phone', () => {
       )
   })
 
-  it('top talkers as a table, same order, 120.0 / 60.00 / 10.00 MiB (the seed\'s MB are 2^20 B)', async () => {
+  it("top talkers as a table, same order, 120.0 / 60.00 / 10.00 MiB (the seed's MB are 2^20 B)", async () => {
     const r = await runCli(['bandwidth', 'top'], {db: t.db})
     expect(r.code, r.stderr).toBe(0)
     const rows = r.stdout.split('\n').filter(l => /AA:BB:CC:DD:EE:0\d/.test(l))
