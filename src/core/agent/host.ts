@@ -12,8 +12,10 @@
  * - scan, latency, prune, alerts: scheduled runs (`every` on a fixed grid from the start, first run at
  *   once; or `cron` via croner). A run still going when the next is due: that slot is skipped
  *   and counted as an overrun, never queued. Each run is aborted after its timeout.
- * - alerts: one evaluation per run through alerts/engine.ts runCheck (what `alerts check` runs),
- *   detail {firing, pending, notified, …}; a channel that failed makes the outcome an error.
+ * - alerts: one evaluation per run through alerts/engine.ts runCheck (what `alerts check` runs);
+ *   delivery in the background (alerts/delivery.ts: one drain per channel in flight, never awaited
+ *   by a run), detail {firing, pending, notified, …}; a channel whose drain failed since the
+ *   previous run makes the outcome an error.
  * - bridge, serve: the existing daemons (bridge/daemon.ts startBridge, serve/server.ts
  *   startServer), started once and stopped at the end; a start that fails is retried with backoff.
  * - netflow: the NetFlow/IPFIX listener (netflow/listener.ts) bound once; every `every` the
@@ -26,6 +28,7 @@
 import {Cron} from 'croner'
 import {DEFAULT_MAX_RATE_BPS} from '../bandwidth/counters.js'
 import {prune, type Retention} from '../bandwidth/retention.js'
+import type {BackgroundDelivery} from '../alerts/delivery.js'
 import type {Bridge} from '../bridge/daemon.js'
 import {CollectorRunner, type TickResult} from '../collect/runner.js'
 import type {CounterSource} from '../collect/source.js'
@@ -161,12 +164,28 @@ async function runPrune(job: PruneJob, ctx: Ctx): Promise<RunResult> {
 }
 
 /**
- * One `alerts check` per run: the same core function (alerts/engine.ts runCheck), so the state,
- * the outbox and the notifications are the command's. The log channel writes to the agent's log.
+ * One evaluation per run with the core function of `alerts check` (alerts/engine.ts runCheck), so
+ * the state, the outbox and the notifications are the command's; the outbox is delivered in the
+ * background (alerts/delivery.ts). The log channel writes to the agent's log.
  */
-async function runAlerts(job: AlertsJob, ctx: Ctx): Promise<RunResult> {
+async function runAlerts(job: AlertsJob, ctx: Ctx, bg: {delivery?: BackgroundDelivery}): Promise<RunResult> {
   const {runCheck} = await import('../alerts/engine.js')
-  const r = await runCheck(ctx.store, job.rules, {stderr: line => ctx.log.info(`${job.name}: ${line}`)})
+  const stderr = (line: string) => ctx.log.info(`${job.name}: ${line}`)
+  if (!bg.delivery) {
+    const {BackgroundDelivery} = await import('../alerts/delivery.js')
+    bg.delivery = new BackgroundDelivery(ctx.store, job.rules, {
+      stderr,
+      onError: (ch, e) => ctx.log.warn(`${job.name}: delivery to channel ${ch} stopped: ${errText(e)}`),
+    })
+  }
+  // Evaluate, then start the deliveries without waiting for them (alerts/delivery.ts): a channel
+  // that is down or hangs never delays this evaluation, the next one or the other channels.
+  const r = await runCheck(ctx.store, job.rules, {stderr, deliver: false})
+  await bg.delivery.kick()
+  const {reports, delivering} = bg.delivery.take()
+  const {ChannelOutbox} = await import('../outbox/queue.js')
+  const {OUTBOX_TABLE} = await import('../alerts/engine.js')
+  const depth = (await new ChannelOutbox(ctx.store, OUTBOX_TABLE).depth()).filter(d => job.rules.channels.has(d.channel))
   const names = job.rules.rules.map(x => x.name)
   const pending = names.length
     ? Number(
@@ -174,8 +193,8 @@ async function runAlerts(job: AlertsJob, ctx: Ctx): Promise<RunResult> {
           ?.n ?? 0,
       )
     : 0
-  const notified = r.delivery.reduce((n, d) => n + d.delivered, 0)
-  const failing = r.delivery.filter(d => d.failed > 0 || d.dead > 0)
+  const notified = reports.reduce((n, d) => n + d.delivered, 0)
+  const failing = reports.filter(d => d.failed > 0 || d.dead > 0 || d.waiting < 0)
   const detail = {
     firing: r.firing_count,
     pending,
@@ -184,8 +203,10 @@ async function runAlerts(job: AlertsJob, ctx: Ctx): Promise<RunResult> {
     silenced: r.firing.filter(f => f.silenced).length,
     rules: r.rules.length,
     transitions: r.rules.reduce((n, x) => n + x.transitions.length, 0),
-    waiting: r.delivery.reduce((n, d) => n + d.waiting, 0),
-    channels: r.delivery,
+    waiting: depth.reduce((n, d) => n + Number(d.pending), 0),
+    dead: depth.reduce((n, d) => n + Number(d.dead), 0),
+    delivering,
+    channels: reports,
   }
   if (failing.length)
     return {
@@ -205,6 +226,8 @@ class ScheduledRunner implements Runner {
   private anchor = Date.now()
   private next: number | null = null
   private readonly cron: Cron | null
+  /** The alerts job's deliveries, which outlive a run (alerts/delivery.ts). */
+  private readonly bg: {delivery?: BackgroundDelivery} = {}
 
   constructor(
     readonly job: ScanJob | LatencyJob | PruneJob | AlertsJob,
@@ -270,7 +293,7 @@ class ScheduledRunner implements Runner {
         : job.kind === 'latency'
           ? runLatency(job, ctx, signal)
           : job.kind === 'alerts'
-            ? runAlerts(job, ctx)
+            ? runAlerts(job, ctx, this.bg)
             : runPrune(job, ctx))
       detail = r.detail
       if (r.error) {
@@ -301,12 +324,18 @@ class ScheduledRunner implements Runner {
   async stop(graceMs: number): Promise<boolean> {
     this.stopped = true
     clearTimeout(this.timer)
+    const started = Date.now()
     const r = this.running
-    if (!r) return true
-    if (await within(r, graceMs)) return true
-    this.ac.abort()
-    await within(r, 2000)
-    return false
+    let ok = true
+    if (r && !(await within(r, graceMs))) {
+      this.ac.abort()
+      await within(r, 2000)
+      ok = false
+    }
+    // Deliveries still going get the rest of the grace; one cut short leaves its row queued.
+    const d = this.bg.delivery
+    if (d && !(await d.idle(Math.max(0, graceMs - (Date.now() - started))))) ok = false
+    return ok
   }
 }
 

@@ -76,13 +76,22 @@ export class ChannelOutbox {
    * empty, a row is not due yet, or a send fails. `maxPerChannel` bounds one drain.
    */
   async drain(senders: Map<string, Sender>, maxPerChannel = 1000): Promise<ChannelReport[]> {
-    const channels = await this.store.query<{channel: string}>(`SELECT DISTINCT channel FROM ${this.table} WHERE state = 'pending' ORDER BY channel`)
-    return Promise.all(
-      channels
-        .map(c => c.channel)
-        .filter(c => senders.has(c))
-        .map(c => this.drainOne(c, senders.get(c)!, maxPerChannel)),
-    )
+    const channels = await this.channelsWithPending()
+    return Promise.all(channels.filter(c => senders.has(c)).map(c => this.drainOne(c, senders.get(c)!, maxPerChannel)))
+  }
+
+  /** Channels that have rows waiting (due or not). */
+  async channelsWithPending(): Promise<string[]> {
+    const rows = await this.store.query<{channel: string}>(`SELECT DISTINCT channel FROM ${this.table} WHERE state = 'pending' ORDER BY channel`)
+    return rows.map(r => r.channel)
+  }
+
+  /**
+   * Drains one channel (as drain does for each). The caller keeps at most one drain per channel in
+   * flight: two at once could send the same head row twice.
+   */
+  drainChannel(channel: string, sender: Sender, maxPerChannel = 1000): Promise<ChannelReport> {
+    return this.drainOne(channel, sender, maxPerChannel)
   }
 
   private async drainOne(channel: string, sender: Sender, max: number): Promise<ChannelReport> {
