@@ -94,7 +94,9 @@ rules:
 
     // All up: one device, alerted on all five channels.
     await register(1)
-    await waitFor('device 1 on every channel', () => Object.values(seen()).every(s => s.length === 1), 60_000, 100)
+    await waitFor('device 1 on every channel', () => Object.values(seen()).every(s => s.length === 1), 60_000, 100).catch(async e => {
+      throw new Error(`${e.message}: ${JSON.stringify({seen: seen(), job: (await job())?.detail})}\n${agent.stderr().slice(-3000)}`)
+    })
     expect(seen()).toEqual({log: [mac(1)], file: [mac(1)], bus: [mac(1)], hook: [mac(1)], mail: [mac(1)]})
 
     // The outage: the webhook refuses, the SMTP port accepts and never answers.
