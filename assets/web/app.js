@@ -349,7 +349,8 @@
               ],
               top.top_talkers.map(t => [
                 t.rank,
-                t.hostname || '–',
+                // The promoted name (devices promote --name) first, as everywhere: devName.
+                devName(t),
                 t.ip || '–',
                 t.mac || '–',
                 t.stale ? 'stale' : fmtRate(t.current_bps),
@@ -363,7 +364,7 @@
           ),
         )
         render(...out)
-        const labels = top.top_talkers.map(t => t.hostname || t.mac)
+        const labels = top.top_talkers.map(t => devName(t))
         const key =
           state.sort === 'upload'
             ? 'total_bytes_sent'
@@ -454,7 +455,7 @@
       const chartEl = h('div', {class: 'chart', id: 'chart-device'})
       const latEl = h('div', {class: 'chart', id: 'chart-device-latency'})
       render(
-        h('h1', {}, inv ? `${devName(inv)} (${inv.ip || '–'})` : d ? `${d.hostname || d.mac} (${d.ip || '–'})` : mac),
+        h('h1', {}, inv ? `${devName(inv)} (${inv.ip || '–'})` : d ? `${devName(d)} (${d.ip || '–'})` : mac),
         inv
           ? h(
               'p',

@@ -90,14 +90,16 @@ interface ProbeRow {
 }
 
 /**
- * The device a name (promoted name or hostname: devices/resolve.ts) finds, when runs are linked to
- * it; otherwise undefined, and the name is matched against the names typed when measuring.
- * Ambiguous names throw (exit 2).
+ * The device a name (promoted name or hostname: devices/resolve.ts) finds: its linked runs, unless
+ * it has none and runs were measured under that very name (then those: undefined here). No device:
+ * undefined, and the name is matched against the names typed when measuring. Ambiguous names
+ * throw (exit 2).
  */
-async function namedDeviceWithRuns(store: Store, query: string): Promise<DeviceRow | undefined> {
+async function namedDevice(store: Store, query: string): Promise<DeviceRow | undefined> {
   const d = await findDevice(store, query)
   if (!d) return undefined
-  return (await store.get('SELECT 1 FROM latency_runs WHERE device_id = ? LIMIT 1', [d.id])) ? d : undefined
+  if (await store.get('SELECT 1 FROM latency_runs WHERE device_id = ? LIMIT 1', [d.id])) return d
+  return (await store.get('SELECT 1 FROM latency_runs WHERE host = ? COLLATE NOCASE LIMIT 1', [query])) ? undefined : d
 }
 
 export async function latencyHistory(store: Store, opts: HistoryOptions): Promise<LatencyHistory> {
@@ -122,8 +124,8 @@ export async function latencyHistory(store: Store, opts: HistoryOptions): Promis
     where = 'r.device_id = ?'
     arg = device.id
     ip = device.ip
-  } else if ((device = await namedDeviceWithRuns(store, query))) {
-    // A promoted name or an inventory hostname (devices/resolve.ts) whose device has runs.
+  } else if ((device = await namedDevice(store, query))) {
+    // A promoted name or an inventory hostname (devices/resolve.ts).
     matched = 'device'
     where = 'r.device_id = ?'
     arg = device.id

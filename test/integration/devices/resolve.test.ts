@@ -11,6 +11,7 @@
  *   D  AA:BB:CC:22:00:04  nas         10.77.22.13 ┘
  *   E  AA:BB:CC:22:00:05  tv          10.77.22.14, promoted as `Bob's "big" TV \ den` (label escaping)
  */
+import {createServer, type AddressInfo} from 'node:net'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {runCli, tempStore} from '../../support/cli.js'
@@ -173,6 +174,36 @@ describe('one resolver: a MAC, an IP, a former IP, a hostname or the promoted na
     const same = await json(['devices', 'promote', 'office printer', '--name', 'Office Printer'])
     expect(same.device.name).toBe('Office Printer')
     expect((await json(['devices', 'promote', B, '--name', 'office printer'])).device.name).toBe('office printer')
+  })
+})
+
+describe('latency history by a device name', () => {
+  it('runs linked to the device a promoted name finds (matched_by device); no runs yet: an empty series', async () => {
+    // A device at 127.0.0.1 (loopback only) measured with TCP connects to a local listener.
+    const srv = createServer(sock => sock.destroy())
+    await new Promise<void>(r => srv.listen(0, '127.0.0.1', r))
+    const port = (srv.address() as AddressInfo).port
+    try {
+      expect((await runCli(['bandwidth', 'register', '--mac', 'AA:BB:CC:22:00:06', '--ip', '127.0.0.1', '--hostname', 'loopy'], {db: t.db})).code).toBe(0)
+      expect((await runCli(['devices', 'promote', '127.0.0.1', '--name', 'local box'], {db: t.db})).code).toBe(0)
+      const empty = await json(['latency', 'history', 'local box'])
+      expect(empty.matched_by).toBe('device')
+      expect(empty.runs).toEqual([])
+      const m = await runCli(['latency', '127.0.0.1', '--method', 'tcp', '--port', String(port), '-c', '2', '-i', '10ms', '--json'], {db: t.db})
+      expect(m.code, m.stderr).toBe(0)
+      for (const q of ['local box', 'LOOPY']) {
+        const h = await json(['latency', 'history', q])
+        expect(h.matched_by).toBe('device')
+        expect(h.device.mac).toBe('AA:BB:CC:22:00:06')
+        expect(h.runs).toHaveLength(1)
+        expect(h.summary.sent).toBe(2)
+      }
+      const amb = await runCli(['latency', 'history', 'nas'], {db: t.db})
+      expect(amb.code).toBe(2)
+      expect(amb.stderr).toMatch(/"nas" matches 2 devices/)
+    } finally {
+      srv.close()
+    }
   })
 })
 

@@ -303,6 +303,26 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     }
   }, 60_000)
 
+  it('promoted names in the top talkers table and on the device page, which a name opens (issue 17)', async () => {
+    const r = await http(`${srv.url}/api/network/devices/AA:BB:CC:DD:EE:02/promote`, {method: 'POST', json: {name: 'Office desktop'}})
+    expect(r.status, r.text).toBe(200)
+    const w = await openPage()
+    try {
+      await visit(w, '#/', 'overview')
+      const rows = await w.page.locator('main table.data tbody tr td:nth-child(2)').allInnerTexts()
+      expect(rows.slice(0, 3)).toEqual(['Office desktop', 'laptop', 'phone'])
+      await visit(w, '#/device/AA:BB:CC:DD:EE:02', 'device')
+      expect(await w.page.locator('main h1').innerText()).toContain('Office desktop')
+      // The device page by its name: the API resolves it (devices/resolve.ts).
+      await visit(w, `#/device/${encodeURIComponent('office desktop')}`, 'device')
+      expect(await w.page.locator('main h1').innerText()).toContain('Office desktop')
+      await shot(w, 'device-named')
+      expect(w.problems).toEqual([])
+    } finally {
+      await w.page.close()
+    }
+  }, 60_000)
+
   it('the overview lists firing alerts, and hides the list when none fire', async () => {
     const w = await openPage()
     try {

@@ -159,7 +159,12 @@ export function latencyRoutes(): RouteDef[] {
       capability: 'latency',
       cli: 'netmon latency history HOST [--since] [--until] [--resolution] [--method]',
       params: z.strictObject({
-        ip: z.string().trim().min(1).max(253).meta({description: 'IP address, MAC address, or the host name used when measuring', example: '192.0.2.10'}),
+        ip: z
+          .string()
+          .trim()
+          .min(1)
+          .max(253)
+          .meta({description: 'IP address, MAC address, device name (hostname or promoted name), or the host name used when measuring', example: '192.0.2.10'}),
       }),
       query: query({
         since: queryTime('Start (inclusive); default 24h').optional(),
