@@ -314,8 +314,17 @@
             bridge ? metric('Bridge', bridge.state, `outbox ${bridge.outbox.depth}`) : null,
           ),
         )
-        // Live network rate: one point per refresh while the page is open.
+        // Live network rate: one point per refresh while the page is open, seeded on the first
+        // load with the stored network total of the last 15 minutes (complete 5-minute buckets,
+        // each at its end, as its average rate), so the chart does not start empty.
         const now = Date.now() / 1000
+        if (!state.live.length && ready('bandwidth')) {
+          const past = await api('/api/network/bandwidth/history?since=20m&resolution=5m').catch(() => null)
+          for (const p of past?.points ?? []) {
+            const end = (p.ts_ms + 300_000) / 1000
+            if (end <= now && end > now - 900 && p.upload_bps !== null) state.live.push([end, p.upload_bps, p.download_bps])
+          }
+        }
         state.live.push([now, n.upload_bps, n.download_bps])
         state.live = state.live.filter(p => p[0] > now - 900)
       } else out.push(notice('Bandwidth accounting is not available in this build.'))
