@@ -211,13 +211,15 @@ else:
         extraConfig: [`pass .${BRIDGE} /usr/bin/python3 ${join(dir, 'pass.py')} ${data}`],
       })
       await ok(['scan', SUBNET, ...SCAN_FLAGS])
+      // snmpd runs the pass script (a Python process) for every bridge OID of a walk: on a busy
+      // machine one GETBULK takes seconds, so the request timeout is generous.
       const sample = await runCli(
-        ['bandwidth', 'sample', '--from', `snmp://${sw.ip}:${agent.port}`, '--community-env', 'MAP_SNMP_COMMUNITY', '--fdb', '--json'],
+        ['bandwidth', 'sample', '--from', `snmp://${sw.ip}:${agent.port}`, '--community-env', 'MAP_SNMP_COMMUNITY', '--fdb', '--snmp-timeout', '10s', '--json'],
         {
           db: t.db,
           wrap: inNs(),
           env: {MAP_SNMP_COMMUNITY: agent.community},
-          timeoutMs: 60_000,
+          timeoutMs: 120_000,
         },
       )
       expect(sample.code, sample.stderr).toBe(0)
