@@ -672,7 +672,16 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions = {}): BridgeCo
       codes.add(`${o.obis}/${o.classId}`)
       if (o.unit && o.classId !== 3 && o.classId !== 4) fail([...p, 'unit'], 'unit conversion applies to registers (class 3 or 4) only')
     })
-    const push = mc.push ? resolveMeterPush(mc.push, at('push'), {fail, secret, file, obisKeys: keys, obisCodes: codes}) : undefined
+    // An HLS meter's pushes use its global keys and meter system title unless its push section names others.
+    const hls =
+      meterAuth.mechanism === 'hls-gmac'
+        ? {
+            ek: meterAuth.security.ek,
+            ak: meterAuth.security.ak,
+            ...(meterAuth.security.peerSystemTitle ? {systemTitle: meterAuth.security.peerSystemTitle} : {}),
+          }
+        : undefined
+    const push = mc.push ? resolveMeterPush(mc.push, at('push'), {fail, secret, file, obisKeys: keys, obisCodes: codes, ...(hls ? {hls} : {})}) : undefined
     if (!poll && push && list.length + push.obis.length === 0)
       fail(at('push', 'obis'), 'a push-only meter needs meters[i].obis or push.obis: the objects its pushes carry and their telemetry keys')
     if (push?.systemTitle) {
@@ -803,6 +812,8 @@ interface PushDeps {
   file: (path: PropertyKey[], p: string) => {abs: string; data: Buffer}
   obisKeys: Set<string>
   obisCodes: Set<string>
+  /** The meter's HLS-GMAC keys and meter system title (auth.mechanism hls-gmac): the defaults for its pushes. */
+  hls?: {ek: Uint8Array; ak: Uint8Array; systemTitle?: Uint8Array}
 }
 
 /** Validates a meter's push section; keys come from env variables or files only and are registered as secrets. */
@@ -832,8 +843,10 @@ function resolveMeterPush(p: NonNullable<z.infer<typeof meterPush>>, at: Propert
       )
     return new Uint8Array(Buffer.from(clean, 'hex'))
   }
-  const ek = key('ek')
-  const ak = key('ak')
+  if (systemTitle === undefined && deps.hls?.systemTitle) systemTitle = Buffer.from(deps.hls.systemTitle).toString('hex')
+  const own = p.ek_env ?? p.ek_file ?? p.ak_env ?? p.ak_file
+  const ek = own === undefined ? deps.hls?.ek : key('ek')
+  const ak = own === undefined ? deps.hls?.ak : key('ak')
   if (Boolean(ek) !== Boolean(ak)) fail([...at, ek ? 'ak_env' : 'ek_env'], 'ciphered pushes need both keys: ek_env|ek_file and ak_env|ak_file')
   if (ek && !systemTitle) fail([...at, 'system_title'], "ciphered pushes are matched by the meter's system title: give system_title")
   const require = PUSH_SECURITY[p.security ?? (ek ? 'auth-enc' : 'none')]!

@@ -65,6 +65,31 @@ describe('push config', () => {
     expect(redact(`key ${EK} ${EK.toLowerCase()} ${env.AK}`)).toBe('key *** *** ***')
   })
 
+  it("an HLS meter's pushes default to its keys and meter system title", () => {
+    const c = resolveConfig(
+      base({
+        auth: {mechanism: 'hls-gmac', system_title: '4D4D4D0000000001', meter_system_title: '4D4D4D0000BC614E', ek_env: 'EK', ak_env: 'AK'},
+        push: {},
+      }),
+      {env},
+    )
+    const p = c.meters[0]!.push!
+    expect(p.systemTitle).toBe('4d4d4d0000bc614e')
+    expect(Buffer.from(p.keys!.ak).toString('hex')).toBe(env.AK)
+    expect(p.require).toBe(0x30)
+    // its own push keys win
+    const own = resolveConfig(
+      base({
+        auth: {mechanism: 'hls-gmac', system_title: '4D4D4D0000000001', meter_system_title: '4D4D4D0000BC614E', ek_env: 'EK', ak_env: 'AK'},
+        push: {system_title: '4D4D4D0000BC6199', ek_env: 'AK', ak_env: 'EK', security: 'auth'},
+      }),
+      {env},
+    ).meters[0]!.push!
+    expect(own.systemTitle).toBe('4d4d4d0000bc6199')
+    expect(Buffer.from(own.keys!.ek).toString('hex')).toBe(env.AK)
+    expect(own.require).toBe(0x10)
+  })
+
   it('refuses mistakes, naming the path', () => {
     fails(base({push: {logical_device_name: 'x'}}, {}), /meters\[0\]\.push: meters push but no listener/)
     fails(base({}, {push: {listen: 'nohost'}}), /push\.listen: expected HOST:PORT/)
