@@ -1,31 +1,29 @@
 /**
- * One check (issue 16): evaluate every rule once, move each alert instance through the state
- * machine, store the transitions and queue their notifications in one transaction per rule (with
- * the rule's event cursor, so a crash never half-applies a rule), then deliver the outbox.
+ * One check (issue 16): evaluate every rule once (the rules share their reads), move each alert
+ * instance through the state machine, store the transitions and queue their notifications in one
+ * transaction for the whole check (with the event rules' cursors, so a crash never half-applies a
+ * rule), then deliver the outbox.
  * `dryRun` (alerts test) evaluates and steps without writing or sending anything.
  */
 import {isoOf} from '../format/time.js'
 import {ChannelOutbox, type ChannelReport, type Sender} from '../outbox/queue.js'
 import type {Store, Tx} from '../store/index.js'
 import {type Payload, senderFor} from './channels.js'
-import {type Evaluation, evaluateRule, type Observation} from './evaluate.js'
+import {type Evaluation, evaluateRule, type Observation, type Reads} from './evaluate.js'
 import {EVENT_KINDS, renderTemplate, type Rule, type RuleSet} from './rules.js'
 import {type Instance, step, type Transition} from './state.js'
 
 export const OUTBOX_TABLE = 'alert_outbox'
 
+/** The columns of an open alert the state machine carries from one check to the next. */
 interface AlertRow {
   id: number
   rule: string
-  kind: string
   subject: string
-  severity: string
   state: 'pending' | 'firing' | 'resolved'
-  labels: string
   value: string
   values: string
   vars: string
-  message: string
   started_at: number
   fired_at: number | null
   resolved_at: number | null
@@ -33,8 +31,6 @@ interface AlertRow {
   clear_since: number | null
   last_notified_at: number | null
   acked_at: number | null
-  ack_comment: string | null
-  updated_at: number
 }
 
 const toInstance = (r: AlertRow): Instance => ({
@@ -138,8 +134,25 @@ function payloadOf(rule: Rule, id: number, inst: Instance, t: Transition, messag
   }
 }
 
-async function writeInstance(tx: Tx, rule: Rule, inst: Instance, message: string, now: number): Promise<number> {
-  const cols = [
+/** The columns a check rewrites, in this order (writeInstance and the one-statement refresh). */
+const INSTANCE_COLS = [
+  'severity',
+  'state',
+  'labels',
+  'value',
+  '"values"',
+  'vars',
+  'message',
+  'fired_at',
+  'resolved_at',
+  'last_active_at',
+  'clear_since',
+  'last_notified_at',
+  'updated_at',
+] as const
+
+function instanceCols(rule: Rule, inst: Instance, message: string, now: number): (string | number | null)[] {
+  return [
     rule.severity,
     inst.state,
     JSON.stringify(rule.labels),
@@ -154,20 +167,27 @@ async function writeInstance(tx: Tx, rule: Rule, inst: Instance, message: string
     inst.lastNotifiedAt,
     now,
   ]
+}
+
+async function writeInstance(tx: Tx, rule: Rule, inst: Instance, message: string, now: number): Promise<number> {
+  const cols = instanceCols(rule, inst, message, now)
   if (inst.id !== undefined) {
-    await tx.execute(
-      `UPDATE alerts SET severity = ?, state = ?, labels = ?, value = ?, "values" = ?, vars = ?, message = ?, fired_at = ?, resolved_at = ?,
-         last_active_at = ?, clear_since = ?, last_notified_at = ?, updated_at = ? WHERE id = ?`,
-      [...cols, inst.id],
-    )
+    await tx.execute(`UPDATE alerts SET ${INSTANCE_COLS.map(c => `${c} = ?`).join(', ')} WHERE id = ?`, [...cols, inst.id])
     return inst.id
   }
   const r = await tx.execute(
-    `INSERT INTO alerts(severity, state, labels, value, "values", vars, message, fired_at, resolved_at, last_active_at, clear_since, last_notified_at, updated_at,
-       rule, kind, subject, started_at) VALUES (${Array(17).fill('?').join(', ')})`,
+    `INSERT INTO alerts(${INSTANCE_COLS.join(', ')}, rule, kind, subject, started_at) VALUES (${Array(INSTANCE_COLS.length + 4)
+      .fill('?')
+      .join(', ')})`,
     [...cols, rule.name, rule.kind, inst.subject, inst.startedAt],
   )
   return Number(r.lastInsertRowid)
+}
+
+interface Change {
+  inst: Instance
+  transitions: Transition[]
+  silenced: boolean
 }
 
 export interface CheckOptions {
@@ -186,7 +206,11 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
   const rules = o.only ? set.rules.filter(r => o.only!.includes(r.name)) : set.rules
   const outbox = new ChannelOutbox(store, OUTBOX_TABLE)
   const [openRows, ruleStates, silences] = await Promise.all([
-    store.query<AlertRow>(`SELECT * FROM alerts WHERE state IN ('pending', 'firing')`),
+    // Only what the state machine carries on (each open alert is one row per check: keep it narrow).
+    store.query<AlertRow>(
+      `SELECT id, rule, subject, state, started_at, fired_at, resolved_at, last_active_at, clear_since, last_notified_at, acked_at, value, "values", vars
+         FROM alerts WHERE state IN ('pending', 'firing')`,
+    ),
     store.query<{rule: string; cursor: number | null}>('SELECT rule, cursor FROM alert_rule_state'),
     activeSilences(store, now),
   ])
@@ -199,22 +223,18 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
   const outcomes: RuleOutcome[] = []
   const firing: CheckResult['firing'] = []
   let queued = 0
-  for (const rule of rules) {
-    const startCursor = cursors.get(rule.name)
-    const ev: Evaluation = await evaluateRule(store, rule, {now, cursor: startCursor})
-    const outcome: RuleOutcome = {
-      rule: rule.name,
-      kind: rule.kind,
-      ...(ev.note ? {note: ev.note} : {}),
-      matching: ev.observations.length,
-      transitions: [],
-    }
+  // 1. Evaluate every rule (reads only, shared between rules) and step its instances (pure).
+  const reads: Reads = new Map()
+  const evaluated = await Promise.all(rules.map(rule => evaluateRule(store, rule, {now, cursor: cursors.get(rule.name), reads})))
+  const plans = rules.map((rule, i) => {
+    const ev: Evaluation = evaluated[i]!
+    const outcome: RuleOutcome = {rule: rule.name, kind: rule.kind, ...(ev.note ? {note: ev.note} : {}), matching: ev.observations.length, transitions: []}
     outcomes.push(outcome)
     const mine = open.get(rule.name) ?? new Map<string, Instance>()
     const seen = new Map<string, Observation>(ev.observations.map(x => [x.subject, x]))
     const subjects = new Set([...mine.keys(), ...seen.keys()])
     const stepRule = {forMs: rule.forMs, keepFiringForMs: rule.keepFiringForMs, repeatMs: rule.repeatMs, event: EVENT_KINDS.has(rule.kind)}
-    const changes: {inst: Instance; transitions: Transition[]; silenced: boolean}[] = []
+    const changes: Change[] = []
     for (const subject of [...subjects].sort()) {
       const prev = mine.get(subject)
       const obs = seen.get(subject)
@@ -223,15 +243,32 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
       const unchanged = r.transitions.length === 0 && prev !== undefined && !obs && r.next.clearSince === prev.clearSince
       if (!unchanged) changes.push({inst: r.next, transitions: r.transitions, silenced: silencedBy(silences, rule, r.next, now) !== undefined})
     }
-    const apply = async (tx: Tx): Promise<boolean> => {
-      if (EVENT_KINDS.has(rule.kind)) {
-        // Compare-and-set: a concurrent check that already moved this cursor wins; this one skips the rule.
-        const cur = await tx.get<{cursor: number | null}>('SELECT cursor FROM alert_rule_state WHERE rule = ?', [rule.name])
-        const stored = cur?.cursor === null || cur === undefined ? undefined : Number(cur.cursor)
-        if (stored !== startCursor) return false
-      }
+    return {rule, ev, outcome, mine, changes, startCursor: cursors.get(rule.name), applied: true}
+  })
+  // 2. Store every rule's changes, notifications and state in ONE write transaction: atomic per
+  // check (so per rule too: a crash never half-applies one), and a handful of statements for the
+  // alerts that only stay as they are (their value refreshed in one statement, not one each).
+  const apply = async (tx: Tx): Promise<void> => {
+    queued = 0
+    const stored = new Map(
+      (await tx.query<{rule: string; cursor: number | null}>('SELECT rule, cursor FROM alert_rule_state')).map(r => [
+        r.rule,
+        r.cursor === null ? undefined : Number(r.cursor),
+      ]),
+    )
+    const refresh: unknown[][] = []
+    const states: unknown[][] = []
+    for (const plan of plans) {
+      const {rule, ev, changes} = plan
+      // Compare-and-set: a concurrent check that already moved an event rule's cursor wins; this one skips the rule.
+      plan.applied = !EVENT_KINDS.has(rule.kind) || stored.get(rule.name) === plan.startCursor
+      if (!plan.applied) continue
       for (const c of changes) {
         const msg = messageOf(rule, c.inst, c.inst.state)
+        if (c.transitions.length === 0 && c.inst.id !== undefined) {
+          refresh.push([c.inst.id, ...instanceCols(rule, c.inst, msg, now)])
+          continue
+        }
         const id = await writeInstance(tx, rule, c.inst, msg, now)
         c.inst.id = id
         for (const t of c.transitions) {
@@ -248,21 +285,30 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
           }
         }
       }
-      await tx.execute(
-        `INSERT INTO alert_rule_state(rule, kind, cursor, last_eval_at, last_result) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(rule) DO UPDATE SET kind = excluded.kind, cursor = excluded.cursor, last_eval_at = excluded.last_eval_at, last_result = excluded.last_result`,
-        [
-          rule.name,
-          rule.kind,
-          ev.cursor ?? null,
-          now,
-          JSON.stringify({matching: ev.observations.length, transitions: changes.reduce((n, c) => n + c.transitions.length, 0), note: ev.note ?? null}),
-        ],
-      )
-      return true
+      states.push([
+        rule.name,
+        rule.kind,
+        ev.cursor ?? null,
+        now,
+        JSON.stringify({matching: ev.observations.length, transitions: changes.reduce((n, c) => n + c.transitions.length, 0), note: ev.note ?? null}),
+      ])
     }
-    let applied = true
-    if (!dry) applied = await store.writeTx(apply)
+    if (refresh.length)
+      await tx.execute(
+        `UPDATE alerts SET ${INSTANCE_COLS.map((c, i) => `${c} = j.value->>${i + 1}`).join(', ')} FROM json_each(?) AS j WHERE alerts.id = j.value->>0`,
+        [JSON.stringify(refresh)],
+      )
+    if (states.length)
+      await tx.execute(
+        `INSERT INTO alert_rule_state(rule, kind, cursor, last_eval_at, last_result)
+         SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?) WHERE true
+         ON CONFLICT(rule) DO UPDATE SET kind = excluded.kind, cursor = excluded.cursor, last_eval_at = excluded.last_eval_at, last_result = excluded.last_result`,
+        [JSON.stringify(states)],
+      )
+  }
+  if (!dry && plans.length) await store.writeTx(apply)
+  // 3. Report.
+  for (const {rule, outcome, mine, changes, applied} of plans) {
     if (!applied) {
       outcome.note = 'skipped: another check evaluated this rule at the same time'
       continue

@@ -2,11 +2,13 @@
  * One evaluation of one rule: what is true now (threshold kinds) or what happened since the rule's
  * cursor (event kinds), as observations keyed by subject. Only subjects whose condition holds are
  * returned; an open alert whose subject is absent has cleared (the state machine, state.ts, applies
- * `for` and `keep_firing_for` to every kind alike). One store statement per rule (two for
+ * `for` and `keep_firing_for` to every kind alike). At most one store statement per rule (two for
  * bandwidth_usage: bandwidth/query.ts's window totals plus the scope; interface_errors: the
- * interface devices plus the bridge's interfaces), never one per device, meter or job. What each
- * kind reads comes from its owner's query functions (bridge/queries.ts, agent/repo.ts,
- * bandwidth/ifaceissues.ts).
+ * interface devices plus the bridge's interfaces), never one per device, meter or job; and the
+ * rules of one check share their reads (`Reads`): fifteen bandwidth_rate rules over the same scope
+ * read the current samples once, device_offline rules with different thresholds read the scope's
+ * devices once. What each kind reads comes from its owner's query functions (bridge/queries.ts,
+ * agent/repo.ts, bandwidth/ifaceissues.ts, bandwidth/query.ts, devices/events.ts).
  */
 import {humanBytes} from '../format/units.js'
 import {jobHealth} from '../agent/repo.js'
@@ -17,7 +19,7 @@ import {brokerLinks, hostIssueSums, meterHealth, outboxBacklog} from '../bridge/
 import {humanDuration, humanRate} from '../format/units.js'
 import type {Store} from '../store/index.js'
 import {GRADES, type Grade, type Rule} from './rules.js'
-import {currentSamples, type DeviceRef, devicesIn, lastEventId, latestLatencyRuns, readEvents, scopedDevices, scopeWhere, unseenDevices} from './sources.js'
+import {currentSamples, type DeviceRef, devicesIn, devicesInScope, lastEventId, latestLatencyRuns, readEvents, scopeWhere} from './sources.js'
 
 export interface Observation {
   subject: string
@@ -36,6 +38,22 @@ export interface Evaluation {
   cursor?: number
   note?: string
 }
+
+/**
+ * Reads shared by the rules of one check (keyed by what was read: the function and its arguments).
+ * Values are never mutated by a rule. Absent (alerts test of one rule): every read is issued.
+ */
+export type Reads = Map<string, Promise<unknown>>
+function once<T>(reads: Reads | undefined, key: string, read: () => Promise<T>): Promise<T> {
+  if (!reads) return read()
+  let p = reads.get(key) as Promise<T> | undefined
+  if (!p) {
+    p = read()
+    reads.set(key, p)
+  }
+  return p
+}
+const scopeKey = (scope: Rule['scope']) => JSON.stringify(scope)
 
 const PAGE = 1000
 const MAX_PAGES = 20
@@ -77,15 +95,18 @@ async function eventsSince(store: Store, scope: Rule['scope'], after: number, ty
   return {events, devices, cursor}
 }
 
-export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cursor?: number}): Promise<Evaluation> {
+export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cursor?: number; reads?: Reads}): Promise<Evaluation> {
   const now = o.now
   const p = rule.params
+  const reads = o.reads
+  const sk = scopeKey(rule.scope)
   const base = {rule: rule.name}
   switch (rule.kind) {
     case 'device_new': {
       // Every creation path raises a `new` event (src/core/devices/): follow them by the events cursor.
-      if (o.cursor === undefined) return {...base, observations: [], cursor: await lastEventId(store), note: 'cursor started'}
-      const {events, devices, cursor} = await eventsSince(store, rule.scope, o.cursor, 'new')
+      if (o.cursor === undefined) return {...base, observations: [], cursor: await once(reads, 'lastEventId', () => lastEventId(store)), note: 'cursor started'}
+      const after = o.cursor
+      const {events, devices, cursor} = await once(reads, `events:new:${after}:${sk}`, () => eventsSince(store, rule.scope, after, 'new'))
       const obs: Observation[] = []
       for (const e of events) {
         const d = devices.get(Number(e.device_id))
@@ -100,8 +121,9 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
       return {...base, observations: obs, cursor}
     }
     case 'device_ip_changed': {
-      if (o.cursor === undefined) return {...base, observations: [], cursor: await lastEventId(store), note: 'cursor started'}
-      const {events, devices, cursor} = await eventsSince(store, rule.scope, o.cursor, 'ip_changed')
+      if (o.cursor === undefined) return {...base, observations: [], cursor: await once(reads, 'lastEventId', () => lastEventId(store)), note: 'cursor started'}
+      const after = o.cursor
+      const {events, devices, cursor} = await once(reads, `events:ip_changed:${after}:${sk}`, () => eventsSince(store, rule.scope, after, 'ip_changed'))
       const bySubject = new Map<string, Observation>()
       for (const e of events) {
         const d = devices.get(Number(e.device_id))
@@ -123,7 +145,8 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
     }
     case 'device_offline': {
       const after = p.not_seen_for as number
-      const rows = await unseenDevices(store, rule.scope, now - after)
+      const all = await once(reads, `devices:${sk}`, () => devicesInScope(store, rule.scope))
+      const rows = all.filter(d => Number(d.last_seen) < now - after)
       return {
         ...base,
         observations: rows.map(d => ({
@@ -138,7 +161,7 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
       const above = p.above as number
       const dir = (p.direction as string | undefined) ?? 'total'
       const obs: Observation[] = []
-      for (const r of await currentSamples(store, rule.scope)) {
+      for (const r of await once(reads, `current:${sk}`, () => currentSamples(store, rule.scope))) {
         const c = currentRate(
           {
             curTs: r.cur_ts === null ? null : Number(r.cur_ts),
@@ -166,12 +189,13 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
       const dir = (p.direction as string | undefined) ?? 'total'
       const since = windowStart(p.window as string, now)
       const [top, devices] = await Promise.all([
-        topTalkers(store, {limit: Number.MAX_SAFE_INTEGER, sort: 'total', since, until: now, now}),
-        scopedDevices(store, rule.scope),
+        once(reads, `top:${since}:${now}`, () => topTalkers(store, {limit: Number.MAX_SAFE_INTEGER, sort: 'total', since, until: now, now})),
+        once(reads, `devices:${sk}`, () => devicesInScope(store, rule.scope)),
       ])
+      const byMac = new Map(devices.filter(d => d.mac !== null).map(d => [d.mac!, d]))
       const obs: Observation[] = []
       for (const t of top.top_talkers) {
-        const d = t.mac ? devices.get(t.mac) : undefined
+        const d = t.mac ? byMac.get(t.mac) : undefined
         if (!d) continue
         const v = dir === 'up' ? t.total_bytes_sent : dir === 'down' ? t.total_bytes_received : t.total_bytes
         if (v > above)
@@ -195,7 +219,7 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
     case 'latency_quality': {
       const obs: Observation[] = []
       const grade = p.grade_at_or_below as Grade | undefined
-      for (const r of await latestLatencyRuns(store, rule.scope)) {
+      for (const r of await once(reads, `latency:${sk}`, () => latestLatencyRuns(store, rule.scope))) {
         const why: string[] = []
         if (r.error) why.push(`error: ${r.error}`)
         if (grade && r.grade && GRADES.indexOf(r.grade as Grade) >= GRADES.indexOf(grade)) why.push(`grade ${r.grade}`)
@@ -223,26 +247,27 @@ export async function evaluateRule(store: Store, rule: Rule, o: {now: number; cu
       return {...base, observations: obs}
     }
     case 'meter_down':
-      return {...base, observations: await meterDown(store, rule, now)}
+      return {...base, observations: await meterDown(store, rule, now, reads)}
     case 'bridge_backlog':
-      return {...base, observations: await bridgeBacklog(store, rule, now)}
+      return {...base, observations: await bridgeBacklog(store, rule, now, reads)}
     case 'broker_disconnected':
-      return {...base, ...(await brokerDisconnected(store, rule, now))}
+      return {...base, ...(await brokerDisconnected(store, rule, now, reads))}
     case 'source_failing':
-      return {...base, observations: await sourceFailing(store, rule, now)}
+      return {...base, observations: await sourceFailing(store, rule, now, reads)}
     case 'interface_errors':
-      return {...base, observations: await interfaceErrors(store, rule, now)}
+      return {...base, observations: await interfaceErrors(store, rule, now, reads)}
   }
 }
 
 const meterScope = (rule: Rule): string | undefined => (rule.scope === 'all' ? undefined : rule.scope.meter)
 
 /** meter_down: `consecutive_failures` polls failed in a row (while the bridge runs) and/or no reading for `no_reading_for`. */
-async function meterDown(store: Store, rule: Rule, now: number): Promise<Observation[]> {
+async function meterDown(store: Store, rule: Rule, now: number, reads?: Reads): Promise<Observation[]> {
   const failures = rule.params.consecutive_failures as number | undefined
   const quiet = rule.params.no_reading_for as number | undefined
   const obs: Observation[] = []
-  for (const m of await meterHealth(store, {meter: meterScope(rule), now})) {
+  const meter = meterScope(rule)
+  for (const m of await once(reads, `meters:${meter}`, () => meterHealth(store, {meter, now}))) {
     const why: string[] = []
     // A stopped bridge polls nothing: its last count is history, not a failure now (no_reading_for covers that case).
     if (failures !== undefined && m.bridge_running && m.consecutive_failures >= failures)
@@ -277,11 +302,11 @@ async function meterDown(store: Store, rule: Rule, now: number): Promise<Observa
 }
 
 /** bridge_backlog: the outbox (all meters as `bridge`, or one meter) deeper than `depth_above` or older than `age_above`. */
-async function bridgeBacklog(store: Store, rule: Rule, now: number): Promise<Observation[]> {
+async function bridgeBacklog(store: Store, rule: Rule, now: number, reads?: Reads): Promise<Observation[]> {
   const depthAbove = rule.params.depth_above as number | undefined
   const ageAbove = rule.params.age_above as number | undefined
   const meter = meterScope(rule)
-  const rows = await outboxBacklog(store, {meter})
+  const rows = await once(reads, `outbox:${meter}`, () => outboxBacklog(store, {meter}))
   const groups =
     meter === undefined
       ? rows.length
@@ -317,8 +342,9 @@ async function bridgeBacklog(store: Store, rule: Rule, now: number): Promise<Obs
 }
 
 /** broker_disconnected: the running bridge's broker connection (or one meter's own) is down; `for` is the duration. */
-async function brokerDisconnected(store: Store, rule: Rule, now: number): Promise<{observations: Observation[]; note?: string}> {
-  const links = await brokerLinks(store, {meter: meterScope(rule), now})
+async function brokerDisconnected(store: Store, rule: Rule, now: number, reads?: Reads): Promise<{observations: Observation[]; note?: string}> {
+  const meter = meterScope(rule)
+  const links = await once(reads, `broker:${meter}`, () => brokerLinks(store, {meter, now}))
   const running = links.filter(l => l.bridge_running)
   const obs = running
     .filter(l => !l.connected)
@@ -336,7 +362,7 @@ async function brokerDisconnected(store: Store, rule: Rule, now: number): Promis
  * source_failing: an agent job whose runs failed `consecutive_failures` times in a row, or one
  * source of a collector job (subject JOB/SOURCE) whose reads did; `source` narrows to a job or source name.
  */
-async function sourceFailing(store: Store, rule: Rule, now: number): Promise<Observation[]> {
+async function sourceFailing(store: Store, rule: Rule, now: number, reads?: Reads): Promise<Observation[]> {
   const n = rule.params.consecutive_failures as number
   const only = rule.params.source as string | undefined
   const obs: Observation[] = []
@@ -350,7 +376,7 @@ async function sourceFailing(store: Store, rule: Rule, now: number): Promise<Obs
       vars: {threshold: `${n} failures`},
     })
   }
-  for (const j of await jobHealth(store, now)) {
+  for (const j of await once(reads, 'jobs', () => jobHealth(store, now))) {
     if (j.sources.length > 0) {
       for (const src of j.sources) add(`${j.name}/${src.name}`, j.name, src.name, src.consecutive_failures, src.error, {kind: src.kind, agent_running: j.fresh})
     } else
@@ -364,7 +390,7 @@ async function sourceFailing(store: Store, rule: Rule, now: number): Promise<Obs
  * `errors_above`, per interface device (bw_iface_errors) and on the bridge's sampled interfaces
  * (network_metrics, subject `bridge`; not with a device scope).
  */
-async function interfaceErrors(store: Store, rule: Rule, now: number): Promise<Observation[]> {
+async function interfaceErrors(store: Store, rule: Rule, now: number, reads?: Reads): Promise<Observation[]> {
   const above = rule.params.errors_above as number
   const per = (rule.params.per as number | undefined) ?? 300_000
   const iface = rule.params.interface as string | undefined
@@ -375,7 +401,10 @@ async function interfaceErrors(store: Store, rule: Rule, now: number): Promise<O
     where.args.push(`iface:${iface}`, iface, iface, iface, iface)
   }
   const withBridge = rule.scope === 'all' && (iface === undefined || iface === 'bridge')
-  const [devices, host] = await Promise.all([issuesInWindow(store, now - per, now, where), withBridge ? hostIssueSums(store, now - per, now) : undefined])
+  const [devices, host] = await Promise.all([
+    once(reads, `iface:${per}:${JSON.stringify(where)}`, () => issuesInWindow(store, now - per, now, where)),
+    withBridge ? once(reads, `hostIssues:${per}`, () => hostIssueSums(store, now - per, now)) : undefined,
+  ])
   type Counted = {subject: string; vars: Record<string, unknown>; source: string | null; intervals: number; last_ts: number | null} & IssueTotals
   const rows: Counted[] = devices.map(d => {
     const subject = subjectOf({id: d.device_id, mac: d.mac, ip: d.ip})

@@ -71,10 +71,10 @@ export async function devicesIn(store: Store, scope: Scope, ids: number[]): Prom
   return new Map(rows.map(r => [Number(r.id), r]))
 }
 
-/** Devices in scope not seen since `before`. */
-export async function unseenDevices(store: Store, scope: Scope, before: number): Promise<DeviceRef[]> {
+/** Every device in scope (one statement): device_offline filters by last_seen, bandwidth_usage joins by MAC. */
+export async function devicesInScope(store: Store, scope: Scope): Promise<DeviceRef[]> {
   const w = scopeWhere(scope)
-  return store.query<DeviceRef>(`SELECT ${DEVICE_COLS} FROM devices d WHERE d.last_seen < ? AND ${w.sql}`, [before, ...w.args])
+  return store.query<DeviceRef>(`SELECT ${DEVICE_COLS} FROM devices d WHERE ${w.sql}`, w.args)
 }
 
 export interface CurrentRow extends DeviceRef {
@@ -91,13 +91,6 @@ export async function currentSamples(store: Store, scope: Scope): Promise<Curren
     `SELECT ${DEVICE_COLS}, t.cur_ts, t.cur_sent, t.cur_received, t.cur_interval_ms FROM bw_totals t JOIN devices d ON d.id = t.device_id WHERE ${w.sql}`,
     w.args,
   )
-}
-
-/** Devices in scope (one statement), keyed by MAC: joins bandwidth/query.ts results to a scope. */
-export async function scopedDevices(store: Store, scope: Scope): Promise<Map<string, DeviceRef>> {
-  const w = scopeWhere(scope)
-  const rows = await store.query<DeviceRef>(`SELECT ${DEVICE_COLS} FROM devices d WHERE d.mac IS NOT NULL AND ${w.sql}`, w.args)
-  return new Map(rows.map(r => [r.mac!, r]))
 }
 
 export interface LatencyRunRow extends Row {
