@@ -8,7 +8,7 @@ export default class BridgeStatusCommand extends NetmonCommand {
   static override summary = 'Show whether the bridge daemon is running and how each meter and the broker are doing'
   static override description =
     `Reads the daemon's heartbeat and status rows from the store (works from any shell while \`netmon bridge run\` is running, or after it stopped). The daemon counts as running when its heartbeat is recent (within three heartbeat intervals, at least 5 s).
-Per meter: state, last successful poll, last error, consecutive failures, readings published since the daemon started, readings pending in the outbox, pushes received. Overall: uptime, broker connection, outbox depth, dropped readings, poll-to-PUBACK latency, the push listener's counters (received, decoded, malformed, unknown sender, refused).
+Per meter: state, last successful poll, last error, consecutive failures, readings published since the daemon started, readings pending in the outbox, pushes received. Overall: uptime, broker connection, outbox depth, dropped readings, poll-to-PUBACK latency, the push listener's counters (received, decoded, malformed, unknown sender, refused), the ThingsBoard downlink's (RPCs, errors, shared attribute updates).
 Exit status is 0 whether or not the daemon runs: scripts read "running" from --json.`
   static override examples = ['<%= config.bin %> bridge status', '<%= config.bin %> bridge status --db /var/lib/netmon/netmon.db --json']
   static override flags = {db: dbFlag}
@@ -47,6 +47,14 @@ Exit status is 0 whether or not the daemon runs: scripts read "running" from --j
               [
                 'push',
                 `${s.push.listen ?? '-'}: ${s.push.received} received, ${s.push.decoded} decoded, ${s.push.malformed} malformed, ${s.push.unknown} unknown sender, ${s.push.refused} refused`,
+              ],
+            ] as [string, string][])
+          : []),
+        ...(s.downlink
+          ? ([
+              [
+                'downlink',
+                `${s.downlink.rpc_requests} RPC(s), ${s.downlink.rpc_errors} answered with an error, ${s.downlink.attribute_updates} shared attribute update(s)`,
               ],
             ] as [string, string][])
           : []),

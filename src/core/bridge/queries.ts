@@ -280,6 +280,8 @@ export interface BridgeStatus {
     stored: number
     connections: number
   } | null
+  /** ThingsBoard downlink since the daemon started (null: off, or a daemon from before it). */
+  downlink: {rpc_requests: number; rpc_errors: number; attribute_updates: number} | null
 }
 
 export interface ProfileStatus {
@@ -412,6 +414,13 @@ export async function bridgeStatus(store: Store, now = Date.now()): Promise<Brid
           refused: Number(p.refused ?? 0),
           stored: Number(p.stored ?? 0),
           connections: Number(p.connections ?? 0),
+        }
+      : null,
+    downlink: detail?.downlink
+      ? {
+          rpc_requests: Number(detail.downlink.rpc_requests ?? 0),
+          rpc_errors: Number(detail.downlink.rpc_errors ?? 0),
+          attribute_updates: Number(detail.downlink.attribute_updates ?? 0),
         }
       : null,
   }

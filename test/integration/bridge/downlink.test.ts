@@ -12,7 +12,7 @@ import {startBridge, type Bridge} from '../../../src/core/bridge/daemon.js'
 import {D, DlmsClient, startSimulator, type Simulator} from '../../../src/core/dlms/index.js'
 import {createLogger} from '../../../src/core/log.js'
 import {openStore, type Store} from '../../../src/core/store/index.js'
-import {tempStore} from '../../support/cli.js'
+import {runCli, tempStore} from '../../support/cli.js'
 import {MOSQUITTO, mosquitto, startAedes, waitFor, type Mosquitto} from './helpers.js'
 
 const PW = '12345678'
@@ -334,6 +334,12 @@ for (const broker of brokers) {
       })
       // 23 RPCs above, 11 of them answered with an error; 3 shared attribute updates for meters of this bridge
       expect(d).toEqual({rpc_requests: 23, rpc_errors: 11, attribute_updates: 3})
+      // bridge status, as an operator reads it from another shell (the built CLI on the same store)
+      const st = await runCli(['bridge', 'status', '--json'], {db: tmp.db})
+      expect(st.code, st.stderr).toBe(0)
+      expect(st.json.downlink).toEqual({rpc_requests: 23, rpc_errors: 11, attribute_updates: 3})
+      const text = await runCli(['bridge', 'status'], {db: tmp.db})
+      expect(text.stdout).toMatch(/downlink +│ 23 RPC\(s\), 11 answered with an error, 3 shared attribute update\(s\)/)
       const c = bridge!.snapshot().meters.m2!.counters
       // m2 got 14 RPC replies, one attribute request and one connect announcement: all control messages
       expect(c.mqttControlSent).toBeGreaterThanOrEqual(16)
