@@ -7,6 +7,8 @@
  * 1. A MAC in any common notation (aa:bb:…, aa-bb-…, aabb.ccdd.eeff, bare hex) is that MAC.
  * 2. An IP address is the device there now (the most recently seen one if several claim it);
  *    else, from the IP history, the device that held it last (a former address).
+ *    Digits and dots that are no IPv4 address (10.0.0.300), and colon-separated groups that are
+ *    no MAC or IPv6 address (zz:zz), are malformed: exit 2.
  * 3. Anything else is a name: the promoted name (`devices promote --name`), compared
  *    case-insensitively and exactly; when no device has that name, the hostname (the same way);
  *    when no hostname matches exactly, the hostname's first label (`laptop` for `laptop.lan`).
@@ -40,6 +42,14 @@ export function classifyDeviceKey(text: string): DeviceKey {
   const mac = tryNormalizeMac(s)
   if (mac) return {kind: 'mac', mac}
   if (ipVersion(s)) return {kind: 'ip', ip: normalizeIp(s)}
+  // Digits and dots only is a mistyped IPv4 address (10.0.0.300), not a host name (RFC 1123
+  // names do not end in an all-numeric label): normalizeIp says what is wrong, exit 2.
+  if (/^[\d.]+$/.test(s)) normalizeIp(s)
+  // Colon-separated groups with no space (`zz:zz`, `AA:BB:CC:DD:EE`) are a mistyped MAC or IPv6
+  // address: no host name has a colon, and a promoted name reading so could not be found anyway.
+  if (/^[0-9a-z]{0,4}(:[0-9a-z]{0,4})+$/i.test(s)) {
+    throw invalidInput(`malformed MAC or IP address "${s}"`, 'use six hex octets (AA:BB:CC:DD:EE:01, aa-bb-cc-dd-ee-01, aabb.ccdd.ee01) or an IP address')
+  }
   return {kind: 'name', name: s}
 }
 
