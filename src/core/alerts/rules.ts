@@ -572,7 +572,13 @@ function resolveEmail(
     password = env[ch.password_env]
     if (!password) fail([...path, 'password_env'], `environment variable ${ch.password_env} is not set`, what, `export ${ch.password_env}=…`)
   } else if (ch.password_file) password = readSecretFile(ch.password_file, [...path, 'password_file'], baseDir, what)
-  if (password) registerSecret(password)
+  if (password) {
+    registerSecret(password)
+    // AUTH LOGIN sends base64(password), AUTH PLAIN base64(\0user\0password): a server that echoes
+    // the line it refused must not put them in an error either.
+    registerSecret(Buffer.from(password).toString('base64'))
+    registerSecret(Buffer.from(`\0${ch.username}\0${password}`).toString('base64'))
+  }
   let ca: string | undefined
   if (ch.ca_file) {
     ca = readSecretFile(ch.ca_file, [...path, 'ca_file'], baseDir, what)

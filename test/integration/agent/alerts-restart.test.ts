@@ -6,8 +6,9 @@
  * pending alert keeps its start (it fires once, `for` measured from its first check) and the firing
  * one is not notified again; its resolution, which happened while the agent was down, is sent once.
  * Receivers: a webhook (HMAC checked) and an exec script appending to a file. The kills come after
- * the receivers got what was queued (a kill between a send and its acknowledgement would send it
- * again, with the same delivery id: at-least-once, docs/ALERTS.md). Loopback only.
+ * the receivers got what was queued. The second test kills the agent between a send and its
+ * acknowledgement (the webhook holds its answer): the notification is sent again after the
+ * restart with the same delivery id (at-least-once, docs/ALERTS.md). Loopback only.
  */
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -145,5 +146,64 @@ rules:
     const show = await cli(['alerts', 'show', String(pending.id), '--json'])
     expect(show.json.events.map((e: {kind: string; notified: boolean}) => `${e.kind}${e.notified ? '!' : ''}`)).toEqual(['pending', 'firing!', 'resolved!'])
     expect((await alerts('new-device')).map((x: {subject: string}) => x.subject).sort()).toEqual([1, 2, 3, 4].map(mac))
+  })
+
+  it('a kill after the receiver got a notification but before its answer: sent again with the same delivery id (at-least-once)', async () => {
+    const t = tempStore('netmon-alerts-restart-ack-')
+    cleanups.push(t.cleanup)
+    const hook = await webhook(SECRET)
+    cleanups.push(() => hook.stop())
+    hook.hold = true
+    writeFileSync(
+      join(t.dir, 'alerts.yaml'),
+      `channels:
+  hook: {type: webhook, url: "http://127.0.0.1:${hook.port}/alerts", secret_env: NETMON_TEST_HOOK_SECRET, backoff: {min: 100ms, max: 500ms}, timeout: 120s}
+rules:
+  - {name: new-device, kind: device_new, channels: [hook]}
+`,
+    )
+    const cfg = join(t.dir, 'agent.yaml')
+    writeFileSync(cfg, ['heartbeat: 500ms', 'jobs:', '  - {name: alerting, kind: alerts, every: 1s, rules_file: alerts.yaml}', ''].join('\n'))
+    const cli = async (args: string[]) => {
+      const r = await runCli(args, {db: t.db})
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+      return r
+    }
+    const job = async () => (await cli(['agent', 'status', '--json'])).json.jobs.find((j: {name: string}) => j.name === 'alerting')
+    const spawn = () => {
+      const p = spawnCli(['agent', 'run', '--config', cfg, '--db', t.db], {NETMON_TEST_HOOK_SECRET: SECRET})
+      procs.push(p)
+      return p
+    }
+    const a = spawn()
+    await waitFor('2 runs', async () => (await job())?.runs >= 2, 60_000, 200)
+    await cli(['bandwidth', 'register', '--ip', '10.77.27.51', '--mac', mac(11)])
+    await waitFor('the notification at the receiver', () => hook.hits.length === 1, 60_000, 100)
+    // The receiver has it; its answer never comes, so the row is still in the outbox.
+    expect((await job()).detail.delivering).toContain('hook')
+    a.kill('SIGKILL')
+    await a.exited
+    await waitFor('the killed agent to go stale', async () => (await cli(['agent', 'status', '--json'])).json.state === 'stale', 30_000, 300)
+
+    hook.hold = false
+    const since = Date.now()
+    const b = spawn()
+    await waitFor('the notification again', () => hook.hits.length === 2, 60_000, 100)
+    await waitFor(
+      'a run of the new agent with an empty outbox',
+      async () => {
+        const j = await job()
+        return j?.last_start_ms > since && j.detail?.waiting === 0 && j
+      },
+      60_000,
+      200,
+    )
+    b.kill('SIGTERM')
+    expect((await b.exited).code, b.stderr()).toBe(0)
+    // The same notification twice, with one delivery id: a receiver de-duplicating on it sees one.
+    expect(hook.hits[1]!.delivery).toBe(hook.hits[0]!.delivery)
+    expect(hook.hits[1]!.body).toEqual(hook.hits[0]!.body)
+    expect(hook.hits.every(h => h.signatureOk)).toBe(true)
+    expect(new Set(hook.hits.map(h => h.delivery)).size).toBe(1)
   })
 })

@@ -17,6 +17,8 @@ export interface Hook {
 export interface Webhook {
   port: number
   hits: Hook[]
+  /** While true, requests are recorded but never answered. */
+  hold: boolean
   /** Stops listening and drops open connections (clients see ECONNREFUSED until start()). */
   stop(): Promise<void>
   start(): Promise<void>
@@ -28,6 +30,7 @@ export async function webhook(secret: string, port = 0): Promise<Webhook> {
   const w: Webhook = {
     port,
     hits,
+    hold: false,
     async start() {
       const s = createServer((req, res) => {
         let data = ''
@@ -35,7 +38,8 @@ export async function webhook(secret: string, port = 0): Promise<Webhook> {
         req.on('end', () => {
           const want = `sha256=${createHmac('sha256', secret).update(data).digest('hex')}`
           hits.push({body: JSON.parse(data), signatureOk: req.headers['x-netmon-signature'] === want, delivery: String(req.headers['x-netmon-delivery'])})
-          res.writeHead(204).end()
+          // Holding: the request was received, the answer never comes (the sender's ack is lost).
+          if (!w.hold) res.writeHead(204).end()
         })
       })
       await new Promise<void>((resolve, reject) => {

@@ -3,6 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {loadRules, parseBytes, renderTemplate, resolveRules} from '../../../src/core/alerts/rules.js'
+import {redact} from '../../../src/core/secrets.js'
 import {INVALID} from './invalid-rules.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'netmon-rules-'))
@@ -92,6 +93,9 @@ rules:
     expect(set.channels.get('smtps')).toMatchObject({port: 465, secure: true, subjectPrefix: '[home]'})
     // A relay on this host may take a password without TLS (nothing leaves the machine).
     expect(set.channels.get('relay')).toMatchObject({port: 25, secure: false, requireTls: false})
+    // The password and its AUTH LOGIN / AUTH PLAIN encodings are redacted wherever they appear.
+    const plain = Buffer.from('\0netmon\0s3cret').toString('base64')
+    expect(redact(`535 refused ${plain} / ${Buffer.from('s3cret').toString('base64')} / s3cret`)).toBe('535 refused *** / *** / ***')
   })
 
   it('parses sizes and renders templates without evaluating anything', () => {
