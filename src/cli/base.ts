@@ -12,6 +12,7 @@ import {NetmonError, isNetmonError} from '../core/errors.js'
 import {redact, redactDeep} from '../core/secrets.js'
 import type {Store} from '../core/store/index.js'
 import {validate} from '../core/validate.js'
+import {humanizeTimes} from '../core/format/time.js'
 import {closest} from './did-you-mean.js'
 
 export const dbFlag = Flags.string({
@@ -33,6 +34,11 @@ export const headerFlag = Flags.boolean({
   helpGroup: 'GLOBAL',
 })
 
+export const utcFlag = Flags.boolean({
+  description: 'Human output: times in UTC instead of the local time zone ($TZ); JSON is always UTC',
+  helpGroup: 'GLOBAL',
+})
+
 // oclif's FlagOutput/ArgOutput, which its Interfaces namespace does not re-export.
 type Parsed = {[name: string]: any}
 
@@ -40,9 +46,11 @@ export abstract class NetmonCommand extends Command {
   static override enableJsonFlag = true
   // Every command takes --db (docs/CONVENTIONS.md), so a script can pass the same flags to all of
   // them; commands that never open the store (bridge check, meters read/simulate) still check it.
-  static override baseFlags = {db: dbFlag, columns: columnsFlag, header: headerFlag}
+  static override baseFlags = {db: dbFlag, columns: columnsFlag, header: headerFlag, utc: utcFlag}
 
   private storeHandle?: Store
+  /** --utc: human output's times in UTC (else the local zone). */
+  protected utc = false
 
   /** Opens (and migrates) the store selected by --db / NETMON_DB_URL / the default path. */
   protected async openStore(db: string | undefined): Promise<Store> {
@@ -57,13 +65,14 @@ export abstract class NetmonCommand extends Command {
     argv?: string[],
   ): Promise<Interfaces.ParserOutput<F, B, A>> {
     const out = await super.parse(options, argv)
-    const f = out.flags as {db?: unknown; columns?: unknown; header?: unknown}
+    const f = out.flags as {db?: unknown; columns?: unknown; header?: unknown; utc?: unknown}
     const db = f.db
-    if (f.columns !== undefined || f.header === false) {
+    this.utc = f.utc === true
+    if (f.columns !== undefined || f.header === false || this.utc) {
       const columns = typeof f.columns === 'string' ? f.columns.split(',').map(c => c.trim()) : undefined
       if (columns?.some(c => c === ''))
         throw new NetmonError('usage', '--columns: empty column name', {hint: 'give headings separated by commas, e.g. --columns mac,ip'})
-      ;(await import('./table.js')).setTableOptions({columns, header: f.header !== false})
+      ;(await import('./table.js')).setTableOptions({columns, header: f.header !== false, utc: this.utc})
     }
     // A wrong --db is exit 2 whether or not this command gets as far as opening the store.
     if (typeof db === 'string') (await import('../core/store/location.js')).resolveStoreLocation(db)
@@ -81,7 +90,7 @@ export abstract class NetmonCommand extends Command {
    */
   protected out(text: string | (() => string)): void {
     if (this.jsonEnabled()) return
-    const t = typeof text === 'function' ? text() : text
+    const t = humanizeTimes(typeof text === 'function' ? text() : text, {utc: this.utc})
     process.stdout.write(t.endsWith('\n') ? t : t + '\n')
   }
 

@@ -1,6 +1,7 @@
 import {createRequire} from 'node:module'
 import type Table from 'cli-table3'
 import {NetmonError} from '../core/errors.js'
+import {humanizeTimes} from '../core/format/time.js'
 
 // cli-table3 (with string-width and its regexes) is only needed for human output, so it is loaded
 // on first use: commands that print no table do not pay for it at start-up (issue 3;
@@ -16,11 +17,16 @@ const tableClass = (): typeof Table => (TableClass ??= createRequire(import.meta
 export interface TableOptions {
   columns?: string[]
   header: boolean
+  /** --utc: cells' ISO-8601 UTC times shown in UTC instead of the local zone. */
+  utc?: boolean
 }
 let options: TableOptions = {header: true}
 export function setTableOptions(o: TableOptions): void {
   options = o
 }
+
+/** A cell's text: times in human output's one format (before the layout measures widths). */
+const cell = (c: string | number | null | undefined): string => (c === null || c === undefined ? '' : humanizeTimes(String(c), {utc: options.utc}))
 
 const key = (s: string): string => s.toLowerCase().replace(/[^a-z0-9%]+/g, '')
 
@@ -49,13 +55,13 @@ export function renderTable(head: string[], rows: (string | number | null | unde
   if (!options.header)
     return rows.map(r => cols.map(i => (r[i] === null || r[i] === undefined ? '' : String(r[i]).replace(/[\t\r\n]+/g, ' '))).join('\t')).join('\n')
   const t = new (tableClass())({head: options.header ? cols.map(i => head[i]!) : [], style: {head: [], border: [], compact: true}})
-  for (const r of rows) t.push(cols.map(i => r[i]).map(c => (c === null || c === undefined ? '' : String(c))))
+  for (const r of rows) t.push(cols.map(i => cell(r[i])))
   return t.toString()
 }
 
 /** Two-column key/value table (compact; the table flags do not apply to it). */
 export function renderPairs(pairs: [string, string | number | null | undefined][]): string {
   const t = new (tableClass())({style: {head: [], border: [], compact: true}})
-  for (const [k, v] of pairs) t.push({[k]: v === null || v === undefined ? '' : String(v)})
+  for (const [k, v] of pairs) t.push({[k]: cell(v)})
   return t.toString()
 }

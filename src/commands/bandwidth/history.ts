@@ -24,7 +24,6 @@ JSON: {device:{ip, mac, hostname, name}|null (the network total), resolution, si
     since: Flags.string({description: 'Start: ISO-8601, epoch ms, or a duration back from now', default: '24h'}),
     until: Flags.string({description: 'End (exclusive; default now)'}),
     resolution: Flags.string({description: 'raw, 5m, 1h, 1d, or auto', options: ['raw', '5m', '1h', '1d', 'auto'], default: 'auto'}),
-    utc: Flags.boolean({description: 'Chart times in UTC instead of the local time zone'}),
     db: dbFlag,
   }
 

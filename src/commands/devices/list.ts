@@ -29,17 +29,7 @@ export default class DevicesList extends NetmonCommand {
     this.out(
       renderTable(
         ['IP', 'MAC', 'Name', 'Hostname', 'Vendor', 'Status', 'Known', 'Open ports', 'Last seen'],
-        devices.map(d => [
-          d.ip,
-          d.mac,
-          d.name,
-          d.hostname,
-          vendorLabel(d, d.mac),
-          d.status,
-          d.known ? 'yes' : '',
-          d.open_ports.join(','),
-          d.last_seen.replace('T', ' ').slice(0, 19),
-        ]),
+        devices.map(d => [d.ip, d.mac, d.name, d.hostname, vendorLabel(d, d.mac), d.status, d.known ? 'yes' : '', d.open_ports.join(','), d.last_seen]),
       ),
     )
     this.out(`${devices.length} device${devices.length === 1 ? '' : 's'}`)

@@ -198,3 +198,18 @@ export function humanTime(ms: number, opts: {utc?: boolean; tz?: string; seconds
   const zone = off === '+00:00' && /^(Etc\/)?(UTC|GMT|Zulu|UCT)$/.test(f.resolvedOptions().timeZone) ? 'UTC' : off
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${opts.seconds ? `:${p.second}` : ''} ${zone}`
 }
+
+const ISO_UTC = /\b(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d{1,9})?Z\b/g
+
+/**
+ * Human output's one time format (issue 17): every ISO-8601 UTC timestamp in a text (what core
+ * results carry, `2026-12-04T20:05:07.123Z`) becomes humanTime with seconds, in the local zone
+ * or UTC: `2026-12-04 21:05:07 +01:00`. The base command runs all human output through it, so a
+ * command prints the ISO strings of its result and the reader sees local time with its zone.
+ */
+export function humanizeTimes(text: string, opts: {utc?: boolean; tz?: string} = {}): string {
+  return text.replace(ISO_UTC, iso => {
+    const ms = Date.parse(iso)
+    return Number.isFinite(ms) ? humanTime(ms, {...opts, seconds: true}) : iso
+  })
+}

@@ -1,6 +1,8 @@
 /**
- * Issue 17 ("Tables", acceptance 6, units): one unit scheme in all human output — bytes in IEC
- * binary units (B, KiB, MiB, GiB, TiB), rates in SI bit/s (bit/s, kbit/s, Mbit/s, Gbit/s). Every
+ * Issue 17 (acceptance 6): one time format and one unit scheme in all human output. Units: bytes
+ * in IEC binary units (B, KiB, MiB, GiB, TiB), rates in SI bit/s (bit/s, kbit/s, Mbit/s, Gbit/s).
+ * Times: local time with its zone (`2026-12-04 21:05:07 +01:00`; with --utc `… UTC`), never a raw
+ * ISO-8601 string (the commands run here in Europe/Vienna, where a UTC time cannot pass). Every
  * command in the manifest is either run here against a store holding data of every capability
  * (the serve tests' seed: bandwidth, a loopback scan, latency runs, a bridge with meters) and its
  * stdout put through the checker, or listed with the reason it is not (it needs a network, a
@@ -69,6 +71,12 @@ const SKIP: Record<string, string> = {
   serve: 'a server',
 }
 
+const ZONE = 'Europe/Vienna'
+/** An ISO-8601 time as core results carry it (human output shows humanTime instead). */
+const RAW_TIME = /\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)?/g
+/** humanTime: date, hh:mm[:ss], zone (UTC or ±hh:mm). */
+const HUMAN_TIME = /\b\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)? (?:UTC|[+-]\d\d:\d\d)/g
+
 /** Unit spellings outside the scheme: decimal byte units, "bps"-style rates, per-second bytes. */
 const WRONG = /\b\d+(?:[.,]\d+)?\s?(KB|kB|MB|GB|TB|Kbps|kbps|Mbps|mbps|Gbps|gbps|bps|KiB\/s|MiB\/s|GiB\/s|B\/s|Kbit\/s|kb\/s|Mb\/s)(?![\w/])/g
 
@@ -97,16 +105,44 @@ describe('one unit scheme in human output', () => {
   for (const [id, variants] of Object.entries(RUN))
     for (const args of variants)
       it(`netmon ${id.replaceAll(':', ' ')} ${args.join(' ')}`.trim(), async () => {
-        const r = await runCli([...id.split(':'), ...args.map(a => (a === '@rules' ? rules : a))], {db: t.db})
+        const r = await runCli([...id.split(':'), ...args.map(a => (a === '@rules' ? rules : a))], {db: t.db, env: {TZ: ZONE}})
         expect([0, 3], r.stderr).toContain(r.code)
         expect(r.stdout.trim().length, 'printed something').toBeGreaterThan(0)
         expect([...r.stdout.matchAll(WRONG)].map(m => m[0])).toEqual([])
+        expect(
+          [...r.stdout.matchAll(RAW_TIME)].map(m => m[0]),
+          'raw ISO times',
+        ).toEqual([])
+        // Every time printed carries its zone: the zone's offset, never UTC (Vienna is never at +00:00).
+        for (const m of r.stdout.matchAll(HUMAN_TIME)) expect(m[0], 'local time with its offset').toMatch(/ \+0[12]:00$/)
       }, 60_000)
+
+  it('--utc: the same times in UTC, marked so', async () => {
+    const local = await runCli(['devices', 'timeline'], {db: t.db, env: {TZ: ZONE}})
+    const utc = await runCli(['devices', 'timeline', '--utc'], {db: t.db, env: {TZ: ZONE}})
+    const times = (x: string) => [...x.matchAll(HUMAN_TIME)].map(m => m[0])
+    expect(times(local.stdout).length).toBeGreaterThan(3)
+    expect(times(utc.stdout).every(x => x.endsWith(' UTC'))).toBe(true)
+    // The same instants: parse both back (the strings are RFC 3339 with a space, which --since reads).
+    const ms = (x: string) =>
+      Date.parse(
+        x
+          .replace(' UTC', 'Z')
+          .replace(/ ([+-]\d\d:\d\d)$/, '$1')
+          .replace(' ', 'T'),
+      )
+    expect(times(utc.stdout).map(ms)).toEqual(times(local.stdout).map(ms))
+    // JSON stays ISO-8601 UTC whatever the zone or --utc.
+    const j = await runCli(['devices', 'timeline', '--json'], {db: t.db, env: {TZ: ZONE}})
+    expect(j.json.events[0].ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  })
 
   it('the checker catches what it is for', () => {
     const bad = 'total 12.5 MB, 3 Mbps now, 100 kbps, 5 KB, 1.2 GB, 10 bps, 2 MiB/s'
     expect([...bad.matchAll(WRONG)].map(m => m[1])).toEqual(['MB', 'Mbps', 'kbps', 'KB', 'GB', 'bps', 'MiB/s'])
     const good = 'total 12.50 MiB (sent 1.00 KiB, received 900 B), 3.00 Mbit/s now, 120.0 kbit/s, 80 bit/s, 1.20 GiB'
     expect([...good.matchAll(WRONG)]).toEqual([])
+    expect([...'at 2026-12-04T20:05:07.123Z and 2026-12-04T21:05+01:00'.matchAll(RAW_TIME)]).toHaveLength(2)
+    expect([...'at 2026-12-04 21:05:07 +01:00 and 2026-12-04 20:05 UTC'.matchAll(RAW_TIME)]).toHaveLength(0)
   })
 })
