@@ -28,7 +28,7 @@ export interface ReadingIn {
   /** JSON object text of the values. */
   values: string
   pollMs: number
-  /** A load-profile row (OBIS of its profile): stored in profile_rows (migration 014), `ts` = capture time. */
+  /** A load-profile row (OBIS of its profile): stored in profile_rows (migration 19), `ts` = capture time. */
   profile?: string
 }
 
@@ -201,7 +201,7 @@ export class Delivery {
         })
       }
       if (profiled.length) {
-        // The dedup key (meter, profile, capture time) is the primary key (migration 014).
+        // The dedup key (meter, profile, capture time) is the primary key (migration 19).
         stmts.push({
           sql: `INSERT OR IGNORE INTO profile_rows(meter_id, profile, capture_ts, "values", read_at)
               SELECT value->>0, value->>1, value->>2, value->>3, ? FROM json_each(?)`,

@@ -4,7 +4,7 @@
  *
  * - A catch-up cycle starts after every (re)association and then every `every`: it reads the meter's
  *   clock (its "now" and UTC deviation), then the rows captured after the last stored capture time
- *   (profile_rows, migration 014), `max_rows` at a time, until it reaches the meter's now. After a
+ *   (profile_rows, migration 19), `max_rows` at a time, until it reaches the meter's now. After a
  *   bridge restart the last capture comes from the store, so an outage of the bridge or of the meter
  *   link is back-filled; with nothing stored the first cycle goes back `backfill` (default 7 d).
  * - Exactly once: only rows strictly after the last capture are handed on (the job is the only

@@ -185,7 +185,7 @@ export async function pruneOld(store: Store, beforeMs: number, chunk = 20_000): 
   return total
 }
 
-// ---------- load profiles (migration 014) ----------
+// ---------- load profiles (migration 19) ----------
 
 /** The newest stored capture time of a meter's profile (null: none yet). */
 export async function lastProfileCapture(store: Store, meterId: string, profile: string): Promise<number | null> {

@@ -105,8 +105,10 @@ function mustNotThrow(name: string, input: Uint8Array, fn: () => unknown): unkno
   } catch (e) {
     throw new Error(`${name} threw ${String(e)} on ${Buffer.from(input).toString('hex').slice(0, 200)}`)
   }
+  // A hang (a length loop that never ends), not a speed check: inputs are at most a few KB and a
+  // decode takes microseconds, so only a decoder stuck in a loop gets near 10 s, loaded or not.
   const ms = performance.now() - t0
-  if (ms > 200) throw new Error(`${name} took ${ms.toFixed(0)} ms on ${Buffer.from(input).toString('hex').slice(0, 200)}`)
+  if (ms > 10_000) throw new Error(`${name} hung for ${ms.toFixed(0)} ms on ${Buffer.from(input).toString('hex').slice(0, 200)}`)
   return out
 }
 

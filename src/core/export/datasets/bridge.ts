@@ -35,7 +35,7 @@ export const readings: Dataset = {
 }
 
 /**
- * Load-profile rows the bridge caught up (migration 014): one row per (meter, profile, capture
+ * Load-profile rows the bridge caught up (migration 19): one row per (meter, profile, capture
  * time), keyed like the table so every page is a range read of its primary key per meter.
  */
 export const profileRows: Dataset = {

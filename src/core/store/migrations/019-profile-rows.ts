@@ -8,7 +8,7 @@ import type {Migration} from '../migrate.js'
  * `values` holds the other columns under their telemetry keys, as published. Times are epoch ms.
  */
 export const profileRows: Migration = {
-  version: 14,
+  version: 19,
   name: 'profile-rows',
   statements: [
     `CREATE TABLE profile_rows (
