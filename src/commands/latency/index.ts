@@ -18,7 +18,7 @@ const pct = (v: number): string => `${Number.isInteger(v) ? v : v.toFixed(2)}%`
 export default class Latency extends NetmonCommand {
   static override summary = 'Measure RTT, loss and jitter to several hosts at once, with a quality grade'
   static override description =
-    `Probes every HOST concurrently: ICMP echo through the system ping (iputils), or the time of a TCP connect to --port (no privileges needed; a refused connection still counts as a reply). Without --method, ICMP is used when ping works, else TCP.
+    `Probes the hosts concurrently (up to --concurrency at once): ICMP echo through the system ping (iputils), or the time of a TCP connect to --port (no privileges needed; a refused connection still counts as a reply). Without --method, ICMP is used when ping works, else TCP.
 
 Per host: sent, received, loss %, RTT min/avg/max/median/stddev (population), jitter (mean |RTT(i) − RTT(i−1)| over consecutive replies, RFC 3550 style) and a grade. A host that never answers shows 100 % loss; that is a result, not an error (exit 0; exit 1 with --fail-on-loss).
 
