@@ -13,7 +13,7 @@
 import {z} from 'zod'
 import {D, toPlain} from '../dlms/codec/axdr.js'
 import type {GetDataResult} from '../dlms/codec/apdu/index.js'
-import {dataAccessResultName} from '../dlms/codec/apdu/index.js'
+import {dataAccessResultName, hasConformance} from '../dlms/codec/apdu/index.js'
 import {dateTimeFromDate, dateTimeToIso} from '../dlms/codec/datetime.js'
 import {formatObis, parseObis, tryParseObis} from '../dlms/codec/obis.js'
 import {
@@ -23,6 +23,7 @@ import {
   DISCONNECT_CONTROL_STATES,
   DisconnectMethod,
   dateTimeData,
+  isClockColumn,
   parseScalerUnit,
   type ScalerUnit,
 } from '../dlms/cosem.js'
@@ -164,8 +165,36 @@ async function readProfile(worker: MeterWorker, p: z.infer<typeof profileParams>
   const to = p.to ?? new Date()
   if (to.getTime() < p.from.getTime()) throw new RpcError('BAD_PARAMS', 'params.to: must not be before params.from')
   const limit = p.limit ?? 1000
-  const prof = await worker.withClient(c => c.readProfile(obis, {from: p.from, to}))
-  return {obis, columns: prof.columns, rows: prof.rows.slice(0, limit), count: prof.rows.length, truncated: prof.rows.length > limit}
+  const {prof, selection, fallback} = await worker.withClient(async c => {
+    // Range selection (selector 1) when the meter granted selective-access; a meter that refuses it
+    // (a data-access-result) or a profile not sorted by its clock gets a full read filtered here.
+    let fallback = 'the meter did not grant selective-access'
+    if (!c.association || hasConformance(c.association.conformance, 'selective-access')) {
+      try {
+        return {prof: await c.readProfile(obis, {from: p.from, to}), selection: 'range', fallback: null}
+      } catch (e) {
+        if (!isDlmsError(e) || (e.dlmsCode !== 'DATA_ACCESS' && e.dlmsCode !== 'UNSUPPORTED')) throw e
+        fallback = `range selection refused: ${redact(e.message)}`
+      }
+    }
+    const all = await c.readProfile(obis)
+    const ci = all.captureObjects.findIndex(isClockColumn)
+    if (ci < 0) throw new RpcError('DLMS_ERROR', `profile ${obis} has no clock column: cannot select rows by time`)
+    const inRange = (v: unknown): boolean => {
+      const t = typeof v === 'string' ? Date.parse(v) : Number.NaN
+      return t >= p.from.getTime() && t <= to.getTime()
+    }
+    return {prof: {...all, rows: all.rows.filter(r => inRange(r[ci]))}, selection: 'full', fallback}
+  })
+  return {
+    obis,
+    columns: prof.columns,
+    rows: prof.rows.slice(0, limit),
+    count: prof.rows.length,
+    truncated: prof.rows.length > limit,
+    selection,
+    ...(fallback ? {fallback} : {}),
+  }
 }
 
 async function setClock(worker: MeterWorker, p: z.infer<typeof clockParams>): Promise<Record<string, unknown>> {

@@ -239,6 +239,8 @@ for (const broker of brokers) {
       expect(r.result.count).toBeGreaterThanOrEqual(7)
       expect(r.result.count).toBeLessThanOrEqual(9)
       expect(r.result.truncated).toBe(false)
+      expect(r.result.selection).toBe('range')
+      expect(r.result.fallback).toBeUndefined()
       for (const [time, energy] of r.result.rows) {
         const t = Date.parse(time)
         expect(t).toBeGreaterThanOrEqual(from)
@@ -512,4 +514,68 @@ describe.skipIf(!MOSQUITTO)('ThingsBoard device API downlink via mosquitto (skip
     await tb.publish('v1/devices/me/attributes', {poll_interval: 2})
     await waitFor('poll interval from the attribute', () => bridge!.snapshot().meters.only!.pollIntervalMs === 2000)
   })
+})
+
+describe('read_profile on meters that refuse selective access: a full read filtered by the bridge (aedes)', {timeout: 120_000}, () => {
+  const tmp = tempStore('netmon-downlink-prof-')
+  const sims: Simulator[] = []
+  let store: Store
+  let bridge: Bridge | undefined
+  let tb: FakeTb
+  let close: () => Promise<void>
+
+  beforeAll(async () => {
+    // no selective-access granted at all; and range (selector 1) refused with other-reason, entry accepted
+    sims.push(await startSimulator({host: '127.0.0.1', port: 0, meters: 1, profileSelectors: []}))
+    sims.push(await startSimulator({host: '127.0.0.1', port: 0, meters: 1, profileSelectors: [2], seed: 7}))
+    const b = await startAedes()
+    close = () => b.close()
+    tb = await fakeThingsBoard(b.port, ['v1/gateway/rpc'])
+    store = await openStore({db: tmp.db})
+    const cfg = resolveConfig(
+      {
+        mqtt: {url: `mqtt://127.0.0.1:${b.port}`, client_id: 'downlink-prof'},
+        defaults: {host: '127.0.0.1', timeout: '2s', poll_interval: '2s', obis: {'1.0.1.8.0.255': 'energy_wh'}},
+        meters: [
+          {id: 'nosel', port: sims[0]!.ports[0]},
+          {id: 'norange', port: sims[1]!.ports[0]},
+        ],
+        metrics: {heartbeat: '500ms'},
+      },
+      {env: {}},
+    )
+    bridge = await startBridge(cfg, {store, log: createLogger({write: () => {}}), singleInstance: false})
+    await waitFor('both meters polling', () => Object.values(bridge!.snapshot().meters).every(m => m.state === 'polling'), 30_000)
+  })
+  afterAll(async () => {
+    await bridge?.stop().catch(() => {})
+    await tb?.close()
+    await store?.close()
+    await close?.()
+    for (const s of sims) await s.close()
+    tmp.cleanup()
+  })
+
+  for (const [i, id, why] of [
+    [0, 'nosel', /^the meter did not grant selective-access$/],
+    [1, 'norange', /^range selection refused: .*other-reason/],
+  ] as const) {
+    it(`${id}: the rows of the range, and why the selection is full`, async () => {
+      const to = Date.now()
+      const from = to - 3 * 3_600_000
+      const r = await tb.rpc(id, 'read_profile', {from, to: new Date(to).toISOString()})
+      expect(r.success, JSON.stringify(r)).toBe(true)
+      expect(r.result.selection).toBe('full')
+      expect(r.result.fallback).toMatch(why)
+      // 3 h of 15-minute rows out of the meter's 96: only those in the range, each as the meter holds it
+      expect(r.result.count).toBeGreaterThanOrEqual(11)
+      expect(r.result.count).toBeLessThanOrEqual(13)
+      for (const [time, energy] of r.result.rows) {
+        const t = Date.parse(time)
+        expect(t).toBeGreaterThanOrEqual(from)
+        expect(t).toBeLessThanOrEqual(to)
+        expect(energy).toBe(sims[i]!.meters[0]!.energyAt(t))
+      }
+    })
+  }
 })
