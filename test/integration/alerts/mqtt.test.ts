@@ -46,7 +46,7 @@ rules:
     // new-device resolved silently in this check; heavy-user still fires: nothing new to send.
     const got = broker.messages.filter(m => m.topic.startsWith('netmon/alerts/'))
     expect(got.map(m => `${m.topic} q${m.qos}`)).toEqual(['netmon/alerts/new-device/firing q1', 'netmon/alerts/heavy-user/firing q1'])
-    expect(JSON.parse(got[1]!.payload).alert).toMatchObject({rule: 'heavy-user', subject: 'AA:BB:CC:DD:EE:08', message: 'nas used 20.00 MB (above 10.00 MB)'})
+    expect(JSON.parse(got[1]!.payload).alert).toMatchObject({rule: 'heavy-user', subject: 'AA:BB:CC:DD:EE:08', message: 'nas used 19.07 MiB (above 9.54 MiB)'})
 
     expect((await cli(['bandwidth', 'reset', '--mac', 'AA:BB:CC:DD:EE:08', '--purge', '--yes'])).code).toBe(0)
     r = await check()
