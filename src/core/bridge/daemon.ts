@@ -171,6 +171,31 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     }
   }
 
+  // Backpressure for load-profile catch-up: a meter reads DLMS rows far faster than one PUBLISH per
+  // row drains, so a job pauses while its meter (or all meters together) has many rows unacknowledged;
+  // the rows wait on the meter, not in memory (bench/bridge-catchup.bench.js measured the RSS).
+  // At most this many meters catch up at once: 100 concurrent block-transferred reads made the heap
+  // grow by a burst of short-lived buffers, not by what is kept.
+  const MAX_PROFILE_CYCLES = 8
+  const profileBacklog = (() => {
+    const per = new Map<string, number>()
+    let total = 0
+    return {
+      /** Catch-up cycles in progress (a new one waits while MAX_PROFILE_CYCLES run). */
+      cycles: 0,
+      add(id: string, n: number) {
+        per.set(id, (per.get(id) ?? 0) + n)
+        total += n
+      },
+      settle(id: string, n: number) {
+        const cur = per.get(id) ?? 0
+        const d = Math.min(cur, n)
+        per.set(id, cur - d)
+        total -= d
+      },
+      full: (id: string, perMeter: number) => (per.get(id) ?? 0) >= perMeter || total >= 20_000,
+    }
+  })()
   const delivery = new Delivery(store, {
     maxInflight: mqttCfg.maxInflight,
     maxRows: cfg.outbox.maxRows,
@@ -193,10 +218,12 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     onAcked: e => {
       // Poll → PUBACK; a profile row's ts is its capture time (perhaps days ago): not a delivery latency.
       if (!e.profile) latency.add(Date.now() - e.ts)
+      else profileBacklog.settle(e.meterId, 1)
       const m = meters.get(e.meterId)
       if (m) m.published++
     },
     onDropped: (meterId, n) => {
+      profileBacklog.settle(meterId, n)
       const m = meters.get(meterId)
       if (m) m.dropped += n
     },
@@ -245,13 +272,22 @@ export async function startBridge(config: BridgeConfig, opts: BridgeOptions): Pr
     delivery.submit({meterId: r.meterId, ts: r.ts, values: JSON.stringify(r.values), pollMs: r.pollMs})
   }
   const onProfileRows = (rows: ProfileRowOut[]): void => {
+    if (rows[0]) profileBacklog.add(rows[0].meterId, rows.length)
     for (const r of rows) delivery.submit({meterId: r.meterId, ts: r.ts, values: JSON.stringify(r.values), pollMs: 0, profile: r.profile})
   }
   const invocationCounters = new InvocationCounterStore(store)
   const startMeter = (m: MeterConfig): void => {
     refs.set(m.id, {id: m.id, name: m.name})
     const profiles = (m.profiles ?? []).map(
-      p => new ProfileJob(p, {meterId: m.id, log, lastCapture: () => lastProfileCapture(store, m.id, p.obis), submit: onProfileRows}),
+      p =>
+        new ProfileJob(p, {
+          meterId: m.id,
+          log,
+          lastCapture: () => lastProfileCapture(store, m.id, p.obis),
+          submit: onProfileRows,
+          throttled: inCycle => profileBacklog.full(m.id, 10 * p.maxRows) || (!inCycle && profileBacklog.cycles >= MAX_PROFILE_CYCLES),
+          cycling: active => (profileBacklog.cycles += active ? 1 : -1),
+        }),
     )
     const worker = new MeterWorker(m, {counters: countersFor(m.id), log, onReading, profiles, invocationCounters})
     downlink.adopt(worker)

@@ -63,6 +63,10 @@ export interface ProfileJobDeps {
   /** The newest stored capture time of this profile (null: none). Called once, before the first read. */
   lastCapture: () => Promise<number | null>
   submit: (rows: ProfileRowOut[]) => void
+  /** True while too many of the rows handed on await their PUBACK: pause reading (backpressure). */
+  throttled?: (inCycle: boolean) => boolean
+  /** Told when a cycle starts (true) and ends or is abandoned (false): the daemon caps how many run at once. */
+  cycling?: (active: boolean) => void
   now?: () => number
 }
 
@@ -122,12 +126,15 @@ export class ProfileJob {
   /** A new association: catch up at once (rows captured while the link was down). */
   associated(): void {
     this.prepared = undefined
+    if (this.cycle) this.deps.cycling?.(false)
     this.cycle = undefined
+    this.status.catchingUp = false
     this.dueAt = 0
   }
 
   /** Work to do now (a cycle in progress, or one due). */
   pending(): boolean {
+    if (this.deps.throttled?.(this.cycle !== undefined)) return false
     return this.cycle !== undefined || this.now() >= this.dueAt
   }
 
@@ -146,7 +153,10 @@ export class ProfileJob {
         this.status.lastCaptureTs = this.last
       }
       if (!this.prepared) this.prepared = await this.prepare(client)
-      if (!this.cycle) this.cycle = await this.startCycle(client, this.prepared)
+      if (!this.cycle) {
+        this.cycle = await this.startCycle(client, this.prepared)
+        this.deps.cycling?.(true)
+      }
       this.status.catchingUp = true
       const done = await this.read(client, this.prepared, this.cycle)
       this.status.lastError = null
@@ -163,6 +173,7 @@ export class ProfileJob {
   }
 
   private endCycle(): void {
+    if (this.cycle) this.deps.cycling?.(false)
     this.cycle = undefined
     this.status.catchingUp = false
     this.status.cycles++
