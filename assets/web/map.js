@@ -207,7 +207,7 @@
       )
     const cards = m.subnets.map(s =>
       card(
-        `${s.cidr} · ${s.devices} devices, ${s.online} online${s.gateway ? ` · gateway ${s.gateway}` : ''}${s.source === 'assumed' ? ' (assumed /24)' : s.iface ? ` · on ${s.iface}` : ''}`,
+        `${s.cidr} · ${s.devices} devices, ${s.online} online${s.gateway ? ` · gateway ${s.gateway}` : ''}${s.source === 'assumed' ? ' (assumed)' : s.iface ? ` · on ${s.iface}` : ''}`,
         nodeTable(rows(s.cidr)),
       ),
     )

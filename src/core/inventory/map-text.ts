@@ -52,7 +52,7 @@ export function renderMapText(map: DeviceMap): string {
   if (map.gateways.length === 0) lines.push('Gateway: none found (no default route here, and no device answers DNS + HTTP(S))')
   for (const s of map.subnets) {
     lines.push('')
-    const where = s.source === 'interface' ? `on ${s.iface}` : s.source === 'scan' ? 'scanned' : 'assumed /24 around addresses'
+    const where = s.source === 'interface' ? `on ${s.iface}` : s.source === 'scan' ? 'scanned' : 'assumed: the /24 or /64 around addresses seen'
     lines.push(`${s.cidr} (${where}) · ${s.devices} device${s.devices === 1 ? '' : 's'}, ${s.online} online`)
     const roots = map.nodes.filter(n => n.subnet === s.cidr && (!parentOf.has(n.id) || byId.get(parentOf.get(n.id)!)?.subnet !== s.cidr))
     roots.forEach(r => walk(r.id, null, '  ', true, true))

@@ -272,11 +272,11 @@ export function buildDeviceMap(input: MapInput): DeviceMap {
   const subnets = new Map<string, {net: Net; source: MapSubnet['source']; iface: string | null}>()
   for (const i of input.interfaces) {
     const n = net(`${i.address}/${i.prefix}`)
-    if (n && !subnets.has(n.cidr) && n.len < 32) subnets.set(n.cidr, {net: n, source: 'interface', iface: i.name})
+    if (n && !subnets.has(n.cidr) && n.len < (n.version === 4 ? 32 : 128)) subnets.set(n.cidr, {net: n, source: 'interface', iface: i.name})
   }
   for (const c of input.scanSubnets) {
     const n = net(c)
-    if (n && !subnets.has(n.cidr) && n.len < 32) subnets.set(n.cidr, {net: n, source: 'scan', iface: null})
+    if (n && !subnets.has(n.cidr) && n.len < (n.version === 4 ? 32 : 128)) subnets.set(n.cidr, {net: n, source: 'scan', iface: null})
   }
   const subnetOf = (ip: string | null): string | null => {
     if (!ip) return null

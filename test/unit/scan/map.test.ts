@@ -224,6 +224,24 @@ describe('buildDeviceMap', () => {
     expect(renderMapText(m)).toContain('Gateway 10.0.0.1 (AA:00:00:00:00:01): DHCP lease on eth0')
   })
 
+  it('IPv6: a swept prefix holds its devices; addresses outside every prefix get an assumed /64', () => {
+    const m = buildDeviceMap(
+      input(
+        [dev(1, 'fd00::5', 'AA:00:00:00:06:05', {open_ports: [53, 80]}), dev(2, 'fd00::9', 'AA:00:00:00:06:09'), dev(3, 'fd00:1::7', 'AA:00:00:00:06:07')],
+        {
+          interfaces: [],
+          routes: [],
+          scanSubnets: ['fd00::/120'],
+        },
+      ),
+    )
+    expect(m.subnets.map(s => [s.cidr, s.source, s.devices, s.gateway])).toEqual([
+      ['fd00::/120', 'scan', 2, 'fd00::5'],
+      ['fd00:1::/64', 'assumed', 1, null],
+    ])
+    expect(m.edges).toMatchObject([{source: 'd1', target: 'd2'}])
+  })
+
   it('a default gateway the inventory does not hold is a node of its own', () => {
     const m = buildDeviceMap(input([dev(2, '10.0.0.10', 'AA:00:00:00:00:10')], {neighbors: new Map()}))
     expect(m.gateways[0]).toMatchObject({ip: '10.0.0.1', mac: null, node: 'gw:10.0.0.1'})
