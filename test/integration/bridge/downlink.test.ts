@@ -535,6 +535,7 @@ describe('read_profile on meters that refuse selective access: a full read filte
     const cfg = resolveConfig(
       {
         mqtt: {url: `mqtt://127.0.0.1:${b.port}`, client_id: 'downlink-prof'},
+        downlink: {rpc_timeout: '1s'},
         defaults: {host: '127.0.0.1', timeout: '2s', poll_interval: '2s', obis: {'1.0.1.8.0.255': 'energy_wh'}},
         meters: [
           {id: 'nosel', port: sims[0]!.ports[0]},
@@ -554,6 +555,20 @@ describe('read_profile on meters that refuse selective access: a full read filte
     await close?.()
     for (const s of sims) await s.close()
     tmp.cleanup()
+  })
+
+  it('downlink.rpc_timeout bounds the whole RPC: a meter answering slower gets TIMEOUT in time, and keeps polling', async () => {
+    sims[0]!.setFault(0, {type: 'delay', ms: 1500})
+    const r = await tb.rpc('nosel', 'read', {obis: 'energy_wh'})
+    expect(r).toEqual({
+      success: false,
+      method: 'read',
+      error: {code: 'TIMEOUT', message: 'no result within the RPC timeout (1000 ms, downlink.rpc_timeout)'},
+    })
+    sims[0]!.setFault(0, null)
+    const polls = bridge!.snapshot().meters.nosel!.polls
+    await waitFor('nosel polling on', () => bridge!.snapshot().meters.nosel!.polls > polls + 1, 30_000)
+    expect(bridge!.snapshot().meters.nosel!.state).toBe('polling')
   })
 
   for (const [i, id, why] of [
