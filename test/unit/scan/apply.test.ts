@@ -142,7 +142,10 @@ describe('applyScan + inventory queries (real store)', () => {
     const p = await promoteDevice(store, 'AA:00:00:00:00:02', 'printer')
     expect(p).toMatchObject({changed: true, device: {known: true, name: 'printer'}})
     await expect(promoteDevice(store, 'AA:00:00:00:00:99')).rejects.toThrow(/no device AA:00:00:00:00:99/)
-    await expect(promoteDevice(store, 'not-a-mac')).rejects.toMatchObject({exitCode: 2})
+    // Not a MAC or IP: a hostname or promoted name (devices/resolve.ts), which no device has (exit 1);
+    // a mistyped address is still exit 2.
+    await expect(promoteDevice(store, 'not-a-mac')).rejects.toMatchObject({exitCode: 1})
+    await expect(promoteDevice(store, 'zz:zz')).rejects.toMatchObject({exitCode: 2})
     const s = await inventoryStats(store)
     expect(s.devices).toEqual({total: 3, online: 2, offline: 1, unknown_status: 0, known: 1, unknown: 2, new_24h: 3})
     // The list filters agree with the scans so far: AA:..:01 moved to .5 and 10.9.0.3 (IP only) were
