@@ -67,6 +67,7 @@ export function matchKeys(rule: Rule, inst: {subject: string; vars: Record<strin
 }
 
 export function silencedBy(silences: Silence[], rule: Rule, inst: {subject: string; vars: Record<string, unknown>}, now: number): Silence | undefined {
+  if (silences.length === 0) return undefined // the usual case: no key map built per alert
   const keys = matchKeys(rule, inst)
   return silences.find(
     s => s.starts_at <= now && now < s.ends_at && (s.rule === null || s.rule === rule.name) && Object.entries(s.matchers).every(([k, v]) => keys[k] === v),
@@ -188,6 +189,8 @@ interface Change {
   inst: Instance
   transitions: Transition[]
   silenced: boolean
+  /** Rendered once when stored (the report reuses it for a firing alert). */
+  message?: string
 }
 
 export interface CheckOptions {
@@ -265,6 +268,7 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
       if (!plan.applied) continue
       for (const c of changes) {
         const msg = messageOf(rule, c.inst, c.inst.state)
+        c.message = msg
         if (c.transitions.length === 0 && c.inst.id !== undefined) {
           refresh.push([c.inst.id, ...instanceCols(rule, c.inst, msg, now)])
           continue
@@ -327,7 +331,11 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
         })
     // The rule's firing alerts after this check: the changed ones plus the untouched open ones.
     const after = new Map<string, Instance>(mine)
-    for (const c of changes) after.set(c.inst.subject, c.inst)
+    const rendered = new Map<string, string>()
+    for (const c of changes) {
+      after.set(c.inst.subject, c.inst)
+      if (c.message !== undefined && c.inst.state === 'firing') rendered.set(c.inst.subject, c.message)
+    }
     for (const inst of after.values()) {
       if (inst.state !== 'firing') continue
       firing.push({
@@ -336,7 +344,7 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
         subject: inst.subject,
         severity: rule.severity,
         value: inst.value,
-        message: messageOf(rule, inst, 'firing'),
+        message: rendered.get(inst.subject) ?? messageOf(rule, inst, 'firing'),
         silenced: silencedBy(silences, rule, inst, now) !== undefined,
       })
     }
