@@ -195,8 +195,22 @@ export class MqttConnection extends EventEmitter {
         this.emit('connect')
         return
       }
+      // A broker that never answers the SUBSCRIBE must not hold the readings back: go on without it.
+      let announced = false
+      const announce = (): void => {
+        if (announced || gen !== this.generation) return
+        announced = true
+        clearTimeout(subackTimer)
+        this.emit('connect')
+      }
+      const subackTimer = setTimeout(() => {
+        if (announced || gen !== this.generation) return
+        o.log?.warn(`mqtt ${o.label ?? 'broker'}: no SUBACK for ${topics.join(', ')} in ${o.connectTimeoutMs ?? 10_000} ms; publishing anyway`, {url: o.url})
+        announce()
+      }, o.connectTimeoutMs ?? 10_000)
+      subackTimer.unref?.()
       client.subscribe(topics, {qos: 1}, (err, granted) => {
-        if (gen !== this.generation) return
+        if (gen !== this.generation || announced) return
         // A refused filter (SUBACK 0x80, e.g. a broker ACL) leaves that downlink silent: say so at error level.
         const refused = err ? topics : (granted ?? []).filter(g => g.qos === 0x80).map(g => g.topic)
         if (refused.length > 0)
@@ -204,7 +218,7 @@ export class MqttConnection extends EventEmitter {
             url: o.url,
             hint: 'check the broker ACL: the bridge reads RPC and attribute updates from these topics',
           })
-        this.emit('connect')
+        announce()
       })
     })
     client.on('message', (topic: string, payload: Buffer) => {

@@ -126,6 +126,76 @@ describe('MqttConnection reconnect (fake timers)', () => {
   })
 })
 
+/** A client that connects and answers SUBSCRIBE as told: never, or with the granted QoS list. */
+class SubscribingClient extends EventEmitter implements MqttClientLike {
+  subscribed: string[] = []
+  constructor(private readonly suback: 'never' | number[]) {
+    super()
+    queueMicrotask(() => this.emit('connect'))
+  }
+  subscribe(topics: string[], _o: object, cb: (err: Error | null, granted?: {topic: string; qos: number}[]) => void): unknown {
+    this.subscribed.push(...topics)
+    const s = this.suback
+    if (s !== 'never')
+      queueMicrotask(() =>
+        cb(
+          null,
+          topics.map((topic, i) => ({topic, qos: s[i] ?? 1})),
+        ),
+      )
+    return this
+  }
+  publish(): unknown {
+    return this
+  }
+  end(_f: boolean, _o: object, cb: () => void): unknown {
+    cb()
+    return this
+  }
+}
+
+describe('MqttConnection subscriptions (the downlink)', () => {
+  afterEach(() => vi.useRealTimers())
+  const lines: string[] = []
+  const log = {debug: () => {}, info: () => {}, warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`)} as never
+
+  it("subscribes before 'connect'; a refused filter is an error line; a broker that never sends SUBACK does not hold the readings back", async () => {
+    vi.useFakeTimers()
+    const topics = ['v1/gateway/rpc', 'v1/gateway/attributes']
+    for (const [suback, wantConnectAt, line] of [
+      [[1, 1], 0, undefined],
+      [[1, 0x80], 0, 'error mqtt broker: subscription refused for v1/gateway/attributes'],
+      ['never', 2000, 'warn mqtt broker: no SUBACK for v1/gateway/rpc, v1/gateway/attributes in 2000 ms; publishing anyway'],
+    ] as const) {
+      lines.length = 0
+      const client = new SubscribingClient(suback as 'never' | number[])
+      const c = new MqttConnection({
+        url: 'mqtt://x',
+        clientId: 't',
+        reconnect: {minMs: 1000, maxMs: 8000},
+        connectTimeoutMs: 2000,
+        subscriptions: topics,
+        log,
+        connect: () => client,
+      })
+      const t0 = Date.now()
+      let connectAt: number | undefined
+      c.on('connect', () => (connectAt = Date.now() - t0))
+      c.start()
+      await vi.advanceTimersByTimeAsync(1999)
+      if (wantConnectAt === 0) expect(connectAt).toBe(0)
+      else expect(connectAt).toBeUndefined()
+      await vi.advanceTimersByTimeAsync(10)
+      expect(connectAt).toBe(wantConnectAt)
+      expect(client.subscribed).toEqual(topics)
+      expect(c.connected).toBe(true)
+      if (line) expect(lines).toContainEqual(line)
+      else expect(lines).toEqual([])
+      await c.stop()
+    }
+  })
+})
+
 describe('MqttConnection against a real broker (aedes)', () => {
   it('resolves on PUBACK, counts messages/bytes, rejects pending publishes when the connection is lost, reconnects', async () => {
     const broker = await startAedes()
