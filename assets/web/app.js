@@ -461,6 +461,9 @@
       ])
       const d = stats?.device
       const inv = events?.device
+      // Its alerts (issue 16): device kinds name the MAC, latency the IP.
+      const subjects = [...new Set([inv?.mac, d?.mac, inv?.ip, d?.ip].filter(Boolean))]
+      const alerts = ready('alerts') && subjects.length ? await subjectAlerts(subjects) : null
       const chartEl = h('div', {class: 'chart', id: 'chart-device'})
       const latEl = h('div', {class: 'chart', id: 'chart-device-latency'})
       render(
@@ -542,6 +545,7 @@
               ),
             )
           : null,
+        alertsCard(alerts, 'device-alerts'),
         events ? card('Events', eventsTable(events.events, false)) : null,
       )
       if (hist) {
@@ -680,6 +684,8 @@
 
     async meter(id) {
       const [s, r] = await Promise.all([api(`/meters/${encodeURIComponent(id)}/network_stats`), api(`/meters/${encodeURIComponent(id)}/readings?limit=200`)])
+      // Its alerts (issue 16): meter kinds name the meter id.
+      const alerts = ready('alerts') ? await subjectAlerts([String(s.meter_id), id]) : null
       const bwEl = h('div', {class: 'chart', id: 'chart-meter-bw'})
       const pkEl = h('div', {class: 'chart', id: 'chart-meter-pk'})
       const rdEl = h('div', {class: 'cols', id: 'chart-meter-readings'})
@@ -692,6 +698,7 @@
           {class: 'muted'},
           s.timestamp ? `latest metrics row ${fmtTime(s.timestamp)}, ${s.rows} rows` : 'No network metrics yet (the bridge writes a row per metrics interval).',
         ),
+        alertsCard(alerts, 'meter-alerts'),
         h(
           'div',
           {class: 'grid'},
@@ -794,6 +801,40 @@
 
   // Pages defined in their own files (map.js: Map and Scan, issue 17), loaded before this one.
   Object.assign(pages, window.netmonPages || {})
+
+  /** Alerts of these subjects (newest first, at most 20), or null when the route fails. */
+  async function subjectAlerts(subjects) {
+    return api(`/api/alerts?subject=${encodeURIComponent([...new Set(subjects)].join(','))}&limit=20`).catch(() => null)
+  }
+
+  /** A card listing alerts (firing, then pending, then resolved), hidden when there are none. */
+  function alertsCard(r, id) {
+    if (!r?.alerts.length) return null
+    const order = {firing: 0, pending: 1, resolved: 2}
+    const list = [...r.alerts].sort((a, b) => (order[a.state] ?? 3) - (order[b.state] ?? 3) || b.updated_at_ms - a.updated_at_ms)
+    return h(
+      'section',
+      {class: 'card alerts', id},
+      h('h2', {}, `Alerts (${list.filter(a => a.state === 'firing').length} firing)`),
+      h(
+        'ul',
+        {},
+        list.map(a =>
+          h(
+            'li',
+            {'data-alert': String(a.id), 'data-state': a.state},
+            h('span', {class: `badge sev-${a.severity}`}, a.severity),
+            ' ',
+            h('strong', {}, a.rule),
+            ` ${a.state} · `,
+            a.message || a.subject,
+            ' ',
+            h('span', {class: 'muted'}, `since ${ago(a.fired_at_ms ?? a.started_at_ms)}${a.acked ? ' · acked' : ''}`),
+          ),
+        ),
+      ),
+    )
+  }
 
   function eventsTable(events, withDevice = true) {
     const rows = [...events].reverse()

@@ -12,6 +12,10 @@ export default class AlertsList extends NetmonCommand {
   static override flags = {
     state: Flags.string({description: 'Only alerts in this state', options: [...STATES]}),
     since: Flags.string({description: 'Only alerts updated since (ISO-8601, epoch ms, or a duration back from now such as 24h)'}),
+    subject: Flags.string({
+      description: 'Only alerts of these subjects (comma-separated: a MAC, an IP, a meter id, bridge, a job name)',
+      helpValue: 'SUBJECT,…',
+    }),
     limit: Flags.integer({description: 'At most this many', default: 1000, min: 1}),
     db: dbFlag,
   }
@@ -20,7 +24,7 @@ export default class AlertsList extends NetmonCommand {
     const {flags} = await this.parse(AlertsList)
     const since = flags.since === undefined ? undefined : parseTime(flags.since, Date.now(), '--since')
     const store = await this.openStore(flags.db)
-    const alerts = await listAlerts(store, {state: flags.state, since, limit: flags.limit})
+    const alerts = await listAlerts(store, {state: flags.state, since, limit: flags.limit, subjects: flags.subject?.split(',').map(s => s.trim())})
     this.out(() =>
       alerts.length === 0
         ? 'no alerts'

@@ -47,9 +47,13 @@ const view = (r: Record<string, unknown>): AlertView => ({
 
 export const STATES = ['pending', 'firing', 'resolved'] as const
 
-export async function listAlerts(store: Store, o: {state?: string; since?: number; limit?: number} = {}): Promise<AlertView[]> {
+export async function listAlerts(store: Store, o: {state?: string; since?: number; limit?: number; subjects?: string[]} = {}): Promise<AlertView[]> {
   const where: string[] = []
   const args: (string | number)[] = []
+  if (o.subjects?.length) {
+    where.push('subject IN (SELECT value FROM json_each(?))')
+    args.push(JSON.stringify(o.subjects))
+  }
   if (o.state) {
     where.push('state = ?')
     args.push(o.state)

@@ -359,6 +359,24 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       // The pending rule is not listed.
       expect(items.join('\n')).not.toContain('ui-later')
       await shot(w, 'overview-alerts')
+
+      // Each device page lists that device's alerts (firing first), its meter page the meter's.
+      const mine = (await runCli(['alerts', 'list', '--subject', 'AA:BB:CC:DD:EE:02', '--json'], {db: tmp.db})).json.alerts as {rule: string; state: string}[]
+      expect(mine.map(a => `${a.rule} ${a.state}`).sort()).toEqual(['ui-heavy firing', 'ui-later pending'])
+      await visit(w, '#/device/AA:BB:CC:DD:EE:02', 'device')
+      const dev = w.page.locator('#device-alerts')
+      await dev.waitFor({state: 'visible'})
+      expect(await dev.locator('h2').innerText()).toBe('Alerts (1 firing)')
+      expect(await dev.locator('li').evaluateAll(l => l.map(x => (x as HTMLElement).dataset.state))).toEqual(['firing', 'pending'])
+      expect((await dev.locator('li').allInnerTexts()).join('\n')).toMatch(/critical ui-heavy firing · Office desktop used/)
+      await shot(w, 'device-alerts')
+      const meterRules = join(tmp.dir, 'ui-meter.yaml')
+      writeFileSync(meterRules, 'rules:\n  - {name: ui-meter-quiet, kind: meter_down, no_reading_for: 1s, scope: {meter: m2}}\n')
+      expect((await runCli(['alerts', 'check', '--rules', meterRules], {db: tmp.db})).code).toBe(3)
+      await visit(w, '#/meter/m2', 'meter')
+      expect(await w.page.locator('#meter-alerts li').allInnerTexts()).toEqual([expect.stringMatching(/ui-meter-quiet firing/)])
+      await visit(w, '#/meter/m1', 'meter')
+      expect(await w.page.locator('#meter-alerts').count()).toBe(0)
       expect(w.problems).toEqual([])
     } finally {
       await w.page.close()

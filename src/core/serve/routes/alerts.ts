@@ -43,17 +43,24 @@ export function alertRoutes(): RouteDef[] {
       summary: 'Alert instances, newest first, optionally by state (pending, firing, resolved)',
       description: "The alerts the last evaluation (`netmon alerts check` or the agent's alerts job) stored; silenced alerts are listed too.",
       capability: 'alerts',
-      cli: 'netmon alerts list [--state] [--since] [--limit]',
+      cli: 'netmon alerts list [--state] [--since] [--subject] [--limit]',
       query: query({
         state: z
           .enum(STATES, {message: `expected one of ${STATES.join(', ')}`})
           .optional()
           .meta({description: 'Only alerts in this state'}),
         since: queryTime('Only alerts updated since').optional(),
+        subject: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({description: 'Only alerts of these subjects (comma-separated: a MAC, an IP, a meter id, bridge, a job name)'}),
         limit: queryInt(1, 10_000, 'At most this many (default 1000)').optional(),
       }),
       response: alertListSchema,
-      run: async ({store}, {query}) => ({alerts: await listAlerts(store, {state: query.state, since: query.since, limit: query.limit ?? 1000})}),
+      run: async ({store}, {query}) => ({
+        alerts: await listAlerts(store, {state: query.state, since: query.since, limit: query.limit ?? 1000, subjects: query.subject?.split(',')}),
+      }),
     }),
     route({
       method: 'POST',
