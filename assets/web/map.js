@@ -173,6 +173,11 @@
             h('span', {class: 'dot'}),
             'unknown · size = traffic counted · thick border = gateway/switch · dashed = assumed link (no switch reported it) · click a device for its page',
           ),
+          h(
+            'div',
+            {class: 'legend muted'},
+            'shape = type: diamond router · rounded square switch or server · square printer · barrel NAS · triangle camera · tag phone · hexagon media · octagon IoT · circle computer or unknown',
+          ),
           h('div', {id: 'map-graph'}),
         ),
         h('div', {id: 'map-tables'}),

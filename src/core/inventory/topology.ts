@@ -310,7 +310,6 @@ export function buildDeviceMap(input: MapInput): DeviceMap {
   }
 
   const nodes: MapNode[] = []
-  const byDevice = new Map<number, MapNode>()
   const byIp = new Map<string, MapNode>()
   const byMac = new Map<string, MapNode>()
   const trafficOf = (d: {mac: string | null; ip: string | null}) =>
@@ -342,7 +341,6 @@ export function buildDeviceMap(input: MapInput): DeviceMap {
       in_inventory: true,
     }
     nodes.push(n)
-    byDevice.set(d.id, n)
     if (d.ip) byIp.set(d.ip, n)
     if (d.mac) byMac.set(d.mac, n)
   }
