@@ -55,7 +55,12 @@ export function classifyDeviceKey(text: string): DeviceKey {
 
 /** True when promoting a device to this name would make the name unreachable (it reads as a MAC or IP). */
 export function looksLikeAddress(name: string): boolean {
-  return classifyDeviceKey(name).kind !== 'name'
+  try {
+    return classifyDeviceKey(name).kind !== 'name'
+  } catch {
+    // A malformed address (10.0.0.300, zz:zz) reads as one all the same.
+    return name.trim() !== ''
+  }
 }
 
 /** One candidate for an error message: `AA:BB:CC:DD:EE:01 192.168.1.10 "laptop"`. */

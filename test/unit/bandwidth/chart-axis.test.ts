@@ -72,6 +72,8 @@ describe('device text (resolve.ts)', () => {
     expect(() => classifyDeviceKey('   ')).toThrow(/no device given/)
     expect(looksLikeAddress('aa-bb-cc-dd-ee-01')).toBe(true)
     expect(looksLikeAddress('laptop')).toBe(false)
+    expect(looksLikeAddress('zz:zz')).toBe(true)
+    expect(looksLikeAddress('10.0.0.300')).toBe(true)
   })
   it('candidates read as MAC, IP, name (and the hostname when it differs)', () => {
     expect(candidateLabel({mac: 'AA:BB:CC:22:00:03', ip: '10.77.22.12', name: null, hostname: 'nas'})).toBe('AA:BB:CC:22:00:03 10.77.22.12 "nas"')
