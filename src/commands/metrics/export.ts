@@ -81,17 +81,29 @@ With --json the command prints a summary of what it wrote (needs --out FILE, sin
 }
 
 async function renderList(datasets: DatasetInfo[]): Promise<string> {
-  // cli-table3 only for --list: a top-level import would slow every export's start-up.
-  const {default: Table} = await import('cli-table3')
-  const t = new Table({
-    head: ['dataset', 'filters', 'columns'],
-    style: {head: [], border: []},
-    wordWrap: true,
-    colWidths: [20, 24, 70],
-  })
-  for (const d of datasets) {
-    const filters = d.filters.map(f => `--${f}`).join(' ') + (d.resolutions.length ? `\n(${d.resolutions.join(', ')})` : '')
-    t.push([`${d.name}\n\n${d.description}`, filters || '(none)', d.columns.map(c => c.name).join(', ')])
+  // One block per dataset: its name and whole description on the first line, then its filters and
+  // columns, each wrapped at the terminal's width (a table cell cut descriptions into 20-column
+  // slivers). --json gives the same as data.
+  const width = Math.max(60, process.stdout.columns ?? 100)
+  const wrap = (prefix: string, text: string): string => {
+    const out: string[] = []
+    let line = prefix
+    for (const word of text.split(' ')) {
+      if (line.length + word.length > width && line.length > prefix.length) {
+        out.push(line.trimEnd())
+        line = ' '.repeat(prefix.length)
+      }
+      line += `${word} `
+    }
+    out.push(line.trimEnd())
+    return out.join('\n')
   }
-  return t.toString()
+  return datasets
+    .map(d => {
+      const filters = d.filters.map(f => `--${f}`).join(' ') + (d.resolutions.length ? ` (resolutions: ${d.resolutions.join(', ')})` : '')
+      return [wrap(`${d.name}: `, d.description), wrap('  filters: ', filters || '(none)'), wrap('  columns: ', d.columns.map(c => c.name).join(', '))].join(
+        '\n',
+      )
+    })
+    .join('\n\n')
 }

@@ -91,6 +91,9 @@ describe('output', () => {
     for (const d of DATASETS) expect(human.stdout).toContain(d.name)
     expect(human.stdout).toContain('first_seen_ms')
     const json = await runCli(['metrics', 'export', '--list', '--json'], {db: t.db})
+    // Every description whole (issue 17: none cut into narrow cells or truncated), however wrapped.
+    const flat = human.stdout.replace(/\s+/g, ' ')
+    for (const d of json.json.datasets as {name: string; description: string}[]) expect(flat).toContain(`${d.name}: ${d.description.replace(/\s+/g, ' ')}`)
     const events = json.json.datasets.find((d: {name: string}) => d.name === 'events')
     expect(events.columns.map((c: {name: string}) => c.name)).toEqual(['ts', 'ts_ms', 'id', 'type', 'device_id', 'mac', 'detail'])
     expect(events.columns[0]).toEqual({name: 'ts', type: 'time_iso', description: expect.any(String)})
