@@ -50,16 +50,6 @@ export function scopeWhere(scope: Scope): {sql: string; args: (string | number)[
   return {sql: '1', args: []}
 }
 
-/** Devices in scope with id > after (new devices, whether a scan or `bandwidth register` added them). */
-export async function newDevices(store: Store, scope: Scope, after: number, limit: number): Promise<DeviceRef[]> {
-  const w = scopeWhere(scope)
-  return store.query<DeviceRef>(`SELECT ${DEVICE_COLS} FROM devices d WHERE d.id > ? AND ${w.sql} ORDER BY d.id LIMIT ?`, [after, ...w.args, limit])
-}
-
-export async function lastDeviceId(store: Store): Promise<number> {
-  return Number((await store.get<{m: number}>('SELECT coalesce(max(id), 0) AS m FROM devices'))?.m ?? 0)
-}
-
 /** Devices in scope with ids > after from the given event rows' devices, in one statement. */
 export async function devicesIn(store: Store, scope: Scope, ids: number[]): Promise<Map<number, DeviceRef>> {
   if (ids.length === 0) return new Map()
