@@ -14,6 +14,7 @@
  */
 import {bigToIp, parseIpLiteral} from '../scan/targets.js'
 import {vendorLabel, type MacKind} from '../scan/vendor.js'
+import type {DeviceView} from './queries.js'
 
 export const DEVICE_TYPES = ['router', 'switch', 'printer', 'nas', 'camera', 'phone', 'media', 'iot', 'server', 'computer', 'unknown'] as const
 export type DeviceType = (typeof DEVICE_TYPES)[number]
@@ -21,19 +22,11 @@ export type DeviceRole = 'gateway' | 'switch' | 'self' | 'host'
 
 // ---------------------------------------------------------------- inputs
 
-export interface MapDeviceIn {
-  id: number
-  mac: string | null
-  mac_kind: MacKind | null
-  ip: string | null
-  name: string | null
-  hostname: string | null
-  vendor: string | null
-  known: boolean
-  status: 'online' | 'offline' | 'unknown'
-  last_seen_ms: number
-  open_ports: number[]
-}
+/** A device as the inventory lists it (queries.ts DeviceView), minus the ISO time fields. */
+export type MapDeviceIn = Pick<
+  DeviceView,
+  'id' | 'mac' | 'mac_kind' | 'ip' | 'name' | 'hostname' | 'vendor' | 'known' | 'status' | 'last_seen_ms' | 'open_ports'
+>
 
 export interface MapTrafficIn {
   total_bytes: number
