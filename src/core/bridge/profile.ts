@@ -126,15 +126,33 @@ export class ProfileJob {
   /** A new association: catch up at once (rows captured while the link was down). */
   associated(): void {
     this.prepared = undefined
-    if (this.cycle) this.deps.cycling?.(false)
+    this.release()
     this.cycle = undefined
     this.status.catchingUp = false
     this.dueAt = 0
   }
 
+  /** Holds one of the daemon's catch-up turns (taken before the first await of a cycle, so no race). */
+  private turn = false
+
+  private release(): void {
+    if (this.turn) this.deps.cycling?.(false)
+    this.turn = false
+  }
+
+  /**
+   * The association is gone (link error, backoff, stop): give up the cycle in progress, so a dead
+   * meter never holds one of the daemon's catch-up turns; the next association starts a new one.
+   */
+  suspend(): void {
+    this.release()
+    this.cycle = undefined
+    this.status.catchingUp = false
+  }
+
   /** Work to do now (a cycle in progress, or one due). */
   pending(): boolean {
-    if (this.deps.throttled?.(this.cycle !== undefined)) return false
+    if (this.deps.throttled?.(this.turn)) return false
     return this.cycle !== undefined || this.now() >= this.dueAt
   }
 
@@ -147,16 +165,17 @@ export class ProfileJob {
    * a refusal of the object itself is recorded and retried at the next `every`.
    */
   async step(client: DlmsClient): Promise<void> {
+    if (!this.turn) {
+      this.turn = true
+      this.deps.cycling?.(true)
+    }
     try {
       if (this.last === undefined) {
         this.last = await this.deps.lastCapture()
         this.status.lastCaptureTs = this.last
       }
       if (!this.prepared) this.prepared = await this.prepare(client)
-      if (!this.cycle) {
-        this.cycle = await this.startCycle(client, this.prepared)
-        this.deps.cycling?.(true)
-      }
+      if (!this.cycle) this.cycle = await this.startCycle(client, this.prepared)
       this.status.catchingUp = true
       const done = await this.read(client, this.prepared, this.cycle)
       this.status.lastError = null
@@ -173,7 +192,7 @@ export class ProfileJob {
   }
 
   private endCycle(): void {
-    if (this.cycle) this.deps.cycling?.(false)
+    this.release()
     this.cycle = undefined
     this.status.catchingUp = false
     this.status.cycles++

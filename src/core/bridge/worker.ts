@@ -249,6 +249,7 @@ export class MeterWorker {
   private async closeClient(): Promise<void> {
     const c = this.client
     this.client = undefined
+    for (const p of this.deps.profiles ?? []) p.suspend()
     if (c) await c.close()
     const r = this.reservation
     this.reservation = undefined

@@ -308,4 +308,78 @@ describe('bridge load-profile catch-up (fast simulated clock, real broker, bridg
     checkExactlyOnce(publishedRows(broker, 'Meter C1', 'energy_wh'), await meterProfile(noRange.ports[0]!), 'energy_wh')
     checkExactlyOnce(publishedRows(broker, 'Meter C2', 'energy_wh'), await meterProfile(noSelective.ports[0]!), 'energy_wh')
   })
+
+  it('ten meters (more than the 8 catch-up turns), nine cut mid-catch-up: one still waiting for a turn completes; after the cut all exactly once', async () => {
+    const sim = await startSimulator({port: 0, meters: 10, now: fastClock(), profileRows: 2000})
+    sims.push(sim)
+    const proxies = await Promise.all(sim.ports.map(p => cuttableProxy(p)))
+    const db = join(tmp.dir, 'd.db')
+    const cfg = join(tmp.dir, 'd.json')
+    const ids = sim.ports.map((_, i) => `d${i}`)
+    writeConfig(
+      cfg,
+      proxies.map((p, i) => ({id: ids[i], name: `Meter D${i}`, host: '127.0.0.1', port: p.port})),
+      {
+        defaults: {
+          poll_interval: '500ms',
+          timeout: '3s',
+          reconnect: {min: '200ms', max: '1s'},
+          obis: {'1.0.32.7.0.255': 'voltage_v'},
+          profiles: [{obis: PROFILE, every: '1s', max_rows: 2, backfill: '72h', columns: {'1.0.1.8.0.255': 'energy_wh'}}],
+        },
+      },
+    )
+    bridge = spawnCli(['bridge', 'run', '--config', cfg, '--db', db, '--log-format', 'json'])
+    try {
+      // 288 rows in reads of 2 (and at most 20 unacknowledged): long cycles. Cut nine meters as soon as the catch-ups run.
+      let most = 0
+      const snap = await waitFor(
+        'catch-ups running',
+        async () => {
+          const s = await status(db)
+          const n = s.meters.filter((m: any) => m.profiles?.[0]?.catching_up).length
+          most = Math.max(most, n)
+          return n >= 8 ? s : undefined
+        },
+        60_000,
+        100,
+      )
+      expect(most, 'catch-up cycles at once').toBe(8)
+      // The one left connected is a meter still waiting for a turn: the eight dead ones must give theirs up.
+      const waiting = ids.find(id => !profileOf(snap, id)?.catching_up && !profileOf(snap, id)?.rows_caught_up)
+      expect(waiting, 'a meter still waiting for its first turn').toBeDefined()
+      ids.forEach((id, i) => id !== waiting && proxies[i]!.cut())
+      await waitFor(
+        'the meter that waited caught up (the dead ones gave their turns up)',
+        async () => {
+          const p = profileOf(await status(db), waiting!)
+          return p && p.rows_caught_up >= 288 && !p.catching_up
+        },
+        20_000,
+        300,
+      )
+      for (const p of proxies) p.restore()
+      await waitFor(
+        'all caught up',
+        async () => {
+          const s = await status(db)
+          return (
+            ids.every(id => {
+              const p = profileOf(s, id)
+              return p && p.rows_caught_up >= 288 && !p.catching_up
+            }) && s.outbox.depth === 0
+          )
+        },
+        90_000,
+        300,
+      )
+    } finally {
+      bridge.kill('SIGTERM')
+      await bridge.exited
+      for (const p of proxies) await p.close()
+    }
+    for (const [i, port] of sim.ports.entries()) {
+      checkExactlyOnce(publishedRows(broker, `Meter D${i}`, 'energy_wh'), await meterProfile(port), 'energy_wh')
+    }
+  })
 })
