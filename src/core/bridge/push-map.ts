@@ -14,14 +14,13 @@
  * name: the value of 0.0.42.0.0.255 attribute 2 when the list is known, otherwise any top-level text element of
  * the body equal to a configured logical_device_name (the convention puts it first or second).
  */
-import {dataToNumber, toPlain, type DlmsData} from '../dlms/codec/axdr.js'
+import {dataToNumber, type DlmsData} from '../dlms/codec/axdr.js'
 import type {DataNotification} from '../dlms/codec/apdu/notification.js'
-import {dateTimeToDate, dateTimeToIso} from '../dlms/codec/datetime.js'
+import {dateTimeToDate} from '../dlms/codec/datetime.js'
 import {formatObis} from '../dlms/codec/obis.js'
-import {applyScaler, unitSymbol} from '../dlms/codec/units.js'
 import {dataToDateTime, parseScalerUnit, type ScalerUnit} from '../dlms/cosem.js'
 import type {MeterConfig, ObisSpec, PushObjectSpec} from './config.js'
-import {convertUnit} from './worker.js'
+import {convertValue} from './worker.js'
 
 export const LOGICAL_DEVICE_NAME = '0.0.42.0.0.255'
 export const CLOCK = '0.0.1.0.0.255'
@@ -117,38 +116,20 @@ function listFor(n: DataNotification, m: MeterConfig): {list?: PushObjectSpec[];
 }
 
 /** Rounds away binary noise from scaling (0.1 * 3 → 0.30000000000000004), as the poller does. */
-const tidy = (v: number): number => (Number.isInteger(v) ? v : Number(v.toPrecision(12)))
-
-function plain(d: DlmsData): number | string | boolean | null {
-  const v = toPlain(d)
-  if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v
-  return JSON.stringify(v)
-}
-
 export interface MapOptions {
   /** The scaler the poller read for this OBIS (used when the push does not carry attribute 3). */
   scalerFor?: (obis: string) => ScalerUnit | undefined
 }
 
+/** A pushed value converted as a polled one is (worker.ts convertValue); what it could not do goes to `notes`. */
 function convert(o: ObisSpec, d: DlmsData, su: ScalerUnit | undefined, notes: string[]): number | string | boolean | null {
-  if (o.classId === 8) {
-    const dt = dataToDateTime(d)
-    return dt ? dateTimeToIso(dt) : null
-  }
-  if (o.classId === 3 || o.classId === 4) {
-    const n = dataToNumber(d)
-    if (n === undefined || d.type === 'boolean') return plain(d)
-    let v = su ? applyScaler(d.type === 'int64' || d.type === 'uint64' ? d.value : n, su.scaler) : n
-    if (!su) notes.push(`${o.obis} (${o.key}): no scaler_unit in the push and none read by polling; stored unscaled`)
-    if (o.unit) {
-      const from = su ? unitSymbol(su.unit) : ''
-      const conv = convertUnit(v, from, o.unit)
-      if (conv === undefined) notes.push(`${o.obis} (${o.key}): cannot convert ${from || 'a unitless value'} to ${o.unit}; stored unconverted`)
-      else v = conv
-    }
-    return tidy(v)
-  }
-  return plain(d)
+  return convertValue(o, d, su, p =>
+    notes.push(
+      p.kind === 'no_scaler'
+        ? `${o.obis} (${o.key}): no scaler_unit in the push and none read by polling; stored unscaled`
+        : `${o.obis} (${o.key}): cannot convert ${p.from || 'a unitless value'} to ${p.to}; stored unconverted`,
+    ),
+  )
 }
 
 /** Maps a notification of meter `m` to telemetry values. */

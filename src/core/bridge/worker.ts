@@ -457,24 +457,39 @@ export class MeterWorker {
 
   /** A value as the poll publishes it (scaled, unit-converted, clock as ISO); `su` for objects not polled. */
   convert(o: ObisSpec, d: DlmsData, su: ScalerUnit | undefined = this.scalers.get(o.key)): number | string | boolean | null {
-    if (o.classId === 8) {
-      const dt = dataToDateTime(d)
-      return dt ? dateTimeToIso(dt) : null
-    }
-    if (o.classId === 3 || o.classId === 4) {
-      const n = dataToNumber(d)
-      if (n === undefined || d.type === 'boolean') return plain(d)
-      let v = su ? applyScaler(d.type === 'int64' || d.type === 'uint64' ? d.value : n, su.scaler) : n
-      if (o.unit) {
-        const from = su ? unitSymbol(su.unit) : ''
-        const conv = convertUnit(v, from, o.unit)
-        if (conv === undefined) this.warnOnce(o, `cannot convert ${from || 'a unitless value'} to ${o.unit}; publishing it unconverted`)
-        else v = conv
-      }
-      return tidy(v)
-    }
-    return plain(d)
+    return convertValue(o, d, su, p => {
+      if (p.kind === 'unit') this.warnOnce(o, `cannot convert ${p.from || 'a unitless value'} to ${p.to}; publishing it unconverted`)
+    })
   }
+}
+
+/** What convertValue could not do: no scaler_unit known for a register, or a unit it cannot convert. */
+export type ValueProblem = {kind: 'no_scaler'} | {kind: 'unit'; from: string; to: string}
+
+/**
+ * One COSEM value as the bridge publishes and stores it, whether polled or pushed: a clock
+ * (class 8) as ISO-8601, a register (class 3/4) scaled by its scaler_unit and converted to the
+ * configured unit, anything else as plain data. `problem` hears what could not be applied.
+ */
+export function convertValue(o: ObisSpec, d: DlmsData, su: ScalerUnit | undefined, problem?: (p: ValueProblem) => void): number | string | boolean | null {
+  if (o.classId === 8) {
+    const dt = dataToDateTime(d)
+    return dt ? dateTimeToIso(dt) : null
+  }
+  if (o.classId === 3 || o.classId === 4) {
+    const n = dataToNumber(d)
+    if (n === undefined || d.type === 'boolean') return plain(d)
+    let v = su ? applyScaler(d.type === 'int64' || d.type === 'uint64' ? d.value : n, su.scaler) : n
+    if (!su) problem?.({kind: 'no_scaler'})
+    if (o.unit) {
+      const from = su ? unitSymbol(su.unit) : ''
+      const conv = convertUnit(v, from, o.unit)
+      if (conv === undefined) problem?.({kind: 'unit', from, to: o.unit})
+      else v = conv
+    }
+    return tidy(v)
+  }
+  return plain(d)
 }
 
 function plain(d: DlmsData): number | string | boolean | null {
