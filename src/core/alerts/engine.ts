@@ -31,6 +31,17 @@ interface AlertRow {
   clear_since: number | null
   last_notified_at: number | null
   acked_at: number | null
+  updated_at: number
+}
+
+/** Per rule, its open alerts as one comparable text (id, subject, state, last update). */
+function stampOpen(rows: readonly Pick<AlertRow, 'id' | 'rule' | 'subject' | 'state' | 'updated_at'>[]): Map<string, string> {
+  const by = new Map<string, string[]>()
+  for (const r of rows) {
+    if (!by.has(r.rule)) by.set(r.rule, [])
+    by.get(r.rule)!.push(`${r.id}:${r.subject}:${r.state}:${r.updated_at}`)
+  }
+  return new Map([...by].map(([rule, xs]) => [rule, xs.sort().join('|')]))
 }
 
 const toInstance = (r: AlertRow): Instance => ({
@@ -211,13 +222,15 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
   const [openRows, ruleStates, silences] = await Promise.all([
     // Only what the state machine carries on (each open alert is one row per check: keep it narrow).
     store.query<AlertRow>(
-      `SELECT id, rule, subject, state, started_at, fired_at, resolved_at, last_active_at, clear_since, last_notified_at, acked_at, value, "values", vars
+      `SELECT id, rule, subject, state, started_at, fired_at, resolved_at, last_active_at, clear_since, last_notified_at, acked_at, value, "values", vars, updated_at
          FROM alerts WHERE state IN ('pending', 'firing')`,
     ),
     store.query<{rule: string; cursor: number | null}>('SELECT rule, cursor FROM alert_rule_state'),
     activeSilences(store, now),
   ])
   const cursors = new Map(ruleStates.map(r => [r.rule, r.cursor === null ? undefined : Number(r.cursor)]))
+  // What each rule's open alerts looked like when this check read them (compare-and-set below).
+  const openStamp = stampOpen(openRows)
   const open = new Map<string, Map<string, Instance>>()
   for (const r of openRows) {
     if (!open.has(r.rule)) open.set(r.rule, new Map())
@@ -259,12 +272,19 @@ export async function runCheck(store: Store, set: RuleSet, o: CheckOptions = {})
         r.cursor === null ? undefined : Number(r.cursor),
       ]),
     )
+    const nowOpen = stampOpen(
+      await tx.query<Pick<AlertRow, 'id' | 'rule' | 'subject' | 'state' | 'updated_at'>>(
+        `SELECT id, rule, subject, state, updated_at FROM alerts WHERE state IN ('pending', 'firing')`,
+      ),
+    )
     const refresh: unknown[][] = []
     const states: unknown[][] = []
     for (const plan of plans) {
       const {rule, ev, changes} = plan
-      // Compare-and-set: a concurrent check that already moved an event rule's cursor wins; this one skips the rule.
-      plan.applied = !EVENT_KINDS.has(rule.kind) || stored.get(rule.name) === plan.startCursor
+      // Compare-and-set: a concurrent check that already moved an event rule's cursor, or changed its
+      // open alerts (opened one for a new subject, fired, resolved, refreshed), wins; this one skips
+      // the rule rather than open a second alert or notify a transition twice.
+      plan.applied = (!EVENT_KINDS.has(rule.kind) || stored.get(rule.name) === plan.startCursor) && nowOpen.get(rule.name) === openStamp.get(rule.name)
       if (!plan.applied) continue
       for (const c of changes) {
         const msg = messageOf(rule, c.inst, c.inst.state)
