@@ -299,7 +299,7 @@ function inventorySeed(): Stmt[] {
   ]
 }
 
-/** Bridge tables (migration 005): meters, readings, per-meter network metrics. */
+/** Bridge tables (migrations 005, 019): meters, readings, load-profile rows, per-meter network metrics. */
 function bridgeSeed(): Stmt[] {
   const meters: unknown[][] = [
     ['main-house', "=cmd|' /C calc'!A0", '127.0.0.1', 4059, 'wrapper', 1000, '[]', 1, T0, T0],
@@ -308,6 +308,19 @@ function bridgeSeed(): Stmt[] {
   ]
   const readings: unknown[][] = []
   const metrics: unknown[][] = []
+  // Load-profile rows (migration 19): two profiles on one meter, capture times interleaved.
+  const profiles: unknown[][] = []
+  for (let i = 0; i < 4; i++) {
+    profiles.push([
+      'garage',
+      '1.0.99.1.0.255',
+      T0 + i * 900_000,
+      JSON.stringify({energy_import_wh: 1000 + i, status: i === 2 ? '=x,"y"' : 'ok'}),
+      T0 + 5_000_000,
+    ])
+    if (i % 2 === 0) profiles.push(['garage', '1.0.99.2.0.255', T0 + i * 900_000, JSON.stringify({power_w: -1.5 * i}), T0 + 5_000_001])
+  }
+  profiles.push(['main-house', '1.0.99.1.0.255', T0, JSON.stringify({energy_import_wh: 7, note: null}), T0 + 1])
   for (const [m, n] of [
     ['main-house', 5],
     ['garage', 3],
@@ -340,6 +353,7 @@ function bridgeSeed(): Stmt[] {
   return [
     ...ins('meters', ['id', 'name', 'host', 'port', 'framing', 'poll_interval_ms', 'obis', 'active', 'created_at', 'updated_at'], meters),
     ...ins('readings', ['meter_id', 'ts', 'values', 'poll_ms'], readings),
+    ...ins('profile_rows', ['meter_id', 'profile', 'capture_ts', 'values', 'read_at'], profiles),
     ...ins(
       'network_metrics',
       [
@@ -402,14 +416,15 @@ export const DATASET_CASES: DatasetCase[] = [
       args: res === 'raw' ? ['--what', 'bandwidth'] : ['--what', 'bandwidth', '--resolution', res],
       storeSql:
         res === 'raw'
-          ? 'SELECT s.device_id, s.ts, s.sent, s.received, 1 AS samples, s.interval_ms, NULL AS peak_bps, d.mac FROM bw_samples s JOIN devices d ON d.id = s.device_id ORDER BY s.device_id, s.ts'
-          : `SELECT r.device_id, r.bucket AS ts, r.sent, r.received, r.samples, ${RES_MS[res]} AS interval_ms, r.peak_bps, d.mac FROM bw_rollup_${res} r JOIN devices d ON d.id = r.device_id ORDER BY r.device_id, r.bucket`,
+          ? 'SELECT s.device_id, s.ts, s.sent, s.received, 1 AS samples, s.interval_ms, NULL AS peak_bps, d.mac, d.name FROM bw_samples s JOIN devices d ON d.id = s.device_id ORDER BY s.device_id, s.ts'
+          : `SELECT r.device_id, r.bucket AS ts, r.sent, r.received, r.samples, ${RES_MS[res]} AS interval_ms, r.peak_bps, d.mac, d.name FROM bw_rollup_${res} r JOIN devices d ON d.id = r.device_id ORDER BY r.device_id, r.bucket`,
       expected: rows =>
         rows.map(r => ({
           ts: iso(r.ts),
           ts_ms: r.ts,
           device_id: r.device_id,
           mac: r.mac,
+          name: r.name,
           bytes_sent: r.sent,
           bytes_received: r.received,
           samples: r.samples,
@@ -422,7 +437,7 @@ export const DATASET_CASES: DatasetCase[] = [
   ),
   {
     args: ['--what', 'bandwidth-totals'],
-    storeSql: 'SELECT t.*, d.mac, d.ip, d.hostname FROM bw_totals t JOIN devices d ON d.id = t.device_id ORDER BY t.device_id',
+    storeSql: 'SELECT t.*, d.mac, d.ip, d.hostname, d.name FROM bw_totals t JOIN devices d ON d.id = t.device_id ORDER BY t.device_id',
     expected: rows => rows.map(statsRow),
     asJson: same,
   },
@@ -527,6 +542,22 @@ export const DATASET_CASES: DatasetCase[] = [
     asJson: embed('values'),
   },
   {
+    args: ['--what', 'profile-rows'],
+    storeSql: 'SELECT p.*, m.name FROM profile_rows p JOIN meters m ON m.id = p.meter_id ORDER BY m.id, m.rowid, p.capture_ts, p.profile',
+    expected: rows =>
+      rows.map(r => ({
+        meter_id: r.meter_id,
+        meter_name: r.name,
+        profile: r.profile,
+        capture_ts: iso(r.capture_ts),
+        capture_ts_ms: r.capture_ts,
+        values: r.values,
+        read_at: iso(r.read_at),
+        read_at_ms: r.read_at,
+      })),
+    asJson: embed('values'),
+  },
+  {
     args: ['--what', 'network-metrics'],
     storeSql: 'SELECT * FROM network_metrics ORDER BY meter_id, timestamp',
     expected: rows =>
@@ -584,6 +615,7 @@ function statsRow(r: Row): Obj {
     'mac',
     'ip',
     'hostname',
+    'name',
     'bytes_sent',
     'bytes_received',
     'total_bytes',
@@ -628,6 +660,7 @@ function statsRow(r: Row): Obj {
     r.mac,
     r.ip,
     r.hostname,
+    r.name,
     sent,
     received,
     sent + received,
