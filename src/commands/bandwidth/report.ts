@@ -94,7 +94,7 @@ JSON: {kind, time_zone, now, now_ms, source, pruned_before, pruned_before_ms, se
     all: Flags.boolean({description: 'One table per device', exclusive: ['mac', 'device']}),
     limit: Flags.integer({description: 'Number of periods (default 24 five-minute/hourly, 30 days, 12 months, 10 years)', min: 1, exclusive: ['since']}),
     since: Flags.string({description: 'List periods from the one holding this time (ISO-8601, epoch ms, or a duration back from now)', exclusive: ['limit']}),
-    tz: Flags.string({description: 'IANA time zone for days/months/years and labels (default: the process time zone)'}),
+    tz: Flags.string({description: 'IANA time zone for days/months/years and labels (default: UTC with --utc, else the process time zone)'}),
     oneline: Flags.boolean({description: 'One ";"-separated line (today, this month, all time) per series', exclusive: [...KIND_FLAGS, 'limit', 'since']}),
     now: Flags.string({description: 'Test only: the time taken as now (ISO-8601 or epoch ms)', hidden: true}),
     db: dbFlag,
@@ -103,7 +103,7 @@ JSON: {kind, time_zone, now, now_ms, source, pruned_before, pruned_before_ms, se
   async run(): Promise<ReportResult | {fields: readonly string[]; lines: OnelineRecord[]}> {
     const {flags} = await this.parse(BandwidthReport)
     const now = flags.now === undefined ? Date.now() : parseTime(flags.now, Date.now(), '--now')
-    const tz = checkZone(flags.tz ?? processZone())
+    const tz = checkZone(flags.tz ?? (flags.utc ? 'UTC' : processZone()))
     const kind: ReportKind = flags.top !== undefined ? 'top' : (KINDS.find(k => flags[k]) ?? 'daily')
     if (flags.oneline && flags.top !== undefined) throw usageError('--oneline cannot be used with --top')
     const store = await this.openStore(flags.db)

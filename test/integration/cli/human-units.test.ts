@@ -132,6 +132,10 @@ describe('one unit scheme in human output', () => {
           .replace(' ', 'T'),
       )
     expect(times(utc.stdout).map(ms)).toEqual(times(local.stdout).map(ms))
+    // bandwidth report's calendar periods follow it too (its --tz wins when given).
+    const rep = await runCli(['bandwidth', 'report', '--utc', '--json'], {db: t.db, env: {TZ: ZONE}})
+    expect(rep.json.time_zone).toBe('UTC')
+    expect((await runCli(['bandwidth', 'report', '--json'], {db: t.db, env: {TZ: ZONE}})).json.time_zone).toBe(ZONE)
     // JSON stays ISO-8601 UTC whatever the zone or --utc.
     const j = await runCli(['devices', 'timeline', '--json'], {db: t.db, env: {TZ: ZONE}})
     expect(j.json.events[0].ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
