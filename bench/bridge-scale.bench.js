@@ -1,6 +1,6 @@
-// Bridge at scale (issue 8): 200 simulated meters polled every 1 s for 60 s, publishing QoS 1 to
+// Bridge at scale (issue 8): 200 simulated meters polled every 1 s for 120 s (issue 18: "over ≥ 2 minutes"), publishing QoS 1 to
 // Debian's mosquitto. Measures the daemon process only: CPU % of one core (goal ≤ 25 %), peak RSS
-// (goal ≤ 150 MB), missed polls (goal 0: overruns + failed polls in the window), poll-to-PUBACK
+// (goal ≤ 150 MB, decimal: 143.05 MiB), missed polls (goal 0: overruns + failed polls in the window), poll-to-PUBACK
 // latency (p50/p99 from the daemon's own window). No other tool bridges DLMS to MQTT, so the goals are
 // absolute (peer null). The simulator runs in its own process (`netmon meters simulate`), loopback only.
 // BENCH_METERS / BENCH_SECONDS override the size for quick runs.
@@ -14,7 +14,8 @@ import {ensureCommand, machine} from './lib.js'
 const root = process.cwd()
 const BIN = join(root, 'bin/run.js')
 const METERS = Number(process.env.BENCH_METERS ?? 200)
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 60)
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 120)
+const GOAL_MIB = 150e6 / 2 ** 20 // 150 MB as the issue states it: 143.05 MiB
 const tmp = mkdtempSync(join(tmpdir(), 'netmon-bridge-bench-'))
 const db = join(tmp, 'bench.db')
 const sleep = ms => new Promise(r => setTimeout(r, ms))
@@ -124,16 +125,24 @@ async function main() {
   const c0 = cpuTicks(pid)
   const t0 = Date.now()
   let peakRss = rssMb(pid)
+  let peakHeapTotal = 0
   const rssTimer = setInterval(() => {
     try {
       peakRss = Math.max(peakRss, rssMb(pid))
     } catch {}
   }, 500)
+  // The daemon's own heap figures ride on each heartbeat (bridge status "process"): where the RSS goes.
+  const heapTimer = setInterval(() => {
+    try {
+      peakHeapTotal = Math.max(peakHeapTotal, (status().process?.heap_total_bytes ?? 0) / 2 ** 20)
+    } catch {}
+  }, 5000)
   await sleep(SECONDS * 1000)
   const c1 = cpuTicks(pid)
   const t1 = Date.now()
   const s1 = await nextHeartbeat(s0.heartbeat_at_ms + SECONDS * 1000 - 1)
   clearInterval(rssTimer)
+  clearInterval(heapTimer)
   const cpuPct = ((c1 - c0) / CLK_TCK / ((t1 - t0) / 1000)) * 100
   const sum = (s, k) => s.meters.reduce((a, m) => a + m[k], 0)
   const polls = sum(s1, 'polls') - sum(s0, 'polls')
@@ -158,14 +167,14 @@ async function main() {
       command: `netmon bridge run --config bridge.json (${METERS} meters, thingsboard-gateway, mosquitto)`,
     },
     {
-      metric: 'daemon peak RSS',
+      metric: `daemon peak RSS (heap_total peak ${Math.round(peakHeapTotal)} MiB)`,
       netmon: Math.round(peakRss * 10) / 10,
       peer: null,
       peer_name: 'absolute goal',
       ratio: null,
-      goal: '≤ 150 MB',
+      goal: '≤ 150 MB (143.05 MiB)',
       unit: 'MiB',
-      pass: peakRss <= 150,
+      pass: peakRss <= GOAL_MIB,
       command: 'same run, /proc/PID/status VmRSS every 0.5 s',
     },
     {

@@ -13,7 +13,7 @@
 import {dataToNumber, toPlain, type DlmsData} from '../dlms/codec/axdr.js'
 import {dateTimeToIso} from '../dlms/codec/datetime.js'
 import {unitSymbol, applyScaler} from '../dlms/codec/units.js'
-import type {GetDataResult} from '../dlms/codec/apdu/index.js'
+import type {GetDataResult, GetItem} from '../dlms/codec/apdu/index.js'
 import {dataAccessResultName} from '../dlms/codec/apdu/index.js'
 import {parseObis} from '../dlms/codec/obis.js'
 import {DlmsClient, type DlmsClientOptions} from '../dlms/client.js'
@@ -113,6 +113,8 @@ export class MeterWorker {
   /** A downlink RPC hit a connection-level error and closed the client. */
   private closedByRpc = false
   private reservation: CounterReservation | undefined
+  /** The poll's GET-with-list items, built once: parsing the OBIS list on every poll was garbage per poll (bench/bridge-scale RSS). */
+  private pollItems: GetItem[] | undefined
 
   constructor(
     readonly cfg: MeterConfig,
@@ -414,7 +416,7 @@ export class MeterWorker {
 
   private async poll(client: DlmsClient): Promise<PollResult['values']> {
     const list = this.cfg.obis
-    const items = list.map(o => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 2}}))
+    const items = (this.pollItems ??= list.map(o => ({descriptor: {classId: o.classId, obis: parseObis(o.obis), attribute: 2}})))
     let results: (GetDataResult | {ok: false; malformed: string})[]
     try {
       results = await client.getMany(items)
