@@ -6,6 +6,7 @@
 import {notFound} from '../errors.js'
 import {isoOf} from '../format/time.js'
 import type {Store} from '../store/index.js'
+import type {PushStats} from './push.js'
 
 // ---------- meters ----------
 
@@ -270,16 +271,7 @@ export interface BridgeStatus {
     profiles: ProfileStatus[]
   }[]
   /** The push listener (null when push.listen is not configured): counts since the daemon started. */
-  push: {
-    listen: string | null
-    received: number
-    decoded: number
-    malformed: number
-    unknown: number
-    refused: number
-    stored: number
-    connections: number
-  } | null
+  push: ({listen: string | null} & PushStats) | null
   /** ThingsBoard downlink since the daemon started (null: off, or a daemon from before it). */
   downlink: {rpc_requests: number; rpc_errors: number; attribute_updates: number} | null
 }
