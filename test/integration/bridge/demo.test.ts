@@ -17,7 +17,12 @@ describe('bridge run --demo', {timeout: 240_000}, () => {
       expect(demo.stdout()).toContain('netmon bridge status')
       const sub = await subscribe(port, 'netmon/meters/#')
       try {
-        await waitFor('telemetry of demo-2', () => sub.messages.some(m => m.topic === 'netmon/meters/demo-2'), 20_000)
+        // Both meters' telemetry (they poll independently: under load either may publish first).
+        await waitFor(
+          'telemetry of demo-1 and demo-2',
+          () => ['demo-1', 'demo-2'].every(id => sub.messages.some(m => m.topic === `netmon/meters/${id}`)),
+          20_000,
+        )
         const p = JSON.parse(sub.messages.find(m => m.topic === 'netmon/meters/demo-1')!.payload)
         expect(p.meter_id).toBe('demo-1')
         expect(Object.keys(p.values).sort()).toEqual(['current_l1_a', 'energy_export_kwh', 'energy_import_kwh', 'frequency_hz', 'power_w', 'voltage_l1_v'])
